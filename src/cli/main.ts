@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
+import { Command, CommanderError } from 'commander';
+import { get, put } from './get.js';
+import { serve } from './serve.js';
+import { UsageError } from '../util/hostport.js';
+
+const program = new Command('bootwire')
+  .description('Provisioning engine for IP phones: TFTP server and client (DHCP, HTTP and the boot-storm benchmark to come)')
+  .exitOverride()
+  .showHelpAfterError(false);
+
+program
+  .command('serve')
+  .description('serve a root over TFTP (default: the bundled example root on 127.0.0.1:6969)')
+  .option('--root <dir>', 'directory to serve (default: the bundled example root)')
+  .option('--tftp <host:port>', 'TFTP listen address', '127.0.0.1:6969')
+  .option('--allow-write', 'accept uploads (WRQ)')
+  .option('--allow-overwrite', 'let uploads replace existing files')
+  .option('--max-upload-mb <n>', 'largest upload accepted', '64')
+  .option('--max-transfers <n>', 'concurrent transfers before "server busy" (default 2000)')
+  .option('--timeout-ms <ms>', 'retransmission timeout when the client sends none', '1000')
+  .option('--retries <n>', 'retransmissions before a transfer is abandoned', '5')
+  .option('--max-blksize <n>', 'largest blksize granted', '65464')
+  .option('--max-windowsize <n>', 'largest windowsize granted', '64')
+  .option('--cache-mb <n>', 'memory kept for idle file copies', '512')
+  .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+  .action(serve);
+
+const clientOptions = (c: Command) =>
+  c
+    .option('--blksize <n>', 'request blksize (RFC 2348)')
+    .option('--windowsize <n>', 'request windowsize (RFC 7440)')
+    .option('--timeout <s>', 'request timeout in seconds (RFC 2349); also the retransmission timeout')
+    .option('--tsize', 'request/announce the transfer size (RFC 2349)')
+    .option('--mode <mode>', 'octet or netascii', 'octet')
+    .option('--retries <n>', 'retransmissions before giving up', '5');
+
+clientOptions(
+  program
+    .command('get')
+    .description('fetch tftp://HOST[:PORT]/FILE')
+    .argument('<url>')
+    .option('-o, --output <file>', 'where to write (- for stdout; default: the file name in the current directory)'),
+).action(get);
+
+clientOptions(program.command('put').description('upload FILE to tftp://HOST[:PORT]/NAME').argument('<file>').argument('<url>')).action(put);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version exit 0; everything else commander rejects is a usage error.
+    process.exit(e.exitCode === 0 ? 0 : 2);
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`bootwire: ${e.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bootwire: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,5 @@
+/** bootwire's library API. */
+export * from './tftp/index.js';
+export { ImageCache, type CachedFile, type FileLease } from './files/image-cache.js';
+export { AtomicFile } from './files/atomic-file.js';
+export { openRoot, resolveForRead, resolveForWrite, type Resolved } from './files/root.js';

@@ -1,0 +1,62 @@
+/**
+ * Server-side option negotiation (RFC 2347, 2348, 2349, 7440): which of a request's options the
+ * server accepts, at what values, and the OACK that says so. Unknown options are never echoed.
+ */
+import type { OptionPair } from './codec.js';
+import { DEFAULT_BLKSIZE, Opcode, type RequestPacket } from './packet.js';
+
+export interface OptionPolicy {
+  /** Largest blksize granted; a larger request is answered with this (RFC 2348 allows a smaller reply). */
+  maxBlksize: number;
+  /** Largest windowsize granted. */
+  maxWindowsize: number;
+}
+
+export interface Negotiated {
+  blksize: number;
+  windowsize: number;
+  /** The client's timeout option, in ms, when it sent one. */
+  timeoutMs?: number;
+  /** RRQ: the size announced; WRQ: the size the client announced. */
+  tsize?: number;
+  /** Options to put in the OACK, in the client's order and spelling; empty means no OACK. */
+  oack: OptionPair[];
+}
+
+/**
+ * @param size for a RRQ, the number of bytes the transfer will carry (file size, or its netascii size).
+ */
+export function negotiate(req: RequestPacket, policy: OptionPolicy, size?: number): Negotiated {
+  const out: Negotiated = { blksize: DEFAULT_BLKSIZE, windowsize: 1, oack: [] };
+  const seen = new Set<string>();
+  for (const o of req.options) {
+    if (seen.has(o.key)) continue; // the first instance of a repeated option wins, as in decoding
+    seen.add(o.key);
+    switch (o.key) {
+      case 'blksize':
+        out.blksize = Math.min(req.known.blksize!, policy.maxBlksize);
+        out.oack.push({ name: o.name, value: String(out.blksize) });
+        break;
+      case 'windowsize':
+        out.windowsize = Math.min(req.known.windowsize!, policy.maxWindowsize);
+        out.oack.push({ name: o.name, value: String(out.windowsize) });
+        break;
+      case 'timeout':
+        out.timeoutMs = req.known.timeout! * 1000;
+        out.oack.push({ name: o.name, value: o.value });
+        break;
+      case 'tsize':
+        if (req.opcode === Opcode.RRQ) {
+          if (size === undefined) break;
+          out.tsize = size;
+        } else {
+          out.tsize = req.known.tsize!;
+        }
+        out.oack.push({ name: o.name, value: String(out.tsize) });
+        break;
+      default:
+        break; // unknown: ignored, never echoed
+    }
+  }
+  return out;
+}

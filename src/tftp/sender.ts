@@ -1,0 +1,170 @@
+/**
+ * The TFTP sender machine: serves a RRQ (server) or uploads after a WRQ (client).
+ *
+ * Windowed per RFC 7440 (windowsize 1 is RFC 1350 lock-step): up to `windowsize` blocks go out, then the
+ * sender waits. An ACK for any block in flight slides the window to it and sends the next window, which
+ * resends the blocks after it when the receiver reported a gap. A duplicate ACK never causes a resend
+ * (the Sorcerer's Apprentice bug); only a timeout does, from the first unacknowledged block.
+ *
+ * Blocks are counted with absolute numbers internally and put on the wire modulo 65536, so block
+ * numbers wrap past 65535 to 0 as tftp-hpa, curl and atftp expect.
+ */
+import { dataHeader, encodeOack, type OptionPair } from './codec.js';
+import { type BlockSource, blockCount } from './block-source.js';
+import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, Opcode, type TftpPacket } from './packet.js';
+import { checkOack, type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
+
+export interface SenderConfig extends TimingConfig {
+  source: BlockSource;
+  /**
+   * 'server': answering a RRQ; sends `oack` first when options were accepted, else DATA 1 at once.
+   * 'client': after sending `request` (a WRQ), waits for the server's OACK or ACK 0.
+   */
+  role: 'server' | 'client';
+  blksize?: number;
+  windowsize?: number;
+  /** Server: the OACK to send, when any option was accepted. */
+  oack?: readonly OptionPair[];
+  /** Client: the encoded WRQ. */
+  request?: Buffer;
+  /** Client: the options the WRQ asked for, to check the OACK against. */
+  requested?: KnownOptions;
+}
+
+export class TftpSender extends TransferMachine {
+  blksize: number;
+  windowsize: number;
+  private lastBlock: number;
+  /** Highest block acknowledged (0 before any). */
+  private acked = 0;
+  /** Highest block sent so far. */
+  private sent = 0;
+  private readonly source: BlockSource;
+
+  constructor(
+    effects: TransferEffects,
+    private readonly config: SenderConfig,
+  ) {
+    super(effects, config);
+    this.source = config.source;
+    this.blksize = config.blksize ?? DEFAULT_BLKSIZE;
+    this.windowsize = config.windowsize ?? 1;
+    this.lastBlock = blockCount(this.source.size, this.blksize);
+  }
+
+  /** Highest block acknowledged so far. */
+  get acknowledged(): number {
+    return this.acked;
+  }
+
+  start(now: number): void {
+    if (this.state !== 'idle') return;
+    const { role, oack, request } = this.config;
+    if (role === 'client') {
+      if (!request) throw new TypeError('a client sender needs the encoded WRQ');
+      this.state = 'requesting';
+      this.effects.send(request);
+      this.arm(now);
+    } else if (oack && oack.length > 0) {
+      this.state = 'negotiating';
+      this.effects.send(encodeOack(oack));
+      this.arm(now);
+    } else {
+      this.state = 'transferring';
+      this.sendWindow(now);
+    }
+  }
+
+  receive(packet: TftpPacket, now: number): void {
+    if (this.state === 'done' || this.state === 'idle') return;
+    switch (packet.opcode) {
+      case Opcode.ERROR:
+        this.failPeer(packet.code, packet.message);
+        return;
+      case Opcode.OACK:
+        if (this.state === 'requesting') this.acceptOack(packet, now);
+        return;
+      case Opcode.ACK:
+        if (this.state === 'transferring') this.onAck(packet.block, now);
+        else if (packet.block === 0) this.beginData(now);
+        else this.stats.duplicates++;
+        return;
+      default:
+        // DATA or a request reaching a sender is a stray packet: ignore it rather than abort a transfer.
+        this.stats.duplicates++;
+    }
+  }
+
+  private acceptOack(packet: Extract<TftpPacket, { opcode: 6 }>, now: number): void {
+    const bad = checkOack(packet, this.config.requested ?? {});
+    if (bad) {
+      this.failLocal(ErrorCode.OPTION_NEGOTIATION, bad);
+      return;
+    }
+    this.blksize = packet.known.blksize ?? DEFAULT_BLKSIZE;
+    this.windowsize = packet.known.windowsize ?? 1;
+    this.lastBlock = blockCount(this.source.size, this.blksize);
+    this.beginData(now);
+  }
+
+  /** ACK 0: the server accepted our WRQ without options (blksize 512, lock-step), or our OACK. */
+  private beginData(now: number): void {
+    if (this.state === 'requesting') {
+      this.blksize = DEFAULT_BLKSIZE;
+      this.windowsize = 1;
+      this.lastBlock = blockCount(this.source.size, this.blksize);
+    }
+    this.state = 'transferring';
+    this.retries = 0;
+    this.sendWindow(now);
+  }
+
+  private onAck(wire: number, now: number): void {
+    // The only absolute block with this wire number in [acked, sent] (a window spans < 65536 blocks).
+    const delta = (wire - this.acked) & 0xffff;
+    if (delta === 0 || this.acked + delta > this.sent) {
+      this.stats.duplicates++; // duplicate, stale, or for a block never sent: never resend on it
+      return;
+    }
+    this.acked += delta;
+    this.source.release(this.acked);
+    this.retries = 0;
+    if (this.acked === this.lastBlock) {
+      this.result = { ok: true };
+      this.close();
+      return;
+    }
+    this.sendWindow(now);
+  }
+
+  protected onTimeout(now: number): void {
+    this.stats.retransmits++;
+    if (this.state === 'requesting') {
+      this.effects.send(this.config.request!);
+      this.arm(now);
+    } else if (this.state === 'negotiating') {
+      this.effects.send(encodeOack(this.config.oack!));
+      this.arm(now);
+    } else {
+      this.stats.retransmits--; // sendWindow counts each resent block
+      this.sendWindow(now);
+    }
+  }
+
+  /** Sends blocks acked+1 .. acked+windowsize (those already sent once count as retransmits). */
+  private sendWindow(now: number): void {
+    const end = Math.min(this.acked + this.windowsize, this.lastBlock);
+    const { effects, source, blksize } = this;
+    for (let b = this.acked + 1; b <= end; b++) {
+      const payload = source.block(b, blksize);
+      if (b <= this.sent) this.stats.retransmits++;
+      else {
+        this.stats.blocks++;
+        this.stats.bytes += payload.length;
+      }
+      effects.send(dataHeader(b), payload);
+    }
+    if (end > this.sent) this.sent = end;
+    this.arm(now);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What the sender and receiver machines share: retry timing, results and the effects interface.
+ *
+ * The machines are pure: no sockets, no timers, no clock of their own. The edge feeds them events
+ * (`start`, `receive`, `tick`, `abort`) with the current time, and they act through `TransferEffects`
+ * (packets to send, payload to deliver). Effects are calls rather than returned action objects so that
+ * the per-block path allocates nothing. `deadline` is the time at which the edge must call `tick`.
+ */
+import { encodeError } from './codec.js';
+import { ErrorCode, type KnownOptions, type OackPacket } from './packet.js';
+
+export interface TransferEffects {
+  /** Send one datagram: `head` alone, or `head` followed by `body` (a DATA payload view). */
+  send(head: Buffer, body?: Buffer): void;
+  /** Receiver only: the next in-order payload bytes (a view of the datagram). */
+  deliver?(payload: Buffer): void;
+}
+
+export interface TimingConfig {
+  /** First retransmission timeout. */
+  timeoutMs: number;
+  /** Each retry multiplies the timeout by this (back-off)... */
+  backoff?: number;
+  /** ...up to this. Defaults to max(timeoutMs, 8 s). */
+  maxTimeoutMs?: number;
+  /** Retransmissions of the same packet before giving up with ERROR 0. */
+  maxRetries: number;
+}
+
+export interface TransferStats {
+  /** DATA payload bytes sent or delivered, counted once per block. */
+  bytes: number;
+  blocks: number;
+  /** Packets sent again after a timeout or a receiver's gap report. */
+  retransmits: number;
+  /** Duplicate or out-of-window ACKs (sender) or DATA (receiver) received and ignored. */
+  duplicates: number;
+}
+
+export type TransferError = {
+  code: number;
+  message: string;
+  /** 'peer': the other side sent ERROR; 'local': this side ended it (and told the peer). */
+  by: 'peer' | 'local';
+};
+
+export type TransferResult = { ok: true } | { ok: false; error: TransferError };
+
+export type MachineState = 'idle' | 'requesting' | 'negotiating' | 'transferring' | 'dallying' | 'done';
+
+export abstract class TransferMachine {
+  state: MachineState = 'idle';
+  /** When the edge must call tick(); Infinity when nothing is pending. */
+  deadline = Infinity;
+  /** Set once the transfer's outcome is known (a receiver may still dally after a success). */
+  result: TransferResult | undefined;
+  readonly stats: TransferStats = { bytes: 0, blocks: 0, retransmits: 0, duplicates: 0 };
+  protected retries = 0;
+
+  constructor(
+    protected readonly effects: TransferEffects,
+    protected readonly timing: TimingConfig,
+  ) {}
+
+  /** Ends the transfer now, telling the peer (e.g. on server shutdown). */
+  abort(code: number, message: string): void {
+    if (this.state === 'done') return;
+    if (this.result?.ok) {
+      this.close(); // already complete, only dallying
+      return;
+    }
+    this.failLocal(code, message);
+  }
+
+  /** Call when `now >= deadline`. */
+  tick(now: number): void {
+    if (now < this.deadline || this.state === 'done') return;
+    if (this.state === 'dallying') {
+      this.close();
+      return;
+    }
+    if (++this.retries > this.timing.maxRetries) {
+      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`);
+      return;
+    }
+    this.onTimeout(now);
+  }
+
+  protected abstract onTimeout(now: number): void;
+
+  /** Arms the retransmission timer, with back-off for the current retry count. */
+  protected arm(now: number): void {
+    const { timeoutMs, backoff = 2 } = this.timing;
+    const max = this.timing.maxTimeoutMs ?? Math.max(timeoutMs, 8000);
+    this.deadline = now + Math.min(timeoutMs * backoff ** this.retries, max);
+  }
+
+  protected failLocal(code: number, message: string): void {
+    this.effects.send(encodeError(code, message));
+    this.result = { ok: false, error: { code, message, by: 'local' } };
+    this.close();
+  }
+
+  protected failPeer(code: number, message: string): void {
+    this.result = { ok: false, error: { code, message, by: 'peer' } };
+    this.close();
+  }
+
+  protected close(): void {
+    this.state = 'done';
+    this.deadline = Infinity;
+  }
+}
+
+/**
+ * A client checks the server's OACK against what it asked for (RFC 2347: the server may only
+ * acknowledge requested options, blksize/windowsize no larger than requested, timeout unchanged).
+ * Returns an error message, or undefined when the OACK is acceptable.
+ */
+export function checkOack(oack: OackPacket, requested: KnownOptions): string | undefined {
+  for (const o of oack.options) {
+    const asked = (requested as Record<string, number | undefined>)[o.key];
+    if (asked === undefined) return `server acknowledged option ${o.name} that was not requested`;
+  }
+  const k = oack.known;
+  if (k.blksize !== undefined && k.blksize > requested.blksize!) return `server blksize ${k.blksize} > requested ${requested.blksize}`;
+  if (k.windowsize !== undefined && k.windowsize > requested.windowsize!) {
+    return `server windowsize ${k.windowsize} > requested ${requested.windowsize}`;
+  }
+  if (k.timeout !== undefined && k.timeout !== requested.timeout) return `server timeout ${k.timeout} != requested ${requested.timeout}`;
+  return undefined;
+}

@@ -1,0 +1,185 @@
+/**
+ * The edge of one transfer: runs a pure sender or receiver machine on its own UDP socket (its TID),
+ * with one lazily re-armed timer and the wall clock.
+ *
+ * - Packets from any address:port other than the peer's get ERROR 5 and do not touch the transfer.
+ * - A client does not know the server's TID until the first answer: the first packet from the
+ *   server's address (any port) fixes it.
+ * - Malformed packets from the peer are counted and ignored, like stray ones.
+ */
+import type { Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { decodeTftp, encodeError } from './codec.js';
+import { ErrorCode, Opcode } from './packet.js';
+import type { TftpReceiver } from './receiver.js';
+import type { TftpSender } from './sender.js';
+import type { TransferEffects, TransferResult } from './transfer.js';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export type Machine = TftpSender | TftpReceiver;
+
+export interface UdpTransferOptions {
+  socket: Socket;
+  /** The peer's TID when known (server side); for a client, where the request goes. */
+  peer: Endpoint;
+  /** Client: the peer's port is learned from its first answer. */
+  learnPeerPort?: boolean;
+  /** Receiver: where in-order payload goes. */
+  deliver?: (payload: Buffer) => void;
+  /** Called with each ERROR code this side sends (for counters). */
+  onErrorSent?: (code: number) => void;
+  /** Called once when the transfer succeeds (for a receiver: at the final block, before its dally). */
+  onComplete?: () => void;
+  now?: () => number;
+}
+
+export interface UdpTransferOutcome {
+  result: TransferResult;
+  /** Packets that were not valid TFTP, or came from another TID. */
+  malformed: number;
+  foreignTid: number;
+}
+
+export class UdpTransfer implements TransferEffects {
+  machine!: Machine;
+  private readonly socket: Socket;
+  private peer: Endpoint;
+  private learnPort: boolean;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private malformed = 0;
+  private foreignTid = 0;
+  private completed = false;
+  private settle!: (o: UdpTransferOutcome) => void;
+  private settleSettled!: (o: UdpTransferOutcome) => void;
+  /** Resolves when the transfer is over, dally included. */
+  readonly done: Promise<UdpTransferOutcome>;
+  /** Resolves as soon as the outcome is known: a receiver's success comes before its dally ends. */
+  readonly settled: Promise<UdpTransferOutcome>;
+  readonly deliver: ((payload: Buffer) => void) | undefined;
+
+  constructor(private readonly opts: UdpTransferOptions) {
+    this.socket = opts.socket;
+    this.peer = { ...opts.peer };
+    this.learnPort = opts.learnPeerPort ?? false;
+    this.now = opts.now ?? (() => performance.now());
+    this.deliver = opts.deliver;
+    this.done = new Promise((resolve) => (this.settle = resolve));
+    this.settled = new Promise((resolve) => (this.settleSettled = resolve));
+  }
+
+  /** Binds the machine (constructed with this object as its effects) and starts it. */
+  start(machine: Machine): Promise<UdpTransferOutcome> {
+    this.machine = machine;
+    this.socket.on('message', this.onMessage);
+    this.socket.on('error', this.onSocketError);
+    machine.start(this.now());
+    this.afterEvent();
+    return this.done;
+  }
+
+  /** Where packets go now: the peer's TID once known. */
+  get remote(): Endpoint {
+    return this.peer;
+  }
+
+  send(head: Buffer, body?: Buffer): void {
+    if (this.opts.onErrorSent && head.length >= 4 && head[1] === Opcode.ERROR && head[0] === 0) {
+      this.opts.onErrorSent(head.readUInt16BE(2));
+    }
+    const data = body === undefined ? head : [head, body];
+    try {
+      this.socket.send(data, this.peer.port, this.peer.address);
+    } catch {
+      /* socket closed under us: the machine's timeout will end the transfer */
+    }
+  }
+
+  abort(code: number, message: string): void {
+    this.machine.abort(code, message);
+    this.afterEvent();
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: { address: string; port: number }): void => {
+    if (rinfo.address !== this.peer.address || (rinfo.port !== this.peer.port && !this.learnPort)) {
+      this.foreignTid++;
+      // Never answer an ERROR with an ERROR (two confused peers could loop).
+      if (!(msg.length >= 2 && msg[0] === 0 && msg[1] === Opcode.ERROR)) {
+        try {
+          this.socket.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+        } catch {
+          /* closed */
+        }
+        this.opts.onErrorSent?.(ErrorCode.UNKNOWN_TID);
+      }
+      return;
+    }
+    if (this.learnPort) {
+      this.learnPort = false;
+      this.peer.port = rinfo.port;
+    }
+    const decoded = decodeTftp(msg);
+    if (!decoded.ok) {
+      this.malformed++;
+      return;
+    }
+    this.machine.receive(decoded.packet, this.now());
+    this.afterEvent();
+  };
+
+  private readonly onSocketError = (): void => {
+    // ICMP port unreachable and the like surface here; the retry timer decides when to give up.
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.machine.tick(this.now());
+    this.afterEvent();
+  };
+
+  private afterEvent(): void {
+    const m = this.machine;
+    if (!this.completed && m.result?.ok) {
+      this.completed = true;
+      this.opts.onComplete?.();
+      this.settleSettled(this.outcome());
+    }
+    if (m.state === 'done') {
+      this.finish();
+      return;
+    }
+    // Re-arm only when the deadline moved earlier than the pending timer; a later deadline is picked
+    // up when the timer fires (tick is a no-op before the deadline). This keeps timer churn off the
+    // per-packet path.
+    if (m.deadline < this.timerAt) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = m.deadline;
+      this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(m.deadline - this.now())));
+      // A dally must not keep a finished client's process alive.
+      if (m.state === 'dallying') this.timer.unref();
+    } else if (!this.timer && m.deadline !== Infinity) {
+      this.timerAt = m.deadline;
+      this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(m.deadline - this.now())));
+    }
+  }
+
+  private finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.socket.off('message', this.onMessage);
+    const o = this.outcome();
+    this.settleSettled(o);
+    this.settle(o);
+  }
+
+  private outcome(): UdpTransferOutcome {
+    const result = this.machine.result ?? { ok: false, error: { code: 0, message: 'ended', by: 'local' } };
+    return { result, malformed: this.malformed, foreignTid: this.foreignTid };
+  }
+}
