@@ -104,12 +104,15 @@ export class TftpSender extends TransferMachine {
     this.blksize = packet.known.blksize ?? DEFAULT_BLKSIZE;
     this.windowsize = packet.known.windowsize ?? 1;
     this.lastBlock = blockCount(this.source.size, this.blksize);
-    this.beginData(now);
+    this.state = 'transferring';
+    this.retries = 0;
+    this.sendWindow(now);
   }
 
-  /** ACK 0: the server accepted our WRQ without options (blksize 512, lock-step), or our OACK. */
+  /** ACK 0: the client acknowledged our OACK, or (client) the server accepted our WRQ without options. */
   private beginData(now: number): void {
     if (this.state === 'requesting') {
+      // RFC 2347: a server that answers a WRQ with ACK 0 declined every option; RFC 1350 defaults apply.
       this.blksize = DEFAULT_BLKSIZE;
       this.windowsize = 1;
       this.lastBlock = blockCount(this.source.size, this.blksize);
