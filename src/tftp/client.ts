@@ -110,13 +110,13 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
   const socket = await openSocket(host);
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   let closeLater = false;
+  const t = new UdpTransfer({
+    socket,
+    peer: { address: host, port: o.port ?? 69 },
+    learnPeerPort: true,
+    deliver: decoder ? (b) => onData(decoder.push(b)) : onData,
+  });
   try {
-    const t = new UdpTransfer({
-      socket,
-      peer: { address: host, port: o.port ?? 69 },
-      learnPeerPort: true,
-      deliver: decoder ? (b) => onData(decoder.push(b)) : onData,
-    });
     const m = new TftpReceiver(t, {
       role: 'client',
       request,
@@ -132,7 +132,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     if (!result.ok) throw TftpError.from(result.error);
     closeLater = true;
     socket.unref();
-    void t.done.then(() => socket.close());
+    void t.done.then(() => t.closeSocket());
     if (decoder) {
       const tail = decoder.end();
       if (tail.length) onData(tail);
@@ -145,7 +145,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
       stats: m.stats,
     };
   } finally {
-    if (!closeLater) socket.close();
+    if (!closeLater) await t.closeSocket();
   }
 }
 
@@ -177,8 +177,8 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
   const request = encodeRequest(Opcode.WRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
   const socket = await openSocket(host);
+  const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true });
   try {
-    const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true });
     const m = new TftpSender(t, {
       role: 'client',
       source,
@@ -190,6 +190,6 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
     if (!result.ok) throw TftpError.from(result.error);
     return { bytes: m.stats.bytes, blksize: m.blksize, windowsize: m.windowsize, stats: m.stats };
   } finally {
-    socket.close();
+    await t.closeSocket();
   }
 }

@@ -118,7 +118,9 @@ function decodeOptions(buf: Buffer, from: number): OptionsResult {
       };
     }
     const name = buf.toString('utf8', at, nameEnd);
-    const key = name.toLowerCase();
+    // Option names are case-insensitive ASCII (RFC 2347). Fold A-Z only: toLowerCase() would also map
+    // e.g. KELVIN SIGN (U+212A) to 'k' and turn a non-ASCII name into "blksize".
+    const key = name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
     const value = buf.toString('utf8', nameEnd + 1, valueEnd);
     const bad = parseKnown(known, key, value);
     if (bad) return { ok: false, error: { kind: 'bad-option-value', message: bad, offset: nameEnd + 1 } };

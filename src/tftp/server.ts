@@ -234,9 +234,9 @@ export class TftpServer extends EventEmitter {
     slot.transfer = t;
     this.counters.transfersStarted++;
     const started = performance.now();
-    const done = t.start(machine).then((outcome) => {
+    const done = t.start(machine).then(async (outcome) => {
       lease.release();
-      socket.close();
+      await t.closeSocket();
       this.record(from, 'read', req, machine, outcome.result, started);
     });
     return { done };
@@ -294,7 +294,7 @@ export class TftpServer extends EventEmitter {
     this.counters.transfersStarted++;
     const started = performance.now();
     const done = t.start(machine).then(async (outcome) => {
-      socket.close();
+      await t.closeSocket();
       if (committed) await committed;
       else await file.abort();
       this.record(from, 'write', req, machine, outcome.result, started);

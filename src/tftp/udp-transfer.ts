@@ -55,6 +55,7 @@ export class UdpTransfer implements TransferEffects {
   private malformed = 0;
   private foreignTid = 0;
   private completed = false;
+  private lastError: Promise<void> | undefined;
   private settle!: (o: UdpTransferOutcome) => void;
   private settleSettled!: (o: UdpTransferOutcome) => void;
   /** Resolves when the transfer is over, dally included. */
@@ -89,14 +90,28 @@ export class UdpTransfer implements TransferEffects {
   }
 
   send(head: Buffer, body?: Buffer): void {
-    if (this.opts.onErrorSent && head.length >= 4 && head[1] === Opcode.ERROR && head[0] === 0) {
-      this.opts.onErrorSent(head.readUInt16BE(2));
-    }
-    const data = body === undefined ? head : [head, body];
     try {
-      this.socket.send(data, this.peer.port, this.peer.address);
+      if (body !== undefined) this.socket.send([head, body], this.peer.port, this.peer.address);
+      else if (head.length >= 4 && head[0] === 0 && head[1] === Opcode.ERROR) {
+        // An ERROR is usually the last packet: remember when it has left, so closing waits for it.
+        this.opts.onErrorSent?.(head.readUInt16BE(2));
+        this.lastError = new Promise((resolve) => this.socket.send(head, this.peer.port, this.peer.address, () => resolve()));
+      } else this.socket.send(head, this.peer.port, this.peer.address);
     } catch {
       /* socket closed under us: the machine's timeout will end the transfer */
+    }
+  }
+
+  /**
+   * Closes the socket once what was sent has left it. dgram sends on a later tick, so closing at once
+   * would drop a final ERROR or ACK.
+   */
+  async closeSocket(): Promise<void> {
+    await (this.lastError ?? new Promise((resolve) => setImmediate(resolve)));
+    try {
+      this.socket.close();
+    } catch {
+      /* already closed */
     }
   }
 
