@@ -1,0 +1,185 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AtomicFile, FileExistsError } from '../../src/files/atomic-file.js';
+
+let base: string;
+let n = 0;
+
+beforeAll(async () => {
+  base = await fs.mkdtemp(path.join(os.tmpdir(), 'bootwire-atomic-'));
+});
+
+afterAll(async () => {
+  if (base) await fs.rm(base, { recursive: true, force: true });
+});
+
+/** A fresh empty directory for one test, so directory listings are exact. */
+async function freshDir(): Promise<string> {
+  const d = path.join(base, `t${n++}`);
+  await fs.mkdir(d);
+  return d;
+}
+
+const exists = (p: string) => fs.lstat(p).then(() => true, () => false);
+const list = async (d: string) => (await fs.readdir(d)).sort();
+/** Lets queued writes reach the disk. */
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('AtomicFile', () => {
+  it('nothing appears under the target name until commit', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'upload.bin');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    expect(f.target).toBe(target);
+    expect(path.dirname(f.tempPath)).toBe(d);
+    expect(path.basename(f.tempPath)).not.toBe('upload.bin');
+    expect(path.basename(f.tempPath).startsWith('.')).toBe(true); // hidden
+    f.write(Buffer.from('part one, '));
+    f.write(Buffer.from('part two'));
+    await settle();
+    expect(await exists(target)).toBe(false);
+    expect(await list(d)).toEqual([path.basename(f.tempPath)]);
+    await f.commit();
+    expect(await list(d)).toEqual(['upload.bin']);
+    expect(await fs.readFile(target, 'utf8')).toBe('part one, part two');
+  });
+
+  it('commit puts the exact bytes of many writes in order', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'image.sbn');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < 500; i++) {
+      const c = randomBytes(1 + ((i * 7919) % 1500));
+      chunks.push(c);
+      f.write(c);
+    }
+    f.write(new Uint8Array(0)); // empty writes are ignored
+    f.write(new Uint8Array([1, 2, 3])); // plain Uint8Array
+    chunks.push(Buffer.from([1, 2, 3]));
+    await f.commit();
+    const got = await fs.readFile(target);
+    expect(got.equals(Buffer.concat(chunks))).toBe(true);
+    expect(await list(d)).toEqual(['image.sbn']);
+  });
+
+  it('commit of nothing written makes an empty file', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'empty');
+    const f = await AtomicFile.create(target, { overwrite: true });
+    await f.commit();
+    expect((await fs.readFile(target)).length).toBe(0);
+    expect(await list(d)).toEqual(['empty']);
+  });
+
+  it('abort leaves no file and no temporary file', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'upload.bin');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    f.write(Buffer.alloc(10_000, 1));
+    f.write(Buffer.alloc(10_000, 2));
+    await f.abort();
+    expect(await list(d)).toEqual([]);
+    await f.abort(); // safe twice
+    expect(await list(d)).toEqual([]);
+  });
+
+  it('writes and commit after abort do nothing', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'upload.bin');
+    const f = await AtomicFile.create(target, { overwrite: true });
+    await f.abort();
+    f.write(Buffer.from('late'));
+    await f.commit();
+    expect(await list(d)).toEqual([]);
+  });
+
+  it('a second commit is a no-op', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'x');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    f.write(Buffer.from('x'));
+    await f.commit();
+    f.write(Buffer.from('more'));
+    await f.commit();
+    expect(await fs.readFile(target, 'utf8')).toBe('x');
+    expect(await list(d)).toEqual(['x']);
+  });
+
+  it('create with overwrite=false on an existing file throws FileExistsError and creates nothing', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'existing.cfg');
+    await fs.writeFile(target, 'original');
+    const err = await AtomicFile.create(target, { overwrite: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FileExistsError);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as FileExistsError).code).toBe('EEXIST');
+    expect(await list(d)).toEqual(['existing.cfg']);
+    expect(await fs.readFile(target, 'utf8')).toBe('original');
+  });
+
+  it('create with overwrite=false refuses a dangling symlink too', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'link');
+    await fs.symlink(path.join(d, 'nowhere'), target);
+    await expect(AtomicFile.create(target, { overwrite: false })).rejects.toBeInstanceOf(FileExistsError);
+  });
+
+  it('commit with overwrite=false when the target appeared meanwhile throws FileExistsError and cleans up', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'race.bin');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    f.write(Buffer.from('mine'));
+    await fs.writeFile(target, 'theirs'); // another writer got there first
+    await expect(f.commit()).rejects.toBeInstanceOf(FileExistsError);
+    expect(await fs.readFile(target, 'utf8')).toBe('theirs');
+    expect(await list(d)).toEqual(['race.bin']); // no temporary file left
+  });
+
+  it('overwrite=true replaces an existing file atomically', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'SEP0011.cnf.xml');
+    await fs.writeFile(target, 'old configuration');
+    const f = await AtomicFile.create(target, { overwrite: true });
+    f.write(Buffer.from('new '));
+    f.write(Buffer.from('configuration'));
+    await settle();
+    expect(await fs.readFile(target, 'utf8')).toBe('old configuration'); // untouched until commit
+    await f.commit();
+    expect(await fs.readFile(target, 'utf8')).toBe('new configuration');
+    expect(await list(d)).toEqual(['SEP0011.cnf.xml']);
+  });
+
+  it('overwrite=true also succeeds when the target appears meanwhile', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 't');
+    const f = await AtomicFile.create(target, { overwrite: true });
+    f.write(Buffer.from('final'));
+    await fs.writeFile(target, 'intermediate');
+    await f.commit();
+    expect(await fs.readFile(target, 'utf8')).toBe('final');
+    expect(await list(d)).toEqual(['t']);
+  });
+
+  it('two uploads to the same name use different temporary files', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'same');
+    const a = await AtomicFile.create(target, { overwrite: true });
+    const b = await AtomicFile.create(target, { overwrite: true });
+    expect(a.tempPath).not.toBe(b.tempPath);
+    a.write(Buffer.from('a'));
+    b.write(Buffer.from('b'));
+    await a.commit();
+    await b.commit();
+    expect(await fs.readFile(target, 'utf8')).toBe('b');
+    expect(await list(d)).toEqual(['same']);
+  });
+
+  it('create in a missing directory rejects', async () => {
+    const d = await freshDir();
+    await expect(AtomicFile.create(path.join(d, 'nodir', 'x'), { overwrite: true })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
