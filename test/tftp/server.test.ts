@@ -198,6 +198,47 @@ describe('TFTP server on loopback', () => {
     slow.close();
   });
 
+  it('serves over IPv6', async () => {
+    const server = await TftpServer.start({ root, host: '::1', port: 0 });
+    servers.push(server);
+    const { data } = await tftpGetBuffer({ host: '::1', port: server.address().port, filename: 'img.bin', blksize: 1428, windowsize: 4 });
+    expect(sha(data)).toBe(sha(files['img.bin']!));
+  });
+
+  it('survives garbage on its well-known port and on a transfer port, and hostile names', async () => {
+    const { port, server } = await start();
+    const noise = await RawUdp.open();
+    for (let i = 0; i < 2000; i++) noise.send(randomBytes(i % 700), port);
+    for (const name of ['a'.repeat(5000), 'x/'.repeat(300) + 'y', '\\..\\..\\etc\\passwd', '%2e%2e/etc/passwd', '....//....//etc/passwd']) {
+      const err = await tftpGetBuffer({ host: '127.0.0.1', port, filename: name }).catch((e: unknown) => e);
+      expect(err, name).toBeInstanceOf(TftpError);
+      expect([ErrorCode.FILE_NOT_FOUND, ErrorCode.ACCESS_VIOLATION]).toContain((err as TftpError).code);
+    }
+    // A transfer in progress is not disturbed by garbage from its own peer either.
+    const c = await RawUdp.open();
+    c.send(rrq('small.txt', { blksize: '8' }), port);
+    const oack = await c.next();
+    for (let i = 0; i < 50; i++) c.send(randomBytes(i % 10), oack!.port);
+    const chunks: Buffer[] = [];
+    for (let block = 0; ; block++) {
+      c.send(encodeAck(block), oack!.port);
+      let p;
+      do p = decoded(await c.next());
+      while (p.opcode !== Opcode.DATA || p.block !== ((block + 1) & 0xffff));
+      chunks.push(p.payload);
+      if (p.payload.length < 8) {
+        c.send(encodeAck(block + 1), oack!.port);
+        break;
+      }
+    }
+    expect(Buffer.concat(chunks).equals(files['small.txt']!)).toBe(true);
+    const { data } = await tftpGetBuffer({ host: '127.0.0.1', port, filename: 'img.bin' });
+    expect(sha(data)).toBe(sha(files['img.bin']!));
+    expect(server.stats().malformedRequests).toBeGreaterThan(0);
+    noise.close();
+    c.close();
+  });
+
   it('40 clients at once all get whole files', async () => {
     const { port } = await start();
     const results = await Promise.all(
