@@ -8,8 +8,8 @@
  * resent final DATA (our ACK was lost) is answered instead of timing the sender out.
  */
 import { encodeAck, encodeOack, type OptionPair } from './codec.js';
-import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, Opcode, type TftpPacket } from './packet.js';
-import { checkOack, type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
+import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
+import { type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
 
 export interface ReceiverConfig extends TimingConfig {
   /**
@@ -29,8 +29,6 @@ export interface ReceiverConfig extends TimingConfig {
 }
 
 export class TftpReceiver extends TransferMachine {
-  blksize: number;
-  windowsize: number;
   /** tsize from the server's OACK, if it sent one. */
   peerTsize: number | undefined;
   /** Highest block received in order. */
@@ -46,8 +44,6 @@ export class TftpReceiver extends TransferMachine {
     private readonly config: ReceiverConfig,
   ) {
     super(effects, config);
-    this.blksize = config.blksize ?? DEFAULT_BLKSIZE;
-    this.windowsize = config.windowsize ?? 1;
   }
 
   /** Blocks received in order so far. */
@@ -95,14 +91,8 @@ export class TftpReceiver extends TransferMachine {
     }
   }
 
-  private acceptOack(packet: Extract<TftpPacket, { opcode: 6 }>, now: number): void {
-    const bad = checkOack(packet, this.config.requested ?? {});
-    if (bad) {
-      this.failLocal(ErrorCode.OPTION_NEGOTIATION, bad);
-      return;
-    }
-    this.blksize = packet.known.blksize ?? DEFAULT_BLKSIZE;
-    this.windowsize = packet.known.windowsize ?? 1;
+  private acceptOack(packet: OackPacket, now: number): void {
+    if (!this.applyOack(packet, this.config.requested ?? {})) return;
     this.peerTsize = packet.known.tsize;
     const { maxBytes } = this.config;
     if (maxBytes !== undefined && this.peerTsize !== undefined && this.peerTsize > maxBytes) {

@@ -11,8 +11,8 @@
  */
 import { dataHeader, encodeOack, type OptionPair } from './codec.js';
 import { type BlockSource, blockCount } from './block-source.js';
-import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, Opcode, type TftpPacket } from './packet.js';
-import { checkOack, type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
+import { DEFAULT_BLKSIZE, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
+import { type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
 
 export interface SenderConfig extends TimingConfig {
   source: BlockSource;
@@ -32,8 +32,6 @@ export interface SenderConfig extends TimingConfig {
 }
 
 export class TftpSender extends TransferMachine {
-  blksize: number;
-  windowsize: number;
   private lastBlock: number;
   /** Highest block acknowledged (0 before any). */
   private acked = 0;
@@ -47,8 +45,6 @@ export class TftpSender extends TransferMachine {
   ) {
     super(effects, config);
     this.source = config.source;
-    this.blksize = config.blksize ?? DEFAULT_BLKSIZE;
-    this.windowsize = config.windowsize ?? 1;
     this.lastBlock = blockCount(this.source.size, this.blksize);
   }
 
@@ -95,14 +91,8 @@ export class TftpSender extends TransferMachine {
     }
   }
 
-  private acceptOack(packet: Extract<TftpPacket, { opcode: 6 }>, now: number): void {
-    const bad = checkOack(packet, this.config.requested ?? {});
-    if (bad) {
-      this.failLocal(ErrorCode.OPTION_NEGOTIATION, bad);
-      return;
-    }
-    this.blksize = packet.known.blksize ?? DEFAULT_BLKSIZE;
-    this.windowsize = packet.known.windowsize ?? 1;
+  private acceptOack(packet: OackPacket, now: number): void {
+    if (!this.applyOack(packet, this.config.requested ?? {})) return;
     this.lastBlock = blockCount(this.source.size, this.blksize);
     this.state = 'transferring';
     this.retries = 0;

@@ -7,7 +7,7 @@
  * the per-block path allocates nothing. `deadline` is the time at which the edge must call `tick`.
  */
 import { encodeError } from './codec.js';
-import { ErrorCode, type KnownOptions, type OackPacket } from './packet.js';
+import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket } from './packet.js';
 
 export interface TransferEffects {
   /** Send one datagram: `head` alone, or `head` followed by `body` (a DATA payload view). */
@@ -50,6 +50,8 @@ export type MachineState = 'idle' | 'requesting' | 'negotiating' | 'transferring
 
 export abstract class TransferMachine {
   state: MachineState = 'idle';
+  blksize: number;
+  windowsize: number;
   /** When the edge must call tick(); Infinity when nothing is pending. */
   deadline = Infinity;
   /** Set once the transfer's outcome is known (a receiver may still dally after a success). */
@@ -59,8 +61,26 @@ export abstract class TransferMachine {
 
   constructor(
     protected readonly effects: TransferEffects,
-    protected readonly timing: TimingConfig,
-  ) {}
+    protected readonly timing: TimingConfig & { blksize?: number; windowsize?: number },
+  ) {
+    this.blksize = timing.blksize ?? DEFAULT_BLKSIZE;
+    this.windowsize = timing.windowsize ?? 1;
+  }
+
+  /**
+   * A client takes the server's OACK: checked against what was asked, then its blksize and windowsize
+   * apply (RFC 1350 defaults for the ones it left out). On a bad OACK, ends with ERROR 8 and returns false.
+   */
+  protected applyOack(packet: OackPacket, requested: KnownOptions): boolean {
+    const bad = checkOack(packet, requested);
+    if (bad) {
+      this.failLocal(ErrorCode.OPTION_NEGOTIATION, bad);
+      return false;
+    }
+    this.blksize = packet.known.blksize ?? DEFAULT_BLKSIZE;
+    this.windowsize = packet.known.windowsize ?? 1;
+    return true;
+  }
 
   /** Ends the transfer now, telling the peer (e.g. on server shutdown). */
   abort(code: number, message: string): void {

@@ -16,6 +16,7 @@ import { type KnownOptions, Opcode, OPCODE_NAMES, type RequestPacket, type TftpP
 import { TftpReceiver } from '../../src/tftp/receiver.js';
 import { TftpSender } from '../../src/tftp/sender.js';
 import type { TransferEffects } from '../../src/tftp/transfer.js';
+import { mulberry32 } from '../helpers/lossy-relay.js';
 
 export type Side = 'client' | 'server';
 
@@ -187,17 +188,8 @@ export function simulate(o: SimOptions): SimResult {
   return { client, server, delivered: Buffer.concat(chunks), log, time: now, sent: counts };
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the lossy relay's. */
+export const rng = mulberry32;
 
 export function bytes(n: number, seed = 1): Buffer {
   const r = rng(seed);
