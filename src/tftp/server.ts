@@ -15,7 +15,7 @@ import { negotiate } from './negotiate.js';
 import { BLKSIZE_MAX, ErrorCode, Opcode, type RequestPacket } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { TftpSender } from './sender.js';
-import { UdpTransfer, type Endpoint } from './udp-transfer.js';
+import { openTransferSockets, type TransferSockets, UdpTransfer, type Endpoint } from './udp-transfer.js';
 
 export interface TftpServerOptions {
   root: string;
@@ -214,14 +214,14 @@ export class TftpServer extends EventEmitter {
     }
     const source = req.mode === 'netascii' ? new NetasciiSource(lease.file.bytes) : new OctetSource(lease.file.bytes);
     const n = negotiate(req, this.opts, source.size);
-    let socket: dgram.Socket;
+    let sockets: TransferSockets;
     try {
-      socket = await this.transferSocket();
+      sockets = await openTransferSockets(this.opts.host, from);
     } catch (e) {
       lease.release();
       return this.refuse(from, ErrorCode.NOT_DEFINED, `no socket: ${(e as Error).message}`);
     }
-    const t = new UdpTransfer({ socket, peer: from, onErrorSent: this.countError });
+    const t = new UdpTransfer({ ...sockets, peer: from, onErrorSent: this.countError });
     const machine = new TftpSender(t, {
       role: 'server',
       source,
@@ -258,9 +258,9 @@ export class TftpServer extends EventEmitter {
       return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot create ${JSON.stringify(req.filename)}: ${(e as Error).message}`);
     }
     const n = negotiate(req, this.opts);
-    let socket: dgram.Socket;
+    let sockets: TransferSockets;
     try {
-      socket = await this.transferSocket();
+      sockets = await openTransferSockets(this.opts.host, from);
     } catch (e) {
       await file.abort();
       return this.refuse(from, ErrorCode.NOT_DEFINED, `no socket: ${(e as Error).message}`);
@@ -268,7 +268,7 @@ export class TftpServer extends EventEmitter {
     const decoder = req.mode === 'netascii' ? new NetasciiDecoder() : undefined;
     let committed: Promise<void> | undefined;
     const t = new UdpTransfer({
-      socket,
+      ...sockets,
       peer: from,
       onErrorSent: this.countError,
       // Octet payloads are views of datagrams nobody else holds, so they can be queued as they are.
@@ -305,17 +305,6 @@ export class TftpServer extends EventEmitter {
   private refuse(to: Endpoint, code: number, message: string): undefined {
     this.replyError(to, code, message);
     return undefined;
-  }
-
-  private transferSocket(): Promise<dgram.Socket> {
-    const s = dgram.createSocket(isIPv6(this.opts.host) ? 'udp6' : 'udp4');
-    return new Promise((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(0, this.opts.host, () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-    });
   }
 
   private record(

@@ -6,8 +6,15 @@
  * - A client does not know the server's TID until the first answer: the first packet from the
  *   server's address (any port) fixes it.
  * - Malformed packets from the peer are counted and ignored, like stray ones.
+ *
+ * A server knows its peer from the start, so `openTransferSockets` gives it a socket connected to
+ * the peer plus an unconnected one on the same port (both SO_REUSEADDR). Linux delivers the peer's
+ * packets to the connected socket and everyone else's to the other, which answers ERROR 5. Sending on
+ * a connected socket skips dgram's per-send address lookup (a tick and a closure per DATA block):
+ * about 15% of the cost of a block on loopback.
  */
-import type { Socket } from 'node:dgram';
+import dgram, { type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { decodeTftp, encodeError } from './codec.js';
 import { ErrorCode, Opcode } from './packet.js';
@@ -22,8 +29,53 @@ export interface Endpoint {
 
 export type Machine = TftpSender | TftpReceiver;
 
-export interface UdpTransferOptions {
+/** A transfer's TID: `socket` talks to the peer; `strangers`, when set, takes the rest of the port's traffic. */
+export interface TransferSockets {
   socket: Socket;
+  /** Set when `socket` is connected to the peer. */
+  strangers?: Socket;
+}
+
+function bind(s: Socket, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(port, host, () => {
+      s.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A new TID for a transfer with a known peer: a connected socket and a stranger socket on one port. */
+export async function openTransferSockets(host: string, peer: Endpoint): Promise<Required<TransferSockets>> {
+  const type = isIPv6(host) ? 'udp6' : 'udp4';
+  const strangers = dgram.createSocket({ type, reuseAddr: true });
+  strangers.on('error', () => {});
+  await bind(strangers, 0, host);
+  const socket = dgram.createSocket({ type, reuseAddr: true });
+  socket.on('error', () => {});
+  try {
+    await bind(socket, strangers.address().port, host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(peer.port, peer.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    strangers.close();
+    try {
+      socket.close();
+    } catch {
+      /* not bound */
+    }
+    throw e;
+  }
+  return { socket, strangers };
+}
+
+export interface UdpTransferOptions extends TransferSockets {
   /** The peer's TID when known (server side); for a client, where the request goes. */
   peer: Endpoint;
   /** Client: the peer's port is learned from its first answer. */
@@ -47,6 +99,8 @@ export interface UdpTransferOutcome {
 export class UdpTransfer implements TransferEffects {
   machine!: Machine;
   private readonly socket: Socket;
+  private readonly strangers: Socket | undefined;
+  private readonly connected: boolean;
   private peer: Endpoint;
   private learnPort: boolean;
   private readonly now: () => number;
@@ -66,6 +120,8 @@ export class UdpTransfer implements TransferEffects {
 
   constructor(private readonly opts: UdpTransferOptions) {
     this.socket = opts.socket;
+    this.strangers = opts.strangers;
+    this.connected = opts.strangers !== undefined;
     this.peer = { ...opts.peer };
     this.learnPort = opts.learnPeerPort ?? false;
     this.now = opts.now ?? (() => performance.now());
@@ -79,6 +135,7 @@ export class UdpTransfer implements TransferEffects {
     this.machine = machine;
     this.socket.on('message', this.onMessage);
     this.socket.on('error', this.onSocketError);
+    this.strangers?.on('message', this.onStranger);
     machine.start(this.now());
     this.afterEvent();
     return this.done;
@@ -91,15 +148,25 @@ export class UdpTransfer implements TransferEffects {
 
   send(head: Buffer, body?: Buffer): void {
     try {
-      if (body !== undefined) this.socket.send([head, body], this.peer.port, this.peer.address);
-      else if (head.length >= 4 && head[0] === 0 && head[1] === Opcode.ERROR) {
-        // An ERROR is usually the last packet: remember when it has left, so closing waits for it.
-        this.opts.onErrorSent?.(head.readUInt16BE(2));
-        this.lastError = new Promise((resolve) => this.socket.send(head, this.peer.port, this.peer.address, () => resolve()));
-      } else this.socket.send(head, this.peer.port, this.peer.address);
+      if (this.connected) {
+        if (body !== undefined) this.socket.send([head, body]);
+        else if (isError(head)) this.lastError = this.sendError(head, (cb) => this.socket.send(head, cb));
+        else this.socket.send(head);
+      } else {
+        const { port, address } = this.peer;
+        if (body !== undefined) this.socket.send([head, body], port, address);
+        else if (isError(head)) this.lastError = this.sendError(head, (cb) => this.socket.send(head, port, address, cb));
+        else this.socket.send(head, port, address);
+      }
     } catch {
       /* socket closed under us: the machine's timeout will end the transfer */
     }
+  }
+
+  /** An ERROR is usually the last packet: remember when it has left, so closing waits for it. */
+  private sendError(head: Buffer, send: (cb: () => void) => void): Promise<void> {
+    this.opts.onErrorSent?.(head.readUInt16BE(2));
+    return new Promise((resolve) => send(() => resolve()));
   }
 
   /**
@@ -108,10 +175,12 @@ export class UdpTransfer implements TransferEffects {
    */
   async closeSocket(): Promise<void> {
     await (this.lastError ?? new Promise((resolve) => setImmediate(resolve)));
-    try {
-      this.socket.close();
-    } catch {
-      /* already closed */
+    for (const s of [this.socket, this.strangers]) {
+      try {
+        s?.close();
+      } catch {
+        /* already closed */
+      }
     }
   }
 
@@ -121,17 +190,8 @@ export class UdpTransfer implements TransferEffects {
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: { address: string; port: number }): void => {
-    if (rinfo.address !== this.peer.address || (rinfo.port !== this.peer.port && !this.learnPort)) {
-      this.foreignTid++;
-      // Never answer an ERROR with an ERROR (two confused peers could loop).
-      if (!(msg.length >= 2 && msg[0] === 0 && msg[1] === Opcode.ERROR)) {
-        try {
-          this.socket.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
-        } catch {
-          /* closed */
-        }
-        this.opts.onErrorSent?.(ErrorCode.UNKNOWN_TID);
-      }
+    if (!this.connected && (rinfo.address !== this.peer.address || (rinfo.port !== this.peer.port && !this.learnPort))) {
+      this.onStranger(msg, rinfo);
       return;
     }
     if (this.learnPort) {
@@ -145,6 +205,19 @@ export class UdpTransfer implements TransferEffects {
     }
     this.machine.receive(decoded.packet, this.now());
     this.afterEvent();
+  };
+
+  /** A packet for this TID from someone else: ERROR 5 to them, the transfer goes on. */
+  private readonly onStranger = (msg: Buffer, rinfo: { address: string; port: number }): void => {
+    this.foreignTid++;
+    if (isError(msg)) return; // never answer an ERROR with an ERROR (two confused peers could loop)
+    const out = this.strangers ?? this.socket;
+    try {
+      out.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+    } catch {
+      /* closed */
+    }
+    this.opts.onErrorSent?.(ErrorCode.UNKNOWN_TID);
   };
 
   private readonly onSocketError = (): void => {
@@ -188,6 +261,7 @@ export class UdpTransfer implements TransferEffects {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.socket.off('message', this.onMessage);
+    this.strangers?.off('message', this.onStranger);
     const o = this.outcome();
     this.settleSettled(o);
     this.settle(o);
@@ -197,4 +271,8 @@ export class UdpTransfer implements TransferEffects {
     const result = this.machine.result ?? { ok: false, error: { code: 0, message: 'ended', by: 'local' } };
     return { result, malformed: this.malformed, foreignTid: this.foreignTid };
   }
+}
+
+function isError(packet: Buffer): boolean {
+  return packet.length >= 4 && packet[0] === 0 && packet[1] === Opcode.ERROR;
 }
