@@ -23,6 +23,7 @@ program
   .option('--retries <n>', 'retransmissions before a transfer is abandoned', '5')
   .option('--max-blksize <n>', 'largest blksize granted', '65464')
   .option('--max-windowsize <n>', 'largest windowsize granted', '64')
+  .option('--workers <n>', 'worker threads running transfers; 0 runs them on the main thread (default: one per core)')
   .option('--cache-mb <n>', 'memory kept for idle file copies', '512')
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')

@@ -11,6 +11,7 @@ export interface ServeFlags {
   allowOverwrite?: boolean;
   maxUploadMb: string;
   maxTransfers?: string;
+  workers?: string;
   timeoutMs: string;
   retries: string;
   maxBlksize: string;
@@ -46,6 +47,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
     maxBlksize: int(flags.maxBlksize, '--max-blksize', 8, 65464),
     maxWindowsize: int(flags.maxWindowsize, '--max-windowsize', 1, 65535),
     cacheBytes: int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024,
+    ...(flags.workers !== undefined ? { workers: int(flags.workers, '--workers', 0, 256) } : {}),
     ...(flags.maxTransfers !== undefined ? { maxTransfers: int(flags.maxTransfers, '--max-transfers', 1, 1_000_000) } : {}),
   };
   let server: TftpServer;
@@ -58,7 +60,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
   server.on('warning', (m) => log.warn(m));
   const a = server.address();
   const shown = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  process.stdout.write(`bootwire: tftp listening on ${shown}, root ${server.rootReal}${options.allowWrite ? ' (uploads allowed)' : ''}\n`);
+  const threads = server.runner.workers === 0 ? 'transfers on the main thread' : `${server.runner.workers} transfer workers`;
+  process.stdout.write(`bootwire: tftp listening on ${shown}, root ${server.rootReal}, ${threads}${options.allowWrite ? ', uploads allowed' : ''}\n`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

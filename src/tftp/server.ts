@@ -8,13 +8,14 @@ import { EventEmitter } from 'node:events';
 import { ImageCache, type FileLease } from '../files/image-cache.js';
 import { AtomicFile, FileExistsError } from '../files/atomic-file.js';
 import { openRoot, resolveForRead, resolveForWrite } from '../files/root.js';
-import { NetasciiSource, OctetSource } from './block-source.js';
 import { decodeTftp, encodeError } from './codec.js';
-import { NetasciiDecoder } from './netascii.js';
+import { NetasciiDecoder, netasciiEncodedLength } from './netascii.js';
+import { createTransferRunner, defaultWorkerCount, type TransferRunner } from './pool/pool.js';
+import type { ReadResult } from './pool/read-task.js';
+import type { TransferResult } from './transfer.js';
 import { negotiate } from './negotiate.js';
 import { BLKSIZE_MAX, ErrorCode, Opcode, type RequestPacket } from './packet.js';
 import { TftpReceiver } from './receiver.js';
-import { TftpSender } from './sender.js';
 import { openTransferSockets, type TransferSockets, UdpTransfer, type Endpoint } from './udp-transfer.js';
 
 export interface TftpServerOptions {
@@ -32,6 +33,11 @@ export interface TftpServerOptions {
   maxRetries?: number;
   maxBlksize?: number;
   maxWindowsize?: number;
+  /**
+   * Worker threads that run RRQ transfers; 0 runs them on the main thread. Default: one per core.
+   * Uploads (WRQ) always run on the main thread, which writes the files.
+   */
+  workers?: number;
   /** Share a cache between servers (e.g. TFTP and HTTP); else one of `cacheBytes` is made. */
   cache?: ImageCache;
   cacheBytes?: number;
@@ -103,8 +109,9 @@ export class TftpServer extends EventEmitter {
   private constructor(
     private readonly socket: dgram.Socket,
     readonly rootReal: string,
-    private readonly opts: Required<Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port'>> & { host: string },
+    private readonly opts: Required<Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port' | 'workers'>> & { host: string },
     cache: ImageCache,
+    readonly runner: TransferRunner,
   ) {
     super();
     this.cache = cache;
@@ -139,7 +146,14 @@ export class TftpServer extends EventEmitter {
       maxBlksize: Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX),
       maxWindowsize: options.maxWindowsize ?? 64,
     };
-    return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes));
+    let runner: TransferRunner;
+    try {
+      runner = createTransferRunner(options.workers ?? defaultWorkerCount());
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner);
   }
 
   address(): Endpoint {
@@ -212,33 +226,35 @@ export class TftpServer extends EventEmitter {
     } catch (e) {
       return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot read ${JSON.stringify(req.filename)}: ${(e as Error).message}`);
     }
-    const source = req.mode === 'netascii' ? new NetasciiSource(lease.file.bytes) : new OctetSource(lease.file.bytes);
-    const n = negotiate(req, this.opts, source.size);
-    let sockets: TransferSockets;
-    try {
-      sockets = await openTransferSockets(this.opts.host, from);
-    } catch (e) {
-      lease.release();
-      return this.refuse(from, ErrorCode.NOT_DEFINED, `no socket: ${(e as Error).message}`);
-    }
-    const t = new UdpTransfer({ ...sockets, peer: from, onErrorSent: this.countError });
-    const machine = new TftpSender(t, {
-      role: 'server',
-      source,
-      blksize: n.blksize,
-      windowsize: n.windowsize,
-      oack: n.oack,
-      timeoutMs: n.timeoutMs ?? this.opts.timeoutMs,
-      maxRetries: this.opts.maxRetries,
-    });
-    slot.transfer = t;
+    // tsize is what goes on the wire: the netascii form is longer than the file.
+    const size = req.mode === 'netascii' ? netasciiEncodedLength(lease.file.bytes) : lease.file.size;
+    const n = negotiate(req, this.opts, size);
     this.counters.transfersStarted++;
     const started = performance.now();
-    const done = t.start(machine).then(async (outcome) => {
-      lease.release();
-      await t.closeSocket();
-      this.record(from, 'read', req, machine, outcome.result, started);
-    });
+    const done = this.runner
+      .run({
+        peer: from,
+        host: this.opts.host,
+        bytes: lease.file.bytes.buffer as SharedArrayBuffer,
+        size: lease.file.size,
+        mode: req.mode === 'netascii' ? 'netascii' : 'octet',
+        blksize: n.blksize,
+        windowsize: n.windowsize,
+        oack: n.oack,
+        timeoutMs: n.timeoutMs ?? this.opts.timeoutMs,
+        maxRetries: this.opts.maxRetries,
+        portSlot: new Int32Array(new SharedArrayBuffer(4)),
+      })
+      .catch((e: unknown): ReadResult => {
+        // runReadTask only throws when its socket cannot be opened.
+        this.replyError(from, ErrorCode.NOT_DEFINED, `cannot start transfer: ${(e as Error).message}`);
+        return { ok: false, error: { code: 0, message: (e as Error).message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: {} };
+      })
+      .then((r) => {
+        lease.release();
+        for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
+        this.record(from, 'read', req, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
+      });
     return { done };
   }
 
@@ -297,7 +313,8 @@ export class TftpServer extends EventEmitter {
       await t.closeSocket();
       if (committed) await committed;
       else await file.abort();
-      this.record(from, 'write', req, machine, outcome.result, started);
+      const st = machine.stats;
+      this.record(from, 'write', req, { blksize: machine.blksize, windowsize: machine.windowsize, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
     });
     return { done };
   }
@@ -311,14 +328,13 @@ export class TftpServer extends EventEmitter {
     client: Endpoint,
     direction: 'read' | 'write',
     req: RequestPacket,
-    machine: TftpSender | TftpReceiver,
-    result: import('./transfer.js').TransferResult,
+    m: { blksize: number; windowsize: number; bytes: number; retransmits: number },
+    result: TransferResult,
     started: number,
   ): void {
-    const s = machine.stats;
-    if (direction === 'read') this.counters.bytesSent += s.bytes;
-    else this.counters.bytesReceived += s.bytes;
-    this.counters.retransmits += s.retransmits;
+    if (direction === 'read') this.counters.bytesSent += m.bytes;
+    else this.counters.bytesReceived += m.bytes;
+    this.counters.retransmits += m.retransmits;
     if (result.ok) this.counters.transfersCompleted++;
     else this.counters.transfersFailed++;
     const rec: TransferRecord = {
@@ -326,15 +342,22 @@ export class TftpServer extends EventEmitter {
       direction,
       file: req.filename,
       mode: req.mode,
-      blksize: machine.blksize,
-      windowsize: machine.windowsize,
-      bytes: s.bytes,
-      retransmits: s.retransmits,
+      blksize: m.blksize,
+      windowsize: m.windowsize,
+      bytes: m.bytes,
+      retransmits: m.retransmits,
       ms: Math.round(performance.now() - started),
       ok: result.ok,
       ...(result.ok ? {} : { error: result.error }),
     };
     this.emit('transfer', rec);
+  }
+
+  /** Resolves when no transfer is running (one starting meanwhile is waited for too). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) {
+      await Promise.allSettled([...this.active.values()].map((a) => a.done ?? new Promise((r) => setTimeout(r, 5))));
+    }
   }
 
   /**
@@ -351,6 +374,8 @@ export class TftpServer extends EventEmitter {
     await Promise.race([all(), graceOver]);
     clearTimeout(timer);
     for (const a of this.active.values()) a.transfer?.abort(ErrorCode.NOT_DEFINED, 'server shutting down');
+    this.runner.abortAll(ErrorCode.NOT_DEFINED, 'server shutting down');
     await all();
+    await this.runner.close();
   }
 }

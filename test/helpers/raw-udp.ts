@@ -53,7 +53,8 @@ export class RawUdp {
     });
   }
 
+  /** Closes after a tick: dgram sends on the next tick, so closing at once would drop the last send. */
   close(): void {
-    this.socket.close();
+    setImmediate(() => this.socket.close());
   }
 }

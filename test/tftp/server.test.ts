@@ -14,9 +14,11 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let root: string;
 const files: Record<string, Buffer> = {};
 const servers: TftpServer[] = [];
+/** The suite runs twice: transfers in the worker pool, and on the main thread. */
+let workers = 2;
 
 async function start(o: Partial<TftpServerOptions> = {}): Promise<{ server: TftpServer; port: number }> {
-  const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, timeoutMs: 200, maxRetries: 4, ...o });
+  const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, timeoutMs: 200, maxRetries: 4, workers, ...o });
   servers.push(server);
   return { server, port: server.address().port };
 }
@@ -44,7 +46,6 @@ beforeAll(async () => {
   await fs.writeFile(path.join(root, 'sub/deep.cfg'), files['sub/deep.cfg']);
   await fs.symlink('/etc/hostname', path.join(root, 'escape'));
   await fs.symlink('img.bin', path.join(root, 'alias.bin'));
-  await fs.mkdir(path.join(root, 'up'));
 });
 
 afterEach(async () => {
@@ -55,7 +56,13 @@ afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-describe('TFTP server on loopback', () => {
+for (const w of [2, 0]) describe(`TFTP server on loopback, ${w ? `${w} transfer workers` : 'transfers on the main thread'}`, () => {
+  beforeAll(async () => {
+    workers = w;
+    await fs.rm(path.join(root, 'up'), { recursive: true, force: true });
+    await fs.mkdir(path.join(root, 'up'));
+  });
+
   it('serves files byte for byte with the bootwire client, in octet and netascii, with options', async () => {
     const { port } = await start();
     for (const name of ['small.txt', 'img.bin', 'exact.bin', 'sub/deep.cfg', '/sub/deep.cfg', 'alias.bin']) {
@@ -199,7 +206,7 @@ describe('TFTP server on loopback', () => {
   });
 
   it('serves over IPv6', async () => {
-    const server = await TftpServer.start({ root, host: '::1', port: 0 });
+    const server = await TftpServer.start({ root, host: '::1', port: 0, workers });
     servers.push(server);
     const { data } = await tftpGetBuffer({ host: '::1', port: server.address().port, filename: 'img.bin', blksize: 1428, windowsize: 4 });
     expect(sha(data)).toBe(sha(files['img.bin']!));

@@ -1,0 +1,121 @@
+/**
+ * Where RRQ transfers run: in a piscina pool of worker threads, or on the calling thread (workers = 0).
+ *
+ * The pool runs hundreds of transfers per worker at once (each is mostly waiting for ACKs), with
+ * `atomics: 'async'`: piscina's default 'sync' parks an idle worker in Atomics.wait, which would freeze
+ * the timers of every other transfer in that worker. A worker that dies takes only its own transfers
+ * with it: their tasks reject, the server tells those clients with an ERROR sent from the transfer's
+ * own port, and piscina starts a replacement.
+ */
+import { randomUUID } from 'node:crypto';
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { encodeError } from '../codec.js';
+import { abortAll, type ReadResult, type ReadTask, runReadTask } from './read-task.js';
+import { CONTROL_CHANNEL, type ControlMessage } from './worker.js';
+
+/** The worker's built file. Tests run this module from src/, but a worker thread needs the build. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const built = here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../../dist/tftp/pool/worker.js') : path.join(path.dirname(here), 'worker.js');
+  if (!existsSync(built)) throw new Error(`transfer worker ${built} is missing: run npm run build`);
+  return built;
+}
+
+export interface TransferRunner {
+  readonly workers: number;
+  run(task: ReadTask): Promise<ReadResult>;
+  /** Ends every running transfer with this ERROR. */
+  abortAll(code: number, message: string): void;
+  close(): Promise<void>;
+}
+
+export function defaultWorkerCount(): number {
+  return os.availableParallelism();
+}
+
+export function createTransferRunner(workers: number): TransferRunner {
+  return workers === 0 ? new InlineRunner() : new PoolRunner(workers);
+}
+
+class InlineRunner implements TransferRunner {
+  readonly workers = 0;
+  run(task: ReadTask): Promise<ReadResult> {
+    return runReadTask(task);
+  }
+  abortAll(code: number, message: string): void {
+    abortAll(code, message);
+  }
+  async close(): Promise<void> {}
+}
+
+class PoolRunner implements TransferRunner {
+  private readonly pool: Piscina;
+  private readonly poolId = randomUUID();
+  private readonly control = new BroadcastChannel(CONTROL_CHANNEL);
+
+  constructor(readonly workers: number) {
+    this.control.unref();
+    this.pool = new Piscina({
+      filename: workerFile(),
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: 1024,
+      atomics: 'async',
+      idleTimeout: Infinity,
+      maxQueue: 'auto',
+    });
+    // A worker's crash rejects its tasks (handled per task); the pool itself must never throw.
+    this.pool.on('error', () => {});
+  }
+
+  /** The pool's live worker threads (tests use this to kill one). */
+  get threads() {
+    return this.pool.threads;
+  }
+
+  async run(task: ReadTask): Promise<ReadResult> {
+    try {
+      return (await this.pool.run({ ...task, poolId: this.poolId })) as ReadResult;
+    } catch (e) {
+      const message = `transfer worker failed: ${(e as Error).message}`;
+      await tellClient(task, message);
+      return { ok: false, error: { code: 0, message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: { 0: 1 } };
+    }
+  }
+
+  abortAll(code: number, message: string): void {
+    const m: ControlMessage = { type: 'abort', poolId: this.poolId, code, message };
+    this.control.postMessage(m);
+  }
+
+  async close(): Promise<void> {
+    this.control.close();
+    await this.pool.destroy();
+  }
+}
+
+/** After a worker died: the client is locked to the transfer's port, so the ERROR goes out from it. */
+async function tellClient(task: ReadTask, message: string): Promise<void> {
+  const port = Atomics.load(task.portSlot, 0);
+  const s = dgram.createSocket({ type: isIPv6(task.host) ? 'udp6' : 'udp4', reuseAddr: true });
+  s.on('error', () => {});
+  await new Promise<void>((resolve) => {
+    s.once('error', () => resolve());
+    s.bind(port, task.host, () => resolve());
+  });
+  await new Promise<void>((resolve) => {
+    try {
+      s.send(encodeError(0, message), task.peer.port, task.peer.address, () => resolve());
+    } catch {
+      resolve();
+    }
+  });
+  s.close();
+}
