@@ -26,7 +26,7 @@ let sink = 0;
 // ------------------------------------------------------------------------------------------- DHCP
 // A DHCPDISCOVER as an Avaya 9608 sends it: options 53, 61, 57, 55 (with 176/242), 60, 12, end.
 function dhcpDiscover() {
-  const b = Buffer.alloc(300);
+  const b = Buffer.alloc(576);
   b[0] = 1; // op
   b[1] = 1; // htype
   b[2] = 6; // hlen
@@ -110,7 +110,8 @@ const dhcpParser = new Parser()
   .buffer('sname', { length: 64 })
   .buffer('file', { length: 128 })
   .uint32('cookie', { assert: 0x63825363 })
-  .array('options', { type: option, readUntil: (item) => item.code === 255 });
+  // Options run to the end of the datagram (End and any padding parse as empty items).
+  .array('options', { type: option, readUntil: 'eof' });
 
 // Both must agree before they are timed.
 const a = decodeDhcpByHand(discover);
