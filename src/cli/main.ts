@@ -2,7 +2,7 @@
 /** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
 import { Command, CommanderError } from 'commander';
 import { get, put } from './get.js';
-import { serve } from './serve.js';
+import { serve, type ServeFlags } from './serve.js';
 import { UsageError } from '../util/hostport.js';
 
 const program = new Command('bootwire')
@@ -10,9 +10,10 @@ const program = new Command('bootwire')
   .exitOverride()
   .showHelpAfterError(false);
 
-program
+const serveCommand = program
   .command('serve')
-  .description('serve a root over TFTP (default: the bundled example root on 127.0.0.1:6969)')
+  .description('serve a root over TFTP (default: the bundled example root on 127.0.0.1:6969), and DHCP from a config file')
+  .option('--config <file>', 'bootwire.json: root, tftp and dhcp sections (flags typed here override its tftp settings)')
   .option('--root <dir>', 'directory to serve (default: the bundled example root)')
   .option('--tftp <host:port>', 'TFTP listen address', '127.0.0.1:6969')
   .option('--allow-write', 'accept uploads (WRQ)')
@@ -27,7 +28,7 @@ program
   .option('--cache-mb <n>', 'memory kept for idle file copies', '512')
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
-  .action(serve);
+  .action((flags: ServeFlags) => serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));
 
 const clientOptions = (c: Command) =>
   c

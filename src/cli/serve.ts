@@ -1,10 +1,18 @@
-/** `bootwire serve`: the TFTP server on a root, until SIGINT/SIGTERM. */
+/**
+ * `bootwire serve`: TFTP (and, with a config file that has a `dhcp` section, DHCP) until SIGINT/SIGTERM.
+ * Without --config it serves a root over TFTP from flags alone; with --config the file decides, and
+ * flags given explicitly on the command line override its TFTP settings.
+ */
 import { fileURLToPath } from 'node:url';
-import { TftpServer } from '../tftp/server.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { BootwireConfig } from '../config/schema.js';
+import { DhcpServer } from '../dhcp/server/server.js';
+import { type TftpServerOptions, TftpServer } from '../tftp/server.js';
 import { parseHostPort, UsageError } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 
 export interface ServeFlags {
+  config?: string;
   root?: string;
   tftp: string;
   allowWrite?: boolean;
@@ -30,38 +38,71 @@ function int(value: string, flag: string, min: number, max: number): number {
   return n;
 }
 
-export async function serve(flags: ServeFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
-  const listen = parseHostPort(flags.tftp, '127.0.0.1', '--tftp');
-  const root = flags.root ?? EXAMPLE_ROOT;
-  const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
-  const options = {
-    root,
+/** TFTP options from the config file, then from flags the user actually typed. */
+function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined): TftpServerOptions | undefined {
+  const t = cfg?.tftp;
+  if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined; // a DHCP-only config
+  const pick = <T>(name: keyof ServeFlags, fromFlag: () => T, fromFile: T | undefined, fallback: () => T): T =>
+    explicit(name) ? fromFlag() : fromFile !== undefined ? fromFile : fallback();
+  const listen = parseHostPort(pick('tftp', () => flags.tftp, t?.listen, () => flags.tftp), '127.0.0.1', '--tftp');
+  const o: TftpServerOptions = {
+    root: pick('root', () => flags.root!, cfg?.root, () => flags.root ?? EXAMPLE_ROOT),
     host: listen.host,
     port: listen.port,
-    allowWrite: flags.allowWrite ?? false,
-    allowOverwrite: flags.allowOverwrite ?? false,
-    maxUploadBytes: int(flags.maxUploadMb, '--max-upload-mb', 0, 1 << 20) * 1024 * 1024,
-    timeoutMs: int(flags.timeoutMs, '--timeout-ms', 10, 255_000),
-    maxRetries: int(flags.retries, '--retries', 0, 100),
-    maxBlksize: int(flags.maxBlksize, '--max-blksize', 8, 65464),
-    maxWindowsize: int(flags.maxWindowsize, '--max-windowsize', 1, 65535),
-    cacheBytes: int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024,
-    ...(flags.workers !== undefined ? { workers: int(flags.workers, '--workers', 0, 256) } : {}),
-    ...(flags.maxTransfers !== undefined ? { maxTransfers: int(flags.maxTransfers, '--max-transfers', 1, 1_000_000) } : {}),
+    allowWrite: pick('allowWrite', () => true, t?.allowWrite, () => false),
+    allowOverwrite: pick('allowOverwrite', () => true, t?.allowOverwrite, () => false),
+    maxUploadBytes: pick('maxUploadMb', () => int(flags.maxUploadMb, '--max-upload-mb', 0, 1 << 20), t?.maxUploadMb, () => 64) * 1024 * 1024,
+    timeoutMs: pick('timeoutMs', () => int(flags.timeoutMs, '--timeout-ms', 10, 255_000), t?.timeoutMs, () => 1000),
+    maxRetries: pick('retries', () => int(flags.retries, '--retries', 0, 100), t?.retries, () => 5),
+    maxBlksize: pick('maxBlksize', () => int(flags.maxBlksize, '--max-blksize', 8, 65464), t?.maxBlksize, () => 65464),
+    maxWindowsize: pick('maxWindowsize', () => int(flags.maxWindowsize, '--max-windowsize', 1, 65535), t?.maxWindowsize, () => 64),
+    cacheBytes: pick('cacheMb', () => int(flags.cacheMb, '--cache-mb', 0, 1 << 20), t?.cacheMb, () => 512) * 1024 * 1024,
   };
-  let server: TftpServer;
+  const workers = pick<number | undefined>('workers', () => int(flags.workers!, '--workers', 0, 256), t?.workers, () => undefined);
+  if (workers !== undefined) o.workers = workers;
+  const maxTransfers = pick<number | undefined>('maxTransfers', () => int(flags.maxTransfers!, '--max-transfers', 1, 1_000_000), t?.maxTransfers, () => undefined);
+  if (maxTransfers !== undefined) o.maxTransfers = maxTransfers;
+  return o;
+}
+
+const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+
+export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
+  let cfg: BootwireConfig | undefined;
+  if (flags.config) {
+    try {
+      cfg = await loadConfig(flags.config);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
+      throw e;
+    }
+  }
+  const tftpOpts = tftpOptions(flags, explicit, cfg);
+  let tftp: TftpServer | undefined;
+  let dhcp: DhcpServer | undefined;
   try {
-    server = await TftpServer.start(options);
+    if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
+    if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp });
   } catch (e) {
+    await tftp?.close(0);
+    await dhcp?.close();
+    if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
-  server.on('transfer', (r) => log.info(r, `${r.direction} ${r.file} ${r.ok ? 'done' : 'failed'}`));
-  server.on('warning', (m) => log.warn(m));
-  const a = server.address();
-  const shown = a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
-  const threads = server.runner.workers === 0 ? 'transfers on the main thread' : `${server.runner.workers} transfer workers`;
-  process.stdout.write(`bootwire: tftp listening on ${shown}, root ${server.rootReal}, ${threads}${options.allowWrite ? ', uploads allowed' : ''}\n`);
+  if (tftp) {
+    tftp.on('transfer', (r) => log.info(r, `${r.direction} ${r.file} ${r.ok ? 'done' : 'failed'}`));
+    tftp.on('warning', (m) => log.warn(m));
+    const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
+    process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${tftpOpts?.allowWrite ? ', uploads allowed' : ''}\n`);
+  }
+  if (dhcp) {
+    dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
+    dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
+    dhcp.on('warning', (m) => log.warn(m));
+    process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
+  }
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -71,11 +112,11 @@ export async function serve(flags: ServeFlags): Promise<void> {
         process.exit(1);
       }
       stopping = true;
-      log.info(`${signal}: no new transfers; waiting up to ${graceMs / 1000}s for ${server.stats().activeTransfers} running`);
-      void server.close(graceMs).then(resolve);
+      log.info(`${signal}: stopping; running transfers get up to ${graceMs / 1000}s`);
+      void Promise.all([tftp?.close(graceMs), dhcp?.close()]).then(() => resolve());
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
-  log.info(server.stats(), 'stopped');
+  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats() }, 'stopped');
 }

@@ -241,6 +241,9 @@ export const PEERS = {
   ss: needBinary('ss', 'iproute2'),
   tcpdump: needBinary('tcpdump', 'tcpdump'),
   tshark: needBinary('tshark', 'tshark'),
+  dhclient: needBinary('dhclient', 'isc-dhcp-client'),
+  dhcrelay: needBinary('dhcrelay', 'isc-dhcp-relay'),
+  kea: needBinary('kea-dhcp4', 'kea-dhcp4-server'),
 } as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,668 @@
+/**
+ * DHCP messages (RFC 2131, 2132, 3396): decode, lossless re-encode, and building new packets.
+ *
+ * decodeDhcp() never throws and never reads outside the datagram. It reads the fixed BOOTP header and
+ * walks the option areas once, recording a layout (pad runs, option instances, End, trailing bytes)
+ * as offsets into the datagram; option values are views created when asked for, and an option split
+ * over several instances (RFC 3396) is concatenated only when its value is asked for.
+ *
+ * Without the magic cookie the packet is plain BOOTP (RFC 951): it still decodes, with no options, a
+ * 'no-cookie' warning, and the vend area kept as trailing bytes. `requireCookie` turns that into a
+ * 'no-cookie' error for callers that only want DHCP.
+ *
+ * encodeDhcp() writes the header from the message's fields (so a relay can change hops or giaddr)
+ * and the option areas from the decoded layout: an unchanged message re-encodes byte for byte, pads,
+ * split instances, bytes after End and a missing End included.
+ *
+ * buildDhcp() makes a new packet from typed values, fitting the client's maximum message size (option
+ * 57) with RFC 3396 splitting, then option 52 overload into `file` and `sname`, then dropping options
+ * from the end of the list.
+ */
+import { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type DhcpIssueKind } from './errors.js';
+import { type DecodedOption, decodeOption, messageTypeName, optionDef } from './registry.js';
+import { decodeRelayAgent, type RelayAgentInfo } from './relay-agent.js';
+import { parseUserClass } from './structured.js';
+import { colonHex, decodeText, ipAt, ipBytes, parseMac } from './types.js';
+
+export const BOOTP_HEADER_LENGTH = 236;
+export const MAGIC_COOKIE = 0x63825363;
+/** Where options start: header plus cookie. */
+export const OPTIONS_OFFSET = 240;
+/** RFC 951/1542: BOOTP packets are at least 300 bytes; some relays and clients drop shorter ones. */
+export const BOOTP_MIN_LENGTH = 300;
+/** RFC 2131: every client accepts a 576-byte IP datagram. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 576;
+/** IPv4 (without options) and UDP headers: option 57 counts the whole datagram. */
+export const IP_UDP_OVERHEAD = 28;
+
+export const BootOp = { REQUEST: 1, REPLY: 2 } as const;
+
+const SNAME = [44, 108] as const;
+const FILE = [108, 236] as const;
+
+export type OptionArea = 'options' | 'file' | 'sname';
+const AREAS: readonly OptionArea[] = ['options', 'file', 'sname'];
+const A_OPTIONS = 0;
+const A_FILE = 1;
+const A_SNAME = 2;
+
+// Layout item kinds in the flat layout array: [kind, start, end, area] per item.
+const K_PAD = 0;
+const K_OPTION = 1; // start is the code byte; the value is start+2..end
+const K_END = 2;
+const K_TRAILING = 3;
+const KIND_NAMES = ['pad', 'option', 'end', 'trailing'] as const;
+
+export interface OptionInstance {
+  readonly code: number;
+  /** View of this instance's bytes. */
+  readonly value: Buffer;
+  readonly area: OptionArea;
+  /** Offset of the code byte in the datagram. */
+  readonly offset: number;
+}
+
+export type DhcpLayoutItem =
+  | { readonly kind: 'pad' | 'end' | 'trailing'; readonly area: OptionArea; readonly offset: number; readonly length: number }
+  | { readonly kind: 'option'; readonly area: OptionArea; readonly offset: number; readonly length: number; readonly code: number };
+
+// ---------------------------------------------------------------------------------------- options
+
+/**
+ * The options of a decoded message. Values are views of the datagram; `get` concatenates an option
+ * split over several instances (RFC 3396: options field, then `file`, then `sname`).
+ */
+export class DhcpOptions {
+  readonly #buf: Buffer;
+  readonly #items: readonly number[];
+  readonly #overload: 1 | 2 | 3 | undefined;
+  #joined: Map<number, Buffer> | undefined;
+
+  /** Made by decodeDhcp; `items` is the flat layout ([kind, start, end, area] per item). */
+  constructor(buf: Buffer, items: readonly number[], overload: 1 | 2 | 3 | undefined) {
+    this.#buf = buf;
+    this.#items = items;
+    this.#overload = overload;
+  }
+
+  /** The option's value: a view for one instance, the RFC 3396 concatenation for several. */
+  get(code: number): Buffer | undefined {
+    const b = this.#buf;
+    const it = this.#items;
+    let first: Buffer | undefined;
+    let count = 0;
+    for (let i = 0; i < it.length; i += 4) {
+      if (it[i] !== K_OPTION || b[it[i + 1]!] !== code) continue;
+      if (count++ === 0) first = b.subarray(it[i + 1]! + 2, it[i + 2]!);
+    }
+    if (count < 2) return first;
+    let joined = this.#joined?.get(code);
+    if (!joined) {
+      joined = Buffer.concat(this.instances(code).map((x) => x.value));
+      (this.#joined ??= new Map()).set(code, joined);
+    }
+    return joined;
+  }
+
+  has(code: number): boolean {
+    const it = this.#items;
+    for (let i = 0; i < it.length; i += 4) if (it[i] === K_OPTION && this.#buf[it[i + 1]!] === code) return true;
+    return false;
+  }
+
+  /** Distinct codes in the order they first appear (options field, then file, then sname). */
+  codes(): number[] {
+    const out: number[] = [];
+    const it = this.#items;
+    for (let i = 0; i < it.length; i += 4) {
+      if (it[i] !== K_OPTION) continue;
+      const c = this.#buf[it[i + 1]!]!;
+      if (!out.includes(c)) out.push(c);
+    }
+    return out;
+  }
+
+  /** Every instance in RFC 3396 order, optionally only those of one code. */
+  instances(code?: number): OptionInstance[] {
+    const out: OptionInstance[] = [];
+    const b = this.#buf;
+    const it = this.#items;
+    for (let i = 0; i < it.length; i += 4) {
+      if (it[i] !== K_OPTION) continue;
+      const start = it[i + 1]!;
+      const c = b[start]!;
+      if (code !== undefined && c !== code) continue;
+      out.push({ code: c, value: b.subarray(start + 2, it[i + 2]!), area: AREAS[it[i + 3]!]!, offset: start });
+    }
+    return out;
+  }
+
+  /** `[code, value]` per distinct code, values concatenated: ready for buildDhcp. */
+  entries(): Array<[code: number, value: Buffer]> {
+    return this.codes().map((c) => [c, this.get(c)!]);
+  }
+
+  /** What was on the wire, item by item, covering each option area completely. */
+  layout(): DhcpLayoutItem[] {
+    const out: DhcpLayoutItem[] = [];
+    const it = this.#items;
+    for (let i = 0; i < it.length; i += 4) {
+      const kind = KIND_NAMES[it[i]!]!;
+      const offset = it[i + 1]!;
+      const base = { area: AREAS[it[i + 3]!]!, offset, length: it[i + 2]! - offset };
+      out.push(kind === 'option' ? { kind, ...base, code: this.#buf[offset]! } : { kind, ...base });
+    }
+    return out;
+  }
+
+  /** The option through its registry codec (typed value, text, warnings); undefined when absent. */
+  decode(code: number): DecodedOption | undefined {
+    const v = this.get(code);
+    if (v === undefined) return undefined;
+    if (code === 43) {
+      const vendorClass = this.vendorClass();
+      return decodeOption(code, v, vendorClass === undefined ? {} : { vendorClass });
+    }
+    return decodeOption(code, v);
+  }
+
+  /** Option 53. */
+  messageType(): number | undefined {
+    const v = this.get(53);
+    return v && v.length >= 1 ? v[0] : undefined;
+  }
+
+  /** Option 55, the codes in the client's order. */
+  requestedOptions(): number[] {
+    const v = this.get(55);
+    return v ? [...v] : [];
+  }
+
+  /** Option 57 (the largest IP datagram the client accepts). */
+  maxMessageSize(): number | undefined {
+    const v = this.get(57);
+    return v && v.length === 2 ? v.readUInt16BE(0) : undefined;
+  }
+
+  /** Option 60 as text, trailing NULs trimmed (phones NUL-terminate or NUL-pad it). */
+  vendorClass(): string | undefined {
+    const v = this.get(60);
+    return v ? decodeText(v) : undefined;
+  }
+
+  /** Option 77: RFC 3004 items, or the whole value as one class when it is a plain string. */
+  userClasses(): string[] {
+    const v = this.get(77);
+    return v ? parseUserClass(v).classes : [];
+  }
+
+  /** Option 61. */
+  clientId(): Buffer | undefined {
+    return this.get(61);
+  }
+
+  /** Option 50. */
+  requestedAddress(): string | undefined {
+    return this.#ip(50);
+  }
+
+  /** Option 54. */
+  serverId(): string | undefined {
+    return this.#ip(54);
+  }
+
+  /** Option 51, seconds. */
+  leaseTime(): number | undefined {
+    const v = this.get(51);
+    return v && v.length === 4 ? v.readUInt32BE(0) : undefined;
+  }
+
+  /** Option 12. */
+  hostname(): string | undefined {
+    const v = this.get(12);
+    return v ? decodeText(v) : undefined;
+  }
+
+  /** Option 82, sub-options in order. */
+  relayAgent(): RelayAgentInfo | undefined {
+    const v = this.get(82);
+    return v ? decodeRelayAgent(v) : undefined;
+  }
+
+  /** The option-52 value the decoder honoured (a malformed one is ignored and reported). */
+  overload(): 1 | 2 | 3 | undefined {
+    return this.#overload;
+  }
+
+  #ip(code: number): string | undefined {
+    const v = this.get(code);
+    return v && v.length === 4 ? ipAt(v, 0) : undefined;
+  }
+
+  /** Copies every layout item to the same offset of `out` (a buffer as long as the source). */
+  static writeLayout(options: DhcpOptions, out: Buffer): void {
+    const it = options.#items;
+    for (let i = 0; i < it.length; i += 4) options.#buf.copy(out, it[i + 1]!, it[i + 1]!, it[i + 2]!);
+  }
+
+  /** Length of the datagram the options were decoded from. */
+  static sourceLength(options: DhcpOptions): number {
+    return options.#buf.length;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- message
+
+export interface DhcpMessage {
+  readonly op: number;
+  readonly htype: number;
+  readonly hlen: number;
+  readonly hops: number;
+  /** Transaction id, unsigned 32-bit. */
+  readonly xid: number;
+  readonly secs: number;
+  readonly flags: number;
+  readonly ciaddr: string;
+  readonly yiaddr: string;
+  readonly siaddr: string;
+  readonly giaddr: string;
+  /** The 16-byte field (a view). */
+  readonly chaddr: Buffer;
+  /** The 64-byte field (a view); holds options when overloaded. */
+  readonly sname: Buffer;
+  /** The 128-byte field (a view); holds options when overloaded. */
+  readonly file: Buffer;
+  /** chaddr[0..hlen): colon hex for Ethernet (htype 1, hlen 6), plain hex otherwise. */
+  readonly mac: string;
+  readonly hasCookie: boolean;
+  readonly options: DhcpOptions;
+}
+
+export interface DhcpDecodeOptions {
+  /** Fail with 'no-cookie' instead of decoding plain BOOTP. */
+  readonly requireCookie?: boolean;
+}
+
+export type DhcpDecodeResult =
+  | { readonly ok: true; readonly message: DhcpMessage; readonly warnings: string[]; readonly issues: DhcpIssue[] }
+  | { readonly ok: false; readonly error: DhcpDecodeError };
+
+const fail = (kind: DhcpDecodeErrorKind, message: string, offset: number): DhcpDecodeResult => ({
+  ok: false,
+  error: { kind, message, offset },
+});
+
+/** Walks one option area into the layout, reporting overruns, a missing End and junk after End. */
+function scanArea(buf: Buffer, start: number, end: number, area: number, items: number[], issues: DhcpIssue[]): void {
+  const where = AREAS[area] === 'options' ? 'options field' : `${AREAS[area]} field (overloaded)`;
+  let at = start;
+  while (at < end) {
+    const code = buf[at]!;
+    if (code === 0) {
+      let e = at + 1;
+      while (e < end && buf[e] === 0) e++;
+      items.push(K_PAD, at, e, area);
+      at = e;
+      continue;
+    }
+    if (code === 255) {
+      items.push(K_END, at, at + 1, area);
+      if (at + 1 < end) {
+        items.push(K_TRAILING, at + 1, end, area);
+        for (let i = at + 1; i < end; i++) {
+          if (buf[i] !== 0) {
+            issues.push({ kind: 'bytes-after-end', message: `non-zero bytes after End in the ${where} at ${i}`, offset: i });
+            break;
+          }
+        }
+      }
+      return;
+    }
+    const len = at + 1 < end ? buf[at + 1]! : -1;
+    if (len < 0 || at + 2 + len > end) {
+      const message =
+        len < 0
+          ? `option ${code} at ${at} has no length byte before the end of the ${where}`
+          : `option ${code} at ${at} claims ${len} bytes, ${end - at - 2} remain in the ${where}`;
+      issues.push({ kind: 'option-overrun', message, offset: at });
+      items.push(K_TRAILING, at, end, area);
+      return;
+    }
+    items.push(K_OPTION, at, at + 2 + len, area);
+    at += 2 + len;
+  }
+  issues.push({ kind: 'missing-end', message: `the ${where} has no End option`, offset: end });
+}
+
+/** Decodes one UDP payload (port 67/68) as a BOOTP/DHCP message. */
+export function decodeDhcp(buf: Buffer, opts: DhcpDecodeOptions = {}): DhcpDecodeResult {
+  if (buf.length < BOOTP_HEADER_LENGTH) {
+    return fail('truncated', `${buf.length} bytes is shorter than the ${BOOTP_HEADER_LENGTH}-byte BOOTP header`, buf.length);
+  }
+  const issues: DhcpIssue[] = [];
+  const issue = (kind: DhcpIssueKind, message: string, offset: number) => issues.push({ kind, message, offset });
+  const op = buf[0]!;
+  const htype = buf[1]!;
+  const hlen = buf[2]!;
+  if (op !== 1 && op !== 2) issue('bad-op', `op ${op} is neither BOOTREQUEST (1) nor BOOTREPLY (2)`, 0);
+  if (hlen > 16) issue('bad-hlen', `hlen ${hlen} is longer than the 16-byte chaddr`, 2);
+
+  const hasCookie = buf.length >= OPTIONS_OFFSET && buf.readUInt32BE(BOOTP_HEADER_LENGTH) === MAGIC_COOKIE;
+  const items: number[] = [];
+  let overload: 1 | 2 | 3 | undefined;
+  if (!hasCookie) {
+    if (opts.requireCookie) return fail('no-cookie', 'no DHCP magic cookie (99.130.83.99) at offset 236', BOOTP_HEADER_LENGTH);
+    issue('no-cookie', 'no magic cookie: plain BOOTP, the vend area is kept raw', BOOTP_HEADER_LENGTH);
+    if (buf.length > BOOTP_HEADER_LENGTH) items.push(K_TRAILING, BOOTP_HEADER_LENGTH, buf.length, A_OPTIONS);
+  } else {
+    scanArea(buf, OPTIONS_OFFSET, buf.length, A_OPTIONS, items, issues);
+    // Option 52 is honoured only from the options field, as one byte 1..3 (RFC 2131 §4.1).
+    let n52 = 0;
+    let v52 = -1;
+    let at52 = 0;
+    for (let i = 0; i < items.length; i += 4) {
+      if (items[i] !== K_OPTION || buf[items[i + 1]!] !== 52) continue;
+      if (n52++ === 0) at52 = items[i + 1]!;
+      v52 = items[i + 2]! - items[i + 1]! === 3 ? buf[items[i + 1]! + 2]! : -1;
+    }
+    if (n52 === 1 && v52 >= 1 && v52 <= 3) overload = v52 as 1 | 2 | 3;
+    else if (n52 > 0) {
+      issue('bad-overload', n52 > 1 ? `option 52 appears ${n52} times: ignored` : `option 52 at ${at52} is not one byte 1..3: ignored`, at52);
+    }
+    const before = items.length;
+    if (overload === 1 || overload === 3) scanArea(buf, FILE[0], FILE[1], A_FILE, items, issues);
+    if (overload === 2 || overload === 3) scanArea(buf, SNAME[0], SNAME[1], A_SNAME, items, issues);
+    for (let i = before; i < items.length; i += 4) {
+      if (items[i] === K_OPTION && buf[items[i + 1]!] === 52) {
+        issue('bad-overload', `option 52 inside the ${AREAS[items[i + 3]!]} field at ${items[i + 1]} is ignored`, items[i + 1]!);
+      }
+    }
+  }
+
+  const chaddr = buf.subarray(28, 44);
+  const message: DhcpMessage = {
+    op,
+    htype,
+    hlen,
+    hops: buf[3]!,
+    xid: buf.readUInt32BE(4),
+    secs: buf.readUInt16BE(8),
+    flags: buf.readUInt16BE(10),
+    ciaddr: ipAt(buf, 12),
+    yiaddr: ipAt(buf, 16),
+    siaddr: ipAt(buf, 20),
+    giaddr: ipAt(buf, 24),
+    chaddr,
+    sname: buf.subarray(SNAME[0], SNAME[1]),
+    file: buf.subarray(FILE[0], FILE[1]),
+    mac: htype === 1 && hlen === 6 ? colonHex(chaddr.subarray(0, 6)) : chaddr.toString('hex', 0, Math.min(hlen, 16)),
+    hasCookie,
+    options: new DhcpOptions(buf, items, overload),
+  };
+  return { ok: true, message, warnings: issues.map((i) => i.message), issues };
+}
+
+// ----------------------------------------------------------------------------------------- encode
+
+function writeField(out: Buffer, at: number, size: number, value: Buffer | string | undefined, what: string): void {
+  if (value === undefined) return;
+  const b = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  // A string must leave room for its NUL; a Buffer may fill the field.
+  if (b.length > size - (typeof value === 'string' ? 1 : 0)) throw new RangeError(`${what} of ${b.length} bytes does not fit its ${size}-byte field`);
+  b.copy(out, at);
+}
+
+interface HeaderFields {
+  op: number;
+  htype: number;
+  hlen: number;
+  hops: number;
+  xid: number;
+  secs: number;
+  flags: number;
+  ciaddr: string;
+  yiaddr: string;
+  siaddr: string;
+  giaddr: string;
+  chaddr: Buffer;
+  sname?: Buffer | string;
+  file?: Buffer | string;
+}
+
+function writeHeader(out: Buffer, h: HeaderFields): void {
+  out.writeUInt8(h.op, 0);
+  out.writeUInt8(h.htype, 1);
+  out.writeUInt8(h.hlen, 2);
+  out.writeUInt8(h.hops, 3);
+  out.writeUInt32BE(h.xid >>> 0, 4);
+  out.writeUInt16BE(h.secs, 8);
+  out.writeUInt16BE(h.flags, 10);
+  ipBytes(h.ciaddr).copy(out, 12);
+  ipBytes(h.yiaddr).copy(out, 16);
+  ipBytes(h.siaddr).copy(out, 20);
+  ipBytes(h.giaddr).copy(out, 24);
+  writeField(out, 28, 16, h.chaddr, 'chaddr');
+  writeField(out, SNAME[0], 64, h.sname, 'sname');
+  writeField(out, FILE[0], 128, h.file, 'file');
+}
+
+/**
+ * A decoded message back to bytes: header from the fields, option areas from the decoded layout (which
+ * wins over `file`/`sname` where those carried options). Throws RangeError only for header fields a
+ * caller set out of range.
+ */
+export function encodeDhcp(message: DhcpMessage): Buffer {
+  const out = Buffer.alloc(Math.max(BOOTP_HEADER_LENGTH, DhcpOptions.sourceLength(message.options)));
+  writeHeader(out, message);
+  if (message.hasCookie && out.length >= OPTIONS_OFFSET) out.writeUInt32BE(MAGIC_COOKIE, BOOTP_HEADER_LENGTH);
+  DhcpOptions.writeLayout(message.options, out);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ build
+
+export interface DhcpBuildSpec {
+  /** Default: 1 (BOOTREQUEST) when option 53 is a client message, else 2 (BOOTREPLY). */
+  readonly op?: number;
+  readonly htype?: number;
+  readonly hlen?: number;
+  readonly hops?: number;
+  readonly xid?: number;
+  readonly secs?: number;
+  readonly flags?: number;
+  readonly ciaddr?: string;
+  readonly yiaddr?: string;
+  readonly siaddr?: string;
+  readonly giaddr?: string;
+  /** Bytes or a MAC string (`00:1b:4f:aa:bb:cc`, `001b.4faa.bbcc`, ...). */
+  readonly chaddr?: Buffer | string;
+  readonly sname?: Buffer | string;
+  readonly file?: Buffer | string;
+  /** In wire order (a server passes them in the client's option-55 order). Values over 255 bytes are split. */
+  readonly options?: ReadonlyArray<readonly [code: number, value: Buffer]>;
+  /** The client's option 57: the whole IP datagram. Default 576; values below 576 count as 576. */
+  readonly maxSize?: number;
+  /** Continue in `file`, then `sname` (option 52) when they are empty. Default true. */
+  readonly allowOverload?: boolean;
+  /** Codes never dropped, in addition to 53, 54, 51 and 1. */
+  readonly required?: readonly number[];
+}
+
+export interface DhcpBuildResult {
+  readonly bytes: Buffer;
+  /** Codes left out to fit the size, in list order. */
+  readonly dropped: number[];
+  readonly overloaded: 0 | 1 | 2 | 3;
+}
+
+/** Message types a client (or a leasequery requestor) sends, in BOOTREQUESTs. */
+const CLIENT_TYPES: ReadonlySet<number> = new Set([1, 3, 4, 7, 8, 10, 14, 16]);
+const ALWAYS_REQUIRED = [53, 54, 51, 1];
+const END = Buffer.from([255]);
+
+interface Piece {
+  readonly code: number;
+  readonly value: Buffer;
+}
+
+/**
+ * Places the options in order into areas of the given capacities. An option of up to 255 bytes is
+ * never split (clients without RFC 3396 would misread it): when it does not fit in what is left of an
+ * area it goes whole to the next one. A longer option needs RFC 3396 anyway, so its instances fill
+ * each area's remaining room. Undefined when the options do not all fit.
+ */
+function place(list: ReadonlyArray<readonly [number, Buffer]>, caps: readonly number[]): Piece[][] | undefined {
+  const areas: Piece[][] = caps.map(() => []);
+  let a = 0;
+  let room = caps[0]!;
+  for (const [code, value] of list) {
+    if (value.length <= 255) {
+      while (2 + value.length > room) {
+        if (++a >= caps.length) return undefined;
+        room = caps[a]!;
+      }
+      areas[a]!.push({ code, value });
+      room -= 2 + value.length;
+      continue;
+    }
+    for (let at = 0; at < value.length; ) {
+      if (room < 3) {
+        if (++a >= caps.length) return undefined;
+        room = caps[a]!;
+        continue;
+      }
+      const n = Math.min(255, value.length - at, room - 2);
+      areas[a]!.push({ code, value: value.subarray(at, at + n) });
+      room -= 2 + n;
+      at += n;
+    }
+  }
+  return areas;
+}
+
+function writePieces(out: Buffer, at: number, list: readonly Piece[]): number {
+  for (const p of list) {
+    out[at] = p.code;
+    out[at + 1] = p.value.length;
+    p.value.copy(out, at + 2);
+    at += 2 + p.value.length;
+  }
+  return at;
+}
+
+function isEmptyField(v: Buffer | string | undefined): boolean {
+  if (v === undefined || v.length === 0) return true;
+  if (typeof v === 'string') return false;
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
+  return true;
+}
+
+/** A new packet from typed values. Throws RangeError on a spec no packet can carry. */
+export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
+  const options = spec.options ?? [];
+  for (const [code, value] of options) {
+    if (!Number.isInteger(code) || code < 1 || code > 254) throw new RangeError(`option code ${code} is not in 1..254`);
+    if (code === 52) throw new RangeError('option 52 (overload) is set by buildDhcp');
+    if (!Buffer.isBuffer(value)) throw new RangeError(`option ${code}: value is not a Buffer`);
+  }
+  let chaddr: Buffer = Buffer.alloc(0);
+  if (typeof spec.chaddr === 'string') {
+    const mac = parseMac(spec.chaddr);
+    if (!mac) throw new RangeError(`chaddr ${JSON.stringify(spec.chaddr)} is not a hardware address`);
+    chaddr = mac;
+  } else if (spec.chaddr) chaddr = spec.chaddr;
+
+  const asked = spec.maxSize !== undefined && Number.isFinite(spec.maxSize) ? Math.floor(spec.maxSize) : DEFAULT_MAX_MESSAGE_SIZE;
+  const maxSize = Math.min(Math.max(asked, DEFAULT_MAX_MESSAGE_SIZE), 65535);
+  const budget = maxSize - IP_UDP_OVERHEAD;
+  const optCap = budget - OPTIONS_OFFSET - 1; // room for End
+  const fileFree = spec.allowOverload !== false && isEmptyField(spec.file);
+  const snameFree = spec.allowOverload !== false && isEmptyField(spec.sname);
+  const required = new Set([...ALWAYS_REQUIRED, ...(spec.required ?? [])]);
+
+  let list = options.slice();
+  const dropped: number[] = [];
+  let plan: Piece[][] | undefined;
+  let areaIds: number[] = [A_OPTIONS];
+  for (;;) {
+    plan = place(list, [optCap]);
+    areaIds = [A_OPTIONS];
+    if (!plan && (fileFree || snameFree)) {
+      const caps = [optCap - 3]; // option 52 takes 3 bytes of the options field
+      areaIds = [A_OPTIONS];
+      if (fileFree) caps.push(FILE[1] - FILE[0] - 1), areaIds.push(A_FILE);
+      if (snameFree) caps.push(SNAME[1] - SNAME[0] - 1), areaIds.push(A_SNAME);
+      plan = place(list, caps);
+    }
+    if (plan) break;
+    let i = list.length - 1;
+    while (i >= 0 && required.has(list[i]![0])) i--;
+    if (i < 0) throw new RangeError(`the required options do not fit in a ${maxSize}-byte datagram even with overload`);
+    dropped.unshift(list[i]![0]);
+    list = list.filter((_, j) => j !== i);
+  }
+
+  let overloaded = 0;
+  plan.forEach((area, k) => {
+    if (area.length > 0 && areaIds[k] === A_FILE) overloaded |= 1;
+    if (area.length > 0 && areaIds[k] === A_SNAME) overloaded |= 2;
+  });
+  const inOptions = plan[0]!;
+  const optionsBytes = inOptions.reduce((n, p) => n + 2 + p.value.length, 0) + (overloaded ? 3 : 0) + 1;
+  const out = Buffer.alloc(Math.max(BOOTP_MIN_LENGTH, OPTIONS_OFFSET + optionsBytes));
+
+  const type = options.find(([c]) => c === 53)?.[1][0];
+  writeHeader(out, {
+    op: spec.op ?? (type !== undefined && CLIENT_TYPES.has(type) ? BootOp.REQUEST : BootOp.REPLY),
+    htype: spec.htype ?? 1,
+    hlen: spec.hlen ?? 6,
+    hops: spec.hops ?? 0,
+    xid: spec.xid ?? 0,
+    secs: spec.secs ?? 0,
+    flags: spec.flags ?? 0,
+    ciaddr: spec.ciaddr ?? '0.0.0.0',
+    yiaddr: spec.yiaddr ?? '0.0.0.0',
+    siaddr: spec.siaddr ?? '0.0.0.0',
+    giaddr: spec.giaddr ?? '0.0.0.0',
+    chaddr,
+    ...(overloaded & 1 ? {} : { file: spec.file }),
+    ...(overloaded & 2 ? {} : { sname: spec.sname }),
+  });
+  out.writeUInt32BE(MAGIC_COOKIE, BOOTP_HEADER_LENGTH);
+
+  let at = OPTIONS_OFFSET;
+  if (overloaded) {
+    // Option 52 right after a leading message type, where clients look first.
+    const lead = inOptions[0]?.code === 53 ? 1 : 0;
+    at = writePieces(out, at, inOptions.slice(0, lead));
+    at = writePieces(out, at, [{ code: 52, value: Buffer.from([overloaded]) }]);
+    at = writePieces(out, at, inOptions.slice(lead));
+  } else at = writePieces(out, at, inOptions);
+  END.copy(out, at);
+  plan.forEach((area, k) => {
+    if (k === 0 || area.length === 0) return;
+    const start = areaIds[k] === A_FILE ? FILE[0] : SNAME[0];
+    END.copy(out, writePieces(out, start, area));
+  });
+  return { bytes: out, dropped, overloaded: overloaded as 0 | 1 | 2 | 3 };
+}
+
+// --------------------------------------------------------------------------------------- describe
+
+/** One line for logs: `DISCOVER xid=0x1234abcd mac=00:1b:4f:aa:bb:cc options=53,61,57,55,60,12`. */
+export function describeDhcp(m: DhcpMessage): string {
+  const t = m.options.messageType();
+  const kind = t === undefined ? (m.hasCookie ? 'DHCP' : 'BOOTP') : (messageTypeName(t) ?? `type-${t}`);
+  const parts = [`${kind} xid=0x${m.xid.toString(16).padStart(8, '0')} mac=${m.mac}`];
+  for (const f of ['ciaddr', 'yiaddr', 'siaddr', 'giaddr'] as const) if (m[f] !== '0.0.0.0') parts.push(`${f}=${m[f]}`);
+  const codes = m.options.codes();
+  if (codes.length) parts.push(`options=${codes.join(',')}`);
+  const vc = m.options.vendorClass();
+  if (vc !== undefined) parts.push(`vendor=${JSON.stringify(vc)}`);
+  return parts.join(' ');
+}
+
+/** Name of an option code for display (registry name or `option-N`). */
+export function optionName(code: number): string {
+  return optionDef(code).name;
+}

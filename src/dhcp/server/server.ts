@@ -1,0 +1,237 @@
+/**
+ * The DHCP server's edge: the UDP socket(s), decoding, the engine's decision, encoding and sending.
+ * A bad packet is counted and dropped; nothing a client sends can stop the server.
+ *
+ * Where replies go (RFC 2131 4.1): to the relay (giaddr) on `relayPort`; to ciaddr when the client
+ * has an address; else broadcast. Node cannot pick the interface of a broadcast, so when the server
+ * listens on 0.0.0.0 it also binds, for each subnet it has an address in, a socket on that address
+ * (SO_REUSEADDR): Linux sends a limited broadcast out of the interface of the socket's address.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import type { DhcpConfig } from '../../config/schema.js';
+import { intToIp } from '../../util/ipv4.js';
+import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
+import { type LeaseStore, SqliteLeaseStore } from '../leases/store.js';
+import { compileDhcpConfig, localAddresses } from './compile.js';
+import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine } from './engine.js';
+
+export interface DhcpServerOptions {
+  config: DhcpConfig;
+  /** Default: SQLite at config.leases. */
+  store?: LeaseStore;
+  /** Override the machine's addresses (tests). */
+  localAddresses?: number[];
+  now?: () => number;
+}
+
+export interface DhcpServerStats {
+  received: number;
+  malformed: number;
+  ignored: number;
+  /** Replies sent, by message type name. */
+  sent: Record<string, number>;
+  /** Options dropped because a reply did not fit the client's maximum size. */
+  droppedOptions: number;
+}
+
+const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
+
+export declare interface DhcpServer {
+  on(event: 'reply', listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void): this;
+  on(event: 'ignored', listener: (info: { mac: string; reason: string }) => void): this;
+  on(event: 'warning', listener: (message: string) => void): this;
+}
+
+export class DhcpServer extends EventEmitter {
+  readonly engine: DhcpEngine;
+  private readonly sockets: dgram.Socket[] = [];
+  private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
+  private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0 };
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly config: DhcpConfig,
+    private readonly store: LeaseStore,
+    engine: DhcpEngine,
+    now: () => number,
+  ) {
+    super();
+    this.engine = engine;
+    this.now = now;
+  }
+
+  static async start(o: DhcpServerOptions): Promise<DhcpServer> {
+    const engineConfig = compileDhcpConfig(o.config, o.localAddresses ?? localAddresses());
+    const store = o.store ?? new SqliteLeaseStore(o.config.leases);
+    const server = new DhcpServer(o.config, store, new DhcpEngine(engineConfig, store), o.now ?? Date.now);
+    try {
+      const [host, portText] = splitHostPort(o.config.listen);
+      const port = Number(portText);
+      server.sockets.push(await server.bind(host, port));
+      if (host === '0.0.0.0') {
+        for (const subnet of engineConfig.subnets) {
+          if (subnet.localAddress === undefined) continue;
+          const s = await server.bind(intToIp(subnet.localAddress), server.address().port);
+          server.sockets.push(s);
+          server.broadcastBySubnet.set(subnet, s);
+        }
+      }
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  private bind(host: string, port: number): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    return new Promise((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, host, () => {
+        s.off('error', reject);
+        s.setBroadcast(true);
+        s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
+        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+        resolve(s);
+      });
+    });
+  }
+
+  address(): { address: string; port: number } {
+    const a = this.sockets[0]!.address();
+    return { address: a.address, port: a.port };
+  }
+
+  stats(): DhcpServerStats {
+    return { ...this.counters, sent: { ...this.counters.sent } };
+  }
+
+  private onMessage(msg: Buffer, from: string): void {
+    this.counters.received++;
+    let decision: Decision;
+    let message: DhcpMessage;
+    try {
+      const d = decodeDhcp(msg);
+      if (!d.ok || d.message.op !== 1) {
+        this.counters.malformed++;
+        return;
+      }
+      message = d.message;
+      const req = toRequest(message);
+      if (req === undefined) {
+        this.counters.malformed++;
+        return;
+      }
+      decision = this.engine.handle(req, this.now());
+      if (decision.kind === 'ignore') {
+        this.counters.ignored++;
+        this.emit('ignored', { mac: req.mac, reason: decision.reason });
+        return;
+      }
+      this.send(message, req, decision);
+    } catch (e) {
+      // A decoder or engine bug must not take the server down: count it and go on.
+      this.counters.malformed++;
+      this.emit('warning', `request from ${from} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private send(message: DhcpMessage, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
+    const { bytes, dropped } = buildDhcp({
+      op: 2,
+      htype: message.htype,
+      hlen: message.hlen,
+      hops: 0,
+      xid: message.xid,
+      secs: 0,
+      flags: message.flags,
+      ciaddr: d.ciaddr,
+      yiaddr: d.yiaddr,
+      siaddr: '0.0.0.0',
+      giaddr: message.giaddr,
+      chaddr: Buffer.from(message.chaddr),
+      options: d.options,
+      maxSize: message.options.maxMessageSize() ?? 576,
+      required: d.required,
+    });
+    if (dropped.length) {
+      this.counters.droppedOptions += dropped.length;
+      this.emit('warning', `reply to ${req.mac} did not fit its maximum size: dropped options ${dropped.join(', ')}`);
+    }
+    let socket = this.sockets[0]!;
+    let to: string;
+    let port: number;
+    switch (d.destination.kind) {
+      case 'relay':
+        [to, port] = [d.destination.address, this.config.relayPort];
+        break;
+      case 'unicast':
+        [to, port] = [d.destination.address, this.config.clientPort];
+        break;
+      case 'broadcast': {
+        [to, port] = ['255.255.255.255', this.config.clientPort];
+        const s = d.destination.subnet && this.broadcastBySubnet.get(d.destination.subnet);
+        if (s) socket = s;
+        else if (d.destination.subnet && this.sockets[0]!.address().address !== '0.0.0.0') {
+          // Bound to one address: the subnet's directed broadcast leaves by the right interface.
+          to = intToIp(d.destination.subnet.cidr.broadcast);
+        }
+        break;
+      }
+    }
+    const typeName = TYPE_NAMES[d.type] ?? String(d.type);
+    this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
+    socket.send(bytes, port, to, (err) => {
+      if (err) this.emit('warning', `cannot send ${typeName} to ${to}:${port}: ${err.message}`);
+    });
+    this.emit('reply', { type: typeName, mac: req.mac, yiaddr: d.yiaddr, to: `${to}:${port}`, ...(d.className ? { className: d.className } : {}) });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+    this.store.close();
+  }
+}
+
+function splitHostPort(s: string): [string, string] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), s.slice(i + 1)];
+}
+
+/** The engine's view of a decoded client message; undefined when it is not a usable DHCP request. */
+export function toRequest(m: DhcpMessage): ClientRequest | undefined {
+  const o = m.options;
+  const messageType = o.messageType();
+  if (messageType === undefined) return undefined;
+  const relay = o.relayAgent();
+  const clientId = o.clientId();
+  const req: ClientRequest = {
+    messageType,
+    xid: m.xid,
+    flags: m.flags,
+    ciaddr: m.ciaddr,
+    giaddr: m.giaddr,
+    mac: m.mac,
+    requestedOptions: o.requestedOptions(),
+    userClasses: o.userClasses(),
+  };
+  if (clientId) req.clientId = clientId.toString('hex');
+  const requested = o.requestedAddress();
+  if (requested) req.requestedAddress = requested;
+  const serverId = o.serverId();
+  if (serverId) req.serverId = serverId;
+  const vendorClass = o.vendorClass();
+  if (vendorClass !== undefined) req.vendorClass = vendorClass;
+  const hostname = o.hostname();
+  if (hostname) req.hostname = hostname;
+  if (relay) {
+    const raw = o.get(82);
+    if (raw) req.relayAgent = Buffer.from(raw);
+    if (relay.circuitId) req.circuitId = relay.circuitId.toString('latin1');
+    const link = relay.subOptions.find((s) => s.code === 5);
+    if (link && link.value.length === 4) req.linkSelection = intToIp(link.value.readUInt32BE(0));
+  }
+  return req;
+}
