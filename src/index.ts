@@ -3,3 +3,6 @@ export * from './tftp/index.js';
 export { ImageCache, type CachedFile, type FileLease } from './files/image-cache.js';
 export { AtomicFile } from './files/atomic-file.js';
 export { openRoot, resolveForRead, resolveForWrite, type Resolved } from './files/root.js';
+export * as dhcp from './dhcp/index.js';
+export { loadConfig, parseConfig, ConfigError } from './config/load.js';
+export type { BootwireConfig } from './config/schema.js';

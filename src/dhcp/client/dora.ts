@@ -1,0 +1,157 @@
+/**
+ * One client's DISCOVER → OFFER → REQUEST → ACK, as a pure machine: `start(now)` and `tick(now)` return
+ * the packet to send (or nothing), `receive(reply, now)` takes the server's answer, `deadline` says when
+ * to tick, `result` holds the lease or the failure. The edge (RelayClient) owns sockets and timers.
+ *
+ * It behaves as the phones do: it takes the first OFFER (the Avaya 9600 refuses an OFFER without a
+ * lease time), retransmits with back-off, starts over after a NAK, and gives up after `retries`.
+ */
+import { buildDhcp, type DhcpMessage } from '../codec/index.js';
+
+export interface PhoneIdentity {
+  mac: string;
+  /** Option 60. */
+  vendorClass?: string;
+  /** Send option 60 with a trailing NUL, as some phones do. */
+  vendorClassNul?: boolean;
+  /** Option 77 (sent in the plain-string form phones use). */
+  userClass?: string;
+  /** Option 61; default: type 1 + MAC. */
+  clientId?: Buffer;
+  hostname?: string;
+  /** Option 55. */
+  requestedOptions: number[];
+  /** Option 57. */
+  maxMessageSize?: number;
+  /** INIT-REBOOT: ask for this address first (a phone that had a lease). */
+  previousAddress?: string;
+}
+
+export interface DoraConfig {
+  /** giaddr: replies come back to the relay. '0.0.0.0' for a directly attached client. */
+  giaddr: string;
+  timeoutMs: number;
+  retries: number;
+  /** Refuse OFFERs without option 51, as the Avaya 9600 does. */
+  requireLeaseTime?: boolean;
+}
+
+export interface DoraLease {
+  address: string;
+  serverId: string;
+  leaseSeconds: number;
+  ack: DhcpMessage;
+  /** Time from start to ACK. */
+  ms: number;
+  retransmits: number;
+}
+
+export type DoraResult = { ok: true; lease: DoraLease } | { ok: false; error: string; retransmits: number };
+
+const u8 = (n: number) => Buffer.from([n]);
+const ipBytes = (ip: string) => Buffer.from(ip.split('.').map(Number));
+
+export class DoraMachine {
+  state: 'idle' | 'selecting' | 'requesting' | 'done' = 'idle';
+  deadline = Infinity;
+  result: DoraResult | undefined;
+  readonly xid: number;
+  private tries = 0;
+  private retransmits = 0;
+  private started = 0;
+  private last: Buffer | undefined;
+  private offer: { address: string; serverId: string } | undefined;
+
+  constructor(
+    readonly phone: PhoneIdentity,
+    private readonly cfg: DoraConfig,
+    xid: number,
+  ) {
+    this.xid = xid >>> 0;
+  }
+
+  start(now: number): Buffer {
+    this.started = now;
+    return this.phone.previousAddress ? this.request(now, this.phone.previousAddress, undefined) : this.discover(now);
+  }
+
+  /** Call at `deadline`: the packet to resend, or undefined when the machine gave up. */
+  tick(now: number): Buffer | undefined {
+    if (this.state === 'done' || now < this.deadline) return undefined;
+    if (++this.tries > this.cfg.retries) {
+      this.finish({ ok: false, error: `no ${this.state === 'selecting' ? 'OFFER' : 'ACK'} after ${this.cfg.retries} retries`, retransmits: this.retransmits });
+      return undefined;
+    }
+    this.retransmits++;
+    this.arm(now);
+    return this.last;
+  }
+
+  /** A reply for this xid. Returns the next packet to send, if any. */
+  receive(m: DhcpMessage, now: number): Buffer | undefined {
+    if (this.state === 'done' || m.op !== 2 || m.xid !== this.xid) return undefined;
+    const type = m.options.messageType();
+    if (this.state === 'selecting' && type === 2) {
+      const serverId = m.options.serverId();
+      if (!serverId) return undefined;
+      if (this.cfg.requireLeaseTime && m.options.leaseTime() === undefined) return undefined;
+      this.offer = { address: m.yiaddr, serverId };
+      this.tries = 0;
+      return this.request(now, m.yiaddr, serverId);
+    }
+    if (this.state === 'requesting' && type === 5) {
+      const lease = m.options.leaseTime() ?? 0;
+      this.finish({
+        ok: true,
+        lease: { address: m.yiaddr, serverId: m.options.serverId() ?? this.offer?.serverId ?? '0.0.0.0', leaseSeconds: lease, ack: m, ms: now - this.started, retransmits: this.retransmits },
+      });
+      return undefined;
+    }
+    if (this.state === 'requesting' && type === 6) {
+      // NAK: start over from DISCOVER (RFC 2131 4.4.1).
+      this.tries = 0;
+      return this.discover(now);
+    }
+    return undefined;
+  }
+
+  private discover(now: number): Buffer {
+    this.state = 'selecting';
+    this.offer = undefined;
+    this.last = this.packet(1, []);
+    this.arm(now);
+    return this.last;
+  }
+
+  private request(now: number, address: string, serverId: string | undefined): Buffer {
+    this.state = 'requesting';
+    const extra: [number, Buffer][] = [[50, ipBytes(address)]];
+    if (serverId) extra.push([54, ipBytes(serverId)]);
+    this.last = this.packet(3, extra);
+    this.arm(now);
+    return this.last;
+  }
+
+  private packet(type: number, extra: [number, Buffer][]): Buffer {
+    const p = this.phone;
+    const mac = Buffer.from(p.mac.split(':').map((h) => parseInt(h, 16)));
+    const options: [number, Buffer][] = [[53, u8(type)], ...extra];
+    options.push([61, p.clientId ?? Buffer.concat([u8(1), mac])]);
+    if (p.maxMessageSize) options.push([57, Buffer.from([p.maxMessageSize >> 8, p.maxMessageSize & 255])]);
+    if (p.vendorClass !== undefined) options.push([60, Buffer.from(p.vendorClassNul ? `${p.vendorClass}\0` : p.vendorClass, 'latin1')]);
+    if (p.userClass !== undefined) options.push([77, Buffer.from(p.userClass, 'latin1')]);
+    if (p.hostname) options.push([12, Buffer.from(p.hostname)]);
+    options.push([55, Buffer.from(p.requestedOptions)]);
+    return buildDhcp({ op: 1, xid: this.xid, giaddr: this.cfg.giaddr, hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1, chaddr: mac, options, maxSize: 576 }).bytes;
+  }
+
+  private arm(now: number): void {
+    this.deadline = now + Math.min(this.cfg.timeoutMs * 2 ** this.tries, 16 * this.cfg.timeoutMs);
+  }
+
+  private finish(r: DoraResult): void {
+    this.result = r;
+    this.state = 'done';
+    this.deadline = Infinity;
+  }
+}

@@ -1,0 +1,84 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { RelayClient } from '../../src/dhcp/client/relay-client.js';
+import { DhcpServer } from '../../src/dhcp/server/server.js';
+import { ipToInt } from '../../src/util/ipv4.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-dhcp-client-'));
+});
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** A server on loopback that answers relays on the client's port (no root needed). */
+async function server(relayPort: number, leases = path.join(dir, `leases-${relayPort}.db`)) {
+  const cfg = parseConfig(
+    {
+      dhcp: {
+        listen: '127.0.0.1:0',
+        leases,
+        relayPort,
+        subnets: [{ subnet: '127.0.0.0/8', pool: '127.1.0.1-127.1.3.255', leaseSeconds: 600, options: { '66': '127.0.0.1' } }],
+        classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=127.0.0.5,HTTPSRVR=127.0.0.1' } }],
+      },
+    },
+    dir,
+  );
+  return DhcpServer.start({ config: cfg.dhcp!, localAddresses: [ipToInt('127.0.0.1')] });
+}
+
+const mac = (i: number) => `00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+
+describe("bootwire's relay-style DHCP client against bootwire's server", () => {
+  it('200 phones at once each get their own address and their class options; after a restart they keep them', async () => {
+    const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 500, retries: 4 });
+    const leases = path.join(dir, 'keep.db');
+    let srv = await server(client.address.port, leases);
+    client.setServer({ host: '127.0.0.1', port: srv.address().port });
+    try {
+      const phones = Array.from({ length: 200 }, (_, i) => ({ mac: mac(i), vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 66, 242] }));
+      const results = await Promise.all(phones.map((p) => client.dora(p)));
+      const addresses = new Set<string>();
+      for (const r of results) {
+        expect(r.ok, r.ok ? '' : r.error).toBe(true);
+        if (!r.ok) continue;
+        addresses.add(r.lease.address);
+        expect(r.lease.serverId).toBe('127.0.0.1');
+        expect(r.lease.leaseSeconds).toBe(600);
+        expect(r.lease.ack.options.get(242)!.toString()).toBe('MCIPADD=127.0.0.5,HTTPSRVR=127.0.0.1');
+        expect(r.lease.ack.options.get(66)!.toString()).toBe('127.0.0.1');
+      }
+      expect(addresses.size).toBe(200);
+      expect(srv.stats().sent).toMatchObject({ OFFER: 200, ACK: 200 });
+
+      // Restart on the same lease file: INIT-REBOOT with the old address is ACKed.
+      await srv.close();
+      srv = await server(client.address.port, leases);
+      client.setServer({ host: '127.0.0.1', port: srv.address().port });
+      const again = await Promise.all(phones.slice(0, 20).map((p, i) => client.dora({ ...p, previousAddress: (results[i] as { lease: { address: string } }).lease.address })));
+      again.forEach((r, i) => {
+        expect(r.ok).toBe(true);
+        if (r.ok) expect(r.lease.address).toBe((results[i] as { lease: { address: string } }).lease.address);
+      });
+      expect(srv.stats().sent.OFFER ?? 0).toBe(0);
+    } finally {
+      await client.close();
+      await srv.close();
+    }
+  });
+
+  it('a phone whose server never answers gives up after its retries', async () => {
+    const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 9 }, timeoutMs: 20, retries: 2 });
+    try {
+      const r = await client.dora({ mac: mac(1), requestedOptions: [1] });
+      expect(r).toEqual({ ok: false, error: 'no OFFER after 2 retries', retransmits: 2 });
+    } finally {
+      await client.close();
+    }
+  });
+});
