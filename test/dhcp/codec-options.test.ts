@@ -19,7 +19,10 @@ import {
   optionByName,
   optionDef,
   optionFromConfig,
+  colonHex,
   parseAvayaList,
+  parseIPv4,
+  parseMac,
   readDnsNames,
   resolveOption,
 } from '../../src/dhcp/codec/index.js';
@@ -170,6 +173,24 @@ describe('registry', () => {
 
 // ------------------------------------------------------------------------------------ simple codecs
 
+describe('address helpers', () => {
+  it('parses dotted quads strictly', () => {
+    for (const good of ['0.0.0.0', '255.255.255.255', '10.77.0.1', '100.200.0.9']) expect(parseIPv4(good)!.join('.')).toBe(good);
+    for (const bad of ['1.2.3', '1.2.3.4.5', '01.2.3.4', '256.1.1.1', '1..2.3', '1.2.3.4.', '', 'a.b.c.d', '1.2.3.1000', ' 1.2.3.4', '1.2.3.-4']) {
+      expect(parseIPv4(bad)).toBeUndefined();
+    }
+  });
+
+  it('parses MAC spellings and prints colon hex', () => {
+    const mac = [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc];
+    for (const s of ['00:1b:4f:aa:bb:cc', '00-1B-4F-AA-BB-CC', '001b.4faa.bbcc', '001b4faabbcc', '0:1b:4f:aa:bb:cc']) expect([...parseMac(s)!]).toEqual(mac);
+    expect(parseMac('not a mac')).toBeUndefined();
+    expect(parseMac('001b4faabbc')).toBeUndefined();
+    expect(colonHex(Buffer.from(mac))).toBe('00:1b:4f:aa:bb:cc');
+    expect(colonHex(Buffer.alloc(0))).toBe('');
+  });
+});
+
 describe('value codecs', () => {
   it('ip and ip lists, with raw fallback on wrong lengths', () => {
     expect(typed(1, b(255, 255, 255, 0)).value).toBe('255.255.255.0');
@@ -246,6 +267,7 @@ describe('fromConfig: the JSON forms of a configuration file', () => {
     expect(cfg(160, 'http://10.77.0.1/prov/<MAC>.cfg')).toEqual(b('http://10.77.0.1/prov/<MAC>.cfg'));
     expect(cfg(55, [1, 3, 'domain-name-server', '66'])).toEqual(b(1, 3, 6, 66));
     expect(cfg(224, 'some text')).toEqual(b('some text'));
+    expect(cfg(224, '12:30')).toEqual(b('12:30')); // text, not guessed as colon hex
     expect(cfg('option-224', [1, 2, 255])).toEqual(b(1, 2, 255));
   });
 
@@ -310,7 +332,8 @@ describe('structured options', () => {
     expect(typed(81, b(0x04, 0, 0)).value).toMatchObject({ name: '' });
     raw(81, b(0x04, 0));
     raw(81, b(0x04, 0, 0, 9, 'host'));
-    expect(cfg(81, 'host.example.com')).toEqual(b(0x04, 0, 0, 4, 'host', 7, 'example', 3, 'com', 0));
+    expect(cfg(81, 'host.example.com')).toEqual(b(0x04, 255, 255, 4, 'host', 7, 'example', 3, 'com', 0));
+    expect(cfgError(81, 'a..b')).toMatch(/empty label/);
     expect(cfg(81, { flags: 0, name: 'pc1' })).toEqual(b(0, 255, 255, 'pc1'));
   });
 

@@ -161,8 +161,15 @@ export const fqdnCodec: OptionCodec<ClientFqdn> = defineCodec<ClientFqdn>({
     return Buffer.concat([Buffer.from([flags, value.rcode1 & 0xff, value.rcode2 & 0xff]), name]);
   },
   fromConfig(input) {
-    // "host.example.com" (wire format, flags E) or {"flags": 5, "name": "host.example.com"}.
-    if (typeof input === 'string') return fqdnCodec.encode({ flags: 0x04, s: false, o: false, e: true, n: false, rcode1: 0, rcode2: 0, name: input });
+    // "host.example.com" (wire format, flags E) or {"flags": 5, "name": "host.example.com"}. RCODE1 and
+    // RCODE2 are 255, as RFC 4702 asks of servers.
+    if (typeof input === 'string') {
+      try {
+        return fqdnCodec.encode({ flags: 0x04, s: false, o: false, e: true, n: false, rcode1: 255, rcode2: 255, name: input });
+      } catch (e) {
+        return configError(`FQDN: ${(e as Error).message}`);
+      }
+    }
     if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
       const o = input as Record<string, OptionConfigValue>;
       const flags = o['flags'] ?? 0x04;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { ConfigError } from '../../config/load.js';
 import type { ClassConfig, DhcpConfig, Matcher, SubnetConfig } from '../../config/schema.js';
 import { inCidr, ipToInt, parseCidr } from '../../util/ipv4.js';
-import { optionByCode, optionByName } from '../codec/registry.js';
+import { optionByCode, optionByName, optionDef } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
 
 type OptionInput = string | number | boolean | (string | number)[] | Record<string, string | number>;
@@ -30,10 +30,10 @@ export function compileOptions(options: Record<string, OptionInput>, where: stri
     const field = `${where}.${key}`;
     const code = optionCode(key, field);
     if ([0, 53, 54, 55, 255].includes(code)) throw new ConfigError(`${field}: option ${code} is set by the server itself`);
-    const def = optionByCode(code);
     let bytes: Buffer;
     try {
-      bytes = def ? def.codec.fromConfig(value) : rawFromConfig(value);
+      // Codes the registry does not type take text, or 0x... hex.
+      bytes = optionByCode(code) ? optionDef(code).codec.fromConfig(value) : rawFromConfig(value);
     } catch (e) {
       throw new ConfigError(`${field}: ${(e as Error).message}`);
     }
