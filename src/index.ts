@@ -6,3 +6,4 @@ export { openRoot, resolveForRead, resolveForWrite, type Resolved } from './file
 export * as dhcp from './dhcp/index.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
+export * as capture from './capture/index.js';

@@ -1,8 +1,8 @@
 /**
  * Classic pcap: microsecond files through the pcap-parser package, nanosecond files by hand.
  *
- * pcap-parser 0.2.1 is a stream/event parser. What was measured and observed (Node 20; the report in
- * test/capture/pcap-parser.test.ts keeps each point checked):
+ * pcap-parser 0.2.1 is a stream/event parser. What was measured and observed (Node 20;
+ * test/capture/pcap-parser.test.ts pins each behaviour below, not the timings):
  * - It takes a file path or a stream and calls `pause`, `on` and, on the next tick, `resume` on it; a
  *   Buffer is refused (TypeError: this.stream.pause is not a function). Handed a stand-in that records
  *   its 'data' listener, it parses a whole Buffer synchronously inside one call, and every packet's data

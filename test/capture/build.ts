@@ -41,7 +41,7 @@ export function pcapFile(opts: { linktype: number; endian?: Endian; nanos?: bool
     u32(opts.snaplen ?? 262144, e),
     u32(opts.linktype, e),
   ]);
-  const parts = [header];
+  const parts: Buffer[] = [header];
   for (const r of records) {
     parts.push(u32(r.sec, e), u32(r.frac, e), u32(r.data.length, e), u32(r.origLen ?? r.data.length, e), r.data);
   }
