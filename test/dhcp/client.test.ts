@@ -72,6 +72,56 @@ describe("bootwire's relay-style DHCP client against bootwire's server", () => {
     }
   });
 
+  it("a reply too big for the client's option 57 is overloaded into file and sname, then trimmed with a warning", async () => {
+    const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 500, retries: 2 });
+    const long = (c: string, n: number) => c.repeat(n);
+    const cfg = parseConfig(
+      {
+        dhcp: {
+          listen: '127.0.0.1:0',
+          leases: path.join(dir, 'big.db'),
+          relayPort: client.address.port,
+          subnets: [
+            {
+              subnet: '127.0.0.0/8',
+              pool: '127.2.0.1-127.2.0.50',
+              options: { '66': long('a', 200), '160': long('c', 100), '67': long('b', 50), '150': ['127.0.0.1', '127.0.0.3'], '43': `0x${'01'.repeat(120)}` },
+            },
+          ],
+        },
+      },
+      dir,
+    );
+    const srv = await DhcpServer.start({ config: cfg.dhcp!, localAddresses: [ipToInt('127.0.0.1')] });
+    client.setServer({ host: '127.0.0.1', port: srv.address().port });
+    const warnings: string[] = [];
+    srv.on('warning', (w) => warnings.push(w));
+    try {
+      // 576 bytes in all: the options area alone cannot hold 66 + 160 + 67; file and sname take the rest.
+      const r = await client.dora({ mac: mac(7), maxMessageSize: 576, requestedOptions: [1, 66, 150, 160, 67] });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      const ack = r.lease.ack;
+      expect(ack.options.overload()).toBe(3);
+      expect(ack.options.get(66)!.toString()).toBe(long('a', 200));
+      expect(ack.options.get(160)!.toString()).toBe(long('c', 100));
+      expect(ack.options.get(67)!.toString()).toBe(long('b', 50));
+      expect(ack.options.get(150)).toEqual(Buffer.from([127, 0, 0, 1, 127, 0, 0, 3]));
+      expect(srv.stats().droppedOptions).toBe(0);
+      // One more big option asked for last cannot fit anywhere: it is dropped, with a warning.
+      const r2 = await client.dora({ mac: mac(8), maxMessageSize: 576, requestedOptions: [1, 66, 150, 160, 67, 43] });
+      expect(r2.ok).toBe(true);
+      if (!r2.ok) return;
+      expect(r2.lease.ack.options.has(43)).toBe(false);
+      expect(r2.lease.ack.options.get(67)!.toString()).toBe(long('b', 50));
+      expect(warnings.join('\n')).toMatch(/did not fit its maximum size: dropped options 43/);
+      expect(srv.stats().droppedOptions).toBe(2); // from the OFFER and the ACK
+    } finally {
+      await client.close();
+      await srv.close();
+    }
+  });
+
   it('a phone whose server never answers gives up after its retries', async () => {
     const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 9 }, timeoutMs: 20, retries: 2 });
     try {
