@@ -1,0 +1,263 @@
+/**
+ * bootwire's DHCP server behind a real relay agent, in three network namespaces the test makes:
+ *
+ *   client ns                 relay ns                                   server ns
+ *   bwcli0  <--veth-->  bwrly0 10.77.0.1/24 | dhcrelay | bwrly1 10.78.0.1/24  <--veth-->  bwsrv0 10.78.0.2/24
+ *   udhcpc                    (ISC dhcrelay -4 -d -a)                    bootwire serve --config
+ *
+ * The server has no address on 10.77.0.0/24: it serves that subnet only through the relay (giaddr
+ * 10.77.0.1) and reaches the relay by a route via 10.78.0.1. dhcrelay adds option 82 with the
+ * circuit-id set to the name of the interface the request came in on (`bwrly0`); a class matching
+ * that circuit-id gives a distinct boot file (option 67), which udhcpc receives as `bootfile`, so
+ * the client itself shows that the server saw option 82.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { findBinary, IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const SETPRIV = findBinary('setpriv', 'util-linux');
+
+const AVAYA_242 = 'MCIPADD=10.78.0.5,MCPORT=1719,HTTPSRVR=10.78.0.2';
+
+const CONFIG = (leases: string) => ({
+  dhcp: {
+    listen: '10.78.0.2:67',
+    leases,
+    // No address of the server is on the relayed subnet: option 54 has to be set.
+    serverId: '10.78.0.2',
+    subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: '10.77.0.1', '66': '10.78.0.2' } }],
+    classes: [
+      // First match wins: the most specific classes first.
+      { name: 'avaya-on-bwrly0', match: { vendorClass: 'ccp.avaya.com', circuitId: 'bwrly0' }, options: { '242': AVAYA_242, '67': 'relay-bwrly0.scr' } },
+      { name: 'avaya-on-other-port', match: { vendorClass: 'ccp.avaya.com', circuitId: { prefix: 'eth' } }, options: { '242': AVAYA_242, '67': 'wrong-port.scr' } },
+      { name: 'avaya', match: { vendorClass: 'ccp.avaya.com' }, options: { '242': AVAYA_242, '67': '46xxupgrade.scr' } },
+      { name: 'port-bwrly0', match: { circuitId: 'bwrly0' }, options: { '67': 'port-bwrly0.cfg' } },
+    ],
+  },
+});
+
+let dir: string;
+let cli: Netns | undefined;
+let rly: Netns | undefined;
+let srv: Netns | undefined;
+let ready = false;
+
+/** Processes this file started (each leads its own process group); killed at exit whatever happens. */
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of started) killGroup(p, 'SIGKILL');
+});
+
+function killGroup(p: ChildProcess, signal: NodeJS.Signals): void {
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
+  try {
+    process.kill(-p.pid, signal);
+  } catch {
+    /* gone */
+  }
+}
+
+interface Daemon {
+  proc: ChildProcess;
+  out: () => string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts a long-running program inside `ns` (through setpriv --pdeathsig KILL, so it dies with the
+ * test process even on SIGKILL) and waits until its output matches `readyWhen`.
+ */
+async function startDaemon(ns: Netns, what: string, cmd: string, args: string[], readyWhen: RegExp, timeoutMs = 15_000): Promise<Daemon> {
+  const full = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] as const : ([cmd, args] as const);
+  const [c, a] = ns.argv(full[0], [...full[1]]);
+  const proc = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  started.add(proc);
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  void exited.then(() => started.delete(proc));
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    killGroup(proc, 'SIGTERM');
+    const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${what} not ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+      const check = () => {
+        if (readyWhen.test(out)) {
+          clearTimeout(t);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', check);
+      proc.stderr!.on('data', check);
+      proc.once('error', (e) => {
+        clearTimeout(t);
+        reject(new Error(`${what}: ${e.message}`));
+      });
+      proc.once('exit', (code, signal) => {
+        clearTimeout(t);
+        reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${out}`));
+      });
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proc, out: () => out, stop };
+}
+
+const startServer = () =>
+  startDaemon(srv!, 'bootwire serve', process.execPath, [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'debug'], /dhcp listening/);
+
+/** ISC dhcrelay 4.4: -id downstream (client side), -iu upstream (server side), -a adds option 82. */
+const startRelay = () =>
+  startDaemon(rly!, 'dhcrelay', PEERS.dhcrelay.path!, ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'], /Sending on\s+Socket\/fallback/);
+
+/** A udhcpc script that writes its environment (the lease and options) to a file. */
+async function udhcpcScript(): Promise<string> {
+  const p = path.join(dir, 'udhcpc.sh');
+  await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, { mode: 0o755 });
+  return p;
+}
+
+function envOf(text: string): Record<string, string> {
+  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+async function udhcpc(extra: string[]): Promise<{ code: number | null; stderr: string; env: Record<string, string> }> {
+  const envFile = path.join(dir, 'udhcpc.bwcli0.env');
+  await fs.rm(envFile, { force: true });
+  const script = await udhcpcScript();
+  const r = await cli!.exec(PEERS.busybox.path!, ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', script, ...extra], { timeoutMs: 30_000 });
+  const text = await fs.readFile(envFile, 'utf8').catch(() => '');
+  return { code: r.code, stderr: r.stderr, env: envOf(text) };
+}
+
+/** The JSON lines bootwire logged for its replies. */
+function replies(log: string): { type: string; mac: string; yiaddr: string; to: string; className?: string }[] {
+  return log
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { type?: string; mac: string; yiaddr: string; to: string; className?: string };
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((r): r is { type: string; mac: string; yiaddr: string; to: string; className?: string } => r?.type !== undefined);
+}
+
+beforeAll(async () => {
+  if (!IS_ROOT || PEERS.ip.missing) return;
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-dhcp-relay-'));
+  await fs.writeFile(path.join(dir, 'bootwire.json'), JSON.stringify(CONFIG(path.join(dir, 'leases.db'))));
+  cli = await createNetns();
+  rly = await createNetns();
+  srv = await createNetns();
+  const ip = async (args: string[]) => {
+    const r = await run('ip', args, { timeoutMs: 10_000 });
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+  };
+  await ip(['link', 'add', 'bwcli0', 'netns', cli.name, 'type', 'veth', 'peer', 'name', 'bwrly0', 'netns', rly.name]);
+  await ip(['link', 'add', 'bwrly1', 'netns', rly.name, 'type', 'veth', 'peer', 'name', 'bwsrv0', 'netns', srv.name]);
+  await ip(['-n', rly.name, 'addr', 'add', '10.77.0.1/24', 'dev', 'bwrly0']);
+  await ip(['-n', rly.name, 'addr', 'add', '10.78.0.1/24', 'dev', 'bwrly1']);
+  await ip(['-n', srv.name, 'addr', 'add', '10.78.0.2/24', 'dev', 'bwsrv0']);
+  await ip(['-n', cli.name, 'link', 'set', 'bwcli0', 'up']);
+  await ip(['-n', rly.name, 'link', 'set', 'bwrly0', 'up']);
+  await ip(['-n', rly.name, 'link', 'set', 'bwrly1', 'up']);
+  await ip(['-n', srv.name, 'link', 'set', 'bwsrv0', 'up']);
+  // Replies go to giaddr 10.77.0.1, which the server reaches through the relay's other address.
+  await ip(['-n', srv.name, 'route', 'add', '10.77.0.0/24', 'via', '10.78.0.1']);
+  ready = true;
+});
+
+afterAll(async () => {
+  for (const p of started) killGroup(p, 'SIGKILL');
+  // Deleting a namespace only unmounts its name: the processes in it were stopped above.
+  await cli?.delete();
+  await rly?.delete();
+  await srv?.delete();
+  if (dir) await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('bootwire DHCP server behind ISC dhcrelay (option 82), in network namespaces', () => {
+  it('udhcpc gets a lease on the relayed subnet with the Avaya class options, chosen by the circuit-id the relay added', { timeout: 90_000 }, async (ctx) => {
+    useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
+    requireRoot(ctx);
+    expect(ready).toBe(true);
+    const server = await startServer();
+    try {
+      const relay = await startRelay();
+      try {
+        const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
+        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+        expect(r.code, why).toBe(0);
+        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+        expect(r.env.subnet).toBe('255.255.255.0');
+        expect(r.env.router).toBe('10.77.0.1');
+        expect(r.env.serverid).toBe('10.78.0.2');
+        expect(r.env.lease).toBe('3600');
+        expect(r.env.tftp).toBe('10.78.0.2');
+        expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
+        // Only the class that matches circuit-id "bwrly0" gives this file: the server saw option 82.
+        expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
+
+        // The relay added option 82 and forwarded the server's replies to the client.
+        expect(relay.out()).toMatch(/Adding \d+-byte relay agent option/);
+        expect(relay.out()).toMatch(/Forwarded BOOTREPLY for/);
+        // The server answered the relay (giaddr, port 67), with the circuit-id class.
+        const sent = replies(server.out());
+        expect(sent.map((s) => s.type)).toEqual(expect.arrayContaining(['OFFER', 'ACK']));
+        for (const s of sent) {
+          expect(s.to).toBe('10.77.0.1:67');
+          expect(s.yiaddr).toBe(r.env.ip);
+          expect(s.className).toBe('avaya-on-bwrly0');
+        }
+        expect(server.proc.exitCode).toBeNull();
+      } finally {
+        await relay.stop();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a client without a vendor class gets the class that matches the relay circuit-id alone', { timeout: 90_000 }, async (ctx) => {
+    useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
+    requireRoot(ctx);
+    expect(ready).toBe(true);
+    const server = await startServer();
+    try {
+      const relay = await startRelay();
+      try {
+        // busybox sends its own option 60 ("udhcp 1.35.0") unless told otherwise; -V '' sends none.
+        const r = await udhcpc(['-V', '', '-O', '66', '-O', '67']);
+        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+        expect(r.code, why).toBe(0);
+        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+        expect(r.env.bootfile, why).toBe('port-bwrly0.cfg');
+        expect(r.env.opt242).toBeUndefined();
+        const sent = replies(server.out());
+        expect(sent.length).toBeGreaterThanOrEqual(2);
+        for (const s of sent) expect(s.className).toBe('port-bwrly0');
+      } finally {
+        await relay.stop();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
