@@ -18,93 +18,21 @@
  * - Debian's kea-dhcp4 wants /run/kea for its PID file and logger lock file (created by its systemd
  *   unit, absent here): KEA_PIDFILE_DIR and KEA_LOCKFILE_DIR point them at a scratch directory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { findBinary, IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
+import { IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
 const DHCP_INDEX = fileURLToPath(new URL('../../dist/dhcp/index.js', import.meta.url));
-const SETPRIV = findBinary('setpriv', 'util-linux');
 const PHONES = 50;
 const SERVER = '10.99.0.1';
 const RELAY = '10.99.0.2';
 
 let dir: string;
-
-/** Processes this file started (each leads its own process group); killed at exit whatever happens. */
-const started = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of started) killGroup(p, 'SIGKILL');
-});
-
-function killGroup(p: ChildProcess, signal: NodeJS.Signals): void {
-  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
-  try {
-    process.kill(-p.pid, signal);
-  } catch {
-    /* gone */
-  }
-}
-
-interface Daemon {
-  proc: ChildProcess;
-  out: () => string;
-  stop: () => Promise<void>;
-}
-
-/**
- * Starts a long-running program inside `ns` (through setpriv --pdeathsig KILL, so it dies with the
- * test process even on SIGKILL) and waits until `isReady(output)` says so.
- */
-async function startDaemon(
-  ns: Netns,
-  what: string,
-  cmd: string,
-  args: string[],
-  isReady: (out: string) => Promise<boolean>,
-  env: NodeJS.ProcessEnv = process.env,
-  timeoutMs = 15_000,
-): Promise<Daemon> {
-  const [c, a] = SETPRIV ? ns.argv(SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]) : ns.argv(cmd, args);
-  const proc = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
-  started.add(proc);
-  let out = '';
-  let exitInfo: string | undefined;
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  proc.once('error', (e) => (exitInfo ??= e.message));
-  const exited = new Promise<void>((r) =>
-    proc.once('exit', (code, signal) => {
-      exitInfo ??= `exited ${code ?? signal}`;
-      started.delete(proc);
-      r();
-    }),
-  );
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    killGroup(proc, 'SIGTERM');
-    const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  };
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      if (exitInfo !== undefined) throw new Error(`${what} ${exitInfo} before it was ready:\n${out}`);
-      if (await isReady(out)) break;
-      if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { proc, out: () => out, stop };
-}
 
 /** Is something of `program` listening on SERVER:67 in the namespace? */
 async function listening(ns: Netns, program: string): Promise<boolean> {
@@ -195,7 +123,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of started) killGroup(p, 'SIGKILL');
+  killAllDaemons();
   if (dir) await fs.rm(dir, { recursive: true, force: true });
 });
 

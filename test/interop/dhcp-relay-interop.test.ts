@@ -11,17 +11,16 @@
  * that circuit-id gives a distinct boot file (option 67), which udhcpc receives as `bootfile`, so
  * the client itself shows that the server saw option 82.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { findBinary, IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
+import { IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const SETPRIV = findBinary('setpriv', 'util-linux');
 
 const AVAYA_242 = 'MCIPADD=10.78.0.5,MCPORT=1719,HTTPSRVR=10.78.0.2';
 
@@ -48,81 +47,12 @@ let rly: Netns | undefined;
 let srv: Netns | undefined;
 let ready = false;
 
-/** Processes this file started (each leads its own process group); killed at exit whatever happens. */
-const started = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of started) killGroup(p, 'SIGKILL');
-});
-
-function killGroup(p: ChildProcess, signal: NodeJS.Signals): void {
-  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return;
-  try {
-    process.kill(-p.pid, signal);
-  } catch {
-    /* gone */
-  }
-}
-
-interface Daemon {
-  proc: ChildProcess;
-  out: () => string;
-  stop: () => Promise<void>;
-}
-
-/**
- * Starts a long-running program inside `ns` (through setpriv --pdeathsig KILL, so it dies with the
- * test process even on SIGKILL) and waits until its output matches `readyWhen`.
- */
-async function startDaemon(ns: Netns, what: string, cmd: string, args: string[], readyWhen: RegExp, timeoutMs = 15_000): Promise<Daemon> {
-  const full = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', cmd, ...args]] as const : ([cmd, args] as const);
-  const [c, a] = ns.argv(full[0], [...full[1]]);
-  const proc = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  started.add(proc);
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  void exited.then(() => started.delete(proc));
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    killGroup(proc, 'SIGTERM');
-    const t = setTimeout(() => killGroup(proc, 'SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  };
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${what} not ready within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-      const check = () => {
-        if (readyWhen.test(out)) {
-          clearTimeout(t);
-          resolve();
-        }
-      };
-      proc.stdout!.on('data', check);
-      proc.stderr!.on('data', check);
-      proc.once('error', (e) => {
-        clearTimeout(t);
-        reject(new Error(`${what}: ${e.message}`));
-      });
-      proc.once('exit', (code, signal) => {
-        clearTimeout(t);
-        reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${out}`));
-      });
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { proc, out: () => out, stop };
-}
-
 const startServer = () =>
-  startDaemon(srv!, 'bootwire serve', process.execPath, [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'debug'], /dhcp listening/);
+  startDaemon(srv!, 'bootwire serve', process.execPath, [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'debug'], async (out) => /dhcp listening/.test(out));
 
 /** ISC dhcrelay 4.4: -id downstream (client side), -iu upstream (server side), -a adds option 82. */
 const startRelay = () =>
-  startDaemon(rly!, 'dhcrelay', PEERS.dhcrelay.path!, ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'], /Sending on\s+Socket\/fallback/);
+  startDaemon(rly!, 'dhcrelay', PEERS.dhcrelay.path!, ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'], async (out) => /Sending on\s+Socket\/fallback/.test(out));
 
 /** A udhcpc script that writes its environment (the lease and options) to a file. */
 async function udhcpcScript(): Promise<string> {
@@ -185,7 +115,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of started) killGroup(p, 'SIGKILL');
+  killAllDaemons();
   // Deleting a namespace only unmounts its name: the processes in it were stopped above.
   await cli?.delete();
   await rly?.delete();
