@@ -220,6 +220,7 @@ describe('DHCP engine', () => {
       e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01'), 0); // takes .100 (offer only, not stored)
       const offer = reply(e.handle(req(MessageType.DISCOVER, mac), 0));
       reply(e.handle(req(MessageType.REQUEST, mac, { serverId: '10.77.0.1', requestedAddress: offer.yiaddr }), 0));
+      e.store.flush?.(); // what the server does before the ACK leaves
       // No close(): as if the server were killed.
       e = engine({}, new SqliteLeaseStore(file));
       expect(e.store.get(offer.yiaddr)).toMatchObject({ mac, state: 'bound' });

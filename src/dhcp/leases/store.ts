@@ -25,6 +25,11 @@ export interface Lease {
 }
 
 export interface LeaseStore {
+  /**
+   * Makes every put() so far durable. A server calls it before sending the ACKs of those leases, so
+   * that one transaction can commit a whole burst of them (group commit).
+   */
+  flush?(): void;
   get(address: string): Lease | undefined;
   /** The newest lease of a client in a subnet, whatever its state. */
   byClient(clientKey: string, subnet: string): Lease | undefined;
@@ -69,6 +74,8 @@ interface Row {
 export class SqliteLeaseStore extends MemoryLeaseStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement;
+  private readonly commit: (rows: Lease[]) => void;
+  private pending: Lease[] = [];
 
   constructor(readonly file: string) {
     super();
@@ -89,17 +96,37 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       VALUES (@address, @clientKey, @mac, @subnet, @state, @expiresAt, @hostname, @now)
       ON CONFLICT(address) DO UPDATE SET client_key = excluded.client_key, mac = excluded.mac, subnet = excluded.subnet,
         state = excluded.state, expires_at = excluded.expires_at, hostname = excluded.hostname, updated_at = excluded.updated_at`);
+    const now = () => Date.now();
+    this.commit = this.db.transaction((rows: Lease[]) => {
+      const t = now();
+      for (const l of rows) this.upsert.run({ ...l, hostname: l.hostname ?? null, now: t });
+    });
     for (const r of this.db.prepare('SELECT * FROM leases ORDER BY updated_at').all() as Row[]) {
       super.put({ address: r.address, clientKey: r.client_key, mac: r.mac, subnet: r.subnet, state: r.state, expiresAt: r.expires_at, ...(r.hostname ? { hostname: r.hostname } : {}) });
     }
   }
 
+  /** Held in memory at once; written to SQLite by the next flush(). */
   override put(lease: Lease): void {
-    this.upsert.run({ ...lease, hostname: lease.hostname ?? null, now: Date.now() });
+    this.pending.push({ ...lease });
     super.put(lease);
   }
 
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    try {
+      this.commit(rows);
+    } catch (e) {
+      this.pending = rows.concat(this.pending); // kept for the next flush
+      throw e;
+    }
+  }
+
   override close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.flush();
+    this.db.close();
   }
 }

@@ -49,6 +49,8 @@ export class DhcpServer extends EventEmitter {
   private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
   private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0 };
   private readonly now: () => number;
+  /** Replies of this event-loop turn, sent together once their leases are committed. */
+  private outbox: { socket: dgram.Socket; bytes: Buffer; port: number; to: string; typeName: string }[] = [];
 
   private constructor(
     private readonly config: DhcpConfig,
@@ -182,13 +184,36 @@ export class DhcpServer extends EventEmitter {
     }
     const typeName = TYPE_NAMES[d.type] ?? String(d.type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
-    socket.send(bytes, port, to, (err) => {
-      if (err) this.emit('warning', `cannot send ${typeName} to ${to}:${port}: ${err.message}`);
-    });
+    // Group commit: the leases of every ACK decided in this turn are written in one transaction,
+    // and only then do the replies leave (an ACKed lease is always on disk first).
+    if (this.outbox.length === 0) setImmediate(this.flushOutbox);
+    this.outbox.push({ socket, bytes, port, to, typeName });
     this.emit('reply', { type: typeName, mac: req.mac, yiaddr: d.yiaddr, to: `${to}:${port}`, ...(d.className ? { className: d.className } : {}) });
   }
 
+  private readonly flushOutbox = (): void => {
+    const out = this.outbox;
+    this.outbox = [];
+    try {
+      this.store.flush?.();
+    } catch (e) {
+      // Not stored, so not acknowledged: the clients retransmit and the next turn tries again.
+      this.emit('warning', `cannot store leases: ${(e as Error).message}; ${out.length} replies withheld`);
+      return;
+    }
+    for (const m of out) {
+      try {
+        m.socket.send(m.bytes, m.port, m.to, (err) => {
+          if (err) this.emit('warning', `cannot send ${m.typeName} to ${m.to}:${m.port}: ${err.message}`);
+        });
+      } catch {
+        /* closing */
+      }
+    }
+  };
+
   async close(): Promise<void> {
+    if (this.outbox.length) this.flushOutbox();
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     this.store.close();
