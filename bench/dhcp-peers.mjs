@@ -21,7 +21,7 @@
 //
 //   node bench/dhcp-peers.mjs [--rounds 3] [--count 10000] [--concurrency 64] [--warmup 500]
 //        [--only bootwire,dnsmasq,kea] [--scenarios sequential/default,sequential/quiet,spread/quiet]
-//        [--profile | --no-profile]
+//        [--profile | --no-profile] [--out bench/results/dhcp-peers.md]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -46,6 +46,7 @@ const SCENARIOS = opt('--scenarios', 'sequential/default,sequential/quiet,spread
     if (!['sequential', 'spread'].includes(macs) || !['default', 'quiet'].includes(logging)) throw new Error(`bad scenario ${s}: MACS/LOGGING, MACS sequential|spread, LOGGING default|quiet`);
     return { macs, logging, key: `${macs}-${logging}` };
   });
+const OUT = path.resolve(opt('--out', path.join(HERE, 'results', 'dhcp-peers.md')));
 const PROFILE = argv.includes('--profile') ? 'always' : argv.includes('--no-profile') ? 'never' : 'if-slower';
 const SERVER = '10.99.0.1';
 const CLIENT = '10.99.0.2';
@@ -456,7 +457,8 @@ async function main() {
     ...sections,
   ].join('\n');
   await fs.mkdir(path.join(HERE, 'results'), { recursive: true });
-  await fs.writeFile(path.join(HERE, 'results', 'dhcp-peers.md'), md);
+  await fs.mkdir(path.dirname(OUT), { recursive: true });
+  await fs.writeFile(OUT, md);
   console.log('\n' + md);
 }
 
