@@ -13,3 +13,4 @@ export {
   type UdpDatagram,
   type UdpScan,
 } from './types.js';
+export { endpoint, TftpTracker, trackTftp, type TftpConversation, type TftpItem, type TftpTrackOptions } from './tftp-conversations.js';
