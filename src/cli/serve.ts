@@ -98,8 +98,9 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${tftpOpts?.allowWrite ? ', uploads allowed' : ''}\n`);
   }
   if (dhcp) {
-    dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
-    dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
+    // Listeners only at levels that print them: the server skips building events nobody hears.
+    if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
+    if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
     dhcp.on('warning', (m) => log.warn(m));
     process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
   }

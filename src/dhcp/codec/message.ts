@@ -22,7 +22,7 @@ import { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type Dh
 import { type DecodedOption, decodeOption, messageTypeName, optionDef } from './registry.js';
 import { decodeRelayAgent, type RelayAgentInfo } from './relay-agent.js';
 import { parseUserClass } from './structured.js';
-import { colonHex, decodeText, ipAt, ipBytes, parseMac } from './types.js';
+import { colonHex, decodeText, ipAt, parseMac, writeIPv4 } from './types.js';
 
 export const BOOTP_HEADER_LENGTH = 236;
 export const MAGIC_COOKIE = 0x63825363;
@@ -429,6 +429,10 @@ interface HeaderFields {
   file?: Buffer | string;
 }
 
+function writeAddress(out: Buffer, at: number, ip: string, what: string): void {
+  if (typeof ip !== 'string' || !writeIPv4(out, at, ip)) throw new RangeError(`${what}: not an IPv4 address: ${JSON.stringify(ip)}`);
+}
+
 function writeHeader(out: Buffer, h: HeaderFields): void {
   out.writeUInt8(h.op, 0);
   out.writeUInt8(h.htype, 1);
@@ -437,10 +441,10 @@ function writeHeader(out: Buffer, h: HeaderFields): void {
   out.writeUInt32BE(h.xid >>> 0, 4);
   out.writeUInt16BE(h.secs, 8);
   out.writeUInt16BE(h.flags, 10);
-  ipBytes(h.ciaddr).copy(out, 12);
-  ipBytes(h.yiaddr).copy(out, 16);
-  ipBytes(h.siaddr).copy(out, 20);
-  ipBytes(h.giaddr).copy(out, 24);
+  writeAddress(out, 12, h.ciaddr, 'ciaddr');
+  writeAddress(out, 16, h.yiaddr, 'yiaddr');
+  writeAddress(out, 20, h.siaddr, 'siaddr');
+  writeAddress(out, 24, h.giaddr, 'giaddr');
   writeField(out, 28, 16, h.chaddr, 'chaddr');
   writeField(out, SNAME[0], 64, h.sname, 'sname');
   writeField(out, FILE[0], 128, h.file, 'file');
@@ -557,6 +561,29 @@ function isEmptyField(v: Buffer | string | undefined): boolean {
   return true;
 }
 
+function headerOf(spec: DhcpBuildSpec, chaddr: Buffer, options: DhcpBuildSpec['options'] & {}, overloaded: number): HeaderFields {
+  let type: number | undefined;
+  for (const [code, value] of options) if (code === 53) type = value[0];
+  const h: HeaderFields = {
+    op: spec.op ?? (type !== undefined && CLIENT_TYPES.has(type) ? BootOp.REQUEST : BootOp.REPLY),
+    htype: spec.htype ?? 1,
+    hlen: spec.hlen ?? 6,
+    hops: spec.hops ?? 0,
+    xid: spec.xid ?? 0,
+    secs: spec.secs ?? 0,
+    flags: spec.flags ?? 0,
+    ciaddr: spec.ciaddr ?? '0.0.0.0',
+    yiaddr: spec.yiaddr ?? '0.0.0.0',
+    siaddr: spec.siaddr ?? '0.0.0.0',
+    giaddr: spec.giaddr ?? '0.0.0.0',
+    chaddr,
+  };
+  // Fields that carry overloaded options are written by the options.
+  if (!(overloaded & 1) && spec.file !== undefined) h.file = spec.file;
+  if (!(overloaded & 2) && spec.sname !== undefined) h.sname = spec.sname;
+  return h;
+}
+
 /** A new packet from typed values. Throws RangeError on a spec no packet can carry. */
 export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
   const options = spec.options ?? [];
@@ -576,6 +603,28 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
   const maxSize = Math.min(Math.max(asked, DEFAULT_MAX_MESSAGE_SIZE), 65535);
   const budget = maxSize - IP_UDP_OVERHEAD;
   const optCap = budget - OPTIONS_OFFSET - 1; // room for End
+  let total = 0;
+  let allShort = true;
+  for (const [, value] of options) {
+    total += 2 + value.length;
+    if (value.length > 255) allShort = false;
+  }
+  if (allShort && total <= optCap) {
+    // The common case (every reply a server makes to a phone): the options fit the options field as
+    // given, so no placing, dropping or overload; written straight into the packet.
+    const out = Buffer.alloc(Math.max(BOOTP_MIN_LENGTH, OPTIONS_OFFSET + total + 1));
+    writeHeader(out, headerOf(spec, chaddr, options, 0));
+    out.writeUInt32BE(MAGIC_COOKIE, BOOTP_HEADER_LENGTH);
+    let at = OPTIONS_OFFSET;
+    for (const [code, value] of options) {
+      out[at] = code;
+      out[at + 1] = value.length;
+      value.copy(out, at + 2);
+      at += 2 + value.length;
+    }
+    out[at] = 255;
+    return { bytes: out, dropped: [], overloaded: 0 };
+  }
   const fileFree = spec.allowOverload !== false && isEmptyField(spec.file);
   const snameFree = spec.allowOverload !== false && isEmptyField(spec.sname);
   const required = new Set([...ALWAYS_REQUIRED, ...(spec.required ?? [])]);
@@ -611,23 +660,7 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
   const optionsBytes = inOptions.reduce((n, p) => n + 2 + p.value.length, 0) + (overloaded ? 3 : 0) + 1;
   const out = Buffer.alloc(Math.max(BOOTP_MIN_LENGTH, OPTIONS_OFFSET + optionsBytes));
 
-  const type = options.find(([c]) => c === 53)?.[1][0];
-  writeHeader(out, {
-    op: spec.op ?? (type !== undefined && CLIENT_TYPES.has(type) ? BootOp.REQUEST : BootOp.REPLY),
-    htype: spec.htype ?? 1,
-    hlen: spec.hlen ?? 6,
-    hops: spec.hops ?? 0,
-    xid: spec.xid ?? 0,
-    secs: spec.secs ?? 0,
-    flags: spec.flags ?? 0,
-    ciaddr: spec.ciaddr ?? '0.0.0.0',
-    yiaddr: spec.yiaddr ?? '0.0.0.0',
-    siaddr: spec.siaddr ?? '0.0.0.0',
-    giaddr: spec.giaddr ?? '0.0.0.0',
-    chaddr,
-    ...(overloaded & 1 ? {} : { file: spec.file }),
-    ...(overloaded & 2 ? {} : { sname: spec.sname }),
-  });
+  writeHeader(out, headerOf(spec, chaddr, options, overloaded));
   out.writeUInt32BE(MAGIC_COOKIE, BOOTP_HEADER_LENGTH);
 
   let at = OPTIONS_OFFSET;

@@ -122,23 +122,31 @@ export function ipAt(buf: Uint8Array, at: number): string {
  */
 export function parseIPv4(s: string): Buffer | undefined {
   const out = Buffer.allocUnsafe(4);
+  return writeIPv4(out, 0, s) ? out : undefined;
+}
+
+/**
+ * parseIPv4 into `out` at `at` without allocating (the reply builder writes four addresses per packet).
+ * False, with out[at..at+4] in an unspecified state, when `s` is not a dotted quad.
+ */
+export function writeIPv4(out: Uint8Array, at: number, s: string): boolean {
   let part = 0;
   let n = 0;
   let digits = 0;
   for (let i = 0; i <= s.length; i++) {
     const c = i < s.length ? s.charCodeAt(i) : 0x2e;
     if (c === 0x2e) {
-      if (digits === 0 || part > 3) return undefined;
-      out[part++] = n;
+      if (digits === 0 || part > 3) return false;
+      out[at + part++] = n;
       n = 0;
       digits = 0;
     } else if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && n === 0) return undefined; // leading zero
+      if (digits === 1 && n === 0) return false; // leading zero
       n = n * 10 + (c - 0x30);
-      if (++digits > 3 || n > 255) return undefined;
-    } else return undefined;
+      if (++digits > 3 || n > 255) return false;
+    } else return false;
   }
-  return part === 4 ? out : undefined;
+  return part === 4;
 }
 
 /** Like parseIPv4, for typed values given by code: throws RangeError. */

@@ -51,7 +51,11 @@ export class MemoryLeaseStore implements LeaseStore {
     return l && l.clientKey === clientKey ? l : undefined;
   }
   put(lease: Lease): void {
-    this.byAddress.set(lease.address, { ...lease });
+    this.keep({ ...lease });
+  }
+  /** Stores `lease` itself (already a private copy). */
+  protected keep(lease: Lease): void {
+    this.byAddress.set(lease.address, lease);
     this.clients.set(`${lease.subnet}\0${lease.clientKey}`, lease.address);
   }
   all(): Lease[] {
@@ -93,13 +97,14 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       updated_at INTEGER NOT NULL
     )`);
     this.upsert = this.db.prepare(`INSERT INTO leases (address, client_key, mac, subnet, state, expires_at, hostname, updated_at)
-      VALUES (@address, @clientKey, @mac, @subnet, @state, @expiresAt, @hostname, @now)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(address) DO UPDATE SET client_key = excluded.client_key, mac = excluded.mac, subnet = excluded.subnet,
         state = excluded.state, expires_at = excluded.expires_at, hostname = excluded.hostname, updated_at = excluded.updated_at`);
     const now = () => Date.now();
     this.commit = this.db.transaction((rows: Lease[]) => {
       const t = now();
-      for (const l of rows) this.upsert.run({ ...l, hostname: l.hostname ?? null, now: t });
+      // Positional parameters: binding by name costs an object per row and a lookup per column.
+      for (const l of rows) this.upsert.run(l.address, l.clientKey, l.mac, l.subnet, l.state, l.expiresAt, l.hostname ?? null, t);
     });
     for (const r of this.db.prepare('SELECT * FROM leases ORDER BY updated_at').all() as Row[]) {
       super.put({ address: r.address, clientKey: r.client_key, mac: r.mac, subnet: r.subnet, state: r.state, expiresAt: r.expires_at, ...(r.hostname ? { hostname: r.hostname } : {}) });
@@ -108,8 +113,9 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
 
   /** Held in memory at once; written to SQLite by the next flush(). */
   override put(lease: Lease): void {
-    this.pending.push({ ...lease });
-    super.put(lease);
+    const copy = { ...lease };
+    this.pending.push(copy); // never mutated: a later put replaces the object
+    this.keep(copy);
   }
 
   flush(): void {

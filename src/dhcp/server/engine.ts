@@ -106,6 +106,7 @@ export class DhcpEngine {
   private readonly offers = new Map<number, { clientKey: string; expiresAt: number }>();
   private readonly offerOf = new Map<string, number>();
   private readonly cursor = new Map<CompiledSubnet, number>();
+  private readonly templates = new Map<CompiledSubnet, Map<CompiledClass | null, ReplyTemplate>>();
 
   constructor(
     private readonly cfg: EngineConfig,
@@ -295,8 +296,12 @@ export class DhcpEngine {
     return { kind: 'reply', type: MessageType.NAK, yiaddr: '0.0.0.0', ciaddr: '0.0.0.0', options, required: [53, 54], destination, ...(subnet ? { subnet } : {}) };
   }
 
-  private reply(type: number, req: ClientRequest, subnet: CompiledSubnet, yiaddr: string, withLease: boolean): Decision {
-    const klass = this.classFor(req);
+  /** What a subnet (and a class) offers, merged once per pair and reused for every reply. */
+  private offerFor(subnet: CompiledSubnet, klass: CompiledClass | undefined): ReplyTemplate {
+    let byClass = this.templates.get(subnet);
+    if (!byClass) this.templates.set(subnet, (byClass = new Map()));
+    let t = byClass.get(klass ?? null);
+    if (t) return t;
     const available = new Map(subnet.options);
     if (!available.has(1)) available.set(1, u32(subnet.cidr.mask));
     const always = new Set(subnet.alwaysSend);
@@ -304,35 +309,42 @@ export class DhcpEngine {
       for (const [c, v] of klass.options) available.set(c, v);
       for (const c of klass.alwaysSend) always.add(c);
     }
-    const options: [number, Buffer][] = [[53, Buffer.from([type])]];
     const sid = this.serverIdOf(subnet);
-    if (sid) options.push([54, ipBytes(sid)]);
+    t = {
+      available,
+      always: [...always].filter((c) => available.has(c)),
+      serverId: sid === undefined ? undefined : ipBytes(sid),
+      leaseTime: u32(subnet.leaseSeconds),
+      renewal: u32(Math.floor(subnet.leaseSeconds / 2)),
+      rebinding: u32(Math.floor((subnet.leaseSeconds * 7) / 8)),
+    };
+    byClass.set(klass ?? null, t);
+    return t;
+  }
+
+  private reply(type: number, req: ClientRequest, subnet: CompiledSubnet, yiaddr: string, withLease: boolean): Decision {
+    const klass = this.classFor(req);
+    const t = this.offerFor(subnet, klass);
+    // Option values are shared, read-only Buffers (the encoder copies them into the packet).
+    const options: [number, Buffer][] = [[53, TYPE_BYTE[type]!]];
+    if (t.serverId) options.push([54, t.serverId]);
     if (withLease) {
-      options.push([51, u32(subnet.leaseSeconds)]);
-      if (req.requestedOptions.includes(58)) options.push([58, u32(Math.floor(subnet.leaseSeconds / 2))]);
-      if (req.requestedOptions.includes(59)) options.push([59, u32(Math.floor((subnet.leaseSeconds * 7) / 8))]);
+      options.push([51, t.leaseTime]);
+      if (req.requestedOptions.includes(58)) options.push([58, t.renewal]);
+      if (req.requestedOptions.includes(59)) options.push([59, t.rebinding]);
     }
     const required = options.map(([c]) => c);
-    const sent = new Set(required);
+    const sent = (code: number) => {
+      for (let i = 0; i < options.length; i++) if (options[i]![0] === code) return true;
+      return false;
+    };
     for (const code of req.requestedOptions) {
-      const v = available.get(code);
-      if (v !== undefined && !sent.has(code)) {
-        options.push([code, v]);
-        sent.add(code);
-      }
+      const v = t.available.get(code);
+      if (v !== undefined && !sent(code)) options.push([code, v]);
     }
     // The subnet mask goes to everyone who gets an address, asked for or not.
-    if (withLease && !sent.has(1)) {
-      options.push([1, available.get(1)!]);
-      sent.add(1);
-    }
-    for (const code of always) {
-      const v = available.get(code);
-      if (v !== undefined && !sent.has(code)) {
-        options.push([code, v]);
-        sent.add(code);
-      }
-    }
+    if (withLease && !sent(1)) options.push([1, t.available.get(1)!]);
+    for (const code of t.always) if (!sent(code)) options.push([code, t.available.get(code)!]);
     if (req.relayAgent) {
       options.push([82, req.relayAgent]); // RFC 3046: echoed, last
       required.push(82);
@@ -341,7 +353,7 @@ export class DhcpEngine {
     if (req.giaddr !== '0.0.0.0') destination = { kind: 'relay', address: req.giaddr };
     else if (req.ciaddr !== '0.0.0.0') destination = { kind: 'unicast', address: req.ciaddr };
     else destination = { kind: 'broadcast', subnet };
-    return {
+    const d: Decision = {
       kind: 'reply',
       type,
       yiaddr,
@@ -350,10 +362,24 @@ export class DhcpEngine {
       required,
       destination,
       subnet,
-      ...(klass ? { className: klass.name } : {}),
     };
+    if (klass) d.className = klass.name;
+    return d;
   }
 }
+
+interface ReplyTemplate {
+  available: Map<number, Buffer>;
+  /** Always-send codes that have a value. */
+  always: number[];
+  serverId: Buffer | undefined;
+  leaseTime: Buffer;
+  renewal: Buffer;
+  rebinding: Buffer;
+}
+
+/** Option 53's value for each message type, shared by every reply. */
+const TYPE_BYTE: Buffer[] = Array.from({ length: 9 }, (_, t) => Buffer.from([t]));
 
 /** The i-th address across inclusive ranges. */
 function nth(pool: [number, number][], i: number): number {
