@@ -5,6 +5,7 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { AtomicFile } from '../files/atomic-file.js';
+import type { FaultInjector } from '../net/faults.js';
 import { OctetSource, NetasciiSource } from './block-source.js';
 import { encodeRequest, type OptionPair } from './codec.js';
 import { NetasciiDecoder } from './netascii.js';
@@ -34,6 +35,8 @@ export interface TftpClientOptions {
   maxBytes?: number;
   /** Time to stay after the final ACK, to answer a resent final block. Default: the timeout. */
   dallyMs?: number;
+  /** Packet faults injected at this client's socket (the storm's lossy network). */
+  faults?: FaultInjector;
 }
 
 export class TftpError extends Error {
@@ -115,6 +118,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     peer: { address: host, port: o.port ?? 69 },
     learnPeerPort: true,
     deliver: decoder ? (b) => onData(decoder.push(b)) : onData,
+    ...(o.faults ? { faults: o.faults } : {}),
   });
   try {
     const m = new TftpReceiver(t, {
@@ -177,7 +181,7 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
   const request = encodeRequest(Opcode.WRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
   const socket = await openSocket(host);
-  const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true });
+  const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true, ...(o.faults ? { faults: o.faults } : {}) });
   try {
     const m = new TftpSender(t, {
       role: 'client',

@@ -16,6 +16,7 @@
 import dgram, { type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { FaultInjector } from '../net/faults.js';
 import { decodeTftp, encodeError } from './codec.js';
 import { ErrorCode, Opcode } from './packet.js';
 import type { TftpReceiver } from './receiver.js';
@@ -87,6 +88,8 @@ export interface UdpTransferOptions extends TransferSockets {
   /** Called once when the transfer succeeds (for a receiver: at the final block, before its dally). */
   onComplete?: () => void;
   now?: () => number;
+  /** Loss, duplication and reordering applied to every packet sent and received (simulators). */
+  faults?: FaultInjector;
 }
 
 export interface UdpTransferOutcome {
@@ -147,6 +150,12 @@ export class UdpTransfer implements TransferEffects {
   }
 
   send(head: Buffer, body?: Buffer): void {
+    const f = this.opts.faults;
+    if (f) f.apply(() => this.sendNow(head, body));
+    else this.sendNow(head, body);
+  }
+
+  private sendNow(head: Buffer, body?: Buffer): void {
     try {
       if (this.connected) {
         if (body !== undefined) this.socket.send([head, body]);
@@ -190,6 +199,12 @@ export class UdpTransfer implements TransferEffects {
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: { address: string; port: number }): void => {
+    const f = this.opts.faults;
+    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg, rinfo));
+    else this.receive(msg, rinfo);
+  };
+
+  private receive(msg: Buffer, rinfo: { address: string; port: number }): void {
     if (!this.connected && (rinfo.address !== this.peer.address || (rinfo.port !== this.peer.port && !this.learnPort))) {
       this.onStranger(msg, rinfo);
       return;
@@ -205,7 +220,7 @@ export class UdpTransfer implements TransferEffects {
     }
     this.machine.receive(decoded.packet, this.now());
     this.afterEvent();
-  };
+  }
 
   /** A packet for this TID from someone else: ERROR 5 to them, the transfer goes on. */
   private readonly onStranger = (msg: Buffer, rinfo: { address: string; port: number }): void => {
