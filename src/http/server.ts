@@ -162,11 +162,14 @@ export class HttpFileServer extends EventEmitter {
   static async start(options: HttpServerOptions): Promise<HttpFileServer> {
     if (!options.http && !options.https) throw new Error('an HTTP or HTTPS listen address is needed');
     const rootReal = await openRoot(options.root);
+    const headersTimeout = options.headersTimeoutMs ?? 20_000;
     const common: http.ServerOptions = {
       keepAlive: true, // TCP keep-alive probes on idle connections
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
-      headersTimeout: options.headersTimeoutMs ?? 20_000,
-      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, options.requestTimeoutMs ?? 30_000),
+      // Node checks those two timeouts every 30 s by default: a slow-loris would get 50 s, not 20.
+      connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(headersTimeout / 4))),
       // Phones speaking HTTP/1.1 without a Host header are still phones: the host names no vhost here.
       requireHostHeader: false,
       noDelay: true,
@@ -202,6 +205,9 @@ export class HttpFileServer extends EventEmitter {
   private attach(l: Listener, opts: HttpServerOptions): void {
     const s = l.server;
     s.maxConnections = opts.maxConnections ?? 4096;
+    // Simple HTTP/1.0 clients shut their sending side down right after the request; without this node
+    // drops the response still being prepared. (A long-standing http.Server property, tested here.)
+    (s as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     s.setTimeout(opts.idleTimeoutMs ?? 60_000); // no listener: a timed-out socket is destroyed
     s.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
