@@ -14,6 +14,11 @@
  * DATA shorter than the block size), the same request opens a new one: clients retry after ERROR 8
  * without options, from the same port.
  *
+ * A request the codec refuses only for its options (an empty option name, as Alcatel phones send, or an
+ * out-of-range blksize that the server will answer with ERROR 8) still opens a conversation when its
+ * file name and mode can be read: the server answers it, and what follows is TFTP. Its item keeps the
+ * decode error.
+ *
  * Datagrams to or from the well-known port (69) that belong to no conversation (a malformed request, a
  * capture that starts mid-transfer on a server that keeps 69) are still TFTP: they come out with
  * `conversation: undefined`.
@@ -89,7 +94,7 @@ export class TftpTracker {
     // Only opcodes 1 and 2 can open a conversation; decode nothing else until it is known to be TFTP.
     if (p.length >= 2 && p[0] === 0 && (p[1] === Opcode.RRQ || p[1] === Opcode.WRQ)) {
       const packet = decodeTftp(p);
-      const req = packet.ok ? packet.packet : undefined;
+      const req = packet.ok ? packet.packet : looseRequest(p);
       if (req && (req.opcode === Opcode.RRQ || req.opcode === Opcode.WRQ)) return { datagram: d, packet, conversation: this.#request(d, req) };
     }
     const fromClient = this.#open.get(`${d.src}|${d.srcPort}|${d.dst}`);
@@ -149,6 +154,31 @@ export class TftpTracker {
         break;
     }
   }
+}
+
+const MODES: ReadonlySet<string> = new Set(['octet', 'netascii', 'mail']);
+
+/**
+ * A request read without judging its options: file name and mode must be there (NUL-terminated, a
+ * known mode); then name/value pairs as far as they are NUL-terminated, empty ones included.
+ */
+export function looseRequest(b: Buffer): RequestPacket | undefined {
+  if (b.length < 2 || b[0] !== 0 || (b[1] !== Opcode.RRQ && b[1] !== Opcode.WRQ)) return undefined;
+  const fileEnd = b.indexOf(0, 2);
+  if (fileEnd <= 2) return undefined;
+  const modeEnd = b.indexOf(0, fileEnd + 1);
+  const mode = modeEnd < 0 ? '' : b.toString('latin1', fileEnd + 1, modeEnd).toLowerCase();
+  if (!MODES.has(mode)) return undefined;
+  const options: TftpOption[] = [];
+  for (let at = modeEnd + 1; at < b.length; ) {
+    const nameEnd = b.indexOf(0, at);
+    const valueEnd = nameEnd < 0 ? -1 : b.indexOf(0, nameEnd + 1);
+    if (valueEnd < 0) break;
+    const name = b.toString('utf8', at, nameEnd);
+    options.push({ name, key: name.replace(/[A-Z]+/g, (x) => x.toLowerCase()), value: b.toString('utf8', nameEnd + 1, valueEnd) });
+    at = valueEnd + 1;
+  }
+  return { opcode: b[1] as typeof Opcode.RRQ | typeof Opcode.WRQ, filename: b.toString('utf8', 2, fileEnd), mode: mode as TransferMode, options, known: {} };
 }
 
 /** The TFTP datagrams of a capture, with their conversations, in capture order. */

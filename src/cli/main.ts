@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
 import { Command, CommanderError } from 'commander';
+import { decode } from './decode.js';
 import { get, put } from './get.js';
 import { serve, type ServeFlags } from './serve.js';
 import { UsageError } from '../util/hostport.js';
@@ -48,6 +49,14 @@ clientOptions(
 ).action(get);
 
 clientOptions(program.command('put').description('upload FILE to tftp://HOST[:PORT]/NAME').argument('<file>').argument('<url>')).action(put);
+
+program
+  .command('decode')
+  .description('print every DHCP and TFTP message of a capture (pcap, pcapng, gzip), one line each')
+  .argument('<capture>')
+  .option('--json', 'one JSON object per message per line')
+  .option('--warnings', 'also print the capture reader\'s warnings (skipped or doubtful packets) on stderr')
+  .action(decode);
 
 try {
   await program.parseAsync(process.argv);
