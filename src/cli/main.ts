@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { decode } from './decode.js';
 import { get, put } from './get.js';
+import { replay, type ReplayFlags } from './replay.js';
 import { serve, type ServeFlags } from './serve.js';
 import { UsageError } from '../util/hostport.js';
 
@@ -49,6 +50,16 @@ clientOptions(
 ).action(get);
 
 clientOptions(program.command('put').description('upload FILE to tftp://HOST[:PORT]/NAME').argument('<file>').argument('<url>')).action(put);
+
+program
+  .command('replay')
+  .description("replay a capture's TFTP and DHCP client side against a server and check it answers as recorded")
+  .argument('<capture>')
+  .option('--server <target>', 'TFTP: builtin (serves the files rebuilt from the capture) or HOST:PORT', 'builtin')
+  .option('--dhcp <target>', 'DHCP: builtin (configured from the recorded replies) or HOST:PORT', 'builtin')
+  .option('--relay <host:port>', 'DHCP: where the replay relay socket binds (giaddr); default 127.0.0.1:0, or port 67 toward HOST')
+  .option('--timeout-ms <ms>', 'retransmission timeout of the replayed clients', '1000')
+  .action(async (capture: string, flags: ReplayFlags) => replay(capture, flags));
 
 program
   .command('decode')
