@@ -67,26 +67,23 @@ export function* captureMessages(datagrams: Iterable<UdpDatagram>, options: Tftp
   }
 }
 
-function base(d: UdpDatagram): MessageBase {
-  return { frame: d.frame, time: seconds(d.timeNs), src: endpoint(d.src, d.srcPort), dst: endpoint(d.dst, d.dstPort) };
-}
-
 /**
  * Nanoseconds to a float whose shortest printed form is the exact decimal at microsecond resolution
  * (1732161600.123456), nanoseconds when the capture has them.
  */
 export function seconds(ns: bigint): number {
-  const neg = ns < 0n;
-  const a = neg ? -ns : ns;
-  const sec = a / 1_000_000_000n;
-  const frac = a % 1_000_000_000n;
-  const digits = frac % 1000n === 0n ? (frac / 1000n).toString().padStart(6, '0') : frac.toString().padStart(9, '0');
-  return Number(`${neg ? '-' : ''}${sec}.${digits}`);
+  // Microseconds fit a double exactly (2^53 µs is 285 years), and us / 1e6 is the double nearest to the
+  // decimal, which prints back as that decimal. Nanoseconds do not fit: go through the decimal text.
+  const us = ns / 1000n;
+  if (us * 1000n === ns) return Number(us) / 1e6;
+  const a = ns < 0n ? -ns : ns;
+  return Number(`${ns < 0n ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`);
 }
 
+// Messages are built as one literal each (no spread): this runs once per packet.
 function dhcpMessage(d: UdpDatagram): DhcpCaptureMessage {
   const r = decodeDhcp(d.payload);
-  const m: DhcpCaptureMessage = { ...base(d), proto: 'dhcp' };
+  const m: DhcpCaptureMessage = { frame: d.frame, time: seconds(d.timeNs), src: endpoint(d.src, d.srcPort), dst: endpoint(d.dst, d.dstPort), proto: 'dhcp' };
   if (r.ok) m.dhcp = dhcpJson(r.message, r.warnings);
   else m.error = `${r.error.kind}: ${r.error.message}`;
   if (d.truncated) m.truncated = true;
@@ -95,7 +92,14 @@ function dhcpMessage(d: UdpDatagram): DhcpCaptureMessage {
 
 function tftpMessage(item: TftpItem): TftpCaptureMessage {
   const d = item.datagram;
-  const m: TftpCaptureMessage = { ...base(d), proto: 'tftp', tftp: item.packet.ok ? tftpJson(item.packet.packet) : partialTftp(d.payload) };
+  const m: TftpCaptureMessage = {
+    frame: d.frame,
+    time: seconds(d.timeNs),
+    src: endpoint(d.src, d.srcPort),
+    dst: endpoint(d.dst, d.dstPort),
+    proto: 'tftp',
+    tftp: item.packet.ok ? tftpJson(item.packet.packet) : partialTftp(d.payload),
+  };
   if (!item.packet.ok) m.error = `${item.packet.error.kind}: ${item.packet.error.message}`;
   if (item.conversation) m.conversation = item.conversation.id;
   if (d.truncated) m.truncated = true;
@@ -155,12 +159,17 @@ export function describeMessage(m: CaptureMessage): string {
   return head + `TFTP ${describeTftpJson(m.tftp)}` + (m.conversation ? ` (#${m.conversation})` : '') + tail;
 }
 
+let isoSecond = NaN;
+let isoPrefix = '';
+
 /** UTC with the digits of `time` as printed (seconds() makes them exact). */
 function isoTime(t: number): string {
   const m = /^(\d+)(?:\.(\d+))?$/.exec(String(t));
   if (!m || Number(m[1]) > 8.64e12) return String(t);
-  const iso = new Date(Number(m[1]) * 1000).toISOString(); // 2024-11-21T04:00:00.000Z
-  return `${iso.slice(0, 19)}.${(m[2] ?? '').padEnd(6, '0')}Z`;
+  const sec = Number(m[1]);
+  // Consecutive packets mostly share their second: format the date once per second.
+  if (sec !== isoSecond) [isoSecond, isoPrefix] = [sec, new Date(sec * 1000).toISOString().slice(0, 19)];
+  return `${isoPrefix}.${(m[2] ?? '').padEnd(6, '0')}Z`;
 }
 
 /** describeDhcp's line, rebuilt from the JSON so the human and JSON outputs cannot disagree. */

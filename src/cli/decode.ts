@@ -5,8 +5,9 @@
  * or only up to some damage (everything before it is printed, then the error with its byte offset).
  * Output is streamed in chunks with backpressure; a reader that goes away (`| head`) ends it quietly.
  */
+import { readFileSync } from 'node:fs';
 import { captureMessages, describeMessage } from '../capture/messages.js';
-import { readCaptureFile, udpDatagrams, type CaptureResult } from '../capture/index.js';
+import { readCapture, udpDatagrams, type CaptureResult } from '../capture/index.js';
 
 export interface DecodeFlags {
   json?: boolean;
@@ -18,7 +19,8 @@ const CHUNK = 64 * 1024;
 export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   let capture: CaptureResult;
   try {
-    capture = await readCaptureFile(file);
+    // One synchronous read: nothing else runs meanwhile, and it is faster than readFile's chunks.
+    capture = readCapture(readFileSync(file));
   } catch (e) {
     return fail(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
