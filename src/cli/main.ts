@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
 import { Command, CommanderError } from 'commander';
+import { check, type CheckFlags } from './check.js';
 import { decode } from './decode.js';
 import { get, put } from './get.js';
+import { init, type InitFlags } from './init.js';
 import { replay, type ReplayFlags } from './replay.js';
 import { serve, type ServeFlags } from './serve.js';
 import { UsageError } from '../util/hostport.js';
@@ -68,6 +70,22 @@ program
   .option('--json', 'one JSON object per message per line')
   .option('--warnings', 'also print the capture reader\'s warnings (skipped or doubtful packets) on stderr')
   .action(decode);
+
+program
+  .command('check')
+  .description('lint a provisioning root: script syntax and labels, files named by SET APPNAME, GET or FILENAME, image headers against their models')
+  .argument('<root>')
+  .option('--json', 'one JSON object instead of file:line: message lines')
+  .action((root: string, flags: CheckFlags) => check(root, flags));
+
+program
+  .command('init')
+  .description('write an example provisioning root for every phone model, with a bootwire.json serving it')
+  .argument('<root>')
+  .option('--image-size <size>', 'payload size of every image, e.g. 1M or 8M (default: each model\'s typical size)')
+  .option('--force', 'replace a root an earlier init wrote')
+  .option('--seed <n>', 'seed of the generated image bytes', '1')
+  .action((root: string, flags: InitFlags) => init(root, flags));
 
 try {
   await program.parseAsync(process.argv);

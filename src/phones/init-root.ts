@@ -275,6 +275,11 @@ export interface WriteResult {
  * into place at the end: on any failure nothing is left behind and an existing root is untouched.
  */
 export async function writeExampleRoot(root: string, opts: ExampleRootOptions & { force?: boolean } = {}): Promise<WriteResult> {
+  return writeRootAtomically(root, exampleRootFiles(opts), { force: opts.force ?? false });
+}
+
+/** writeExampleRoot's mechanism for any list of files (which must include INIT_MARKER to be replaceable later). */
+export async function writeRootAtomically(root: string, rootFiles: Iterable<RootFile>, opts: { force: boolean }): Promise<WriteResult> {
   const target = path.resolve(root);
   let existing: 'none' | 'empty' | 'ours' = 'none';
   const st = await fs.lstat(target).catch(() => undefined);
@@ -293,7 +298,9 @@ export async function writeExampleRoot(root: string, opts: ExampleRootOptions & 
   let bytes = 0;
   let count = 0;
   try {
-    for (const f of exampleRootFiles(opts)) {
+    for (const f of rootFiles) {
+      if (f.path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..') || f.path.includes('\0')) throw new InitError(`bad file name ${JSON.stringify(f.path)}`);
+      if (f.path.includes('/')) await fs.mkdir(path.join(temp, ...f.path.split('/').slice(0, -1)), { recursive: true });
       const parts = typeof f.content === 'string' ? [Buffer.from(f.content, 'utf8')] : f.content();
       const fh = await fs.open(path.join(temp, ...f.path.split('/')), 'wx', 0o644);
       try {
