@@ -7,3 +7,4 @@ export * as dhcp from './dhcp/index.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
 export * as capture from './capture/index.js';
+export * as phones from './phones/index.js';
