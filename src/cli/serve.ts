@@ -1,12 +1,17 @@
 /**
- * `bootwire serve`: TFTP (and, with a config file that has a `dhcp` section, DHCP) until SIGINT/SIGTERM.
+ * `bootwire serve`: TFTP (and, with a config file that has a `dhcp` section, DHCP) until SIGINT/SIGTERM;
+ * HTTP/HTTPS over the same root and file copies with --http/--https or the config's `http` section.
  * Without --config it serves a root over TFTP from flags alone; with --config the file decides, and
  * flags given explicitly on the command line override its TFTP settings.
  */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BootwireConfig } from '../config/schema.js';
 import { DhcpServer } from '../dhcp/server/server.js';
+import { ImageCache } from '../files/image-cache.js';
+import { HttpFileServer, type HttpServerOptions } from '../http/server.js';
 import { type TftpServerOptions, TftpServer } from '../tftp/server.js';
 import { parseHostPort, UsageError } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
@@ -15,6 +20,10 @@ export interface ServeFlags {
   config?: string;
   root?: string;
   tftp: string;
+  http?: string;
+  https?: string;
+  cert?: string;
+  key?: string;
   allowWrite?: boolean;
   allowOverwrite?: boolean;
   maxUploadMb: string;
@@ -65,6 +74,37 @@ function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => bo
   return o;
 }
 
+/** HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks. */
+async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string, cache: ImageCache): Promise<HttpServerOptions | undefined> {
+  const h = cfg?.http;
+  const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
+  const httpListen = flags.http ?? h?.listen;
+  const httpsListen = flags.https ?? h?.https?.listen;
+  const cert = flags.cert ?? (h?.https ? fromFile(h.https.cert) : undefined);
+  const key = flags.key ?? (h?.https ? fromFile(h.https.key) : undefined);
+  if (!httpsListen && (flags.cert || flags.key)) throw new UsageError('--cert and --key go with --https HOST:PORT');
+  if (httpsListen && (!cert || !key)) throw new UsageError('--https needs --cert FILE and --key FILE');
+  if (!httpListen && !httpsListen) return undefined;
+  const o: HttpServerOptions = { root, cache };
+  if (h?.maxConnections !== undefined) o.maxConnections = h.maxConnections;
+  if (httpListen) {
+    const a = parseHostPort(httpListen, '127.0.0.1', '--http');
+    o.http = { host: a.host, port: a.port };
+  }
+  if (httpsListen) {
+    const a = parseHostPort(httpsListen, '127.0.0.1', '--https');
+    const read = async (file: string, flag: string) => {
+      try {
+        return await fs.readFile(file);
+      } catch (e) {
+        throw new UsageError(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    o.https = { host: a.host, port: a.port, cert: await read(cert!, '--cert'), key: await read(key!, '--key') };
+  }
+  return o;
+}
+
 const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
@@ -80,14 +120,21 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     }
   }
   const tftpOpts = tftpOptions(flags, explicit, cfg);
+  // TFTP and HTTP serve one root from one cache: one shared copy of each file version for both.
+  const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
+  if (tftpOpts) tftpOpts.cache = cache;
+  const httpOpts = await httpOptions(flags, cfg, tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT, cache);
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
+  let http: HttpFileServer | undefined;
   try {
     if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
     if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp });
+    if (httpOpts) http = await HttpFileServer.start(httpOpts);
   } catch (e) {
     await tftp?.close(0);
     await dhcp?.close();
+    await http?.close(0);
     if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
@@ -105,6 +152,16 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
   }
 
+  if (http) {
+    if (log.isLevelEnabled('info')) http.on('request', (r) => log.info(r, `http ${r.method} ${r.target} ${r.status}`));
+    if (log.isLevelEnabled('debug')) http.on('client-error', (m) => log.debug(m));
+    http.on('warning', (m) => log.warn(m));
+    for (const kind of ['http', 'https'] as const) {
+      const a = http.address(kind);
+      if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
+    }
+  }
+
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -114,10 +171,10 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       }
       stopping = true;
       log.info(`${signal}: stopping; running transfers get up to ${graceMs / 1000}s`);
-      void Promise.all([tftp?.close(graceMs), dhcp?.close()]).then(() => resolve());
+      void Promise.all([tftp?.close(graceMs), dhcp?.close(), http?.close(graceMs)]).then(() => resolve());
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
-  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats() }, 'stopped');
+  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats() }, 'stopped');
 }

@@ -95,10 +95,18 @@ export const tftpSchema = z.strictObject({
   cacheMb: z.number().int().min(0).default(512),
 });
 
+/** HTTP and/or HTTPS over the same root as TFTP; cert and key are PEM files, relative to the config file. */
+export const httpSchema = z.strictObject({
+  listen: hostPort.optional(),
+  https: z.strictObject({ listen: hostPort, cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  maxConnections: z.number().int().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   root: z.string().min(1).optional(),
   tftp: tftpSchema.optional(),
   dhcp: dhcpSchema.optional(),
+  http: httpSchema.optional(),
 });
 
 export type BootwireConfig = z.infer<typeof configSchema>;
@@ -106,4 +114,5 @@ export type DhcpConfig = z.infer<typeof dhcpSchema>;
 export type SubnetConfig = z.infer<typeof subnetSchema>;
 export type ClassConfig = z.infer<typeof classSchema>;
 export type TftpConfig = z.infer<typeof tftpSchema>;
+export type HttpConfig = z.infer<typeof httpSchema>;
 export type Matcher = z.infer<typeof matcher>;

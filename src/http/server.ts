@@ -220,10 +220,12 @@ export class HttpFileServer extends EventEmitter {
       socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     });
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      // A peer that resets is not a bad request; a failed TLS handshake is counted as tlsClientError.
+      if (err.code === 'ECONNRESET' || err.code?.startsWith('ERR_SSL_')) return socket.destroy();
       this.counters.clientErrors++;
       this.emit('client-error', `${l.kind} ${socket.remoteAddress ?? '?'}: ${err.code ?? err.message}`);
       // What node does without a listener: a status line if nothing was written yet, then close.
-      if (err.code !== 'ECONNRESET' && socket.writable && socket.bytesWritten === 0) {
+      if (socket.writable && socket.bytesWritten === 0) {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
         socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
       }

@@ -74,3 +74,16 @@ export function rawRequest(port: number, request: string | Buffer, opts: { halfC
 export async function scratchDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
+
+/** A P-256 self-signed certificate for 127.0.0.1 and localhost, valid for two days, made by openssl. */
+export async function selfSigned(openssl: string, dir: string): Promise<{ cert: string; key: string }> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const r = await run(openssl, [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bootwire test',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
+  if (r.code !== 0) throw new Error(`${r.command} failed: ${r.stderr}`);
+  return { cert, key };
+}
