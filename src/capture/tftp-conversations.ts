@@ -99,9 +99,16 @@ export class TftpTracker {
     }
     const fromClient = this.#open.get(`${d.src}|${d.srcPort}|${d.dst}`);
     const toClient = fromClient ? undefined : this.#open.get(`${d.dst}|${d.dstPort}|${d.src}`);
-    const conversation = fromClient ?? toClient;
-    if (!conversation && !this.#wellKnown.has(d.srcPort) && !this.#wellKnown.has(d.dstPort)) return undefined;
+    let conversation = fromClient ?? toClient;
+    const wellKnown = this.#wellKnown.has(d.srcPort) || this.#wellKnown.has(d.dstPort);
+    if (!conversation && !wellKnown) return undefined;
     const packet = decodeTftp(p);
+    // After its end a conversation keeps only real TFTP (the last ACK, late retransmissions): the same
+    // ports may carry something else later.
+    if (conversation?.ended !== undefined && !packet.ok) {
+      if (!wellKnown) return undefined;
+      conversation = undefined;
+    }
     if (conversation) {
       if (toClient && conversation.serverTid === undefined) conversation.serverTid = d.srcPort;
       if (packet.ok) this.#follow(conversation, packet.packet, d);

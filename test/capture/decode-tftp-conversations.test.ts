@@ -111,4 +111,17 @@ describe('trackTftp', () => {
     ]);
     expect(summary(items)).toEqual(['1:0:bad-mode', '2:1:RRQ', '3:1:unknown-opcode']);
   });
+
+  it('keeps TFTP after the end of a conversation, but not other traffic on the same ports', () => {
+    frame = 0;
+    const C = '10.0.0.5:2000';
+    const items = run([
+      dg(C, '10.0.0.1:69', rrq('f')),
+      dg('10.0.0.1:3000', C, data(1, 10)),
+      dg(C, '10.0.0.1:3000', ack(1)),
+      dg(C, '10.0.0.1:3000', ack(1)), // a repeated last ACK
+      dg(C, '10.0.0.1:53', Buffer.from('a later DNS query from the same port')),
+    ]);
+    expect(summary(items)).toEqual(['1:1:RRQ', '2:1:DATA', '3:1:ACK', '4:1:ACK']);
+  });
 });
