@@ -402,7 +402,11 @@ export async function checkRoot(dir: string, models: readonly PhoneModel[] = PHO
   return checkRootView(await fsRootView(dir), models);
 }
 
-/** `file:line: message` (warnings say so); `file: message` for the file as a whole. */
+/**
+ * `file:line: message` (warnings say so); `file: message` for the file as a whole. Control characters
+ * (a hostile file's bytes quoted in a message) are shown as `?`, so they cannot drive the terminal.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}${d.line > 0 ? `:${d.line}` : ''}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
+  const line = `${d.file}${d.line > 0 ? `:${d.line}` : ''}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
+  return line.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, '?');
 }

@@ -452,7 +452,8 @@ export const MODEL_NAMES: readonly string[] = PHONE_MODELS.map((m) => m.name);
 type Patch<T> = { -readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? Patch<T[K]> : T[K] };
 
 /**
- * A copy of a model with some values replaced (nested objects merge, arrays replace):
+ * A copy of a model with some values replaced (nested objects merge; arrays, `script.variables` and
+ * `tftp.options` are replaced whole):
  * `customizeModel(m, { dhcp: { vendorClass: 'my-class' }, tftp: { options: { blksize: '1428' } } })`.
  * Replaced values are marked as configured in `provenance`.
  */

@@ -259,3 +259,29 @@ describe('the check and init commands', () => {
     }
   });
 });
+
+describe('bootwire check on hostile roots', () => {
+  it('binary garbage in every file it reads gives diagnostics, not exceptions', async () => {
+    const root = path.join(dir, 'garbage');
+    await writeExampleRoot(root, { imageSize: SMALL });
+    let seed = 7;
+    const junk = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 255));
+    for (const f of ['46xxupgrade.scr', '46xxsettings.txt', '1230SIP.cfg', '440HD.cfg', 'bootwire.json', '420HD.img']) {
+      await fs.writeFile(path.join(root, f), junk(5000));
+    }
+    await fs.writeFile(path.join(root, '96xxupgrade.txt'), `SET APPNAME ${'x'.repeat(2 << 20)}\n`); // over the 1 MiB a script may have
+    const c = await checkRoot(root);
+    const lines = c.diagnostics.map(formatDiagnostic);
+    expect(lines).toContain('96xxupgrade.txt: 96xxupgrade.txt is over 1048576 bytes: not a script or settings file');
+    expect(lines.some((l) => l.startsWith('420HD.img: not a bootwire image header'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('bootwire.json') && l.includes('not valid JSON'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('440HD.cfg: no system/type= line'))).toBe(true);
+    expect(c.errors).toBeGreaterThan(4);
+  });
+});
+
+describe('diagnostic lines', () => {
+  it('show control characters from hostile files as ?', () => {
+    expect(formatDiagnostic({ file: 'a\x1b[2J.txt', line: 3, severity: 'warning', message: 'bad \x00\x07 bytes\n' })).toBe('a?[2J.txt:3: warning: bad ?? bytes?');
+  });
+});
