@@ -69,6 +69,31 @@ describe('graceful close', () => {
     expect(server.stats()).toMatchObject({ activeRequests: 0, activeConnections: 0, completed: 1, aborted: 0 });
   });
 
+  it('a request sent on an open connection during shutdown gets 503 and a close', async () => {
+    const { server, port } = await start();
+    const c = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const closedSocket = new Promise<void>((r) => c.on('close', () => r()));
+    const firstData = new Promise<void>((r) => c.once('data', () => r()));
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    await firstData;
+    c.pause();
+    const closed = server.close(30_000);
+    c.write('GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    c.resume();
+    await closedSocket;
+    await closed;
+    const all = Buffer.concat(chunks);
+    const sep = all.indexOf('\r\n\r\n');
+    expect(all.subarray(0, sep).toString()).toMatch(/^HTTP\/1.1 200 OK/);
+    const body = all.subarray(sep + 4, sep + 4 + big.length);
+    expect(sha256(body)).toBe(sha256(big));
+    const second = all.subarray(sep + 4 + big.length).toString('latin1');
+    expect(second).toMatch(/^HTTP\/1.1 503 Service Unavailable\r\n/);
+    expect(second).toMatch(/\r\nConnection: close\r\n/i);
+  });
+
   it('cuts a response still running when the grace period ends', async () => {
     const { server, base } = await start();
     const slow = await pausedGet(`${base}/big.bin`);

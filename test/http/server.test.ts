@@ -96,12 +96,12 @@ describe('GET and HEAD with curl', () => {
 
 describe('ranges with curl', () => {
   const size = img.length;
-  it.each([
+  it.for<[string, number, number]>([
     ['0-99', 0, 99],
     ['-100', size - 100, size - 1],
     ['100-', 100, size - 1],
     ['1000-999999999', 1000, size - 1],
-  ])('Range %s → 206 with Content-Range and exactly those bytes', async (spec, first, last, ctx) => {
+  ])('Range %s → 206 with Content-Range and exactly those bytes', async ([spec, first, last], ctx) => {
     const bin = PEERS.curl.use(ctx);
     const r = await curl(bin, ['-r', spec, `${base}/img.bin`], dir);
     expect(r.status).toBe(206);
@@ -244,7 +244,7 @@ describe('a file replaced while it is being sent', () => {
 });
 
 describe('path rules (the same as TFTP): nothing outside the root, no leak', () => {
-  it.each([
+  it.for<[string, number]>([
     ['/../../etc/passwd', 403],
     ['/../secret.txt', 403],
     ['/dir/../../secret.txt', 403],
@@ -262,7 +262,7 @@ describe('path rules (the same as TFTP): nothing outside the root, no leak', () 
     ['//etc/passwd', 404],
     ['/nope.bin', 404],
     ['/a%zz', 400],
-  ])('curl --path-as-is %s → %i with an empty body', async (target, status, ctx) => {
+  ])('curl --path-as-is %s → %i with an empty body', async ([target, status], ctx) => {
     const bin = PEERS.curl.use(ctx);
     const r = await curl(bin, ['--path-as-is', `${base}${target}`], dir);
     expect(r.status).toBe(status);
