@@ -16,6 +16,7 @@
 import { type AvayaList, AVAYA_LIST_MAX, decodeOption43, decodeText, parseAvayaList } from '../dhcp/codec/index.js';
 import { DEFAULT_PORTS, parseProvisioningUrl } from './audiocodes-url.js';
 import { expandTemplate, type FileProtocol, formatMac, type PhoneModel } from './models.js';
+import type { Sip1200Fw } from './sip1200-config.js';
 
 /** What the plan reads from an ACK. A src/dhcp/codec DhcpMessage fits. */
 export interface AckLike {
@@ -225,6 +226,25 @@ function server66(text: string, warnings: string[]): FileServer | undefined {
   if (/^[A-Za-z0-9.-]+$/.test(t) && t !== '') return { protocol: 'tftp', host: t, port: DEFAULT_PORTS.tftp, pathPrefix: '', source: 'option 66' };
   warnings.push(`option 66 ${JSON.stringify(t.slice(0, 60))} is neither an address nor a URL`);
   return undefined;
+}
+
+/**
+ * Where a 1200 fetches its [FW] image: PROTOCOL (default TFTP) from SERVER_IP, or from the server the
+ * provisioning file came from ("If the address is not specified, the SERVER_IP that is used is the same
+ * SERVER_IP that is used to download the provisioning file"), in that server's directory when it is the
+ * same server and protocol.
+ */
+export function sip1200ImageServer(fw: Sip1200Fw, provisioning: FileServer): FileServer {
+  const protocol = fw.protocol.toLowerCase() as FileProtocol;
+  const host = fw.serverIp ?? provisioning.host;
+  const same = host === provisioning.host && protocol === provisioning.protocol;
+  return {
+    protocol,
+    host,
+    port: same ? provisioning.port : DEFAULT_PORTS[protocol],
+    pathPrefix: same ? provisioning.pathPrefix : '',
+    source: `[FW] ${fw.serverIp !== undefined ? 'SERVER_IP' : 'provisioning server'}`,
+  };
 }
 
 function sip1200Plan(model: PhoneModel, ack: AckLike): FilePlan {

@@ -486,18 +486,23 @@ export function scriptVariables(model: PhoneModel, mac: string, extra: Readonly<
   return { ...vars, ...extra };
 }
 
-/** What the phone puts in its DISCOVER, for the DHCP client (src/dhcp/client). */
+/**
+ * What the phone puts in its DISCOVER, for the DHCP client (src/dhcp/client). Throws RangeError when
+ * `mac` is not a 6-byte MAC (validate user input with formatMac first).
+ */
 export function dhcpIdentity(model: PhoneModel, mac: string): PhoneIdentity {
   const d = model.dhcp;
   const hex = formatMac(mac, 'hex-lower');
-  const id: PhoneIdentity = { mac: formatMac(mac, 'colon-lower') ?? mac, requestedOptions: [...d.parameterRequestList] };
+  const colon = formatMac(mac, 'colon-lower');
+  if (hex === undefined || colon === undefined) throw new RangeError(`${JSON.stringify(mac)} is not a MAC address`);
+  const id: PhoneIdentity = { mac: colon, requestedOptions: [...d.parameterRequestList] };
   if (d.vendorClass !== undefined) {
     id.vendorClass = d.vendorClass;
     if (d.vendorClassNul) id.vendorClassNul = true;
   }
   if (d.userClass !== undefined) id.userClass = d.userClass;
   if (d.maxMessageSize !== undefined) id.maxMessageSize = d.maxMessageSize;
-  if (d.clientIdIsMac && hex) id.clientId = Buffer.concat([Buffer.from([1]), Buffer.from(hex, 'hex')]);
+  if (d.clientIdIsMac) id.clientId = Buffer.concat([Buffer.from([1]), Buffer.from(hex, 'hex')]);
   if (d.hostname !== undefined) id.hostname = expandTemplate(d.hostname, model.name, mac, d.hostnameMacFormat);
   return id;
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildAvaya43, buildDhcp, decodeDhcp, type DhcpMessage } from '../../src/dhcp/codec/index.js';
-import { findModel, PHONE_MODELS, planFileServers } from '../../src/phones/index.js';
+import { findModel, fwDirective, parseSip1200Provisioning, PHONE_MODELS, planFileServers, sip1200ImageServer } from '../../src/phones/index.js';
 
 const text = (s: string) => Buffer.from(s, 'latin1');
 
@@ -106,6 +106,14 @@ describe('file-server plan: Avaya 1200 SIP', () => {
     expect(servers(plan('1220', [[66, text('http://prov.example.com:8080/sip/phones')]]))).toEqual(['http://prov.example.com:8080/sip/phones/ (option 66)']);
     expect(servers(plan('1230', [[66, text('ftp://user;pass@10.0.0.7/ABC')]]))).toEqual(['ftp://10.0.0.7:21/ABC/ (option 66)']);
     expect(plan('1230', [[66, text('10.0.0.7')]]).files).toEqual({ script: '1230SIP.cfg' });
+  });
+
+  it('the [FW] image comes from SERVER_IP with PROTOCOL, or from the provisioning server', () => {
+    const prov = plan('1230', [[66, text('tftp://10.0.0.7:6969/sip')]]).servers[0]!;
+    const fw = (extra: string) => fwDirective(parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\nFILENAME fw.bin\n${extra}`))!;
+    expect(sip1200ImageServer(fw(''), prov)).toEqual({ protocol: 'tftp', host: '10.0.0.7', port: 6969, pathPrefix: 'sip/', source: '[FW] provisioning server' });
+    expect(sip1200ImageServer(fw('PROTOCOL HTTP\n'), prov)).toEqual({ protocol: 'http', host: '10.0.0.7', port: 80, pathPrefix: '', source: '[FW] provisioning server' });
+    expect(sip1200ImageServer(fw('SERVER_IP 10.0.0.8\n'), prov)).toEqual({ protocol: 'tftp', host: '10.0.0.8', port: 69, pathPrefix: '', source: '[FW] SERVER_IP' });
   });
 
   it('an unusable option 66, or none, gives no server and a warning', () => {

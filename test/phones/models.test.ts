@@ -158,6 +158,10 @@ describe('the DHCP request each model sends', () => {
     expect(o.requestedOptions()).toEqual([1, 3, 6, 15, 42, 43, 66, 67, 160]);
   });
 
+  it('refuses a MAC that is not one', () => {
+    expect(() => dhcpIdentity(m('9608'), '00:04:0d')).toThrow(RangeError);
+  });
+
   it('1608: 55 ends with the site-specific option 242, no option 60', () => {
     const o = discover('1608', '00:04:0d:aa:bb:01');
     expect(o.requestedOptions()).toEqual([1, 3, 6, 7, 15, 26, 42, 242]);
