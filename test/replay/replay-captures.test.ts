@@ -166,7 +166,7 @@ describe('a server that differs, a damaged capture, and the command line', () =>
     root = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-replay-wrong-'));
     for (const [name, size] of Object.entries(CAPTURE_FILES)) {
       const b = Buffer.from(captureFileBytes(name, size));
-      if (name === 'curl-100k.bin') b[70_000] ^= 0xff; // one byte changed
+      if (name === 'curl-100k.bin') b[70_000] = b[70_000]! ^ 0xff; // one byte changed
       if (name === 'lockstep-64k.bin') {
         await fs.writeFile(path.join(root, name), b.subarray(0, 65_000)); // cut short
         continue;

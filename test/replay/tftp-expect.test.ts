@@ -114,7 +114,7 @@ describe('judgeTftp', () => {
 
   it('names the first differing byte, a wrong negotiation, and an ERROR instead of data', () => {
     const wrong = Buffer.from(file);
-    wrong[1500] ^= 1;
+    wrong[1500] = wrong[1500]! ^ 1;
     const bytesDiffer = judgeTftp(plan(), { ok: true, bytes: wrong, blksize: 1468, windowsize: 1, tsize: 2000 });
     expect(bytesDiffer.verdict).toBe('different');
     expect(bytesDiffer.detail).toMatch(/^bytes differ from byte 1500: received 2000 bytes sha256 [0-9a-f]{16}, recorded 2000 bytes sha256 [0-9a-f]{16}$/);
