@@ -172,7 +172,14 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       const answeredBy = named !== undefined && x.replies.some((r) => r.message.options.serverId() === named);
       const ours = serverIds.get(m.mac) ?? cfg?.config.serverId;
       const serverId = answeredBy && ours ? ours : undefined;
-      const bytes = rebuildRequest(m, { xid, giaddr: relay.address, ...(link ? { link } : {}), addressMap: map, ...(serverId ? { serverId } : {}) });
+      let bytes: Buffer;
+      try {
+        bytes = rebuildRequest(m, { xid, giaddr: relay.address, ...(link ? { link } : {}), addressMap: map, ...(serverId ? { serverId } : {}) });
+      } catch (e) {
+        // A fuzzed header (hlen past 16, ...) that no packet can carry again.
+        outcomes.push({ proto: 'dhcp', what, verdict: 'skipped', detail: `the message cannot be rebuilt: ${(e as Error).message}` });
+        continue;
+      }
       const sent = (decodeDhcp(bytes) as { ok: true; message: DhcpMessage }).message;
       const answer = await exchange(socket, waiter, bytes, target, xid, m.mac, EXPECTS_REPLY.has(type) ? (o.timeoutMs ?? 1000) : builtin ? 1000 : 300, EXPECTS_REPLY.has(type) ? 2 : 0);
       const recorded = x.replies[0];

@@ -11,7 +11,7 @@ import { TftpError, tftpGetBuffer, tftpPut, type TftpClientOptions } from '../tf
 import { TftpServer } from '../tftp/server.js';
 import type { RecordedTransfer } from './files-from-capture.js';
 import type { Outcome } from './report.js';
-import { BUILTIN_POLICY, judgeTftp, type PlannedTransfer, planTftp, type ReplayRequest, type TftpActual } from './tftp-expect.js';
+import { BUILTIN_POLICY, judgeTftp, type PlannedTransfer, placeInRoot, planTftp, type ReplayRequest, type TftpActual } from './tftp-expect.js';
 
 export interface TftpReplayOptions {
   /** 'builtin', or the server to check. */
@@ -31,14 +31,19 @@ export async function replayTftp(transfers: readonly RecordedTransfer[], o: Tftp
   if (!plans.planned.some((p) => p.plan.kind !== 'skip')) return plans.planned.map((p) => judgeTftp(p, undefined));
   let root: string | undefined;
   let server: TftpServer | undefined;
+  const unwritable = new Map<string, string>(); // path below the root -> why the file could not be written
   try {
     let target: { host: string; port: number };
     if (o.server === 'builtin') {
       root = await mkdtemp(path.join(tmpdir(), 'bootwire-replay-'));
       for (const f of plans.files) {
         const file = path.join(root, ...f.segments);
-        await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(file, f.bytes);
+        try {
+          await mkdir(path.dirname(file), { recursive: true });
+          await writeFile(file, f.bytes);
+        } catch (e) {
+          unwritable.set(f.segments.join('/'), (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+        }
       }
       server = await TftpServer.start({
         root,
@@ -57,6 +62,12 @@ export async function replayTftp(transfers: readonly RecordedTransfer[], o: Tftp
     }
     const out: Outcome[] = [];
     for (const p of plans.planned) {
+      const place = placeInRoot(p.transfer.conversation.filename);
+      const why = p.plan.kind === 'read' && place.ok ? unwritable.get(place.segments.join('/')) : undefined;
+      if (why) {
+        out.push({ proto: 'tftp', what: p.what, verdict: 'skipped', detail: `the file cannot be written to a root: ${why}` });
+        continue;
+      }
       const actual = p.plan.kind === 'skip' ? undefined : await runOne(p, target, o, server);
       out.push(judgeTftp(p, actual));
     }

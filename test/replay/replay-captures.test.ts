@@ -15,10 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLeaseStore } from '../../src/dhcp/leases/store.js';
 import { DhcpServer } from '../../src/dhcp/server/server.js';
 import { dhcpSchema } from '../../src/config/schema.js';
-import { replayCapture, summarize, type ReplayReport } from '../../src/replay/index.js';
+import { trackTftp } from '../../src/capture/tftp-conversations.js';
+import { recordedTransfers, replayCapture, replayTftp, summarize, type ReplayReport } from '../../src/replay/index.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { CAPTURE_FILES, captureFileBytes } from '../../captures/files.mjs';
 import { REPO_ROOT } from '../helpers/peers.js';
+import { ack, blocks, bytes as someBytes, dg, rrq } from './helpers.js';
 
 const OWN = path.join(REPO_ROOT, 'captures');
 const PUBLIC = path.resolve(REPO_ROOT, '..', 'shared', 'captures', 'public');
@@ -223,6 +225,24 @@ describe('a server that differs, a damaged capture, and the command line', () =>
     expect(c.code).toBe(0);
     expect(c.stdout).toMatch(/^warning: the capture is damaged at byte 214 /m);
     expect(c.stdout).toMatch(/^ok {8}tftp #1 RRQ "no-such-file.bin" .*: ERROR 1 as recorded/m);
+  });
+
+  it('skips files no root can hold, and still replays the rest', async () => {
+    const download = (name: string, port: number) => {
+      const C = `10.0.0.50:${port}`;
+      const T = `10.0.0.1:${port + 1}`;
+      const out = [dg(C, '10.0.0.1:69', rrq(name))];
+      blocks(someBytes(600, port), 512).forEach((d, i) => out.push(dg(T, C, d), dg(C, T, ack(i + 1))));
+      return out;
+    };
+    const long = 'x'.repeat(300);
+    const transfers = recordedTransfers(trackTftp([...download(long, 1000), ...download('../up.bin', 1010), ...download('ok.bin', 1020)]));
+    const out = await replayTftp(transfers, { server: 'builtin' });
+    expect(out.map((o) => `${o.verdict}: ${o.detail}`)).toEqual([
+      'skipped: the file cannot be written to a root: ENAMETOOLONG',
+      'skipped: the file cannot be served from a root: its name leaves the root (..)',
+      expect.stringMatching(/^ok: 600 bytes, sha256 [0-9a-f]{16}; blksize 512$/),
+    ]);
   });
 
   it('replays DHCP to another server (here bootwire on loopback, answering a relay on a high port)', async () => {
