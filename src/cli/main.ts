@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
 import { Command, CommanderError } from 'commander';
+import { boot, type BootFlags } from './boot.js';
 import { check, type CheckFlags } from './check.js';
 import { decode } from './decode.js';
 import { get, put } from './get.js';
@@ -90,6 +91,20 @@ program
   .option('--force', 'replace a root an earlier init wrote')
   .option('--seed <n>', 'seed of the generated image bytes', '1')
   .action((root: string, flags: InitFlags) => init(root, flags));
+
+program
+  .command('boot')
+  .description('boot one simulated phone as its manual says: DHCP, script, image (when it differs), settings')
+  .requiredOption('--model <model>', 'phone model: 4610, 4620, 1608, 9608, 9611, 1220, 1230, 420HD, 440HD, …')
+  .requiredOption('--mac <mac>', 'the phone\'s MAC address')
+  .option('--dhcp <host:port|none>', 'DHCP server, reached relay-style (unicast, giaddr = --relay)', '127.0.0.1:6767')
+  .option('--relay <host:port>', 'where the relay socket binds: the server sends its replies there', '127.0.0.1:6768')
+  .option('--link-selection <address|none>', 'RFC 3527 link selection sent by the relay (the phone subnet)', '10.77.0.1')
+  .option('--server <url>', 'skip DHCP: the file server URL (tftp://, http://, https://; for the 400HD a provisioning URL)')
+  .option('--state <dir>', 'remember what the phone runs between boots (one JSON file per MAC)')
+  .option('--redirect <map>', 'PROTO://HOST[:PORT]=HOST:PORT: where a server named by DHCP really answers (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--json', 'one JSON object instead of the timeline')
+  .action((flags: BootFlags) => boot(flags));
 
 try {
   await program.parseAsync(process.argv);

@@ -29,6 +29,11 @@ export interface HttpGetOptions {
   sha256?: boolean;
   /** Give up with `too-large` when the body passes this many bytes. */
   maxBytes?: number;
+  /**
+   * Each body chunk as it arrives (a phone checking an image's header and checksum as it streams in).
+   * Throwing aborts the download: the promise rejects with code `aborted` and the thrown message.
+   */
+  onData?: (chunk: Buffer) => void;
 }
 
 export interface HttpGetResult {
@@ -114,6 +119,13 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
         }
         hash?.update(chunk);
         chunks?.push(chunk);
+        if (options.onData) {
+          try {
+            options.onData(chunk);
+          } catch (e) {
+            fail(new HttpClientError('aborted', `${u.href}: ${(e as Error).message}`));
+          }
+        }
       });
       const cut = () => new HttpClientError('truncated', `${u.href}: connection closed after ${bytes} bytes of the body`);
       res.on('error', (e) => fail(res.complete ? new HttpClientError('network', `${u.href}: ${e.message}`) : cut()));

@@ -105,7 +105,11 @@ function timing(o: TftpClientOptions) {
   return { timeoutMs, maxRetries: o.maxRetries ?? 5 };
 }
 
-/** Downloads a file, handing each in-order chunk to `onData` (a view: copy it to keep it past the call). */
+/**
+ * Downloads a file, handing each in-order chunk to `onData` (a view: copy it to keep it past the call).
+ * If `onData` throws, the transfer is cancelled (ERROR 0 to the server) and the call rejects with
+ * what it threw: a phone that sees a wrong image header stops there.
+ */
 export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => void): Promise<TftpTransferInfo> {
   const { pairs, known } = requestOptions(o, o.tsize ? 0 : undefined);
   const request = encodeRequest(Opcode.RRQ, o.filename, o.mode ?? 'octet', pairs);
@@ -113,11 +117,22 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
   const socket = await openSocket(host);
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   let closeLater = false;
+  let refused: Error | undefined;
+  const deliver = (b: Buffer) => {
+    if (refused) return;
+    try {
+      onData(decoder ? decoder.push(b) : b);
+    } catch (e) {
+      refused = e instanceof Error ? e : new Error(String(e));
+      // Not from inside the machine's own receive: abort on the next microtask.
+      queueMicrotask(() => t.abort(0, 'download cancelled'));
+    }
+  };
   const t = new UdpTransfer({
     socket,
     peer: { address: host, port: o.port ?? 69 },
     learnPeerPort: true,
-    deliver: decoder ? (b) => onData(decoder.push(b)) : onData,
+    deliver,
     ...(o.faults ? { faults: o.faults } : {}),
   });
   try {
@@ -133,6 +148,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     // Return at the final block; the socket stays open (not keeping the process alive) while the
     // receiver dallies to answer a resent final DATA.
     const { result } = await t.settled;
+    if (refused) throw refused;
     if (!result.ok) throw TftpError.from(result.error);
     closeLater = true;
     socket.unref();

@@ -34,6 +34,11 @@ export interface DoraConfig {
   retries: number;
   /** Refuse OFFERs without option 51, as the Avaya 9600 does. */
   requireLeaseTime?: boolean;
+  /**
+   * RFC 3527 link selection: the subnet to lease from, sent as option 82 sub-option 5. Lets a relay
+   * on loopback (giaddr 127.x) ask for addresses on a phone subnet, as relays in data centres do.
+   */
+  linkSelection?: string;
 }
 
 export interface DoraLease {
@@ -142,6 +147,7 @@ export class DoraMachine {
     if (p.userClass !== undefined) options.push([77, Buffer.from(p.userClass, 'latin1')]);
     if (p.hostname) options.push([12, Buffer.from(p.hostname)]);
     options.push([55, Buffer.from(p.requestedOptions)]);
+    if (this.cfg.linkSelection) options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]); // a relay's option goes last
     return buildDhcp({ op: 1, xid: this.xid, giaddr: this.cfg.giaddr, hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1, chaddr: mac, options, maxSize: 576 }).bytes;
   }
 

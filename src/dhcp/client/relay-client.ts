@@ -7,6 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
+import type { FaultInjector } from '../../net/faults.js';
 import { decodeDhcp } from '../codec/index.js';
 import { type DoraConfig, DoraMachine, type DoraResult, type PhoneIdentity } from './dora.js';
 
@@ -14,6 +15,17 @@ export interface RelayClientOptions {
   /** Where the relay socket binds; its address is giaddr. Port 67 for standard servers (root). */
   bind: { address: string; port: number };
   server: { host: string; port: number };
+  timeoutMs?: number;
+  retries?: number;
+  requireLeaseTime?: boolean;
+  /** RFC 3527 link selection added to every request (see DoraConfig.linkSelection). */
+  linkSelection?: string;
+  /** Loss, duplication and reordering applied to every datagram sent and received. */
+  faults?: FaultInjector;
+}
+
+/** Per-phone settings that override the client's. */
+export interface DoraOverrides {
   timeoutMs?: number;
   retries?: number;
   requireLeaseTime?: boolean;
@@ -27,7 +39,7 @@ export class RelayClient {
     private readonly socket: dgram.Socket,
     private readonly o: RelayClientOptions,
   ) {
-    socket.on('message', (msg) => this.onMessage(msg));
+    socket.on('message', (msg) => (o.faults ? o.faults.apply(() => this.onMessage(msg)) : this.onMessage(msg)));
     socket.on('error', () => {});
   }
 
@@ -53,16 +65,17 @@ export class RelayClient {
   }
 
   /** Runs one phone's DORA to its ACK (or failure). */
-  dora(phone: PhoneIdentity): Promise<DoraResult> {
+  dora(phone: PhoneIdentity, overrides: DoraOverrides = {}): Promise<DoraResult> {
     if (this.closed) return Promise.resolve({ ok: false, error: 'client closed', retransmits: 0 });
     let xid: number;
     do xid = randomInt(1, 0xffffffff);
     while (this.pending.has(xid));
     const cfg: DoraConfig = {
       giaddr: this.o.bind.address,
-      timeoutMs: this.o.timeoutMs ?? 1000,
-      retries: this.o.retries ?? 4,
-      ...(this.o.requireLeaseTime ? { requireLeaseTime: true } : {}),
+      timeoutMs: overrides.timeoutMs ?? this.o.timeoutMs ?? 1000,
+      retries: overrides.retries ?? this.o.retries ?? 4,
+      ...((overrides.requireLeaseTime ?? this.o.requireLeaseTime) ? { requireLeaseTime: true } : {}),
+      ...(this.o.linkSelection ? { linkSelection: this.o.linkSelection } : {}),
     };
     const machine = new DoraMachine(phone, cfg, xid);
     return new Promise((done) => {
@@ -99,6 +112,12 @@ export class RelayClient {
   }
 
   private send(packet: Buffer): void {
+    if (this.o.faults) this.o.faults.apply(() => this.sendNow(packet));
+    else this.sendNow(packet);
+  }
+
+  private sendNow(packet: Buffer): void {
+    if (this.closed) return;
     try {
       this.socket.send(packet, this.o.server.port, this.o.server.host);
     } catch {

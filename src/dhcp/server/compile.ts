@@ -123,6 +123,12 @@ function compileClass(c: ClassConfig, i: number): CompiledClass {
   return out;
 }
 
+/** The specific IPv4 address the server listens on, if it is not the wildcard. */
+function listenAddress(listen: string): string | undefined {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return /^[0-9.]+$/.test(host) && host !== '0.0.0.0' ? host : undefined;
+}
+
 export function compileDhcpConfig(cfg: DhcpConfig, locals: number[] = localAddresses()): EngineConfig {
   const subnets = cfg.subnets.map((s, i) => compileSubnet(s, i, locals));
   for (let i = 0; i < subnets.length; i++) {
@@ -136,6 +142,7 @@ export function compileDhcpConfig(cfg: DhcpConfig, locals: number[] = localAddre
     subnets,
     classes: cfg.classes.map(compileClass),
     ...(cfg.serverId ? { serverId: cfg.serverId } : {}),
+    ...(listenAddress(cfg.listen) ? { listenAddress: listenAddress(cfg.listen)! } : {}),
     offerMs: cfg.offerSeconds * 1000,
     declineMs: cfg.declineSeconds * 1000,
   };

@@ -62,8 +62,14 @@ export interface CompiledSubnet {
 export interface EngineConfig {
   subnets: CompiledSubnet[];
   classes: CompiledClass[];
-  /** Option 54; falls back to the subnet's local address. */
+  /** Option 54; falls back to the subnet's local address, then to `listenAddress`. */
   serverId?: string;
+  /**
+   * The address the server listens on, when it is one address: the server identifier of subnets it
+   * has no address in (a relayed site, or a simulation on loopback). Every OFFER and ACK must carry
+   * option 54 (RFC 2131 4.3.1): clients ignore an OFFER without one.
+   */
+  listenAddress?: string;
   offerMs: number;
   declineMs: number;
 }
@@ -156,7 +162,7 @@ export class DhcpEngine {
   }
 
   private serverIdOf(subnet: CompiledSubnet): string | undefined {
-    return this.cfg.serverId ?? (subnet.localAddress !== undefined ? intToIp(subnet.localAddress) : undefined);
+    return this.cfg.serverId ?? (subnet.localAddress !== undefined ? intToIp(subnet.localAddress) : this.cfg.listenAddress);
   }
 
   /** Is `ip` usable by this client now? */
