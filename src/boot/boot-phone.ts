@@ -15,7 +15,7 @@ import { ImageVerifier, IMAGE_HEADER_BYTES, decodeImageHeader } from '../phones/
 import { decideImage, type RunningImage } from '../phones/image-policy.js';
 import { dhcpIdentity, type PhoneModel, scriptVariables, settingsFileFor } from '../phones/models.js';
 import { fwDirective, hasUserConfig, parseSip1200Provisioning, sectionFiles } from '../phones/sip1200-config.js';
-import { type FetchContext, type FetchOutcome, fetchFile } from './fetch.js';
+import { type FetchContext, type FetchOutcome, fetchFile, restrictProtocols } from './fetch.js';
 import type { PhoneState, PhoneStateStore } from './state.js';
 
 export type Phase = 'dhcp' | 'script' | 'image' | 'settings';
@@ -189,7 +189,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
   /** Fetches from the servers in order; records one phase entry per attempt. */
   const get = async (phase: Phase, file: string, keep: boolean, servers = choice.order(), onData?: (c: Buffer) => void, stopped?: () => boolean): Promise<FetchOutcome & { server?: FileServer }> => {
     let last: (FetchOutcome & { server?: FileServer }) | undefined;
-    for (const server of servers) {
+    for (const server of restrictProtocols(servers, o.fetch?.protocols)) {
       o.onPhase?.(phase);
       const t0 = performance.now();
       const r = await fetchFile(server, model, { file, keep, ...(onData ? { onData } : {}), ...(phase === 'image' ? { deadlineMs: model.tftp.imageDeadlineMs ?? 600_000 } : {}) }, o.fetch);

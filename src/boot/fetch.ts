@@ -30,6 +30,24 @@ export interface FetchContext {
   ca?: string | Buffer;
   httpAgent?: Agent;
   signal?: AbortSignal;
+  /**
+   * Only these protocols (storm --protocols tftp): a server of another protocol is reached on the same
+   * host with the first one allowed, so peers that serve only TFTP are compared on the same work.
+   */
+  protocols?: readonly FileServer['protocol'][];
+}
+
+const DEFAULT_PORT = { tftp: 69, http: 80, https: 443, ftp: 21 } as const;
+
+/** The servers as `protocols` allows them, in order, without repeats. */
+export function restrictProtocols(servers: readonly FileServer[], protocols: FetchContext['protocols']): FileServer[] {
+  if (!protocols || protocols.length === 0) return [...servers];
+  const out: FileServer[] = [];
+  for (const s of servers) {
+    const t: FileServer = protocols.includes(s.protocol) ? s : { ...s, protocol: protocols[0]!, port: DEFAULT_PORT[protocols[0]!], source: `${s.source} (as ${protocols[0]})` };
+    if (!out.some((x) => x.protocol === t.protocol && x.host === t.host && x.port === t.port && x.pathPrefix === t.pathPrefix)) out.push(t);
+  }
+  return out;
 }
 
 export interface FetchRequest {

@@ -8,6 +8,7 @@ import { get, put } from './get.js';
 import { init, type InitFlags } from './init.js';
 import { replay, type ReplayFlags } from './replay.js';
 import { serve, type ServeFlags } from './serve.js';
+import { storm, type StormFlags } from './storm.js';
 import { UsageError } from '../util/hostport.js';
 
 const program = new Command('bootwire')
@@ -105,6 +106,34 @@ program
   .option('--redirect <map>', 'PROTO://HOST[:PORT]=HOST:PORT: where a server named by DHCP really answers (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--json', 'one JSON object instead of the timeline')
   .action((flags: BootFlags) => boot(flags));
+
+program
+  .command('storm')
+  .description('a boot storm: hundreds of simulated phones of the real models booting at once, measured (default: 200 phones against bootwire on loopback)')
+  .option('--phones <n>', 'phones in the fleet', '200')
+  .option('--mix <mix>', 'models and shares', '4610=30%,1608=10%,9608=30%,1230=10%,440HD=20%')
+  .option('--image-size <size>', 'size of every generated image (default: each model\'s typical size)')
+  .option('--loss <p>', 'datagrams lost at the phones\' sockets (0.05 or 5%)', '0')
+  .option('--duplicate <p>', 'datagrams delivered twice', '0')
+  .option('--reorder <p>', 'datagrams held back behind later ones', '0')
+  .option('--stagger <ms>', 'spread the phones\' power-up over this many milliseconds', '0')
+  .option('--server <builtin|url>', 'bootwire on loopback, or another file server (tftp://HOST:PORT/, http://HOST:PORT/) with --dhcp none', 'builtin')
+  .option('--dhcp <builtin|host:port|none>', 'DHCP: bootwire\'s, another server (relay-style), or none', 'builtin')
+  .option('--protocols <list>', 'keep every phone on these (e.g. tftp): other servers are reached with the first')
+  .option('--client-blksize <n>', 'every TFTP request asks for this blksize (RFC 2348)')
+  .option('--client-windowsize <n>', 'every TFTP request asks for this windowsize (RFC 7440)')
+  .option('--compare <peers>', 'also run the fleet against these installed servers: tftpd-hpa,atftpd,dnsmasq (root)')
+  .option('--rounds <n>', 'with --compare: rounds, alternating the order; the median round is shown', '1')
+  .option('--workers <n>', 'simulator threads (default: cores, at most 4)')
+  .option('--server-workers <n>', 'bootwire\'s TFTP transfer workers')
+  .option('--root <dir>', 'serve this provisioning root instead of a generated one')
+  .option('--seed <n>', 'seed of the MACs and of the injected faults', '1')
+  .option('--relay-port <port>', 'with --dhcp HOST:PORT: the port its replies go to (67 for standard servers)')
+  .option('--json', 'one JSON object (with --compare: {"runs":[…]})')
+  .option('--full-json', 'the JSON with every phone\'s times (for reports)')
+  .option('--report <file.html>', 'write a self-contained HTML report with charts')
+  .option('--no-progress', 'no live display')
+  .action((flags: StormFlags) => storm(flags, process.argv.slice(3)));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,273 @@
+/**
+ * One storm: a fleet of simulated phones booting at once against bootwire or another server, measured.
+ * With `compare`, the same fleet boots against bootwire and each named peer in turn, each server alone
+ * in a network namespace of its own (the peers listen on port 69 and drop privileges: root only).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Redirect } from '../boot/redirect.js';
+import type { FileProtocol } from '../phones/models.js';
+import { writeExampleRoot } from '../phones/init-root.js';
+import { buildFleet, type MixEntry } from './fleet.js';
+import { selfCpuSeconds } from './proc.js';
+import { createProgress } from './progress.js';
+import { type StormRun, summarize } from './result.js';
+import { CLI, type PeerName, type RunningServer, startBootwire, startPeer } from './servers.js';
+import { simulate } from './simulator.js';
+
+export interface StormOptions {
+  phones: number;
+  mix: MixEntry[];
+  /** Flags as typed, to pass on to the child storms of a comparison. */
+  mixText: string;
+  imageSize?: number;
+  loss: number;
+  duplicate: number;
+  reorder: number;
+  staggerMs: number;
+  /** 'builtin' or a file server URL (tftp://…, http://…). */
+  server: string;
+  /** 'builtin', 'none' or HOST:PORT. */
+  dhcp: string;
+  protocols?: FileProtocol[];
+  blksize?: number;
+  windowsize?: number;
+  compare: PeerName[];
+  rounds: number;
+  /** Simulator threads. */
+  workers: number;
+  serverWorkers?: number;
+  /** An existing provisioning root instead of a generated one. */
+  root?: string;
+  progress: boolean;
+  seed: number;
+  /** Relay port of an external DHCP server (67 for standard ones). */
+  relayPort?: number;
+}
+
+/** A UDP port free on the first relay address (the others are loopback addresses nobody else uses). */
+async function freeUdpPort(host: string): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, host, () => resolve());
+  });
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Worker k's relay socket: its own loopback address, one port for all (the server's relayPort). */
+const relayAddress = (k: number) => `127.0.${10 + (k >> 8)}.${(k & 255) + 1}`;
+
+async function prepareRoot(o: StormOptions, dir: string): Promise<string> {
+  if (o.root) return path.resolve(o.root);
+  const root = path.join(dir, 'root');
+  await writeExampleRoot(root, o.imageSize !== undefined ? { imageSize: o.imageSize } : {});
+  return root;
+}
+
+/** Runs the storm (or the comparison) and returns one run per server. */
+export async function runStorm(o: StormOptions): Promise<StormRun[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bootwire-storm-'));
+  try {
+    const root = await prepareRoot(o, dir);
+    if (o.compare.length > 0) return await compare(o, root, dir);
+    return [await single(o, root, dir)];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function single(o: StormOptions, root: string, dir: string): Promise<StormRun> {
+  const fleet = buildFleet(o.phones, o.mix, o.seed);
+  const workers = Math.max(1, o.workers);
+  let server: RunningServer | undefined;
+  let dhcpTarget: { host: string; port: number } | undefined;
+  let relayPort = o.relayPort;
+  const redirects: Redirect[] = [];
+  let serverUrl: string | undefined;
+  let label = o.server;
+  if (o.dhcp !== 'none' && o.dhcp !== 'builtin') {
+    const m = /^(.+):([0-9]+)$/.exec(o.dhcp)!;
+    dhcpTarget = { host: m[1]!, port: Number(m[2]) };
+    relayPort ??= 67;
+  }
+  if (o.dhcp === 'builtin') relayPort = await freeUdpPort(relayAddress(0));
+  if (o.server === 'builtin') {
+    server = await startBootwire({ root, dir, http: true, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
+    if (o.dhcp === 'builtin') dhcpTarget = server.dhcp!;
+    // The site's DHCP names 10.77.0.1 on the standard ports; here the servers are on loopback.
+    redirects.push({ protocol: 'tftp', host: '10.77.0.1', to: server.tftp! }, { protocol: 'http', host: '10.77.0.1', to: server.http! });
+    if (o.dhcp === 'none') {
+      const first = o.protocols?.[0] ?? 'http';
+      const ep = first === 'tftp' ? server.tftp! : server.http!;
+      serverUrl = `${first}://${ep.host}:${ep.port}/`;
+    }
+  } else {
+    serverUrl = o.server;
+    label = o.server;
+  }
+  const progress = createProgress(label, fleet.length, o.progress);
+  const cpu0 = selfCpuSeconds();
+  const serverCpu0 = server?.usage()?.cpuSeconds;
+  let result;
+  try {
+    result = await simulate({
+      phones: fleet,
+      workers: dhcpTarget ? Math.min(workers, 64) : workers,
+      staggerMs: o.staggerMs,
+      ...(dhcpTarget
+        ? { dhcp: { server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: Math.min(workers, 64) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
+        : {}),
+      ...(serverUrl !== undefined && o.dhcp === 'none' ? { serverUrl } : {}),
+      redirects,
+      faults: { loss: o.loss, duplicate: o.duplicate, reorder: o.reorder },
+      ...(o.protocols ? { protocols: o.protocols } : {}),
+      ...(o.blksize ? { tftpBlksize: o.blksize } : {}),
+      ...(o.windowsize ? { tftpWindowsize: o.windowsize } : {}),
+      seed: o.seed,
+      onStage: (c) => progress.update(c),
+    });
+  } finally {
+    progress.stop();
+  }
+  const usage = server?.usage();
+  await server?.stop();
+  return summarize(label, result.outcomes, result.wallSeconds, {
+    simulatorCpuSeconds: selfCpuSeconds() - cpu0,
+    simulatorPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ...(usage && serverCpu0 !== undefined ? { serverCpuSeconds: usage.cpuSeconds - serverCpu0, serverPeakRssBytes: usage.peakRssBytes } : {}),
+  });
+}
+
+function ip(args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim()}`);
+}
+
+/** Each server alone in a fresh namespace; the fleet is a child storm inside it, pointed at port 69. */
+async function compare(o: StormOptions, root: string, dir: string): Promise<StormRun[]> {
+  if (process.getuid?.() !== 0) throw new Error('--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own');
+  const names = ['bootwire', ...o.compare];
+  const runs = new Map<string, StormRun[]>();
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const ns = `bwstorm-${process.pid}-${round}-${name}`;
+      ip(['netns', 'add', ns]);
+      try {
+        ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+        const prefix = ['ip', 'netns', 'exec', ns];
+        const server =
+          name === 'bootwire'
+            ? await startBootwireOn69(root, dir, prefix, o.serverWorkers)
+            : await startPeer(name as PeerName, root, prefix);
+        try {
+          if (o.progress) process.stderr.write(`storm: ${name} (round ${round + 1}/${o.rounds})\n`);
+          const cpu0 = server.usage()?.cpuSeconds ?? 0;
+          const child = await childStorm(o, prefix, root);
+          const u = server.usage();
+          const run: StormRun = { ...child, server: name, ...(u ? { serverCpuSeconds: Math.round((u.cpuSeconds - cpu0) * 1000) / 1000, serverPeakRssBytes: u.peakRssBytes } : {}) };
+          runs.set(name, [...(runs.get(name) ?? []), run]);
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
+    }
+  }
+  // The median round by wall time stands for each server.
+  return names.map((n) => {
+    const r = [...runs.get(n)!].sort((a, b) => a.wallSeconds - b.wallSeconds);
+    return r[Math.floor((r.length - 1) / 2)]!;
+  });
+}
+
+async function startBootwireOn69(root: string, dir: string, prefix: string[], workers: number | undefined): Promise<RunningServer> {
+  const args = [...prefix, process.execPath, CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', ...(workers !== undefined ? ['--workers', String(workers)] : [])];
+  void dir;
+  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`bootwire serve did not start: ${err}`)), 20_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      if (/tftp listening/.test(c.toString())) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`bootwire serve exited with ${code}: ${err}`)));
+  });
+  const { procUsage } = await import('./proc.js');
+  return {
+    name: 'bootwire',
+    pid: child.pid!,
+    tftp: { host: '127.0.0.1', port: 69 },
+    usage: () => procUsage(child.pid!),
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** `bootwire storm --server tftp://127.0.0.1:69/ --dhcp none --json` inside the namespace. */
+async function childStorm(o: StormOptions, prefix: string[], root: string): Promise<StormRun> {
+  const args = [
+    ...prefix,
+    process.execPath,
+    CLI,
+    'storm',
+    '--server',
+    'tftp://127.0.0.1:69/',
+    '--dhcp',
+    'none',
+    '--root',
+    root,
+    '--phones',
+    String(o.phones),
+    '--mix',
+    o.mixText,
+    '--protocols',
+    (o.protocols ?? ['tftp']).join(','),
+    '--loss',
+    String(o.loss),
+    '--duplicate',
+    String(o.duplicate),
+    '--reorder',
+    String(o.reorder),
+    '--stagger',
+    String(o.staggerMs),
+    '--workers',
+    String(o.workers),
+    '--seed',
+    String(o.seed),
+    '--json',
+    '--full-json',
+    '--no-progress',
+    ...(o.blksize ? ['--client-blksize', String(o.blksize)] : []),
+    ...(o.windowsize ? ['--client-windowsize', String(o.windowsize)] : []),
+  ];
+  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const line = out.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as StormRun;
+  } catch {
+    throw new Error(`the fleet's storm exited with ${code}: ${err.trim() || out.trim()}`);
+  }
+}
+
+export const defaultWorkers = () => Math.max(1, Math.min(4, availableParallelism()));

@@ -1,0 +1,100 @@
+/**
+ * A simulator worker thread: boots its share of the fleet with bootPhone, each phone at its start time,
+ * all concurrently, and reports each phase change and each phone's end to the main thread. One DHCP
+ * relay socket per worker (its own loopback address, so the server's replies find it).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { bootPhone } from '../boot/boot-phone.js';
+import { redirector, type Redirect } from '../boot/redirect.js';
+import { MemoryStateStore } from '../boot/state.js';
+import { RelayClient } from '../dhcp/client/relay-client.js';
+import { FaultInjector } from '../net/faults.js';
+import { findModel } from '../phones/models.js';
+import type { FleetPhone } from './fleet.js';
+import { outcomeOf } from './result.js';
+import type { FileProtocol } from '../phones/models.js';
+
+export interface SimWorkerData {
+  phones: FleetPhone[];
+  /** performance.timeOrigin-independent: epoch milliseconds at which the storm starts. */
+  startEpochMs: number;
+  /** Per phone: milliseconds after the start at which it powers up. */
+  offsetsMs: number[];
+  dhcp?: { server: { host: string; port: number }; relay: { address: string; port: number }; linkSelection: string; timeoutMs: number; retries: number };
+  /** `--dhcp none`: where every phone fetches from (400HD phones get the image;cfg appended). */
+  serverUrl?: string;
+  redirects: Redirect[];
+  faults: { loss: number; duplicate: number; reorder: number };
+  protocols?: FileProtocol[];
+  tftpBlksize?: number;
+  tftpWindowsize?: number;
+  /** Seed of the phones' fault randomness. */
+  seed: number;
+}
+
+export type SimMessage = { type: 'phase'; index: number; phase: string } | { type: 'done'; outcome: ReturnType<typeof outcomeOf> } | { type: 'finished'; cpuSeconds: number };
+
+/** A small seeded PRNG (mulberry32): the same seed loses the same packets. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function main(d: SimWorkerData): Promise<void> {
+  const port = parentPort!;
+  const state = new MemoryStateStore();
+  const redirect = redirector(d.redirects);
+  let dhcp: RelayClient | undefined;
+  if (d.dhcp) {
+    dhcp = await RelayClient.open({
+      bind: d.dhcp.relay,
+      server: d.dhcp.server,
+      linkSelection: d.dhcp.linkSelection,
+      timeoutMs: d.dhcp.timeoutMs,
+      retries: d.dhcp.retries,
+      ...(d.faults.loss || d.faults.duplicate || d.faults.reorder ? { faults: new FaultInjector({ ...d.faults, random: rng(d.seed ^ 0x5eed) }) } : {}),
+    });
+  }
+  const nowS = () => (Date.now() - d.startEpochMs) / 1000;
+  await Promise.all(
+    d.phones.map(async (phone, i) => {
+      const wait = d.startEpochMs + d.offsetsMs[i]! - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const startedAt = nowS();
+      const model = findModel(phone.model)!;
+      let server = d.serverUrl;
+      if (server !== undefined && model.files.format === 'audiocodes-url') server = `${server.endsWith('/') ? server : `${server}/`}<MODEL>.img;<MODEL>.cfg`;
+      const report = await bootPhone({
+        model,
+        mac: phone.mac,
+        ...(dhcp ? { dhcp } : {}),
+        ...(server !== undefined ? { server } : {}),
+        state,
+        fetch: {
+          redirect,
+          faults: new FaultInjector({ ...d.faults, random: rng(d.seed + phone.index * 7919) }),
+          ...(d.protocols ? { protocols: d.protocols } : {}),
+          ...(d.tftpBlksize ? { tftpBlksize: d.tftpBlksize } : {}),
+          ...(d.tftpWindowsize ? { tftpWindowsize: d.tftpWindowsize } : {}),
+        },
+        onPhase: (phase) => port.postMessage({ type: 'phase', index: phone.index, phase } satisfies SimMessage),
+      }).catch((e: Error) => ({ model: phone.model, mac: phone.mac, ok: false, imageDownloaded: false, phases: [], ms: 0, retransmits: 0, bytes: 0, error: `simulator: ${e.message}` }));
+      port.postMessage({ type: 'done', outcome: outcomeOf(phone.index, report, startedAt, nowS()) } satisfies SimMessage);
+    }),
+  );
+  await dhcp?.close();
+  const u = process.cpuUsage();
+  port.postMessage({ type: 'finished', cpuSeconds: (u.user + u.system) / 1e6 } satisfies SimMessage);
+}
+
+if (parentPort && workerData) {
+  main(workerData as SimWorkerData).catch((e: Error) => {
+    parentPort!.postMessage({ type: 'error', message: e.stack ?? e.message });
+  });
+}
