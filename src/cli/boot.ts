@@ -3,7 +3,7 @@
  * one simulated phone booting as its manual says (src/boot/boot-phone.ts). Prints a timeline, or one
  * JSON object with --json; exits 0 only when the boot succeeded (1 when it failed, 2 on usage errors).
  */
-import { bootPhone, type BootReport } from '../boot/boot-phone.js';
+import { bootPhone, type BootReport, planFromUrl } from '../boot/boot-phone.js';
 import { parseRedirect, RedirectError, redirector } from '../boot/redirect.js';
 import { DirStateStore, MemoryStateStore } from '../boot/state.js';
 import { RelayClient } from '../dhcp/client/relay-client.js';
@@ -14,6 +14,8 @@ export interface BootFlags {
   model: string;
   mac: string;
   dhcp: string;
+  /** The relay client's first retransmission timeout (doubling, 4 retries): 1000 ms waits about 31 s in all. */
+  dhcpTimeoutMs: string;
   relay: string;
   linkSelection: string;
   server?: string;
@@ -36,12 +38,26 @@ export async function boot(flags: BootFlags): Promise<void> {
   }
   const useDhcp = flags.dhcp !== 'none' && flags.server === undefined;
   if (!useDhcp && flags.server === undefined) throw new UsageError('--dhcp none needs --server URL (where the phone finds its files)');
+  if (flags.server !== undefined) {
+    // A URL the phone could not use is a usage error (exit 2), not a failed boot.
+    let servers;
+    try {
+      servers = planFromUrl(model, mac, flags.server).servers;
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    for (const s of servers) {
+      if (!model.protocols.order.includes(s.protocol)) throw new UsageError(`--server ${flags.server}: the ${model.name} does not fetch files over ${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`);
+    }
+  }
+  const dhcpTimeoutMs = Number(flags.dhcpTimeoutMs);
+  if (!/^[0-9]+$/.test(flags.dhcpTimeoutMs) || dhcpTimeoutMs < 10 || dhcpTimeoutMs > 60_000) throw new UsageError(`--dhcp-timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.dhcpTimeoutMs)}`);
   let client: RelayClient | undefined;
   if (useDhcp) {
     const server = parseHostPort(flags.dhcp, '127.0.0.1', '--dhcp');
     const relay = parseHostPort(flags.relay, '127.0.0.1', '--relay');
     try {
-      client = await RelayClient.open({ bind: { address: relay.host, port: relay.port }, server, ...(flags.linkSelection !== 'none' ? { linkSelection: flags.linkSelection } : {}) });
+      client = await RelayClient.open({ bind: { address: relay.host, port: relay.port }, server, timeoutMs: dhcpTimeoutMs, ...(flags.linkSelection !== 'none' ? { linkSelection: flags.linkSelection } : {}) });
     } catch (e) {
       throw new UsageError(`cannot open the relay socket on ${flags.relay}: ${(e as Error).message}`);
     }

@@ -99,6 +99,7 @@ program
   .requiredOption('--model <model>', 'phone model: 4610, 4620, 1608, 9608, 9611, 1220, 1230, 420HD, 440HD, …')
   .requiredOption('--mac <mac>', 'the phone\'s MAC address')
   .option('--dhcp <host:port|none>', 'DHCP server, reached relay-style (unicast, giaddr = --relay)', '127.0.0.1:6767')
+  .option('--dhcp-timeout-ms <ms>', 'first DHCP retransmission timeout, doubled at each of 4 retries (1000: about 31 s before giving up)', '1000')
   .option('--relay <host:port>', 'where the relay socket binds: the server sends its replies there', '127.0.0.1:6768')
   .option('--link-selection <address|none>', 'RFC 3527 link selection sent by the relay (the phone subnet)', '10.77.0.1')
   .option('--server <url>', 'skip DHCP: the file server URL (tftp://, http://, https://; for the 400HD a provisioning URL)')
