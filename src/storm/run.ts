@@ -161,6 +161,11 @@ async function compare(o: StormOptions, root: string, dir: string): Promise<Stor
       ip(['netns', 'add', ns]);
       try {
         ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+        // tftpd-hpa resolves its address with AI_ADDRCONFIG, which fails when only loopback has one.
+        ip(['-n', ns, 'link', 'add', 'bw0', 'type', 'veth', 'peer', 'name', 'bw1']);
+        ip(['-n', ns, 'addr', 'add', '198.18.0.1/32', 'dev', 'bw0']);
+        ip(['-n', ns, 'link', 'set', 'bw0', 'up']);
+        ip(['-n', ns, 'link', 'set', 'bw1', 'up']);
         const prefix = ['ip', 'netns', 'exec', ns];
         const server =
           name === 'bootwire'
