@@ -12,13 +12,13 @@ import { storm, type StormFlags } from './storm.js';
 import { UsageError } from '../util/hostport.js';
 
 const program = new Command('bootwire')
-  .description('Provisioning engine for IP phones: TFTP server and client (DHCP, HTTP and the boot-storm benchmark to come)')
+  .description('Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and replay, and the boot-storm benchmark')
   .exitOverride()
   .showHelpAfterError(false);
 
 const serveCommand = program
   .command('serve')
-  .description('serve a root over TFTP (default: the bundled example root on 127.0.0.1:6969), and DHCP from a config file')
+  .description('serve a root over TFTP (default: the example root `init` writes, on 127.0.0.1:6969), HTTP/HTTPS, and DHCP from a config file')
   .option('--config <file>', 'bootwire.json: root, tftp and dhcp sections (flags typed here override its tftp settings)')
   .option('--root <dir>', 'directory to serve (default: the bundled example root)')
   .option('--tftp <host:port>', 'TFTP listen address', '127.0.0.1:6969')

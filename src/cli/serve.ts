@@ -6,8 +6,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { defaultRoot } from './default-root.js';
 import type { BootwireConfig } from '../config/schema.js';
 import { DhcpServer } from '../dhcp/server/server.js';
 import { ImageCache } from '../files/image-cache.js';
@@ -38,8 +38,6 @@ export interface ServeFlags {
   logLevel: string;
 }
 
-/** The example root shipped with the package, served when no --root is given. */
-export const EXAMPLE_ROOT = fileURLToPath(new URL('../../examples/tftpboot', import.meta.url));
 
 function int(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
@@ -48,7 +46,7 @@ function int(value: string, flag: string, min: number, max: number): number {
 }
 
 /** TFTP options from the config file, then from flags the user actually typed. */
-function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined): TftpServerOptions | undefined {
+function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined, EXAMPLE_ROOT: string): TftpServerOptions | undefined {
   const t = cfg?.tftp;
   if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined; // a DHCP-only config
   const pick = <T>(name: keyof ServeFlags, fromFlag: () => T, fromFile: T | undefined, fallback: () => T): T =>
@@ -119,7 +117,10 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       throw e;
     }
   }
-  const tftpOpts = tftpOptions(flags, explicit, cfg);
+  // Without a root anywhere: the example root `bootwire init` writes (every model's files).
+  const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !explicit('tftp') && flags.http === undefined;
+  const EXAMPLE_ROOT = flags.root ?? cfg?.root ?? (dhcpOnly ? '' : await defaultRoot());
+  const tftpOpts = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
   // TFTP and HTTP serve one root from one cache: one shared copy of each file version for both.
   const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
   if (tftpOpts) tftpOpts.cache = cache;
