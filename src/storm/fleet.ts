@@ -36,7 +36,9 @@ export function parseMix(text: string): MixEntry[] {
     if (!Number.isFinite(weight) || weight < 0) throw new MixError(`--mix: bad share in ${JSON.stringify(p)}`);
     raw.push({ model, weight });
   }
+  // All percentages or all weights: `4610=50%,9608=5` is a typo, not 50:5.
   const percent = parts.every((p) => p.endsWith('%'));
+  if (!percent && parts.some((p) => p.endsWith('%'))) throw new MixError('--mix: give every share as a percentage (4610=30%,9608=70%) or every one as a weight (4610=3,9608=7), not both');
   const total = raw.reduce((n, r) => n + r.weight, 0);
   if (total <= 0) throw new MixError('--mix: the shares add up to nothing');
   if (percent && Math.abs(total - 100) > 0.01) throw new MixError(`--mix: the percentages add up to ${total}%, not 100%`);
