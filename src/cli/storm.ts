@@ -129,7 +129,9 @@ export function table(runs: readonly StormRun[]): string {
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const r of runs) {
     const phases = Object.entries(r.phases).map(([p, v]) => `${p} p50 ${v.p50.toFixed(2)} s / p95 ${v.p95.toFixed(2)} s`);
-    lines.push(`${r.server}: ${r.imagesDownloaded} images downloaded; per phase: ${phases.join(', ')}`);
+    const f = r.faults;
+    const injected = f && f.dropped + f.duplicated + f.reordered > 0 ? `; faults injected: ${f.dropped} dropped, ${f.duplicated} duplicated, ${f.reordered} reordered` : '';
+    lines.push(`${r.server}: ${r.imagesDownloaded} images downloaded; per phase: ${phases.join(', ')}${injected}`);
     for (const [why, n] of Object.entries(r.failures)) lines.push(`  ${n} failed: ${why}`);
   }
   return lines.join('\n') + '\n';

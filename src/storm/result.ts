@@ -20,13 +20,30 @@ export interface PhoneOutcome {
   retransmits: number;
   /** Seconds spent per phase, summed over the phase's attempts. */
   phases: Partial<Record<Phase, number>>;
+  /** File bytes per protocol (tftp, http, https): shows that `--protocols tftp` kept every phone on TFTP. */
+  bytesByProtocol: Record<string, number>;
+  /** Datagrams the phone's fault injector dropped, duplicated and held back (`--loss` and the others). */
+  faults?: FaultTotals;
   failedIn?: Phase;
   error?: string;
 }
 
+export interface FaultTotals {
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+}
+
+const addFaults = (a: FaultTotals, b: FaultTotals | undefined): FaultTotals =>
+  b ? { dropped: a.dropped + b.dropped, duplicated: a.duplicated + b.duplicated, reordered: a.reordered + b.reordered } : a;
+
 export function outcomeOf(index: number, r: BootReport, startedAtSeconds: number, endSeconds: number): PhoneOutcome {
   const phases: Partial<Record<Phase, number>> = {};
-  for (const p of r.phases) phases[p.phase] = (phases[p.phase] ?? 0) + p.ms / 1000;
+  const bytesByProtocol: Record<string, number> = {};
+  for (const p of r.phases) {
+    phases[p.phase] = (phases[p.phase] ?? 0) + p.ms / 1000;
+    if (p.phase !== 'dhcp') bytesByProtocol[p.protocol] = (bytesByProtocol[p.protocol] ?? 0) + p.bytes;
+  }
   const o: PhoneOutcome = {
     index,
     model: r.model,
@@ -37,6 +54,7 @@ export function outcomeOf(index: number, r: BootReport, startedAtSeconds: number
     bytes: r.bytes,
     retransmits: r.retransmits,
     phases,
+    bytesByProtocol,
   };
   if (r.failedIn) o.failedIn = r.failedIn;
   if (r.error) o.error = r.error;
@@ -53,6 +71,9 @@ export interface StormRun {
   bytes: number;
   goodputBytesPerSecond: number;
   retransmits: number;
+  bytesByProtocol: Record<string, number>;
+  /** Faults injected at the phones' sockets and at the simulator's DHCP relays. */
+  faults: FaultTotals;
   imagesDownloaded: number;
   /** Failure reason → phones. */
   failures: Record<string, number>;
@@ -69,22 +90,35 @@ export interface StormRun {
   phaseSeconds: Record<string, number[]>;
 }
 
-/** Failure messages grouped: numbers, MACs and addresses folded so that alike failures count together. */
+/**
+ * Failure messages grouped: MACs (also inside per-phone file names), addresses and numbers folded so
+ * that alike failures count together.
+ * Only whole numbers (and numbers with a unit, `2000ms`) fold: digits inside a name stay, so
+ * `46xxupgrade.scr` and `440HD.img` are still readable in the reason.
+ */
 export function failureKind(o: PhoneOutcome): string {
   const msg = (o.error ?? 'failed')
     .replace(/([0-9a-f]{2}[:-]){5}[0-9a-f]{2}/gi, 'MAC')
-    .replace(/\b[0-9A-F]{12}\b/g, 'MAC')
-    .replace(/[0-9]+/g, 'N');
+    .replace(/(?<![0-9a-f])(?=[a-f]*[0-9])[0-9a-f]{12}(?![0-9a-f])/gi, 'MAC') // in per-phone file names too: SIP<MAC>.cfg
+    .replace(/(?<![\w.])[0-9]+(?:\.[0-9]+)*(?=(?:ms|s)?\b)(?!\.\w)/g, 'N');
   return `${o.failedIn ?? 'boot'}: ${msg.slice(0, 160)}`;
 }
 
-export function summarize(server: string, outcomes: readonly PhoneOutcome[], wallSeconds: number, usage: { serverCpuSeconds?: number; serverPeakRssBytes?: number; simulatorCpuSeconds: number; simulatorPeakRssBytes: number }): StormRun {
+export function summarize(
+  server: string,
+  outcomes: readonly PhoneOutcome[],
+  wallSeconds: number,
+  usage: { serverCpuSeconds?: number; serverPeakRssBytes?: number; simulatorCpuSeconds: number; simulatorPeakRssBytes: number; relayFaults?: FaultTotals },
+): StormRun {
   const booted = outcomes.filter((o) => o.ok);
   const failures: Record<string, number> = {};
   for (const o of outcomes) if (!o.ok) failures[failureKind(o)] = (failures[failureKind(o)] ?? 0) + 1;
   const phaseSeconds: Record<string, number[]> = {};
   for (const o of outcomes) for (const [p, s] of Object.entries(o.phases)) (phaseSeconds[p] ??= []).push(s);
   const bytes = outcomes.reduce((n, o) => n + o.bytes, 0);
+  const bytesByProtocol: Record<string, number> = {};
+  for (const o of outcomes) for (const [p, b] of Object.entries(o.bytesByProtocol)) bytesByProtocol[p] = (bytesByProtocol[p] ?? 0) + b;
+  const faults = outcomes.reduce((t, o) => addFaults(t, o.faults), addFaults({ dropped: 0, duplicated: 0, reordered: 0 }, usage.relayFaults));
   const models: StormRun['models'] = {};
   for (const name of [...new Set(outcomes.map((o) => o.model))]) {
     const of = outcomes.filter((o) => o.model === name);
@@ -100,6 +134,8 @@ export function summarize(server: string, outcomes: readonly PhoneOutcome[], wal
     bytes,
     goodputBytesPerSecond: wallSeconds > 0 ? Math.round(bytes / wallSeconds) : 0,
     retransmits: outcomes.reduce((n, o) => n + o.retransmits, 0),
+    bytesByProtocol,
+    faults,
     imagesDownloaded: outcomes.filter((o) => o.imageDownloaded).length,
     failures,
     phases: Object.fromEntries(Object.entries(phaseSeconds).map(([p, v]) => [p, percentiles(v)])),
@@ -129,6 +165,8 @@ export function toJson(r: StormRun): Record<string, unknown> {
     retransmits: rest.retransmits,
     server: rest.server,
     goodputBytesPerSecond: rest.goodputBytesPerSecond,
+    bytesByProtocol: rest.bytesByProtocol,
+    faults: rest.faults,
     imagesDownloaded: rest.imagesDownloaded,
     failures: rest.failures,
     phases: Object.fromEntries(Object.entries(rest.phases).map(([k, v]) => [k, roundP(v)])),

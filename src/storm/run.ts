@@ -60,8 +60,18 @@ async function freeUdpPort(host: string): Promise<number> {
   return port;
 }
 
-/** Worker k's relay socket: its own loopback address, one port for all (the server's relayPort). */
-const relayAddress = (k: number) => `127.0.${10 + (k >> 8)}.${(k & 255) + 1}`;
+/** Relay socket k: its own loopback address, one port for all (the server's relayPort). */
+export const relayAddress = (k: number) => `127.0.${10 + Math.floor(k / 254)}.${(k % 254) + 1}`;
+
+/**
+ * Phones per relay socket. All phones ask at once: one socket for 500 phones overflowed its receive
+ * buffer (hundreds of OFFERs dropped, DHCP retried after 2 s and 4 s, the simulator measuring itself).
+ * 50 replies fit a default buffer with room to spare.
+ */
+const PHONES_PER_RELAY = 50;
+/** bootwire's DHCP server gives up to 256 relays a connected socket of their own. */
+const MAX_RELAYS = 256;
+export const relayCount = (phones: number, workers: number) => Math.min(MAX_RELAYS, Math.max(workers, Math.ceil(phones / PHONES_PER_RELAY)));
 
 async function prepareRoot(o: StormOptions, dir: string): Promise<string> {
   if (o.root) return path.resolve(o.root);
@@ -118,10 +128,10 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
   try {
     result = await simulate({
       phones: fleet,
-      workers: dhcpTarget ? Math.min(workers, 64) : workers,
+      workers,
       staggerMs: o.staggerMs,
       ...(dhcpTarget
-        ? { dhcp: { server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: Math.min(workers, 64) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
+        ? { dhcp: { server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: relayCount(fleet.length, workers) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
         : {}),
       ...(serverUrl !== undefined && o.dhcp === 'none' ? { serverUrl } : {}),
       redirects,
@@ -140,6 +150,7 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
   return summarize(label, result.outcomes, result.wallSeconds, {
     simulatorCpuSeconds: selfCpuSeconds() - cpu0,
     simulatorPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+    relayFaults: result.relayFaults,
     ...(usage && serverCpu0 !== undefined ? { serverCpuSeconds: usage.cpuSeconds - serverCpu0, serverPeakRssBytes: usage.peakRssBytes } : {}),
   });
 }

@@ -1,7 +1,8 @@
 /**
  * A simulator worker thread: boots its share of the fleet with bootPhone, each phone at its start time,
- * all concurrently, and reports each phase change and each phone's end to the main thread. One DHCP
- * relay socket per worker (its own loopback address, so the server's replies find it).
+ * all concurrently, and reports each phase change and each phone's end to the main thread. DHCP goes
+ * through the worker's relay sockets (each on its own loopback address, so the server's replies find
+ * it), the phones spread over them so that no socket's receive buffer overflows when all ask at once.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { bootPhone } from '../boot/boot-phone.js';
@@ -11,7 +12,7 @@ import { RelayClient } from '../dhcp/client/relay-client.js';
 import { FaultInjector } from '../net/faults.js';
 import { findModel } from '../phones/models.js';
 import type { FleetPhone } from './fleet.js';
-import { outcomeOf } from './result.js';
+import { type FaultTotals, outcomeOf } from './result.js';
 import type { FileProtocol } from '../phones/models.js';
 
 export interface SimWorkerData {
@@ -20,7 +21,7 @@ export interface SimWorkerData {
   startEpochMs: number;
   /** Per phone: milliseconds after the start at which it powers up. */
   offsetsMs: number[];
-  dhcp?: { server: { host: string; port: number }; relay: { address: string; port: number }; linkSelection: string; timeoutMs: number; retries: number };
+  dhcp?: { server: { host: string; port: number }; relays: { address: string; port: number }[]; linkSelection: string; timeoutMs: number; retries: number };
   /** `--dhcp none`: where every phone fetches from (400HD phones get the image;cfg appended). */
   serverUrl?: string;
   redirects: Redirect[];
@@ -32,7 +33,10 @@ export interface SimWorkerData {
   seed: number;
 }
 
-export type SimMessage = { type: 'phase'; index: number; phase: string } | { type: 'done'; outcome: ReturnType<typeof outcomeOf> } | { type: 'finished'; cpuSeconds: number };
+export type SimMessage =
+  | { type: 'phase'; index: number; phase: string }
+  | { type: 'done'; outcome: ReturnType<typeof outcomeOf> }
+  | { type: 'finished'; cpuSeconds: number; relayFaults: FaultTotals };
 
 /** A small seeded PRNG (mulberry32): the same seed loses the same packets. */
 function rng(seed: number): () => number {
@@ -46,20 +50,29 @@ function rng(seed: number): () => number {
   };
 }
 
+const addressNumber = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
+
 async function main(d: SimWorkerData): Promise<void> {
   const port = parentPort!;
   const state = new MemoryStateStore();
   const redirect = redirector(d.redirects);
-  let dhcp: RelayClient | undefined;
-  if (d.dhcp) {
-    dhcp = await RelayClient.open({
-      bind: d.dhcp.relay,
-      server: d.dhcp.server,
-      linkSelection: d.dhcp.linkSelection,
-      timeoutMs: d.dhcp.timeoutMs,
-      retries: d.dhcp.retries,
-      ...(d.faults.loss || d.faults.duplicate || d.faults.reorder ? { faults: new FaultInjector({ ...d.faults, random: rng(d.seed ^ 0x5eed) }) } : {}),
-    });
+  const faulty = d.faults.loss > 0 || d.faults.duplicate > 0 || d.faults.reorder > 0;
+  const relayInjectors: FaultInjector[] = [];
+  const relays: RelayClient[] = [];
+  for (const bind of d.dhcp?.relays ?? []) {
+    // Seeded by the relay's address: every relay of the storm loses its own packets.
+    const faults = faulty ? new FaultInjector({ ...d.faults, random: rng((d.seed ^ 0x5eed) + addressNumber(bind.address) * 104729) }) : undefined;
+    if (faults) relayInjectors.push(faults);
+    relays.push(
+      await RelayClient.open({
+        bind,
+        server: d.dhcp!.server,
+        linkSelection: d.dhcp!.linkSelection,
+        timeoutMs: d.dhcp!.timeoutMs,
+        retries: d.dhcp!.retries,
+        ...(faults ? { faults } : {}),
+      }),
+    );
   }
   const nowS = () => (Date.now() - d.startEpochMs) / 1000;
   await Promise.all(
@@ -68,6 +81,8 @@ async function main(d: SimWorkerData): Promise<void> {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const startedAt = nowS();
       const model = findModel(phone.model)!;
+      const dhcp = relays.length > 0 ? relays[i % relays.length] : undefined;
+      const faults = new FaultInjector({ ...d.faults, random: rng(d.seed + phone.index * 7919) });
       let server = d.serverUrl;
       if (server !== undefined && model.files.format === 'audiocodes-url') server = `${server.endsWith('/') ? server : `${server}/`}<MODEL>.img;<MODEL>.cfg`;
       const report = await bootPhone({
@@ -78,19 +93,27 @@ async function main(d: SimWorkerData): Promise<void> {
         state,
         fetch: {
           redirect,
-          faults: new FaultInjector({ ...d.faults, random: rng(d.seed + phone.index * 7919) }),
+          faults,
           ...(d.protocols ? { protocols: d.protocols } : {}),
           ...(d.tftpBlksize ? { tftpBlksize: d.tftpBlksize } : {}),
           ...(d.tftpWindowsize ? { tftpWindowsize: d.tftpWindowsize } : {}),
         },
         onPhase: (phase) => port.postMessage({ type: 'phase', index: phone.index, phase } satisfies SimMessage),
       }).catch((e: Error) => ({ model: phone.model, mac: phone.mac, ok: false, imageDownloaded: false, phases: [], ms: 0, retransmits: 0, bytes: 0, error: `simulator: ${e.message}` }));
-      port.postMessage({ type: 'done', outcome: outcomeOf(phone.index, report, startedAt, nowS()) } satisfies SimMessage);
+      const outcome = outcomeOf(phone.index, report, startedAt, nowS());
+      if (faulty) outcome.faults = { dropped: faults.counters.dropped, duplicated: faults.counters.duplicated, reordered: faults.counters.reordered };
+      port.postMessage({ type: 'done', outcome } satisfies SimMessage);
     }),
   );
-  await dhcp?.close();
+  await Promise.all(relays.map((r) => r.close()));
+  const relayFaults: FaultTotals = { dropped: 0, duplicated: 0, reordered: 0 };
+  for (const f of relayInjectors) {
+    relayFaults.dropped += f.counters.dropped;
+    relayFaults.duplicated += f.counters.duplicated;
+    relayFaults.reordered += f.counters.reordered;
+  }
   const u = process.cpuUsage();
-  port.postMessage({ type: 'finished', cpuSeconds: (u.user + u.system) / 1e6 } satisfies SimMessage);
+  port.postMessage({ type: 'finished', cpuSeconds: (u.user + u.system) / 1e6, relayFaults } satisfies SimMessage);
 }
 
 if (parentPort && workerData) {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FleetPhone } from './fleet.js';
-import type { PhoneOutcome } from './result.js';
+import type { FaultTotals, PhoneOutcome } from './result.js';
 import type { SimMessage, SimWorkerData } from './sim-worker.js';
 
 /** The worker's compiled file (tests run this module from src/, the worker must be JavaScript). */
@@ -21,12 +21,12 @@ export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'start
   phones: FleetPhone[];
   workers: number;
   staggerMs: number;
-  /** Per worker: the DHCP relay (worker k binds relays[k]). */
-  dhcp?: Omit<NonNullable<SimWorkerData['dhcp']>, 'relay'> & { relays: { address: string; port: number }[] };
+  /** The DHCP relays, dealt out to the workers in turn (relay r goes to worker r % workers). */
+  dhcp?: NonNullable<SimWorkerData['dhcp']>;
   onStage?: (counts: Record<PhoneStage, number>) => void;
 }
 
-export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number }> {
+export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
   const n = o.phones.length;
   const stage: PhoneStage[] = new Array(n).fill('waiting');
   const counts: Record<PhoneStage, number> = { waiting: n, dhcp: 0, script: 0, image: 0, settings: 0, done: 0, failed: 0 };
@@ -40,6 +40,7 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
   const k = Math.max(1, Math.min(o.workers, n, o.dhcp ? o.dhcp.relays.length : Infinity));
   const startEpochMs = Date.now() + 300; // every worker is up before the power comes back
   const outcomes: PhoneOutcome[] = [];
+  const relayFaults: FaultTotals = { dropped: 0, duplicated: 0, reordered: 0 };
   const byIndex = new Map(o.phones.map((p, i) => [p.index, i]));
   const workers: Promise<void>[] = [];
   for (let w = 0; w < k; w++) {
@@ -50,7 +51,7 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
       phones: mine.map((x) => x.p),
       offsetsMs: mine.map((x) => offsets[x.i]!),
       startEpochMs,
-      ...(dhcp ? { dhcp: { server: dhcp.server, linkSelection: dhcp.linkSelection, timeoutMs: dhcp.timeoutMs, retries: dhcp.retries, relay: dhcp.relays[w]! } } : {}),
+      ...(dhcp ? { dhcp: { ...dhcp, relays: dhcp.relays.filter((_, r) => r % k === w) } } : {}),
     };
     workers.push(
       new Promise<void>((resolve, reject) => {
@@ -60,6 +61,10 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
           else if (m.type === 'done') {
             outcomes.push(m.outcome);
             move(byIndex.get(m.outcome.index)!, m.outcome.ok ? 'done' : 'failed');
+          } else if (m.type === 'finished') {
+            relayFaults.dropped += m.relayFaults.dropped;
+            relayFaults.duplicated += m.relayFaults.duplicated;
+            relayFaults.reordered += m.relayFaults.reordered;
           } else if (m.type === 'error') reject(new Error(`simulator worker: ${m.message}`));
         });
         worker.on('error', reject);
@@ -76,5 +81,5 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
   }
   const wallSeconds = Math.max(0, ...outcomes.map((x) => x.endSeconds));
   outcomes.sort((a, b) => a.index - b.index);
-  return { outcomes, wallSeconds };
+  return { outcomes, wallSeconds, relayFaults };
 }
