@@ -2,7 +2,8 @@
  * CPU time and peak memory of a process from /proc (Linux), so servers written in any language are
  * measured alike: utime+stime, and VmHWM (peak resident set).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
@@ -32,4 +33,75 @@ export function procUsage(pid: number): ProcUsage | undefined {
 export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/**
+ * CPU time of a process and of every process it forks, from a control group of its own. /proc's
+ * cutime counts only the children a process waits for: tftpd-hpa forks one child per transfer and
+ * sets SIGCHLD to SIG_IGN (SA_NOCLDWAIT), so its transfers' CPU never reached its /proc figures and
+ * it looked almost free. cgroup v1's cpuacct or cgroup v2's cpu.stat counts them all. Root only;
+ * `open` gives undefined where neither can be created (the caller falls back to /proc).
+ */
+export class CpuGroup {
+  private constructor(
+    readonly dir: string,
+    private readonly read: () => number,
+  ) {}
+
+  static open(name: string, base = '/sys/fs/cgroup'): CpuGroup | undefined {
+    const kinds = [
+      // cgroup v1: the cpuacct hierarchy, nanoseconds.
+      { parent: path.join(base, 'cpuacct'), marker: 'cpuacct.usage', read: (dir: string) => Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e9 },
+      // cgroup v2: the unified hierarchy, microseconds.
+      { parent: base, marker: 'cgroup.controllers', read: (dir: string) => Number(/^usage_usec (\d+)$/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e6 },
+    ];
+    for (const k of kinds) {
+      if (!existsSync(path.join(k.parent, k.marker))) continue;
+      const dir = path.join(k.parent, name);
+      try {
+        mkdirSync(dir);
+      } catch {
+        continue;
+      }
+      const group = new CpuGroup(dir, () => k.read(dir));
+      if (Number.isFinite(group.cpuSeconds())) return group;
+      group.remove();
+    }
+    return undefined;
+  }
+
+  /** Moves `pid` into the group: everything it forks from now on is counted with it. */
+  add(pid: number): boolean {
+    try {
+      writeFileSync(path.join(this.dir, 'cgroup.procs'), `${pid}\n`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  cpuSeconds(): number {
+    try {
+      return this.read();
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** Removes the group once its processes are gone (a child may still be exiting: a few tries). */
+  async removeWhenEmpty(): Promise<void> {
+    for (let i = 0; i < 50; i++) {
+      if (this.remove()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  remove(): boolean {
+    try {
+      rmdirSync(this.dir);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
 }

@@ -12,10 +12,10 @@ import type { Redirect } from '../boot/redirect.js';
 import type { FileProtocol } from '../phones/models.js';
 import { writeExampleRoot } from '../phones/init-root.js';
 import { buildFleet, type MixEntry } from './fleet.js';
-import { selfCpuSeconds } from './proc.js';
+import { CpuGroup, selfCpuSeconds } from './proc.js';
 import { createProgress } from './progress.js';
 import { type StormRun, summarize } from './result.js';
-import { CLI, type PeerName, type RunningServer, startBootwire, startPeer } from './servers.js';
+import { CLI, type PeerName, type RunningServer, STOP_GRACE_SECONDS, startBootwire, startPeer } from './servers.js';
 import { simulate } from './simulator.js';
 
 export interface StormOptions {
@@ -182,15 +182,29 @@ async function compare(o: StormOptions, root: string, dir: string): Promise<Stor
           name === 'bootwire'
             ? await startBootwireOn69(root, dir, prefix, o.serverWorkers)
             : await startPeer(name as PeerName, root, prefix);
+        // The server's CPU with the children it forks and never waits for (tftpd-hpa): see CpuGroup.
+        let group = CpuGroup.open(ns);
+        if (group && !group.add(server.pid)) {
+          group.remove();
+          group = undefined;
+        }
+        const cpu = () => (group ? group.cpuSeconds() : server.usage()?.cpuSeconds);
         try {
           if (o.progress) process.stderr.write(`storm: ${name} (round ${round + 1}/${o.rounds})\n`);
-          const cpu0 = server.usage()?.cpuSeconds ?? 0;
+          const cpu0 = cpu() ?? 0;
           const child = await childStorm(o, prefix, root);
+          const cpu1 = cpu();
           const u = server.usage();
-          const run: StormRun = { ...child, server: name, ...(u ? { serverCpuSeconds: Math.round((u.cpuSeconds - cpu0) * 1000) / 1000, serverPeakRssBytes: u.peakRssBytes } : {}) };
+          const run: StormRun = {
+            ...child,
+            server: name,
+            ...(cpu1 !== undefined && Number.isFinite(cpu1) ? { serverCpuSeconds: Math.round((cpu1 - cpu0) * 1000) / 1000 } : {}),
+            ...(u ? { serverPeakRssBytes: u.peakRssBytes } : {}),
+          };
           runs.set(name, [...(runs.get(name) ?? []), run]);
         } finally {
           await server.stop();
+          await group?.removeWhenEmpty();
         }
       } finally {
         spawnSync('ip', ['netns', 'del', ns]);
@@ -205,7 +219,7 @@ async function compare(o: StormOptions, root: string, dir: string): Promise<Stor
 }
 
 async function startBootwireOn69(root: string, dir: string, prefix: string[], workers: number | undefined): Promise<RunningServer> {
-  const args = [...prefix, process.execPath, CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', ...(workers !== undefined ? ['--workers', String(workers)] : [])];
+  const args = [...prefix, process.execPath, CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS), ...(workers !== undefined ? ['--workers', String(workers)] : [])];
   void dir;
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';

@@ -24,6 +24,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/**
+ * `serve --grace`: the storm stops its server only once every phone is done, so what still runs then
+ * is a transfer whose last ACK was lost (the phone has left); waiting the default 5 s for it to time
+ * out only made a lossy storm slower to end.
+ */
+export const STOP_GRACE_SECONDS = 0;
+
 function stopper(child: ChildProcess): () => Promise<void> {
   return () =>
     new Promise<void>((resolve) => {
@@ -51,7 +58,7 @@ export async function startBootwire(o: { root: string; dir: string; relayPort?: 
   }
   const file = path.join(o.dir, 'bootwire-storm.json');
   await writeFile(file, JSON.stringify(cfg, null, 2));
-  const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn'];
+  const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS)];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const got: { tftp?: Endpoint; http?: Endpoint; dhcp?: Endpoint } = {};
   let stderr = '';
