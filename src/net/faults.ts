@@ -84,3 +84,15 @@ export function parseProbability(text: string, what: string): number {
   if (t === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new RangeError(`${what} must be a probability such as 0.05 or 5%, got ${JSON.stringify(text)}`);
   return n;
 }
+
+/** A small seeded PRNG (mulberry32), floats in [0, 1): the same seed loses the same packets. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -9,7 +9,7 @@ import { bootPhone } from '../boot/boot-phone.js';
 import { redirector, type Redirect } from '../boot/redirect.js';
 import { MemoryStateStore } from '../boot/state.js';
 import { RelayClient } from '../dhcp/client/relay-client.js';
-import { FaultInjector } from '../net/faults.js';
+import { FaultInjector, mulberry32 } from '../net/faults.js';
 import { findModel } from '../phones/models.js';
 import type { FleetPhone } from './fleet.js';
 import { type FaultTotals, outcomeOf } from './result.js';
@@ -38,17 +38,7 @@ export type SimMessage =
   | { type: 'done'; outcome: ReturnType<typeof outcomeOf> }
   | { type: 'finished'; cpuSeconds: number; relayFaults: FaultTotals };
 
-/** A small seeded PRNG (mulberry32): the same seed loses the same packets. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const addressNumber = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
 

@@ -26,6 +26,7 @@
  * lane is therefore a pure function of (seed, flow index, direction, n),
  * independent of timing and of traffic in other lanes.
  */
+import { mulberry32 } from '../../src/net/faults.js';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 
@@ -105,17 +106,7 @@ export interface LossyRelay {
   close(): Promise<void>;
 }
 
-/** Small seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Mix the seed with a lane number into a well-spread 32-bit lane seed. */
 function laneSeed(seed: number, lane: number): number {

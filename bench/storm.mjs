@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The boot-storm comparison behind the README's tables: `bootwire storm --compare` on the default fleet
+// (TFTP only, so that peers serving only TFTP do the same work), with RFC 7440 windows, and the growth
+// from 100 to 1,000 phones. Every server runs alone in a network namespace; the fleet is the same.
+// Needs root and the peers .ci/run installs, and `npm run build`. Writes bench/results/storm.md.
+//
+//   node bench/storm.mjs [--rounds 1] [--only default,window,growth] [--growth-image-size 1M]
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(HERE, '../dist/cli/main.js');
+const argv = process.argv.slice(2);
+const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
+const ROUNDS = opt('--rounds', '1');
+const ONLY = opt('--only', 'default,window,growth').split(',');
+const GROWTH_IMAGE = opt('--growth-image-size', '1M');
+const PEERS = 'tftpd-hpa,atftpd,dnsmasq';
+
+function storm(args) {
+  const full = ['storm', ...args, '--compare', PEERS, '--rounds', ROUNDS, '--json', '--no-progress'];
+  console.error(`bootwire ${full.join(' ')}`);
+  const r = spawnSync(process.execPath, [CLI, ...full], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const line = r.stdout.trim().split('\n').pop();
+  try {
+    return JSON.parse(line).runs;
+  } catch {
+    throw new Error(`storm failed (${r.status}): ${r.stderr}`);
+  }
+}
+
+const mib = (b) => (b / 1024 ** 2).toFixed(0);
+function table(title, runs, note) {
+  const fastestPeer = Math.min(...runs.filter((r) => r.server !== 'bootwire').map((r) => r.wallSeconds));
+  const rows = runs.map(
+    (r) =>
+      `| ${r.server} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | ${(r.wallSeconds / fastestPeer).toFixed(2)} | ${r.bootSeconds.p50.toFixed(2)} | ${r.bootSeconds.p95.toFixed(2)} | ${r.bootSeconds.max.toFixed(2)} | ${r.retransmits} | ${r.serverCpuSeconds?.toFixed(2) ?? '–'} | ${r.simulatorCpuSeconds.toFixed(2)} | ${r.serverPeakRssBytes ? mib(r.serverPeakRssBytes) : '–'} |`,
+  );
+  const bw = runs.find((r) => r.server === 'bootwire');
+  return [
+    `### ${title}`,
+    '',
+    '| server | booted | wall s | ÷ fastest peer | boot p50 s | p95 s | max s | retransmits | server CPU s | simulator CPU s | server peak RSS MiB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `bootwire ${bw.wallSeconds.toFixed(2)} s, fastest peer ${fastestPeer.toFixed(2)} s: ${(bw.wallSeconds / fastestPeer).toFixed(2)}x. ${note}`,
+    '',
+  ].join('\n');
+}
+
+const sections = [];
+const machine = `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}.`;
+if (ONLY.includes('default')) {
+  sections.push(table('Default fleet, 200 phones, TFTP as the phones ask (lock-step, 512-byte blocks)', storm(['--protocols', 'tftp']), 'Target: at most the fastest peer\'s wall time.'));
+}
+if (ONLY.includes('window')) {
+  sections.push(table('Default fleet, 200 phones, every phone asking windowsize 16, blksize 1428', storm(['--protocols', 'tftp', '--client-windowsize', '16', '--client-blksize', '1428']), 'Target: at most half the fastest peer\'s wall time (tftpd-hpa and dnsmasq do not implement RFC 7440 and answer lock-step).'));
+}
+if (ONLY.includes('growth')) {
+  const lines = ['### Growth: 100 to 1,000 phones (default mix, TFTP lock-step, every image ' + GROWTH_IMAGE + ')', '', '| phones | ' + ['bootwire', ...PEERS.split(',')].map((s) => `${s} wall s | ${s} RSS MiB`).join(' | ') + ' |', '| --- |' + ' --- | --- |'.repeat(4)];
+  const chart = {};
+  for (const n of [100, 200, 500, 1000]) {
+    const runs = storm(['--phones', String(n), '--protocols', 'tftp', '--image-size', GROWTH_IMAGE]);
+    lines.push(`| ${n} | ` + runs.map((r) => `${r.wallSeconds.toFixed(2)}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.serverPeakRssBytes ? mib(r.serverPeakRssBytes) : '–'}`).join(' | ') + ' |');
+    for (const r of runs) (chart[r.server] ??= []).push(r.wallSeconds);
+  }
+  lines.push('', '```mermaid', 'xychart-beta', `  title "Wall time of a storm (s)"`, '  x-axis "phones" [100, 200, 500, 1000]', `  y-axis "seconds"`);
+  for (const [name, v] of Object.entries(chart)) lines.push(`  line "${name}" [${v.map((x) => x.toFixed(2)).join(', ')}]`);
+  lines.push('```', '', `Lines in order: ${Object.keys(chart).join(', ')}.`, '');
+  sections.push(lines.join('\n'));
+}
+const md = ['# Boot-storm comparison', '', machine, '', `Reproduce: \`sudo node bench/storm.mjs\` (each table is \`bootwire storm --compare ${PEERS} …\`). Each server alone in a network namespace on 127.0.0.1:69; the simulator runs in the same namespace on the same 2 cores, so its CPU is shown next to the server's. tftpd-hpa forks a process per transfer: its CPU counts only children it has reaped.`, '', ...sections].join('\n');
+await fs.mkdir(path.join(HERE, 'results'), { recursive: true });
+await fs.writeFile(path.join(HERE, 'results', 'storm.md'), md);
+console.log(md);
+
