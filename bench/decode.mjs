@@ -239,7 +239,7 @@ async function main() {
       ratio !== undefined
         ? `Ratio: bootwire decode --json decodes ${ratio.toFixed(2)}x as many messages per second as \`tshark -r FILE -Y tftp\` on this capture (${rate(packets, base)} vs ${rate(packets, tsharkBase)} messages/s, process start included). ` +
           'tshark dissects every layer and field (Ethernet, IP checksums, conversations, TFTP reassembly state); bootwire reads the whole file, finds UDP, follows the TFTP conversations and decodes only the DHCP/TFTP message. ' +
-          'bootwire\'s process start loads every subcommand\'s modules (servers, SQLite, worker pool), which the startup column shows.'
+          'bootwire loads only the decoder\'s modules (each subcommand loads its own when it runs), which the startup column shows.'
         : 'tshark is not installed: no comparison.',
       '',
     ].join('\n');

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /** The `bootwire` command. Usage errors exit with 2, failed transfers with 1. */
 import { Command, CommanderError } from 'commander';
-import { boot, type BootFlags } from './boot.js';
-import { check, type CheckFlags } from './check.js';
-import { decode } from './decode.js';
-import { get, put } from './get.js';
-import { init, type InitFlags } from './init.js';
-import { replay, type ReplayFlags } from './replay.js';
-import { serve, type ServeFlags } from './serve.js';
-import { storm, type StormFlags } from './storm.js';
+import type { BootFlags } from './boot.js';
+import type { CheckFlags } from './check.js';
+import type { DecodeFlags } from './decode.js';
+import type { ClientFlags } from './get.js';
+import type { InitFlags } from './init.js';
+import type { ReplayFlags } from './replay.js';
+import type { ServeFlags } from './serve.js';
+import type { StormFlags } from './storm.js';
 import { UsageError } from '../util/hostport.js';
+
+// Each subcommand's modules load when it runs: `decode` need not load servers, SQLite or workers
+// (that was two thirds of its start-up).
 
 const program = new Command('bootwire')
   .description('Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and replay, and the boot-storm benchmark')
@@ -38,7 +41,7 @@ const serveCommand = program
   .option('--cache-mb <n>', 'memory kept for idle file copies', '512')
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
-  .action((flags: ServeFlags) => serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));
+  .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));
 
 const clientOptions = (c: Command) =>
   c
@@ -55,9 +58,9 @@ clientOptions(
     .description('fetch tftp://HOST[:PORT]/FILE')
     .argument('<url>')
     .option('-o, --output <file>', 'where to write (- for stdout; default: the file name in the current directory)'),
-).action(get);
+).action(async (url: string, f: ClientFlags) => (await import('./get.js')).get(url, f));
 
-clientOptions(program.command('put').description('upload FILE to tftp://HOST[:PORT]/NAME').argument('<file>').argument('<url>')).action(put);
+clientOptions(program.command('put').description('upload FILE to tftp://HOST[:PORT]/NAME').argument('<file>').argument('<url>')).action(async (file: string, url: string, f: ClientFlags) => (await import('./get.js')).put(file, url, f));
 
 program
   .command('replay')
@@ -67,7 +70,7 @@ program
   .option('--dhcp <target>', 'DHCP: builtin (configured from the recorded replies) or HOST:PORT', 'builtin')
   .option('--relay <host:port>', 'DHCP: where the replay relay socket binds (giaddr); default 127.0.0.1:0, or port 67 toward HOST')
   .option('--timeout-ms <ms>', 'retransmission timeout of the replayed clients', '1000')
-  .action(async (capture: string, flags: ReplayFlags) => replay(capture, flags));
+  .action(async (capture: string, flags: ReplayFlags) => (await import('./replay.js')).replay(capture, flags));
 
 program
   .command('decode')
@@ -75,14 +78,14 @@ program
   .argument('<capture>')
   .option('--json', 'one JSON object per message per line')
   .option('--warnings', 'also print the capture reader\'s warnings (skipped or doubtful packets) on stderr')
-  .action(decode);
+  .action(async (file: string, flags: DecodeFlags) => (await import('./decode.js')).decode(file, flags));
 
 program
   .command('check')
   .description('lint a provisioning root: script syntax and labels, files named by SET APPNAME, GET or FILENAME, image headers against their models')
   .argument('<root>')
   .option('--json', 'one JSON object instead of file:line: message lines')
-  .action((root: string, flags: CheckFlags) => check(root, flags));
+  .action(async (root: string, flags: CheckFlags) => (await import('./check.js')).check(root, flags));
 
 program
   .command('init')
@@ -91,7 +94,7 @@ program
   .option('--image-size <size>', 'payload size of every image, e.g. 1M or 8M (default: each model\'s typical size)')
   .option('--force', 'replace a root an earlier init wrote')
   .option('--seed <n>', 'seed of the generated image bytes', '1')
-  .action((root: string, flags: InitFlags) => init(root, flags));
+  .action(async (root: string, flags: InitFlags) => (await import('./init.js')).init(root, flags));
 
 program
   .command('boot')
@@ -106,7 +109,7 @@ program
   .option('--state <dir>', 'remember what the phone runs between boots (one JSON file per MAC)')
   .option('--redirect <map>', 'PROTO://HOST[:PORT]=HOST:PORT: where a server named by DHCP really answers (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--json', 'one JSON object instead of the timeline')
-  .action((flags: BootFlags) => boot(flags));
+  .action(async (flags: BootFlags) => (await import('./boot.js')).boot(flags));
 
 program
   .command('storm')
@@ -134,7 +137,7 @@ program
   .option('--full-json', 'the JSON with every phone\'s times (for reports)')
   .option('--report <file.html>', 'write a self-contained HTML report with charts')
   .option('--no-progress', 'no live display')
-  .action((flags: StormFlags) => storm(flags, process.argv.slice(3)));
+  .action(async (flags: StormFlags) => (await import('./storm.js')).storm(flags, process.argv.slice(3)));
 
 try {
   await program.parseAsync(process.argv);
