@@ -213,8 +213,14 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
     let verifier = new ImageVerifier({ model: model.name });
     let head = Buffer.alloc(0);
     let stopReason: string | undefined;
+    let rejected = false;
     const onData = (c: Buffer) => {
       verifier.update(c);
+      if (verifier.failed) {
+        // A phone stops a download whose header it refuses; only a bad digest waits for the end.
+        rejected = true;
+        throw new StopDownload(verifier.failed.message);
+      }
       if (!decideOnHeader || head.length >= IMAGE_HEADER_BYTES) return;
       head = Buffer.concat([head, c.subarray(0, IMAGE_HEADER_BYTES - head.length)]);
       if (head.length < IMAGE_HEADER_BYTES) return;
@@ -231,7 +237,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
     const attempt = async (list: FileServer[] | undefined) => {
       verifier = new ImageVerifier({ model: model.name });
       head = Buffer.alloc(0);
-      return get('image', file, false, list ?? choice.order(), onData, () => stopReason !== undefined);
+      return get('image', file, false, list ?? choice.order(), onData, () => stopReason !== undefined || rejected);
     };
     const r = await attempt(servers);
     if (stopReason !== undefined) {
@@ -241,7 +247,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
       delete rec.error;
       return;
     }
-    if (!r.ok) throw new BootFailure('image', `image ${file}: ${r.error}`);
+    if (!r.ok && !rejected) throw new BootFailure('image', `image ${file}: ${r.error}`);
     const verdict = verifier.finish();
     if (!verdict.ok) {
       const rec = phases[phases.length - 1]!;

@@ -219,6 +219,11 @@ export class ImageVerifier {
 
   private done: ImageCheck | undefined;
 
+  /** Set as soon as the bytes so far are known bad (a header that is wrong, for another model, or too much payload). */
+  get failed(): ImageError | undefined {
+    return this.failure;
+  }
+
   /** The verdict; later calls return the same one. */
   finish(): ImageCheck {
     this.done ??= this.verdict();
