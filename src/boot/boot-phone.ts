@@ -82,14 +82,17 @@ export async function bootPhone(o: BootOptions): Promise<BootReport> {
   const started = performance.now();
   const phases: PhaseRecord[] = [];
   const report: BootReport = { model: o.model.name, mac: o.mac, ok: false, imageDownloaded: false, phases, ms: 0, retransmits: 0, bytes: 0 };
+  let state: PhoneState | undefined;
   try {
-    const state = await o.state.load(o.mac);
+    state = await o.state.load(o.mac);
     const plan = await planOf(o, phases, started, state, report);
     await runFlow(o, plan, state, phases, started, report);
     report.ok = true;
   } catch (e) {
     report.error = (e as Error).message;
     if (e instanceof BootFailure) report.failedIn = e.phase;
+    // The lease is kept even when the files fail, as a phone keeps it: the next boot asks for it again.
+    if (state && report.address) await o.state.save(o.mac, state).catch(() => undefined);
   }
   report.ms = round(performance.now() - started);
   for (const p of phases) {
