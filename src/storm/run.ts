@@ -85,7 +85,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bootwire-storm-'));
   try {
     const root = await prepareRoot(o, dir);
-    if (o.compare.length > 0) return await compare(o, root, dir);
+    if (o.compare.length > 0) return await compare(o, root);
     return [await single(o, root, dir)];
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -161,7 +161,7 @@ function ip(args: string[]): void {
 }
 
 /** Each server alone in a fresh namespace; the fleet is a child storm inside it, pointed at port 69. */
-async function compare(o: StormOptions, root: string, dir: string): Promise<StormRun[]> {
+async function compare(o: StormOptions, root: string): Promise<StormRun[]> {
   if (process.getuid?.() !== 0) throw new Error('--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own');
   const names = ['bootwire', ...o.compare];
   const runs = new Map<string, StormRun[]>();
@@ -180,7 +180,7 @@ async function compare(o: StormOptions, root: string, dir: string): Promise<Stor
         const prefix = ['ip', 'netns', 'exec', ns];
         const server =
           name === 'bootwire'
-            ? await startBootwireOn69(root, dir, prefix, o.serverWorkers)
+            ? await startBootwireOn69(root, prefix, o.serverWorkers)
             : await startPeer(name as PeerName, root, prefix);
         // The server's CPU with the children it forks and never waits for (tftpd-hpa): see CpuGroup.
         let group = CpuGroup.open(ns);
@@ -218,12 +218,11 @@ async function compare(o: StormOptions, root: string, dir: string): Promise<Stor
   });
 }
 
-async function startBootwireOn69(root: string, dir: string, prefix: string[], workers: number | undefined): Promise<RunningServer> {
+async function startBootwireOn69(root: string, prefix: string[], workers: number | undefined): Promise<RunningServer> {
   const args = [...prefix, process.execPath, CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS), ...(workers !== undefined ? ['--workers', String(workers)] : [])];
-  void dir;
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bootwire serve did not start: ${err}`)), 20_000);
     child.stdout!.on('data', (c: Buffer) => {
