@@ -110,7 +110,8 @@ async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, re
     return r;
   } catch (e) {
     const notFound = e instanceof TftpError && e.by === 'peer' && e.code === 1;
-    return { ok: false, bytes, ms: ms(), retransmits: 0, error: e instanceof TftpError ? e.message : `${url}: ${(e as Error).message}`, url, notFound };
+    const retransmits = e instanceof TftpError ? (e.stats?.retransmits ?? 0) : 0;
+    return { ok: false, bytes, ms: ms(), retransmits, error: e instanceof TftpError ? e.message : `${url}: ${(e as Error).message}`, url, notFound };
   }
 }
 

@@ -48,8 +48,12 @@ export class TftpError extends Error {
     super(by === 'peer' ? `server error ${code}: ${tftpMessage}` : `transfer failed (error ${code}): ${tftpMessage}`);
     this.name = 'TftpError';
   }
-  static from(e: TransferError): TftpError {
-    return new TftpError(e.code, e.message, e.by);
+  /** What the transfer did before it failed (retransmissions, bytes), when it got that far. */
+  stats?: TransferStats;
+  static from(e: TransferError, stats?: TransferStats): TftpError {
+    const err = new TftpError(e.code, e.message, e.by);
+    if (stats) err.stats = { ...stats };
+    return err;
   }
 }
 
@@ -149,7 +153,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     // receiver dallies to answer a resent final DATA.
     const { result } = await t.settled;
     if (refused) throw refused;
-    if (!result.ok) throw TftpError.from(result.error);
+    if (!result.ok) throw TftpError.from(result.error, m.stats);
     closeLater = true;
     socket.unref();
     void t.done.then(() => t.closeSocket());
@@ -207,7 +211,7 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
       ...timing(o),
     });
     const { result } = await t.start(m);
-    if (!result.ok) throw TftpError.from(result.error);
+    if (!result.ok) throw TftpError.from(result.error, m.stats);
     return { bytes: m.stats.bytes, blksize: m.blksize, windowsize: m.windowsize, stats: m.stats };
   } finally {
     await t.closeSocket();
