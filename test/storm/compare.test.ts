@@ -4,22 +4,13 @@
  * it relies on: a control group counts the CPU of children nobody waits for (tftpd-hpa's transfers).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { CpuGroup } from '../../src/storm/proc.js';
 import { PEERS, requireRoot, useAll } from '../helpers/peers.js';
-import { fleetBytes, initRoot, modelPhones, scratch, type StormJson, stormCli } from './helpers.js';
+import { fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 
-let dir: string;
-let root: string;
-
-beforeAll(async () => {
-  dir = await scratch('bw-storm-compare-');
-  root = await initRoot(dir, '256k');
-});
-afterAll(async () => {
-  if (dir) await fs.rm(dir, { recursive: true, force: true });
-});
+const site = useInitRoot('bw-storm-compare-', '256k');
 
 const ourNamespaces = (): string[] => [...(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.match(/^bwstorm-\S+/gm) ?? [])];
 const ourCgroups = (): string[] => ['/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup'].filter(existsSync).flatMap((d) => readdirSync(d).filter((n) => n.startsWith('bwstorm-')));
@@ -36,7 +27,7 @@ describe('bootwire storm --compare', () => {
     expect(runs.map((x) => x.server)).toEqual(['bootwire', 'tftpd-hpa', 'atftpd', 'dnsmasq']);
     const counts = { '4610': 6, '1608': 2, '9608': 6, '1230': 2, '440HD': 4 };
     // The generated root of --image-size 256k holds the same files as `init --image-size 256k`.
-    const bytes = fleetBytes(root, counts);
+    const bytes = fleetBytes(site.root, counts);
     for (const run of runs) {
       expect([run.server, run.phones, run.booted, run.failed, run.imagesDownloaded], run.server).toEqual([run.server, 20, 20, 0, 20]);
       expect(run.failures).toEqual({});

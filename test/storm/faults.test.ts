@@ -4,33 +4,23 @@
  * phones' own retries are spent). Slow by nature (a lost datagram costs a phone its 2 s timeout), so
  * small images, and in a file of its own so it runs next to the others.
  */
-import { promises as fs } from 'node:fs';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { fleetBytes, initRoot, modelPhones, scratch, type StormJson, stormCli } from './helpers.js';
+import { describe, it } from 'vitest';
+import { fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 
-let dir: string;
-let root: string;
-
-beforeAll(async () => {
-  dir = await scratch('bw-storm-faults-');
-  root = await initRoot(dir, '32k');
-});
-afterAll(async () => {
-  if (dir) await fs.rm(dir, { recursive: true, force: true });
-});
+const site = useInitRoot('bw-storm-faults-', '32k');
 
 // Concurrent: the two wait on timeouts, not on the CPU.
 describe.concurrent('bootwire storm with faults', () => {
   // 32 KiB images: 65 lock-step blocks, about 13 losses a phone, each waiting out a 2 s timeout.
   it('--loss 5% --protocols tftp: every phone boots with every byte; the losses cost retransmissions', { timeout: 120_000 }, async ({ expect }) => {
-    const r = await stormCli(['--phones', '20', '--root', root, '--protocols', 'tftp', '--loss', '5%', '--json']);
+    const r = await stormCli(['--phones', '20', '--root', site.root, '--protocols', 'tftp', '--loss', '5%', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = r.json as StormJson;
     expect([j.phones, j.booted, j.failed, j.imagesDownloaded]).toEqual([20, 20, 0, 20]);
     expect(j.failures).toEqual({});
     const counts = { '4610': 6, '1608': 2, '9608': 6, '1230': 2, '440HD': 4 };
     expect(modelPhones(j)).toEqual(counts);
-    expect(j.bytes).toBe(fleetBytes(root, counts));
+    expect(j.bytes).toBe(fleetBytes(site.root, counts));
     expect(j.bytesByProtocol).toEqual({ tftp: j.bytes });
     expect(j.faults.dropped).toBeGreaterThan(0);
     expect([j.faults.duplicated, j.faults.reordered]).toEqual([0, 0]);
@@ -41,7 +31,7 @@ describe.concurrent('bootwire storm with faults', () => {
   // Nothing listens on port 1. Each phone's first request times out after the TFTP client's back-off:
   // 2 s, doubling, at most 8 s, 5 retries = 2+4+8+8+8+8 = 38 s (src/tftp/transfer.ts), all at once.
   it('a server that is down: every phone fails with its reason, exit 1', { timeout: 120_000 }, async ({ expect }) => {
-    const r = await stormCli(['--server', 'tftp://127.0.0.1:1/', '--dhcp', 'none', '--phones', '3', '--root', root, '--json'], { timeoutMs: 110_000 });
+    const r = await stormCli(['--server', 'tftp://127.0.0.1:1/', '--dhcp', 'none', '--phones', '3', '--root', site.root, '--json'], { timeoutMs: 110_000 });
     expect(r.result.timedOut).toBe(false);
     expect(r.code, r.stderr).toBe(1);
     const j = r.json as StormJson;

@@ -2,6 +2,7 @@
  * Helpers for the `bootwire storm` tests: the CLI run as a process (its --json parsed), an init root,
  * and the exact bytes a fleet fetches from a root, file by file, as each model's flow reads them.
  */
+import { afterAll, beforeAll } from 'vitest';
 import { promises as fs, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +70,22 @@ export async function initRoot(dir: string, imageSize: string): Promise<string> 
   const r = await run(process.execPath, [CLI, 'init', root, '--image-size', imageSize], { timeoutMs: 30_000 });
   if (r.code !== 0) throw new Error(`bootwire init failed (${r.code}): ${r.stderr}`);
   return root;
+}
+
+/**
+ * A scratch directory with an init root in it for the whole test file: made before the first test,
+ * removed after the last. Read `.dir` and `.root` inside tests (they are set by then).
+ */
+export function useInitRoot(prefix: string, imageSize: string): { dir: string; root: string } {
+  const site = { dir: '', root: '' };
+  beforeAll(async () => {
+    site.dir = await scratch(prefix);
+    site.root = await initRoot(site.dir, imageSize);
+  });
+  afterAll(async () => {
+    if (site.dir) await fs.rm(site.dir, { recursive: true, force: true });
+  });
+  return site;
 }
 
 /** The 40-phone default fleet (4610=30%,1608=10%,9608=30%,1230=10%,440HD=20%), counted by hand. */

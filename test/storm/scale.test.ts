@@ -2,20 +2,10 @@
  * The issue's scale target: 1,000 phones of the default fleet boot at once on this machine, none fails,
  * every byte arrives. (How long it takes is printed, never asserted.)
  */
-import { promises as fs } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fleetBytes, initRoot, modelPhones, scratch, type StormJson, stormCli } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 
-let dir: string;
-let root: string;
-
-beforeAll(async () => {
-  dir = await scratch('bw-storm-scale-');
-  root = await initRoot(dir, '64k');
-});
-afterAll(async () => {
-  if (dir) await fs.rm(dir, { recursive: true, force: true });
-});
+const site = useInitRoot('bw-storm-scale-', '64k');
 
 describe('bootwire storm at scale', () => {
   it('1,000 phones boot with no failure', { timeout: 180_000 }, async () => {
@@ -26,7 +16,7 @@ describe('bootwire storm at scale', () => {
     expect(j.failures).toEqual({});
     const counts = { '4610': 300, '1608': 100, '9608': 300, '1230': 100, '440HD': 200 };
     expect(modelPhones(j)).toEqual(counts);
-    expect(j.bytes).toBe(fleetBytes(root, counts));
+    expect(j.bytes).toBe(fleetBytes(site.root, counts));
     console.log(`storm 1000 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), boot p50 ${j.bootSeconds.p50} s p99 ${j.bootSeconds.p99} s, DHCP p50 ${j.phases['dhcp']!.p50} s, retransmits ${j.retransmits}, server CPU ${j.serverCpuSeconds} s, simulator CPU ${j.simulatorCpuSeconds} s`);
   });
 });
