@@ -4,7 +4,8 @@
 // from 100 to 1,000 phones. Every server runs alone in a network namespace; the fleet is the same.
 // Needs root and the peers .ci/run installs, and `npm run build`. Writes bench/results/storm.md.
 //
-//   node bench/storm.mjs [--rounds 1] [--only default,window,growth] [--growth-image-size 1M]
+//   node bench/storm.mjs [--rounds 3] [--only default,window,window-blksize,growth] [--growth-image-size 1M]
+// The growth table runs one round per size.
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -15,13 +16,13 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '../dist/cli/main.js');
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
-const ROUNDS = opt('--rounds', '1');
-const ONLY = opt('--only', 'default,window,growth').split(',');
+const ROUNDS = opt('--rounds', '3');
+const ONLY = opt('--only', 'default,window,window-blksize,growth').split(',');
 const GROWTH_IMAGE = opt('--growth-image-size', '1M');
 const PEERS = 'tftpd-hpa,atftpd,dnsmasq';
 
-function storm(args) {
-  const full = ['storm', ...args, '--compare', PEERS, '--rounds', ROUNDS, '--json', '--no-progress'];
+function storm(args, rounds = ROUNDS) {
+  const full = ['storm', ...args, '--compare', PEERS, '--rounds', rounds, '--json', '--no-progress'];
   console.error(`bootwire ${full.join(' ')}`);
   const r = spawnSync(process.execPath, [CLI, ...full], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout.trim().split('\n').pop();
@@ -58,13 +59,16 @@ if (ONLY.includes('default')) {
   sections.push(table('Default fleet, 200 phones, TFTP as the phones ask (lock-step, 512-byte blocks)', storm(['--protocols', 'tftp']), 'Target: at most the fastest peer\'s wall time.'));
 }
 if (ONLY.includes('window')) {
-  sections.push(table('Default fleet, 200 phones, every phone asking windowsize 16, blksize 1428', storm(['--protocols', 'tftp', '--client-windowsize', '16', '--client-blksize', '1428']), 'Target: at most half the fastest peer\'s wall time (tftpd-hpa and dnsmasq do not implement RFC 7440 and answer lock-step).'));
+  sections.push(table('Default fleet, 200 phones, every phone asking windowsize 16', storm(['--protocols', 'tftp', '--client-windowsize', '16']), 'Target: at most half the fastest peer\'s wall time (tftpd-hpa and dnsmasq do not implement RFC 7440 and answer lock-step).'));
+}
+if (ONLY.includes('window-blksize')) {
+  sections.push(table('Default fleet, 200 phones, every phone asking windowsize 16 and blksize 1428', storm(['--protocols', 'tftp', '--client-windowsize', '16', '--client-blksize', '1428']), 'No target: RFC 2348 blocks three times larger leave less per-datagram work to save.'));
 }
 if (ONLY.includes('growth')) {
   const lines = ['### Growth: 100 to 1,000 phones (default mix, TFTP lock-step, every image ' + GROWTH_IMAGE + ')', '', '| phones | ' + ['bootwire', ...PEERS.split(',')].map((s) => `${s} wall s | ${s} RSS MiB`).join(' | ') + ' |', '| --- |' + ' --- | --- |'.repeat(4)];
   const chart = {};
   for (const n of [100, 200, 500, 1000]) {
-    const runs = storm(['--phones', String(n), '--protocols', 'tftp', '--image-size', GROWTH_IMAGE]);
+    const runs = storm(['--phones', String(n), '--protocols', 'tftp', '--image-size', GROWTH_IMAGE], '1');
     lines.push(`| ${n} | ` + runs.map((r) => `${r.wallSeconds.toFixed(2)}${r.failed ? ` (${r.failed} failed)` : ''} | ${r.serverPeakRssBytes ? mib(r.serverPeakRssBytes) : '–'}`).join(' | ') + ' |');
     for (const r of runs) (chart[r.server] ??= []).push(r.wallSeconds);
   }
@@ -73,7 +77,7 @@ if (ONLY.includes('growth')) {
   lines.push('```', '', `Lines in order: ${Object.keys(chart).join(', ')}.`, '');
   sections.push(lines.join('\n'));
 }
-const md = ['# Boot-storm comparison', '', machine, '', `Reproduce: \`sudo node bench/storm.mjs\` (each table is \`bootwire storm --compare ${PEERS} …\`). Each server alone in a network namespace on 127.0.0.1:69; the simulator runs in the same namespace on the same 2 cores, so its CPU is shown next to the server's. tftpd-hpa forks a process per transfer: its CPU counts only children it has reaped.`, '', ...sections].join('\n');
+const md = ['# Boot-storm comparison', '', machine, '', `Reproduce: \`sudo node bench/storm.mjs\` (each table is \`bootwire storm --compare ${PEERS} --rounds ${ROUNDS} …\`, the median round; growth: one round). Each server alone in a network namespace on 127.0.0.1:69; the simulator runs in the same namespace on the same 2 cores, so its CPU is shown next to the server's. tftpd-hpa forks a process per transfer: its CPU counts only children it has reaped.`, '', ...sections].join('\n');
 await fs.mkdir(path.join(HERE, 'results'), { recursive: true });
 await fs.writeFile(path.join(HERE, 'results', 'storm.md'), md);
 console.log(md);

@@ -5,11 +5,12 @@ import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { AtomicFile } from '../files/atomic-file.js';
+import { BatchSocket, batchUdpFor } from '../net/batch-udp.js';
 import type { FaultInjector } from '../net/faults.js';
 import { OctetSource, NetasciiSource } from './block-source.js';
 import { encodeRequest, type OptionPair } from './codec.js';
 import { NetasciiDecoder } from './netascii.js';
-import { type KnownOptions, Opcode } from './packet.js';
+import { DEFAULT_BLKSIZE, type KnownOptions, Opcode } from './packet.js';
 import { TftpReceiver } from './receiver.js';
 import { TftpSender } from './sender.js';
 import type { TransferError, TransferStats } from './transfer.js';
@@ -93,7 +94,12 @@ async function resolveHost(host: string): Promise<string> {
   return isIP(host) ? host : (await lookup(host)).address;
 }
 
-function openSocket(host: string): Promise<dgram.Socket> {
+/**
+ * The client's TID. A batch socket where it can (see src/net/batch-udp.ts); `slotBytes` is the
+ * longest datagram the server usually sends it (DATA of the blksize asked for).
+ */
+function openSocket(host: string, slotBytes: number): Promise<dgram.Socket | BatchSocket> {
+  if (batchUdpFor(host)) return Promise.resolve(new BatchSocket({ address: '0.0.0.0', slotBytes }));
   const s = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
   return new Promise((resolve, reject) => {
     s.once('error', reject);
@@ -118,7 +124,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
   const { pairs, known } = requestOptions(o, o.tsize ? 0 : undefined);
   const request = encodeRequest(Opcode.RRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
-  const socket = await openSocket(host);
+  const socket = await openSocket(host, 4 + (o.blksize ?? DEFAULT_BLKSIZE));
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   let closeLater = false;
   let refused: Error | undefined;
@@ -200,7 +206,7 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
   const { pairs, known } = requestOptions(o, o.tsize ? source.size : undefined);
   const request = encodeRequest(Opcode.WRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
-  const socket = await openSocket(host);
+  const socket = await openSocket(host, 512);
   const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true, ...(o.faults ? { faults: o.faults } : {}) });
   try {
     const m = new TftpSender(t, {

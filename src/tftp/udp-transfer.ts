@@ -16,6 +16,7 @@
 import dgram, { type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { BatchSocket, batchUdpFor, ipv4ToNumber, numberToIpv4 } from '../net/batch-udp.js';
 import type { FaultInjector } from '../net/faults.js';
 import { decodeTftp, encodeError } from './codec.js';
 import { ErrorCode, Opcode } from './packet.js';
@@ -32,10 +33,13 @@ export type Machine = TftpSender | TftpReceiver;
 
 /** A transfer's TID: `socket` talks to the peer; `strangers`, when set, takes the rest of the port's traffic. */
 export interface TransferSockets {
-  socket: Socket;
+  socket: Socket | BatchSocket;
   /** Set when `socket` is connected to the peer. */
   strangers?: Socket;
 }
+
+/** What a sending transfer usually gets from its client: ACKs and short ERRORs. */
+export const SENDER_SLOT_BYTES = 512;
 
 function bind(s: Socket, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -47,12 +51,30 @@ function bind(s: Socket, port: number, host: string): Promise<void> {
   });
 }
 
-/** A new TID for a transfer with a known peer: a connected socket and a stranger socket on one port. */
-export async function openTransferSockets(host: string, peer: Endpoint): Promise<Required<TransferSockets>> {
+/**
+ * A new TID for a transfer with a known peer: a connected socket and a stranger socket on one port.
+ * `slotBytes`: the longest datagram the peer usually sends (a receiving transfer: 4 + blksize).
+ */
+export async function openTransferSockets(host: string, peer: Endpoint, slotBytes = SENDER_SLOT_BYTES): Promise<Required<TransferSockets>> {
   const type = isIPv6(host) ? 'udp6' : 'udp4';
   const strangers = dgram.createSocket({ type, reuseAddr: true });
   strangers.on('error', () => {});
   await bind(strangers, 0, host);
+  if (batchUdpFor(host) && batchUdpFor(peer.address)) {
+    try {
+      const socket = new BatchSocket({ address: host, port: strangers.address().port, reuseAddr: true, slotBytes });
+      try {
+        socket.connect(peer.address, peer.port);
+      } catch (e) {
+        socket.close();
+        throw e;
+      }
+      return { socket, strangers };
+    } catch (e) {
+      strangers.close();
+      throw e;
+    }
+  }
   const socket = dgram.createSocket({ type, reuseAddr: true });
   socket.on('error', () => {});
   try {
@@ -101,10 +123,13 @@ export interface UdpTransferOutcome {
 
 export class UdpTransfer implements TransferEffects {
   machine!: Machine;
-  private readonly socket: Socket;
+  private readonly socket: Socket | undefined;
+  private readonly batch: BatchSocket | undefined;
   private readonly strangers: Socket | undefined;
   private readonly connected: boolean;
   private peer: Endpoint;
+  /** The peer's address as a batch socket reports sources (IPv4, host order). */
+  private readonly peerAddress32: number;
   private learnPort: boolean;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -122,10 +147,12 @@ export class UdpTransfer implements TransferEffects {
   readonly deliver: ((payload: Buffer) => void) | undefined;
 
   constructor(private readonly opts: UdpTransferOptions) {
-    this.socket = opts.socket;
+    if (opts.socket instanceof BatchSocket) this.batch = opts.socket;
+    else this.socket = opts.socket;
     this.strangers = opts.strangers;
     this.connected = opts.strangers !== undefined;
     this.peer = { ...opts.peer };
+    this.peerAddress32 = this.batch && !this.connected ? ipv4ToNumber(this.peer.address) : 0;
     this.learnPort = opts.learnPeerPort ?? false;
     this.now = opts.now ?? (() => performance.now());
     this.deliver = opts.deliver;
@@ -136,8 +163,11 @@ export class UdpTransfer implements TransferEffects {
   /** Binds the machine (constructed with this object as its effects) and starts it. */
   start(machine: Machine): Promise<UdpTransferOutcome> {
     this.machine = machine;
-    this.socket.on('message', this.onMessage);
-    this.socket.on('error', this.onSocketError);
+    if (this.batch) this.batch.onMessage = this.onBatchMessage;
+    else {
+      this.socket!.on('message', this.onMessage);
+      this.socket!.on('error', this.onSocketError);
+    }
     this.strangers?.on('message', this.onStranger);
     machine.start(this.now());
     this.afterEvent();
@@ -156,16 +186,31 @@ export class UdpTransfer implements TransferEffects {
   }
 
   private sendNow(head: Buffer, body?: Buffer): void {
+    const b = this.batch;
+    if (b) {
+      // Synchronous: when send returns, the datagram has left (or was lost, which UDP allows).
+      if (isError(head)) this.opts.onErrorSent?.(head.readUInt16BE(2));
+      if (!this.connected) b.sendTo(this.peerAddress32, this.peer.port, head, body);
+      // DATA waits for the end of this event (afterEvent), so a window leaves in one segmented send.
+      // Not with injected faults: those delay single datagrams past the event.
+      else if (body !== undefined && !this.opts.faults) b.queue(head, body);
+      else {
+        b.flush();
+        b.send(head, body);
+      }
+      return;
+    }
+    const socket = this.socket!;
     try {
       if (this.connected) {
-        if (body !== undefined) this.socket.send([head, body]);
-        else if (isError(head)) this.lastError = this.sendError(head, (cb) => this.socket.send(head, cb));
-        else this.socket.send(head);
+        if (body !== undefined) socket.send([head, body]);
+        else if (isError(head)) this.lastError = this.sendError(head, (cb) => socket.send(head, cb));
+        else socket.send(head);
       } else {
         const { port, address } = this.peer;
-        if (body !== undefined) this.socket.send([head, body], port, address);
-        else if (isError(head)) this.lastError = this.sendError(head, (cb) => this.socket.send(head, port, address, cb));
-        else this.socket.send(head, port, address);
+        if (body !== undefined) socket.send([head, body], port, address);
+        else if (isError(head)) this.lastError = this.sendError(head, (cb) => socket.send(head, port, address, cb));
+        else socket.send(head, port, address);
       }
     } catch {
       /* socket closed under us: the machine's timeout will end the transfer */
@@ -183,7 +228,8 @@ export class UdpTransfer implements TransferEffects {
    * would drop a final ERROR or ACK.
    */
   async closeSocket(): Promise<void> {
-    await (this.lastError ?? new Promise((resolve) => setImmediate(resolve)));
+    if (this.batch) this.batch.close();
+    else await (this.lastError ?? new Promise((resolve) => setImmediate(resolve)));
     for (const s of [this.socket, this.strangers]) {
       try {
         s?.close();
@@ -198,20 +244,33 @@ export class UdpTransfer implements TransferEffects {
     this.afterEvent();
   }
 
+  /** The socket's datagrams, whether the socket is a dgram or a batch one. */
   private readonly onMessage = (msg: Buffer, rinfo: { address: string; port: number }): void => {
-    const f = this.opts.faults;
-    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg, rinfo));
-    else this.receive(msg, rinfo);
+    this.arrive(msg, this.connected || rinfo.address === this.peer.address, rinfo.port, rinfo.address);
   };
 
-  private receive(msg: Buffer, rinfo: { address: string; port: number }): void {
-    if (!this.connected && (rinfo.address !== this.peer.address || (rinfo.port !== this.peer.port && !this.learnPort))) {
-      this.onStranger(msg, rinfo);
+  private readonly onBatchMessage = (msg: Buffer | null, address: number, port: number): void => {
+    this.arrive(msg, this.connected || address === this.peerAddress32, port, address);
+  };
+
+  private arrive(msg: Buffer | null, fromPeerAddress: boolean, port: number, address: string | number): void {
+    const f = this.opts.faults;
+    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg, fromPeerAddress, port, address));
+    else this.receive(msg, fromPeerAddress, port, address);
+  }
+
+  private receive(msg: Buffer | null, fromPeerAddress: boolean, port: number, address: string | number): void {
+    if (!this.connected && (!fromPeerAddress || (port !== this.peer.port && !this.learnPort))) {
+      this.strangerSent(msg, typeof address === 'number' ? numberToIpv4(address) : address, port);
       return;
     }
     if (this.learnPort) {
       this.learnPort = false;
-      this.peer.port = rinfo.port;
+      this.peer.port = port;
+    }
+    if (msg === null) {
+      this.malformed++;
+      return;
     }
     const decoded = decodeTftp(msg);
     if (!decoded.ok) {
@@ -222,18 +281,22 @@ export class UdpTransfer implements TransferEffects {
     this.afterEvent();
   }
 
+  private readonly onStranger = (msg: Buffer, rinfo: { address: string; port: number }): void => this.strangerSent(msg, rinfo.address, rinfo.port);
+
   /** A packet for this TID from someone else: ERROR 5 to them, the transfer goes on. */
-  private readonly onStranger = (msg: Buffer, rinfo: { address: string; port: number }): void => {
+  private strangerSent(msg: Buffer | null, address: string, port: number): void {
     this.foreignTid++;
-    if (isError(msg)) return; // never answer an ERROR with an ERROR (two confused peers could loop)
+    if (msg !== null && isError(msg)) return; // never answer an ERROR with an ERROR (two confused peers could loop)
+    const error = encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID');
     const out = this.strangers ?? this.socket;
     try {
-      out.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+      if (out) out.send(error, port, address);
+      else this.batch!.sendTo(ipv4ToNumber(address), port, error);
     } catch {
       /* closed */
     }
     this.opts.onErrorSent?.(ErrorCode.UNKNOWN_TID);
-  };
+  }
 
   private readonly onSocketError = (): void => {
     // ICMP port unreachable and the like surface here; the retry timer decides when to give up.
@@ -247,6 +310,7 @@ export class UdpTransfer implements TransferEffects {
   };
 
   private afterEvent(): void {
+    this.batch?.flush();
     const m = this.machine;
     if (!this.completed && m.result?.ok) {
       this.completed = true;
@@ -275,7 +339,8 @@ export class UdpTransfer implements TransferEffects {
   private finish(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.socket.off('message', this.onMessage);
+    if (this.batch) this.batch.onMessage = ignoreBatch;
+    else this.socket!.off('message', this.onMessage);
     this.strangers?.off('message', this.onStranger);
     const o = this.outcome();
     this.settleSettled(o);
@@ -287,6 +352,8 @@ export class UdpTransfer implements TransferEffects {
     return { result, malformed: this.malformed, foreignTid: this.foreignTid };
   }
 }
+
+const ignoreBatch = (): void => {};
 
 function isError(packet: Buffer): boolean {
   return packet.length >= 4 && packet[0] === 0 && packet[1] === Opcode.ERROR;

@@ -46,7 +46,7 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
   const file = Buffer.from(task.bytes, 0, task.size);
   const source = task.mode === 'netascii' ? new NetasciiSource(file) : new OctetSource(file);
   const sockets = await openTransferSockets(task.host, task.peer);
-  Atomics.store(task.portSlot, 0, sockets.socket.address().port);
+  Atomics.store(task.portSlot, 0, sockets.strangers.address().port);
   const t = new UdpTransfer({ ...sockets, peer: task.peer, onErrorSent: countError });
   const machine = new TftpSender(t, {
     role: 'server',
