@@ -7,17 +7,20 @@
  * list. With hundreds of lock-step transfers that is most of a server's user-space time (see the
  * README, "Batched UDP").
  *
- * How: each thread has one poller, an epoll set that libuv watches as one fd. When any socket in it
- * is readable, every ready socket is drained with recvmmsg (one call per socket, no EAGAIN probe) and
- * the batch goes to JavaScript in one call: one Buffer with all the datagrams, and an index of
- * (socket id, offset, length, source address, source port) per datagram in an Int32Array the caller
- * gave. A send is one sendmsg with two iovecs (header, and a view of the shared image), so the image
+ * How: every socket is in libuv's own epoll set (a uv_poll handle, no JavaScript per socket). In
+ * one turn of the loop, each readable socket is read with one recvmmsg (as many datagrams as its
+ * burst, no EAGAIN probe) into the thread's batch, and after the poll phase (a uv_check handle) the
+ * batch goes to JavaScript in one call: one Buffer with all the datagrams, and an index of (socket
+ * id, offset, length, source address, source port) per datagram in an Int32Array the caller gave.
+ * (A nested epoll set of our own, watched by libuv as one fd, cost an extra wake-up level per
+ * datagram and an extra epoll_wait per batch.) A send is one sendmsg with two iovecs (header, and a view of the shared image), so the image
  * bytes go from the shared copy to the kernel without a copy in between.
  *
  * Only bytes move here: every protocol decision stays in TypeScript.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -26,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -34,33 +36,38 @@
 #define ENTRY 5               /* int32s per datagram in the index */
 #define SCRATCH (1u << 20)    /* slots of the datagrams received in one batch */
 #define OVERFLOW 65536        /* the rest of a datagram longer than its slot (any UDP payload fits) */
-#define MAX_PER_SOCKET 32     /* datagrams taken from one socket per batch (a window) */
-#define MAX_EVENTS 256
+#define MAX_PER_SOCKET 32     /* datagrams taken from one socket per batch at most */
+
+typedef struct sock sock_t;
 
 typedef struct poller {
   napi_env env;
-  uv_poll_t poll;
-  int epfd;
-  int polling;
+  uv_loop_t *loop;
+  uv_check_t check; /* runs after the loop's poll phase: hands the batch to JavaScript */
+  int checking;
   int dead;
-  int sockets;
-  int refs; /* sockets that keep the event loop alive */
+  sock_t *open; /* open sockets, closed if the thread's environment goes away */
   napi_ref callback;
   napi_ref index_ref;
   int32_t *index;
   size_t capacity; /* datagrams per batch */
+  size_t count;    /* datagrams in the batch being gathered */
+  size_t used;     /* their bytes in scratch */
   napi_async_context async;
   uint8_t *scratch; /* SCRATCH + OVERFLOW: one long datagram always fits after the slots */
   uint8_t *overflow;
 } poller_t;
 
-typedef struct sock {
+struct sock {
   poller_t *p;
+  uv_poll_t poll; /* the socket in libuv's own epoll set: a datagram wakes the loop directly */
   int fd;
   int32_t id;
-  uint32_t slot; /* bytes set aside per datagram: the longest this socket usually gets */
-  int unref;
-} sock_t;
+  uint32_t slot;  /* bytes set aside per datagram: the longest this socket usually gets */
+  uint32_t burst; /* datagrams it usually has queued when readable (a window); more wait for the next batch */
+  int owners;     /* the JavaScript object and the libuv handle: freed when both let go */
+  sock_t *prev, *next;
+};
 
 static napi_value throw_errno(napi_env env, const char *what, int err) {
   char msg[160];
@@ -99,117 +106,128 @@ static void deliver(poller_t *p, size_t used, int count) {
   napi_close_handle_scope(env, scope);
 }
 
-static void on_ready(uv_poll_t *handle, int status, int events) {
-  (void)status;
-  (void)events;
+static void flush(poller_t *p) {
+  if (p->count == 0) return;
+  size_t used = p->used;
+  int count = (int)p->count;
+  p->used = p->count = 0;
+  deliver(p, used, count);
+}
+
+static void on_check(uv_check_t *handle) {
   poller_t *p = handle->data;
-  if (p->dead) return;
-  struct epoll_event ev[MAX_EVENTS];
-  int n = epoll_wait(p->epfd, ev, MAX_EVENTS, 0);
-  if (n <= 0) return;
+  uv_check_stop(&p->check);
+  p->checking = 0;
+  flush(p);
+}
+
+/* Reads what one readable socket has (up to its burst) into the batch. */
+static void read_socket(poller_t *p, sock_t *s) {
+  if (p->count == p->capacity || SCRATCH - p->used < s->slot) flush(p);
+  if (s->fd < 0) return; /* closed by a handler of the batch just delivered */
   struct mmsghdr mm[MAX_PER_SOCKET];
   struct iovec iov[2 * MAX_PER_SOCKET];
   struct sockaddr_in from[MAX_PER_SOCKET];
-  size_t used = 0;
-  size_t count = 0;
-  for (int i = 0; i < n; i++) {
-    sock_t *s = ev[i].data.ptr;
-    if (s->fd < 0) continue;
-    if (used >= SCRATCH) break;
-    size_t room = (SCRATCH - used) / s->slot;
-    size_t vlen = p->capacity - count;
-    if (vlen > MAX_PER_SOCKET) vlen = MAX_PER_SOCKET;
-    if (vlen > room) vlen = room;
-    if (vlen == 0) break; /* the rest stay readable and come in the next batch */
-    size_t base = used;
-    for (size_t j = 0; j < vlen; j++) {
-      /* A datagram longer than the slot spills into the shared overflow area (see below). */
-      iov[2 * j].iov_base = p->scratch + base + j * s->slot;
-      iov[2 * j].iov_len = s->slot;
-      iov[2 * j + 1].iov_base = p->overflow;
-      iov[2 * j + 1].iov_len = OVERFLOW;
-      memset(&mm[j].msg_hdr, 0, sizeof mm[j].msg_hdr);
-      mm[j].msg_hdr.msg_iov = &iov[2 * j];
-      mm[j].msg_hdr.msg_iovlen = 2;
-      mm[j].msg_hdr.msg_name = &from[j];
-      mm[j].msg_hdr.msg_namelen = sizeof from[j];
-    }
-    int got = recvmmsg(s->fd, mm, (unsigned)vlen, MSG_DONTWAIT, NULL);
-    if (got <= 0) continue; /* EAGAIN, or an ICMP error on a connected socket: consumed, nothing to hand on */
-    /* Only the last long datagram of the call still has its tail in the overflow area: put it back
-     * together there (slot part first); earlier long ones lost their tails and go as malformed. */
-    int last_long = -1;
-    for (int j = 0; j < got; j++)
-      if (mm[j].msg_len > s->slot) last_long = j;
-    if (last_long >= 0) {
-      size_t len = mm[last_long].msg_len;
-      memmove(p->overflow + s->slot, p->overflow, len - s->slot);
-      memcpy(p->overflow, p->scratch + base + (size_t)last_long * s->slot, s->slot);
-    }
-    int32_t *long_entry = NULL;
-    for (int j = 0; j < got; j++) {
-      int32_t *e = p->index + count * ENTRY;
-      size_t len = mm[j].msg_len;
-      e[0] = s->id;
-      e[3] = (int32_t)ntohl(from[j].sin_addr.s_addr);
-      e[4] = ntohs(from[j].sin_port);
-      e[1] = (int32_t)used;
-      if (len <= s->slot) {
-        memmove(p->scratch + used, p->scratch + base + j * s->slot, len);
-        e[2] = (int32_t)len;
-        used += len;
-      } else if (j == last_long) {
-        long_entry = e; /* its bytes go after the others, once their slots are compacted */
-      } else {
-        e[2] = -1;
-      }
-      count++;
-    }
-    if (long_entry) {
-      size_t len = mm[last_long].msg_len;
-      memcpy(p->scratch + used, p->overflow, len);
-      long_entry[1] = (int32_t)used;
-      long_entry[2] = (int32_t)len;
+  size_t room = (SCRATCH - p->used) / s->slot;
+  size_t vlen = p->capacity - p->count;
+  if (vlen > s->burst) vlen = s->burst;
+  if (vlen > room) vlen = room;
+  size_t base = p->used;
+  for (size_t j = 0; j < vlen; j++) {
+    /* A datagram longer than the slot spills into the shared overflow area (see below). */
+    iov[2 * j].iov_base = p->scratch + base + j * s->slot;
+    iov[2 * j].iov_len = s->slot;
+    iov[2 * j + 1].iov_base = p->overflow;
+    iov[2 * j + 1].iov_len = OVERFLOW;
+    memset(&mm[j].msg_hdr, 0, sizeof mm[j].msg_hdr);
+    mm[j].msg_hdr.msg_iov = &iov[2 * j];
+    mm[j].msg_hdr.msg_iovlen = 2;
+    mm[j].msg_hdr.msg_name = &from[j];
+    mm[j].msg_hdr.msg_namelen = sizeof from[j];
+  }
+  int got = recvmmsg(s->fd, mm, (unsigned)vlen, MSG_DONTWAIT, NULL);
+  if (got <= 0) return; /* EAGAIN, or an ICMP error on a connected socket: consumed, nothing to hand on */
+  /* Only the last long datagram of the call still has its tail in the overflow area: put it back
+   * together there (slot part first); earlier long ones lost their tails and go as malformed. */
+  int last_long = -1;
+  for (int j = 0; j < got; j++)
+    if (mm[j].msg_len > s->slot) last_long = j;
+  if (last_long >= 0) {
+    size_t len = mm[last_long].msg_len;
+    memmove(p->overflow + s->slot, p->overflow, len - s->slot);
+    memcpy(p->overflow, p->scratch + base + (size_t)last_long * s->slot, s->slot);
+  }
+  size_t used = p->used;
+  int32_t *long_entry = NULL;
+  for (int j = 0; j < got; j++) {
+    int32_t *e = p->index + p->count * ENTRY;
+    size_t len = mm[j].msg_len;
+    e[0] = s->id;
+    e[3] = (int32_t)ntohl(from[j].sin_addr.s_addr);
+    e[4] = ntohs(from[j].sin_port);
+    e[1] = (int32_t)used;
+    if (len <= s->slot) {
+      memmove(p->scratch + used, p->scratch + base + j * s->slot, len);
+      e[2] = (int32_t)len;
       used += len;
+    } else if (j == last_long) {
+      long_entry = e; /* its bytes go after the others, once their slots are compacted */
+    } else {
+      e[2] = -1;
     }
+    p->count++;
   }
-  if (count > 0) deliver(p, used, (int)count);
+  if (long_entry) {
+    size_t len = mm[last_long].msg_len;
+    memcpy(p->scratch + used, p->overflow, len);
+    long_entry[1] = (int32_t)used;
+    long_entry[2] = (int32_t)len;
+    used += len;
+  }
+  p->used = used;
 }
 
-static void start_stop(poller_t *p) {
-  if (p->dead) return;
-  if (p->sockets > 0 && !p->polling) {
-    uv_poll_start(&p->poll, UV_READABLE, on_ready);
-    p->polling = 1;
-  } else if (p->sockets == 0 && p->polling) {
-    uv_poll_stop(&p->poll); /* nothing open: the event loop may exit */
-    p->polling = 0;
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  sock_t *s = handle->data;
+  poller_t *p = s->p;
+  if (status < 0 || s->fd < 0 || p->dead) return;
+  read_socket(p, s);
+  /* The rest of this loop turn's readable sockets join the batch; the check phase delivers it. */
+  if (p->count > 0 && !p->checking) {
+    uv_check_start(&p->check, on_check);
+    p->checking = 1;
   }
-  if (p->refs > 0) uv_ref((uv_handle_t *)&p->poll);
-  else uv_unref((uv_handle_t *)&p->poll); /* only unref'd sockets: they do not keep the loop alive */
 }
 
-static void poller_cleanup(void *arg) {
-  /* The thread's environment is going away. The struct stays (sockets may still point at it). */
-  poller_t *p = arg;
-  p->dead = 1;
-  if (p->polling) uv_poll_stop(&p->poll);
-  uv_close((uv_handle_t *)&p->poll, NULL);
-  close(p->epfd);
-  free(p->scratch);
-  free(p->overflow);
-  p->scratch = p->overflow = NULL;
+static void release(sock_t *s) {
+  if (--s->owners == 0) free(s);
 }
+
+static void on_poll_closed(uv_handle_t *handle) { release(handle->data); }
 
 static void close_sock(sock_t *s) {
   if (s->fd < 0) return;
   poller_t *p = s->p;
-  if (!p->dead) epoll_ctl(p->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+  uv_poll_stop(&s->poll); /* takes the fd out of libuv's epoll set now, so it can be closed */
   close(s->fd);
   s->fd = -1;
-  p->sockets--;
-  if (!s->unref) p->refs--;
-  start_stop(p);
+  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  if (s->prev) s->prev->next = s->next;
+  else p->open = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+}
+
+static void poller_cleanup(void *arg) {
+  /* The thread's environment is going away: close every handle, or the loop cannot close. The
+   * struct stays (socket objects finalized later may still point at it). */
+  poller_t *p = arg;
+  while (p->open) close_sock(p->open);
+  p->dead = 1;
+  uv_close((uv_handle_t *)&p->check, NULL);
+  free(p->scratch);
+  free(p->overflow);
+  p->scratch = p->overflow = NULL;
 }
 
 static void sock_finalize(napi_env env, void *data, void *hint) {
@@ -217,7 +235,7 @@ static void sock_finalize(napi_env env, void *data, void *hint) {
   (void)hint;
   sock_t *s = data;
   close_sock(s);
-  free(s);
+  release(s);
 }
 
 /* createPoller(onBatch(buffer, count), index: Int32Array) */
@@ -238,12 +256,10 @@ static napi_value CreatePoller(napi_env env, napi_callback_info info) {
   p->env = env;
   p->index = data;
   p->capacity = length / ENTRY;
-  p->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (p->epfd < 0) return throw_errno(env, "epoll_create1", errno);
-  uv_loop_t *loop;
-  CHECK(napi_get_uv_event_loop(env, &loop));
-  if (uv_poll_init(loop, &p->poll, p->epfd) != 0) return throw_errno(env, "uv_poll_init", EINVAL);
-  p->poll.data = p;
+  CHECK(napi_get_uv_event_loop(env, &p->loop));
+  uv_check_init(p->loop, &p->check);
+  uv_unref((uv_handle_t *)&p->check); /* sockets keep the loop alive, not the batch hand-off */
+  p->check.data = p;
   CHECK(napi_create_reference(env, a[0], 1, &p->callback));
   CHECK(napi_create_reference(env, a[1], 1, &p->index_ref));
   napi_value name;
@@ -257,18 +273,23 @@ static napi_value CreatePoller(napi_env env, napi_callback_info info) {
 
 static int get_u32(napi_env env, napi_value v, uint32_t *out) { return napi_get_value_uint32(env, v, out) == napi_ok; }
 
-/* open(poller, id, address (IPv4 as uint32), port, reuseAddr, slot) -> socket */
+/*
+ * open(poller, id, address (IPv4 as uint32), port, reuseAddr, slot, burst) -> socket
+ * burst: how many datagrams one read asks for. recvmmsg copies in and tries each entry, so asking a
+ * lock-step socket for more than one costs a failed attempt per datagram; what is left over stays
+ * readable (level-triggered) and comes in the next batch.
+ */
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value a[6];
+  size_t argc = 7;
+  napi_value a[7];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   poller_t *p;
   int32_t id;
-  uint32_t addr, port, maxlen;
+  uint32_t addr, port, maxlen, burst;
   bool reuse;
   CHECK(napi_get_value_external(env, a[0], (void **)&p));
   CHECK(napi_get_value_int32(env, a[1], &id));
-  if (!get_u32(env, a[2], &addr) || !get_u32(env, a[3], &port) || !get_u32(env, a[5], &maxlen) || port > 65535) {
+  if (!get_u32(env, a[2], &addr) || !get_u32(env, a[3], &port) || !get_u32(env, a[5], &maxlen) || !get_u32(env, a[6], &burst) || port > 65535) {
     napi_throw_type_error(env, NULL, "udp_batch: bad address, port or size");
     return NULL;
   }
@@ -287,20 +308,33 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "bind", err);
   }
   sock_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    close(fd);
+    return throw_errno(env, "udp_batch", ENOMEM);
+  }
   s->p = p;
   s->fd = fd;
   s->id = id;
   s->slot = (maxlen + 7) & ~7u;
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
-  if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    int err = errno;
+  s->burst = burst < 1 ? 1 : burst > MAX_PER_SOCKET ? MAX_PER_SOCKET : burst;
+  int err = uv_poll_init(p->loop, &s->poll, fd);
+  if (err != 0) {
     close(fd);
     free(s);
-    return throw_errno(env, "epoll_ctl", err);
+    return throw_errno(env, "uv_poll_init", -err);
   }
-  p->sockets++;
-  p->refs++;
-  start_stop(p);
+  s->poll.data = s;
+  err = uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  if (err != 0) {
+    close(fd);
+    s->owners = 1; /* the handle's close callback frees it */
+    uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+    return throw_errno(env, "uv_poll_start", -err);
+  }
+  s->owners = 2;
+  s->next = p->open;
+  if (p->open) p->open->prev = s;
+  p->open = s;
   napi_value out;
   CHECK(napi_create_external(env, s, sock_finalize, NULL, &out));
   return out;
@@ -341,6 +375,14 @@ static napi_value Connect(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* sendmsg on the socket: bytes sent, or -errno (a closed socket: -EBADF) */
+static napi_value send_message(napi_env env, sock_t *s, struct msghdr *m) {
+  ssize_t r = s->fd < 0 ? -1 : sendmsg(s->fd, m, MSG_DONTWAIT);
+  napi_value out;
+  CHECK(napi_create_int32(env, r < 0 ? (s->fd < 0 ? -EBADF : -errno) : (int32_t)r, &out));
+  return out;
+}
+
 /* One datagram of head (+ body), to the connected peer or to address:port. Returns bytes or -errno. */
 static napi_value do_send(napi_env env, sock_t *s, napi_value head, napi_value body, struct sockaddr_in *to) {
   struct iovec iov[2];
@@ -360,10 +402,7 @@ static napi_value do_send(napi_env env, sock_t *s, napi_value head, napi_value b
     m.msg_name = to;
     m.msg_namelen = sizeof *to;
   }
-  ssize_t r = s->fd < 0 ? -EBADF : sendmsg(s->fd, &m, MSG_DONTWAIT);
-  napi_value out;
-  CHECK(napi_create_int32(env, r < 0 ? (s->fd < 0 ? -EBADF : -errno) : (int32_t)r, &out));
-  return out;
+  return send_message(env, s, &m);
 }
 
 /* send(socket, head, body?) on a connected socket */
@@ -439,10 +478,7 @@ static napi_value SendSegments(napi_env env, napi_callback_info info) {
   c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
   uint16_t g = (uint16_t)seg;
   memcpy(CMSG_DATA(c), &g, sizeof g);
-  ssize_t r = s->fd < 0 ? -1 : sendmsg(s->fd, &m, MSG_DONTWAIT);
-  napi_value out;
-  CHECK(napi_create_int32(env, r < 0 ? (s->fd < 0 ? -EBADF : -errno) : (int32_t)r, &out));
-  return out;
+  return send_message(env, s, &m);
 }
 
 /* close(socket); closing twice is harmless */
@@ -461,15 +497,15 @@ static napi_value Unref(napi_env env, napi_callback_info info) {
   napi_value a[1];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   sock_t *s = sock_arg(env, a[0]);
-  if (s && s->fd >= 0 && !s->unref) {
-    s->unref = 1;
-    s->p->refs--;
-    start_stop(s->p);
-  }
+  if (s && s->fd >= 0) uv_unref((uv_handle_t *)&s->poll);
   return NULL;
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
+  /* Pin this library: a worker thread's exit unloads its addons, but libuv may still call
+   * on_poll_closed for sockets closed just before, while the loop closes its handles. */
+  Dl_info self;
+  if (dladdr((void *)Init, &self) && self.dli_fname) dlopen(self.dli_fname, RTLD_NOW | RTLD_NODELETE);
   napi_property_descriptor d[] = {
       {"createPoller", NULL, CreatePoller, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},

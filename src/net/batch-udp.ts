@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 interface Binding {
   createPoller(onBatch: (buf: Buffer, count: number) => void, index: Int32Array): unknown;
-  open(poller: unknown, id: number, address: number, port: number, reuseAddr: boolean, slotBytes: number): unknown;
+  open(poller: unknown, id: number, address: number, port: number, reuseAddr: boolean, slotBytes: number, burst: number): unknown;
   localPort(s: unknown): number;
   connect(s: unknown, address: number, port: number): void;
   send(s: unknown, head: Buffer, body?: Buffer): number;
@@ -76,12 +76,16 @@ class Poller {
   private readonly index = new Int32Array(BATCH * ENTRY);
   private readonly sockets: (BatchSocket | undefined)[] = [];
   private readonly freeIds: number[] = [];
+  /** Ids closed during a batch: reused only after it, so its later entries cannot reach a new socket. */
+  private readonly released: number[] = [];
+  private inBatch = false;
 
   constructor(b: Binding) {
     this.native = b.createPoller(this.onBatch, this.index);
   }
 
   add(s: BatchSocket): number {
+    if (!this.inBatch) this.recycle();
     const id = this.freeIds.pop() ?? this.sockets.length;
     this.sockets[id] = s;
     return id;
@@ -89,10 +93,25 @@ class Poller {
 
   remove(id: number): void {
     this.sockets[id] = undefined;
-    this.freeIds.push(id);
+    this.released.push(id);
+  }
+
+  private recycle(): void {
+    for (const id of this.released) this.freeIds.push(id);
+    this.released.length = 0;
   }
 
   private readonly onBatch = (buf: Buffer, count: number): void => {
+    this.recycle();
+    this.inBatch = true;
+    try {
+      this.dispatch(buf, count);
+    } finally {
+      this.inBatch = false;
+    }
+  };
+
+  private dispatch(buf: Buffer, count: number): void {
     const ix = this.index;
     for (let i = 0, e = 0; i < count; i++, e += ENTRY) {
       const s = this.sockets[ix[e]!];
@@ -108,7 +127,7 @@ class Poller {
         });
       }
     }
-  };
+  }
 }
 
 let poller: Poller | undefined;
@@ -123,6 +142,11 @@ export interface BatchSocketOptions {
    * 4 + blksize). Longer ones still arrive whole, at the cost of a copy.
    */
   slotBytes: number;
+  /**
+   * Datagrams one read takes from this socket (default 1): what it usually has queued when readable,
+   * 1 for a lock-step peer, the window for a windowed one. More are read in the next batch.
+   */
+  burst?: number;
 }
 
 const ignore: BatchHandler = () => {};
@@ -157,7 +181,7 @@ export class BatchSocket {
     poller ??= new Poller(b);
     this.id = poller.add(this);
     try {
-      this.s = b.open(poller.native, this.id, ipv4ToNumber(o.address), o.port ?? 0, o.reuseAddr ?? false, o.slotBytes);
+      this.s = b.open(poller.native, this.id, ipv4ToNumber(o.address), o.port ?? 0, o.reuseAddr ?? false, o.slotBytes, o.burst ?? 1);
       this.port = b.localPort(this.s);
     } catch (e) {
       poller.remove(this.id);

@@ -96,10 +96,11 @@ async function resolveHost(host: string): Promise<string> {
 
 /**
  * The client's TID. A batch socket where it can (see src/net/batch-udp.ts); `slotBytes` is the
- * longest datagram the server usually sends it (DATA of the blksize asked for).
+ * longest datagram the server usually sends it (DATA of the blksize asked for), `burst` how many
+ * come at once (the window asked for).
  */
-function openSocket(host: string, slotBytes: number): Promise<dgram.Socket | BatchSocket> {
-  if (batchUdpFor(host)) return Promise.resolve(new BatchSocket({ address: '0.0.0.0', slotBytes }));
+function openSocket(host: string, slotBytes: number, burst = 1): Promise<dgram.Socket | BatchSocket> {
+  if (batchUdpFor(host)) return Promise.resolve(new BatchSocket({ address: '0.0.0.0', slotBytes, burst }));
   const s = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
   return new Promise((resolve, reject) => {
     s.once('error', reject);
@@ -124,7 +125,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
   const { pairs, known } = requestOptions(o, o.tsize ? 0 : undefined);
   const request = encodeRequest(Opcode.RRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
-  const socket = await openSocket(host, 4 + (o.blksize ?? DEFAULT_BLKSIZE));
+  const socket = await openSocket(host, 4 + (o.blksize ?? DEFAULT_BLKSIZE), o.windowsize ?? 1);
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   let closeLater = false;
   let refused: Error | undefined;

@@ -276,7 +276,7 @@ export class TftpServer extends EventEmitter {
     const n = negotiate(req, this.opts);
     let sockets: TransferSockets;
     try {
-      sockets = await openTransferSockets(this.opts.host, from, 4 + n.blksize);
+      sockets = await openTransferSockets(this.opts.host, from, 4 + n.blksize, n.windowsize);
     } catch (e) {
       await file.abort();
       return this.refuse(from, ErrorCode.NOT_DEFINED, `no socket: ${(e as Error).message}`);

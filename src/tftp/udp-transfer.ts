@@ -53,16 +53,17 @@ function bind(s: Socket, port: number, host: string): Promise<void> {
 
 /**
  * A new TID for a transfer with a known peer: a connected socket and a stranger socket on one port.
- * `slotBytes`: the longest datagram the peer usually sends (a receiving transfer: 4 + blksize).
+ * `slotBytes`: the longest datagram the peer usually sends (a receiving transfer: 4 + blksize);
+ * `burst`: how many it sends at once (a receiving transfer: the window).
  */
-export async function openTransferSockets(host: string, peer: Endpoint, slotBytes = SENDER_SLOT_BYTES): Promise<Required<TransferSockets>> {
+export async function openTransferSockets(host: string, peer: Endpoint, slotBytes = SENDER_SLOT_BYTES, burst = 1): Promise<Required<TransferSockets>> {
   const type = isIPv6(host) ? 'udp6' : 'udp4';
   const strangers = dgram.createSocket({ type, reuseAddr: true });
   strangers.on('error', () => {});
   await bind(strangers, 0, host);
   if (batchUdpFor(host) && batchUdpFor(peer.address)) {
     try {
-      const socket = new BatchSocket({ address: host, port: strangers.address().port, reuseAddr: true, slotBytes });
+      const socket = new BatchSocket({ address: host, port: strangers.address().port, reuseAddr: true, slotBytes, burst });
       try {
         socket.connect(peer.address, peer.port);
       } catch (e) {

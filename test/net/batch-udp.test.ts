@@ -24,8 +24,8 @@ afterEach(() => {
   for (const s of open.splice(0)) s.close();
 });
 
-function socket(slotBytes = 516): BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> } {
-  const s = new BatchSocket({ address: '127.0.0.1', slotBytes }) as BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> };
+function socket(slotBytes = 516, burst = 1): BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> } {
+  const s = new BatchSocket({ address: '127.0.0.1', slotBytes, burst }) as BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> };
   open.push(s);
   s.got = [];
   let waiter: (() => void) | undefined;
@@ -76,7 +76,7 @@ describe('batched UDP', () => {
 
     it('keeps a datagram longer than its slot whole; of several in one read, earlier ones arrive as null', async () => {
       const from = socket();
-      const to = socket(64);
+      const to = socket(64, 8);
       const big = randomBytes(60_000);
       from.sendTo(LOOP, to.port, big.subarray(0, 4), big.subarray(4));
       expect(sha((await to.wait(1))[0]!.msg!)).toBe(sha(big));
@@ -86,6 +86,17 @@ describe('batched UDP', () => {
       from.sendTo(LOOP, to.port, Buffer.from('tail'));
       const got = (await to.wait(5)).slice(1);
       expect(got.map((g) => (g.msg ? sha(g.msg) : null))).toEqual([null, null, sha(longs[2]!), sha(Buffer.from('tail'))]);
+      // Read one at a time (burst 1, a lock-step socket), every one arrives whole.
+      const one = socket(64, 1);
+      for (const l of longs) from.sendTo(LOOP, one.port, l.subarray(0, 4), l.subarray(4));
+      expect((await one.wait(3)).map((g) => sha(g.msg!))).toEqual(longs.map(sha));
+    });
+
+    it('reads a window queued on one socket over several turns when it is larger than the burst', async () => {
+      const from = socket();
+      const to = socket(516, 4);
+      for (let i = 0; i < 10; i++) from.sendTo(LOOP, to.port, Buffer.from([i]));
+      expect((await to.wait(10)).map((g) => g.msg![0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
 
     it('a connected socket hears only its peer and sends without an address', async () => {
