@@ -23,7 +23,7 @@ import { CONTROL_CHANNEL, type ControlMessage } from './worker.js';
 /** The worker's built file. Tests run this module from src/, but a worker thread needs the build. */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  const built = here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../../dist/tftp/pool/worker.js') : path.join(path.dirname(here), 'worker.js');
+  const built = here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../../dist/tftp/pool/worker-entry.cjs') : path.join(path.dirname(here), 'worker-entry.cjs');
   if (!existsSync(built)) throw new Error(`transfer worker ${built} is missing: run npm run build`);
   return built;
 }
