@@ -431,5 +431,8 @@ export class HttpFileServer extends EventEmitter {
     for (const s of this.sockets) s.destroy();
     await this.idle();
     await stopped;
+    // The listener can report closed before every destroyed socket has emitted 'close' (and left the
+    // count): closing resolves only when none is left.
+    await Promise.all([...this.sockets].map((s) => new Promise((r) => s.once('close', r))));
   }
 }
