@@ -117,6 +117,7 @@ describe('batched UDP', () => {
       const got: Buffer[] = [];
       rx.on('message', (m) => got.push(m));
       const tx = socket();
+      socket(); // a second transfer in this thread: windows are segmented only when there are several
       tx.connect('127.0.0.1', rx.address().port);
       const image = randomBytes(16 * 512 + 100);
       const header = (b: number) => Buffer.from([0, 3, b >> 8, b & 255]);
@@ -128,6 +129,25 @@ describe('batched UDP', () => {
       expect(got.map((m) => m.length)).toEqual([...Array(16).fill(516), 104]);
       expect(got.map((m) => m.readUInt16BE(2))).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
       expect(sha(Buffer.concat(got.map((m) => m.subarray(4))))).toBe(sha(image));
+      expect(tx.segmentedSends).toBe(1);
+    });
+
+    it('with one transfer in the thread, a window leaves one datagram at a time (the client starts sooner)', async () => {
+      const rx = socket();
+      const tx = socket();
+      open.splice(open.indexOf(rx), 1);
+      rx.close(); // only tx is left open
+      const sink = dgram.createSocket('udp4');
+      await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+      const got: Buffer[] = [];
+      sink.on('message', (m) => got.push(m));
+      tx.connect('127.0.0.1', sink.address().port);
+      for (let b = 1; b <= 4; b++) tx.queue(Buffer.from([0, 3, 0, b]), Buffer.alloc(512, b));
+      tx.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      sink.close();
+      expect(got.map((m) => m[3])).toEqual([1, 2, 3, 4]);
+      expect(tx.segmentedSends).toBe(0);
     });
 
     it('an unref’d socket does not keep the process alive; an open one does', async () => {
@@ -165,6 +185,7 @@ describe('batched UDP', () => {
           const got = [];
           rx.on('message', (m) => got.push(m));
           const tx = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 });
+          const other = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); // several transfers: segmenting on
           tx.connect('127.0.0.1', rx.address().port);
           const body = Buffer.alloc(8192, 7);
           for (let b = 0; b < 4; b++) tx.queue(Buffer.from([0, 3, 0, b]), body);
@@ -173,11 +194,11 @@ describe('batched UDP', () => {
           tx.queue(Buffer.from([0, 3, 0, 5]), body);
           tx.flush();
           await new Promise((r) => setTimeout(r, 300));
-          console.log(JSON.stringify(got.map((m) => [m.length, m[3]])));
-          tx.close(); rx.close();`;
+          console.log(JSON.stringify({ got: got.map((m) => [m.length, m[3]]), segmented: tx.segmentedSends }));
+          tx.close(); other.close(); rx.close();`;
         const r = await ns.exec(process.execPath, ['--input-type=module', '-e', code], { timeoutMs: 10_000 });
         expect(r.stderr.toString()).toBe('');
-        expect(JSON.parse(r.stdout.toString())).toEqual(Array.from({ length: 6 }, (_, b) => [8196, b]));
+        expect(JSON.parse(r.stdout.toString())).toEqual({ got: Array.from({ length: 6 }, (_, b) => [8196, b]), segmented: 0 });
       } finally {
         await ns.delete();
       }
