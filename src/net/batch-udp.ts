@@ -1,9 +1,9 @@
 /**
  * Batched UDP sockets (native/udp_batch.c): the TFTP transfers' fast path on Linux, IPv4.
  *
- * A thread's batch sockets share one poller: when any of them is readable, every ready socket is
- * drained and the datagrams arrive here in one call, as views of one Buffer, each with its source
- * as a number (IPv4, host order) and a port. No per-datagram rinfo, address string or 64 KiB
+ * A thread's batch sockets share one poller: what its sockets received in one turn of the event loop
+ * (each read with one recvmmsg, up to its burst) arrives here in one call, as views of one Buffer,
+ * each datagram with its source as a number (IPv4, host order) and a port. No per-datagram rinfo, address string or 64 KiB
  * allocation, as node:dgram has; a send is one sendmsg of header + payload view.
  *
  * The addon is built at install when a C compiler is there (binding.gyp); without it, or with
