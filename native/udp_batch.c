@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <linux/errqueue.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,6 +122,23 @@ static void on_check(uv_check_t *handle) {
   flush(p);
 }
 
+/*
+ * Takes what an error left on the socket: the queued ICMP and local errors (IP_RECVERR) and the
+ * pending error, so that poll stops reporting POLLERR. The errors themselves need no answer here:
+ * a transfer that lost its peer times out in its machine.
+ */
+static void clear_errors(sock_t *s) {
+  char buf[64], control[256];
+  for (int i = 0; i < 64; i++) {
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (recvmsg(s->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+}
+
 /* Reads what one readable socket has (up to its burst) into the batch. */
 static void read_socket(poller_t *p, sock_t *s) {
   if (p->count == p->capacity || SCRATCH - p->used < s->slot) flush(p);
@@ -146,7 +164,8 @@ static void read_socket(poller_t *p, sock_t *s) {
     mm[j].msg_hdr.msg_namelen = sizeof from[j];
   }
   int got = recvmmsg(s->fd, mm, (unsigned)vlen, MSG_DONTWAIT, NULL);
-  if (got <= 0) return; /* EAGAIN, or an ICMP error on a connected socket: consumed, nothing to hand on */
+  if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) clear_errors(s); /* an ICMP error: nothing to hand on */
+  if (got <= 0) return;
   /* Only the last long datagram of the call still has its tail in the overflow area: put it back
    * together there (slot part first); earlier long ones lost their tails and go as malformed. */
   int last_long = -1;
@@ -188,9 +207,16 @@ static void read_socket(poller_t *p, sock_t *s) {
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
   sock_t *s = handle->data;
   poller_t *p = s->p;
-  if (status < 0 || s->fd < 0 || p->dead) return;
+  if (s->fd < 0 || p->dead) return;
+  if (status < 0) {
+    /* POLLERR: libuv has stopped the handle. Clear the error and watch the socket again, or an ICMP
+     * message (port unreachable, or anything IP_RECVERR queues) would leave the socket deaf. */
+    clear_errors(s);
+    if (uv_poll_start(&s->poll, UV_READABLE, on_readable) != 0) return;
+  }
   read_socket(p, s);
   /* The rest of this loop turn's readable sockets join the batch; the check phase delivers it. */
   if (p->count > 0 && !p->checking) {
@@ -301,6 +327,9 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
   if (reuse) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* Without IP_RECVERR, Linux reports a datagram dropped by a full interface queue (ENOBUFS) as sent:
+   * with it, the send fails and the caller keeps the datagram until there is room (back-pressure). */
+  setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(addr)};
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int err = errno;
@@ -443,20 +472,22 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
 #define MAX_SEGMENTS 64
 
 /*
- * sendSegments(socket, list, count, segmentBytes): `count` datagrams to the connected peer in one
- * sendmsg, list = [head0, body0, head1, body1, ...], every datagram segmentBytes long but the last,
+ * sendSegments(socket, list, first, count, segmentBytes): datagrams first .. first+count-1 of list to
+ * the connected peer in one sendmsg, list = [head0, body0, head1, body1, ...], every datagram
+ * segmentBytes long but the last,
  * which may be shorter. UDP GSO (UDP_SEGMENT): the kernel cuts them apart, so a window of DATA costs
  * one trip through the stack instead of one per block. Returns bytes or -errno (EMSGSIZE, EIO or
  * EINVAL: the path cannot segment, e.g. a datagram longer than the MTU; the caller sends them one by one).
  */
 static napi_value SendSegments(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value a[4];
+  size_t argc = 5;
+  napi_value a[5];
   CHECK(napi_get_cb_info(env, info, &argc, a, NULL, NULL));
   sock_t *s = sock_arg(env, a[0]);
-  uint32_t count, seg;
-  if (!s || argc < 4 || !get_u32(env, a[2], &count) || !get_u32(env, a[3], &seg) || count == 0 || count > MAX_SEGMENTS || seg == 0 || seg > 65535) {
-    napi_throw_type_error(env, NULL, "udp_batch: sendSegments(socket, list, count, segmentBytes)");
+  uint32_t first, count, seg;
+  if (!s || argc < 5 || !get_u32(env, a[2], &first) || !get_u32(env, a[3], &count) || !get_u32(env, a[4], &seg) || count == 0 ||
+      count > MAX_SEGMENTS || seg == 0 || seg > 65535 || first > (1u << 20)) {
+    napi_throw_type_error(env, NULL, "udp_batch: sendSegments(socket, list, first, count, segmentBytes)");
     return NULL;
   }
   struct iovec iov[2 * MAX_SEGMENTS];
@@ -464,7 +495,7 @@ static napi_value SendSegments(napi_env env, napi_callback_info info) {
     napi_value v;
     void *d;
     size_t l;
-    CHECK(napi_get_element(env, a[1], i, &v));
+    CHECK(napi_get_element(env, a[1], 2 * first + i, &v));
     CHECK(napi_get_buffer_info(env, v, &d, &l));
     iov[i].iov_base = d;
     iov[i].iov_len = l;

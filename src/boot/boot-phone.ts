@@ -5,8 +5,7 @@
  * one phone and by the storm for hundreds; the per-family rules live in src/phones (pure), this module
  * only drives the network through them.
  */
-import type { DoraResult } from '../dhcp/client/dora.js';
-import type { RelayClient } from '../dhcp/client/relay-client.js';
+import type { DoraClient, DoraResult } from '../dhcp/client/dora.js';
 import { parseAudiocodesCfg, checkCfgModel } from '../phones/audiocodes-cfg.js';
 import { parseProvisioningUrl } from '../phones/audiocodes-url.js';
 import { runAvayaScriptAsync } from '../phones/avaya-script.js';
@@ -56,8 +55,10 @@ export interface BootReport {
 export interface BootOptions {
   model: PhoneModel;
   mac: string;
-  /** DHCP through this relay-style client; absent: `server` must be given. */
-  dhcp?: RelayClient;
+  /** DHCP through this client; absent: `server` must be given. */
+  dhcp?: DoraClient;
+  /** Send the files' requests from the address the lease gives (a phone in a site has it configured). */
+  bindToLease?: boolean;
   /** Skip DHCP: the phone is pointed at this URL (`tftp://host:port/dir/`, `http://…`). */
   server?: string;
   state: PhoneStateStore;
@@ -86,7 +87,8 @@ export async function bootPhone(o: BootOptions): Promise<BootReport> {
   try {
     state = await o.state.load(o.mac);
     const plan = await planOf(o, phases, started, state, report);
-    await runFlow(o, plan, state, phases, started, report);
+    const from = o.bindToLease && report.address ? { ...o, fetch: { ...o.fetch, localAddress: report.address } } : o;
+    await runFlow(from, plan, state, phases, started, report);
     report.ok = true;
   } catch (e) {
     report.error = (e as Error).message;

@@ -35,6 +35,8 @@ export interface FetchContext {
    * host with the first one allowed, so peers that serve only TFTP are compared on the same work.
    */
   protocols?: readonly FileServer['protocol'][];
+  /** The address the phone sends from (its lease, in a site); default: the system's choice. */
+  localAddress?: string;
 }
 
 const DEFAULT_PORT = { tftp: 69, http: 80, https: 443, ftp: 21 } as const;
@@ -97,6 +99,7 @@ async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, re
   if (windowsize !== undefined) o.windowsize = windowsize;
   if (opts.tsize !== undefined) o.tsize = true;
   if (ctx.faults && !ctx.faults.inert) o.faults = ctx.faults;
+  if (ctx.localAddress) o.localAddress = ctx.localAddress;
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
@@ -131,6 +134,7 @@ async function fetchHttp(server: FileServer, to: Endpoint, model: PhoneModel, re
         rejectUnauthorized: ctx.ca !== undefined,
         ...(ctx.ca !== undefined ? { ca: ctx.ca } : {}),
         ...(ctx.httpAgent ? { agent: ctx.httpAgent } : {}),
+        ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         ...(req.onData
           ? {

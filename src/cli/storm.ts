@@ -10,6 +10,7 @@ import { DEFAULT_MIX, MixError, parseMix } from '../storm/fleet.js';
 import { renderReport } from '../storm/report.js';
 import { type StormRun, toJson } from '../storm/result.js';
 import { defaultWorkers, runStorm } from '../storm/run.js';
+import { SiteNeedsRoot, type SiteStormOptions } from '../storm/site-storm.js';
 import { PEERS, type PeerName } from '../storm/servers.js';
 import { formatBytes } from '../storm/stats.js';
 import { parseHostPort, UsageError } from '../util/hostport.js';
@@ -34,6 +35,12 @@ export interface StormFlags {
   root?: string;
   seed: string;
   relayPort?: string;
+  site?: boolean;
+  voiceSubnets?: string;
+  uplink: string;
+  uplinkQueue: string;
+  uplinkDelay?: string;
+  uplinkLoss?: string;
   json?: boolean;
   fullJson?: boolean;
   report?: string;
@@ -69,6 +76,7 @@ export async function storm(flags: StormFlags, argv: string[]): Promise<void> {
   if (flags.server !== 'builtin' && !/^(tftp|https?):\/\//.test(flags.server)) throw new UsageError(`--server must be builtin or a tftp://, http:// or https:// URL, got ${JSON.stringify(flags.server)}`);
   if (flags.server !== 'builtin' && flags.dhcp === 'builtin') throw new UsageError('--server URL measures another file server: give --dhcp none (or the DHCP server as HOST:PORT)');
   if (flags.dhcp !== 'builtin' && flags.dhcp !== 'none') parseHostPort(flags.dhcp, '127.0.0.1', '--dhcp');
+  const site = flags.site ? siteOptions(flags) : undefined;
   let imageSize: number | undefined;
   if (flags.imageSize !== undefined) {
     imageSize = parseSize(flags.imageSize);
@@ -96,6 +104,11 @@ export async function storm(flags: StormFlags, argv: string[]): Promise<void> {
     progress: flags.progress && !flags.fullJson,
     seed: int(flags.seed, '--seed', 0, 0xffffff),
     ...(flags.relayPort ? { relayPort: int(flags.relayPort, '--relay-port', 1, 65535) } : {}),
+    ...(site ? { site } : {}),
+  }).catch((e: unknown) => {
+    // Without root there is no site to build: a usage problem, said plainly (exit 2).
+    if (e instanceof SiteNeedsRoot) throw new UsageError(e.message);
+    throw e;
   });
   if (flags.report) {
     await writeFile(flags.report, renderReport(runs, `bootwire storm: ${runs[0]!.phones} phones`, `bootwire storm ${argv.join(' ')}`));
@@ -104,6 +117,31 @@ export async function storm(flags: StormFlags, argv: string[]): Promise<void> {
   else if (flags.json) process.stdout.write(`${JSON.stringify(runs.length === 1 && compare.length === 0 ? toJson(runs[0]!) : { runs: runs.map(toJson) })}\n`);
   else process.stdout.write(table(runs));
   if (runs.some((r) => r.failed > 0)) process.exitCode = 1;
+}
+
+/** `1gbit`, `100mbit`, `2.5gbit`, `800` (Mbit/s) → Mbit/s; `none` → undefined. */
+export function parseRate(v: string): number | undefined {
+  if (v === 'none') return undefined;
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*(gbit|mbit|kbit)?$/i.exec(v.trim());
+  const n = m ? Number(m[1]) * ({ gbit: 1000, mbit: 1, kbit: 0.001 }[(m[2] ?? 'mbit').toLowerCase() as 'gbit' | 'mbit' | 'kbit']) : NaN;
+  if (!(n >= 0.1 && n <= 100_000)) throw new UsageError(`--uplink: ${JSON.stringify(v)} is not a rate such as 1gbit, 100mbit or none`);
+  return n;
+}
+
+function siteOptions(flags: StormFlags): SiteStormOptions {
+  if (flags.server !== 'builtin') throw new UsageError('--site runs its own servers in the site: leave out --server (use --compare for the peers)');
+  if (flags.dhcp !== 'builtin' && flags.dhcp !== 'none') throw new UsageError('--site: --dhcp is builtin (through the site\'s relay) or none');
+  const rateMbit = parseRate(flags.uplink);
+  const uplink =
+    rateMbit === undefined
+      ? undefined
+      : {
+          rateMbit,
+          queueMs: int(flags.uplinkQueue, '--uplink-queue', 1, 10_000),
+          ...(flags.uplinkDelay ? { delayMs: int(flags.uplinkDelay, '--uplink-delay', 0, 10_000) } : {}),
+          ...(flags.uplinkLoss ? { lossPercent: prob(flags.uplinkLoss, '--uplink-loss') * 100 } : {}),
+        };
+  return { ...(flags.voiceSubnets ? { voiceSubnets: int(flags.voiceSubnets, '--voice-subnets', 1, 200) } : {}), ...(uplink ? { uplink } : {}) };
 }
 
 export function table(runs: readonly StormRun[]): string {
@@ -131,7 +169,8 @@ export function table(runs: readonly StormRun[]): string {
     const phases = Object.entries(r.phases).map(([p, v]) => `${p} p50 ${v.p50.toFixed(2)} s / p95 ${v.p95.toFixed(2)} s`);
     const f = r.faults;
     const injected = f && f.dropped + f.duplicated + f.reordered > 0 ? `; faults injected: ${f.dropped} dropped, ${f.duplicated} duplicated, ${f.reordered} reordered` : '';
-    lines.push(`${r.server}: ${r.imagesDownloaded} images downloaded; per phase: ${phases.join(', ')}${injected}`);
+    const uplink = r.uplink ? `; uplink queue: ${r.uplink.packets} packets sent, ${r.uplink.dropped} refused when full` : '';
+    lines.push(`${r.server}: ${r.imagesDownloaded} images downloaded; per phase: ${phases.join(', ')}${injected}${uplink}`);
     for (const [why, n] of Object.entries(r.failures)) lines.push(`  ${n} failed: ${why}`);
   }
   return lines.join('\n') + '\n';

@@ -23,6 +23,8 @@ export interface HttpGetOptions {
    * Default: a new connection per request, closed after it (what most phones do per file).
    */
   agent?: http.Agent | false;
+  /** The address to connect from (a simulated phone's own); default: the system's choice. */
+  localAddress?: string;
   /** Keep the body in the result (default false: only counted and hashed). */
   keepBody?: boolean;
   /** Hash the body with SHA-256 as it arrives (default true). */
@@ -104,6 +106,7 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
       method: options.method ?? 'GET',
       headers: options.headers ?? {},
       agent: options.agent ?? false,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       ...(tls ? { rejectUnauthorized: options.rejectUnauthorized ?? true, ...(options.ca !== undefined ? { ca: options.ca } : {}) } : {}),
     };
     const req = (tls ? https : http).request(u, requestOptions, (res) => {

@@ -1,10 +1,18 @@
 /**
  * Batched UDP sockets (native/udp_batch.c): the TFTP transfers' fast path on Linux, IPv4.
  *
- * A thread's batch sockets share one poller: what its sockets received in one turn of the event loop
- * (each read with one recvmmsg, up to its burst) arrives here in one call, as views of one Buffer,
- * each datagram with its source as a number (IPv4, host order) and a port. No per-datagram rinfo, address string or 64 KiB
- * allocation, as node:dgram has; a send is one sendmsg of header + payload view.
+ * Receiving: a thread's batch sockets share one poller: what its sockets received in one turn of the
+ * event loop (each read with one recvmmsg, up to its burst) arrives here in one call, as views of one
+ * Buffer, each datagram with its source as a number (IPv4, host order) and a port. No per-datagram
+ * rinfo, address string or 64 KiB allocation, as node:dgram has.
+ *
+ * Sending: `queue` collects what one event of a transfer sends, `flush` sends it: a run of equal-sized
+ * DATA blocks as one sendmsg with UDP GSO when the thread has several transfers, the rest one sendmsg
+ * each (header + payload view). A datagram the kernel refuses for lack of room (the socket's buffer
+ * or the interface's queue is full: EAGAIN, ENOBUFS, reported thanks to IP_RECVERR) is never counted
+ * as sent: it and the rest of its batch wait in the socket and go when there is room, the thread's
+ * waiting sockets served in turn. A newer batch of the same socket replaces what is left of an older
+ * one: a transfer's later window or ACK always covers what its earlier one still had to say.
  *
  * The addon is built at install when a C compiler is there (binding.gyp); without it, or with
  * BOOTWIRE_UDP=dgram, `batchUdpAvailable()` is false and callers use node:dgram.
@@ -13,6 +21,8 @@ import { createRequire } from 'node:module';
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ipToInt } from '../util/ipv4.js';
+import { emptySendCounters, type SendCounters } from './send-counters.js';
 
 interface Binding {
   createPoller(onBatch: (buf: Buffer, count: number) => void, index: Int32Array): unknown;
@@ -21,7 +31,7 @@ interface Binding {
   connect(s: unknown, address: number, port: number): void;
   send(s: unknown, head: Buffer, body?: Buffer): number;
   sendTo(s: unknown, address: number, port: number, head: Buffer, body?: Buffer): number;
-  sendSegments(s: unknown, list: Buffer[], count: number, segmentBytes: number): number;
+  sendSegments(s: unknown, list: Buffer[], first: number, count: number, segmentBytes: number): number;
   close(s: unknown): void;
   unref(s: unknown): void;
 }
@@ -52,15 +62,6 @@ export function batchUdpFor(address: string): boolean {
   return isIPv4(address) && batchUdpAvailable();
 }
 
-export function ipv4ToNumber(address: string): number {
-  const p = address.split('.');
-  return ((+p[0]! << 24) | (+p[1]! << 16) | (+p[2]! << 8) | +p[3]!) >>> 0;
-}
-
-export function numberToIpv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 /**
  * A datagram for one socket: `msg` is a view (valid as long as it is referenced), null in the rare
  * case it could not be kept whole (see udp_batch.c); `address` is IPv4 in host order.
@@ -69,8 +70,13 @@ export type BatchHandler = (msg: Buffer | null, address: number, port: number) =
 
 const ENTRY = 5;
 const BATCH = 512;
+const EAGAIN = -11;
+const ENOBUFS = -105;
+const EBADF = -9;
+/** How soon waiting sockets try again when nothing else wakes them (a full interface queue signals nothing). */
+const RETRY_MS = 1;
 
-/** One per thread: the native poller and its sockets, by id. */
+/** One per thread: the native poller, its sockets by id, and the sockets waiting for room to send. */
 class Poller {
   readonly native: unknown;
   private readonly index = new Int32Array(BATCH * ENTRY);
@@ -85,6 +91,9 @@ class Poller {
    * still being sent: a 64 MiB fetch by atftp took 0.51 s segmented, 0.41 s not.
    */
   open = 0;
+  /** Sockets holding datagrams the kernel had no room for, in the order they were refused. */
+  readonly waiting: BatchSocket[] = [];
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(b: Binding) {
     this.native = b.createPoller(this.onBatch, this.index);
@@ -109,6 +118,39 @@ class Poller {
     this.released.length = 0;
   }
 
+  /** `s` holds datagrams: it is served, in turn with the others, when there may be room. */
+  wait(s: BatchSocket): void {
+    this.waiting.push(s);
+    this.retry ??= setTimeout(this.onRetry, RETRY_MS);
+    this.retry.unref(); // the sockets keep the loop alive, not their waiting datagrams
+  }
+
+  private readonly onRetry = (): void => {
+    this.retry = undefined;
+    this.serveWaiting();
+  };
+
+  /**
+   * Gives each waiting socket a go, oldest first. A full interface queue (ENOBUFS) is full for every
+   * socket behind it too: the round stops there; a full socket buffer (EAGAIN) is that socket's own.
+   */
+  serveWaiting(): void {
+    const w = this.waiting;
+    let kept = 0;
+    let i = 0;
+    for (; i < w.length; i++) {
+      const s = w[i]!;
+      const r = s.resume();
+      if (r === 0) continue;
+      w[kept++] = s;
+      if (r === ENOBUFS) break;
+    }
+    for (i++; i < w.length; i++) w[kept++] = w[i]!;
+    w.length = kept;
+    if (kept > 0) this.retry ??= setTimeout(this.onRetry, RETRY_MS);
+    this.retry?.unref();
+  }
+
   private readonly onBatch = (buf: Buffer, count: number): void => {
     this.recycle();
     this.inBatch = true;
@@ -117,6 +159,8 @@ class Poller {
     } finally {
       this.inBatch = false;
     }
+    // Datagrams arriving (ACKs) mean the path is draining: a good moment for the waiting ones.
+    if (this.waiting.length > 0) this.serveWaiting();
   };
 
   private dispatch(buf: Buffer, count: number): void {
@@ -158,6 +202,7 @@ export interface BatchSocketOptions {
 }
 
 const ignore: BatchHandler = () => {};
+const EMPTY = Buffer.alloc(0);
 
 /** UDP GSO limits: segments per send (the kernel takes 64 or more) and bytes per send (one UDP length). */
 const MAX_SEGMENTS = 64;
@@ -169,17 +214,20 @@ export class BatchSocket {
   private readonly b: Binding;
   private readonly s: unknown;
   private readonly id: number;
+  private readonly poller: Poller;
   private closed = false;
-  /** Datagrams queued for one segmented send: [head0, body0, head1, body1, ...]. */
-  private readonly pending: Buffer[] = [];
-  private pendingCount = 0;
-  private pendingBytes = 0;
-  private segment = 0;
-  private lastShort = false;
-  /** Windows sent as one segmented write (for tests and counters). */
-  segmentedSends = 0;
+  /** The batch being built: [head0, body0, head1, body1, ...]. */
+  private building: Buffer[] = [];
+  private buildingCount = 0;
+  /** The last flushed batch, from `next` on still to be sent. */
+  private held: Buffer[] = [];
+  private heldCount = 0;
+  private next = 0;
+  /** In the poller's waiting list. */
+  private waiting = false;
   /** Cleared when the path cannot segment: datagrams then go one by one (and IP fragments them). */
   private segmenting = true;
+  readonly counters: SendCounters = emptySendCounters();
   readonly port: number;
   /** Where this socket's datagrams go; until set, they are dropped (as dgram drops them with no listener). */
   onMessage: BatchHandler = ignore;
@@ -188,69 +236,126 @@ export class BatchSocket {
     const b = load();
     if (!b) throw new Error('batched UDP is not available (native/udp_batch.c not built)');
     this.b = b;
-    poller ??= new Poller(b);
-    this.id = poller.add(this);
+    this.poller = poller ??= new Poller(b);
+    this.id = this.poller.add(this);
     try {
-      this.s = b.open(poller.native, this.id, ipv4ToNumber(o.address), o.port ?? 0, o.reuseAddr ?? false, o.slotBytes, o.burst ?? 1);
+      this.s = b.open(this.poller.native, this.id, ipToInt(o.address), o.port ?? 0, o.reuseAddr ?? false, o.slotBytes, o.burst ?? 1);
       this.port = b.localPort(this.s);
     } catch (e) {
-      poller.remove(this.id);
+      this.poller.remove(this.id);
       throw e;
     }
   }
 
-  /** Only datagrams from this peer reach the socket; `send` needs no address. */
-  connect(address: string, port: number): void {
-    this.b.connect(this.s, ipv4ToNumber(address), port);
+  /** Windows sent as one segmented write (for tests). */
+  get segmentedSends(): number {
+    return this.counters.segmented;
   }
 
-  /** One datagram, head then body, to the connected peer. Returns bytes sent or -errno (UDP: a loss). */
-  send(head: Buffer, body?: Buffer): number {
-    return this.closed ? -9 : this.b.send(this.s, head, body);
+  /** Datagrams waiting for room to be sent. */
+  get waitingDatagrams(): number {
+    return this.heldCount - this.next;
+  }
+
+  /** Only datagrams from this peer reach the socket; `send` needs no address. */
+  connect(address: string, port: number): void {
+    this.b.connect(this.s, ipToInt(address), port);
   }
 
   /**
-   * Queues a datagram for the connected peer until `flush()`: a window of equal-sized DATA blocks
-   * (the last may be shorter) leaves in one sendmsg with UDP GSO, which the kernel cuts into datagrams,
-   * when the thread has several sockets open (see Poller.open). On loopback that cuts what a window costs the server by
-   * more than half. Order with `send` is the caller's: flush first.
+   * One datagram, head then body, to the connected peer, at once and outside any batch. Returns bytes
+   * sent or -errno: the caller decides what a refusal means.
    */
-  queue(head: Buffer, body: Buffer): void {
-    const size = head.length + body.length;
-    if (
-      this.pendingCount > 0 &&
-      (size > this.segment || this.lastShort || this.pendingCount === MAX_SEGMENTS || this.pendingBytes + size > MAX_SEGMENTED_BYTES)
-    ) {
-      this.flush();
-    }
-    if (this.pendingCount === 0) this.segment = size;
-    this.lastShort = size < this.segment;
-    this.pending[2 * this.pendingCount] = head;
-    this.pending[2 * this.pendingCount + 1] = body;
-    this.pendingCount++;
-    this.pendingBytes += size;
-  }
-
-  /** Sends what `queue` holds. */
-  flush(): void {
-    const n = this.pendingCount;
-    if (n === 0) return;
-    this.pendingCount = 0;
-    this.pendingBytes = 0;
-    const p = this.pending;
-    if (n > 1 && this.segmenting && poller!.open > 1 && !this.closed) {
-      const r = this.b.sendSegments(this.s, p, n, this.segment);
-      if (!UNSEGMENTABLE.has(r)) {
-        this.segmentedSends++;
-        return;
-      }
-      this.segmenting = false;
-    }
-    for (let i = 0; i < n; i++) this.send(p[2 * i]!, p[2 * i + 1]!);
+  send(head: Buffer, body?: Buffer): number {
+    return this.closed ? EBADF : this.b.send(this.s, head, body);
   }
 
   sendTo(address: number, port: number, head: Buffer, body?: Buffer): number {
-    return this.closed ? -9 : this.b.sendTo(this.s, address, port, head, body);
+    return this.closed ? EBADF : this.b.sendTo(this.s, address, port, head, body);
+  }
+
+  /** Adds a datagram for the connected peer to the batch that `flush` sends. */
+  queue(head: Buffer, body: Buffer = EMPTY): void {
+    const i = 2 * this.buildingCount++;
+    this.building[i] = head;
+    this.building[i + 1] = body;
+  }
+
+  /**
+   * Sends the batch `queue` built: it replaces what is left of an earlier one. When other sockets of
+   * the thread are waiting for room, it waits behind them.
+   */
+  flush(): void {
+    if (this.buildingCount === 0 || this.closed) return;
+    if (this.next < this.heldCount) this.counters.superseded += this.heldCount - this.next;
+    const done = this.held;
+    this.held = this.building;
+    this.heldCount = this.buildingCount;
+    this.next = 0;
+    this.building = done;
+    this.buildingCount = 0;
+    if (this.waiting) return; // served in its turn
+    if (this.poller.waiting.length > 0 || this.resume() !== 0) {
+      this.waiting = true;
+      this.poller.wait(this);
+    }
+  }
+
+  /**
+   * Sends what is held, from the first unsent datagram. Returns 0 when all went (or were lost to an
+   * error no wait can mend), else the refusal (EAGAIN, ENOBUFS), the rest kept for later.
+   */
+  resume(): number {
+    const h = this.held;
+    let retried = false;
+    while (this.next < this.heldCount && !this.closed) {
+      const i = this.next;
+      const n = this.runLength(i);
+      let r: number;
+      if (n > 1) {
+        r = this.b.sendSegments(this.s, h, i, n, h[2 * i]!.length + h[2 * i + 1]!.length);
+        if (UNSEGMENTABLE.has(r)) {
+          this.segmenting = false;
+          continue;
+        }
+      } else r = this.b.send(this.s, h[2 * i]!, h[2 * i + 1]!);
+      if (r >= 0) {
+        this.next += n;
+        this.counters.datagrams += n;
+        if (n > 1) this.counters.segmented++;
+        retried = false;
+      } else if (r === EAGAIN || r === ENOBUFS) {
+        this.counters.deferred++;
+        return r;
+      } else if (!retried) {
+        // Often an ICMP error of an earlier datagram, reported by this send instead of it: once more.
+        retried = true;
+      } else {
+        this.counters.errors += n;
+        this.next += n;
+        retried = false;
+      }
+    }
+    this.waiting = false;
+    return 0;
+  }
+
+  /** How many datagrams from `i` on go in one segmented write: equal sizes, the last may be shorter. */
+  private runLength(i: number): number {
+    const h = this.held;
+    const end = this.heldCount;
+    if (!this.segmenting || this.poller.open <= 1 || i + 1 >= end) return 1;
+    const size = h[2 * i]!.length + h[2 * i + 1]!.length;
+    let bytes = size;
+    let j = i + 1;
+    while (j < end && j - i < MAX_SEGMENTS) {
+      const len = h[2 * j]!.length + h[2 * j + 1]!.length;
+      if (len > size || bytes + len > MAX_SEGMENTED_BYTES) break;
+      bytes += len;
+      j++;
+      if (len < size) break; // a shorter one can only end the run
+    }
+    return j - i;
   }
 
   /** The socket stays open but no longer keeps the process alive. */
@@ -258,11 +363,18 @@ export class BatchSocket {
     if (!this.closed) this.b.unref(this.s);
   }
 
+  /** Closes now: what is still waiting gets one more try, then counts as lost. */
   close(): void {
     if (this.closed) return;
     this.flush();
+    if (this.next < this.heldCount) this.resume();
+    this.counters.errors += this.heldCount - this.next;
     this.closed = true;
+    this.held.length = this.building.length = 0;
+    this.heldCount = this.next = this.buildingCount = 0;
+    const w = this.poller.waiting.indexOf(this);
+    if (w >= 0) this.poller.waiting.splice(w, 1);
     this.b.close(this.s);
-    poller!.remove(this.id);
+    this.poller.remove(this.id);
   }
 }

@@ -81,6 +81,8 @@ export interface StormRun {
   phases: Record<string, Percentiles>;
   serverCpuSeconds?: number;
   serverPeakRssBytes?: number;
+  /** A site's shaped uplink (`storm --site`): packets its queue sent and dropped. */
+  uplink?: { packets: number; dropped: number; overlimits: number };
   simulatorCpuSeconds: number;
   simulatorPeakRssBytes: number;
   /** Per model: phones and boot-time percentiles. */
@@ -175,5 +177,6 @@ export function toJson(r: StormRun): Record<string, unknown> {
     ...(rest.serverPeakRssBytes !== undefined ? { serverPeakRssBytes: rest.serverPeakRssBytes } : {}),
     simulatorCpuSeconds: rest.simulatorCpuSeconds,
     simulatorPeakRssBytes: rest.simulatorPeakRssBytes,
+    ...(rest.uplink ? { uplink: rest.uplink } : {}),
   };
 }

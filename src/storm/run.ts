@@ -15,8 +15,9 @@ import { buildFleet, type MixEntry } from './fleet.js';
 import { CpuGroup, selfCpuSeconds } from './proc.js';
 import { createProgress } from './progress.js';
 import { type StormRun, summarize } from './result.js';
-import { CLI, type PeerName, type RunningServer, STOP_GRACE_SECONDS, startBootwire, startPeer } from './servers.js';
+import { CLI, loopbackConfig, type PeerName, type RunningServer, startBootwire, startPeer } from './servers.js';
 import { simulate } from './simulator.js';
+import { type SiteStormOptions, siteStorm } from './site-storm.js';
 
 export interface StormOptions {
   phones: number;
@@ -46,6 +47,8 @@ export interface StormOptions {
   seed: number;
   /** Relay port of an external DHCP server (67 for standard ones). */
   relayPort?: number;
+  /** Boot in a site of network namespaces (voice subnets, relay, shaped uplink) instead of on loopback. */
+  site?: SiteStormOptions;
 }
 
 /** A UDP port free on the first relay address (the others are loopback addresses nobody else uses). */
@@ -85,7 +88,8 @@ export async function runStorm(o: StormOptions): Promise<StormRun[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bootwire-storm-'));
   try {
     const root = await prepareRoot(o, dir);
-    if (o.compare.length > 0) return await compare(o, root);
+    if (o.site) return await siteStorm(o, o.site, root, dir);
+    if (o.compare.length > 0) return await compare(o, root, dir);
     return [await single(o, root, dir)];
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -108,7 +112,8 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
   }
   if (o.dhcp === 'builtin') relayPort = await freeUdpPort(relayAddress(0));
   if (o.server === 'builtin') {
-    server = await startBootwire({ root, dir, http: true, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
+    const config = await loopbackConfig({ root, dir, http: true, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
+    server = await startBootwire({ config, dir });
     if (o.dhcp === 'builtin') dhcpTarget = server.dhcp!;
     // The site's DHCP names 10.77.0.1 on the standard ports; here the servers are on loopback.
     redirects.push({ protocol: 'tftp', host: '10.77.0.1', to: server.tftp! }, { protocol: 'http', host: '10.77.0.1', to: server.http! });
@@ -131,7 +136,7 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
       workers,
       staggerMs: o.staggerMs,
       ...(dhcpTarget
-        ? { dhcp: { server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: relayCount(fleet.length, workers) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
+        ? { dhcp: { kind: 'relay' as const, server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: relayCount(fleet.length, workers) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
         : {}),
       ...(serverUrl !== undefined && o.dhcp === 'none' ? { serverUrl } : {}),
       redirects,
@@ -161,7 +166,7 @@ function ip(args: string[]): void {
 }
 
 /** Each server alone in a fresh namespace; the fleet is a child storm inside it, pointed at port 69. */
-async function compare(o: StormOptions, root: string): Promise<StormRun[]> {
+async function compare(o: StormOptions, root: string, dir: string): Promise<StormRun[]> {
   if (process.getuid?.() !== 0) throw new Error('--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own');
   const names = ['bootwire', ...o.compare];
   const runs = new Map<string, StormRun[]>();
@@ -180,7 +185,7 @@ async function compare(o: StormOptions, root: string): Promise<StormRun[]> {
         const prefix = ['ip', 'netns', 'exec', ns];
         const server =
           name === 'bootwire'
-            ? await startBootwireOn69(root, prefix, o.serverWorkers)
+            ? await startBootwire({ config: { root, tftp: { listen: '127.0.0.1:69', ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) } }, dir, prefix })
             : await startPeer(name as PeerName, root, prefix);
         // The server's CPU with the children it forks and never waits for (tftpd-hpa): see CpuGroup.
         let group = CpuGroup.open(ns);
@@ -216,36 +221,6 @@ async function compare(o: StormOptions, root: string): Promise<StormRun[]> {
     const r = [...runs.get(n)!].sort((a, b) => a.wallSeconds - b.wallSeconds);
     return r[Math.floor((r.length - 1) / 2)]!;
   });
-}
-
-async function startBootwireOn69(root: string, prefix: string[], workers: number | undefined): Promise<RunningServer> {
-  const args = [...prefix, process.execPath, CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS), ...(workers !== undefined ? ['--workers', String(workers)] : [])];
-  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bootwire serve did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      if (/tftp listening/.test(c.toString())) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`bootwire serve exited with ${code}: ${err}`)));
-  });
-  const { procUsage } = await import('./proc.js');
-  return {
-    name: 'bootwire',
-    pid: child.pid!,
-    tftp: { host: '127.0.0.1', port: 69 },
-    usage: () => procUsage(child.pid!),
-    stop: () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
 }
 
 /** `bootwire storm --server tftp://127.0.0.1:69/ --dhcp none --json` inside the namespace. */

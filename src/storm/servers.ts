@@ -45,10 +45,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /**
- * `bootwire serve` over `root` with DHCP, TFTP and HTTP on 127.0.0.1 (free ports). The DHCP part comes
- * from the root's bootwire.json (as `bootwire init` writes it), widened to a /16 so a thousand phones fit.
+ * The configuration of `bootwire serve` over `root` with DHCP, TFTP and HTTP on 127.0.0.1 (free ports).
+ * The DHCP part comes from the root's bootwire.json (as `bootwire init` writes it), widened to a /16
+ * so a thousand phones fit.
  */
-export async function startBootwire(o: { root: string; dir: string; relayPort?: number; http: boolean; workers?: number; prefix?: string[] }): Promise<RunningServer> {
+export async function loopbackConfig(o: { root: string; dir: string; relayPort?: number; http: boolean; workers?: number }): Promise<Record<string, unknown>> {
   const base = existsSync(path.join(o.root, 'bootwire.json')) ? JSON.parse(await readFile(path.join(o.root, 'bootwire.json'), 'utf8')) : {};
   const cfg: Record<string, unknown> = { root: o.root, tftp: { listen: '127.0.0.1:0', ...(o.workers !== undefined ? { workers: o.workers } : {}) } };
   if (o.http) cfg['http'] = { listen: '127.0.0.1:0' };
@@ -56,10 +57,19 @@ export async function startBootwire(o: { root: string; dir: string; relayPort?: 
     const subnets = (base.dhcp.subnets as { subnet: string }[]).map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
     cfg['dhcp'] = { ...base.dhcp, listen: '127.0.0.1:0', relayPort: o.relayPort, leases: path.join(o.dir, 'leases.db'), subnets };
   }
+  return cfg;
+}
+
+/**
+ * `bootwire serve --config` with `config` (written to `dir`), through `prefix` (`ip netns exec NS`):
+ * ready once each of its services says where it listens.
+ */
+export async function startBootwire(o: { config: Record<string, unknown>; dir: string; prefix?: string[]; env?: NodeJS.ProcessEnv }): Promise<RunningServer> {
   const file = path.join(o.dir, 'bootwire-storm.json');
-  await writeFile(file, JSON.stringify(cfg, null, 2));
+  await writeFile(file, JSON.stringify(o.config, null, 2));
+  const services = (['tftp', 'http', 'dhcp'] as const).filter((k) => o.config[k] !== undefined);
   const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS)];
-  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   const got: { tftp?: Endpoint; http?: Endpoint; dhcp?: Endpoint } = {};
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
@@ -69,7 +79,7 @@ export async function startBootwire(o: { root: string; dir: string; relayPort?: 
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       for (const m of out.matchAll(/bootwire: (tftp|http|dhcp) listening on ([0-9.]+):([0-9]+)/g)) got[m[1] as 'tftp' | 'http' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
-      if (got.tftp && (!o.http || got.http) && (!cfg['dhcp'] || got.dhcp)) {
+      if (services.every((k) => got[k])) {
         clearTimeout(timer);
         resolve();
       }
@@ -99,24 +109,25 @@ export function peerBinary(name: PeerName): string | undefined {
 }
 
 /**
- * A peer TFTP server on 127.0.0.1:69 (dnsmasq's TFTP listens only on 69; the C servers need root to
- * drop privileges), run through `prefix` (`ip netns exec NS`).
+ * A peer TFTP server on `address`:69 (dnsmasq's TFTP listens only on 69; the C servers need root to
+ * drop privileges), run through `prefix` (`ip netns exec NS`). `dnsmasqConf`: a configuration file
+ * for dnsmasq's other services (its DHCP, in a site).
  */
-export async function startPeer(name: PeerName, root: string, prefix: string[]): Promise<RunningServer> {
+export async function startPeer(name: PeerName, root: string, prefix: string[], address = '127.0.0.1', dnsmasqConf = '/dev/null'): Promise<RunningServer> {
   const bin = peerBinary(name);
   if (!bin) throw new Error(`${name} is not installed`);
   const args: Record<PeerName, string[]> = {
-    'tftpd-hpa': [bin, '-L', '-a', '127.0.0.1:69', '-s', '-u', 'root', root],
-    atftpd: [bin, '--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--maxthread', '2000', '--logfile', '-', root],
+    'tftpd-hpa': [bin, '-L', '-a', `${address}:69`, '-s', '-u', 'root', root],
+    atftpd: [bin, '--daemon', '--no-fork', '--port', '69', '--bind-address', address, '--user', 'root', '--group', 'root', '--maxthread', '2000', '--logfile', '-', root],
     // dnsmasq serves at most 50 transfers by default (--tftp-max): raised so a storm measures speed, not refusals.
-    dnsmasq: [bin, '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=2000', '--listen-address=127.0.0.1', '--bind-interfaces', '--user=root', '--group=root', '--log-facility=-', '--quiet-tftp'],
+    dnsmasq: [bin, '--keep-in-foreground', `--conf-file=${dnsmasqConf}`, '--port=0', '--no-resolv', '--no-hosts', '--pid-file=', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=2000', `--listen-address=${address}`, '--bind-interfaces', '--user=root', '--group=root', '--log-facility=-', '--quiet-tftp'],
   };
   const full = [...prefix, ...args[name]];
   const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
   // Ready when port 69 answers: a RRQ for a missing file gets an ERROR.
-  const probe = `const s=require('dgram').createSocket('udp4');s.on('message',()=>process.exit(0));s.send(Buffer.from('\\0\\x01probe\\0octet\\0','latin1'),69,'127.0.0.1');setTimeout(()=>process.exit(1),300)`;
+  const probe = `const s=require('dgram').createSocket('udp4');s.on('message',()=>process.exit(0));s.send(Buffer.from('\\0\\x01probe\\0octet\\0','latin1'),69,'${address}');setTimeout(()=>process.exit(1),300)`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.trim()}`);
@@ -124,9 +135,9 @@ export async function startPeer(name: PeerName, root: string, prefix: string[]):
     if (r.status === 0) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${name} did not answer on 127.0.0.1:69 within 10 s: ${stderr.trim()}`);
+      throw new Error(`${name} did not answer on ${address}:69 within 10 s: ${stderr.trim()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { name, pid: child.pid!, tftp: { host: '127.0.0.1', port: 69 }, usage: () => procUsage(child.pid!), stop: stopper(child) };
+  return { name, pid: child.pid!, tftp: { host: address, port: 69 }, usage: () => procUsage(child.pid!), stop: stopper(child) };
 }

@@ -8,12 +8,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bootPhone } from '../boot/boot-phone.js';
 import { redirector, type Redirect } from '../boot/redirect.js';
 import { MemoryStateStore } from '../boot/state.js';
-import { RelayClient } from '../dhcp/client/relay-client.js';
+import type { DoraClient } from '../dhcp/client/dora.js';
+import { BroadcastClient, RelayClient } from '../dhcp/client/relay-client.js';
 import { FaultInjector, mulberry32 } from '../net/faults.js';
 import { findModel } from '../phones/models.js';
 import type { FleetPhone } from './fleet.js';
 import { type FaultTotals, outcomeOf } from './result.js';
 import type { FileProtocol } from '../phones/models.js';
+import { ipToInt } from '../util/ipv4.js';
 
 export interface SimWorkerData {
   phones: FleetPhone[];
@@ -21,7 +23,16 @@ export interface SimWorkerData {
   startEpochMs: number;
   /** Per phone: milliseconds after the start at which it powers up. */
   offsetsMs: number[];
-  dhcp?: { server: { host: string; port: number }; relays: { address: string; port: number }[]; linkSelection: string; timeoutMs: number; retries: number };
+  /**
+   * How phones get their leases: relay-style through the worker's relay sockets (on loopback), or
+   * broadcast on their own subnet to a relay agent there (a site's phones namespace; port 68, root).
+   */
+  dhcp?:
+    | { kind: 'relay'; server: { host: string; port: number }; relays: { address: string; port: number }[]; linkSelection: string; timeoutMs: number; retries: number }
+    | { kind: 'broadcast'; timeoutMs: number; retries: number };
+  /** Each phone sends from an address of its own: its lease's (DHCP), or this one per phone (no DHCP). */
+  ownAddresses?: boolean;
+  localAddresses?: string[];
   /** `--dhcp none`: where every phone fetches from (400HD phones get the image;cfg appended). */
   serverUrl?: string;
   redirects: Redirect[];
@@ -40,29 +51,22 @@ export type SimMessage =
 
 const rng = mulberry32;
 
-const addressNumber = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0) >>> 0;
-
 async function main(d: SimWorkerData): Promise<void> {
   const port = parentPort!;
   const state = new MemoryStateStore();
   const redirect = redirector(d.redirects);
   const faulty = d.faults.loss > 0 || d.faults.duplicate > 0 || d.faults.reorder > 0;
   const relayInjectors: FaultInjector[] = [];
-  const relays: RelayClient[] = [];
-  for (const bind of d.dhcp?.relays ?? []) {
-    // Seeded by the relay's address: every relay of the storm loses its own packets.
-    const faults = faulty ? new FaultInjector({ ...d.faults, random: rng((d.seed ^ 0x5eed) + addressNumber(bind.address) * 104729) }) : undefined;
-    if (faults) relayInjectors.push(faults);
-    relays.push(
-      await RelayClient.open({
-        bind,
-        server: d.dhcp!.server,
-        linkSelection: d.dhcp!.linkSelection,
-        timeoutMs: d.dhcp!.timeoutMs,
-        retries: d.dhcp!.retries,
-        ...(faults ? { faults } : {}),
-      }),
-    );
+  const relays: DoraClient[] = [];
+  if (d.dhcp?.kind === 'broadcast') relays.push(await BroadcastClient.open({ timeoutMs: d.dhcp.timeoutMs, retries: d.dhcp.retries }));
+  if (d.dhcp?.kind === 'relay') {
+    const { server, linkSelection, timeoutMs, retries } = d.dhcp;
+    for (const bind of d.dhcp.relays) {
+      // Seeded by the relay's address: every relay of the storm loses its own packets.
+      const faults = faulty ? new FaultInjector({ ...d.faults, random: rng((d.seed ^ 0x5eed) + ipToInt(bind.address) * 104729) }) : undefined;
+      if (faults) relayInjectors.push(faults);
+      relays.push(await RelayClient.open({ bind, server, linkSelection, timeoutMs, retries, ...(faults ? { faults } : {}) }));
+    }
   }
   const nowS = () => (Date.now() - d.startEpochMs) / 1000;
   await Promise.all(
@@ -78,11 +82,12 @@ async function main(d: SimWorkerData): Promise<void> {
       const report = await bootPhone({
         model,
         mac: phone.mac,
-        ...(dhcp ? { dhcp } : {}),
+        ...(dhcp ? { dhcp, bindToLease: d.ownAddresses ?? false } : {}),
         ...(server !== undefined ? { server } : {}),
         state,
         fetch: {
           redirect,
+          ...(d.localAddresses?.[i] ? { localAddress: d.localAddresses[i] } : {}),
           faults,
           ...(d.protocols ? { protocols: d.protocols } : {}),
           ...(d.tftpBlksize ? { tftpBlksize: d.tftpBlksize } : {}),

@@ -24,6 +24,10 @@ export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'start
   /** The DHCP relays, dealt out to the workers in turn (relay r goes to worker r % workers). */
   dhcp?: NonNullable<SimWorkerData['dhcp']>;
   onStage?: (counts: Record<PhoneStage, number>) => void;
+  /** When the power comes back (epoch ms): storms in several processes start together. Default: in 300 ms. */
+  startAtEpochMs?: number;
+  /** Each phone's power-up after the start, instead of `staggerMs` spread over this list. */
+  offsetsMs?: number[];
 }
 
 export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
@@ -36,22 +40,23 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
     stage[i] = to;
   };
   // Start times: spread evenly over the stagger window, in fleet order (deterministic).
-  const offsets = o.phones.map((_, i) => (o.staggerMs > 0 && n > 1 ? Math.round((o.staggerMs * i) / (n - 1)) : 0));
-  const k = Math.max(1, Math.min(o.workers, n, o.dhcp ? o.dhcp.relays.length : Infinity));
-  const startEpochMs = Date.now() + 300; // every worker is up before the power comes back
+  const offsets = o.offsetsMs ?? o.phones.map((_, i) => (o.staggerMs > 0 && n > 1 ? Math.round((o.staggerMs * i) / (n - 1)) : 0));
+  const k = Math.max(1, Math.min(o.workers, n, o.dhcp?.kind === 'relay' ? o.dhcp.relays.length : Infinity));
+  const startEpochMs = o.startAtEpochMs ?? Date.now() + 300; // every worker is up before the power comes back
   const outcomes: PhoneOutcome[] = [];
   const relayFaults: FaultTotals = { dropped: 0, duplicated: 0, reordered: 0 };
   const byIndex = new Map(o.phones.map((p, i) => [p.index, i]));
   const workers: Promise<void>[] = [];
   for (let w = 0; w < k; w++) {
     const mine = o.phones.map((p, i) => ({ p, i })).filter((_, i) => i % k === w);
-    const { phones: _p, workers: _w, staggerMs: _s, dhcp, onStage: _o, ...common } = o;
+    const { phones: _p, workers: _w, staggerMs: _s, dhcp, onStage: _o, startAtEpochMs: _t, offsetsMs: _f, localAddresses, ...common } = o;
     const data: SimWorkerData = {
       ...common,
       phones: mine.map((x) => x.p),
       offsetsMs: mine.map((x) => offsets[x.i]!),
       startEpochMs,
-      ...(dhcp ? { dhcp: { ...dhcp, relays: dhcp.relays.filter((_, r) => r % k === w) } } : {}),
+      ...(dhcp ? { dhcp: dhcp.kind === 'relay' ? { ...dhcp, relays: dhcp.relays.filter((_, r) => r % k === w) } : dhcp } : {}),
+      ...(localAddresses ? { localAddresses: mine.map((x) => localAddresses[x.i]!) } : {}),
     };
     workers.push(
       new Promise<void>((resolve, reject) => {

@@ -1,12 +1,11 @@
 /**
  * The TFTP client: fetches (RRQ) and uploads (WRQ) with the same pure machines the server uses.
  */
-import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import { AtomicFile } from '../files/atomic-file.js';
-import { BatchSocket, batchUdpFor } from '../net/batch-udp.js';
 import type { FaultInjector } from '../net/faults.js';
+import { openTransport, type TransferTransport } from '../net/transport.js';
 import { OctetSource, NetasciiSource } from './block-source.js';
 import { encodeRequest, type OptionPair } from './codec.js';
 import { NetasciiDecoder } from './netascii.js';
@@ -38,6 +37,8 @@ export interface TftpClientOptions {
   dallyMs?: number;
   /** Packet faults injected at this client's socket (the storm's lossy network). */
   faults?: FaultInjector;
+  /** The address this client sends from (a simulated phone's own); default: any. */
+  localAddress?: string;
 }
 
 export class TftpError extends Error {
@@ -95,20 +96,12 @@ async function resolveHost(host: string): Promise<string> {
 }
 
 /**
- * The client's TID. A batch socket where it can (see src/net/batch-udp.ts); `slotBytes` is the
- * longest datagram the server usually sends it (DATA of the blksize asked for), `burst` how many
- * come at once (the window asked for).
+ * The client's TID, on `localAddress` (default: any). `slotBytes` is the longest datagram the server
+ * usually sends it (DATA of the blksize asked for), `burst` how many come at once (the window asked for).
  */
-function openSocket(host: string, slotBytes: number, burst = 1): Promise<dgram.Socket | BatchSocket> {
-  if (batchUdpFor(host)) return Promise.resolve(new BatchSocket({ address: '0.0.0.0', slotBytes, burst }));
-  const s = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-  });
+function openSocket(o: TftpClientOptions, host: string, slotBytes: number, burst = 1): Promise<TransferTransport> {
+  const local = o.localAddress ?? (isIPv6(host) ? '::' : '0.0.0.0');
+  return openTransport({ local, peer: { address: host, port: o.port ?? 69 }, peerPortKnown: false, slotBytes, burst });
 }
 
 function timing(o: TftpClientOptions) {
@@ -125,7 +118,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
   const { pairs, known } = requestOptions(o, o.tsize ? 0 : undefined);
   const request = encodeRequest(Opcode.RRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
-  const socket = await openSocket(host, 4 + (o.blksize ?? DEFAULT_BLKSIZE), o.windowsize ?? 1);
+  const transport = await openSocket(o, host, 4 + (o.blksize ?? DEFAULT_BLKSIZE), o.windowsize ?? 1);
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   let closeLater = false;
   let refused: Error | undefined;
@@ -140,9 +133,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     }
   };
   const t = new UdpTransfer({
-    socket,
-    peer: { address: host, port: o.port ?? 69 },
-    learnPeerPort: true,
+    transport,
     deliver,
     ...(o.faults ? { faults: o.faults } : {}),
   });
@@ -162,7 +153,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
     if (refused) throw refused;
     if (!result.ok) throw TftpError.from(result.error, m.stats);
     closeLater = true;
-    socket.unref();
+    transport.unref();
     void t.done.then(() => t.closeSocket());
     if (decoder) {
       const tail = decoder.end();
@@ -207,8 +198,8 @@ export async function tftpPut(o: TftpClientOptions, data: Buffer): Promise<TftpT
   const { pairs, known } = requestOptions(o, o.tsize ? source.size : undefined);
   const request = encodeRequest(Opcode.WRQ, o.filename, o.mode ?? 'octet', pairs);
   const host = await resolveHost(o.host);
-  const socket = await openSocket(host, 512);
-  const t = new UdpTransfer({ socket, peer: { address: host, port: o.port ?? 69 }, learnPeerPort: true, ...(o.faults ? { faults: o.faults } : {}) });
+  const transport = await openSocket(o, host, 512);
+  const t = new UdpTransfer({ transport, ...(o.faults ? { faults: o.faults } : {}) });
   try {
     const m = new TftpSender(t, {
       role: 'client',

@@ -16,7 +16,9 @@ import type { TransferResult } from './transfer.js';
 import { negotiate } from './negotiate.js';
 import { BLKSIZE_MAX, ErrorCode, Opcode, type RequestPacket } from './packet.js';
 import { TftpReceiver } from './receiver.js';
-import { openTransferSockets, type TransferSockets, UdpTransfer, type Endpoint } from './udp-transfer.js';
+import { addSendCounters, emptySendCounters, type SendCounters } from '../net/send-counters.js';
+import { openTransport, type TransferTransport } from '../net/transport.js';
+import { UdpTransfer, type Endpoint } from './udp-transfer.js';
 
 export interface TftpServerOptions {
   root: string;
@@ -69,6 +71,12 @@ export interface TftpServerStats {
   malformedRequests: number;
   /** ERROR packets this server sent, by code. */
   errorsSent: Record<number, number>;
+  /**
+   * What the transfers' sockets did with their datagrams: sent, deferred for lack of room (the
+   * socket's buffer or the interface's queue was full: back-pressure), superseded while waiting, lost
+   * to a send error, and windows sent as one segmented write.
+   */
+  udp: SendCounters;
 }
 
 /** Boot storms bring hundreds of clients at once: dnsmasq's default of 50 leaves most of them hanging. */
@@ -102,6 +110,7 @@ export class TftpServer extends EventEmitter {
     busyRejections: 0,
     malformedRequests: 0,
     errorsSent: {},
+    udp: emptySendCounters(),
   };
   private closing = false;
   readonly cache: ImageCache;
@@ -162,7 +171,7 @@ export class TftpServer extends EventEmitter {
   }
 
   stats(): TftpServerStats {
-    return { ...this.counters, activeTransfers: this.active.size, errorsSent: { ...this.counters.errorsSent } };
+    return { ...this.counters, activeTransfers: this.active.size, errorsSent: { ...this.counters.errorsSent }, udp: { ...this.counters.udp } };
   }
 
   private countError = (code: number): void => {
@@ -253,6 +262,7 @@ export class TftpServer extends EventEmitter {
       .then((r) => {
         lease.release();
         for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
+        if (r.udp) addSendCounters(this.counters.udp, r.udp);
         this.record(from, 'read', req, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
       });
     return { done };
@@ -274,9 +284,9 @@ export class TftpServer extends EventEmitter {
       return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot create ${JSON.stringify(req.filename)}: ${(e as Error).message}`);
     }
     const n = negotiate(req, this.opts);
-    let sockets: TransferSockets;
+    let transport: TransferTransport;
     try {
-      sockets = await openTransferSockets(this.opts.host, from, 4 + n.blksize, n.windowsize);
+      transport = await openTransport({ local: this.opts.host, peer: from, peerPortKnown: true, slotBytes: 4 + n.blksize, burst: n.windowsize });
     } catch (e) {
       await file.abort();
       return this.refuse(from, ErrorCode.NOT_DEFINED, `no socket: ${(e as Error).message}`);
@@ -284,8 +294,7 @@ export class TftpServer extends EventEmitter {
     const decoder = req.mode === 'netascii' ? new NetasciiDecoder() : undefined;
     let committed: Promise<void> | undefined;
     const t = new UdpTransfer({
-      ...sockets,
-      peer: from,
+      transport,
       onErrorSent: this.countError,
       // Octet payloads are views of datagrams nobody else holds, so they can be queued as they are.
       deliver: decoder ? (b) => file.write(decoder.push(b)) : (b) => file.write(b),
@@ -311,6 +320,7 @@ export class TftpServer extends EventEmitter {
     const started = performance.now();
     const done = t.start(machine).then(async (outcome) => {
       await t.closeSocket();
+      addSendCounters(this.counters.udp, transport.counters);
       if (committed) await committed;
       else await file.abort();
       const st = machine.stats;

@@ -1,109 +1,27 @@
 /**
- * The edge of one transfer: runs a pure sender or receiver machine on its own UDP socket (its TID),
- * with one lazily re-armed timer and the wall clock.
+ * The edge of one transfer: runs a pure sender or receiver machine on its transport (its own socket,
+ * its TID; see src/net/transport.ts), with one lazily re-armed timer and the wall clock.
  *
  * - Packets from any address:port other than the peer's get ERROR 5 and do not touch the transfer.
- * - A client does not know the server's TID until the first answer: the first packet from the
- *   server's address (any port) fixes it.
  * - Malformed packets from the peer are counted and ignored, like stray ones.
- *
- * A server knows its peer from the start, so `openTransferSockets` gives it a socket connected to
- * the peer plus an unconnected one on the same port (both SO_REUSEADDR). Linux delivers the peer's
- * packets to the connected socket and everyone else's to the other, which answers ERROR 5. Sending on
- * a connected socket skips dgram's per-send address lookup (a tick and a closure per DATA block):
- * about 15% of the cost of a block on loopback.
+ * - What the machine sends during one event leaves together when the event ends (a window of DATA in
+ *   one go), through the transport's back-pressure.
  */
-import dgram, { type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { BatchSocket, batchUdpFor, ipv4ToNumber, numberToIpv4 } from '../net/batch-udp.js';
 import type { FaultInjector } from '../net/faults.js';
+import type { Endpoint, TransferTransport } from '../net/transport.js';
 import { decodeTftp, encodeError } from './codec.js';
 import { ErrorCode, Opcode } from './packet.js';
 import type { TftpReceiver } from './receiver.js';
 import type { TftpSender } from './sender.js';
 import type { TransferEffects, TransferResult } from './transfer.js';
 
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+export type { Endpoint } from '../net/transport.js';
 
 export type Machine = TftpSender | TftpReceiver;
 
-/** A transfer's TID: `socket` talks to the peer; `strangers`, when set, takes the rest of the port's traffic. */
-export interface TransferSockets {
-  socket: Socket | BatchSocket;
-  /** Set when `socket` is connected to the peer. */
-  strangers?: Socket;
-}
-
-/** What a sending transfer usually gets from its client: ACKs and short ERRORs. */
-export const SENDER_SLOT_BYTES = 512;
-
-function bind(s: Socket, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(port, host, () => {
-      s.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/**
- * A new TID for a transfer with a known peer: a connected socket and a stranger socket on one port.
- * `slotBytes`: the longest datagram the peer usually sends (a receiving transfer: 4 + blksize);
- * `burst`: how many it sends at once (a receiving transfer: the window).
- */
-export async function openTransferSockets(host: string, peer: Endpoint, slotBytes = SENDER_SLOT_BYTES, burst = 1): Promise<Required<TransferSockets>> {
-  const type = isIPv6(host) ? 'udp6' : 'udp4';
-  const strangers = dgram.createSocket({ type, reuseAddr: true });
-  strangers.on('error', () => {});
-  await bind(strangers, 0, host);
-  if (batchUdpFor(host) && batchUdpFor(peer.address)) {
-    try {
-      const socket = new BatchSocket({ address: host, port: strangers.address().port, reuseAddr: true, slotBytes, burst });
-      try {
-        socket.connect(peer.address, peer.port);
-      } catch (e) {
-        socket.close();
-        throw e;
-      }
-      return { socket, strangers };
-    } catch (e) {
-      strangers.close();
-      throw e;
-    }
-  }
-  const socket = dgram.createSocket({ type, reuseAddr: true });
-  socket.on('error', () => {});
-  try {
-    await bind(socket, strangers.address().port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(peer.port, peer.address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (e) {
-    strangers.close();
-    try {
-      socket.close();
-    } catch {
-      /* not bound */
-    }
-    throw e;
-  }
-  return { socket, strangers };
-}
-
-export interface UdpTransferOptions extends TransferSockets {
-  /** The peer's TID when known (server side); for a client, where the request goes. */
-  peer: Endpoint;
-  /** Client: the peer's port is learned from its first answer. */
-  learnPeerPort?: boolean;
+export interface UdpTransferOptions {
+  transport: TransferTransport;
   /** Receiver: where in-order payload goes. */
   deliver?: (payload: Buffer) => void;
   /** Called with each ERROR code this side sends (for counters). */
@@ -124,21 +42,13 @@ export interface UdpTransferOutcome {
 
 export class UdpTransfer implements TransferEffects {
   machine!: Machine;
-  private readonly socket: Socket | undefined;
-  private readonly batch: BatchSocket | undefined;
-  private readonly strangers: Socket | undefined;
-  private readonly connected: boolean;
-  private peer: Endpoint;
-  /** The peer's address as a batch socket reports sources (IPv4, host order). */
-  private readonly peerAddress32: number;
-  private learnPort: boolean;
+  readonly transport: TransferTransport;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private malformed = 0;
   private foreignTid = 0;
   private completed = false;
-  private lastError: Promise<void> | undefined;
   private settle!: (o: UdpTransferOutcome) => void;
   private settleSettled!: (o: UdpTransferOutcome) => void;
   /** Resolves when the transfer is over, dally included. */
@@ -148,13 +58,7 @@ export class UdpTransfer implements TransferEffects {
   readonly deliver: ((payload: Buffer) => void) | undefined;
 
   constructor(private readonly opts: UdpTransferOptions) {
-    if (opts.socket instanceof BatchSocket) this.batch = opts.socket;
-    else this.socket = opts.socket;
-    this.strangers = opts.strangers;
-    this.connected = opts.strangers !== undefined;
-    this.peer = { ...opts.peer };
-    this.peerAddress32 = this.batch && !this.connected ? ipv4ToNumber(this.peer.address) : 0;
-    this.learnPort = opts.learnPeerPort ?? false;
+    this.transport = opts.transport;
     this.now = opts.now ?? (() => performance.now());
     this.deliver = opts.deliver;
     this.done = new Promise((resolve) => (this.settle = resolve));
@@ -164,12 +68,8 @@ export class UdpTransfer implements TransferEffects {
   /** Binds the machine (constructed with this object as its effects) and starts it. */
   start(machine: Machine): Promise<UdpTransferOutcome> {
     this.machine = machine;
-    if (this.batch) this.batch.onMessage = this.onBatchMessage;
-    else {
-      this.socket!.on('message', this.onMessage);
-      this.socket!.on('error', this.onSocketError);
-    }
-    this.strangers?.on('message', this.onStranger);
+    this.transport.onPeer = this.fromPeer;
+    this.transport.onStranger = this.fromStranger;
     machine.start(this.now());
     this.afterEvent();
     return this.done;
@@ -177,67 +77,25 @@ export class UdpTransfer implements TransferEffects {
 
   /** Where packets go now: the peer's TID once known. */
   get remote(): Endpoint {
-    return this.peer;
+    return this.transport.peer;
   }
 
   send(head: Buffer, body?: Buffer): void {
+    if (isError(head)) this.opts.onErrorSent?.(head.readUInt16BE(2));
     const f = this.opts.faults;
-    if (f) f.apply(() => this.sendNow(head, body));
-    else this.sendNow(head, body);
-  }
-
-  private sendNow(head: Buffer, body?: Buffer): void {
-    const b = this.batch;
-    if (b) {
-      // Synchronous: when send returns, the datagram has left (or was lost, which UDP allows).
-      if (isError(head)) this.opts.onErrorSent?.(head.readUInt16BE(2));
-      if (!this.connected) b.sendTo(this.peerAddress32, this.peer.port, head, body);
-      // DATA waits for the end of this event (afterEvent), so a window leaves in one segmented send.
-      // Not with injected faults: those delay single datagrams past the event.
-      else if (body !== undefined && !this.opts.faults) b.queue(head, body);
-      else {
-        b.flush();
-        b.send(head, body);
-      }
-      return;
-    }
-    const socket = this.socket!;
-    try {
-      if (this.connected) {
-        if (body !== undefined) socket.send([head, body]);
-        else if (isError(head)) this.lastError = this.sendError(head, (cb) => socket.send(head, cb));
-        else socket.send(head);
-      } else {
-        const { port, address } = this.peer;
-        if (body !== undefined) socket.send([head, body], port, address);
-        else if (isError(head)) this.lastError = this.sendError(head, (cb) => socket.send(head, port, address, cb));
-        else socket.send(head, port, address);
-      }
-    } catch {
-      /* socket closed under us: the machine's timeout will end the transfer */
+    if (!f) this.transport.queue(head, body);
+    else {
+      // Faults delay single datagrams past the event: each goes as a batch of its own.
+      f.apply(() => {
+        this.transport.queue(head, body);
+        this.transport.flush();
+      });
     }
   }
 
-  /** An ERROR is usually the last packet: remember when it has left, so closing waits for it. */
-  private sendError(head: Buffer, send: (cb: () => void) => void): Promise<void> {
-    this.opts.onErrorSent?.(head.readUInt16BE(2));
-    return new Promise((resolve) => send(() => resolve()));
-  }
-
-  /**
-   * Closes the socket once what was sent has left it. dgram sends on a later tick, so closing at once
-   * would drop a final ERROR or ACK.
-   */
-  async closeSocket(): Promise<void> {
-    if (this.batch) this.batch.close();
-    else await (this.lastError ?? new Promise((resolve) => setImmediate(resolve)));
-    for (const s of [this.socket, this.strangers]) {
-      try {
-        s?.close();
-      } catch {
-        /* already closed */
-      }
-    }
+  /** Closes the transport once what was sent has left it. */
+  closeSocket(): Promise<void> {
+    return this.transport.close();
   }
 
   abort(code: number, message: string): void {
@@ -245,30 +103,14 @@ export class UdpTransfer implements TransferEffects {
     this.afterEvent();
   }
 
-  /** The socket's datagrams, whether the socket is a dgram or a batch one. */
-  private readonly onMessage = (msg: Buffer, rinfo: { address: string; port: number }): void => {
-    this.arrive(msg, this.connected || rinfo.address === this.peer.address, rinfo.port, rinfo.address);
-  };
-
-  private readonly onBatchMessage = (msg: Buffer | null, address: number, port: number): void => {
-    this.arrive(msg, this.connected || address === this.peerAddress32, port, address);
-  };
-
-  private arrive(msg: Buffer | null, fromPeerAddress: boolean, port: number, address: string | number): void {
+  private readonly fromPeer = (msg: Buffer | null): void => {
     const f = this.opts.faults;
-    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg, fromPeerAddress, port, address));
-    else this.receive(msg, fromPeerAddress, port, address);
-  }
+    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg));
+    else this.receive(msg);
+  };
 
-  private receive(msg: Buffer | null, fromPeerAddress: boolean, port: number, address: string | number): void {
-    if (!this.connected && (!fromPeerAddress || (port !== this.peer.port && !this.learnPort))) {
-      this.strangerSent(msg, typeof address === 'number' ? numberToIpv4(address) : address, port);
-      return;
-    }
-    if (this.learnPort) {
-      this.learnPort = false;
-      this.peer.port = port;
-    }
+  private receive(msg: Buffer | null): void {
+    if (this.machine.state === 'done') return;
     if (msg === null) {
       this.malformed++;
       return;
@@ -282,25 +124,12 @@ export class UdpTransfer implements TransferEffects {
     this.afterEvent();
   }
 
-  private readonly onStranger = (msg: Buffer, rinfo: { address: string; port: number }): void => this.strangerSent(msg, rinfo.address, rinfo.port);
-
   /** A packet for this TID from someone else: ERROR 5 to them, the transfer goes on. */
-  private strangerSent(msg: Buffer | null, address: string, port: number): void {
+  private readonly fromStranger = (msg: Buffer | null, from: Endpoint): void => {
     this.foreignTid++;
     if (msg !== null && isError(msg)) return; // never answer an ERROR with an ERROR (two confused peers could loop)
-    const error = encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID');
-    const out = this.strangers ?? this.socket;
-    try {
-      if (out) out.send(error, port, address);
-      else this.batch!.sendTo(ipv4ToNumber(address), port, error);
-    } catch {
-      /* closed */
-    }
+    this.transport.sendTo(from, encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'));
     this.opts.onErrorSent?.(ErrorCode.UNKNOWN_TID);
-  }
-
-  private readonly onSocketError = (): void => {
-    // ICMP port unreachable and the like surface here; the retry timer decides when to give up.
   };
 
   private readonly onTimer = (): void => {
@@ -311,7 +140,7 @@ export class UdpTransfer implements TransferEffects {
   };
 
   private afterEvent(): void {
-    this.batch?.flush();
+    if (!this.opts.faults) this.transport.flush();
     const m = this.machine;
     if (!this.completed && m.result?.ok) {
       this.completed = true;
@@ -325,24 +154,20 @@ export class UdpTransfer implements TransferEffects {
     // Re-arm only when the deadline moved earlier than the pending timer; a later deadline is picked
     // up when the timer fires (tick is a no-op before the deadline). This keeps timer churn off the
     // per-packet path.
-    if (m.deadline < this.timerAt) {
+    if (m.deadline < this.timerAt || (!this.timer && m.deadline !== Infinity)) {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = m.deadline;
       this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(m.deadline - this.now())));
       // A dally must not keep a finished client's process alive.
       if (m.state === 'dallying') this.timer.unref();
-    } else if (!this.timer && m.deadline !== Infinity) {
-      this.timerAt = m.deadline;
-      this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(m.deadline - this.now())));
     }
   }
 
   private finish(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.batch) this.batch.onMessage = ignoreBatch;
-    else this.socket!.off('message', this.onMessage);
-    this.strangers?.off('message', this.onStranger);
+    this.transport.onPeer = ignore;
+    this.transport.onStranger = ignore;
     const o = this.outcome();
     this.settleSettled(o);
     this.settle(o);
@@ -354,7 +179,7 @@ export class UdpTransfer implements TransferEffects {
   }
 }
 
-const ignoreBatch = (): void => {};
+const ignore = (): void => {};
 
 function isError(packet: Buffer): boolean {
   return packet.length >= 4 && packet[0] === 0 && packet[1] === Opcode.ERROR;

@@ -9,7 +9,8 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BatchSocket, batchUdpAvailable, ipv4ToNumber, numberToIpv4 } from '../../src/net/batch-udp.js';
+import { BatchSocket, batchUdpAvailable } from '../../src/net/batch-udp.js';
+import { intToIp as numberToIpv4, ipToInt as ipv4ToNumber } from '../../src/util/ipv4.js';
 import { createNetns } from '../helpers/netns.js';
 import { IN_CI, requireRoot } from '../helpers/peers.js';
 

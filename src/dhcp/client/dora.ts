@@ -39,6 +39,8 @@ export interface DoraConfig {
    * on loopback (giaddr 127.x) ask for addresses on a phone subnet, as relays in data centres do.
    */
   linkSelection?: string;
+  /** Ask for the replies to be broadcast (the BROADCAST flag): a client without an address yet. */
+  broadcast?: boolean;
 }
 
 export interface DoraLease {
@@ -52,6 +54,19 @@ export interface DoraLease {
 }
 
 export type DoraResult = { ok: true; lease: DoraLease } | { ok: false; error: string; retransmits: number };
+
+/** Per-phone settings that override a client's. */
+export interface DoraOverrides {
+  timeoutMs?: number;
+  retries?: number;
+  requireLeaseTime?: boolean;
+}
+
+/** What runs phones' DORAs over a socket: relay-style (RelayClient) or as a client on its subnet (BroadcastClient). */
+export interface DoraClient {
+  dora(phone: PhoneIdentity, overrides?: DoraOverrides): Promise<DoraResult>;
+  close(): Promise<void>;
+}
 
 const u8 = (n: number) => Buffer.from([n]);
 const ipBytes = (ip: string) => Buffer.from(ip.split('.').map(Number));
@@ -148,7 +163,8 @@ export class DoraMachine {
     if (p.hostname) options.push([12, Buffer.from(p.hostname)]);
     options.push([55, Buffer.from(p.requestedOptions)]);
     if (this.cfg.linkSelection) options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]); // a relay's option goes last
-    return buildDhcp({ op: 1, xid: this.xid, giaddr: this.cfg.giaddr, hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1, chaddr: mac, options, maxSize: 576 }).bytes;
+    const flags = this.cfg.broadcast ? 0x8000 : 0;
+    return buildDhcp({ op: 1, xid: this.xid, flags, giaddr: this.cfg.giaddr, hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1, chaddr: mac, options, maxSize: 576 }).bytes;
   }
 
   private arm(now: number): void {

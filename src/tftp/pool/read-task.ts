@@ -7,7 +7,9 @@ import { NetasciiSource, OctetSource } from '../block-source.js';
 import type { OptionPair } from '../codec.js';
 import { TftpSender } from '../sender.js';
 import type { TransferError } from '../transfer.js';
-import { type Endpoint, openTransferSockets, UdpTransfer } from '../udp-transfer.js';
+import type { SendCounters } from '../../net/send-counters.js';
+import { openTransport } from '../../net/transport.js';
+import { type Endpoint, UdpTransfer } from '../udp-transfer.js';
 
 export interface ReadTask {
   /** The client's TID. */
@@ -35,6 +37,8 @@ export interface ReadResult {
   retransmits: number;
   /** ERROR packets sent, by code (ERROR 5 to strangers included). */
   errorsSent: Record<number, number>;
+  /** What the transfer's socket did with its datagrams (back-pressure, losses at the sender). */
+  udp?: SendCounters;
 }
 
 /** Transfers running in this thread, so a shutdown can end them all. */
@@ -45,9 +49,9 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
   const countError = (code: number) => (errorsSent[code] = (errorsSent[code] ?? 0) + 1);
   const file = Buffer.from(task.bytes, 0, task.size);
   const source = task.mode === 'netascii' ? new NetasciiSource(file) : new OctetSource(file);
-  const sockets = await openTransferSockets(task.host, task.peer);
-  Atomics.store(task.portSlot, 0, sockets.strangers.address().port);
-  const t = new UdpTransfer({ ...sockets, peer: task.peer, onErrorSent: countError });
+  const transport = await openTransport({ local: task.host, peer: task.peer, peerPortKnown: true });
+  Atomics.store(task.portSlot, 0, transport.port);
+  const t = new UdpTransfer({ transport, onErrorSent: countError });
   const machine = new TftpSender(t, {
     role: 'server',
     source,
@@ -58,14 +62,16 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
     maxRetries: task.maxRetries,
   });
   activeTransfers.add(t);
+  let result;
   try {
-    const { result } = await t.start(machine);
-    const s = machine.stats;
-    return { ok: result.ok, ...(result.ok ? {} : { error: result.error }), bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent };
+    result = (await t.start(machine)).result;
   } finally {
     activeTransfers.delete(t);
     await t.closeSocket();
   }
+  const s = machine.stats;
+  const udp = { ...transport.counters };
+  return { ok: result.ok, ...(result.ok ? {} : { error: result.error }), bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent, udp };
 }
 
 /** Ends every transfer running in this thread with an ERROR (server shutdown). */
