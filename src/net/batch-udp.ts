@@ -204,9 +204,15 @@ export interface BatchSocketOptions {
 const ignore: BatchHandler = () => {};
 const EMPTY = Buffer.alloc(0);
 
-/** UDP GSO limits: segments per send (the kernel takes 64 or more) and bytes per send (one UDP length). */
+/** UDP GSO: segments per send (the kernel takes 64 at most). */
 const MAX_SEGMENTS = 64;
-const MAX_SEGMENTED_BYTES = 65507;
+/**
+ * Bytes per segmented send: a bounded train. A queue that takes the train takes all of it or refuses
+ * all of it (ENOBUFS), except a qdisc that splits it first (tbf with a bucket smaller than the train),
+ * which may keep part and drop the rest without a word; and a smaller train overruns a small queue
+ * downstream less. 16 KiB: a window of 16 blocks of 512 bytes in one send, of 1428 bytes in two.
+ */
+const MAX_SEGMENTED_BYTES = 16 * 1024;
 /** What a send that cannot be segmented returns: the path's MTU is below one datagram (EMSGSIZE), no checksum offload (EIO), or an old kernel (EINVAL). */
 const UNSEGMENTABLE = new Set([-22, -5, -90]);
 
