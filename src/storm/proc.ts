@@ -2,6 +2,7 @@
  * CPU time and peak memory of a process from /proc (Linux), so servers written in any language are
  * measured alike: utime+stime, and VmHWM (peak resident set).
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -104,4 +105,17 @@ export class CpuGroup {
       return (e as NodeJS.ErrnoException).code === 'ENOENT';
     }
   }
+}
+
+/** SIGTERM, then SIGKILL if the process has not exited after `graceMs`; resolves once it has. */
+export function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint } from '../boot/fetch.js';
-import { procUsage, type ProcUsage } from './proc.js';
+import { procUsage, type ProcUsage, stopChild } from './proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The CLI's compiled entry (this module may run from src/ under tests). */
@@ -31,18 +31,7 @@ export interface RunningServer {
  */
 export const STOP_GRACE_SECONDS = 0;
 
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 8000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-}
+const stopper = (child: ChildProcess) => () => stopChild(child);
 
 /**
  * The configuration of `bootwire serve` over `root` with DHCP, TFTP and HTTP on 127.0.0.1 (free ports).

@@ -17,6 +17,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { stopChild } from './proc.js';
 
 export const SERVER_ADDRESS = '10.79.0.1';
 export const ROUTER_UPLINK_ADDRESS = '10.79.0.254';
@@ -246,15 +247,7 @@ export class Site {
 
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(child: ChildProcess): Promise<void> {
-    return new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    return stopChild(child, 5000);
   }
 
   /** Stops what runs in the site and deletes its namespaces (idempotent, synchronous). */
