@@ -6,6 +6,12 @@
  * has an address; else broadcast. Node cannot pick the interface of a broadcast, so when the server
  * listens on 0.0.0.0 it also binds, for each subnet it has an address in, a socket on that address
  * (SO_REUSEADDR): Linux sends a limited broadcast out of the interface of the socket's address.
+ *
+ * Option 54 without a configured `serverId` on a wildcard listen (a relayed site): the address the
+ * reply leaves from, found by a route lookup toward the relay (or client): a UDP socket connected to
+ * it has that address as its local address. node:dgram has no IP_PKTINFO, so the request's own
+ * destination address cannot be read. The first request toward a new destination waits for the
+ * lookup (a few hundred microseconds, bounded queue); the answer is cached.
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -33,10 +39,19 @@ export interface DhcpServerStats {
   sent: Record<string, number>;
   /** Options dropped because a reply did not fit the client's maximum size. */
   droppedOptions: number;
+  /** Replies not sent because their leases could not be stored (the clients retransmit). */
+  withheld: number;
+  /** Requests dropped while the route toward their relay or client was being looked up (queue full, or no route). */
+  routeDrops: number;
 }
 
 /** Relays that get a connected socket of their own; more than this share the listening socket. */
 const MAX_RELAY_SOCKETS = 256;
+/** Route lookups remembered (destination → local address); the map starts again when full. */
+const MAX_ROUTES = 4096;
+/** Route lookups under way at once, and requests waiting for each. */
+const MAX_LOOKUPS = 256;
+const MAX_WAITING_PER_LOOKUP = 64;
 
 const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
 
@@ -44,13 +59,15 @@ export declare interface DhcpServer {
   on(event: 'reply', listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void): this;
   on(event: 'ignored', listener: (info: { mac: string; reason: string }) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
+  /** Errors an operator must see: the leases file deleted, replaced, or not writable. */
+  on(event: 'alert', listener: (message: string) => void): this;
 }
 
 export class DhcpServer extends EventEmitter {
   readonly engine: DhcpEngine;
   private readonly sockets: dgram.Socket[] = [];
   private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
-  private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0 };
+  private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
   private readonly now: () => number;
   /** Replies of this event-loop turn, sent together once their leases are committed. */
   private outbox: { socket: dgram.Socket; connected: boolean; bytes: Buffer; port: number; to: string; typeName: string }[] = [];
@@ -62,6 +79,14 @@ export class DhcpServer extends EventEmitter {
    */
   private readonly relaySockets = new Map<string, dgram.Socket | null>();
   private closing = false;
+  /** Option 54 comes from route lookups (no serverId, wildcard listen). */
+  private readonly needsRoute: boolean;
+  /** Destination (relay, client, or 255.255.255.255) → the server's address replies to it leave from. */
+  private readonly routeSource = new Map<string, string>();
+  /** Requests waiting for the route lookup toward their destination. */
+  private readonly awaitingRoute = new Map<string, { msg: Buffer; from: string }[]>();
+  /** Why leases cannot be stored right now (said once, until they can again). */
+  private storeFailure: string | undefined;
 
   private constructor(
     private readonly config: DhcpConfig,
@@ -72,12 +97,15 @@ export class DhcpServer extends EventEmitter {
     super();
     this.engine = engine;
     this.now = now;
+    this.needsRoute = config.serverId === undefined && splitHostPort(config.listen)[0] === '0.0.0.0';
   }
 
   static async start(o: DhcpServerOptions): Promise<DhcpServer> {
     const engineConfig = compileDhcpConfig(o.config, o.localAddresses ?? localAddresses());
-    const store = o.store ?? new SqliteLeaseStore(o.config.leases);
+    let alert: (m: string) => void = () => {};
+    const store = o.store ?? new SqliteLeaseStore(o.config.leases, { onAlert: (m) => alert(m) });
     const server = new DhcpServer(o.config, store, new DhcpEngine(engineConfig, store), o.now ?? Date.now);
+    alert = (m) => server.emit('alert', m);
     try {
       const [host, portText] = splitHostPort(o.config.listen);
       const port = Number(portText);
@@ -120,8 +148,8 @@ export class DhcpServer extends EventEmitter {
     return { ...this.counters, sent: { ...this.counters.sent } };
   }
 
-  private onMessage(msg: Buffer, from: string): void {
-    this.counters.received++;
+  private onMessage(msg: Buffer, from: string, routed = false): void {
+    if (!routed) this.counters.received++;
     let decision: Decision;
     let message: DhcpMessage;
     try {
@@ -136,9 +164,16 @@ export class DhcpServer extends EventEmitter {
         this.counters.malformed++;
         return;
       }
+      if (this.needsRoute) {
+        const dest = req.giaddr !== '0.0.0.0' ? req.giaddr : req.ciaddr !== '0.0.0.0' ? req.ciaddr : '255.255.255.255';
+        const local = this.routeSource.get(dest);
+        if (local === undefined) return this.awaitRoute(dest, msg, from, routed);
+        req.localAddress = local;
+      }
       decision = this.engine.handle(req, this.now());
       if (decision.kind === 'ignore') {
         this.counters.ignored++;
+        if (decision.notice) this.emit('warning', decision.notice);
         if (this.listenerCount('ignored') > 0) this.emit('ignored', { mac: req.mac, reason: decision.reason });
         return;
       }
@@ -148,6 +183,51 @@ export class DhcpServer extends EventEmitter {
       this.counters.malformed++;
       this.emit('warning', `request from ${from} failed: ${(e as Error).message}`);
     }
+  }
+
+  /** Holds a request until the route toward `dest` is known (bounded), starting the lookup. */
+  private awaitRoute(dest: string, msg: Buffer, from: string, routed: boolean): void {
+    let waiting = this.awaitingRoute.get(dest);
+    if (routed || this.closing || (!waiting && this.awaitingRoute.size >= MAX_LOOKUPS) || (waiting && waiting.length >= MAX_WAITING_PER_LOOKUP)) {
+      this.counters.routeDrops++; // the client retransmits
+      return;
+    }
+    // dgram hands each message a buffer of its own: keeping it is safe.
+    if (waiting) return void waiting.push({ msg, from });
+    this.awaitingRoute.set(dest, (waiting = [{ msg, from }]));
+    const probe = dgram.createSocket('udp4');
+    const done = (local: string | undefined, error?: string) => {
+      try {
+        probe.close();
+      } catch {
+        /* closed */
+      }
+      const queued = this.awaitingRoute.get(dest) ?? [];
+      this.awaitingRoute.delete(dest);
+      if (this.closing) return;
+      if (local === undefined || local === '0.0.0.0') {
+        this.counters.routeDrops += queued.length;
+        this.emit('warning', `no route toward ${dest} to answer ${queued.length} request(s): ${error ?? 'no local address'}`);
+        return;
+      }
+      if (this.routeSource.size >= MAX_ROUTES) this.routeSource.clear();
+      this.routeSource.set(dest, local);
+      for (const q of queued) this.onMessage(q.msg, q.from, true);
+    };
+    probe.once('error', (e) => done(undefined, e.message));
+    const host = this.sockets[0]!.address().address;
+    probe.bind(0, host, () => {
+      if (dest === '255.255.255.255') probe.setBroadcast(true);
+      probe.connect(dest === '255.255.255.255' ? this.config.clientPort : this.config.relayPort, dest, () => {
+        let local: string | undefined;
+        try {
+          local = probe.address().address;
+        } catch {
+          /* closed */
+        }
+        done(local);
+      });
+    });
   }
 
   private send(message: DhcpMessage, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
@@ -218,8 +298,16 @@ export class DhcpServer extends EventEmitter {
       this.store.flush?.();
     } catch (e) {
       // Not stored, so not acknowledged: the clients retransmit and the next turn tries again.
-      this.emit('warning', `cannot store leases: ${(e as Error).message}; ${out.length} replies withheld`);
+      this.counters.withheld += out.length;
+      if (this.storeFailure === undefined) {
+        this.storeFailure = (e as Error).message;
+        this.emit('alert', `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`);
+      }
       return;
+    }
+    if (this.storeFailure !== undefined) {
+      this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
+      this.storeFailure = undefined;
     }
     for (const m of out) {
       try {
@@ -251,6 +339,12 @@ export class DhcpServer extends EventEmitter {
     s.bind(main.port, main.address, () => {
       s.connect(this.config.relayPort, address, () => {
         s.off('error', give);
+        try {
+          const local = s.address().address;
+          if (local !== '0.0.0.0' && !this.routeSource.has(address) && this.routeSource.size < MAX_ROUTES) this.routeSource.set(address, local);
+        } catch {
+          /* closed meanwhile */
+        }
         s.on('error', (e) => this.emit('warning', `socket to relay ${address}: ${e.message}`));
         if (this.closing) s.close();
         else this.relaySockets.set(address, s);
@@ -266,7 +360,13 @@ export class DhcpServer extends EventEmitter {
     this.relaySockets.clear();
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
-    this.store.close();
+    this.awaitingRoute.clear();
+    try {
+      this.store.close();
+    } catch (e) {
+      // Nothing unstored was acknowledged; say what was lost and stop cleanly (a full disk at SIGTERM).
+      this.emit('alert', `leases not stored at shutdown: ${(e as Error).message}`);
+    }
   }
 }
 
