@@ -362,7 +362,7 @@ export class DhcpEngine {
       const reason = `pool of ${subnet.cidr.text} exhausted`;
       if (pool.exhausted) return { kind: 'ignore', reason };
       pool.exhausted = true;
-      return { kind: 'ignore', reason, notice: `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size} addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)` };
+      return { kind: 'ignore', reason, notice: `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size.toLocaleString('en-US')} addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)` };
     }
     pool.exhausted = false;
     this.offer(ip, key, now);
