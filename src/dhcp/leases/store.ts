@@ -153,7 +153,8 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
     const file = this.file;
     let db: Database.Database | undefined;
     try {
-      db = new Database(file);
+      // A second server on the same file fails at once instead of waiting for a lock never released.
+      db = new Database(file, { timeout: 1000 });
       // Before the first access: WAL index in the heap, no -shm mapping (see the top of this file).
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('mmap_size = 0');
@@ -182,8 +183,21 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       } catch {
         /* already failed */
       }
-      throw new LeaseFileError(`cannot open leases file ${file}: ${(e as Error).message}`);
+      const m = (e as Error).message;
+      throw new LeaseFileError(`cannot open leases file ${file}: ${m}${/locked|busy/i.test(m) ? ' (another process holds it: another server on the same file?)' : ''}`);
     }
+  }
+
+  /** The settings that make a commit durable, as SQLite reports them (for tests and diagnostics). */
+  durability(): { journalMode: string; synchronous: string; lockingMode: string; mmapSize: number } {
+    const db = this.open.db;
+    const sync = Number(db.pragma('synchronous', { simple: true }));
+    return {
+      journalMode: String(db.pragma('journal_mode', { simple: true })),
+      synchronous: ['OFF', 'NORMAL', 'FULL', 'EXTRA'][sync] ?? String(sync),
+      lockingMode: String(db.pragma('locking_mode', { simple: true })),
+      mmapSize: Number(db.pragma('mmap_size', { simple: true }) ?? 0),
+    };
   }
 
   /** Held in memory at once; written to SQLite by the next flush(). */
