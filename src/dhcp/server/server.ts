@@ -81,7 +81,7 @@ export class DhcpServer extends EventEmitter {
   private closing = false;
   /** Option 54 comes from route lookups (no serverId, wildcard listen). */
   private readonly needsRoute: boolean;
-  /** Destination (relay, client, or 255.255.255.255) → the server's address replies to it leave from. */
+  /** Destination (relay or client) → the server's address replies to it leave from. */
   private readonly routeSource = new Map<string, string>();
   /** Requests waiting for the route lookup toward their destination. */
   private readonly awaitingRoute = new Map<string, { msg: Buffer; from: string }[]>();
@@ -164,8 +164,9 @@ export class DhcpServer extends EventEmitter {
         this.counters.malformed++;
         return;
       }
-      if (this.needsRoute) {
-        const dest = req.giaddr !== '0.0.0.0' ? req.giaddr : req.ciaddr !== '0.0.0.0' ? req.ciaddr : '255.255.255.255';
+      // A broadcast client is on a subnet the server has an address in: the engine names that one.
+      const dest = req.giaddr !== '0.0.0.0' ? req.giaddr : req.ciaddr;
+      if (this.needsRoute && dest !== '0.0.0.0') {
         const local = this.routeSource.get(dest);
         if (local === undefined) return this.awaitRoute(dest, msg, from, routed);
         req.localAddress = local;
@@ -217,8 +218,7 @@ export class DhcpServer extends EventEmitter {
     probe.once('error', (e) => done(undefined, e.message));
     const host = this.sockets[0]!.address().address;
     probe.bind(0, host, () => {
-      if (dest === '255.255.255.255') probe.setBroadcast(true);
-      probe.connect(dest === '255.255.255.255' ? this.config.clientPort : this.config.relayPort, dest, () => {
+      probe.connect(this.config.relayPort, dest, () => {
         let local: string | undefined;
         try {
           local = probe.address().address;
