@@ -5,10 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import fsDefault, { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Lease, LeaseFileError, SqliteLeaseStore } from '../../src/dhcp/leases/store.js';
 import { IS_ROOT } from '../helpers/peers.js';
 
@@ -46,12 +46,22 @@ function chattrWorks(): string | undefined {
 }
 
 describe('SQLite lease store', () => {
-  it('commits with synchronous=FULL in WAL mode, holds the file exclusively and maps no -shm file', () => {
+  it('commits in WAL mode and syncs the WAL before saying durable; holds the file exclusively and maps no -shm file', async () => {
     const file = path.join(dir, 'leases.db');
     const s = new SqliteLeaseStore(file);
     s.put(lease(1));
-    s.flush();
-    expect(s.durability()).toEqual({ journalMode: 'wal', synchronous: 'FULL', lockingMode: 'exclusive', mmapSize: 0 });
+    expect(s.flush()).toBe(true);
+    expect(s.flush()).toBe(false); // nothing new
+    // Every waiter of one round is answered by one sync; a second round gets its own.
+    const synced = vi.spyOn(fsDefault, 'fdatasync');
+    try {
+      await Promise.all([1, 2, 3].map(() => new Promise<void>((r, j) => s.durable((e) => (e ? j(e) : r())))));
+      expect(synced.mock.calls.length).toBeLessThanOrEqual(2);
+      expect(synced.mock.calls.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      synced.mockRestore();
+    }
+    expect(s.durability()).toEqual({ journalMode: 'wal', synchronous: 'NORMAL', lockingMode: 'exclusive', mmapSize: 0, walSync: 'fdatasync of the WAL after each commit batch, before its replies' });
     expect(existsSync(`${file}-wal`)).toBe(true);
     expect(existsSync(`${file}-shm`)).toBe(false);
     // A second server on the same file is refused instead of sharing it.

@@ -4,10 +4,10 @@
  * a pool's exhaustion said once (issue 14).
  */
 import { spawnSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import fsDefault, { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { RelayClient } from '../../src/dhcp/client/relay-client.js';
 import { DhcpServer } from '../../src/dhcp/server/server.js';
@@ -50,6 +50,39 @@ describe('DHCP server edge', () => {
       }
       expect(t.srv.stats()).toMatchObject({ sent: { OFFER: 3, ACK: 3 }, routeDrops: 0 });
     } finally {
+      await t.close();
+    }
+  });
+
+  it('an ACK leaves only after the WAL holding its lease is on disk (fdatasync), and the server goes on meanwhile', async () => {
+    const t = await setup('durable');
+    const held: (() => void)[] = [];
+    const real = fsDefault.fdatasync;
+    const spy = vi.spyOn(fsDefault, 'fdatasync').mockImplementation(((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+      held.push(() => real(fd, cb));
+    }) as typeof fsDefault.fdatasync);
+    try {
+      const done = new Set<number>();
+      const dora = (i: number) => t.client.dora({ mac: mac(i), requestedOptions: [1] }, { timeoutMs: 20_000, retries: 0 }).then((r) => (done.add(i), r));
+      const until = async (cond: () => boolean) => {
+        while (!cond()) await new Promise((r) => setTimeout(r, 5));
+      };
+      const first = dora(1);
+      await until(() => held.length === 1);
+      // Phone 1's lease is committed and its sync held: its ACK is decided but not sent.
+      expect(t.srv.stats().sent.ACK).toBe(1);
+      expect(done.has(1)).toBe(false);
+      // Meanwhile phone 2 is served up to its ACK, which waits for the next sync (one at a time).
+      const second = dora(2);
+      await until(() => t.srv.stats().sent.ACK === 2);
+      expect(held.length).toBe(1);
+      expect([done.has(1), done.has(2)]).toEqual([false, false]);
+      spy.mockRestore();
+      held[0]!();
+      const [a, b] = await Promise.all([first, second]);
+      expect(a.ok && b.ok).toBe(true);
+    } finally {
+      spy.mockRestore();
       await t.close();
     }
   });

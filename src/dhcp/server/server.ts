@@ -294,17 +294,29 @@ export class DhcpServer extends EventEmitter {
   private readonly flushOutbox = (): void => {
     const out = this.outbox;
     this.outbox = [];
+    let committed: boolean;
     try {
-      this.store.flush?.();
+      committed = this.store.flush?.() ?? false;
     } catch (e) {
-      // Not stored, so not acknowledged: the clients retransmit and the next turn tries again.
-      this.counters.withheld += out.length;
-      if (this.storeFailure === undefined) {
-        this.storeFailure = (e as Error).message;
-        this.emit('alert', `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`);
-      }
+      this.withhold(out.length, e as Error);
       return;
     }
+    // Nothing new to store (OFFERs, NAKs): nothing to wait for.
+    if (!committed || !this.store.durable) return this.release(out);
+    // The replies wait for the disk; the event loop goes on with the next requests meanwhile.
+    this.store.durable((err) => (err ? this.withhold(out.length, err) : this.release(out)));
+  };
+
+  /** Not stored, so not acknowledged: the clients retransmit and a later turn tries again. */
+  private withhold(count: number, e: Error): void {
+    this.counters.withheld += count;
+    if (this.storeFailure === undefined) {
+      this.storeFailure = e.message;
+      this.emit('alert', `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`);
+    }
+  }
+
+  private release(out: typeof this.outbox): void {
     if (this.storeFailure !== undefined) {
       this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
       this.storeFailure = undefined;
@@ -319,7 +331,7 @@ export class DhcpServer extends EventEmitter {
         /* closing */
       }
     }
-  };
+  }
 
   /** The connected socket for a relay, once open; starts opening it on first use (at most MAX_RELAY_SOCKETS). */
   private relaySocket(address: string): dgram.Socket | undefined {
