@@ -164,9 +164,11 @@ export class DhcpServer extends EventEmitter {
         this.counters.malformed++;
         return;
       }
-      // A broadcast client is on a subnet the server has an address in: the engine names that one.
+      // Only a subnet the server has no address in needs the route (a broadcast client is always on
+      // one it has: the engine names that address).
       const dest = req.giaddr !== '0.0.0.0' ? req.giaddr : req.ciaddr;
-      if (this.needsRoute && dest !== '0.0.0.0') {
+      const subnet = this.needsRoute && dest !== '0.0.0.0' ? this.engine.subnetFor(req) : undefined;
+      if (subnet && subnet.localAddress === undefined) {
         const local = this.routeSource.get(dest);
         if (local === undefined) return this.awaitRoute(dest, msg, from, routed);
         req.localAddress = local;
