@@ -53,6 +53,15 @@ const MAX_ROUTES = 4096;
 const MAX_LOOKUPS = 256;
 const MAX_WAITING_PER_LOOKUP = 64;
 
+/** A reply ready to send. */
+interface Outgoing {
+  socket: dgram.Socket;
+  connected: boolean;
+  bytes: Buffer;
+  port: number;
+  to: string;
+}
+
 const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
 
 export declare interface DhcpServer {
@@ -69,8 +78,16 @@ export class DhcpServer extends EventEmitter {
   private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
   private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
   private readonly now: () => number;
-  /** Replies of this event-loop turn, sent together once their leases are committed. */
-  private outbox: { socket: dgram.Socket; connected: boolean; bytes: Buffer; port: number; to: string; typeName: string }[] = [];
+  /**
+   * ACKs waiting for their leases to be on disk. One commit and one sync at a time: the ACKs decided
+   * while a sync is under way wait for it, then go into the next commit together (group commit
+   * across turns: the busier the server, the bigger each batch).
+   */
+  private outbox: Outgoing[] = [];
+  /** OFFERs and NAKs promise nothing: they leave at the end of the turn. */
+  private sendNow: Outgoing[] = [];
+  private flushScheduled = false;
+  private syncing = false;
   /**
    * Relay address → a socket on the server's address and port connected to that relay (null while it
    * is being opened). A connected socket sends without dgram's per-send address lookup and its extra
@@ -284,16 +301,28 @@ export class DhcpServer extends EventEmitter {
   private enqueue(socket: dgram.Socket, connected: boolean, bytes: Buffer, port: number, to: string, type: number, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
     const typeName = TYPE_NAMES[type] ?? String(type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
-    // Group commit: the leases of every ACK decided in this turn are written in one transaction,
-    // and only then do the replies leave (an ACKed lease is always on disk first).
-    if (this.outbox.length === 0) setImmediate(this.flushOutbox);
-    this.outbox.push({ socket, connected, bytes, port, to, typeName });
+    (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushOutbox);
+    }
     if (this.listenerCount('reply') > 0) {
       this.emit('reply', { type: typeName, mac: req.mac, yiaddr: d.yiaddr, to: `${to}:${port}`, ...(d.className ? { className: d.className } : {}) });
     }
   }
 
   private readonly flushOutbox = (): void => {
+    this.flushScheduled = false;
+    if (this.sendNow.length) {
+      const out = this.sendNow;
+      this.sendNow = [];
+      this.release(out);
+    }
+    if (!this.syncing && this.outbox.length) this.commit();
+  };
+
+  /** Commits the leases of the waiting ACKs, and sends them once the commit is on disk. */
+  private commit(): void {
     const out = this.outbox;
     this.outbox = [];
     let committed: boolean;
@@ -303,11 +332,24 @@ export class DhcpServer extends EventEmitter {
       this.withhold(out.length, e as Error);
       return;
     }
-    // Nothing new to store (OFFERs, NAKs): nothing to wait for.
-    if (!committed || !this.store.durable) return this.release(out);
-    // The replies wait for the disk; the event loop goes on with the next requests meanwhile.
-    this.store.durable((err) => (err ? this.withhold(out.length, err) : this.release(out)));
-  };
+    if (!committed || !this.store.durable) return this.stored(out);
+    // The ACKs wait for the disk; the event loop goes on with the next requests meanwhile.
+    this.syncing = true;
+    this.store.durable((err) => {
+      this.syncing = false;
+      if (err) this.withhold(out.length, err);
+      else this.stored(out);
+      if (this.outbox.length) this.commit();
+    });
+  }
+
+  private stored(out: Outgoing[]): void {
+    if (this.storeFailure !== undefined) {
+      this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
+      this.storeFailure = undefined;
+    }
+    this.release(out);
+  }
 
   /** Not stored, so not acknowledged: the clients retransmit and a later turn tries again. */
   private withhold(count: number, e: Error): void {
@@ -318,11 +360,7 @@ export class DhcpServer extends EventEmitter {
     }
   }
 
-  private release(out: typeof this.outbox): void {
-    if (this.storeFailure !== undefined) {
-      this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
-      this.storeFailure = undefined;
-    }
+  private release(out: Outgoing[]): void {
     for (const m of out) {
       try {
         // No callback: dgram then completes a send without a tick of its own; failures arrive as the
@@ -369,7 +407,7 @@ export class DhcpServer extends EventEmitter {
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.outbox.length) this.flushOutbox();
+    this.flushOutbox();
     for (const s of this.relaySockets.values()) if (s) this.sockets.push(s);
     this.relaySockets.clear();
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
