@@ -75,7 +75,10 @@ export const classSchema = z.strictObject({
 export const dhcpSchema = z.strictObject({
   listen: hostPort.default('0.0.0.0:67'),
   leases: z.string().min(1),
-  /** The address put in option 54 and siaddr; default: the server's own address in the client's subnet. */
+  /**
+   * The address put in option 54; default: the server's own address in the client's subnet, else the
+   * listen address, else the address its replies leave from toward the relay or client.
+   */
   serverId: ipv4.optional(),
   /** Replies to relays go to giaddr on this port (67 per RFC 2131; another lets tests run unprivileged). */
   relayPort: z.number().int().min(1).max(65535).default(67),

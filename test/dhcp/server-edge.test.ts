@@ -28,9 +28,9 @@ const mac = (i: number) => `00:04:0d:00:01:${i.toString(16).padStart(2, '0')}`;
  * A server listening on the wildcard address with no serverId, serving 10.77.0.0/16 it has no address
  * in; the phones' relay is 127.0.0.2 and names the subnet by link selection.
  */
-async function setup(name: string, pool = '10.77.1.1-10.77.1.200') {
+async function setup(name: string, pool = '10.77.1.1-10.77.1.200', classes: unknown[] = []) {
   const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 200, retries: 2, linkSelection: '10.77.0.0' });
-  const cfg = parseConfig({ dhcp: { listen: '0.0.0.0:0', leases: path.join(dir, `${name}.db`), relayPort: client.address.port, subnets: [{ subnet: '10.77.0.0/16', pool, leaseSeconds: 600 }] } }, dir);
+  const cfg = parseConfig({ dhcp: { listen: '0.0.0.0:0', leases: path.join(dir, `${name}.db`), relayPort: client.address.port, subnets: [{ subnet: '10.77.0.0/16', pool, leaseSeconds: 600 }], classes } }, dir);
   const srv = await DhcpServer.start({ config: cfg.dhcp!, localAddresses: [] });
   client.setServer({ host: '127.0.0.1', port: srv.address().port });
   const log: string[] = [];
@@ -83,6 +83,21 @@ describe('DHCP server edge', () => {
       expect(a.ok && b.ok).toBe(true);
     } finally {
       spy.mockRestore();
+      await t.close();
+    }
+  });
+
+  it('a hostile option 60 against a (a+)+$ class is answered, and so are the phones beside it', { timeout: 10_000 }, async () => {
+    const t = await setup('redos', undefined, [{ name: 'redos', match: { vendorClass: { regex: '(a+)+$' } }, options: { '67': 'a.scr' } }]);
+    try {
+      const hostile = ['a'.repeat(28) + '!', 'a'.repeat(254) + '!'];
+      const results = await Promise.all([
+        ...hostile.map((vendorClass, i) => t.client.dora({ mac: mac(0x40 + i), vendorClass, requestedOptions: [1, 67] })),
+        ...[1, 2, 3].map((i) => t.client.dora({ mac: mac(0x50 + i), vendorClass: 'aaaa', requestedOptions: [1, 67] })),
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+      expect(results.map((r) => (r.ok ? r.lease.ack.options.get(67)?.toString() : 'failed'))).toEqual([undefined, undefined, 'a.scr', 'a.scr', 'a.scr']);
+    } finally {
       await t.close();
     }
   });
