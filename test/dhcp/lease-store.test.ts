@@ -45,6 +45,18 @@ function chattrWorks(): string | undefined {
   return undefined;
 }
 
+/** A store on `leases.db` holding lease 1, whose files are then made immutable; undefined (skipped) where chattr cannot. */
+function immutableStore(ctx: { skip: (why: string) => void }): { s: SqliteLeaseStore; file: string; writable: () => void } | undefined {
+  const why = chattrWorks();
+  if (why) return void ctx.skip(why);
+  const file = path.join(dir, 'leases.db');
+  const s = new SqliteLeaseStore(file);
+  s.put(lease(1));
+  s.flush();
+  expect(spawnSync('sh', ['-c', `chattr +i ${file}*`]).status).toBe(0);
+  return { s, file, writable: () => void spawnSync('sh', ['-c', `chattr -i ${file}*`]) };
+}
+
 describe('SQLite lease store', () => {
   it('commits in WAL mode and syncs the WAL before saying durable; holds the file exclusively and maps no -shm file', async () => {
     const file = path.join(dir, 'leases.db');
@@ -108,13 +120,9 @@ describe('SQLite lease store', () => {
   });
 
   it('immutable lease files (chattr +i): a clear error, no SIGBUS, and the commit goes through once they can be written', (ctx) => {
-    const why = chattrWorks();
-    if (why) return ctx.skip(why);
-    const file = path.join(dir, 'leases.db');
-    const s = new SqliteLeaseStore(file);
-    s.put(lease(1));
-    s.flush();
-    expect(spawnSync('sh', ['-c', `chattr +i ${file}*`]).status).toBe(0);
+    const t = immutableStore(ctx);
+    if (!t) return;
+    const { s, file } = t;
     s.put(lease(2));
     let err: unknown;
     try {
@@ -125,7 +133,7 @@ describe('SQLite lease store', () => {
     expect(err).toBeInstanceOf(LeaseFileError);
     expect((err as Error).message).toMatch(new RegExp(`^cannot write leases file ${file.replaceAll('.', '\\.')}: `));
     expect(() => s.flush()).toThrow(LeaseFileError); // still not writable: still an error, still alive
-    expect(spawnSync('sh', ['-c', `chattr -i ${file}*`]).status).toBe(0);
+    t.writable();
     s.flush();
     s.close();
     expect(reread(file)).toEqual([lease(1), lease(2)]);
@@ -142,17 +150,13 @@ describe('SQLite lease store', () => {
   });
 
   it('close() with a commit that cannot be written still closes the file, then says why', (ctx) => {
-    const why = chattrWorks();
-    if (why) return ctx.skip(why);
-    const file = path.join(dir, 'leases.db');
-    const s = new SqliteLeaseStore(file);
-    s.put(lease(1));
-    s.flush();
-    spawnSync('sh', ['-c', `chattr +i ${file}*`]);
+    const t = immutableStore(ctx);
+    if (!t) return;
+    const { s, file } = t;
     s.put(lease(2));
     expect(() => s.close()).toThrow(LeaseFileError);
     expect(() => s.close()).not.toThrow();
-    spawnSync('sh', ['-c', `chattr -i ${file}*`]);
+    t.writable();
     expect(reread(file)).toEqual([lease(1)]); // the unacknowledged change is lost; the file is sound
   });
 });

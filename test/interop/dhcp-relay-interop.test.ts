@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { killAllDaemons, startDaemon } from '../helpers/daemon.js';
+import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { IS_ROOT, needBinary, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
@@ -73,6 +73,21 @@ const startServer = (config = 'bootwire.json', level = 'debug') =>
 /** ISC dhcrelay 4.4: -id downstream (client side), -iu upstream (server side), -a adds option 82. */
 const startRelay = () =>
   startDaemon(rly!, 'dhcrelay', PEERS.dhcrelay.path!, ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'], async (out) => /Sending on\s+Socket\/fallback/.test(out));
+
+/** Runs `fn` with bootwire (config file `config`) and dhcrelay running, and stops both whatever happens. */
+async function withRelayedServer(config: string, fn: (server: Daemon, relay: Daemon) => Promise<void>): Promise<void> {
+  const server = await startServer(config);
+  try {
+    const relay = await startRelay();
+    try {
+      await fn(server, relay);
+    } finally {
+      await relay.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
 
 /** A udhcpc script that writes its environment (the lease and options) to a file. */
 async function udhcpcScript(): Promise<string> {
@@ -152,67 +167,51 @@ describe('bootwire DHCP server behind ISC dhcrelay (option 82), in network names
     useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const server = await startServer();
-    try {
-      const relay = await startRelay();
-      try {
-        const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
-        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-        expect(r.code, why).toBe(0);
-        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-        expect(r.env.subnet).toBe('255.255.255.0');
-        expect(r.env.router).toBe('10.77.0.1');
-        expect(r.env.serverid).toBe('10.78.0.2');
-        expect(r.env.lease).toBe('3600');
-        expect(r.env.tftp).toBe('10.78.0.2');
-        expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
-        // Only the class that matches circuit-id "bwrly0" gives this file: the server saw option 82.
-        expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
+    await withRelayedServer('bootwire.json', async (server, relay) => {
+      const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
+      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+      expect(r.code, why).toBe(0);
+      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+      expect(r.env.subnet).toBe('255.255.255.0');
+      expect(r.env.router).toBe('10.77.0.1');
+      expect(r.env.serverid).toBe('10.78.0.2');
+      expect(r.env.lease).toBe('3600');
+      expect(r.env.tftp).toBe('10.78.0.2');
+      expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
+      // Only the class that matches circuit-id "bwrly0" gives this file: the server saw option 82.
+      expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
 
-        // The relay added option 82 and forwarded the server's replies to the client.
-        expect(relay.out()).toMatch(/Adding \d+-byte relay agent option/);
-        expect(relay.out()).toMatch(/Forwarded BOOTREPLY for/);
-        // The server answered the relay (giaddr, port 67), with the circuit-id class.
-        const sent = replies(server.out());
-        expect(sent.map((s) => s.type)).toEqual(expect.arrayContaining(['OFFER', 'ACK']));
-        for (const s of sent) {
-          expect(s.to).toBe('10.77.0.1:67');
-          expect(s.yiaddr).toBe(r.env.ip);
-          expect(s.className).toBe('avaya-on-bwrly0');
-        }
-        expect(server.proc.exitCode).toBeNull();
-      } finally {
-        await relay.stop();
+      // The relay added option 82 and forwarded the server's replies to the client.
+      expect(relay.out()).toMatch(/Adding \d+-byte relay agent option/);
+      expect(relay.out()).toMatch(/Forwarded BOOTREPLY for/);
+      // The server answered the relay (giaddr, port 67), with the circuit-id class.
+      const sent = replies(server.out());
+      expect(sent.map((s) => s.type)).toEqual(expect.arrayContaining(['OFFER', 'ACK']));
+      for (const s of sent) {
+        expect(s.to).toBe('10.77.0.1:67');
+        expect(s.yiaddr).toBe(r.env.ip);
+        expect(s.className).toBe('avaya-on-bwrly0');
       }
-    } finally {
-      await server.stop();
-    }
+      expect(server.proc.exitCode).toBeNull();
+    });
   });
 
   it('a client without a vendor class gets the class that matches the relay circuit-id alone', { timeout: 90_000 }, async (ctx) => {
     useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const server = await startServer();
-    try {
-      const relay = await startRelay();
-      try {
-        // busybox sends its own option 60 ("udhcp 1.35.0") unless told otherwise; -V '' sends none.
-        const r = await udhcpc(['-V', '', '-O', '66', '-O', '67']);
-        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-        expect(r.code, why).toBe(0);
-        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-        expect(r.env.bootfile, why).toBe('port-bwrly0.cfg');
-        expect(r.env.opt242).toBeUndefined();
-        const sent = replies(server.out());
-        expect(sent.length).toBeGreaterThanOrEqual(2);
-        for (const s of sent) expect(s.className).toBe('port-bwrly0');
-      } finally {
-        await relay.stop();
-      }
-    } finally {
-      await server.stop();
-    }
+    await withRelayedServer('bootwire.json', async (server, relay) => {
+      // busybox sends its own option 60 ("udhcp 1.35.0") unless told otherwise; -V '' sends none.
+      const r = await udhcpc(['-V', '', '-O', '66', '-O', '67']);
+      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+      expect(r.code, why).toBe(0);
+      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+      expect(r.env.bootfile, why).toBe('port-bwrly0.cfg');
+      expect(r.env.opt242).toBeUndefined();
+      const sent = replies(server.out());
+      expect(sent.length).toBeGreaterThanOrEqual(2);
+      for (const s of sent) expect(s.className).toBe('port-bwrly0');
+    });
   });
 });
 
@@ -221,26 +220,18 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
     useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const server = await startServer('unconfigured.json');
-    try {
-      const relay = await startRelay();
-      try {
-        const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
-        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-        expect(r.code, why).toBe(0);
-        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-        expect(r.env.serverid, why).toBe('10.78.0.2');
-        expect(r.env.router).toBe('10.77.0.1');
-        expect(r.env.tftp).toBe('10.78.0.2');
-        expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
-        expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
-        expect(server.proc.exitCode).toBeNull();
-      } finally {
-        await relay.stop();
-      }
-    } finally {
-      await server.stop();
-    }
+    await withRelayedServer('unconfigured.json', async (server, relay) => {
+      const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
+      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+      expect(r.code, why).toBe(0);
+      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+      expect(r.env.serverid, why).toBe('10.78.0.2');
+      expect(r.env.router).toBe('10.77.0.1');
+      expect(r.env.tftp).toBe('10.78.0.2');
+      expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
+      expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
+      expect(server.proc.exitCode).toBeNull();
+    });
   });
 
   it('ISC dhclient through dhcrelay gets a lease and its class options', { timeout: 90_000 }, async (ctx) => {
@@ -262,28 +253,20 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
     await fs.rm(envFile, { force: true });
     const script = path.join(dir, 'dhclient-script.sh');
     await fs.writeFile(script, `#!/bin/sh\n[ "$reason" = BOUND ] && env | sort > "${envFile}"\nexit 0\n`, { mode: 0o755 });
-    const server = await startServer('unconfigured.json');
-    try {
-      const relay = await startRelay();
-      try {
-        const lf = path.join(dir, 'dhclient.leases');
-        const pf = path.join(dir, 'dhclient.pid');
-        const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', lf, '-pf', pf, 'bwcli0'], { timeoutMs: 45_000 });
-        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-        expect(r.code, why).toBe(0);
-        const env = envOf(await fs.readFile(envFile, 'utf8'));
-        expect(env.new_ip_address, why).toMatch(/^10\.77\.0\.1\d\d$/);
-        expect(env.new_dhcp_server_identifier).toBe('10.78.0.2');
-        expect(env.new_routers).toBe('10.77.0.1');
-        expect(env.new_avaya_242).toBe(AVAYA_242);
-        expect(env.new_bootfile_name).toBe('relay-bwrly0.scr');
-        await cli!.exec(dhclient!, ['-x', '-pf', pf, '-lf', lf, 'bwcli0']).catch(() => undefined);
-      } finally {
-        await relay.stop();
-      }
-    } finally {
-      await server.stop();
-    }
+    await withRelayedServer('unconfigured.json', async (server, relay) => {
+      const lf = path.join(dir, 'dhclient.leases');
+      const pf = path.join(dir, 'dhclient.pid');
+      const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', lf, '-pf', pf, 'bwcli0'], { timeoutMs: 45_000 });
+      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+      expect(r.code, why).toBe(0);
+      const env = envOf(await fs.readFile(envFile, 'utf8'));
+      expect(env.new_ip_address, why).toMatch(/^10\.77\.0\.1\d\d$/);
+      expect(env.new_dhcp_server_identifier).toBe('10.78.0.2');
+      expect(env.new_routers).toBe('10.77.0.1');
+      expect(env.new_avaya_242).toBe(AVAYA_242);
+      expect(env.new_bootfile_name).toBe('relay-bwrly0.scr');
+      await cli!.exec(dhclient!, ['-x', '-pf', pf, '-lf', lf, 'bwcli0']).catch(() => undefined);
+    });
   });
 
   it("Kea's perfdhcp as a relay (a short bounded run) completes every exchange", { timeout: 90_000 }, async (ctx) => {
