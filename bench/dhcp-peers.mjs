@@ -17,11 +17,22 @@
 // If bootwire is slower than the faster peer, one more bootwire run is made under `node --cpu-prof`
 // and the top self-time functions are reported (or always, with --profile).
 //
+// Scenario `relayed/perfdhcp` (issue 12's site): Kea's perfdhcp (kea-admin) acts as the relay of a voice
+// subnet where the server has no address, and bootwire has no `serverId` (option 54 comes from the
+// route toward the relay). Two namespaces per run: the server's (bwp0 10.79.0.1/24, a route to
+// 10.80.0.0/16 via 10.79.0.2) and the router's (bwp1 10.79.0.2/24 and the relay address 10.80.0.1/16,
+// on the same interface: perfdhcp sends out of the interface holding its -l address).
+// `perfdhcp -4 -l 10.80.0.1 -r RATE -R CLIENTS -p SECONDS 10.79.0.1` against bootwire (0.0.0.0:67, no
+// serverId), `bootwire-sid` (the same with serverId set by hand) and Kea (memfile), rounds alternated;
+// median 4-way exchanges per second; errors (rejected leases, malformed packets, perfdhcp's ERROR
+// lines) and drops counted (--perfdhcp-rate 10000 --perfdhcp-clients 30000 --perfdhcp-seconds 10).
+//
 // Needs root (namespaces, port 67) and `npm run build`. Writes bench/results/dhcp-peers.md.
 //
 //   node bench/dhcp-peers.mjs [--rounds 3] [--count 10000] [--concurrency 64] [--warmup 500]
 //        [--only bootwire,dnsmasq,kea] [--scenarios sequential/default,sequential/quiet,spread/quiet]
 //        [--profile | --no-profile] [--out bench/results/dhcp-peers.md] [--dnsmasq-count 3000]
+//        [--perfdhcp-rate 10000] [--perfdhcp-clients 30000] [--perfdhcp-seconds 10] [--perfdhcp-only bootwire,bootwire-sid,kea]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -44,15 +55,20 @@ const countOf = (name) => (name === 'dnsmasq' ? DNSMASQ_COUNT : COUNT);
 const CONCURRENCY = Number(opt('--concurrency', 64));
 const WARMUP = Number(opt('--warmup', 500));
 const ONLY = opt('--only', 'bootwire,dnsmasq,kea').split(',');
-const SCENARIOS = opt('--scenarios', 'sequential/default,sequential/quiet,spread/quiet')
+const SCENARIOS = opt('--scenarios', 'sequential/default,sequential/quiet,spread/quiet,relayed/perfdhcp')
   .split(',')
   .map((s) => {
+    if (s === 'relayed/perfdhcp') return { kind: 'perfdhcp', key: 'relayed-perfdhcp' };
     const [macs, logging] = s.split('/');
     if (!['sequential', 'spread'].includes(macs) || !['default', 'quiet'].includes(logging)) throw new Error(`bad scenario ${s}: MACS/LOGGING, MACS sequential|spread, LOGGING default|quiet`);
     return { macs, logging, key: `${macs}-${logging}` };
   });
 const OUT = path.resolve(opt('--out', path.join(HERE, 'results', 'dhcp-peers.md')));
 const PROFILE = argv.includes('--profile') ? 'always' : argv.includes('--no-profile') ? 'never' : 'if-slower';
+const PERF_RATE = Number(opt('--perfdhcp-rate', 10_000));
+const PERF_CLIENTS = Number(opt('--perfdhcp-clients', 30_000));
+const PERF_SECONDS = Number(opt('--perfdhcp-seconds', 10));
+const PERF_ONLY = opt('--perfdhcp-only', 'bootwire,bootwire-sid,kea').split(',');
 const SERVER = '10.99.0.1';
 const CLIENT = '10.99.0.2';
 const TICKS = 100; // USER_HZ
@@ -333,6 +349,161 @@ function table(sc, results) {
   return { md: `${lines.join('\n')}\n\n${verdict}\n`, slower: results.bootwire && peers.some((n) => median(results[n].map((r) => r.rate)) > base) };
 }
 
+// ------------------------------------------------------------------- relayed/perfdhcp (issue 12)
+
+const PERF_SERVER = '10.79.0.1';
+const PERF_ROUTER = '10.79.0.2';
+const PERF_RELAY = '10.80.0.1';
+const PERFDHCP = ['/usr/sbin/perfdhcp', which('perfdhcp')].find((p) => p && existsSync(p));
+
+/** The server's namespace and the router's, joined by a veth; torn down by drop(). */
+function relayedSite() {
+  const id = `${process.pid}-${nsSeq++}`;
+  const srv = `bwpsrv-${id}`;
+  const rly = `bwprly-${id}`;
+  for (const n of [srv, rly]) {
+    sh('ip', ['netns', 'add', n]);
+    liveNs.add(n);
+    sh('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
+  }
+  sh('ip', ['link', 'add', 'bwp0', 'netns', srv, 'type', 'veth', 'peer', 'name', 'bwp1', 'netns', rly]);
+  sh('ip', ['-n', srv, 'addr', 'add', `${PERF_SERVER}/24`, 'dev', 'bwp0']);
+  sh('ip', ['-n', rly, 'addr', 'add', `${PERF_ROUTER}/24`, 'dev', 'bwp1']);
+  sh('ip', ['-n', rly, 'addr', 'add', `${PERF_RELAY}/16`, 'dev', 'bwp1']);
+  sh('ip', ['-n', srv, 'link', 'set', 'bwp0', 'up']);
+  sh('ip', ['-n', rly, 'link', 'set', 'bwp1', 'up']);
+  sh('ip', ['-n', srv, 'route', 'add', '10.80.0.0/16', 'via', PERF_ROUTER]);
+  const ns = (name) => ({ name, argv: (cmd, args) => ['ip', ['netns', 'exec', name, cmd, ...args]] });
+  return {
+    srv: ns(srv),
+    rly: ns(rly),
+    drop: () => {
+      for (const n of [srv, rly]) {
+        spawnSync('ip', ['netns', 'del', n]);
+        liveNs.delete(n);
+      }
+    },
+  };
+}
+
+/** Servers of the relayed site: the voice subnet 10.80.0.0/16 is known only through the relay. */
+const PERF_SERVERS = {
+  async bootwire(dir, serverId) {
+    const config = {
+      dhcp: {
+        listen: '0.0.0.0:67',
+        leases: path.join(dir, 'leases.sqlite'),
+        ...(serverId ? { serverId: PERF_SERVER } : {}),
+        subnets: [{ subnet: '10.80.0.0/16', pool: '10.80.1.1-10.80.200.254', leaseSeconds: 600, options: { '66': PERF_SERVER } }],
+      },
+    };
+    await fs.writeFile(path.join(dir, 'bootwire.json'), JSON.stringify(config));
+    return { cmd: process.execPath, args: [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'warn'] };
+  },
+  'bootwire-sid': (dir) => PERF_SERVERS.bootwire(dir, true),
+  async kea(dir) {
+    const conf = {
+      Dhcp4: {
+        'interfaces-config': { interfaces: ['bwp0'], 'dhcp-socket-type': 'udp' },
+        'lease-database': { type: 'memfile', persist: true, name: path.join(dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+        'valid-lifetime': 600,
+        subnet4: [{ id: 1, subnet: '10.80.0.0/16', pools: [{ pool: '10.80.1.1-10.80.200.254' }], 'option-data': [{ name: 'tftp-server-name', data: PERF_SERVER }] }],
+        loggers: [{ name: 'kea-dhcp4', output_options: [{ output: path.join(dir, 'kea.log') }], severity: 'WARN' }],
+      },
+    };
+    await fs.writeFile(path.join(dir, 'kea-dhcp4.json'), JSON.stringify(conf));
+    return { cmd: 'kea-dhcp4', args: ['-c', path.join(dir, 'kea-dhcp4.json')], env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } };
+  },
+};
+
+/** perfdhcp's report: the 4-way rate, and everything that counts as an error. */
+function parsePerfdhcp(out, code) {
+  const num = (re) => [...out.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  return {
+    rate: Number(/Rate: ([\d.]+) 4-way exchanges\/second/.exec(out)?.[1] ?? 0),
+    sent: Number(/sent packets: (\d+)/.exec(out)?.[1] ?? 0),
+    drops: num(/^drops: (\d+)/gm),
+    rejected: num(/rejected leases: (\d+)/g),
+    nonUnique: num(/non unique addresses: (\d+)/g),
+    malformed: num(/Malformed packets: (\d+)/g),
+    errors: (out.match(/^ERROR.*$/gm) ?? []).length,
+    firstError: (out.match(/^ERROR.*$/m) ?? [''])[0],
+    code,
+  };
+}
+
+/** One server in a fresh relayed site: perfdhcp's run, timed by perfdhcp itself. */
+async function runPerf(name) {
+  const site = relayedSite();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `bw-dhcp-perf-${name}-`));
+  liveDirs.add(dir);
+  const logFile = path.join(dir, 'server.out');
+  let proc;
+  try {
+    const s = await PERF_SERVERS[name](dir);
+    const bin = s.cmd.includes('/') ? s.cmd : which(s.cmd);
+    const full = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...s.args]] : [bin, s.args];
+    const fd = openSync(logFile, 'w');
+    try {
+      proc = spawn(...site.srv.argv(full[0], full[1]), { stdio: ['ignore', fd, fd], env: { ...process.env, ...(s.env ?? {}) }, cwd: dir });
+    } finally {
+      closeSync(fd);
+    }
+    liveProcs.add(proc);
+    await waitListening(site.srv, proc.pid, proc, name, logFile);
+    const before = procStats(proc.pid);
+    const args = ['-4', '-l', PERF_RELAY, '-r', String(PERF_RATE), '-R', String(PERF_CLIENTS), '-p', String(PERF_SECONDS), '-W', '1000000', '-x', 'e', PERF_SERVER];
+    const r = spawnSync(...site.rly.argv(PERFDHCP, args), { encoding: 'utf8', timeout: (PERF_SECONDS + 60) * 1000, maxBuffer: 64 << 20 });
+    const after = procStats(proc.pid);
+    if (proc.exitCode !== null) throw new Error(`${name} died during the run: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    return { ...parsePerfdhcp(`${r.stdout}${r.stderr}`, r.status), cpu: after.cpu - before.cpu, peakMiB: after.peakMiB };
+  } finally {
+    if (proc) {
+      const exited = proc.exitCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!done) proc.kill('SIGKILL');
+      await exited;
+      liveProcs.delete(proc);
+    }
+    site.drop();
+    await fs.rm(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
+  }
+}
+
+async function perfdhcpSection() {
+  if (!PERFDHCP) return '## perfdhcp relayed\n\nskipped: perfdhcp missing (apt-get install kea-admin)\n';
+  const names = PERF_ONLY.filter((n) => PERF_SERVERS[n] && (n === 'kea' ? available('kea') : existsSync(CLI)));
+  console.log(`relayed/perfdhcp: -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS}, ${ROUNDS} rounds: ${names.join(', ')}`);
+  const results = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 ? [...names].reverse() : names) {
+      const r = await runPerf(name);
+      results[name].push(r);
+      console.log(`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} 4-way/s, ${r.drops} drops, ${r.rejected} rejected, ${r.malformed} malformed, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}, exit ${r.code}, server CPU ${r.cpu.toFixed(2)} s`);
+    }
+  }
+  const base = median(results.bootwire?.map((r) => r.rate) ?? [NaN]);
+  const kea = median(results.kea?.map((r) => r.rate) ?? [NaN]);
+  const lines = [
+    `## perfdhcp relayed from a subnet where the server has no address: ${PERF_RATE.toLocaleString('en-US')}/s offered to ${PERF_CLIENTS.toLocaleString('en-US')} clients for ${PERF_SECONDS} s`,
+    '',
+    `\`perfdhcp -4 -l ${PERF_RELAY} -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS} -W 1000000 ${PERF_SERVER}\` in the router's namespace; the server's namespace reaches 10.80.0.0/16 only through it. bootwire listens on 0.0.0.0:67 without serverId (option 54 from the route toward the relay); bootwire-sid is the same with \`serverId\` set by hand; Kea memfile (persist), WARN logging, the same namespaces. Errors = rejected leases + non-unique addresses + malformed packets + perfdhcp ERROR lines (such as a missing SERVER_IDENTIFIER, which stops perfdhcp at once); drops (exchanges without an answer in time: the offered rate beyond what a server keeps up with) are counted apart.`,
+    '',
+    '| server | median 4-way/s | bootwire ÷ this | errors (all rounds) | drops | exit codes | server CPU s | peak RSS MiB | rounds (4-way/s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, rs] of Object.entries(results)) {
+    const m = median(rs.map((r) => r.rate));
+    const errors = rs.reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
+    lines.push(`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${errors} | ${rs.reduce((n, r) => n + r.drops, 0)} | ${rs.map((r) => r.code).join(', ')} | ${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`);
+  }
+  const errs = (results.bootwire ?? []).reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
+  const verdict = results.bootwire && results.kea ? `Target: 0 errors and bootwire's median at least Kea's: ${errs} errors, ${(base / kea).toFixed(2)}x: ${errs === 0 && base >= kea ? 'met' : 'NOT met'}.` : '';
+  return `${lines.join('\n')}\n\n${verdict}\n`;
+}
+
 // ----------------------------------------------------------------------------------------- profile
 
 /**
@@ -439,6 +610,10 @@ async function main() {
   for (const n of ONLY.filter((n) => !names.includes(n))) console.log(`skipping ${n}: not installed`);
   const sections = [];
   for (const sc of SCENARIOS) {
+    if (sc.kind === 'perfdhcp') {
+      sections.push(await perfdhcpSection());
+      continue;
+    }
     console.log(`${COUNT} phones, concurrency ${CONCURRENCY}, warm-up ${WARMUP}, ${sc.macs} MACs, logging: ${sc.logging}`);
     const results = await rounds(names, sc);
     const t = table(sc, results);
@@ -457,7 +632,7 @@ async function main() {
       `Each server alone in a fresh network namespace (veth bwv0: server 10.99.0.1, load generator 10.99.0.2, traffic over the namespace's loopback); ` +
       `the load generator is bootwire's RelayClient (bench/dhcp-load.mjs), relay-style (giaddr 10.99.0.2, replies to port 67), one DISCOVER-OFFER-REQUEST-ACK per distinct MAC, ` +
       `${CONCURRENCY} exchanges in flight, 1 s retransmission timeout. Each server serves ${WARMUP} untimed phones first. Median of ${ROUNDS} rounds, server order alternated each round. ` +
-      'Leases: bootwire SQLite (WAL, synchronous=NORMAL), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with --no-ping. ' +
+      'Leases: bootwire SQLite (WAL, synchronous=FULL, one commit per event-loop turn before its replies), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with --no-ping. ' +
       'Server CPU = utime+stime of the server process over the timed run; peak RSS = VmHWM; UDP drops = RcvbufErrors in the namespace over the timed run; requests per lease = DISCOVERs and REQUESTs sent / leases (2.00 when nothing was repeated; NAKs and retransmissions add to it). The load generator shares the cores with the server. Shared, noisy machine: compare within this run only.',
     '',
     ...sections,

@@ -150,6 +150,7 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
     if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
     dhcp.on('warning', (m) => log.warn(m));
+    dhcp.on('alert', (m) => log.error(m));
     process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
   }
 

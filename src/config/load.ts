@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
+import { findDuplicateKey } from './duplicate-keys.js';
 import { type BootwireConfig, configSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -45,6 +46,8 @@ export async function loadConfig(file: string): Promise<BootwireConfig> {
   } catch (e) {
     throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
+  const dup = findDuplicateKey(text);
+  if (dup) throw new ConfigError(`${file}:${dup.line}: key ${JSON.stringify(dup.key)} written twice in ${dup.path} (first on line ${dup.firstLine}); JSON keeps only the last, so bootwire refuses the file`);
   try {
     return parseConfig(doc, path.dirname(path.resolve(file)));
   } catch (e) {

@@ -3,6 +3,7 @@
  * error names the field (`dhcp.subnets[0].pool`) and the problem, and the server does not start.
  */
 import { isIPv4 } from 'node:net';
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:67');
@@ -26,15 +27,16 @@ const matcher = z.union([
   z.string(),
   z.strictObject({ exact: z.string() }),
   z.strictObject({ prefix: z.string() }),
+  // RE2 syntax (re2js): matching takes time linear in the input, whatever the pattern, so a client's
+  // option 60 cannot stall the server; back-references and look-arounds are refused with the reason.
   z.strictObject({
-    regex: z.string().refine((r) => {
+    regex: z.string().superRefine((r, ctx) => {
       try {
-        new RegExp(r);
-        return true;
-      } catch {
-        return false;
+        RE2JS.compile(r);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `not a regular expression bootwire can match in linear time (RE2 syntax): ${(e as Error).message}` });
       }
-    }, 'not a valid regular expression'),
+    }),
   }),
 ]);
 
@@ -47,6 +49,12 @@ export const subnetSchema = z.strictObject({
   alwaysSend: z.array(z.union([z.string(), z.number()])).default([]),
   /** Fixed addresses: MAC (aa:bb:...) → address inside the subnet. */
   reservations: z.array(z.strictObject({ mac: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'expected a MAC like 00:04:0d:aa:bb:01'), address: ipv4 })).default([]),
+  /**
+   * ISC dhcpd's `authoritative`: a REQUEST from a client this server has no record of gets a NAK (the
+   * client starts over with DISCOVER) instead of the silence RFC 2131 4.3.2 asks of a server that
+   * may share the link with others.
+   */
+  authoritative: z.boolean().optional(),
 });
 
 export const classSchema = z.strictObject({
@@ -67,7 +75,10 @@ export const classSchema = z.strictObject({
 export const dhcpSchema = z.strictObject({
   listen: hostPort.default('0.0.0.0:67'),
   leases: z.string().min(1),
-  /** The address put in option 54 and siaddr; default: the server's own address in the client's subnet. */
+  /**
+   * The address put in option 54; default: the server's own address in the client's subnet, else the
+   * listen address, else the address its replies leave from toward the relay or client.
+   */
   serverId: ipv4.optional(),
   /** Replies to relays go to giaddr on this port (67 per RFC 2131; another lets tests run unprivileged). */
   relayPort: z.number().int().min(1).max(65535).default(67),

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { compileDhcpConfig } from '../../src/dhcp/server/compile.js';
@@ -24,6 +25,8 @@ const ISSUE_CONFIG = {
 };
 
 const SERVER = ipToInt('10.77.0.1');
+/** The repository (the kill -9 test runs the built engine in a child process: `npm run build` first). */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function engine(extra: Record<string, unknown> = {}, store = new MemoryLeaseStore()) {
   const cfg = parseConfig({ ...ISSUE_CONFIG, dhcp: { ...ISSUE_CONFIG.dhcp, ...extra } }, '/srv');
@@ -144,13 +147,14 @@ describe('DHCP engine', () => {
     e.handle(req(MessageType.DISCOVER, a), 0);
     reply(e.handle(req(MessageType.REQUEST, a, { serverId: '10.77.0.1', requestedAddress: '10.77.0.100' }), 1));
     expect(reply(e.handle(req(MessageType.REQUEST, a, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(MessageType.ACK);
+    // b has a record (an offer of .101), and asks for a's address.
+    expect(reply(e.handle(req(MessageType.DISCOVER, b), 10)).yiaddr).toBe('10.77.0.101');
     expect(reply(e.handle(req(MessageType.REQUEST, b, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(MessageType.NAK);
     const wrong = reply(e.handle(req(MessageType.REQUEST, b, { requestedAddress: '192.168.1.5' }), 10));
     expect(wrong.type).toBe(MessageType.NAK);
     expect(wrong.destination).toMatchObject({ kind: 'broadcast' });
     expect(opt(wrong, 56)!.toString()).toMatch(/not on 10\.77\.0\.0\/24/);
   });
-
   it('RENEWING: extends the lease and answers unicast to ciaddr', () => {
     const e = engine();
     const a = '00:00:00:00:00:0c';
@@ -192,12 +196,12 @@ describe('DHCP engine', () => {
   it('relayed requests: subnet by giaddr, reply to the relay, option 82 echoed last', () => {
     const e = engine({ subnets: [...ISSUE_CONFIG.dhcp.subnets, { subnet: '10.88.0.0/24', pool: '10.88.0.10-10.88.0.20' }] });
     const agent = Buffer.from([1, 6, 0x70, 0x6f, 0x72, 0x74, 0x2d, 0x37]);
-    const r = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:11', { giaddr: '10.88.0.1', relayAgent: agent, circuitId: 'port-7' }), 0));
+    const r = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:11', { giaddr: '10.88.0.1', relayAgent: agent, circuitId: 'port-7', localAddress: '10.77.0.1' }), 0));
     expect(r.yiaddr).toBe('10.88.0.10');
     expect(r.destination).toEqual({ kind: 'relay', address: '10.88.0.1' });
     expect(r.options.at(-1)).toEqual([82, agent]);
     // Link selection (82.5) beats giaddr.
-    const ls = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:12', { giaddr: '10.88.0.1', linkSelection: '10.77.0.0' }), 0));
+    const ls = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:12', { giaddr: '10.88.0.1', linkSelection: '10.77.0.0', localAddress: '10.77.0.1' }), 0));
     expect(ls.yiaddr).toBe('10.77.0.100');
   });
 
@@ -206,26 +210,45 @@ describe('DHCP engine', () => {
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:04:0d:00:00:99'), 0)).yiaddr).toBe('10.77.0.50');
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01'), 0)).yiaddr).toBe('10.77.0.100');
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:02'), 0)).yiaddr).toBe('10.77.0.101');
-    expect(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03'), 0)).toEqual({ kind: 'ignore', reason: 'pool of 10.77.0.0/24 exhausted' });
-    // Another client may not take the reserved address.
-    expect(reply(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:03', { requestedAddress: '10.77.0.50' }), 0)).type).toBe(MessageType.NAK);
+    expect(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03'), 0)).toMatchObject({ kind: 'ignore', reason: 'pool of 10.77.0.0/24 exhausted' });
+    // Another client may not take the reserved address (silence without a record; NAK with one).
+    expect(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:03', { requestedAddress: '10.77.0.50' }), 0)).toMatchObject({ kind: 'ignore' });
+    expect(reply(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:01', { requestedAddress: '10.77.0.50' }), 0)).type).toBe(MessageType.NAK);
   });
 
-  it('leases in SQLite survive a new store on the same file: the client keeps its address', async () => {
+  it('leases in SQLite survive kill -9 of the process that stored them: the client keeps its address', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-leases-'));
     try {
       const file = path.join(dir, 'leases.db');
       const mac = '00:04:0d:aa:bb:02';
-      let e = engine({}, new SqliteLeaseStore(file));
-      e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01'), 0); // takes .100 (offer only, not stored)
-      const offer = reply(e.handle(req(MessageType.DISCOVER, mac), 0));
-      reply(e.handle(req(MessageType.REQUEST, mac, { serverId: '10.77.0.1', requestedAddress: offer.yiaddr }), 0));
-      e.store.flush?.(); // what the server does before the ACK leaves
-      // No close(): as if the server were killed.
-      e = engine({}, new SqliteLeaseStore(file));
-      expect(e.store.get(offer.yiaddr)).toMatchObject({ mac, state: 'bound' });
-      expect(reply(e.handle(req(MessageType.DISCOVER, mac), 10)).yiaddr).toBe(offer.yiaddr);
-      expect(reply(e.handle(req(MessageType.REQUEST, mac, { requestedAddress: offer.yiaddr }), 10)).type).toBe(MessageType.ACK);
+      // A child process (the built engine) offers .100 to another client, leases .101 to `mac`, commits (what the server
+      // does before the ACK leaves), and is killed with SIGKILL: no close, no exit handler.
+      const child = `
+        import { parseConfig } from ${JSON.stringify(path.resolve(ROOT, 'dist/config/load.js'))};
+        import { compileDhcpConfig } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/server/compile.js'))};
+        import { DhcpEngine } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/server/engine.js'))};
+        import { SqliteLeaseStore } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/leases/store.js'))};
+        const cfg = parseConfig(${JSON.stringify({ ...ISSUE_CONFIG })}, '/srv');
+        const e = new DhcpEngine(compileDhcpConfig(cfg.dhcp, [${SERVER}]), new SqliteLeaseStore(${JSON.stringify(file)}));
+        const base = { xid: 1, flags: 0, ciaddr: '0.0.0.0', giaddr: '0.0.0.0', requestedOptions: [1], userClasses: [] };
+        e.handle({ ...base, messageType: 1, mac: '00:00:00:00:00:01' }, 0);
+        const offer = e.handle({ ...base, messageType: 1, mac: ${JSON.stringify(mac)} }, 0);
+        const ack = e.handle({ ...base, messageType: 3, mac: ${JSON.stringify(mac)}, serverId: '10.77.0.1', requestedAddress: offer.yiaddr }, 0);
+        e.store.flush();
+        process.stdout.write(ack.yiaddr);
+        process.kill(process.pid, 'SIGKILL');`;
+      const { execFile } = await import('node:child_process');
+      const out = await new Promise<{ stdout: string; signal: string | null }>((resolve) => {
+        const p = execFile(process.execPath, ['--input-type=module', '-e', child], { cwd: ROOT }, (_err, stdout) => resolve({ stdout, signal: p.signalCode }));
+      });
+      expect(out.signal).toBe('SIGKILL');
+      expect(out.stdout).toBe('10.77.0.101');
+      const e = engine({}, new SqliteLeaseStore(file));
+      expect(e.store.get('10.77.0.101')).toMatchObject({ mac, state: 'bound' });
+      // A fresh server would offer .100 to anyone: this client gets its .101 back.
+      expect(reply(e.handle(req(MessageType.DISCOVER, mac), 10)).yiaddr).toBe('10.77.0.101');
+      expect(reply(e.handle(req(MessageType.REQUEST, mac, { requestedAddress: '10.77.0.101' }), 10)).type).toBe(MessageType.ACK);
+      expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:99'), 10)).yiaddr).toBe('10.77.0.100');
       e.store.close();
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -4,9 +4,10 @@
  * Every problem is a ConfigError naming the field.
  */
 import os from 'node:os';
+import { RE2JS } from 're2js';
 import { ConfigError } from '../../config/load.js';
 import type { ClassConfig, DhcpConfig, Matcher, SubnetConfig } from '../../config/schema.js';
-import { inCidr, ipToInt, parseCidr } from '../../util/ipv4.js';
+import { type Cidr, inCidr, intToIp, ipToInt, parseCidr } from '../../util/ipv4.js';
 import { optionByCode, optionByName, optionDef } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
 
@@ -55,11 +56,44 @@ function codesOf(list: (string | number)[], where: string): Set<number> {
   return new Set(list.map((c, i) => optionCode(String(c), `${where}[${i}]`)));
 }
 
-function compileMatcher(m: Matcher | undefined): TextMatch | undefined {
+function compileMatcher(m: Matcher | undefined, where: string): TextMatch | undefined {
   if (m === undefined) return undefined;
   if (typeof m === 'string') return { exact: m };
-  if ('regex' in m) return { regex: new RegExp(m.regex) };
+  if ('regex' in m) {
+    // RE2 (re2js), never RegExp: a backtracking engine takes exponential time on patterns like
+    // (a+)+$ with a hostile option 60, and blocks every protocol of the process meanwhile.
+    try {
+      return { regex: RE2JS.compile(m.regex) };
+    } catch (e) {
+      throw new ConfigError(`${where}.regex: not a regular expression bootwire can match in linear time (RE2 syntax): ${(e as Error).message}`);
+    }
+  }
   return m;
+}
+
+/**
+ * Sanity bounds: no subnet wider than a /8, no pool of more than 2^20 addresses (a /12 is already far
+ * past any broadcast domain; the pool's allocator keeps a byte per address). A typo like 0.0.0.0/0
+ * would otherwise hand out the whole Internet. (Loopback subnets stay allowed: sites simulated on
+ * 127.0.0.0/8 run relay-style.)
+ */
+export const MIN_SUBNET_PREFIX = 8;
+export const MAX_POOL_ADDRESSES = 1 << 20;
+
+/** Address blocks that are never a DHCP subnet (RFC 6890): "this network", multicast and reserved. */
+const NOT_ASSIGNABLE: [string, string][] = [
+  ['0.0.0.0/8', '"this network"'],
+  ['224.0.0.0/3', 'multicast and reserved'],
+];
+
+function checkSubnetSize(cidr: Cidr, where: string): void {
+  if (cidr.prefix < MIN_SUBNET_PREFIX) {
+    throw new ConfigError(`${where}.subnet: ${cidr.text} is too large to serve (${(2 ** (32 - cidr.prefix)).toLocaleString('en-US')} addresses); bootwire takes subnets of /${MIN_SUBNET_PREFIX} or smaller`);
+  }
+  for (const [block, what] of NOT_ASSIGNABLE) {
+    const b = parseCidr(block);
+    if (inCidr(b, cidr.network) || inCidr(cidr, b.network)) throw new ConfigError(`${where}.subnet: ${cidr.text} overlaps ${block} (${what}), which is never given out by DHCP`);
+  }
 }
 
 /** The machine's IPv4 addresses, to find the subnets it is directly attached to. */
@@ -74,21 +108,32 @@ export function localAddresses(): number[] {
 function compileSubnet(s: SubnetConfig, i: number, locals: number[]): CompiledSubnet {
   const where = `dhcp.subnets[${i}]`;
   const cidr = parseCidr(s.subnet);
+  checkSubnetSize(cidr, where);
   const pool: [number, number][] = [];
   for (const [j, r] of (Array.isArray(s.pool) ? s.pool : [s.pool]).entries()) {
     const [a, b] = r.split('-').map((x) => ipToInt(x.trim())) as [number, number];
     const field = `${where}.pool${Array.isArray(s.pool) ? `[${j}]` : ''}`;
     if (a > b) throw new ConfigError(`${field}: range ends before it starts`);
     if (!inCidr(cidr, a) || !inCidr(cidr, b)) throw new ConfigError(`${field}: ${r} is not inside ${s.subnet}`);
+    const other = pool.findIndex(([c, d]) => a <= d && c <= b);
+    if (other >= 0) throw new ConfigError(`${field}: ${r} overlaps ${where}.pool[${other}]`);
     pool.push([a, b]);
+    const size = pool.reduce((n, [c, d]) => n + d - c + 1, 0);
+    if (size > MAX_POOL_ADDRESSES) throw new ConfigError(`${field}: the pool holds ${size.toLocaleString('en-US')} addresses; bootwire takes at most ${MAX_POOL_ADDRESSES.toLocaleString('en-US')} per subnet`);
   }
   const reservations = new Map<string, number>();
   const reservedAddresses = new Map<number, string>();
   for (const [j, r] of s.reservations.entries()) {
     const a = ipToInt(r.address);
-    if (!inCidr(cidr, a)) throw new ConfigError(`${where}.reservations[${j}].address: ${r.address} is not inside ${s.subnet}`);
-    reservations.set(r.mac.toLowerCase(), a);
-    reservedAddresses.set(a, r.mac.toLowerCase());
+    const mac = r.mac.toLowerCase();
+    const field = `${where}.reservations[${j}]`;
+    if (!inCidr(cidr, a)) throw new ConfigError(`${field}.address: ${r.address} is not inside ${s.subnet}`);
+    if (a === cidr.network || a === cidr.broadcast) throw new ConfigError(`${field}.address: ${r.address} is the ${a === cidr.network ? 'network' : 'broadcast'} address of ${s.subnet}`);
+    // A second entry for the same MAC or address would silently win over the first: refused.
+    if (reservations.has(mac)) throw new ConfigError(`${field}.mac: ${r.mac} is reserved twice (also ${intToIp(reservations.get(mac)!)})`);
+    if (reservedAddresses.has(a)) throw new ConfigError(`${field}.address: ${r.address} is reserved twice (also for ${reservedAddresses.get(a)})`);
+    reservations.set(mac, a);
+    reservedAddresses.set(a, mac);
   }
   const local = locals.find((a) => inCidr(cidr, a));
   return {
@@ -99,6 +144,7 @@ function compileSubnet(s: SubnetConfig, i: number, locals: number[]): CompiledSu
     alwaysSend: codesOf(s.alwaysSend, `${where}.alwaysSend`),
     reservations,
     reservedAddresses,
+    authoritative: s.authoritative ?? false,
     ...(local !== undefined ? { localAddress: local } : {}),
   };
 }
@@ -111,10 +157,10 @@ function compileClass(c: ClassConfig, i: number): CompiledClass {
     options: compileOptions(c.options, `${where}.options`),
     alwaysSend: codesOf(c.alwaysSend, `${where}.alwaysSend`),
   };
-  const vendorClass = compileMatcher(m.vendorClass);
-  const userClass = compileMatcher(m.userClass);
-  const clientId = compileMatcher(m.clientId);
-  const circuitId = compileMatcher(m.circuitId);
+  const vendorClass = compileMatcher(m.vendorClass, `${where}.match.vendorClass`);
+  const userClass = compileMatcher(m.userClass, `${where}.match.userClass`);
+  const clientId = compileMatcher(m.clientId, `${where}.match.clientId`);
+  const circuitId = compileMatcher(m.circuitId, `${where}.match.circuitId`);
   if (vendorClass) out.vendorClass = vendorClass;
   if (userClass) out.userClass = userClass;
   if (clientId) out.clientId = clientId;
@@ -138,11 +184,16 @@ export function compileDhcpConfig(cfg: DhcpConfig, locals: number[] = localAddre
       if (inCidr(a, b.network) || inCidr(b, a.network)) throw new ConfigError(`dhcp.subnets[${i}].subnet: ${a.text} overlaps dhcp.subnets[${j}] ${b.text}`);
     }
   }
+  const listen = listenAddress(cfg.listen);
+  const own = new Set(locals);
+  if (cfg.serverId) own.add(ipToInt(cfg.serverId));
+  if (listen) own.add(ipToInt(listen));
   return {
     subnets,
     classes: cfg.classes.map(compileClass),
     ...(cfg.serverId ? { serverId: cfg.serverId } : {}),
-    ...(listenAddress(cfg.listen) ? { listenAddress: listenAddress(cfg.listen)! } : {}),
+    ...(listen ? { listenAddress: listen } : {}),
+    ownAddresses: own,
     offerMs: cfg.offerSeconds * 1000,
     declineMs: cfg.declineSeconds * 1000,
   };
