@@ -58,7 +58,6 @@ export function siteDhcp(site: Site, serverAddress: string, classes: readonly Cl
 export function bootwireDhcpConfig(d: SiteDhcp, leases: string): Record<string, unknown> {
   return {
     listen: '0.0.0.0:67',
-    serverId: d.options['6'], // TEMPORARY until the relayed server identifier lands
     relayPort: 67,
     leases,
     subnets: d.subnets.map((s) => ({
