@@ -75,7 +75,9 @@ class UdpScanner {
     this.frags.finish();
     for (const [linktype, n] of this.unsupported) this.warnings.push(`${n} record${n > 1 ? 's' : ''} of link type ${linktype} skipped: link type not supported`);
     if (this.protectedFrames) this.warnings.push(`${this.protectedFrames} protected (encrypted) 802.11 frames skipped`);
-    return { datagrams: this.datagrams, warnings: this.warnings };
+    const f = this.frags.stats;
+    if (f.reassembled + f.dropped === 0) return { datagrams: this.datagrams, warnings: this.warnings };
+    return { datagrams: this.datagrams, warnings: this.warnings, fragments: { ...f } };
   }
 
   private warn(ctx: Context, message: string): void {

@@ -259,6 +259,26 @@ describe('IPv4 fragment reassembly', () => {
     ]);
   });
 
+  it('overlapping fragments: the later offset wins, and of two at one offset the later arrival; one warning', () => {
+    const s = { src: '192.0.2.1', dst: '192.0.2.10', proto: 17, id: 0x0abc };
+    const udp = udpHeader(69, 2070, Buffer.alloc(24, 0x2e)); // 32 bytes: the UDP header says so
+    const frags = [
+      ipv4({ ...s, payload: udp.subarray(0, 16), offset: 0, more: true }), // header and 8 bytes of '.'
+      ipv4({ ...s, payload: Buffer.alloc(16, 0x78), offset: 8, more: true }), // 'x' over 8..24
+      ipv4({ ...s, payload: Buffer.alloc(8, 0x79), offset: 8, more: true }), // 'y' over 8..16, arrives later
+      ipv4({ ...s, payload: Buffer.alloc(8, 0x7a), offset: 24, more: false }), // 'z', the last
+    ];
+    const { datagrams, warnings } = udpDatagrams(records(LinkType.RAW, frags));
+    expect(datagrams).toHaveLength(1);
+    expect(datagrams[0]!.payload.toString('latin1')).toBe('yyyyyyyyxxxxxxxxzzzzzzzz');
+    expect(datagrams[0]!.fragments).toEqual([1, 2, 3, 4]);
+    expect(warnings).toEqual(['frame 4: IPv4 192.0.2.1 > 192.0.2.10 id 0x0abc: overlapping fragments']);
+    // The same pieces in another order: the 'x' piece now arrives after the 'y' one and covers it.
+    const other = udpDatagrams(records(LinkType.RAW, [frags[3]!, frags[2]!, frags[1]!, frags[0]!]));
+    expect(other.datagrams[0]!.payload.toString('latin1')).toBe('xxxxxxxxxxxxxxxxzzzzzzzz');
+    expect(other.datagrams[0]!.fragments).toEqual([4, 2, 3, 1]);
+  });
+
   it('gives up on an incomplete set at the end of the capture, and after the timeout', () => {
     const frags = ipv4Fragments(spec4, 1480);
     const end = udpDatagrams(records(LinkType.RAW, [frags[0]!, frags[2]!, v4]));
