@@ -8,7 +8,7 @@ export {
   DEFAULT_MAX_RECORDS,
   type ReadOptions,
 } from './read.js';
-export { udpDatagrams, type UdpOptions } from './udp.js';
+export { DEFAULT_MAX_WARNINGS, udpDatagrams, type UdpOptions } from './udp.js';
 export { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES, type FragmentLimits, type FragmentStats } from './reassembly.js';
 export { formatIPv4, formatIPv6 } from './address.js';
 export {

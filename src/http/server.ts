@@ -312,25 +312,35 @@ export class HttpFileServer extends EventEmitter {
    * hand them to JavaScript as well as to its parser), up to REQUEST_LINE_LOOK bytes.
    */
   private watchRequestLine(socket: Socket, l: Listener): void {
+    // Each byte is looked at once: a client sending its line a byte per packet costs O(1) per packet.
     let head = '';
+    let start = 0; // where the first line that is not empty starts in `head`
+    let scanned = 0; // head[start, scanned) holds no LF
     const stop = () => socket.off('data', onData);
     const onData = (chunk: Buffer) => {
       if (this.spoke.has(socket)) return stop(); // a request was parsed: the line was HTTP/1.x
       head += chunk.toString('latin1', 0, Math.min(chunk.length, REQUEST_LINE_LOOK - head.length));
-      const text = head.replace(/^(?:\r?\n)+/, ''); // empty lines before a request line are allowed (RFC 9112 §2.2)
-      const lf = text.indexOf('\n');
-      if (lf < 0) {
-        if (head.length >= REQUEST_LINE_LOOK) stop();
+      for (;;) {
+        const lf = head.indexOf('\n', scanned);
+        if (lf < 0) {
+          scanned = head.length;
+          if (head.length >= REQUEST_LINE_LOOK) stop();
+          return;
+        }
+        const line = head.slice(start, head[lf - 1] === '\r' && lf > start ? lf - 1 : lf);
+        if (line === '') {
+          start = scanned = lf + 1; // empty lines before a request line are allowed (RFC 9112 §2.2)
+          continue;
+        }
+        stop();
+        const parts = line.split(' ');
+        if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return; // HTTP/1.x, or for llhttp to refuse
+        this.counters.clientErrors++;
+        this.emit('client-error', `${l.kind} ${socket.remoteAddress ?? '?'}: HTTP/0.9 request line (no version): 400`);
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        socket.destroySoon();
         return;
       }
-      stop();
-      const line = text.slice(0, lf).replace(/\r$/, '');
-      const parts = line.split(' ');
-      if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return; // HTTP/1.x, or for llhttp to refuse
-      this.counters.clientErrors++;
-      this.emit('client-error', `${l.kind} ${socket.remoteAddress ?? '?'}: HTTP/0.9 request line (no version): 400`);
-      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-      socket.destroySoon();
     };
     socket.on('data', onData);
   }

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { LinkType, readCapture, udpDatagrams, type CaptureRecord } from '../../src/capture/index.js';
+import { DEFAULT_MAX_RECORDS, DEFAULT_MAX_WARNINGS, LinkType, readCapture, udpDatagrams, type CaptureRecord } from '../../src/capture/index.js';
 import { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES } from '../../src/capture/reassembly.js';
-import { ethernet, ipv4, ipv4Fragments, ipv4Udp, pcapFile, udpHeader } from './build.js';
+import { epb, ethernet, idb, ipv4, ipv4Fragments, ipv4Udp, pcapFile, shb, udpHeader } from './build.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -165,5 +165,38 @@ describe('gzip bombs', () => {
     // Every record read is one of the file's, byte for byte.
     const whole = readCapture(file).records;
     r.records.slice(0, -1).forEach((rec, i) => expect(rec.data.equals(whole[i]!.data)).toBe(true));
+  });
+});
+
+describe('captures of nothing but bad packets', () => {
+  it('50,000 bad frames: the first 10,000 warnings are listed, the rest counted in one line', () => {
+    const bad = records(LinkType.ETHERNET, Array.from({ length: 50_000 }, () => Buffer.alloc(10)));
+    const good = records(LinkType.RAW, [ipv4Udp('192.0.2.10', '192.0.2.1', 2070, 69, Buffer.from('\x00\x01boot.cfg\x00octet\x00', 'latin1'))]);
+    const scan = udpDatagrams([...bad, { ...good[0]!, frame: 50_001 }]);
+    expect(scan.datagrams.map((d) => d.frame)).toEqual([50_001]);
+    expect(scan.warnings).toHaveLength(DEFAULT_MAX_WARNINGS + 1);
+    expect(scan.warnings[0]).toBe('frame 1: Ethernet header needs 14 bytes, frame has 10');
+    expect(scan.warnings.at(-1)).toBe('40000 more warnings not listed (past the first 10000)');
+    expect(udpDatagrams(bad.slice(0, 5), { maxWarnings: 2 }).warnings).toEqual([
+      'frame 1: Ethernet header needs 14 bytes, frame has 10',
+      'frame 2: Ethernet header needs 14 bytes, frame has 10',
+      '3 more warnings not listed (past the first 2)',
+    ]);
+  });
+
+  it('zero-length records stop at the record bound, with those before it (pcap, nanosecond pcap, pcapng)', () => {
+    const n = 1000;
+    const empty = Array.from({ length: n }, (_, i) => ({ sec: i, frac: 0, data: Buffer.alloc(0) }));
+    for (const file of [pcapFile({ linktype: 1 }, empty), pcapFile({ linktype: 1, nanos: true }, empty)]) {
+      const r = readCapture(file, { maxRecords: 300 });
+      expect(r.records).toHaveLength(300);
+      expect(r.error).toEqual({ kind: 'limit', message: 'more than 300 records (the maxRecords bound): the rest is not read', offset: 24 + 16 * 300 });
+      expect(readCapture(file).records).toHaveLength(n);
+    }
+    const ng = Buffer.concat([shb('little'), idb('little', 1), ...empty.map((_, i) => epb('little', 0, BigInt(i), Buffer.alloc(0)))]);
+    const r = readCapture(ng, { maxRecords: 300 });
+    expect(r.records).toHaveLength(300);
+    expect(r.error).toMatchObject({ kind: 'limit', offset: shb('little').length + idb('little', 1).length + 300 * 32 });
+    expect(DEFAULT_MAX_RECORDS).toBe(5_000_000);
   });
 });

@@ -164,11 +164,11 @@ describe('request lines that node\'s parser lets through', () => {
     const { server, base, port } = await start(); // default headers timeout: 20 s
     const errors: string[] = [];
     server.on('client-error', (m) => errors.push(m));
-    for (const line of ['GET /hello.txt\r\n', 'GET /hello.txt\n', '\r\nGET /hello.txt\r\n']) {
+    for (const line of ['GET /hello.txt\r\n', 'GET /hello.txt\n', '\r\nGET /hello.txt\r\n', `${'\r\n'.repeat(50)}GET /hello.txt\r\n`]) {
       const r = await rawRequest(port, line, { waitMs: 40_000 });
       expect([r.status, r.closedByServer, r.body.length], JSON.stringify(line)).toEqual([400, true, 0]);
     }
-    expect(errors).toHaveLength(3);
+    expect(errors.filter((e) => e.includes('HTTP/0.9'))).toHaveLength(4);
     expect(errors[0]).toMatch(/^http 127\.0\.0\.1: HTTP\/0\.9 request line \(no version\): 400$/);
     // With the blank line node parses it as version 0.9: the same answer. HTTP/2.0, which llhttp also
     // lets through in a request line: 505 (3.1 it refuses itself: 400).
