@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -199,7 +200,7 @@ describe('request lines that node\'s parser lets through', () => {
     await server.close(0);
   });
 
-  it('HTTP/0.9 over TLS: 400 at once as well', async (ctx) => {
+  it('over TLS: HTTP/0.9 gets 400 at once; at the cap an idle connection gives way, a download in progress does not', async (ctx) => {
     const openssl = OPENSSL.use(ctx);
     const pem = await selfSigned(openssl, dir);
     const { server } = await start({ https: { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) } });
@@ -212,9 +213,37 @@ describe('request lines that node\'s parser lets through', () => {
       c.on('error', reject);
     });
     expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    const ok = await httpGet(`https://127.0.0.1:${port}/hello.txt`, { ca: await fs.readFile(pem.cert) });
+    const ca = await fs.readFile(pem.cert);
+    const ok = await httpGet(`https://127.0.0.1:${port}/hello.txt`, { ca });
     expect(ok.status).toBe(200);
     await server.close(0);
+
+    // The caps over TLS: a download in progress is busy (its TLS socket is traced to its TCP one), a
+    // connection that finished its handshake and sent nothing is idle and gives way.
+    const capped = (await start({ maxConnections: 2, https: { host: '127.0.0.1', port: 0, cert: ca, key: await fs.readFile(pem.key) } })).server;
+    const tlsPort = capped.address('https')!.port;
+    const download = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${tlsPort}/big.bin`, { agent: false, ca }, (res) => {
+          res.once('data', () => (res.pause(), resolve(res)));
+          res.on('error', () => {});
+        })
+        .on('error', reject);
+    });
+    let idleClosed = false;
+    const idleTls = await new Promise<tls.TLSSocket>((resolve) => {
+      const c = tls.connect({ port: tlsPort, host: '127.0.0.1', ca }, () => resolve(c));
+      c.on('error', () => {});
+      c.on('close', () => (idleClosed = true));
+    });
+    const third = await httpGet(`https://127.0.0.1:${tlsPort}/hello.txt`, { ca });
+    expect(third.status).toBe(200);
+    await until(() => idleClosed);
+    expect(download.destroyed).toBe(false);
+    expect(capped.stats()).toMatchObject({ idleClosed: 1, connectionsDropped: 0 });
+    download.destroy();
+    idleTls.destroy();
+    await capped.close(0);
   });
 
   it('a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); directories stay 403', async () => {
