@@ -79,9 +79,7 @@ interface FragmentSet {
   readonly deadlineNs: bigint;
   /** In arrival order. */
   readonly parts: Part[];
-  /** offset * 65536 + length of the parts held: a duplicate is found in O(1). */
-  readonly seen: Set<number>;
-  /** One bit per 8-byte unit of the datagram (65535 bytes: 8192 units). */
+  /** One bit per 8-byte unit of the datagram (65535 bytes: 8192 units). Recycled when the set goes. */
   readonly units: Uint32Array;
   coveredUnits: number;
   /** Where the furthest part held ends. */
@@ -101,6 +99,13 @@ const MAX_DATAGRAM = 65535;
 const UNIT_WORDS = Math.ceil(Math.ceil(MAX_DATAGRAM / 8) / 32);
 // IPv6 protocols after a Fragment header that cannot lead to UDP: TCP, ICMPv6, ESP, no next header.
 const NEVER_UDP = new Set([6, 58, 50, 59]);
+/** Set bits of a 32-bit word. */
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
+
 /** Frames named in one warning; past it, a count. */
 const FRAMES_LISTED = 16;
 
@@ -111,6 +116,8 @@ export class Reassembler {
   private readonly maxSets: number;
   private readonly maxBytes: number;
   private readonly maxFragments: number;
+  /** Bitmaps of sets that have gone, zeroed for the next ones (sets come and go at packet rate). */
+  private readonly spare: Uint32Array[] = [];
   readonly stats: FragmentStats = { reassembled: 0, dropped: 0, droppedByLimits: 0, fragmentsIgnored: 0, peakBytes: 0 };
 
   constructor(
@@ -148,8 +155,7 @@ export class Reassembler {
         label: f.label,
         deadlineNs: f.timeNs + this.timeoutNs[f.ipVersion],
         parts: [],
-        seen: new Set(),
-        units: new Uint32Array(UNIT_WORDS),
+        units: this.spare.pop() ?? new Uint32Array(UNIT_WORDS),
         coveredUnits: 0,
         maxEnd: 0,
         overlap: false,
@@ -175,8 +181,13 @@ export class Reassembler {
       this.drop(set, `fragment data past the datagram's end (${set.total}) in frame ${f.frame}`);
       return undefined;
     }
-    const id = f.offset * 65536 + f.data.length;
-    if (set.seen.has(id)) return undefined; // a duplicate
+    // A copy of a piece held covers no unit for the first time, so only then are the pieces searched
+    // (at most maxFragments of them).
+    const overlapBefore = set.overlap;
+    if (this.cover(set, f.offset, end) === 0 && set.parts.some((p) => p.offset === f.offset && p.data.length === f.data.length)) {
+      set.overlap = overlapBefore;
+      return undefined; // a duplicate
+    }
     if (f.offset === 0) set.next = f.next;
     if (f.ipVersion === 6 && set.next !== undefined && NEVER_UDP.has(set.next)) {
       this.release(set);
@@ -187,9 +198,7 @@ export class Reassembler {
     if (set.parts.length >= this.maxFragments) return this.bound(set, `more than ${this.maxFragments} fragments`);
     if (set.bytes + f.data.length > MAX_SET_BYTES) return this.bound(set, `more than ${MAX_SET_BYTES} bytes of fragments (overlapping)`);
     set.parts.push({ offset: f.offset, data: f.data, frame: f.frame });
-    set.seen.add(id);
     set.maxEnd = Math.max(set.maxEnd, end);
-    this.cover(set, f.offset, end);
     set.bytes += f.data.length;
     this.bytes += f.data.length;
     if (this.bytes > this.stats.peakBytes) this.stats.peakBytes = this.bytes;
@@ -212,18 +221,29 @@ export class Reassembler {
     for (const set of [...this.sets.values()]) this.drop(set, 'incomplete at the end of the capture');
   }
 
-  /** Marks the 8-byte units of [from, to) covered; a unit covered before means overlapping fragments. */
-  private cover(set: FragmentSet, from: number, to: number): void {
+  /**
+   * Marks the 8-byte units of [from, to) covered, a 32-unit word at a time; a unit covered before means
+   * overlap. Returns the units covered for the first time.
+   */
+  private cover(set: FragmentSet, from: number, to: number): number {
     const u = set.units;
-    for (let unit = from >>> 3, last = (to + 7) >>> 3; unit < last; unit++) {
-      const bit = 1 << (unit & 31);
-      const w = unit >>> 5;
-      if (u[w]! & bit) set.overlap = true;
-      else {
-        u[w] = u[w]! | bit;
-        set.coveredUnits++;
+    const first = from >>> 3;
+    const last = ((to + 7) >>> 3) - 1; // inclusive
+    let count = 0;
+    for (let w = first >>> 5; first <= last && w <= last >>> 5; w++) {
+      const lo = w === first >>> 5 ? first & 31 : 0;
+      const hi = w === last >>> 5 ? last & 31 : 31;
+      const mask = hi - lo === 31 ? 0xffffffff : (((1 << (hi - lo + 1)) - 1) << lo) >>> 0;
+      const had = u[w]!;
+      if ((had & mask) !== 0) set.overlap = true;
+      const added = (mask & ~had) >>> 0;
+      if (added !== 0) {
+        u[w] = had | added;
+        count += popcount(added);
       }
     }
+    set.coveredUnits += count;
+    return count;
   }
 
   private complete(set: FragmentSet, frame: number): Reassembled | undefined {
@@ -233,8 +253,7 @@ export class Reassembler {
     const data = Buffer.allocUnsafe(set.total);
     for (const p of parts) p.data.copy(data, p.offset); // overlapping bytes: the later offset's copy wins
     if (set.overlap) this.warn(`frame ${frame}: ${set.label()}: overlapping fragments`);
-    this.release(set);
-    this.sets.delete(set.key);
+    this.forget(set);
     this.stats.reassembled++;
     return { data, next: set.next, fragments: parts.map((p) => p.frame) };
   }
@@ -246,7 +265,6 @@ export class Reassembler {
     this.stats.fragmentsIgnored++;
     this.release(set);
     set.parts.length = 0;
-    set.seen.clear();
     set.ignored = 'bounded';
     return undefined;
   }
@@ -259,8 +277,7 @@ export class Reassembler {
   }
 
   private drop(set: FragmentSet, message: string): void {
-    this.release(set);
-    this.sets.delete(set.key);
+    this.forget(set);
     if (set.ignored) return;
     this.report(set, message);
   }
@@ -272,6 +289,13 @@ export class Reassembler {
     const listed = frames.length > FRAMES_LISTED ? `${frames.slice(0, FRAMES_LISTED).join(', ')}, ... (${frames.length} in all)` : frames.join(', ');
     const prefix = frames.length === 0 ? '' : `frame${frames.length > 1 ? 's' : ''} ${listed}: `;
     this.warn(`${prefix}${set.label()}: ${message} (${have} of ${set.total ?? '?'} bytes): not reassembled`);
+  }
+
+  /** The set leaves the table (once: completed or dropped); its bitmap goes back to the spares. */
+  private forget(set: FragmentSet): void {
+    this.release(set);
+    this.sets.delete(set.key);
+    if (this.spare.length < 64) this.spare.push(set.units.fill(0));
   }
 
   private release(set: FragmentSet): void {
