@@ -134,6 +134,16 @@ describe('gzip bombs', () => {
     const good = readCapture(gzipSync(pcapFile({ linktype: 1 }, parts)));
     expect(good.error).toBeUndefined();
     expect(good.records).toHaveLength(500);
+    // bootwire decode: one line that says so, exit 1.
+    const tmp = mkdtempSync(path.join(tmpdir(), 'bw-bomb-'));
+    try {
+      writeFileSync(path.join(tmp, 'bomb.pcap.gz'), truncated);
+      const cli = spawnSync(process.execPath, [path.join(REPO, 'dist/cli/main.js'), 'decode', path.join(tmp, 'bomb.pcap.gz')], { encoding: 'utf8' });
+      expect([cli.status, cli.stdout]).toEqual([1, '']);
+      expect(cli.stderr).toMatch(/^bootwire: .*bomb\.pcap\.gz: capture gzip at byte offset 0: gzip: inflates to more than \d+ bytes, over 200 times .* compression bomb .*\(0 records read before it\)\n$/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('the output bound and the ratio bound are options; under them a bomb is just a big capture', async () => {
