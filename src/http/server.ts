@@ -57,7 +57,7 @@ export interface HttpServerOptions {
    * simulator address, or a site behind one NAT address, fits).
    */
   maxConnectionsPerClient?: number;
-  /** Time to receive a request's headers. Default 20 s. */
+  /** Time to receive a request's headers, and for HTTPS to finish the TLS handshake before them. Default 20 s. */
   headersTimeoutMs?: number;
   /** Time to receive a whole request. Default 30 s. */
   requestTimeoutMs?: number;
@@ -222,7 +222,10 @@ export class HttpFileServer extends EventEmitter {
     try {
       if (options.http) listeners.push({ kind: 'http', server: http.createServer(common) });
       if (options.https) {
-        listeners.push({ kind: 'https', server: https.createServer({ ...common, cert: options.https.cert, key: options.https.key }) });
+        // A TLS handshake gets the time request headers get (node's default is 120 s; the headers
+        // timeout only starts once the handshake is done).
+        const tlsOpts = { cert: options.https.cert, key: options.https.key, handshakeTimeout: headersTimeout };
+        listeners.push({ kind: 'https', server: https.createServer({ ...common, ...tlsOpts }) });
       }
     } catch (e) {
       throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);

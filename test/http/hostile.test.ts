@@ -246,6 +246,21 @@ describe('request lines that node\'s parser lets through', () => {
     await capped.close(0);
   });
 
+  it('a TLS handshake that never finishes is cut at the headers timeout, not node\'s 120 s', async (ctx) => {
+    const openssl = OPENSSL.use(ctx);
+    const pem = await selfSigned(openssl, dir);
+    const https0 = { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) };
+    const { server } = await start({ https: https0, headersTimeoutMs: 300, requestTimeoutMs: 300 });
+    const port = server.address('https')!.port;
+    // Half a ClientHello's record header, then silence.
+    const stalledTls = await idle(port, '127.0.0.40');
+    stalledTls.socket.write(Buffer.from([0x16, 0x03, 0x01]));
+    const silent = await idle(port, '127.0.0.41');
+    await until(() => stalledTls.closed && silent.closed);
+    expect(server.stats().clientErrors).toBeGreaterThanOrEqual(1);
+    await server.close(0);
+  });
+
   it('a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); directories stay 403', async () => {
     const { server, port } = await start();
     for (const [target, status] of [
