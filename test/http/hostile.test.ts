@@ -21,7 +21,8 @@ const OPENSSL = needBinary('openssl', 'openssl');
 
 let dir: string;
 const hello = Buffer.from('hello, phone\n');
-const big = randomBytes(16 * 1024 * 1024);
+// Larger than loopback's socket buffers: a download whose client stops reading stays busy.
+const big = randomBytes(32 * 1024 * 1024);
 
 beforeAll(async () => {
   dir = await scratchDir('bw-http-hostile-');
