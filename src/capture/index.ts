@@ -1,7 +1,15 @@
 /** Capture files (pcap, nanosecond pcap, pcapng, gzip) and the UDP datagrams in them. */
-export { readCapture, readCaptureFile, detectFormat, type ReadOptions } from './read.js';
-export { udpDatagrams, type UdpOptions } from './udp.js';
-export type { FragmentLimits } from './reassembly.js';
+export {
+  readCapture,
+  readCaptureFile,
+  detectFormat,
+  DEFAULT_MAX_GUNZIP_BYTES,
+  DEFAULT_MAX_GUNZIP_RATIO,
+  DEFAULT_MAX_RECORDS,
+  type ReadOptions,
+} from './read.js';
+export { DEFAULT_MAX_WARNINGS, udpDatagrams, type UdpOptions } from './udp.js';
+export { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES, type FragmentLimits, type FragmentStats } from './reassembly.js';
 export { formatIPv4, formatIPv6 } from './address.js';
 export {
   LinkType,

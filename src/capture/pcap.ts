@@ -73,8 +73,13 @@ function recordError(frame: number, at: number, total: number, caplen: number | 
 // Thrown out of a pcap-parser listener to stop it at a record we will not believe.
 const STOP = Symbol('stop');
 
+/** The error for the record at `at` when `max` records have been read (ReadOptions.maxRecords). */
+export function tooManyRecords(max: number, at: number): CaptureError {
+  return { kind: 'limit', message: `more than ${max} records (the maxRecords bound): the rest is not read`, offset: at };
+}
+
 /** Microsecond pcap in either byte order, through pcap-parser. */
-export function readPcapMicro(bytes: Buffer, endian: Endian): PcapRead {
+export function readPcapMicro(bytes: Buffer, endian: Endian, maxRecords = Infinity): PcapRead {
   const header = checkGlobalHeader(bytes, endian);
   if ('kind' in header) return { records: [], error: header };
   const { linktype, maxRecord } = header;
@@ -96,6 +101,10 @@ export function readPcapMicro(bytes: Buffer, endian: Endian): PcapRead {
     error ??= { kind: 'corrupt', message: `pcap-parser: ${e.message}`, offset: 0 };
   });
   parser.on('packetHeader', (h: PcapPacketHeader) => {
+    if (records.length >= maxRecords) {
+      error = tooManyRecords(maxRecords, at);
+      throw STOP;
+    }
     if (h.capturedLength > maxRecord) {
       error = recordError(records.length + 1, at, bytes.length, h.capturedLength, maxRecord);
       throw STOP;
@@ -131,7 +140,7 @@ export function readPcapMicro(bytes: Buffer, endian: Endian): PcapRead {
 const readU32 = (b: Buffer, at: number, e: Endian): number => (e === 'little' ? b.readUInt32LE(at) : b.readUInt32BE(at));
 
 /** Nanosecond pcap (magic a1b23c4d) in either byte order: same layout, the second field counts ns. */
-export function readPcapNano(bytes: Buffer, endian: Endian): PcapRead {
+export function readPcapNano(bytes: Buffer, endian: Endian, maxRecords = Infinity): PcapRead {
   const header = checkGlobalHeader(bytes, endian);
   if ('kind' in header) return { records: [], error: header };
   const { linktype, maxRecord } = header;
@@ -140,6 +149,7 @@ export function readPcapNano(bytes: Buffer, endian: Endian): PcapRead {
   let at = PCAP_GLOBAL_HEADER_LENGTH;
   while (at < bytes.length) {
     const frame = records.length + 1;
+    if (records.length >= maxRecords) return { records, error: tooManyRecords(maxRecords, at) };
     if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH) return { records, error: recordError(frame, at, bytes.length, undefined, maxRecord) };
     const sec = le ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at);
     const nsec = le ? bytes.readUInt32LE(at + 4) : bytes.readUInt32BE(at + 4);

@@ -10,7 +10,7 @@
  * block's offset, after the records before it. Nothing here can loop without advancing.
  */
 import { type Endian, PCAPNG_IDB_FIXED_LENGTH, PCAPNG_SHB_FIXED_LENGTH, parsePcapngInterfaceHeader, parsePcapngSectionHeader } from './headers.js';
-import type { PcapRead } from './pcap.js';
+import { type PcapRead, tooManyRecords } from './pcap.js';
 import type { CaptureError, CaptureRecord } from './types.js';
 
 export const BlockType = {
@@ -63,7 +63,7 @@ function timestampNs(iface: Interface, high: number, low: number): bigint {
 const secondsOf = (ns: bigint): number => Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
 
 /** Reads a pcapng capture; the caller has checked that it starts with the SHB block type. */
-export function readPcapng(bytes: Buffer): PcapRead {
+export function readPcapng(bytes: Buffer, maxRecords = Infinity): PcapRead {
   const records: CaptureRecord[] = [];
   const fail = (kind: CaptureError['kind'], message: string, offset: number): PcapRead => ({
     records,
@@ -97,6 +97,7 @@ export function readPcapng(bytes: Buffer): PcapRead {
     if (trailer !== length) return fail('corrupt', `block of type 0x${type.toString(16)} starts with length ${length} and ends with ${trailer}`, at);
     const body = at + 8;
     const bodyEnd = at + length - 4;
+    if (records.length >= maxRecords && (type === BlockType.EPB || type === BlockType.OPB || type === BlockType.SPB)) return { records, error: tooManyRecords(maxRecords, at) };
 
     switch (type) {
       case BlockType.SHB: {

@@ -6,19 +6,32 @@
  * its end gives every record before the damage and an error with the byte offset of the damage.
  */
 import { readFile } from 'node:fs/promises';
-import { constants as zc, gunzipSync } from 'node:zlib';
+import { Gunzip } from 'minizlib';
 import { readPcapMicro, readPcapNano, type PcapRead } from './pcap.js';
 import { BlockType, readPcapng } from './pcapng.js';
 import type { CaptureFormat, CaptureResult } from './types.js';
 
 export interface ReadOptions {
-  /** Largest decompressed size of a gzip capture (a guard against compression bombs). Default 1 GiB. */
+  /** Largest decompressed size of a gzip capture. Default 1 GiB. */
   maxGunzipBytes?: number;
+  /**
+   * Largest ratio of decompressed to compressed size of a gzip capture, past the first 16 MiB (a guard
+   * against compression bombs: deflate reaches 1032:1 on zeros; real captures compress 5 to 20 times,
+   * synthetic ones of repeated packets about 60). Default 200.
+   */
+  maxGunzipRatio?: number;
+  /** Records read at most; past it the read stops with a `limit` error. Default 5,000,000 (about 1.1 GB of record objects). */
+  maxRecords?: number;
 }
 
-const DEFAULT_MAX_GUNZIP = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_GUNZIP_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_GUNZIP_RATIO = 200;
+/** Output that is never refused for its ratio: small files of repeated packets are harmless. */
+export const GUNZIP_RATIO_FLOOR = 16 * 1024 * 1024;
+export const DEFAULT_MAX_RECORDS = 5_000_000;
 
-type Detected = { format: Exclude<CaptureFormat, 'unknown'>; read: (b: Buffer) => PcapRead } | undefined;
+type Reader = (b: Buffer, maxRecords: number) => PcapRead;
+type Detected = { format: Exclude<CaptureFormat, 'unknown'>; read: Reader } | undefined;
 
 /** The capture format from the first four bytes (after decompression). */
 export function detectFormat(bytes: Buffer): Exclude<CaptureFormat, 'unknown'> | undefined {
@@ -29,13 +42,13 @@ function detect(bytes: Buffer): Detected {
   if (bytes.length < 4) return undefined;
   switch (bytes.readUInt32BE(0)) {
     case 0xa1b2c3d4:
-      return { format: 'pcap', read: (b) => readPcapMicro(b, 'big') };
+      return { format: 'pcap', read: (b, max) => readPcapMicro(b, 'big', max) };
     case 0xd4c3b2a1:
-      return { format: 'pcap', read: (b) => readPcapMicro(b, 'little') };
+      return { format: 'pcap', read: (b, max) => readPcapMicro(b, 'little', max) };
     case 0xa1b23c4d:
-      return { format: 'pcap-ns', read: (b) => readPcapNano(b, 'big') };
+      return { format: 'pcap-ns', read: (b, max) => readPcapNano(b, 'big', max) };
     case 0x4d3cb2a1:
-      return { format: 'pcap-ns', read: (b) => readPcapNano(b, 'little') };
+      return { format: 'pcap-ns', read: (b, max) => readPcapNano(b, 'little', max) };
     case BlockType.SHB:
       return { format: 'pcapng', read: readPcapng };
     default:
@@ -47,10 +60,21 @@ const isGzip = (b: Buffer): boolean => b.length >= 2 && b[0] === 0x1f && b[1] ==
 
 /** Reads a whole capture held in memory. Records and their data are views of `bytes` (or of its decompressed copy). */
 export function readCapture(bytes: Buffer, options: ReadOptions = {}): CaptureResult {
-  if (!isGzip(bytes)) return readPlain(bytes, false);
-  const z = gunzip(bytes, options.maxGunzipBytes ?? DEFAULT_MAX_GUNZIP);
-  const inner = readPlain(z.data, true);
-  if (!z.error) return inner;
+  const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+  if (!isGzip(bytes)) return readPlain(bytes, false, maxRecords);
+  const maxBytes = options.maxGunzipBytes ?? DEFAULT_MAX_GUNZIP_BYTES;
+  const ratio = options.maxGunzipRatio ?? DEFAULT_MAX_GUNZIP_RATIO;
+  const z = gunzip(bytes, Math.min(maxBytes, Math.max(GUNZIP_RATIO_FLOOR, Math.floor(ratio * bytes.length))));
+  if (z.over !== undefined) {
+    // Refused whole: what was inflated so far is a prefix of a bomb, or of a capture too big to hold.
+    const why =
+      z.over >= maxBytes
+        ? `inflates to more than ${maxBytes} bytes (the maxGunzipBytes bound): refused; gunzip the file first to read it`
+        : `inflates to more than ${z.over} bytes, over ${ratio} times its ${bytes.length} compressed bytes: refused as a compression bomb (the maxGunzipRatio bound)`;
+    return { format: z.format ?? 'unknown', gzip: true, records: [], error: { kind: 'gzip', message: `gzip: ${why}`, offset: 0 } };
+  }
+  const inner = readPlain(z.data, true, maxRecords);
+  if (z.error === undefined) return inner;
   // The damage in the gzip stream explains whatever went wrong inside; say both.
   const where = `gzip: ${z.error} (at compressed byte ${z.at}; ${z.data.length} bytes decompressed before it)`;
   if (inner.error) return { ...inner, error: { ...inner.error, message: `${inner.error.message}; ${where}` } };
@@ -62,60 +86,77 @@ export async function readCaptureFile(path: string, options: ReadOptions = {}): 
   return readCapture(await readFile(path), options);
 }
 
-function readPlain(bytes: Buffer, gzip: boolean): CaptureResult {
+function readPlain(bytes: Buffer, gzip: boolean, maxRecords: number): CaptureResult {
   const d = detect(bytes);
   if (!d) {
     const magic = bytes.subarray(0, 4).toString('hex');
     const message = bytes.length < 4 ? `${bytes.length} bytes: too short for a capture` : `unknown magic number ${magic}${isGzip(bytes) ? ' (gzip inside gzip)' : ''}`;
     return { format: 'unknown', gzip, records: [], error: { kind: 'unknown-format', message, offset: 0 } };
   }
-  const r = d.read(bytes);
+  const r = d.read(bytes, maxRecords);
   return r.error ? { format: d.format, gzip, records: r.records, error: r.error } : { format: d.format, gzip, records: r.records };
 }
 
 interface Gunzipped {
   data: Buffer;
+  /** Set when the output passed `limit` (its value): nothing is returned then. */
+  over?: number;
+  /** The format of what inflated before the limit, when `over` is set. */
+  format?: Exclude<CaptureFormat, 'unknown'>;
   error?: string;
   /** Compressed offset where decompression fails. */
   at?: number;
 }
 
+/** Compressed bytes handed to zlib at a time: each inflates to at most 16 MiB, so the limit is checked often. */
+const STEP = 16 * 1024;
+
 /**
- * Decompresses as much as can be: a truncated or corrupt stream still gives the bytes before the damage,
- * so the records in them can be read.
+ * Inflates in one streaming pass (minizlib: node's zlib driven synchronously), stopping as soon as the
+ * output passes `limit`. A truncated or corrupt stream gives the bytes before the damage, so the records
+ * in them can be read. zlib drops the output of a write that fails; so when one does, a second pass
+ * (over the same bytes, within the same limit) goes up to that write and then feeds it a byte at a time
+ * to find where the damage starts and keep what inflates before it.
  */
-function gunzip(bytes: Buffer, maxOutputLength: number): Gunzipped {
-  try {
-    return { data: gunzipSync(bytes, { maxOutputLength }) };
-  } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-      return { data: Buffer.alloc(0), error: `decompresses to more than ${maxOutputLength} bytes`, at: 0 };
-    }
-    // The longest prefix that inflates without an error holds everything before the damage: inflate stops
-    // at the first bad byte and a prefix of a good stream is good, so the test is monotonic and a
-    // binary search finds the edge in log2(n) passes (this only runs on damaged files).
-    let lo = 0; // a prefix of lo bytes inflates cleanly
-    let hi = bytes.length; // a prefix of hi bytes fails
-    let best: Buffer = Buffer.alloc(0);
-    while (hi - lo > 1) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      const out = partial(bytes.subarray(0, mid), maxOutputLength);
-      if (out) {
-        lo = mid;
-        best = out;
-      } else {
-        hi = mid;
-      }
-    }
-    return { data: best, error, at: lo };
+function gunzip(bytes: Buffer, limit: number): Gunzipped {
+  const first = inflate(bytes, limit, bytes.length);
+  if (first.over !== undefined) {
+    const head = Buffer.concat(first.chunks.slice(0, 1));
+    const format = detectFormat(head);
+    return { data: Buffer.alloc(0), over: first.over, ...(format ? { format } : {}) };
   }
+  if (first.error === undefined) return { data: Buffer.concat(first.chunks, first.size) };
+  if (first.failedAt === undefined) return { data: Buffer.concat(first.chunks, first.size), error: first.error, at: bytes.length }; // at the end
+  const exact = inflate(bytes, limit, first.failedAt);
+  return { data: Buffer.concat(exact.chunks, exact.size), error: exact.error ?? first.error, at: exact.failedAt ?? first.failedAt };
 }
 
-function partial(prefix: Buffer, maxOutputLength: number): Buffer | undefined {
-  try {
-    return gunzipSync(prefix, { finishFlush: zc.Z_SYNC_FLUSH, maxOutputLength });
-  } catch {
-    return undefined;
+interface Inflated {
+  chunks: Buffer[];
+  size: number;
+  over?: number;
+  error?: string;
+  /** Start of the write that failed; undefined when the stream failed at its end (truncated). */
+  failedAt?: number;
+}
+
+/** Inflates `bytes` in STEP-sized writes, except the STEP bytes from `byteFrom`: a byte at a time. */
+function inflate(bytes: Buffer, limit: number, byteFrom: number): Inflated {
+  const out: Inflated = { chunks: [], size: 0 };
+  const z = new Gunzip({});
+  z.on('data', (c: Buffer) => {
+    out.size += c.length;
+    if (out.size > limit) out.over ??= limit;
+    else out.chunks.push(c);
+  });
+  z.on('error', (e: unknown) => (out.error ??= String((e as Error).message ?? e).replace(/^zlib: /, '')));
+  let at = 0;
+  while (at < bytes.length && out.error === undefined && out.over === undefined) {
+    const n = at < byteFrom ? Math.min(STEP, byteFrom - at) : at < byteFrom + STEP ? 1 : STEP;
+    z.write(bytes.subarray(at, at + n));
+    if (out.error !== undefined) out.failedAt = at;
+    else at += n;
   }
+  if (out.error === undefined && out.over === undefined) z.end();
+  return out;
 }

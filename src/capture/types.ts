@@ -5,6 +5,8 @@
  * was reassembled from IP fragments: its payload is a copy, the only place bytes are copied.
  */
 
+import type { FragmentStats } from './reassembly.js';
+
 /** Capture file formats, told apart by their magic number. `unknown` comes with an error. */
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng' | 'unknown';
 
@@ -13,7 +15,8 @@ export type CaptureErrorKind =
   | 'unsupported' // a known format in a version or variant this reader does not read
   | 'truncated' // the bytes end inside a header, record or block
   | 'corrupt' // a length or field that cannot be right
-  | 'gzip'; // the gzip stream is damaged (the records before the damage are still returned)
+  | 'gzip' // the gzip stream is damaged (the records before the damage are still returned), or inflates past a bound
+  | 'limit'; // more records than ReadOptions.maxRecords (those before are returned)
 
 /**
  * Where a capture stops being readable. `offset` counts bytes from the start of the capture (of the
@@ -82,6 +85,8 @@ export interface UdpScan {
   readonly datagrams: UdpDatagram[];
   /** One line per skipped or doubtful packet, prefixed with its frame number where it has one. */
   readonly warnings: string[];
+  /** What became of fragmented datagrams; present when there were any (reassembled or dropped). */
+  readonly fragments?: FragmentStats;
 }
 
 /** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) that udpDatagrams() decodes. */

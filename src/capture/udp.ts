@@ -16,7 +16,11 @@ import type { CaptureRecord, UdpDatagram, UdpScan } from './types.js';
 export interface UdpOptions {
   /** Bounds on IP fragment reassembly. */
   readonly fragments?: FragmentLimits;
+  /** Warnings listed at most; past it they are counted in one last line. Default 10,000. */
+  readonly maxWarnings?: number;
 }
+
+export const DEFAULT_MAX_WARNINGS = 10_000;
 
 const Proto = { IPIP: 4, UDP: 17, IPV6: 41, GRE: 47, HOPOPTS: 0, ROUTING: 43, FRAGMENT: 44, AH: 51, DSTOPTS: 60, MOBILITY: 135 } as const;
 /** Protocols that are UDP or can carry it here. */
@@ -53,9 +57,18 @@ class UdpScanner {
   private readonly frags: Reassembler;
   private readonly unsupported = new Map<number, number>(); // link type -> records
   private protectedFrames = 0;
+  private readonly maxWarnings: number;
+  private unlisted = 0;
 
   constructor(options: UdpOptions) {
-    this.frags = new Reassembler(options.fragments ?? {}, (m) => this.warnings.push(m));
+    this.maxWarnings = options.maxWarnings ?? DEFAULT_MAX_WARNINGS;
+    this.frags = new Reassembler(options.fragments ?? {}, (m) => this.note(m));
+  }
+
+  /** A capture of nothing but bad packets would otherwise hold a string per record. */
+  private note(message: string): void {
+    if (this.warnings.length < this.maxWarnings) this.warnings.push(message);
+    else this.unlisted++;
   }
 
   record(r: CaptureRecord): void {
@@ -73,13 +86,16 @@ class UdpScanner {
 
   finish(): UdpScan {
     this.frags.finish();
+    if (this.unlisted > 0) this.warnings.push(`${this.unlisted} more warning${this.unlisted > 1 ? 's' : ''} not listed (past the first ${this.maxWarnings})`);
     for (const [linktype, n] of this.unsupported) this.warnings.push(`${n} record${n > 1 ? 's' : ''} of link type ${linktype} skipped: link type not supported`);
     if (this.protectedFrames) this.warnings.push(`${this.protectedFrames} protected (encrypted) 802.11 frames skipped`);
-    return { datagrams: this.datagrams, warnings: this.warnings };
+    const f = this.frags.stats;
+    if (f.reassembled + f.dropped === 0) return { datagrams: this.datagrams, warnings: this.warnings };
+    return { datagrams: this.datagrams, warnings: this.warnings, fragments: { ...f } };
   }
 
   private warn(ctx: Context, message: string): void {
-    this.warnings.push(`frame ${ctx.frame}: ${message}`);
+    this.note(`frame ${ctx.frame}: ${message}`);
   }
 
   private network(link: LinkResult, ctx: Context, depth: number): void {

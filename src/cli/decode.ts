@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { captureMessages, describeMessage } from '../capture/messages.js';
-import { readCapture, udpDatagrams, type CaptureResult } from '../capture/index.js';
+import { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES, readCapture, udpDatagrams, type CaptureResult } from '../capture/index.js';
 
 export interface DecodeFlags {
   json?: boolean;
@@ -26,7 +26,7 @@ export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   }
   if (capture.format === 'unknown') return fail(`${file}: not a capture file (${capture.error?.message ?? 'unknown format'})`);
 
-  const { datagrams, warnings } = udpDatagrams(capture.records);
+  const { datagrams, warnings, fragments } = udpDatagrams(capture.records);
   const out = new ChunkedWriter(process.stdout);
   const line = flags.json ? (m: Parameters<typeof describeMessage>[0]) => JSON.stringify(m) : describeMessage;
   for (const m of captureMessages(datagrams)) {
@@ -34,6 +34,13 @@ export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   }
   if (!(await out.flush())) return;
   if (flags.warnings) for (const w of warnings) process.stderr.write(`${file}: ${w}\n`);
+  // Datagrams lost to a bound are worth a line even without --warnings: the capture may be hostile.
+  const bounded = fragments?.droppedByLimits ?? 0;
+  if (bounded > 0) {
+    const s = bounded === 1 ? '' : 's';
+    const bounds = `${DEFAULT_MAX_FRAGMENTS} fragments or ${MAX_SET_BYTES} bytes per datagram, 1024 datagrams or 16 MiB at once`;
+    process.stderr.write(`bootwire: ${file}: ${bounded} fragmented datagram${s} not reassembled: over the reassembly bounds (${bounds})${flags.warnings ? '' : '; --warnings lists them'}\n`);
+  }
   if (capture.error) {
     const e = capture.error;
     fail(`${file}: capture ${e.kind} at byte offset ${e.offset}: ${e.message} (${capture.records.length} records read before it)`);

@@ -85,6 +85,7 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
   if (!httpListen && !httpsListen) return undefined;
   const o: HttpServerOptions = { root, cache };
   if (h?.maxConnections !== undefined) o.maxConnections = h.maxConnections;
+  if (h?.maxConnectionsPerClient !== undefined) o.maxConnectionsPerClient = h.maxConnectionsPerClient;
   if (httpListen) {
     const a = parseHostPort(httpListen, '127.0.0.1', '--http');
     o.http = { host: a.host, port: a.port };

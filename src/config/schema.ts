@@ -111,6 +111,7 @@ export const httpSchema = z.strictObject({
   listen: hostPort.optional(),
   https: z.strictObject({ listen: hostPort, cert: z.string().min(1), key: z.string().min(1) }).optional(),
   maxConnections: z.number().int().min(1).optional(),
+  maxConnectionsPerClient: z.number().int().min(1).optional(),
 });
 
 export const configSchema = z.strictObject({

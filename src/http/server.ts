@@ -6,6 +6,11 @@
  * connection caps built in, and no dependency to keep patched. bootwire adds only what a file server
  * decides: path resolution (src/files/root.ts), validators, ranges and the body, which is written as
  * views of the one SharedArrayBuffer copy per file version (src/files/image-cache.ts), never copied.
+ *
+ * Two things node's server does not do are done here: which connection gives way at the caps
+ * (connections.ts: a cap per client address, and the oldest idle connection closed to make room rather
+ * than the new one refused), and HTTP/0.9 request lines, which llhttp accepts and then waits on for
+ * headers that never come: they get 400 at once (see watchRequestLine).
  */
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
@@ -18,6 +23,7 @@ import { evaluateConditions, type ConditionalOutcome, type Validators } from './
 import { contentTypeFor } from './content-type.js';
 import { formatHttpDate } from './http-date.js';
 import { contentRange, evaluateRange, type ByteRange } from './ranges.js';
+import { ConnectionTable } from './connections.js';
 import { fileNameOfTarget } from './target.js';
 
 export interface HttpListen {
@@ -40,9 +46,18 @@ export interface HttpServerOptions {
   /** Share the cache with the TFTP server so both serve the same copy; else one of `cacheBytes` is made. */
   cache?: ImageCache;
   cacheBytes?: number;
-  /** Open connections per listener; past it new connections are closed at once. Default 4096. */
+  /**
+   * Open connections per listener. A new connection past it closes the oldest idle one (no response
+   * running); with none idle it is refused. Default 4096.
+   */
   maxConnections?: number;
-  /** Time to receive a request's headers. Default 20 s. */
+  /**
+   * Open connections per listener from one client address, the same way: its own oldest idle
+   * connection gives way, else the new one is refused. Default 1024 (a 1,000-phone storm from one
+   * simulator address, or a site behind one NAT address, fits).
+   */
+  maxConnectionsPerClient?: number;
+  /** Time to receive a request's headers, and for HTTPS to finish the TLS handshake before them. Default 20 s. */
   headersTimeoutMs?: number;
   /** Time to receive a whole request. Default 30 s. */
   requestTimeoutMs?: number;
@@ -96,8 +111,10 @@ export interface HttpServerStats {
   /** Body bytes sent. */
   bytesSent: number;
   byStatus: Record<number, number>;
-  /** Connections refused over `maxConnections`. */
+  /** Connections refused: over `maxConnections` or `maxConnectionsPerClient` with none idle to close. */
   connectionsDropped: number;
+  /** Idle connections closed to make room for new ones at a cap. */
+  idleClosed: number;
   /** Requests the parser refused, timeouts while receiving, failed TLS handshakes. */
   clientErrors: number;
 }
@@ -110,7 +127,16 @@ export declare interface HttpFileServer {
   on(event: 'warning', listener: (message: string) => void): this;
 }
 
-type Listener = { kind: 'http' | 'https'; server: http.Server };
+type Listener = { kind: 'http' | 'https'; server: http.Server; table: ConnectionTable<Socket> };
+
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 1024;
+
+/** An IPv4 client seen through a dual-stack socket is the same client as over IPv4. */
+const clientAddress = (a: string | undefined): string => (a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+
+/** Bytes of a connection's start searched for its request line; a longer line is llhttp's to refuse. */
+const REQUEST_LINE_LOOK = 8192;
 
 /** A strong ETag from the identity the cache keys copies by: inode, size and mtime. */
 export function etagOf(f: { ino: number; size: number; mtimeMs: number }): string {
@@ -139,8 +165,13 @@ export class HttpFileServer extends EventEmitter {
     bytesSent: 0,
     byStatus: {} as Record<number, number>,
     connectionsDropped: 0,
+    idleClosed: 0,
     clientErrors: 0,
   };
+  /** The TCP socket under each socket a request arrives on (itself for HTTP, the TLS socket's for HTTPS). */
+  private readonly rawOf = new WeakMap<Socket, Socket>();
+  /** Sockets a request has arrived on: the request line was HTTP/1.x. */
+  private readonly spoke = new WeakSet<Socket>();
   private closing = false;
   private closed: Promise<void> | undefined;
   private readonly now: () => number;
@@ -148,7 +179,7 @@ export class HttpFileServer extends EventEmitter {
 
   private constructor(
     readonly rootReal: string,
-    private readonly servers: Listener[],
+    listeners: Omit<Listener, 'table'>[],
     cache: ImageCache,
     opts: HttpServerOptions,
   ) {
@@ -156,8 +187,21 @@ export class HttpFileServer extends EventEmitter {
     this.cache = cache;
     this.now = opts.now ?? Date.now;
     this.chunkBytes = Math.max(16 * 1024, opts.chunkBytes ?? 512 * 1024);
-    for (const l of servers) this.attach(l, opts);
+    const caps = {
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    };
+    this.servers = listeners.map((l) => ({
+      ...l,
+      table: new ConnectionTable<Socket>(caps, (socket) => {
+        this.counters.idleClosed++;
+        socket.destroy();
+      }),
+    }));
+    for (const l of this.servers) this.attach(l, opts);
   }
+
+  private readonly servers: Listener[];
 
   static async start(options: HttpServerOptions): Promise<HttpFileServer> {
     if (!options.http && !options.https) throw new Error('an HTTP or HTTPS listen address is needed');
@@ -174,11 +218,14 @@ export class HttpFileServer extends EventEmitter {
       requireHostHeader: false,
       noDelay: true,
     };
-    const listeners: Listener[] = [];
+    const listeners: Omit<Listener, 'table'>[] = [];
     try {
       if (options.http) listeners.push({ kind: 'http', server: http.createServer(common) });
       if (options.https) {
-        listeners.push({ kind: 'https', server: https.createServer({ ...common, cert: options.https.cert, key: options.https.key }) });
+        // A TLS handshake gets the time request headers get (node's default is 120 s; the headers
+        // timeout only starts once the handshake is done).
+        const tlsOpts = { cert: options.https.cert, key: options.https.key, handshakeTimeout: headersTimeout };
+        listeners.push({ kind: 'https', server: https.createServer({ ...common, ...tlsOpts }) });
       }
     } catch (e) {
       throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);
@@ -204,16 +251,38 @@ export class HttpFileServer extends EventEmitter {
 
   private attach(l: Listener, opts: HttpServerOptions): void {
     const s = l.server;
-    s.maxConnections = opts.maxConnections ?? 4096;
     // Simple HTTP/1.0 clients shut their sending side down right after the request; without this node
     // drops the response still being prepared. (A long-standing http.Server property, tested here.)
     (s as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     s.setTimeout(opts.idleTimeoutMs ?? 60_000); // no listener: a timed-out socket is destroyed
+    // The caps are kept by the table (node's maxConnections would refuse the new connection, however
+    // many idle ones hold the slots). For HTTPS this is the TCP connection, before the handshake.
+    const tcpByPeer = new Map<string, Socket>();
     s.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      const peer = `${socket.remoteAddress}|${socket.remotePort}`;
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        l.table.remove(socket);
+        if (tcpByPeer.get(peer) === socket) tcpByPeer.delete(peer);
+      });
+      if (l.table.admit(socket, clientAddress(socket.remoteAddress)) === 'refused') {
+        this.counters.connectionsDropped++;
+        socket.destroy();
+        return;
+      }
+      if (l.kind === 'http') {
+        this.rawOf.set(socket, socket);
+        this.watchRequestLine(socket, l);
+      } else tcpByPeer.set(peer, socket);
     });
-    s.on('drop', () => this.counters.connectionsDropped++);
+    if (l.kind === 'https') {
+      s.on('secureConnection', (tlsSocket: Socket) => {
+        const tcp = tcpByPeer.get(`${tlsSocket.remoteAddress}|${tlsSocket.remotePort}`);
+        if (tcp) this.rawOf.set(tlsSocket, tcp);
+        this.watchRequestLine(tlsSocket, l);
+      });
+    }
     s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, l));
     // CONNECT never reaches 'request': answer it like any other method this server does not serve.
     s.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
@@ -237,6 +306,48 @@ export class HttpFileServer extends EventEmitter {
     });
   }
 
+  /**
+   * Answers an HTTP/0.9 request line (`GET /x` with no version) with 400 and closes, at once. llhttp
+   * takes such a line for a request and waits for headers, so the client would hang until the headers
+   * timeout. RFC 1945 would have the file sent bare, with no status line and no length, so a 404 would
+   * read as a file's contents; RFC 7230 (A.2) dropped the expectation that servers accept 0.9, and no
+   * phone sends it. The line is read from the connection's first bytes (a 'data' listener makes node
+   * hand them to JavaScript as well as to its parser), up to REQUEST_LINE_LOOK bytes.
+   */
+  private watchRequestLine(socket: Socket, l: Listener): void {
+    // Each byte is looked at once: a client sending its line a byte per packet costs O(1) per packet.
+    let head = '';
+    let start = 0; // where the first line that is not empty starts in `head`
+    let scanned = 0; // head[start, scanned) holds no LF
+    const stop = () => socket.off('data', onData);
+    const onData = (chunk: Buffer) => {
+      if (this.spoke.has(socket)) return stop(); // a request was parsed: the line was HTTP/1.x
+      head += chunk.toString('latin1', 0, Math.min(chunk.length, REQUEST_LINE_LOOK - head.length));
+      for (;;) {
+        const lf = head.indexOf('\n', scanned);
+        if (lf < 0) {
+          scanned = head.length;
+          if (head.length >= REQUEST_LINE_LOOK) stop();
+          return;
+        }
+        const line = head.slice(start, head[lf - 1] === '\r' && lf > start ? lf - 1 : lf);
+        if (line === '') {
+          start = scanned = lf + 1; // empty lines before a request line are allowed (RFC 9112 §2.2)
+          continue;
+        }
+        stop();
+        const parts = line.split(' ');
+        if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return; // HTTP/1.x, or for llhttp to refuse
+        this.counters.clientErrors++;
+        this.emit('client-error', `${l.kind} ${socket.remoteAddress ?? '?'}: HTTP/0.9 request line (no version): 400`);
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        socket.destroySoon();
+        return;
+      }
+    };
+    socket.on('data', onData);
+  }
+
   address(kind: 'http' | 'https' = this.servers[0]!.kind): HttpEndpoint | undefined {
     const l = this.servers.find((x) => x.kind === kind);
     const a = l?.server.address();
@@ -249,6 +360,9 @@ export class HttpFileServer extends EventEmitter {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse, l: Listener): void {
     const started = performance.now();
+    this.spoke.add(req.socket);
+    const tcp = this.rawOf.get(req.socket);
+    if (tcp) l.table.busy(tcp);
     const rec: HttpRequestRecord = {
       client: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
       tls: l.kind === 'https',
@@ -282,12 +396,15 @@ export class HttpFileServer extends EventEmitter {
       else this.counters.aborted++;
       this.counters.bytesSent += rec.bytes;
       this.active.delete(done);
+      if (tcp) l.table.done(tcp);
       resolveDone();
       if (this.closing) setImmediate(() => l.server.closeIdleConnections());
       this.emit('request', rec);
     });
     this.respond(req, res, rec, held).catch((e: unknown) => {
-      this.emit('warning', `${rec.method} ${rec.target}: ${(e as Error).message}`);
+      // A log line names the request, never the server's files: an errno's message quotes the path.
+      const err = e as NodeJS.ErrnoException;
+      this.emit('warning', `${rec.method} ${rec.target}: ${err.code ?? String(err.message ?? err).split(this.rootReal).join('<root>')}`);
       if (!res.headersSent) this.empty(res, 500);
       else res.destroy();
     });
@@ -303,6 +420,9 @@ export class HttpFileServer extends EventEmitter {
 
   private async respond(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: { lease?: FileLease; closed: boolean }): Promise<void> {
     if (this.closing) return this.empty(res, 503, { Connection: 'close' });
+    // HTTP/0.9 that reached the parser with its blank line (see watchRequestLine), and versions to come.
+    if (req.httpVersionMajor === 0) return this.empty(res, 400, { Connection: 'close' });
+    if (req.httpVersionMajor !== 1) return this.empty(res, 505, { Connection: 'close' });
     const method = req.method ?? '';
     if (method !== 'GET' && method !== 'HEAD') {
       // A request body is never read: close rather than parse past it for the next request.
@@ -310,9 +430,10 @@ export class HttpFileServer extends EventEmitter {
       return this.empty(res, 405, hasBody ? { Allow: ALLOW, Connection: 'close' } : { Allow: ALLOW });
     }
     const target = fileNameOfTarget(req.url ?? '');
-    if (!target.ok) return this.empty(res, 400);
+    if (!target.ok) return this.empty(res, target.status);
     const resolved = await resolveForRead(this.rootReal, target.name);
     if (!resolved.ok) return this.empty(res, resolved.reason === 'not-found' ? 404 : 403);
+    if (target.directory) return this.empty(res, 404); // a file named as a directory (`/hello.txt/`)
     rec.file = resolved.relative;
     let st: { ino: number; size: number; mtimeMs: number };
     try {

@@ -7,10 +7,15 @@
  *   one, `%00` becomes a NUL and is refused; a malformed escape is a bad request.
  * - Leading slashes are removed: a URL path is always relative to the served root. (The TFTP rule
  *   that accepts the root's own absolute path does not apply, and a missing file is a plain 404.)
+ * - A path that ends in `/` (or in a `.` segment, which dot-segment removal turns into one, RFC 3986
+ *   §5.2.4) names a directory: `directory` is set, and the server must not answer it with a file
+ *   (`/hello.txt/` is not `/hello.txt`, though the resolver, shared with TFTP, skips empty segments).
  */
-export type TargetResult = { ok: true; name: string } | { ok: false; status: 400; reason: string };
+export type TargetResult = { ok: true; name: string; directory: boolean } | { ok: false; status: 400; reason: string };
 
 const bad = (reason: string): TargetResult => ({ ok: false, status: 400, reason });
+
+const DIRECTORY = /(?:^|\/)\.?$/;
 
 const ABSOLUTE = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/;
 
@@ -32,5 +37,5 @@ export function fileNameOfTarget(target: string): TargetResult {
   } catch {
     return bad('malformed %-escape in path');
   }
-  return { ok: true, name: name.replace(/^\/+/, '') };
+  return { ok: true, name: name.replace(/^\/+/, ''), directory: DIRECTORY.test(name) };
 }

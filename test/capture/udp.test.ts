@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatIPv6, LinkType, readCapture, udpDatagrams, type CaptureRecord, type UdpDatagram } from '../../src/capture/index.js';
+import { Reassembler } from '../../src/capture/reassembly.js';
 import { PEERS } from '../helpers/peers.js';
 import {
   ethernet,
@@ -259,6 +260,26 @@ describe('IPv4 fragment reassembly', () => {
     ]);
   });
 
+  it('overlapping fragments: the later offset wins, and of two at one offset the later arrival; one warning', () => {
+    const s = { src: '192.0.2.1', dst: '192.0.2.10', proto: 17, id: 0x0abc };
+    const udp = udpHeader(69, 2070, Buffer.alloc(24, 0x2e)); // 32 bytes: the UDP header says so
+    const frags = [
+      ipv4({ ...s, payload: udp.subarray(0, 16), offset: 0, more: true }), // header and 8 bytes of '.'
+      ipv4({ ...s, payload: Buffer.alloc(16, 0x78), offset: 8, more: true }), // 'x' over 8..24
+      ipv4({ ...s, payload: Buffer.alloc(8, 0x79), offset: 8, more: true }), // 'y' over 8..16, arrives later
+      ipv4({ ...s, payload: Buffer.alloc(8, 0x7a), offset: 24, more: false }), // 'z', the last
+    ];
+    const { datagrams, warnings } = udpDatagrams(records(LinkType.RAW, frags));
+    expect(datagrams).toHaveLength(1);
+    expect(datagrams[0]!.payload.toString('latin1')).toBe('yyyyyyyyxxxxxxxxzzzzzzzz');
+    expect(datagrams[0]!.fragments).toEqual([1, 2, 3, 4]);
+    expect(warnings).toEqual(['frame 4: IPv4 192.0.2.1 > 192.0.2.10 id 0x0abc: overlapping fragments']);
+    // The same pieces in another order: the 'x' piece now arrives after the 'y' one and covers it.
+    const other = udpDatagrams(records(LinkType.RAW, [frags[3]!, frags[2]!, frags[1]!, frags[0]!]));
+    expect(other.datagrams[0]!.payload.toString('latin1')).toBe('xxxxxxxxxxxxxxxxzzzzzzzz');
+    expect(other.datagrams[0]!.fragments).toEqual([4, 2, 3, 1]);
+  });
+
   it('gives up on an incomplete set at the end of the capture, and after the timeout', () => {
     const frags = ipv4Fragments(spec4, 1480);
     const end = udpDatagrams(records(LinkType.RAW, [frags[0]!, frags[2]!, v4]));
@@ -420,5 +441,77 @@ describe('agrees with tshark', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('reassembly agrees with the sort-every-time reference', () => {
+  /**
+   * The old reassembler's rules, written plainly: keep pieces (not exact copies), sort them all on each
+   * arrival. One difference, on purpose: an empty piece inside the covered bytes overlaps nothing (the
+   * old code warned about overlap for it).
+   */
+  function reference(frags: { offset: number; data: Buffer; more: boolean }[]): { at: number; data: Buffer; order: number[]; overlap: boolean } | undefined {
+    const parts: { offset: number; data: Buffer; i: number }[] = [];
+    let total: number | undefined;
+    for (const [i, f] of frags.entries()) {
+      const end = f.offset + f.data.length;
+      if (!f.more) {
+        if (total !== undefined && total !== end) return undefined;
+        total = end;
+      }
+      if (total !== undefined && (end > total || parts.some((p) => p.offset + p.data.length > total!))) return undefined;
+      if (parts.some((p) => p.offset === f.offset && p.data.length === f.data.length)) continue;
+      parts.push({ offset: f.offset, data: f.data, i });
+      if (total === undefined || !parts.some((p) => p.offset === 0)) continue;
+      const sorted = [...parts].sort((a, b) => a.offset - b.offset);
+      let covered = 0;
+      let overlap = false;
+      let hole = false;
+      for (const p of sorted) {
+        if (p.offset > covered) hole = true;
+        if (p.offset < covered && p.data.length > 0) overlap = true;
+        covered = Math.max(covered, p.offset + p.data.length);
+      }
+      if (hole || covered < total) continue;
+      const data = Buffer.alloc(total);
+      for (const p of sorted) p.data.copy(data, p.offset);
+      return { at: i, data, order: sorted.map((p) => p.i), overlap };
+    }
+    return undefined;
+  }
+
+  it('on random overlapping, duplicated, out-of-order pieces of one datagram', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }), // datagram length in 8-byte units (the last piece may end inside one)
+        fc.array(fc.tuple(fc.nat(40), fc.integer({ min: 0, max: 12 }), fc.boolean(), fc.nat(255)), { minLength: 1, maxLength: 25 }),
+        (units, specs) => {
+          const total = units * 8 - (specs[0]![3] % 8);
+          const frags = specs.map(([at, len, last, fill]) => {
+            const offset = Math.min(at, units - 1) * 8;
+            if (last) return { offset, data: Buffer.alloc(Math.max(0, total - offset), fill), more: false };
+            return { offset, data: Buffer.alloc(Math.min(len * 8, Math.max(0, units * 8 - 8 - offset)), fill), more: true };
+          });
+          const warnings: string[] = [];
+          const r = new Reassembler({ maxFragments: 1000 }, (m) => warnings.push(m));
+          let got: { at: number; data: Buffer; order: number[] } | undefined;
+          for (const [i, f] of frags.entries()) {
+            const done = r.add({ key: 'k', label: () => 'x', ipVersion: 4, offset: f.offset, data: f.data, more: f.more, frame: i, timeNs: 0n, next: 17 });
+            if (done) {
+              got = { at: i, data: done.data, order: done.fragments };
+              break;
+            }
+          }
+          const want = reference(frags);
+          expect(got?.at).toBe(want?.at);
+          if (want && got) {
+            expect(got.data.equals(want.data)).toBe(true);
+            expect(got.order).toEqual(want.order);
+            expect(warnings.some((w) => w.endsWith('overlapping fragments'))).toBe(want.overlap);
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +155,28 @@ describe('bootwire serve --http --https', () => {
       expect(t.body.toString()).toBe('GET 46xxsettings.txt\n');
       const h = await curl(bin, [`http://127.0.0.1:${s.ports.http}/46xxupgrade.scr`], dir);
       expect(h.body.toString()).toBe('GET 46xxsettings.txt\n');
+    } finally {
+      s.proc.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+  });
+
+  it('the config file caps connections per client address: the second idle one from an address closes the first', async () => {
+    const cfg = path.join(dir, 'caps.json');
+    await fs.writeFile(cfg, JSON.stringify({ root, http: { listen: '127.0.0.1:0', maxConnectionsPerClient: 1 } }));
+    const s = await serve(['--config', cfg], ['http']);
+    try {
+      const closed: boolean[] = [false, false];
+      const socks = [0, 1].map((i) => {
+        const c = net.connect({ port: s.ports.http!, host: '127.0.0.1', localAddress: '127.0.0.30' });
+        c.on('error', () => {});
+        c.on('close', () => (closed[i] = true));
+        return c;
+      });
+      while (!closed[0]) await new Promise((r) => setTimeout(r, 20));
+      const other = await new Promise<number>((r) => http.get(`http://127.0.0.1:${s.ports.http}/46xxupgrade.scr`, { agent: false }, (res) => (res.resume(), r(res.statusCode ?? 0))));
+      expect([closed[1], other]).toEqual([false, 200]);
+      for (const c of socks) c.destroy();
     } finally {
       s.proc.kill('SIGTERM');
     }
