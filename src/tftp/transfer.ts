@@ -12,8 +12,13 @@ import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket } from '
 export interface TransferEffects {
   /** Send one datagram: `head` alone, or `head` followed by `body` (a DATA payload view). */
   send(head: Buffer, body?: Buffer): void;
-  /** Receiver only: the next in-order payload bytes (a view of the datagram). */
-  deliver?(payload: Buffer): void;
+  /**
+   * Receiver only: the next in-order payload bytes (a view of the datagram); `final` on the last block.
+   * A receiver with `awaitWrites` then waits for the edge's `written()` (or `writeFailed()`) for it.
+   */
+  deliver?(payload: Buffer, final: boolean): void;
+  /** The peer moved the transfer forward (a new ACK or in-order DATA), at machine time `now`. */
+  progress?(now: number): void;
 }
 
 export interface TimingConfig {
@@ -25,6 +30,14 @@ export interface TimingConfig {
   maxTimeoutMs?: number;
   /** Retransmissions of the same packet before giving up with ERROR 0. */
   maxRetries: number;
+  /**
+   * Retransmissions while the peer has not answered at all (no ACK, DATA or OACK yet): a request from
+   * a spoofed address is answered a bounded number of times. A server that gives up on a peer that
+   * never answered sends no ERROR either. Defaults to `maxRetries`.
+   */
+  retriesBeforeAnswer?: number;
+  /** The transfer's whole life, from start: past it, ERROR 0. Default: no limit. */
+  maxLifeMs?: number;
 }
 
 export interface TransferStats {
@@ -58,11 +71,17 @@ export abstract class TransferMachine {
   result: TransferResult | undefined;
   readonly stats: TransferStats = { bytes: 0, blocks: 0, retransmits: 0, duplicates: 0 };
   protected retries = 0;
+  /** The peer has sent something that belongs to this transfer. */
+  protected answered = false;
+  /** A server ends silently when its peer never answered (the request may have been spoofed). */
+  protected readonly role: 'server' | 'client';
+  private lifeEnd = Infinity;
 
   constructor(
     protected readonly effects: TransferEffects,
-    protected readonly timing: TimingConfig & { blksize?: number; windowsize?: number },
+    protected readonly timing: TimingConfig & { role: 'server' | 'client'; blksize?: number; windowsize?: number },
   ) {
+    this.role = timing.role;
     this.blksize = timing.blksize ?? DEFAULT_BLKSIZE;
     this.windowsize = timing.windowsize ?? 1;
   }
@@ -99,8 +118,18 @@ export abstract class TransferMachine {
       this.close();
       return;
     }
-    if (++this.retries > this.timing.maxRetries) {
-      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`);
+    if (now >= this.lifeEnd) {
+      this.failLocal(ErrorCode.NOT_DEFINED, 'transfer took too long');
+      return;
+    }
+    if (this.waitingOnEdge()) {
+      // The peer waits for us (a write in progress), not the other way round: no retry is spent.
+      this.arm(now);
+      return;
+    }
+    const limit = this.answered ? this.timing.maxRetries : (this.timing.retriesBeforeAnswer ?? this.timing.maxRetries);
+    if (++this.retries > limit) {
+      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${limit} retries`, this.answered || this.role === 'client');
       return;
     }
     this.onTimeout(now);
@@ -108,15 +137,31 @@ export abstract class TransferMachine {
 
   protected abstract onTimeout(now: number): void;
 
-  /** Arms the retransmission timer, with back-off for the current retry count. */
+  /** True while the machine waits for its edge (e.g. a receiver's writes) rather than for the peer. */
+  protected waitingOnEdge(): boolean {
+    return false;
+  }
+
+  /** Starts the life clock; each machine's start() calls it. */
+  protected begin(now: number): void {
+    if (this.timing.maxLifeMs !== undefined) this.lifeEnd = now + this.timing.maxLifeMs;
+  }
+
+  /** The peer answered with something that belongs to the transfer. */
+  protected heard(): void {
+    this.answered = true;
+  }
+
+  /** Arms the retransmission timer, with back-off for the current retry count (never past the life cap). */
   protected arm(now: number): void {
     const { timeoutMs, backoff = 2 } = this.timing;
     const max = this.timing.maxTimeoutMs ?? Math.max(timeoutMs, 8000);
-    this.deadline = now + Math.min(timeoutMs * backoff ** this.retries, max);
+    this.deadline = Math.min(now + Math.min(timeoutMs * backoff ** this.retries, max), this.lifeEnd);
   }
 
-  protected failLocal(code: number, message: string): void {
-    this.effects.send(encodeError(code, message));
+  /** Ends the transfer with an error of ours; `tell` sends it to the peer as an ERROR. */
+  protected failLocal(code: number, message: string, tell = true): void {
+    if (tell) this.effects.send(encodeError(code, message));
     this.result = { ok: false, error: { code, message, by: 'local' } };
     this.close();
   }
