@@ -134,6 +134,12 @@ export class TftpReceiver extends TransferMachine {
     if (this.state === 'transferring') this.failLocal(code, message);
   }
 
+  /** A commit in progress is finished, not interrupted: its outcome (written or writeFailed) ends the transfer. */
+  override abort(code: number, message: string): void {
+    if (this.state === 'transferring' && this.finalBlock !== 0 && this.stored < this.finalBlock) return;
+    super.abort(code, message);
+  }
+
   protected override waitingOnEdge(): boolean {
     return this.stored < this.received;
   }
@@ -226,6 +232,11 @@ export class TftpReceiver extends TransferMachine {
   private onDataWhileDallying(wire: number): void {
     this.stats.duplicates++;
     if (wire === (this.received & 0xffff)) this.effects.send(encodeAck(this.received));
+  }
+
+  protected resendOpening(now: number): void {
+    if (this.state === 'transferring' && this.received === 0) this.effects.send(this.opening!);
+    this.arm(now);
   }
 
   protected onTimeout(now: number): void {

@@ -4,13 +4,15 @@
  * Windowed per RFC 7440 (windowsize 1 is RFC 1350 lock-step): up to `windowsize` blocks go out, then the
  * sender waits. An ACK for any block in flight slides the window to it and sends the next window, which
  * resends the blocks after it when the receiver reported a gap. A duplicate ACK never causes a resend
- * (the Sorcerer's Apprentice bug); only a timeout does, and it resends one block, the highest sent:
- * a silent peer costs one block per retry, not a window. Whatever the receiver lacks, that block makes
- * it answer at once (a duplicate or the final block is re-ACKed, a gap reported, the window's last
- * block completes the window). The answer reopens the window: an ACK that moves it as usual, and,
- * once after each timeout, an ACK for the block already acknowledged too (the receiver lacks the
- * whole window). `maxUnackedBytes` caps the window in bytes, so a client asking for blksize 65464 and
- * windowsize 64 cannot make one ACK release 4 MB.
+ * (the Sorcerer's Apprentice bug); only a timeout does. The first timeout since the window last moved
+ * resends the window from the first unacknowledged block, as RFC 7440 does; later ones resend a
+ * single block, the highest sent, so a silent peer costs one block per retry, not a window. That block
+ * makes a live receiver answer at once (a duplicate or the final block is re-ACKed, a gap reported,
+ * the window's last block completes the window), and the answer reopens the window: an ACK that moves
+ * it as usual, or an ACK for the block already acknowledged (the receiver lacks what follows it).
+ * `maxUnackedBytes` caps the window in bytes, so a client asking for blksize 65464 and windowsize 64
+ * cannot make one ACK release 4 MB: a client that sends ACK 0 and falls silent gets at most two
+ * windows of that cap and one block per retry.
  *
  * Blocks are counted with absolute numbers internally and put on the wire modulo 65536, so block
  * numbers wrap past 65535 to 0 as tftp-hpa, curl and atftp expect.
@@ -45,7 +47,9 @@ export class TftpSender extends TransferMachine {
   private acked = 0;
   /** Highest block sent so far. */
   private sent = 0;
-  /** After a timeout only one block goes, until the receiver answers. */
+  /** A timeout has resent the window since it last moved: further timeouts resend one block. */
+  private resent = false;
+  /** One block went on a timeout, and the receiver has not answered since. */
   private collapsed = false;
   private readonly source: BlockSource;
 
@@ -145,6 +149,7 @@ export class TftpSender extends TransferMachine {
     this.source.release(this.acked);
     this.retries = 0;
     this.collapsed = false;
+    this.resent = false;
     this.effects.progress?.(now);
     if (this.acked === this.lastBlock) {
       this.result = { ok: true };
@@ -163,10 +168,22 @@ export class TftpSender extends TransferMachine {
       this.effects.send(encodeOack(this.config.oack!));
       this.arm(now);
     } else {
+      if (!this.resent) {
+        this.resent = true;
+        this.stats.retransmits--; // sendWindow counts each resent block
+        this.sendWindow(now);
+        return;
+      }
       this.collapsed = true;
       this.effects.send(dataHeader(this.sent), this.source.block(this.sent, this.blksize));
       this.arm(now);
     }
+  }
+
+  protected resendOpening(now: number): void {
+    if (this.state === 'negotiating') this.effects.send(encodeOack(this.config.oack!));
+    else if (this.state === 'transferring' && this.acked === 0) this.effects.send(dataHeader(1), this.source.block(1, this.blksize));
+    this.arm(now);
   }
 
   /** Blocks to have in flight: the window, within the byte cap. */

@@ -32,8 +32,10 @@ export interface TimingConfig {
   maxRetries: number;
   /**
    * Retransmissions while the peer has not answered at all (no ACK, DATA or OACK yet): a request from
-   * a spoofed address is answered a bounded number of times. A server that gives up on a peer that
-   * never answered sends no ERROR either. Defaults to `maxRetries`.
+   * a spoofed address is answered a bounded number of times. Past them the machine keeps waiting,
+   * silently, for the rest of its retries (the peer's own retransmission of its ACK, or a `nudge` when
+   * it repeats its request, still gets through), and ends without an ERROR if the peer never answered.
+   * Default: every retry is sent, and the end is told.
    */
   retriesBeforeAnswer?: number;
   /** The transfer's whole life, from start: past it, ERROR 0. Default: no limit. */
@@ -127,13 +129,30 @@ export abstract class TransferMachine {
       this.arm(now);
       return;
     }
-    const limit = this.answered ? this.timing.maxRetries : (this.timing.retriesBeforeAnswer ?? this.timing.maxRetries);
-    if (++this.retries > limit) {
-      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${limit} retries`, this.answered || this.role === 'client');
+    const quiet = !this.answered && this.timing.retriesBeforeAnswer !== undefined;
+    if (++this.retries > this.timing.maxRetries) {
+      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`, !quiet);
+      return;
+    }
+    if (quiet && this.retries > this.timing.retriesBeforeAnswer!) {
+      this.arm(now); // sent enough to a peer that may not exist: wait without sending
       return;
     }
     this.onTimeout(now);
   }
+
+  /**
+   * The peer repeated its request while this transfer runs: if it has not answered yet, it missed our
+   * first packet, which goes again (one packet per request, like a new transfer's, and no retry spent).
+   */
+  nudge(now: number): void {
+    if (this.answered || this.state === 'done' || this.role !== 'server') return;
+    this.stats.retransmits++;
+    this.resendOpening(now);
+  }
+
+  /** Sends the first packet again (OACK, DATA 1 or ACK 0). */
+  protected abstract resendOpening(now: number): void;
 
   protected abstract onTimeout(now: number): void;
 

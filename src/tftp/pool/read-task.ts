@@ -8,8 +8,11 @@ import type { OptionPair } from '../codec.js';
 import { TftpSender } from '../sender.js';
 import type { TransferError } from '../transfer.js';
 import { type Endpoint, openTransferSockets, UdpTransfer } from '../udp-transfer.js';
+import { TransferStatus } from './status.js';
 
 export interface ReadTask {
+  /** Names the transfer for `abortTransfer` (unique per server). */
+  id: number;
   /** The client's TID. */
   peer: Endpoint;
   /** Address the transfer's socket binds to (the server's listen address). */
@@ -18,13 +21,18 @@ export interface ReadTask {
   bytes: SharedArrayBuffer;
   size: number;
   mode: 'octet' | 'netascii';
+  /** Bytes on the wire: `size`, or the netascii length (computed once per file version by the server). */
+  wireSize: number;
   blksize: number;
   windowsize: number;
   oack: OptionPair[];
   timeoutMs: number;
   maxRetries: number;
-  /** Slot 0 receives the transfer's port once bound, so the server can still reach the client if a worker dies. */
-  portSlot: Int32Array;
+  retriesBeforeAnswer?: number;
+  maxLifeMs?: number;
+  maxUnackedBytes?: number;
+  /** A TransferStatus's buffer, shared with the server (port, cancel flag, last progress). */
+  status: SharedArrayBuffer;
 }
 
 export interface ReadResult {
@@ -37,17 +45,20 @@ export interface ReadResult {
   errorsSent: Record<number, number>;
 }
 
-/** Transfers running in this thread, so a shutdown can end them all. */
-export const activeTransfers = new Set<UdpTransfer>();
+/** Transfers running in this thread, by task id, so a shutdown or a reclaim can end them. */
+export const activeTransfers = new Map<number, UdpTransfer>();
 
 export async function runReadTask(task: ReadTask): Promise<ReadResult> {
   const errorsSent: Record<number, number> = {};
   const countError = (code: number) => (errorsSent[code] = (errorsSent[code] ?? 0) + 1);
   const file = Buffer.from(task.bytes, 0, task.size);
-  const source = task.mode === 'netascii' ? new NetasciiSource(file) : new OctetSource(file);
+  const source = task.mode === 'netascii' ? new NetasciiSource(file, task.wireSize) : new OctetSource(file);
+  const status = new TransferStatus(task.status);
   const sockets = await openTransferSockets(task.host, task.peer);
-  Atomics.store(task.portSlot, 0, sockets.strangers.address().port);
-  const t = new UdpTransfer({ ...sockets, peer: task.peer, onErrorSent: countError });
+  // Idleness counts from here: the transfer may have waited for its worker to start.
+  status.progress(performance.now());
+  status.port = sockets.strangers.address().port;
+  const t = new UdpTransfer({ ...sockets, peer: task.peer, onErrorSent: countError, onProgress: (now) => status.progress(now) });
   const machine = new TftpSender(t, {
     role: 'server',
     source,
@@ -56,19 +67,35 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
     oack: task.oack,
     timeoutMs: task.timeoutMs,
     maxRetries: task.maxRetries,
+    ...(task.retriesBeforeAnswer !== undefined ? { retriesBeforeAnswer: task.retriesBeforeAnswer } : {}),
+    ...(task.maxLifeMs !== undefined ? { maxLifeMs: task.maxLifeMs } : {}),
+    ...(task.maxUnackedBytes !== undefined ? { maxUnackedBytes: task.maxUnackedBytes } : {}),
   });
-  activeTransfers.add(t);
+  activeTransfers.set(task.id, t);
   try {
-    const { result } = await t.start(machine);
+    const done = t.start(machine);
+    // Reclaimed while it was starting: the abort message found nothing to end.
+    if (status.cancelled) t.abort(0, 'server busy');
+    const { result } = await done;
     const s = machine.stats;
     return { ok: result.ok, ...(result.ok ? {} : { error: result.error }), bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent };
   } finally {
-    activeTransfers.delete(t);
+    activeTransfers.delete(task.id);
     await t.closeSocket();
   }
 }
 
 /** Ends every transfer running in this thread with an ERROR (server shutdown). */
 export function abortAll(code: number, message: string): void {
-  for (const t of activeTransfers) t.abort(code, message);
+  for (const t of activeTransfers.values()) t.abort(code, message);
+}
+
+/** Its client repeated the request: the transfer's first packet goes again if unanswered. */
+export function nudgeTransfer(id: number): void {
+  activeTransfers.get(id)?.nudge();
+}
+
+/** Ends one transfer running in this thread, if it is here. */
+export function abortTransfer(id: number, code: number, message: string): void {
+  activeTransfers.get(id)?.abort(code, message);
 }
