@@ -491,7 +491,10 @@ export class TftpServer extends EventEmitter {
           stored = file.commit();
         }
         stored.then(
-          () => t.written(),
+          () => {
+            slot.status.progress(performance.now()); // a write done is progress too: a slow disk is not an idle client
+            t.written();
+          },
           (e: unknown) => {
             const [code, message] = storeError(e, name);
             t.writeFailed(code, message);
