@@ -187,6 +187,42 @@ describe('the ACK means stored: the file is whole the moment the client exits 0'
   });
 });
 
+describe('a slow disk', () => {
+  it('slows the ACKs: the upload completes with at most a window of blocks waiting for the disk', async () => {
+    const root = await freshRoot('slow');
+    const { port, records } = await serve(root, { timeoutMs: 50 });
+    // The disk: every writev takes 60 ms more, longer than both sides' 50 ms timeout.
+    const probe = await fs.open(path.join(scratch, 'probe'), 'w');
+    const handleProto = Object.getPrototypeOf(probe) as { writev: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const realWritev = handleProto.writev;
+    vi.spyOn(handleProto, 'writev').mockImplementation(async function (this: unknown, ...a: unknown[]) {
+      await new Promise((r) => setTimeout(r, 60));
+      return realWritev.apply(this, a);
+    });
+    // Payloads handed to the file and not yet written.
+    let waiting = 0;
+    let most = 0;
+    const realWrite = AtomicFile.prototype.write;
+    vi.spyOn(AtomicFile.prototype, 'write').mockImplementation(function (this: AtomicFile, bytes: Uint8Array) {
+      most = Math.max(most, ++waiting);
+      const p = realWrite.call(this, bytes);
+      p.then(
+        () => waiting--,
+        () => waiting--,
+      );
+      return p;
+    });
+    const data = randomBytes(60 * 1024);
+    const client = await tftpPut({ host: '127.0.0.1', port, filename: 'slow.bin', blksize: 1024, windowsize: 8, timeoutMs: 50, maxRetries: 8 }, data);
+    expect(sha256(path.join(root, 'slow.bin'))).toBe(sha256(data));
+    expect(most).toBeLessThanOrEqual(8);
+    expect(client.stats.retransmits).toBeGreaterThan(0); // the client resent while the server wrote
+    await servers[0]!.idle();
+    expect(records[0]).toMatchObject({ ok: true, bytes: data.length });
+  });
+});
+
 describe('any other write error', () => {
   it('is ERROR 0 with a short message naming the request; the temporary file is removed; the record says so', async () => {
     const root = await freshRoot('eio');
