@@ -39,6 +39,12 @@ const serveCommand = program
   .option('--max-windowsize <n>', 'largest windowsize granted', '64')
   .option('--workers <n>', 'worker threads running transfers; 0 runs them on the main thread (default: one per core)')
   .option('--cache-mb <n>', 'memory kept for idle file copies', '512')
+  .option('--max-client-timeout <s>', 'longest client timeout option honoured; a longer one is declined (default 5)')
+  .option('--max-transfer-seconds <s>', "a transfer's whole life before ERROR 0 (default 600)")
+  .option('--max-transfers-per-address <n>', 'concurrent transfers of one client address; its oldest idle one is reclaimed first (default 1500)')
+  .option('--max-request-rate <n>', 'requests a second from one source address, past it dropped; 0: no limit (default 2000)')
+  .option('--retries-before-answer <n>', 'packets resent to a client that has not answered yet (default 1)')
+  .option('--max-unacked-kb <n>', 'DATA a transfer may have sent and not had acknowledged (default 512)')
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
   .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));

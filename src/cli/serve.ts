@@ -34,6 +34,12 @@ export interface ServeFlags {
   maxBlksize: string;
   maxWindowsize: string;
   cacheMb: string;
+  maxClientTimeout?: string;
+  maxTransferSeconds?: string;
+  maxTransfersPerAddress?: string;
+  maxRequestRate?: string;
+  retriesBeforeAnswer?: string;
+  maxUnackedKb?: string;
   grace: string;
   logLevel: string;
 }
@@ -69,6 +75,22 @@ function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => bo
   if (workers !== undefined) o.workers = workers;
   const maxTransfers = pick<number | undefined>('maxTransfers', () => int(flags.maxTransfers!, '--max-transfers', 1, 1_000_000), t?.maxTransfers, () => undefined);
   if (maxTransfers !== undefined) o.maxTransfers = maxTransfers;
+  // Limits: set only when given (flag or file); the server's TFTP_LIMIT_DEFAULTS apply otherwise.
+  const limit = (name: keyof ServeFlags, flag: string, min: number, max: number, fromFile: number | undefined) =>
+    pick<number | undefined>(name, () => int(flags[name] as string, flag, min, max), fromFile, () => undefined);
+  const clientTimeout = limit('maxClientTimeout', '--max-client-timeout', 1, 255, t?.maxClientTimeout);
+  if (clientTimeout !== undefined) o.maxClientTimeoutMs = clientTimeout * 1000;
+  const life = limit('maxTransferSeconds', '--max-transfer-seconds', 1, 86_400 * 7, t?.maxTransferSeconds);
+  if (life !== undefined) o.maxTransferMs = life * 1000;
+  const perAddress = limit('maxTransfersPerAddress', '--max-transfers-per-address', 1, 1_000_000, t?.maxTransfersPerAddress);
+  if (perAddress !== undefined) o.maxTransfersPerAddress = perAddress;
+  const rate = limit('maxRequestRate', '--max-request-rate', 0, 1_000_000, t?.maxRequestRate);
+  if (rate !== undefined) o.maxRequestRate = rate;
+  const quiet = limit('retriesBeforeAnswer', '--retries-before-answer', 0, 100, t?.retriesBeforeAnswer);
+  if (quiet !== undefined) o.retriesBeforeAnswer = quiet;
+  const unacked = limit('maxUnackedKb', '--max-unacked-kb', 1, 1 << 20, t?.maxUnackedKb);
+  if (unacked !== undefined) o.maxUnackedBytes = unacked * 1024;
+  if (t?.maxFilenameBytes !== undefined) o.maxFilenameBytes = t.maxFilenameBytes;
   return o;
 }
 

@@ -104,6 +104,14 @@ export const tftpSchema = z.strictObject({
   maxBlksize: z.number().int().min(8).max(65464).default(65464),
   maxWindowsize: z.number().int().min(1).max(65535).default(64),
   cacheMb: z.number().int().min(0).default(512),
+  /** Limits (issue 14); each defaults to TFTP_LIMIT_DEFAULTS in src/tftp/server.ts. */
+  maxClientTimeout: z.number().int().min(1).max(255).optional(),
+  maxTransferSeconds: z.number().int().min(1).optional(),
+  maxTransfersPerAddress: z.number().int().min(1).optional(),
+  maxRequestRate: z.number().int().min(0).optional(),
+  retriesBeforeAnswer: z.number().int().min(0).max(100).optional(),
+  maxUnackedKb: z.number().int().min(1).optional(),
+  maxFilenameBytes: z.number().int().min(1).max(65535).optional(),
 });
 
 /** HTTP and/or HTTPS over the same root as TFTP; cert and key are PEM files, relative to the config file. */

@@ -5,6 +5,9 @@
  * new size/mtime) gets a new entry, while transfers that started on the old bytes keep them until they
  * end. Bytes live in a SharedArrayBuffer so worker threads can send views of the same copy. Entries no
  * transfer holds are kept for reuse and evicted, least recently used first, past `maxBytes`.
+ *
+ * Values derived from a file's bytes (such as its netascii length) are computed once per file version
+ * with `memo` and kept with its entry, so no request pays for a scan of the whole file again.
  */
 import { promises as fs } from 'node:fs';
 
@@ -15,6 +18,8 @@ export interface CachedFile {
   readonly size: number;
   readonly mtimeMs: number;
   readonly ino: number;
+  /** `compute(bytes)`, run once for this file version under `key` and kept with it. */
+  memo<T>(key: string, compute: (bytes: Buffer) => T): T;
 }
 
 export interface FileLease {
@@ -35,6 +40,8 @@ export interface ImageCacheStats {
   bytes: number;
   loads: number;
   hits: number;
+  /** Values computed by `memo` (each once per file version and key). */
+  derived: number;
 }
 
 export class ImageCache {
@@ -45,6 +52,7 @@ export class ImageCache {
   private bytes = 0;
   private loads = 0;
   private hits = 0;
+  private derived = 0;
   private clock = 0;
 
   constructor(private readonly maxBytes = 512 * 1024 * 1024) {}
@@ -100,9 +108,17 @@ export class ImageCache {
       }
       if (at !== st.size || st.size !== expectedSize) throw new Error(`${path} changed while it was read`);
       this.loads++;
+      const memos = new Map<string, unknown>();
+      const memo = <T>(k: string, compute: (b: Buffer) => T): T => {
+        if (memos.has(k)) return memos.get(k) as T;
+        const v = compute(bytes);
+        this.derived++;
+        memos.set(k, v);
+        return v;
+      };
       const entry: Entry = {
         key,
-        file: { path, bytes, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino },
+        file: { path, bytes, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, memo },
         refs: 0,
         lastUsed: ++this.clock,
       };
@@ -133,6 +149,6 @@ export class ImageCache {
   }
 
   stats(): ImageCacheStats {
-    return { entries: this.entries.size, bytes: this.bytes, loads: this.loads, hits: this.hits };
+    return { entries: this.entries.size, bytes: this.bytes, loads: this.loads, hits: this.hits, derived: this.derived };
   }
 }

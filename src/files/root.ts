@@ -4,16 +4,20 @@
  *   accepted as the file below it);
  * - `..` segments, NUL bytes and symlinks whose target leaves the root are refused (access violation);
  * - an absolute name that does not name a file inside the root is refused as outside the root
- *   (access violation), a relative one that does not exist is "not found".
+ *   (access violation), a relative one that does not exist is "not found";
+ * - a name the filesystem cannot hold (a segment past NAME_MAX) is invalid.
+ * Messages name the request (quoted, cut to a bound), never the server's own paths.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { quote } from '../util/quote.js';
 
-export type ResolveFailure = { ok: false; reason: 'not-found' | 'forbidden'; message: string };
+export type ResolveFailure = { ok: false; reason: 'not-found' | 'forbidden' | 'invalid'; message: string };
 export type Resolved = { ok: true; path: string; relative: string } | ResolveFailure;
 
 const forbidden = (message: string): ResolveFailure => ({ ok: false, reason: 'forbidden', message });
 const notFound = (message: string): ResolveFailure => ({ ok: false, reason: 'not-found', message });
+const tooLong = (name: string): ResolveFailure => ({ ok: false, reason: 'invalid', message: `file name ${quote(name)} is too long` });
 
 /** The root's real path, checked to be a readable directory. Throws with a one-line message otherwise. */
 export async function openRoot(root: string): Promise<string> {
@@ -45,10 +49,10 @@ function segmentsOf(rootReal: string, name: string): { segments: string[]; absol
   // Backslashes are split on too: a Windows-style `..\` must not slip past the check.
   for (const seg of rel.split(/[/\\]/)) {
     if (seg === '' || seg === '.') continue;
-    if (seg === '..') return forbidden(`${JSON.stringify(name)} leaves the root`);
+    if (seg === '..') return forbidden(`${quote(name)} leaves the root`);
     segments.push(seg);
   }
-  if (segments.length === 0) return forbidden(`${JSON.stringify(name)} names the root directory`);
+  if (segments.length === 0) return forbidden(`${quote(name)} is a directory`);
   // Backslash is a legal file name character on POSIX: keep the original segments between slashes.
   return { segments: rel.split('/').filter((s) => s !== '' && s !== '.'), absolute };
 }
@@ -63,17 +67,18 @@ export async function resolveForRead(rootReal: string, name: string): Promise<Re
     real = await fs.realpath(full);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENAMETOOLONG') return tooLong(name);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return seg.absolute ? forbidden(`${JSON.stringify(name)} is outside the root`) : notFound(`${JSON.stringify(name)} not found`);
+      return seg.absolute ? forbidden(`${quote(name)} is outside the root`) : notFound(`${quote(name)} not found`);
     }
-    return forbidden(`${JSON.stringify(name)}: ${code ?? 'cannot resolve'}`);
+    return forbidden(`${quote(name)}: ${code ?? 'cannot resolve'}`);
   }
-  if (!isInside(rootReal, real)) return forbidden(`${JSON.stringify(name)} leads outside the root`);
+  if (!isInside(rootReal, real)) return forbidden(`${quote(name)} leads outside the root`);
   try {
     const st = await fs.stat(real);
-    if (!st.isFile()) return forbidden(`${JSON.stringify(name)} is not a regular file`);
+    if (!st.isFile()) return forbidden(`${quote(name)} is not a regular file`);
   } catch {
-    return notFound(`${JSON.stringify(name)} not found`);
+    return notFound(`${quote(name)} not found`);
   }
   return { ok: true, path: real, relative: path.relative(rootReal, real) };
 }
@@ -87,16 +92,18 @@ export async function resolveForWrite(rootReal: string, name: string): Promise<R
   let dirReal: string;
   try {
     dirReal = await fs.realpath(dir);
-  } catch {
-    return forbidden(`directory of ${JSON.stringify(name)} does not exist in the root`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') return tooLong(name);
+    return forbidden(`directory of ${quote(name)} does not exist`);
   }
-  if (!isInside(rootReal, dirReal)) return forbidden(`${JSON.stringify(name)} leads outside the root`);
+  if (!isInside(rootReal, dirReal)) return forbidden(`${quote(name)} leads outside the root`);
   const target = path.join(dirReal, base);
   try {
     const st = await fs.lstat(target);
-    if (st.isSymbolicLink()) return forbidden(`${JSON.stringify(name)} is a symbolic link`);
-    if (!st.isFile()) return forbidden(`${JSON.stringify(name)} is not a regular file`);
-  } catch {
+    if (st.isSymbolicLink()) return forbidden(`${quote(name)} is a symbolic link`);
+    if (!st.isFile()) return forbidden(`${quote(name)} is not a regular file`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENAMETOOLONG') return tooLong(name);
     /* does not exist yet: fine */
   }
   return { ok: true, path: target, relative: path.relative(rootReal, target) };

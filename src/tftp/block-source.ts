@@ -36,8 +36,9 @@ export class NetasciiSource implements BlockSource {
   private readonly produced = new Map<number, Buffer>();
   private next = 1;
 
-  constructor(bytes: Uint8Array) {
-    this.size = netasciiEncodedLength(bytes);
+  /** `encodedLength`: the netascii length when already known (a server computes it once per file version). */
+  constructor(bytes: Uint8Array, encodedLength?: number) {
+    this.size = encodedLength ?? netasciiEncodedLength(bytes);
     this.encoder = new NetasciiEncoder(bytes);
   }
 

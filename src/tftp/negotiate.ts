@@ -10,6 +10,11 @@ export interface OptionPolicy {
   maxBlksize: number;
   /** Largest windowsize granted. */
   maxWindowsize: number;
+  /**
+   * Largest client timeout honoured, in ms. A longer one is declined (left out of the OACK, as RFC
+   * 2349 allows no other answer than the value asked) and the server's own timeout applies.
+   */
+  maxTimeoutMs?: number;
 }
 
 export interface Negotiated {
@@ -42,6 +47,7 @@ export function negotiate(req: RequestPacket, policy: OptionPolicy, size?: numbe
         out.oack.push({ name: o.name, value: String(out.windowsize) });
         break;
       case 'timeout':
+        if (policy.maxTimeoutMs !== undefined && req.known.timeout! * 1000 > policy.maxTimeoutMs) break;
         out.timeoutMs = req.known.timeout! * 1000;
         out.oack.push({ name: o.name, value: o.value });
         break;

@@ -4,7 +4,15 @@
  * Windowed per RFC 7440 (windowsize 1 is RFC 1350 lock-step): up to `windowsize` blocks go out, then the
  * sender waits. An ACK for any block in flight slides the window to it and sends the next window, which
  * resends the blocks after it when the receiver reported a gap. A duplicate ACK never causes a resend
- * (the Sorcerer's Apprentice bug); only a timeout does, from the first unacknowledged block.
+ * (the Sorcerer's Apprentice bug); only a timeout does. The first timeout since the window last moved
+ * resends the window from the first unacknowledged block, as RFC 7440 does; later ones resend a
+ * single block, the highest sent, so a silent peer costs one block per retry, not a window. That block
+ * makes a live receiver answer at once (a duplicate or the final block is re-ACKed, a gap reported,
+ * the window's last block completes the window), and the answer reopens the window: an ACK that moves
+ * it as usual, or an ACK for the block already acknowledged (the receiver lacks what follows it).
+ * `maxUnackedBytes` caps the window in bytes, so a client asking for blksize 65464 and windowsize 64
+ * cannot make one ACK release 4 MB: a client that sends ACK 0 and falls silent gets at most two
+ * windows of that cap and one block per retry.
  *
  * Blocks are counted with absolute numbers internally and put on the wire modulo 65536, so block
  * numbers wrap past 65535 to 0 as tftp-hpa, curl and atftp expect.
@@ -29,6 +37,8 @@ export interface SenderConfig extends TimingConfig {
   request?: Buffer;
   /** Client: the options the WRQ asked for, to check the OACK against. */
   requested?: KnownOptions;
+  /** Most DATA payload bytes sent and not yet acknowledged (at least one block always goes). Default: no cap. */
+  maxUnackedBytes?: number;
 }
 
 export class TftpSender extends TransferMachine {
@@ -37,6 +47,10 @@ export class TftpSender extends TransferMachine {
   private acked = 0;
   /** Highest block sent so far. */
   private sent = 0;
+  /** A timeout has resent the window since it last moved: further timeouts resend one block. */
+  private resent = false;
+  /** One block went on a timeout, and the receiver has not answered since. */
+  private collapsed = false;
   private readonly source: BlockSource;
 
   constructor(
@@ -55,6 +69,7 @@ export class TftpSender extends TransferMachine {
 
   start(now: number): void {
     if (this.state !== 'idle') return;
+    this.begin(now);
     const { role, oack, request } = this.config;
     if (role === 'client') {
       if (!request) throw new TypeError('a client sender needs the encoded WRQ');
@@ -78,9 +93,13 @@ export class TftpSender extends TransferMachine {
         this.failPeer(packet.code, packet.message);
         return;
       case Opcode.OACK:
-        if (this.state === 'requesting') this.acceptOack(packet, now);
+        if (this.state === 'requesting') {
+          this.heard();
+          this.acceptOack(packet, now);
+        }
         return;
       case Opcode.ACK:
+        this.heard();
         if (this.state === 'transferring') this.onAck(packet.block, now);
         else if (packet.block === 0) this.beginData(now);
         else this.stats.duplicates++;
@@ -109,12 +128,19 @@ export class TftpSender extends TransferMachine {
     }
     this.state = 'transferring';
     this.retries = 0;
+    this.effects.progress?.(now);
     this.sendWindow(now);
   }
 
   private onAck(wire: number, now: number): void {
     // The only absolute block with this wire number in [acked, sent] (a window spans < 65536 blocks).
     const delta = (wire - this.acked) & 0xffff;
+    if (delta === 0 && this.collapsed) {
+      // The answer to the block resent on a timeout: the receiver lacks everything after `acked`.
+      this.collapsed = false;
+      if (this.windowBlocks() > 1) this.sendWindow(now);
+      return;
+    }
     if (delta === 0 || this.acked + delta > this.sent) {
       this.stats.duplicates++; // duplicate, stale, or for a block never sent: never resend on it
       return;
@@ -122,6 +148,9 @@ export class TftpSender extends TransferMachine {
     this.acked += delta;
     this.source.release(this.acked);
     this.retries = 0;
+    this.collapsed = false;
+    this.resent = false;
+    this.effects.progress?.(now);
     if (this.acked === this.lastBlock) {
       this.result = { ok: true };
       this.close();
@@ -139,14 +168,33 @@ export class TftpSender extends TransferMachine {
       this.effects.send(encodeOack(this.config.oack!));
       this.arm(now);
     } else {
-      this.stats.retransmits--; // sendWindow counts each resent block
-      this.sendWindow(now);
+      if (!this.resent) {
+        this.resent = true;
+        this.stats.retransmits--; // sendWindow counts each resent block
+        this.sendWindow(now);
+        return;
+      }
+      this.collapsed = true;
+      this.effects.send(dataHeader(this.sent), this.source.block(this.sent, this.blksize));
+      this.arm(now);
     }
   }
 
-  /** Sends blocks acked+1 .. acked+windowsize (those already sent once count as retransmits). */
+  protected resendOpening(now: number): void {
+    if (this.state === 'negotiating') this.effects.send(encodeOack(this.config.oack!));
+    else if (this.state === 'transferring' && this.acked === 0) this.effects.send(dataHeader(1), this.source.block(1, this.blksize));
+    this.arm(now);
+  }
+
+  /** Blocks to have in flight: the window, within the byte cap. */
+  private windowBlocks(): number {
+    const cap = this.config.maxUnackedBytes;
+    return cap === undefined ? this.windowsize : Math.max(1, Math.min(this.windowsize, Math.floor(cap / this.blksize)));
+  }
+
+  /** Sends blocks acked+1 .. acked+window (those already sent once count as retransmits). */
   private sendWindow(now: number): void {
-    const end = Math.min(this.acked + this.windowsize, this.lastBlock);
+    const end = Math.min(this.acked + this.windowBlocks(), this.lastBlock);
     const { effects, source, blksize } = this;
     for (let b = this.acked + 1; b <= end; b++) {
       const payload = source.block(b, blksize);

@@ -12,8 +12,13 @@ import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket } from '
 export interface TransferEffects {
   /** Send one datagram: `head` alone, or `head` followed by `body` (a DATA payload view). */
   send(head: Buffer, body?: Buffer): void;
-  /** Receiver only: the next in-order payload bytes (a view of the datagram). */
-  deliver?(payload: Buffer): void;
+  /**
+   * Receiver only: the next in-order payload bytes (a view of the datagram); `final` on the last block.
+   * A receiver with `awaitWrites` then waits for the edge's `written()` (or `writeFailed()`) for it.
+   */
+  deliver?(payload: Buffer, final: boolean): void;
+  /** The peer moved the transfer forward (a new ACK or in-order DATA), at machine time `now`. */
+  progress?(now: number): void;
 }
 
 export interface TimingConfig {
@@ -25,6 +30,16 @@ export interface TimingConfig {
   maxTimeoutMs?: number;
   /** Retransmissions of the same packet before giving up with ERROR 0. */
   maxRetries: number;
+  /**
+   * Retransmissions while the peer has not answered at all (no ACK, DATA or OACK yet): a request from
+   * a spoofed address is answered a bounded number of times. Past them the machine keeps waiting,
+   * silently, for the rest of its retries (the peer's own retransmission of its ACK, or a `nudge` when
+   * it repeats its request, still gets through), and ends without an ERROR if the peer never answered.
+   * Default: every retry is sent, and the end is told.
+   */
+  retriesBeforeAnswer?: number;
+  /** The transfer's whole life, from start: past it, ERROR 0. Default: no limit. */
+  maxLifeMs?: number;
 }
 
 export interface TransferStats {
@@ -58,11 +73,17 @@ export abstract class TransferMachine {
   result: TransferResult | undefined;
   readonly stats: TransferStats = { bytes: 0, blocks: 0, retransmits: 0, duplicates: 0 };
   protected retries = 0;
+  /** The peer has sent something that belongs to this transfer. */
+  protected answered = false;
+  /** A server ends silently when its peer never answered (the request may have been spoofed). */
+  protected readonly role: 'server' | 'client';
+  private lifeEnd = Infinity;
 
   constructor(
     protected readonly effects: TransferEffects,
-    protected readonly timing: TimingConfig & { blksize?: number; windowsize?: number },
+    protected readonly timing: TimingConfig & { role: 'server' | 'client'; blksize?: number; windowsize?: number },
   ) {
+    this.role = timing.role;
     this.blksize = timing.blksize ?? DEFAULT_BLKSIZE;
     this.windowsize = timing.windowsize ?? 1;
   }
@@ -99,24 +120,67 @@ export abstract class TransferMachine {
       this.close();
       return;
     }
+    if (now >= this.lifeEnd) {
+      this.failLocal(ErrorCode.NOT_DEFINED, 'transfer took too long');
+      return;
+    }
+    if (this.waitingOnEdge()) {
+      // The peer waits for us (a write in progress), not the other way round: no retry is spent.
+      this.arm(now);
+      return;
+    }
+    const quiet = !this.answered && this.timing.retriesBeforeAnswer !== undefined;
     if (++this.retries > this.timing.maxRetries) {
-      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`);
+      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`, !quiet);
+      return;
+    }
+    if (quiet && this.retries > this.timing.retriesBeforeAnswer!) {
+      this.arm(now); // sent enough to a peer that may not exist: wait without sending
       return;
     }
     this.onTimeout(now);
   }
 
+  /**
+   * The peer repeated its request while this transfer runs: if it has not answered yet, it missed our
+   * first packet, which goes again (one packet per request, like a new transfer's, and no retry spent).
+   */
+  nudge(now: number): void {
+    if (this.answered || this.state === 'done' || this.role !== 'server') return;
+    this.stats.retransmits++;
+    this.resendOpening(now);
+  }
+
+  /** Sends the first packet again (OACK, DATA 1 or ACK 0). */
+  protected abstract resendOpening(now: number): void;
+
   protected abstract onTimeout(now: number): void;
 
-  /** Arms the retransmission timer, with back-off for the current retry count. */
+  /** True while the machine waits for its edge (e.g. a receiver's writes) rather than for the peer. */
+  protected waitingOnEdge(): boolean {
+    return false;
+  }
+
+  /** Starts the life clock; each machine's start() calls it. */
+  protected begin(now: number): void {
+    if (this.timing.maxLifeMs !== undefined) this.lifeEnd = now + this.timing.maxLifeMs;
+  }
+
+  /** The peer answered with something that belongs to the transfer. */
+  protected heard(): void {
+    this.answered = true;
+  }
+
+  /** Arms the retransmission timer, with back-off for the current retry count (never past the life cap). */
   protected arm(now: number): void {
     const { timeoutMs, backoff = 2 } = this.timing;
     const max = this.timing.maxTimeoutMs ?? Math.max(timeoutMs, 8000);
-    this.deadline = now + Math.min(timeoutMs * backoff ** this.retries, max);
+    this.deadline = Math.min(now + Math.min(timeoutMs * backoff ** this.retries, max), this.lifeEnd);
   }
 
-  protected failLocal(code: number, message: string): void {
-    this.effects.send(encodeError(code, message));
+  /** Ends the transfer with an error of ours; `tell` sends it to the peer as an ERROR. */
+  protected failLocal(code: number, message: string, tell = true): void {
+    if (tell) this.effects.send(encodeError(code, message));
     this.result = { ok: false, error: { code, message, by: 'local' } };
     this.close();
   }

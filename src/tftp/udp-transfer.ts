@@ -22,8 +22,10 @@ export type Machine = TftpSender | TftpReceiver;
 
 export interface UdpTransferOptions {
   transport: TransferTransport;
-  /** Receiver: where in-order payload goes. */
-  deliver?: (payload: Buffer) => void;
+  /** Receiver: where in-order payload goes (`final` on the last block). */
+  deliver?: (payload: Buffer, final: boolean) => void;
+  /** The peer moved the transfer forward (machine time), e.g. to tell idle transfers from live ones. */
+  onProgress?: (now: number) => void;
   /** Called with each ERROR code this side sends (for counters). */
   onErrorSent?: (code: number) => void;
   /** Called once when the transfer succeeds (for a receiver: at the final block, before its dally). */
@@ -55,7 +57,7 @@ export class UdpTransfer implements TransferEffects {
   readonly done: Promise<UdpTransferOutcome>;
   /** Resolves as soon as the outcome is known: a receiver's success comes before its dally ends. */
   readonly settled: Promise<UdpTransferOutcome>;
-  readonly deliver: ((payload: Buffer) => void) | undefined;
+  readonly deliver: ((payload: Buffer, final: boolean) => void) | undefined;
 
   constructor(private readonly opts: UdpTransferOptions) {
     this.transport = opts.transport;
@@ -100,6 +102,30 @@ export class UdpTransfer implements TransferEffects {
 
   abort(code: number, message: string): void {
     this.machine.abort(code, message);
+    this.afterEvent();
+  }
+
+  /** The peer repeated its request (see TransferMachine.nudge). */
+  nudge(): void {
+    this.machine.nudge(this.now());
+    this.afterEvent();
+  }
+
+  progress(now: number): void {
+    this.opts.onProgress?.(now);
+  }
+
+  /** A receiver with awaitWrites: the oldest payload delivered and not yet confirmed is stored. */
+  written(): void {
+    if (this.machine.state === 'done') return;
+    (this.machine as TftpReceiver).written(this.now());
+    this.afterEvent();
+  }
+
+  /** A receiver with awaitWrites: storing failed; the transfer ends with this ERROR. */
+  writeFailed(code: number, message: string): void {
+    if (this.machine.state === 'done') return;
+    (this.machine as TftpReceiver).writeFailed(code, message);
     this.afterEvent();
   }
 

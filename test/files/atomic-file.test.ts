@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AtomicFile, FileExistsError } from '../../src/files/atomic-file.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
 let base: string;
 let n = 0;
@@ -181,5 +182,98 @@ describe('AtomicFile', () => {
   it('create in a missing directory rejects', async () => {
     const d = await freshDir();
     await expect(AtomicFile.create(path.join(d, 'nodir', 'x'), { overwrite: true })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('AtomicFile: durability, reservations and names', () => {
+  it('write resolves once its bytes are in the temporary file', async () => {
+    const d = await freshDir();
+    const f = await AtomicFile.create(path.join(d, 'w.bin'), { overwrite: false });
+    const a = randomBytes(3000);
+    const b = randomBytes(5000);
+    const pa = f.write(a);
+    const pb = f.write(b);
+    await pa;
+    // Read at once, synchronously: nothing else may run between the resolution and the check.
+    expect(readFileSync(f.tempPath).subarray(0, 3000).equals(a)).toBe(true);
+    await pb;
+    expect(readFileSync(f.tempPath).equals(Buffer.concat([a, b]))).toBe(true);
+    await f.abort();
+  });
+
+  it('a new name is reserved from create: a second writer is refused at once, until the first ends', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'new.cfg');
+    const first = await AtomicFile.create(target, { overwrite: false });
+    await expect(AtomicFile.create(target, { overwrite: false })).rejects.toBeInstanceOf(FileExistsError);
+    expect(await list(d)).toEqual([path.basename(first.tempPath)]); // the refused one made nothing
+    await first.abort();
+    const second = await AtomicFile.create(target, { overwrite: false });
+    await second.write(Buffer.from('second'));
+    await second.commit();
+    await expect(AtomicFile.create(target, { overwrite: false })).rejects.toBeInstanceOf(FileExistsError);
+    expect(await fs.readFile(target, 'utf8')).toBe('second');
+  });
+
+  it('names of 237 to 255 bytes work; 256 bytes is refused at create, not at commit', async () => {
+    const d = await freshDir();
+    for (const n of [237, 250, 255]) {
+      const target = path.join(d, 'n'.repeat(n));
+      const f = await AtomicFile.create(target, { overwrite: false });
+      expect(path.basename(f.tempPath).length).toBeLessThan(40);
+      await f.write(Buffer.from(String(n)));
+      await f.commit();
+      expect(await fs.readFile(target, 'utf8')).toBe(String(n));
+    }
+    await expect(AtomicFile.create(path.join(d, 'n'.repeat(256)), { overwrite: false })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(AtomicFile.create(path.join(d, 'm'.repeat(256)), { overwrite: true })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    expect((await list(d)).filter((x) => x.startsWith('.'))).toEqual([]);
+  });
+
+  it('commit fsyncs the file before it appears and the directory after', async () => {
+    const d = await freshDir();
+    const target = path.join(d, 'durable.bin');
+    const f = await AtomicFile.create(target, { overwrite: false });
+    const proto = Object.getPrototypeOf((f as unknown as { handle: object }).handle) as { sync: () => Promise<void> };
+    const events: string[] = [];
+    const realSync = proto.sync;
+    proto.sync = async function (this: unknown) {
+      events.push(`sync, target ${await exists(target) ? 'present' : 'absent'}`);
+      return realSync.call(this);
+    };
+    try {
+      void f.write(Buffer.from('bytes'));
+      await f.commit();
+    } finally {
+      proto.sync = realSync;
+    }
+    expect(events).toEqual(['sync, target absent', 'sync, target present']);
+  });
+});
+
+describe('AtomicFile on a full disk', () => {
+  it('ENOSPC fails the write and the commit, and leaves nothing behind', async (ctx) => {
+    const fsmall = mountTmpfs(ctx, 500);
+    try {
+      const target = path.join(fsmall.dir, 'big.bin');
+      const f = await AtomicFile.create(target, { overwrite: false });
+      const writes = Array.from({ length: 64 }, () => f.write(randomBytes(16 * 1024)));
+      const outcomes = await Promise.allSettled(writes);
+      const failed = outcomes.filter((o) => o.status === 'rejected') as PromiseRejectedResult[];
+      expect(failed.length).toBeGreaterThan(0);
+      expect((failed[0]!.reason as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      // Writes before the disk filled succeeded; none after the first failure did.
+      const firstFail = outcomes.findIndex((o) => o.status === 'rejected');
+      expect(outcomes.slice(firstFail).every((o) => o.status === 'rejected')).toBe(true);
+      await expect(f.commit()).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(await fs.readdir(fsmall.dir)).toEqual([]);
+      // The name is free again.
+      const again = await AtomicFile.create(target, { overwrite: false });
+      await again.write(Buffer.from('small'));
+      await again.commit();
+      expect(await fs.readFile(target, 'utf8')).toBe('small');
+    } finally {
+      fsmall.unmount();
+    }
   });
 });

@@ -42,7 +42,7 @@ describe('ImageCache', () => {
     expect(a.file.bytes.toString()).toBe('firmware image v1');
     expect(a.file.size).toBe(17);
     expect(a.file.path).toBe(p);
-    expect(cache.stats()).toEqual({ entries: 1, bytes: 17, loads: 1, hits: 1 });
+    expect(cache.stats()).toEqual({ entries: 1, bytes: 17, loads: 1, hits: 1, derived: 0 });
     a.release();
     b.release();
     // still cached while unreferenced: the next acquire is another hit
@@ -58,7 +58,7 @@ describe('ImageCache', () => {
     const leases = await Promise.all([cache.acquire(p), cache.acquire(p), cache.acquire(p)]);
     expect(leases[1]!.file.bytes).toBe(leases[0]!.file.bytes);
     expect(leases[2]!.file.bytes).toBe(leases[0]!.file.bytes);
-    expect(cache.stats()).toEqual({ entries: 1, bytes: 100_000, loads: 1, hits: 2 });
+    expect(cache.stats()).toEqual({ entries: 1, bytes: 100_000, loads: 1, hits: 2, derived: 0 });
     expect(leases[0]!.file.bytes.equals(Buffer.alloc(100_000, 0x5a))).toBe(true);
     for (const l of leases) l.release();
   });
@@ -155,7 +155,7 @@ describe('ImageCache', () => {
     (await cache.acquire(pa)).release(); // 60
     (await cache.acquire(pb)).release(); // 120
     (await cache.acquire(pa)).release(); // a is now more recent than b
-    expect(cache.stats()).toEqual({ entries: 2, bytes: 120, loads: 2, hits: 1 });
+    expect(cache.stats()).toEqual({ entries: 2, bytes: 120, loads: 2, hits: 1, derived: 0 });
     (await cache.acquire(pc)).release(); // 180 > 150: b (least recent) goes
     expect(cache.stats()).toMatchObject({ entries: 2, bytes: 120, loads: 3 });
 
@@ -192,10 +192,28 @@ describe('ImageCache', () => {
     expect(cache.stats()).toMatchObject({ loads: 3, hits: 2 });
   });
 
+  it('memo computes a derived value once per file version, kept with its copy', async () => {
+    const p = await file('a\nb\nc\n');
+    const cache = new ImageCache();
+    let scans = 0;
+    const lines = (b: Buffer) => (scans++, b.filter((c) => c === 10).length);
+    const leases = await Promise.all(Array.from({ length: 50 }, () => cache.acquire(p)));
+    for (const l of leases) expect(l.file.memo('lines', lines)).toBe(3);
+    expect(scans).toBe(1);
+    // A new version of the file gets its own value.
+    await replaceByRename(p, 'one line\n');
+    const fresh = await cache.acquire(p);
+    expect(fresh.file.memo('lines', lines)).toBe(1);
+    expect(leases[0]!.file.memo('lines', lines)).toBe(3); // old transfers keep the old version's
+    expect(scans).toBe(2);
+    expect(cache.stats().derived).toBe(2);
+    for (const l of [...leases, fresh]) l.release();
+  });
+
   it('a missing file rejects and leaves the cache unchanged', async () => {
     const cache = new ImageCache();
     await expect(cache.acquire(path.join(dir, 'missing.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
-    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, loads: 0, hits: 0 });
+    expect(cache.stats()).toEqual({ entries: 0, bytes: 0, loads: 0, hits: 0, derived: 0 });
   });
 
   it('a file deleted after being cached rejects on the next acquire', async () => {

@@ -185,7 +185,7 @@ describe('transfer machines on a simulated network', () => {
       expect(s.acknowledged).toBe(2);
     });
 
-    it('a timeout resends from the first unacknowledged block, with back-off', () => {
+    it('a timeout resends the window, later ones one block, the highest sent, with back-off', () => {
       const sent: { t: number; block: number }[] = [];
       let now = 0;
       const s = new TftpSender({ send: (h) => sent.push({ t: now, block: h.readUInt16BE(2) }) }, { role: 'server', source: new OctetSource(bytes(512 * 10)), blksize: 512, windowsize: 3, timeoutMs: 100, maxRetries: 3 });
@@ -198,9 +198,9 @@ describe('transfer machines on a simulated network', () => {
         times.push(now);
         s.tick(now);
       }
-      // Three resends of blocks 3..5, at 100, 200, 400 ms intervals, then ERROR 0.
+      // The window 3..5 once, then block 5 alone, at 100, 200, 400 ms intervals, then ERROR 0.
       expect(times.map((t, i) => t - (times[i - 1] ?? 10))).toEqual([100, 200, 400, 800]);
-      expect(sent.filter((p) => p.block !== 0).map((p) => p.block)).toEqual([3, 4, 5, 3, 4, 5, 3, 4, 5]);
+      expect(sent.filter((p) => p.block !== 0).map((p) => p.block)).toEqual([3, 4, 5, 5, 5]);
       expect(s.result).toEqual({ ok: false, error: { code: 0, message: 'timed out after 3 retries', by: 'local' } });
     });
   });

@@ -61,6 +61,14 @@ describe('negotiate', () => {
     expect(negotiate(rrq(['timeout', '1']), POLICY).timeoutMs).toBe(1000);
   });
 
+  it('a timeout above the policy cap is declined: left out of the OACK, the server timeout applies', () => {
+    const capped = { ...POLICY, maxTimeoutMs: 5000 };
+    expect(negotiate(rrq(['timeout', '5']), capped)).toMatchObject({ timeoutMs: 5000, oack: [{ name: 'timeout', value: '5' }] });
+    const n = negotiate(rrq(['blksize', '1024'], ['timeout', '255']), capped);
+    expect(n.timeoutMs).toBeUndefined();
+    expect(n.oack).toEqual([{ name: 'blksize', value: '1024' }]);
+  });
+
   it('tsize in a RRQ is answered with the size given', () => {
     const n = negotiate(rrq(['tsize', '0']), POLICY, 123_456);
     expect(n.tsize).toBe(123_456);

@@ -52,6 +52,13 @@ export interface SimOptions {
   limitMs?: number;
   /** Replace the server's answer to the request (for misbehaving-server tests). */
   serverOverride?: (req: RequestPacket, send: (b: Buffer) => void) => boolean;
+  /**
+   * Upload: the server's receiver waits for its writes (awaitWrites); each payload takes this long to
+   * write, one after another, as on a disk (the final one includes the commit).
+   */
+  writeMs?: number | ((block: number) => number);
+  /** Extra server machine settings (limits). */
+  serverLimits?: { maxUnackedBytes?: number; retriesBeforeAnswer?: number; maxLifeMs?: number };
 }
 
 export interface SimResult {
@@ -62,9 +69,19 @@ export interface SimResult {
   time: number;
   /** Count of packets sent by kind, e.g. sent['server DATA']. */
   sent: Record<string, number>;
+  /** With writeMs: when each block's write completed (index = block - 1). */
+  writtenAt: number[];
+  /** With writeMs: the most payloads waiting for the disk at once. */
+  maxQueuedWrites: number;
 }
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface EdgeEvent {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
 
 interface QueuedPacket {
   at: number;
@@ -117,7 +134,34 @@ export function simulate(o: SimOptions): SimResult {
 
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
   const clientFx: TransferEffects = { send: emit('client'), deliver: (b) => chunks.push(Buffer.from(decoder ? decoder.push(b) : b)) };
-  const serverFx: TransferEffects = { send: emit('server'), deliver: (b) => chunks.push(Buffer.from(decoder ? decoder.push(b) : b)) };
+  // A disk that writes one payload after another, each taking writeMs; the machine hears `written`.
+  const edge: EdgeEvent[] = [];
+  const writtenAt: number[] = [];
+  let diskFreeAt = 0;
+  let queuedWrites = 0;
+  let maxQueuedWrites = 0;
+  let deliveredBlocks = 0;
+  const serverDeliver =
+    o.writeMs === undefined
+      ? (b: Buffer) => chunks.push(Buffer.from(decoder ? decoder.push(b) : b))
+      : (b: Buffer) => {
+          const block = ++deliveredBlocks;
+          const copy = Buffer.from(decoder ? decoder.push(b) : b);
+          const ms = typeof o.writeMs === 'function' ? o.writeMs(block) : o.writeMs!;
+          diskFreeAt = Math.max(diskFreeAt, now) + ms;
+          maxQueuedWrites = Math.max(maxQueuedWrites, ++queuedWrites);
+          edge.push({
+            at: diskFreeAt,
+            seq: seq++,
+            fn: () => {
+              queuedWrites--;
+              chunks.push(copy);
+              writtenAt[block - 1] = now;
+              (server as TftpReceiver).written(now);
+            },
+          });
+        };
+  const serverFx: TransferEffects = { send: emit('server'), deliver: serverDeliver };
   const makeSource = () => (o.mode === 'netascii' ? new NetasciiSource(o.data) : new OctetSource(o.data));
 
   // The client's request.
@@ -150,10 +194,20 @@ export function simulate(o: SimOptions): SimResult {
       if (p.opcode === Opcode.RRQ) {
         const source = makeSource();
         const n = negotiate(p, policy, source.size);
-        server = new TftpSender(serverFx, { role: 'server', source, blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, timeoutMs: n.timeoutMs ?? timeoutMs, maxRetries });
+        server = new TftpSender(serverFx, { role: 'server', source, blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, timeoutMs: n.timeoutMs ?? timeoutMs, maxRetries, ...o.serverLimits });
       } else {
         const n = negotiate(p, policy);
-        server = new TftpReceiver(serverFx, { role: 'server', blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, timeoutMs: n.timeoutMs ?? timeoutMs, maxRetries, dallyMs: timeoutMs * 3 });
+        server = new TftpReceiver(serverFx, {
+          role: 'server',
+          blksize: n.blksize,
+          windowsize: n.windowsize,
+          oack: n.oack,
+          timeoutMs: n.timeoutMs ?? timeoutMs,
+          maxRetries,
+          dallyMs: timeoutMs * 3,
+          awaitWrites: o.writeMs !== undefined,
+          ...o.serverLimits,
+        });
       }
       server.start(now);
       return;
@@ -165,14 +219,18 @@ export function simulate(o: SimOptions): SimResult {
   const machines = () => [client, server].filter((m): m is TftpSender | TftpReceiver => m !== undefined);
   while (now <= limit) {
     if (client.state === 'done' && (!server || server.state === 'done') && queue.length === 0) break;
-    // Next event: earliest packet or earliest deadline.
+    // Next event: earliest packet, write completion or deadline.
     queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    edge.sort((a, b) => a.at - b.at || a.seq - b.seq);
     const nextPacket = queue[0]?.at ?? Infinity;
+    const nextEdge = edge[0]?.at ?? Infinity;
     const nextDeadline = Math.min(...machines().map((m) => m.deadline));
-    const next = Math.min(nextPacket, nextDeadline);
+    const next = Math.min(nextPacket, nextDeadline, nextEdge);
     if (next === Infinity) break;
     now = next;
-    if (nextPacket <= nextDeadline) {
+    if (nextEdge <= nextPacket && nextEdge <= nextDeadline) {
+      edge.shift()!.fn();
+    } else if (nextPacket <= nextDeadline) {
       const q = queue.shift()!;
       if (q.to === 'server') serverReceive(q.bytes);
       else {
@@ -185,7 +243,7 @@ export function simulate(o: SimOptions): SimResult {
   }
   if (decoder) chunks.push(decoder.end());
   void lastBlockAbs;
-  return { client, server, delivered: Buffer.concat(chunks), log, time: now, sent: counts };
+  return { client, server, delivered: Buffer.concat(chunks), log, time: now, sent: counts, writtenAt, maxQueuedWrites };
 }
 
 /** Deterministic PRNG: the lossy relay's. */

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { encodeError } from '../codec.js';
-import { abortAll, type ReadResult, type ReadTask, runReadTask } from './read-task.js';
+import { abortAll, abortTransfer, nudgeTransfer, type ReadResult, type ReadTask, runReadTask } from './read-task.js';
+import { TransferStatus } from './status.js';
 import { CONTROL_CHANNEL, type ControlMessage } from './worker.js';
 
 /** The worker's built file. Tests run this module from src/, but a worker thread needs the build. */
@@ -33,6 +34,10 @@ export interface TransferRunner {
   run(task: ReadTask): Promise<ReadResult>;
   /** Ends every running transfer with this ERROR. */
   abortAll(code: number, message: string): void;
+  /** Ends the transfer of task `id` with this ERROR (set its status's cancel flag first). */
+  abort(id: number, code: number, message: string): void;
+  /** The client of task `id` repeated its request. */
+  nudge(id: number): void;
   close(): Promise<void>;
 }
 
@@ -51,6 +56,12 @@ class InlineRunner implements TransferRunner {
   }
   abortAll(code: number, message: string): void {
     abortAll(code, message);
+  }
+  abort(id: number, code: number, message: string): void {
+    abortTransfer(id, code, message);
+  }
+  nudge(id: number): void {
+    nudgeTransfer(id);
   }
   async close(): Promise<void> {}
 }
@@ -87,14 +98,25 @@ class PoolRunner implements TransferRunner {
     try {
       return (await this.pool.run({ ...task, poolId: this.poolId })) as ReadResult;
     } catch (e) {
+      // The client hears only that it failed; the reason stays in the transfer record.
+      await tellClient(task, 'transfer worker failed');
       const message = `transfer worker failed: ${(e as Error).message}`;
-      await tellClient(task, message);
       return { ok: false, error: { code: 0, message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: { 0: 1 } };
     }
   }
 
   abortAll(code: number, message: string): void {
     const m: ControlMessage = { type: 'abort', poolId: this.poolId, code, message };
+    this.control.postMessage(m);
+  }
+
+  abort(id: number, code: number, message: string): void {
+    const m: ControlMessage = { type: 'abort-one', poolId: this.poolId, id, code, message };
+    this.control.postMessage(m);
+  }
+
+  nudge(id: number): void {
+    const m: ControlMessage = { type: 'nudge', poolId: this.poolId, id };
     this.control.postMessage(m);
   }
 
@@ -106,7 +128,7 @@ class PoolRunner implements TransferRunner {
 
 /** After a worker died: the client is locked to the transfer's port, so the ERROR goes out from it. */
 async function tellClient(task: ReadTask, message: string): Promise<void> {
-  const port = Atomics.load(task.portSlot, 0);
+  const port = new TransferStatus(task.status).port;
   const s = dgram.createSocket({ type: isIPv6(task.host) ? 'udp6' : 'udp4', reuseAddr: true });
   s.on('error', () => {});
   await new Promise<void>((resolve) => {

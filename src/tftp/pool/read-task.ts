@@ -10,8 +10,11 @@ import type { TransferError } from '../transfer.js';
 import type { SendCounters } from '../../net/send-counters.js';
 import { openTransport } from '../../net/transport.js';
 import { type Endpoint, UdpTransfer } from '../udp-transfer.js';
+import { TransferStatus } from './status.js';
 
 export interface ReadTask {
+  /** Names the transfer for `abortTransfer` (unique per server). */
+  id: number;
   /** The client's TID. */
   peer: Endpoint;
   /** Address the transfer's socket binds to (the server's listen address). */
@@ -20,13 +23,18 @@ export interface ReadTask {
   bytes: SharedArrayBuffer;
   size: number;
   mode: 'octet' | 'netascii';
+  /** Bytes on the wire: `size`, or the netascii length (computed once per file version by the server). */
+  wireSize: number;
   blksize: number;
   windowsize: number;
   oack: OptionPair[];
   timeoutMs: number;
   maxRetries: number;
-  /** Slot 0 receives the transfer's port once bound, so the server can still reach the client if a worker dies. */
-  portSlot: Int32Array;
+  retriesBeforeAnswer?: number;
+  maxLifeMs?: number;
+  maxUnackedBytes?: number;
+  /** A TransferStatus's buffer, shared with the server (port, cancel flag, last progress). */
+  status: SharedArrayBuffer;
 }
 
 export interface ReadResult {
@@ -41,17 +49,20 @@ export interface ReadResult {
   udp?: SendCounters;
 }
 
-/** Transfers running in this thread, so a shutdown can end them all. */
-export const activeTransfers = new Set<UdpTransfer>();
+/** Transfers running in this thread, by task id, so a shutdown or a reclaim can end them. */
+export const activeTransfers = new Map<number, UdpTransfer>();
 
 export async function runReadTask(task: ReadTask): Promise<ReadResult> {
   const errorsSent: Record<number, number> = {};
   const countError = (code: number) => (errorsSent[code] = (errorsSent[code] ?? 0) + 1);
   const file = Buffer.from(task.bytes, 0, task.size);
-  const source = task.mode === 'netascii' ? new NetasciiSource(file) : new OctetSource(file);
+  const source = task.mode === 'netascii' ? new NetasciiSource(file, task.wireSize) : new OctetSource(file);
+  const status = new TransferStatus(task.status);
   const transport = await openTransport({ local: task.host, peer: task.peer, peerPortKnown: true });
-  Atomics.store(task.portSlot, 0, transport.port);
-  const t = new UdpTransfer({ transport, onErrorSent: countError });
+  // Idleness counts from here: the transfer may have waited for its worker to start.
+  status.progress(performance.now());
+  status.port = transport.port;
+  const t = new UdpTransfer({ transport, onErrorSent: countError, onProgress: (now) => status.progress(now) });
   const machine = new TftpSender(t, {
     role: 'server',
     source,
@@ -60,13 +71,19 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
     oack: task.oack,
     timeoutMs: task.timeoutMs,
     maxRetries: task.maxRetries,
+    ...(task.retriesBeforeAnswer !== undefined ? { retriesBeforeAnswer: task.retriesBeforeAnswer } : {}),
+    ...(task.maxLifeMs !== undefined ? { maxLifeMs: task.maxLifeMs } : {}),
+    ...(task.maxUnackedBytes !== undefined ? { maxUnackedBytes: task.maxUnackedBytes } : {}),
   });
-  activeTransfers.add(t);
+  activeTransfers.set(task.id, t);
   let result;
   try {
-    result = (await t.start(machine)).result;
+    const done = t.start(machine);
+    // Reclaimed while it was starting: the abort message found nothing to end.
+    if (status.cancelled) t.abort(0, 'server busy');
+    result = (await done).result;
   } finally {
-    activeTransfers.delete(t);
+    activeTransfers.delete(task.id);
     await t.closeSocket();
   }
   const s = machine.stats;
@@ -76,5 +93,15 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
 
 /** Ends every transfer running in this thread with an ERROR (server shutdown). */
 export function abortAll(code: number, message: string): void {
-  for (const t of activeTransfers) t.abort(code, message);
+  for (const t of activeTransfers.values()) t.abort(code, message);
+}
+
+/** Its client repeated the request: the transfer's first packet goes again if unanswered. */
+export function nudgeTransfer(id: number): void {
+  activeTransfers.get(id)?.nudge();
+}
+
+/** Ends one transfer running in this thread, if it is here. */
+export function abortTransfer(id: number, code: number, message: string): void {
+  activeTransfers.get(id)?.abort(code, message);
 }
