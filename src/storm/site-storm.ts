@@ -12,7 +12,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClassConfig } from '../config/schema.js';
 import { findModel } from '../phones/models.js';
-import { buildFleet } from './fleet.js';
+import { buildFleet, type FleetPhone } from './fleet.js';
 import { CpuGroup, procUsage } from './proc.js';
 import { type FaultTotals, type PhoneOutcome, type StormRun, summarize } from './result.js';
 import type { StormOptions } from './run.js';
@@ -90,7 +90,7 @@ async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root:
     const cpu = () => (group ? group.cpuSeconds() : server!.servers.reduce((t, x) => t + (x.usage()?.cpuSeconds ?? NaN), 0));
     if (dhcp) relay = await site.startRelay();
     const cpu0 = cpu();
-    const results = await runPhones(site, o, fleet, runDir, dhcpOn);
+    const results = await bootSitePhones(site, o, fleet, runDir, dhcpOn);
     const cpu1 = cpu();
     const uplink = site.uplinkCounters();
     const outcomes: PhoneOutcome[] = results.flatMap((r) => r.outcomes).sort((a, b) => a.index - b.index);
@@ -166,8 +166,11 @@ async function startKea(site: Site, dhcp: SiteDhcp, dir: string): Promise<Runnin
   return { name: 'kea', pid: child.pid!, usage: () => procUsage(child.pid!), stop: () => site.stop(child) };
 }
 
-/** One process per voice subnet, inside its namespace, all starting at the same instant. */
-async function runPhones(site: Site, o: StormOptions, fleet: ReturnType<typeof buildFleet>, dir: string, dhcpOn: boolean): Promise<SitePhonesResult[]> {
+/**
+ * Boots `fleet` in `site` against whatever serves it there (bootwire, a peer; bench/floods.mjs adds a
+ * flood beside it): one process per voice subnet, inside its namespace, all starting at the same instant.
+ */
+export async function bootSitePhones(site: Site, o: StormOptions, fleet: FleetPhone[], dir: string, dhcpOn: boolean): Promise<SitePhonesResult[]> {
   const k = site.voice.length;
   const startAtEpochMs = Date.now() + START_MARGIN_MS;
   const n = fleet.length;
