@@ -41,7 +41,7 @@ const what = {
   'tftp-spoof': 'plain 16-byte RRQs (forgeable), never answered, 1,000/s',
   'tftp-netascii': 'netascii RRQs with tsize for a 10 MB text file, 300/s',
   'tftp-longname': 'RRQs with a 65,000-character file name, 500/s',
-  'http-idle': '4,500 connections that never send a request, reopened as they close',
+  'http-idle': '4,500 connections that never send a request, each reopened 1 s after the server closes it',
   'http-junk': 'HTTP/0.9 request lines and files named as directories, 500 connections/s',
 };
 
@@ -117,7 +117,7 @@ for (const kind of KINDS) {
   const { run: r, flood } = await run(kind);
   const amp = flood && flood.sentBytes > 0 ? (flood.receivedBytes / flood.sentBytes).toFixed(2) : '–';
   rows.push(
-    `| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ${flood?.sent ?? '–'} | ${amp} |`,
+    `| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ${flood?.sent ?? '–'} | ${amp} | ${flood ? flood.cpuSeconds.toFixed(1) : '–'} |`,
   );
 }
 const md = [
@@ -125,10 +125,10 @@ const md = [
   '',
   `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}.`,
   '',
-  `Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the phones. The storm alone: ${alone.map((r) => r.wallSeconds.toFixed(2)).join(', ')} s (median ${base.toFixed(2)} s). Target: at most 1.5x with any flood. "Bytes back per byte sent" is what the server answered the flood with, per byte of it.`,
+  `Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the phones. The storm alone: ${alone.map((r) => `${r.wallSeconds.toFixed(2)} s (${r.retransmits} retransmissions)`).join(', ')}; median ${base.toFixed(2)} s. The flooder shares the machine's 2 cores with the server and the phones: its own CPU is in the last column. Target: at most 1.5x with any flood. "Bytes back per byte sent" is what the server answered the flood with, per byte of it.`,
   '',
-  '| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets or connections | bytes back per byte sent |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets or connections | bytes back per byte sent | flood CPU s |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows,
   '',
 ].join('\n');

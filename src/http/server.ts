@@ -53,8 +53,8 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /**
    * Open connections per listener from one client address, the same way: its own oldest idle
-   * connection gives way, else the new one is refused. Default 1024 (a 1,000-phone storm from one
-   * simulator address, or a site behind one NAT address, fits).
+   * connection gives way, else the new one is refused. Default 64: a phone holds one or two; phones
+   * behind one NAT address need it raised.
    */
   maxConnectionsPerClient?: number;
   /** Time to receive a request's headers, and for HTTPS to finish the TLS handshake before them. Default 20 s. */
@@ -130,7 +130,7 @@ export declare interface HttpFileServer {
 type Listener = { kind: 'http' | 'https'; server: http.Server; table: ConnectionTable<Socket> };
 
 export const DEFAULT_MAX_CONNECTIONS = 4096;
-export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 1024;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64;
 
 /** An IPv4 client seen through a dual-stack socket is the same client as over IPv4. */
 const clientAddress = (a: string | undefined): string => (a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);

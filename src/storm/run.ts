@@ -63,6 +63,9 @@ async function freeUdpPort(host: string): Promise<number> {
   return port;
 }
 
+/** Phone i's own loopback address (127.1.0.0 on; Linux routes all of 127/8 to lo), apart from the relays' 127.0.x. */
+export const phoneLoopbackAddress = (i: number) => `127.${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
+
 /** Relay socket k: its own loopback address, one port for all (the server's relayPort). */
 export const relayAddress = (k: number) => `127.0.${10 + Math.floor(k / 254)}.${(k % 254) + 1}`;
 
@@ -126,6 +129,9 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
     serverUrl = o.server;
     label = o.server;
   }
+  // Phones on loopback each send from an address of their own, as on a voice subnet: a server's
+  // per-address limits then see a thousand phones, not one host.
+  const onLoopback = o.server === 'builtin' || /^[a-z]+:\/\/(127\.|localhost[:/])/.test(o.server);
   const progress = createProgress(label, fleet.length, o.progress);
   const cpu0 = selfCpuSeconds();
   const serverCpu0 = server?.usage()?.cpuSeconds;
@@ -140,6 +146,7 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
         : {}),
       ...(serverUrl !== undefined && o.dhcp === 'none' ? { serverUrl } : {}),
       redirects,
+      ...(onLoopback ? { localAddresses: fleet.map((p) => phoneLoopbackAddress(p.index)) } : {}),
       faults: { loss: o.loss, duplicate: o.duplicate, reorder: o.reorder },
       ...(o.protocols ? { protocols: o.protocols } : {}),
       ...(o.blksize ? { tftpBlksize: o.blksize } : {}),

@@ -84,8 +84,8 @@ export interface TftpServerOptions {
 export const TFTP_LIMIT_DEFAULTS = {
   maxClientTimeoutMs: 5000,
   maxTransferMs: 600_000,
-  maxTransfersPerAddress: 1500,
-  maxRequestRate: 2000,
+  maxTransfersPerAddress: 64,
+  maxRequestRate: 200,
   retriesBeforeAnswer: 1,
   maxUnackedBytes: 512 * 1024,
   maxFilenameBytes: 1024,
