@@ -66,7 +66,9 @@ function procStats(pid) {
 
 /** The server process's pid inside `ip netns exec` (exec replaces ip with the server). */
 const SERVERS = {
-  bootwire: (root, workers, _log) => ['node', [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', ...(workers === undefined ? [] : ['--workers', String(workers)])]],
+  // Every client here is 127.0.0.1 (100 curls at once): the per-address limits, sized for phones with
+  // an address each, are lifted as for phones behind one NAT address; the peers have none.
+  bootwire: (root, workers, _log) => ['node', [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', '--max-transfers-per-address', '2000', '--max-request-rate', '0', ...(workers === undefined ? [] : ['--workers', String(workers)])]],
   'tftpd-hpa': (root) => ['in.tftpd', ['-L', '-a', '127.0.0.1:69', '-s', '-u', 'root', root]],
   // Log files are real files of the run: a peer handed /dev/null as its log file once replaced the device.
   atftpd: (root, _w, log) => [ATFTPD, ['--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', log, root]],
