@@ -2,7 +2,7 @@
  * CPU time and peak memory of a process from /proc (Linux), so servers written in any language are
  * measured alike: utime+stime, and VmHWM (peak resident set).
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -118,4 +118,35 @@ export function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * CPU seconds of a server's processes so far: from a control group named `name` holding them (and all
+ * they fork), or from /proc where no group can be made. `close` removes the group.
+ */
+export function serverCpu(name: string, servers: readonly { pid: number; usage(): ProcUsage | undefined }[]): { cpuSeconds(): number; close(): Promise<void> } {
+  let group = CpuGroup.open(name);
+  if (group && !servers.every((x) => group!.add(x.pid))) {
+    group.remove();
+    group = undefined;
+  }
+  return {
+    cpuSeconds: () => (group ? group.cpuSeconds() : servers.reduce((t, x) => t + (x.usage()?.cpuSeconds ?? NaN), 0)),
+    close: async () => group?.removeWhenEmpty(),
+  };
+}
+
+/** Runs a program that prints one JSON line last (a child storm), and returns that line parsed. */
+export async function runJsonChild<T>(argv: string[], what: string, spawnIt: (cmd: string, args: string[]) => ChildProcess = (c, a) => spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] })): Promise<T> {
+  const child = spawnIt(argv[0]!, argv.slice(1));
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  try {
+    return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
+  } catch {
+    throw new Error(`${what} exited with ${code}: ${err.trim() || out.trim()}`);
+  }
 }

@@ -180,3 +180,16 @@ export function toJson(r: StormRun): Record<string, unknown> {
     ...(rest.uplink ? { uplink: rest.uplink } : {}),
   };
 }
+
+/**
+ * Runs every server `rounds` times, the order reversed every other round (so that neither goes first
+ * on a cold or a warm machine), and keeps each server's median round by wall time.
+ */
+export async function alternateRounds(names: readonly string[], rounds: number, run: (name: string, round: number) => Promise<StormRun>): Promise<StormRun[]> {
+  const runs: StormRun[][] = names.map(() => []);
+  const order = names.map((_, i) => i);
+  for (let round = 0; round < rounds; round++) {
+    for (const i of round % 2 === 0 ? order : [...order].reverse()) runs[i]?.push(await run(names[i] ?? '', round));
+  }
+  return runs.map((r) => [...r].sort((a, b) => a.wallSeconds - b.wallSeconds)[Math.floor((r.length - 1) / 2)]).filter((r): r is StormRun => r !== undefined);
+}

@@ -1,9 +1,8 @@
 /**
- * One storm: a fleet of simulated phones booting at once against bootwire or another server, measured.
- * With `compare`, the same fleet boots against bootwire and each named peer in turn, each server alone
- * in a network namespace of its own (the peers listen on port 69 and drop privileges: root only).
+ * One storm: a fleet of simulated phones booting at once against bootwire or another server, measured,
+ * on loopback; with `compare`, against each peer too (src/storm/compare.ts); with `site`, in network
+ * namespaces (src/storm/site-storm.ts).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,10 +11,11 @@ import type { Redirect } from '../boot/redirect.js';
 import type { FileProtocol } from '../phones/models.js';
 import { writeExampleRoot } from '../phones/init-root.js';
 import { buildFleet, type MixEntry } from './fleet.js';
-import { CpuGroup, selfCpuSeconds } from './proc.js';
+import { compareOnLoopback } from './compare.js';
+import { selfCpuSeconds } from './proc.js';
 import { createProgress } from './progress.js';
 import { type StormRun, summarize } from './result.js';
-import { CLI, loopbackConfig, type PeerName, type RunningServer, startBootwire, startPeer } from './servers.js';
+import { loopbackConfig, type PeerName, type RunningServer, startBootwire } from './servers.js';
 import { simulate } from './simulator.js';
 import { type SiteStormOptions, siteStorm } from './site-storm.js';
 
@@ -92,7 +92,7 @@ export async function runStorm(o: StormOptions): Promise<StormRun[]> {
   try {
     const root = await prepareRoot(o, dir);
     if (o.site) return await siteStorm(o, o.site, root, dir);
-    if (o.compare.length > 0) return await compare(o, root, dir);
+    if (o.compare.length > 0) return await compareOnLoopback(o, root, dir);
     return [await single(o, root, dir)];
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -165,120 +165,6 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
     relayFaults: result.relayFaults,
     ...(usage && serverCpu0 !== undefined ? { serverCpuSeconds: usage.cpuSeconds - serverCpu0, serverPeakRssBytes: usage.peakRssBytes } : {}),
   });
-}
-
-function ip(args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim()}`);
-}
-
-/** Each server alone in a fresh namespace; the fleet is a child storm inside it, pointed at port 69. */
-async function compare(o: StormOptions, root: string, dir: string): Promise<StormRun[]> {
-  if (process.getuid?.() !== 0) throw new Error('--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own');
-  const names = ['bootwire', ...o.compare];
-  const runs = new Map<string, StormRun[]>();
-  for (let round = 0; round < o.rounds; round++) {
-    const order = round % 2 === 0 ? names : [...names].reverse();
-    for (const name of order) {
-      const ns = `bwstorm-${process.pid}-${round}-${name}`;
-      ip(['netns', 'add', ns]);
-      try {
-        ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-        // tftpd-hpa resolves its address with AI_ADDRCONFIG, which fails when only loopback has one.
-        ip(['-n', ns, 'link', 'add', 'bw0', 'type', 'veth', 'peer', 'name', 'bw1']);
-        ip(['-n', ns, 'addr', 'add', '198.18.0.1/32', 'dev', 'bw0']);
-        ip(['-n', ns, 'link', 'set', 'bw0', 'up']);
-        ip(['-n', ns, 'link', 'set', 'bw1', 'up']);
-        const prefix = ['ip', 'netns', 'exec', ns];
-        const server =
-          name === 'bootwire'
-            ? await startBootwire({ config: { root, tftp: { listen: '127.0.0.1:69', ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) } }, dir, prefix })
-            : await startPeer(name as PeerName, root, prefix);
-        // The server's CPU with the children it forks and never waits for (tftpd-hpa): see CpuGroup.
-        let group = CpuGroup.open(ns);
-        if (group && !group.add(server.pid)) {
-          group.remove();
-          group = undefined;
-        }
-        const cpu = () => (group ? group.cpuSeconds() : server.usage()?.cpuSeconds);
-        try {
-          if (o.progress) process.stderr.write(`storm: ${name} (round ${round + 1}/${o.rounds})\n`);
-          const cpu0 = cpu() ?? 0;
-          const child = await childStorm(o, prefix, root);
-          const cpu1 = cpu();
-          const u = server.usage();
-          const run: StormRun = {
-            ...child,
-            server: name,
-            ...(cpu1 !== undefined && Number.isFinite(cpu1) ? { serverCpuSeconds: Math.round((cpu1 - cpu0) * 1000) / 1000 } : {}),
-            ...(u ? { serverPeakRssBytes: u.peakRssBytes } : {}),
-          };
-          runs.set(name, [...(runs.get(name) ?? []), run]);
-        } finally {
-          await server.stop();
-          await group?.removeWhenEmpty();
-        }
-      } finally {
-        spawnSync('ip', ['netns', 'del', ns]);
-      }
-    }
-  }
-  // The median round by wall time stands for each server.
-  return names.map((n) => {
-    const r = [...runs.get(n)!].sort((a, b) => a.wallSeconds - b.wallSeconds);
-    return r[Math.floor((r.length - 1) / 2)]!;
-  });
-}
-
-/** `bootwire storm --server tftp://127.0.0.1:69/ --dhcp none --json` inside the namespace. */
-async function childStorm(o: StormOptions, prefix: string[], root: string): Promise<StormRun> {
-  const args = [
-    ...prefix,
-    process.execPath,
-    CLI,
-    'storm',
-    '--server',
-    'tftp://127.0.0.1:69/',
-    '--dhcp',
-    'none',
-    '--root',
-    root,
-    '--phones',
-    String(o.phones),
-    '--mix',
-    o.mixText,
-    '--protocols',
-    (o.protocols ?? ['tftp']).join(','),
-    '--loss',
-    String(o.loss),
-    '--duplicate',
-    String(o.duplicate),
-    '--reorder',
-    String(o.reorder),
-    '--stagger',
-    String(o.staggerMs),
-    '--workers',
-    String(o.workers),
-    '--seed',
-    String(o.seed),
-    '--json',
-    '--full-json',
-    '--no-progress',
-    ...(o.blksize ? ['--client-blksize', String(o.blksize)] : []),
-    ...(o.windowsize ? ['--client-windowsize', String(o.windowsize)] : []),
-  ];
-  const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  const line = out.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as StormRun;
-  } catch {
-    throw new Error(`the fleet's storm exited with ${code}: ${err.trim() || out.trim()}`);
-  }
 }
 
 export const defaultWorkers = () => Math.max(1, Math.min(4, availableParallelism()));

@@ -13,8 +13,8 @@ import path from 'node:path';
 import type { ClassConfig } from '../config/schema.js';
 import { findModel } from '../phones/models.js';
 import { buildFleet, type FleetPhone } from './fleet.js';
-import { CpuGroup, procUsage } from './proc.js';
-import { type FaultTotals, type PhoneOutcome, type StormRun, summarize } from './result.js';
+import { procUsage, runJsonChild, serverCpu } from './proc.js';
+import { alternateRounds, type FaultTotals, type PhoneOutcome, type StormRun, summarize } from './result.js';
 import type { StormOptions } from './run.js';
 import { CLI, type PeerName, type RunningServer, startBootwire, startPeer } from './servers.js';
 import { bootwireDhcpConfig, dnsmasqDhcpConf, keaConfig, type SiteDhcp, siteDhcp } from './site-dhcp.js';
@@ -37,22 +37,11 @@ const START_MARGIN_MS = 2000;
 
 export async function siteStorm(o: StormOptions, s: SiteStormOptions, root: string, dir: string): Promise<StormRun[]> {
   if (!isRoot()) throw new SiteNeedsRoot('--site builds network namespaces (a router, a relay, a shaped uplink): it needs root');
-  const names = ['bootwire', ...o.compare];
   // The peers serve only TFTP: compared, every server is asked for TFTP alone.
   const same: StormOptions = o.compare.length > 0 && !o.protocols ? { ...o, protocols: ['tftp'] } : o;
-  const runs = new Map<string, StormRun[]>();
-  for (let round = 0; round < o.rounds; round++) {
-    const order = round % 2 === 0 ? names : [...names].reverse();
-    for (const name of order) {
-      if (o.progress) process.stderr.write(`storm --site: ${name} (round ${round + 1}/${o.rounds})\n`);
-      const run = await siteRun(name, same, s, root, dir);
-      runs.set(name, [...(runs.get(name) ?? []), run]);
-    }
-  }
-  // The median round by wall time stands for each server.
-  return names.map((n) => {
-    const r = [...runs.get(n)!].sort((a, b) => a.wallSeconds - b.wallSeconds);
-    return r[Math.floor((r.length - 1) / 2)]!;
+  return alternateRounds(['bootwire', ...o.compare], o.rounds, (name, round) => {
+    if (o.progress) process.stderr.write(`storm --site: ${name} (round ${round + 1}/${o.rounds})\n`);
+    return siteRun(name, same, s, root, dir);
   });
 }
 
@@ -75,23 +64,18 @@ async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root:
   const runDir = await mkdtemp(path.join(dir, `${name}-`));
   let server: SiteServer | undefined;
   let relay: Awaited<ReturnType<Site['startRelay']>> | undefined;
-  let group: CpuGroup | undefined;
+  let cpu: ReturnType<typeof serverCpu> | undefined;
   try {
     const dhcpOn = o.dhcp !== 'none';
     const models = [...new Set(fleet.map((p) => p.model))].map((m) => findModel(m)!);
     const dhcp = dhcpOn ? siteDhcp(site, SERVER_ADDRESS, await rootClasses(root), models) : undefined;
     server = await startSiteServer(name, site, o, root, runDir, dhcp);
     // Every process of the server (a peer and its Kea, tftpd-hpa's children) in one CPU group.
-    group = CpuGroup.open(`${site.server.name}-cpu`);
-    if (group && !server.servers.every((x) => group!.add(x.pid))) {
-      group.remove();
-      group = undefined;
-    }
-    const cpu = () => (group ? group.cpuSeconds() : server!.servers.reduce((t, x) => t + (x.usage()?.cpuSeconds ?? NaN), 0));
+    cpu = serverCpu(`${site.server.name}-cpu`, server.servers);
     if (dhcp) relay = await site.startRelay();
-    const cpu0 = cpu();
+    const cpu0 = cpu.cpuSeconds();
     const results = await bootSitePhones(site, o, fleet, runDir, dhcpOn);
-    const cpu1 = cpu();
+    const cpu1 = cpu.cpuSeconds();
     const uplink = site.uplinkCounters();
     const outcomes: PhoneOutcome[] = results.flatMap((r) => r.outcomes).sort((a, b) => a.index - b.index);
     const relayFaults = results.reduce<FaultTotals>((t, r) => ({ dropped: t.dropped + r.relayFaults.dropped, duplicated: t.duplicated + r.relayFaults.duplicated, reordered: t.reordered + r.relayFaults.reordered }), { dropped: 0, duplicated: 0, reordered: 0 });
@@ -108,7 +92,7 @@ async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root:
   } finally {
     await relay?.stop();
     for (const x of server?.servers ?? []) await x.stop();
-    await group?.removeWhenEmpty();
+    await cpu?.close();
     site.destroy();
   }
 }
@@ -200,17 +184,7 @@ export async function bootSitePhones(site: Site, o: StormOptions, fleet: FleetPh
       };
       const file = path.join(dir, `phones-${v.index}.json`);
       await writeFile(file, JSON.stringify(job));
-      const child = site.spawnIn(v, process.execPath, [SITE_PHONES, file]);
-      let out = '';
-      let err = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-      const code = await new Promise<number | null>((r) => child.once('exit', r));
-      try {
-        return JSON.parse(out.trim().split('\n').pop() ?? '') as SitePhonesResult;
-      } catch {
-        throw new Error(`the phones of ${v.cidr} exited with ${code}: ${err.trim() || out.trim()}`);
-      }
+      return runJsonChild<SitePhonesResult>([process.execPath, SITE_PHONES, file], `the phones of ${v.cidr}`, (cmd, args) => site.spawnIn(v, cmd, args));
     }),
   );
 }

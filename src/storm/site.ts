@@ -17,6 +17,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { addNamespace, deleteNamespace, ip, netnsPrefix, removeStaleNamespaces } from './netns.js';
 import { stopChild } from './proc.js';
 
 export const SERVER_ADDRESS = '10.79.0.1';
@@ -71,11 +72,6 @@ process.on('exit', () => {
   for (const s of live) s.destroy();
 });
 
-function ip(args: string[], input?: string): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 20_000, ...(input !== undefined ? { input } : {}) });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim()}`);
-}
-
 function tc(ns: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync('tc', ['-n', ns, ...args], { encoding: 'utf8', timeout: 10_000 });
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
@@ -105,21 +101,6 @@ export function hasNetem(): boolean {
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-/** Namespaces of sites whose process is gone (killed before it could clean up). */
-function removeStaleSites(): void {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of list.split('\n')) {
-    const name = line.trim().split(/\s+/)[0] ?? '';
-    const m = /^bwsite-(\d+)-[0-9a-f]+-/.exec(name);
-    if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') spawnSync('ip', ['netns', 'del', name]);
-    }
-  }
-}
-
 export class Site {
   readonly server: Namespace;
   readonly router: Namespace;
@@ -134,7 +115,7 @@ export class Site {
   ) {
     const ns = (suffix: string): Namespace => {
       const name = `bwsite-${id}-${suffix}`;
-      return { name, prefix: ['ip', 'netns', 'exec', name] };
+      return { name, prefix: netnsPrefix(name) };
     };
     this.server = ns('srv');
     this.router = ns('rtr');
@@ -150,7 +131,7 @@ export class Site {
     if (o.voiceSubnets < 1 || o.voiceSubnets > 200) throw new Error(`voice subnets: ${o.voiceSubnets} is not in 1..200`);
     if (o.phonesPerSubnet < 1 || o.phonesPerSubnet > MAX_PHONES_PER_SUBNET) throw new Error(`phones per subnet: ${o.phonesPerSubnet} is not in 1..${MAX_PHONES_PER_SUBNET}`);
     if ((o.uplink?.delayMs || o.uplink?.lossPercent) && !hasNetem()) throw new Error('uplink delay and loss need netem, which this kernel does not have');
-    removeStaleSites();
+    removeStaleNamespaces('bwsite');
     const site = new Site(`${process.pid}-${randomBytes(3).toString('hex')}`, o);
     live.add(site);
     try {
@@ -165,9 +146,8 @@ export class Site {
   private build(): void {
     const { server: s, router: r } = this;
     for (const n of [s, r, ...this.voice]) {
-      ip(['netns', 'add', n.name]);
+      addNamespace(n.name);
       this.names.push(n.name);
-      ip(['-n', n.name, 'link', 'set', 'lo', 'up']);
     }
     ip(['link', 'add', 'up0', 'netns', s.name, 'type', 'veth', 'peer', 'name', 'up1', 'netns', r.name]);
     ip(['-n', s.name, 'addr', 'add', `${SERVER_ADDRESS}/24`, 'dev', 'up0']);
@@ -256,19 +236,6 @@ export class Site {
     this.destroyed = true;
     live.delete(this);
     for (const c of this.children) c.kill('SIGKILL');
-    for (const n of this.names) {
-      // Processes left inside (a daemon that forked) would keep the namespace's devices alive.
-      spawnSync('ip', ['netns', 'pids', n], { encoding: 'utf8' })
-        .stdout?.split('\n')
-        .filter(Boolean)
-        .forEach((pid) => {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        });
-      spawnSync('ip', ['netns', 'del', n]);
-    }
+    for (const n of this.names) deleteNamespace(n);
   }
 }
