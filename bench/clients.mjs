@@ -2,7 +2,7 @@
 // N concurrent TFTP downloads with bootwire's client, for load generation in benchmarks. Checks that
 // every download has the expected size and exits non-zero otherwise. Payload is counted, not kept.
 //   node bench/clients.mjs --host H --port P --file F --count N --size BYTES [--blksize B] [--windowsize W]
-import { tftpGet } from '../dist/tftp/client.js';
+import { tftpGet } from '../packages/tftp/dist/client.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);

@@ -27,16 +27,16 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
-const CLI = path.join(REPO, 'dist/cli/main.js');
+const CLI = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
 const PHONES = Number(opt('--phones', 50));
 const ROUNDS = Math.max(1, Number(opt('--rounds', 3)) || 3);
 const OUT = path.resolve(opt('--out', path.join(HERE, 'results', 'decode.md')));
 
-const { encodeRequest, encodeTftp, Opcode } = await import(path.join(REPO, 'dist/tftp/index.js'));
-const { readCapture, udpDatagrams } = await import(path.join(REPO, 'dist/capture/index.js'));
-const { captureMessages } = await import(path.join(REPO, 'dist/capture/messages.js'));
+const { encodeRequest, encodeTftp, Opcode } = await import(path.join(REPO, 'packages/tftp/dist/index.js'));
+const { readCapture, udpDatagrams } = await import(path.join(REPO, 'packages/capture/dist/index.js'));
+const { captureMessages } = await import(path.join(REPO, 'packages/capture/dist/messages.js'));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

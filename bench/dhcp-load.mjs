@@ -8,7 +8,7 @@
 //   node bench/dhcp-load.mjs --server 10.99.0.1[:67] --bind 10.99.0.2[:67] --count 10000 --concurrency 64
 //        [--mac-offset N] [--timeout-ms 1000] [--retries 4]
 // Binding port 67 needs root (run it inside the benchmark's network namespace).
-import { RelayClient } from '../dist/dhcp/index.js';
+import { RelayClient } from '../packages/dhcp/dist/index.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);

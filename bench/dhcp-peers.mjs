@@ -41,7 +41,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
-const CLI = path.join(REPO, 'dist/cli/main.js');
+const CLI = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
 const LOAD = path.join(HERE, 'dhcp-load.mjs');
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
@@ -522,8 +522,9 @@ function summarizeProfile(profile, window, top = 15) {
   const category = (cf) => {
     const url = cf.url.replace(`file://${REPO}/`, '');
     if (!url) return cf.functionName.startsWith('(') ? cf.functionName : 'V8 builtins / native';
-    if (url === 'dist/dhcp/leases/store.js') return 'bootwire dhcp/leases (with the better-sqlite3 native calls made from it)';
-    if (url.startsWith('dist/')) return `bootwire ${url.slice(5, url.lastIndexOf('/')) || url}`;
+    if (url === 'packages/dhcp/dist/leases/store.js') return 'bootwire dhcp/leases (with the better-sqlite3 native calls made from it)';
+    const own = /^packages\/([\w-]+)\/dist\/(.*)$/.exec(url);
+    if (own) return `bootwire ${own[1]}${own[2].includes('/') ? `/${own[2].slice(0, own[2].lastIndexOf('/'))}` : ''}`;
     if (url.startsWith('node:')) return `Node.js ${url.includes('dgram') ? 'dgram (send/receive)' : 'internals'}`;
     if (url.includes('node_modules/')) return url.split('node_modules/')[1].split('/')[0];
     return url;
@@ -574,7 +575,7 @@ function summarizeProfile(profile, window, top = 15) {
     '',
     "| bootwire function (inclusive: itself and what it calls) | ms | share |",
     '| --- | --- | --- |',
-    ...sorted(incl, (k) => k.includes(' dist/')).slice(0, top).map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
+    ...sorted(incl, (k) => k.includes('/dist/')).slice(0, top).map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
     '',
   ].join('\n');
 }
@@ -605,7 +606,7 @@ async function profileBootwire(sc) {
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, port 67)');
   if (!which('ip')) throw new Error('ip missing: run .ci/run --system-only');
-  if (!existsSync(CLI)) throw new Error('dist/ missing: npm run build');
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: npm run build`);
   const names = ONLY.filter((n) => SERVERS[n] && available(n));
   for (const n of ONLY.filter((n) => !names.includes(n))) console.log(`skipping ${n}: not installed`);
   const sections = [];

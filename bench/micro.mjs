@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Parser } from 'binary-parser';
 import { Bench } from 'tinybench';
-import { dataHeader, decodeTftp, encodeAck, encodeData, encodeOack, encodeRequest } from '../dist/tftp/codec.js';
+import { dataHeader, decodeTftp, encodeAck, encodeData, encodeOack, encodeRequest } from '../packages/tftp/dist/codec.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
-const CLI = path.join(REPO, 'dist/cli/main.js');
+const CLI = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
 const ATFTPD = [path.join(REPO, '.ci/peers/atftpd/usr/sbin/atftpd'), '/usr/sbin/atftpd'].find(existsSync);
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);

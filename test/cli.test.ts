@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../packages/bootwire/dist/cli/main.js', import.meta.url));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function run(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

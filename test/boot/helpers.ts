@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPort, run, type RunResult } from '../helpers/peers.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
 /** Payload bytes of every generated image: header (128) + payload = 600 x 512, so a TFTP transfer ends with an empty DATA block. */
 export const IMAGE_PAYLOAD = 600 * 512 - 128;

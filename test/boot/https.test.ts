@@ -7,9 +7,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootPhone } from '../../src/boot/boot-phone.js';
-import { MemoryStateStore } from '../../src/boot/state.js';
-import { findModel } from '../../src/phones/models.js';
+import { bootPhone } from '../../packages/bootwire/src/boot/boot-phone.js';
+import { MemoryStateStore } from '../../packages/bootwire/src/boot/state.js';
+import { findModel } from '../../packages/bootwire/src/phones/models.js';
 import { needBinary } from '../helpers/peers.js';
 import { selfSigned } from '../http/helpers.js';
 import { bootCli, classOptions, IMAGE_FILE_BYTES, initRoot, relayPort, scratch, type Site, startSite, steps, writeConfig } from './helpers.js';

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bootPhone } from '../../src/boot/boot-phone.js';
-import { DirStateStore } from '../../src/boot/state.js';
-import type { RelayClient } from '../../src/dhcp/client/relay-client.js';
-import { buildDhcp, decodeDhcp } from '../../src/dhcp/codec/index.js';
-import { findModel } from '../../src/phones/models.js';
+import { bootPhone } from '../../packages/bootwire/src/boot/boot-phone.js';
+import { DirStateStore } from '../../packages/bootwire/src/boot/state.js';
+import type { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
+import { buildDhcp, decodeDhcp } from '../../packages/dhcp/src/codec/index.js';
+import { findModel } from '../../packages/bootwire/src/phones/models.js';
 
 /** A DHCP client that always gets 10.77.0.150 from an ACK naming no file server. */
 function dhcpWithoutFileServer(): RelayClient {

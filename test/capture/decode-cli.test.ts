@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildDhcp } from '../../src/dhcp/codec/index.js';
-import { encodeRequest, encodeTftp } from '../../src/tftp/codec.js';
-import { Opcode } from '../../src/tftp/packet.js';
+import { buildDhcp } from '../../packages/dhcp/src/codec/index.js';
+import { encodeRequest, encodeTftp } from '../../packages/tftp/src/codec.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 import { ethernet, ipv4Udp, ipv6, pcapFile, udpHeader } from './build.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(REPO, 'dist/cli/main.js');
+const CLI = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
 const PUBLIC = path.resolve(REPO, '../shared/captures/public');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bw-decode-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 /** The TFTP conversation tracker: conversations found by request, not by port. */
 import { describe, expect, it } from 'vitest';
-import { trackTftp, type TftpItem, type UdpDatagram } from '../../src/capture/index.js';
-import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp } from '../../src/tftp/codec.js';
-import { Opcode } from '../../src/tftp/packet.js';
+import { trackTftp, type TftpItem, type UdpDatagram } from '../../packages/capture/src/index.js';
+import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp } from '../../packages/tftp/src/codec.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 
 let frame = 0;
 function dg(src: string, dst: string, payload: Buffer): UdpDatagram {

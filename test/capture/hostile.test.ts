@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_RECORDS, DEFAULT_MAX_WARNINGS, LinkType, readCapture, udpDatagrams, type CaptureRecord } from '../../src/capture/index.js';
-import { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES } from '../../src/capture/reassembly.js';
+import { DEFAULT_MAX_RECORDS, DEFAULT_MAX_WARNINGS, LinkType, readCapture, udpDatagrams, type CaptureRecord } from '../../packages/capture/src/index.js';
+import { DEFAULT_MAX_FRAGMENTS, MAX_SET_BYTES } from '../../packages/capture/src/reassembly.js';
 import { epb, ethernet, idb, ipv4, ipv4Fragments, ipv4Udp, pcapFile, shb, udpHeader } from './build.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -90,7 +90,7 @@ describe('IP fragment floods', () => {
       const frames = [rrq(2070), ...overlapFlood(20_000), rrq(2071)].map((f) => ethernet(0x0800, f));
       const file = path.join(dir, 'flood.pcap');
       writeFileSync(file, pcapFile({ linktype: 1 }, frames.map((data, i) => ({ sec: 1_700_000_000, frac: i, data }))));
-      const r = spawnSync(process.execPath, [path.join(REPO, 'dist/cli/main.js'), 'decode', '--json', file], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [path.join(REPO, 'packages/bootwire/dist/cli/main.js'), 'decode', '--json', file], { encoding: 'utf8' });
       expect(r.status).toBe(0);
       expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).src)).toEqual(['192.0.2.10:2070', '192.0.2.10:2071']);
       expect(r.stderr).toMatch(/1 fragmented datagram not reassembled: over the reassembly bounds.*--warnings/);
@@ -138,7 +138,7 @@ describe('gzip bombs', () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'bw-bomb-'));
     try {
       writeFileSync(path.join(tmp, 'bomb.pcap.gz'), truncated);
-      const cli = spawnSync(process.execPath, [path.join(REPO, 'dist/cli/main.js'), 'decode', path.join(tmp, 'bomb.pcap.gz')], { encoding: 'utf8' });
+      const cli = spawnSync(process.execPath, [path.join(REPO, 'packages/bootwire/dist/cli/main.js'), 'decode', path.join(tmp, 'bomb.pcap.gz')], { encoding: 'utf8' });
       expect([cli.status, cli.stdout]).toEqual([1, '']);
       expect(cli.stderr).toMatch(/^bootwire: .*bomb\.pcap\.gz: capture gzip at byte offset 0: gzip: inflates to more than \d+ bytes, over 200 times .* compression bomb .*\(0 records read before it\)\n$/);
     } finally {

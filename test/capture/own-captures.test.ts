@@ -7,11 +7,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCapture, trackTftp, udpDatagrams } from '../../src/capture/index.js';
-import { decodeDhcp, encodeDhcp } from '../../src/dhcp/codec/index.js';
-import { recordedTransfers } from '../../src/replay/files-from-capture.js';
-import { decodeTftp, encodeTftp } from '../../src/tftp/codec.js';
-import { Opcode } from '../../src/tftp/packet.js';
+import { readCapture, trackTftp, udpDatagrams } from '../../packages/capture/src/index.js';
+import { decodeDhcp, encodeDhcp } from '../../packages/dhcp/src/codec/index.js';
+import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from-capture.js';
+import { decodeTftp, encodeTftp } from '../../packages/tftp/src/codec.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 import { CAPTURE_FILES, captureFileBytes } from '../../captures/files.mjs';
 import { REPO_ROOT } from '../helpers/peers.js';
 

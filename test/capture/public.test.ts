@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { readCapture, udpDatagrams, type CaptureResult, type UdpDatagram } from '../../src/capture/index.js';
-import { decodeTftp } from '../../src/tftp/codec.js';
-import { Opcode } from '../../src/tftp/packet.js';
+import { readCapture, udpDatagrams, type CaptureResult, type UdpDatagram } from '../../packages/capture/src/index.js';
+import { decodeTftp } from '../../packages/tftp/src/codec.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 import { PEERS, REPO_ROOT } from '../helpers/peers.js';
 
 const DIR = path.resolve(REPO_ROOT, '..', 'shared', 'captures', 'public');

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { detectFormat, readCapture, readCaptureFile, type CaptureRecord, type CaptureResult } from '../../src/capture/index.js';
+import { detectFormat, readCapture, readCaptureFile, type CaptureRecord, type CaptureResult } from '../../packages/capture/src/index.js';
 import { PEERS } from '../helpers/peers.js';
 import { block, epb, idb, opb, pcapFile, shb, spb, type Endian } from './build.js';
 

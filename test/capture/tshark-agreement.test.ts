@@ -22,8 +22,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readCapture, udpDatagrams } from '../../src/capture/index.js';
-import { type CaptureMessage, captureMessages } from '../../src/capture/messages.js';
+import { readCapture, udpDatagrams } from '../../packages/capture/src/index.js';
+import { type CaptureMessage, captureMessages } from '../../packages/capture/src/messages.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const EXPECTATIONS = path.join(REPO, 'test/expectations');
@@ -198,7 +198,7 @@ describe('decode agrees with tshark', () => {
 
   const cliFile = files.find((f) => path.basename(f) === 'realjimmy__sample-captures__uaudp_ipv6.pcap');
   it.skipIf(!cliFile)('the CLI prints the same messages (one spawn of bootwire decode --json)', () => {
-    const cli = path.join(REPO, 'dist/cli/main.js');
+    const cli = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
     const r = spawnSync(process.execPath, [cli, 'decode', '--json', cliFile!], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatIPv6, LinkType, readCapture, udpDatagrams, type CaptureRecord, type UdpDatagram } from '../../src/capture/index.js';
-import { Reassembler } from '../../src/capture/reassembly.js';
+import { formatIPv6, LinkType, readCapture, udpDatagrams, type CaptureRecord, type UdpDatagram } from '../../packages/capture/src/index.js';
+import { Reassembler } from '../../packages/capture/src/reassembly.js';
 import { PEERS } from '../helpers/peers.js';
 import {
   ethernet,

@@ -2,10 +2,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { RelayClient } from '../../src/dhcp/client/relay-client.js';
-import { DhcpServer } from '../../src/dhcp/server/server.js';
-import { ipToInt } from '../../src/util/ipv4.js';
+import { parseConfig } from '../../packages/bootwire/src/config/load.js';
+import { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
+import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
+import { ipToInt } from '../../packages/core/src/ipv4.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -6,8 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readCaptureFile, udpDatagrams } from '../../src/capture/index.js';
-import { decodeDhcp, encodeDhcp } from '../../src/dhcp/codec/index.js';
+import { readCaptureFile, udpDatagrams } from '../../packages/capture/src/index.js';
+import { decodeDhcp, encodeDhcp } from '../../packages/dhcp/src/codec/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIRS = [path.resolve(REPO, '../shared/captures/public'), path.join(REPO, 'captures')];

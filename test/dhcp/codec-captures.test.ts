@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
-import { decodeDhcp, describeDhcp, type DhcpMessage, encodeDhcp } from '../../src/dhcp/codec/index.js';
+import { decodeDhcp, describeDhcp, type DhcpMessage, encodeDhcp } from '../../packages/dhcp/src/codec/index.js';
 
 const DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/captures/public');
 

@@ -25,7 +25,7 @@ import {
   parseMac,
   readDnsNames,
   resolveOption,
-} from '../../src/dhcp/codec/index.js';
+} from '../../packages/dhcp/src/codec/index.js';
 
 // ------------------------------------------------------------------------------------------ helpers
 

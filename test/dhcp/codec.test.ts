@@ -9,7 +9,7 @@ import {
   type DhcpMessage,
   encodeDhcp,
   optionFromConfig,
-} from '../../src/dhcp/codec/index.js';
+} from '../../packages/dhcp/src/codec/index.js';
 
 // ------------------------------------------------------------------------------------------ helpers
 

@@ -5,11 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { type Lease, MemoryLeaseStore } from '../../src/dhcp/leases/store.js';
-import { compileDhcpConfig } from '../../src/dhcp/server/compile.js';
-import { type ClientRequest, DhcpEngine, MessageType } from '../../src/dhcp/server/engine.js';
-import { ipToInt } from '../../src/util/ipv4.js';
+import { parseConfig } from '../../packages/bootwire/src/config/load.js';
+import { type Lease, MemoryLeaseStore } from '../../packages/dhcp/src/leases/store.js';
+import { compileDhcpConfig } from '../../packages/dhcp/src/server/compile.js';
+import { type ClientRequest, DhcpEngine, MessageType } from '../../packages/dhcp/src/server/engine.js';
+import { ipToInt } from '../../packages/core/src/ipv4.js';
 
 const MACS = Array.from({ length: 12 }, (_, i) => `00:04:0d:00:00:${(i + 1).toString(16).padStart(2, '0')}`);
 const RESERVED: Record<string, string> = { '00:04:0d:00:00:05': '10.77.0.50' };

@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { compileDhcpConfig } from '../../src/dhcp/server/compile.js';
-import { type ClientRequest, DhcpEngine, MessageType } from '../../src/dhcp/server/engine.js';
-import { MemoryLeaseStore, SqliteLeaseStore } from '../../src/dhcp/leases/store.js';
-import { ipToInt } from '../../src/util/ipv4.js';
+import { DhcpConfigError } from '../../packages/dhcp/src/codec/errors.js';
+import { ConfigError, parseConfig } from '../../packages/bootwire/src/config/load.js';
+import { compileDhcpConfig } from '../../packages/dhcp/src/server/compile.js';
+import { type ClientRequest, DhcpEngine, MessageType } from '../../packages/dhcp/src/server/engine.js';
+import { MemoryLeaseStore, SqliteLeaseStore } from '../../packages/dhcp/src/leases/store.js';
+import { ipToInt } from '../../packages/core/src/ipv4.js';
 
 /** The config shape the issue asks for, exactly as written. */
 const ISSUE_CONFIG = {
@@ -74,7 +75,8 @@ describe('config', () => {
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(ConfigError);
+      // The file's schema (the CLI's) or the DHCP server's own checks (the library's).
+      expect(err instanceof ConfigError || err instanceof DhcpConfigError, String(err)).toBe(true);
       expect((err as Error).message).toMatch(message);
     });
   }
@@ -224,10 +226,10 @@ describe('DHCP engine', () => {
       // A child process (the built engine) offers .100 to another client, leases .101 to `mac`, commits (what the server
       // does before the ACK leaves), and is killed with SIGKILL: no close, no exit handler.
       const child = `
-        import { parseConfig } from ${JSON.stringify(path.resolve(ROOT, 'dist/config/load.js'))};
-        import { compileDhcpConfig } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/server/compile.js'))};
-        import { DhcpEngine } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/server/engine.js'))};
-        import { SqliteLeaseStore } from ${JSON.stringify(path.resolve(ROOT, 'dist/dhcp/leases/store.js'))};
+        import { parseConfig } from ${JSON.stringify(path.resolve(ROOT, 'packages/bootwire/dist/config/load.js'))};
+        import { compileDhcpConfig } from ${JSON.stringify(path.resolve(ROOT, 'packages/dhcp/dist/server/compile.js'))};
+        import { DhcpEngine } from ${JSON.stringify(path.resolve(ROOT, 'packages/dhcp/dist/server/engine.js'))};
+        import { SqliteLeaseStore } from ${JSON.stringify(path.resolve(ROOT, 'packages/dhcp/dist/leases/store.js'))};
         const cfg = parseConfig(${JSON.stringify({ ...ISSUE_CONFIG })}, '/srv');
         const e = new DhcpEngine(compileDhcpConfig(cfg.dhcp, [${SERVER}]), new SqliteLeaseStore(${JSON.stringify(file)}));
         const base = { xid: 1, flags: 0, ciaddr: '0.0.0.0', giaddr: '0.0.0.0', requestedOptions: [1], userClasses: [] };

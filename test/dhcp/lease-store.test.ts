@@ -9,7 +9,7 @@ import fsDefault, { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Lease, LeaseFileError, SqliteLeaseStore } from '../../src/dhcp/leases/store.js';
+import { type Lease, LeaseFileError, SqliteLeaseStore } from '../../packages/dhcp/src/leases/store.js';
 import { IS_ROOT } from '../helpers/peers.js';
 
 let dir: string;

@@ -8,9 +8,9 @@ import fsDefault, { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { RelayClient } from '../../src/dhcp/client/relay-client.js';
-import { DhcpServer } from '../../src/dhcp/server/server.js';
+import { parseConfig } from '../../packages/bootwire/src/config/load.js';
+import { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
+import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
 import { IS_ROOT } from '../helpers/peers.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AtomicFile, FileExistsError } from '../../src/files/atomic-file.js';
+import { AtomicFile, FileExistsError } from '../../packages/core/src/files/atomic-file.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 
 let base: string;

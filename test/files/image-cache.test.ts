@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ImageCache } from '../../src/files/image-cache.js';
+import { ImageCache } from '../../packages/core/src/files/image-cache.js';
 
 let dir: string;
 let n = 0;

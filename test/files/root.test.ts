@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openRoot, resolveForRead, resolveForWrite, type Resolved } from '../../src/files/root.js';
+import { openRoot, resolveForRead, resolveForWrite, type Resolved } from '../../packages/core/src/files/root.js';
 
 let base: string; // holds root/ and outside/
 let root: string; // real path of the served root

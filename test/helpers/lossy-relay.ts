@@ -26,7 +26,7 @@
  * lane is therefore a pure function of (seed, flow index, direction, n),
  * independent of timing and of traffic in other lanes.
  */
-import { mulberry32 } from '../../src/net/faults.js';
+import { mulberry32 } from '../../packages/core/src/faults.js';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 

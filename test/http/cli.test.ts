@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { needBinary, PEERS, run, sha256 } from '../helpers/peers.js';
 import { curl, scratchDir, selfSigned } from './helpers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 const OPENSSL = needBinary('openssl', 'openssl');
 
 interface Served {

@@ -4,8 +4,8 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeepAliveAgent, httpGet } from '../../src/http/client.js';
-import { HttpFileServer, type HttpRequestRecord } from '../../src/http/server.js';
+import { createKeepAliveAgent, httpGet } from '../../packages/http/src/client.js';
+import { HttpFileServer, type HttpRequestRecord } from '../../packages/http/src/server.js';
 import { sha256 } from '../helpers/peers.js';
 import { scratchDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateConditions, parseEntityTags, type ConditionalHeaders } from '../../src/http/conditional.js';
-import { formatHttpDate, parseHttpDate } from '../../src/http/http-date.js';
+import { evaluateConditions, parseEntityTags, type ConditionalHeaders } from '../../packages/http/src/conditional.js';
+import { formatHttpDate, parseHttpDate } from '../../packages/http/src/http-date.js';
 
 describe('HTTP-date', () => {
   const t = Date.UTC(1994, 10, 6, 8, 49, 37);

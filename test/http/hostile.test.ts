@@ -12,8 +12,8 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet } from '../../src/http/client.js';
-import { DEFAULT_MAX_CONNECTIONS, HttpFileServer, type HttpServerOptions } from '../../src/http/server.js';
+import { httpGet } from '../../packages/http/src/client.js';
+import { DEFAULT_MAX_CONNECTIONS, HttpFileServer, type HttpServerOptions } from '../../packages/http/src/server.js';
 import { needBinary, sha256 } from '../helpers/peers.js';
 import { rawRequest, scratchDir, selfSigned } from './helpers.js';
 

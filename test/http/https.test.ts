@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet } from '../../src/http/client.js';
-import { HttpFileServer, type HttpRequestRecord } from '../../src/http/server.js';
+import { httpGet } from '../../packages/http/src/client.js';
+import { HttpFileServer, type HttpRequestRecord } from '../../packages/http/src/server.js';
 import { needBinary, PEERS, sha256 } from '../helpers/peers.js';
 import { curl, scratchDir, selfSigned } from './helpers.js';
 

@@ -8,8 +8,8 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet } from '../../src/http/client.js';
-import { HttpFileServer, type HttpRequestRecord, type HttpServerOptions } from '../../src/http/server.js';
+import { httpGet } from '../../packages/http/src/client.js';
+import { HttpFileServer, type HttpRequestRecord, type HttpServerOptions } from '../../packages/http/src/server.js';
 import { PEERS, run, sha256 } from '../helpers/peers.js';
 import { rawRequest, scratchDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { contentRange, evaluateRange, MAX_RANGES } from '../../src/http/ranges.js';
+import { contentRange, evaluateRange, MAX_RANGES } from '../../packages/http/src/ranges.js';
 
 describe('evaluateRange', () => {
   const size = 1000;

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpFileServer, type HttpRequestRecord } from '../../src/http/server.js';
+import { HttpFileServer, type HttpRequestRecord } from '../../packages/http/src/server.js';
 import { PEERS, run, sha256 } from '../helpers/peers.js';
 import { curl, rawRequest, scratchDir } from './helpers.js';
 

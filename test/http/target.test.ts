@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contentTypeFor } from '../../src/http/content-type.js';
-import { fileNameOfTarget } from '../../src/http/target.js';
+import { contentTypeFor } from '../../packages/http/src/content-type.js';
+import { fileNameOfTarget } from '../../packages/http/src/target.js';
 
 describe('fileNameOfTarget', () => {
   it('gives the same name for origin-form and absolute-form, without the query', () => {

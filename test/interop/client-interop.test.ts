@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TftpError, tftpGetBuffer } from '../../src/tftp/client.js';
+import { TftpError, tftpGetBuffer } from '../../packages/tftp/src/client.js';
 import { PEERS, requireRoot, sha256, startAtftpd, startDnsmasqTftp, startTftpdHpa, useAll } from '../helpers/peers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 let root: string;
 const files: Record<string, Buffer> = {};
 

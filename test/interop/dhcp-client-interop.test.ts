@@ -6,7 +6,7 @@
  *   10.99.0.2/16  the RelayClient's socket (port 67): giaddr 10.99.0.2, where replies come back
  *
  * The test process stays outside the namespace: the client side is a small node script run with
- * `ip netns exec NS node client.mjs`, which imports dist/dhcp/index.js, runs 50 phones' DORAs at
+ * `ip netns exec NS node client.mjs`, which imports packages/dhcp/dist/index.js, runs 50 phones' DORAs at
  * once and prints one JSON result per phone. Each phone must get its own address in the pool and
  * option 66 (tftp-server-name) from each server.
  *
@@ -27,7 +27,7 @@ import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
-const DHCP_INDEX = fileURLToPath(new URL('../../dist/dhcp/index.js', import.meta.url));
+const DHCP_INDEX = fileURLToPath(new URL('../../packages/dhcp/dist/index.js', import.meta.url));
 const PHONES = 50;
 const SERVER = '10.99.0.1';
 const RELAY = '10.99.0.2';

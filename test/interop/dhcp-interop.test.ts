@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
 /** The address the kill -9 test leases: not the one a fresh server hands out first (.100). */
 const SURVIVOR = '10.77.0.150';

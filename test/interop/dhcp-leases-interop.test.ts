@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RelayClient } from '../../src/dhcp/client/relay-client.js';
+import { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
 import { findBinary, IS_ROOT } from '../helpers/peers.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 const UNSHARE = findBinary('unshare', 'util-linux');
 const NSENTER = findBinary('nsenter', 'util-linux');
 

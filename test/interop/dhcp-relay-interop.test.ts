@@ -27,7 +27,7 @@ import { IS_ROOT, needBinary, PEERS, requireRoot, run, useAll } from '../helpers
 
 const PERFDHCP = needBinary('perfdhcp', 'kea-admin', ['/usr/sbin']);
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
 const AVAYA_242 = 'MCIPADD=10.78.0.5,MCPORT=1719,HTTPSRVR=10.78.0.2';
 

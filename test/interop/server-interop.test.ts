@@ -7,8 +7,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toNetascii } from '../../src/tftp/netascii.js';
-import { TftpServer } from '../../src/tftp/server.js';
+import { toNetascii } from '../../packages/tftp/src/netascii.js';
+import { TftpServer } from '../../packages/tftp/src/server.js';
 import { PEERS, run, sha256 } from '../helpers/peers.js';
 
 let root: string;

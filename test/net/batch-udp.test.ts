@@ -1,5 +1,5 @@
 /**
- * Batched UDP sockets (native/udp_batch.c via dist/net/batch-udp.js): what arrives, whole and in order,
+ * Batched UDP sockets (native/udp_batch.c via packages/tftp/dist/net/batch-udp.js): what arrives, whole and in order,
  * what a segmented (GSO) send puts on the wire as seen by a plain dgram receiver, and the fallback
  * when the path cannot segment.
  */
@@ -9,8 +9,8 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BatchSocket, batchUdpAvailable } from '../../src/net/batch-udp.js';
-import { intToIp as numberToIpv4, ipToInt as ipv4ToNumber } from '../../src/util/ipv4.js';
+import { BatchSocket, batchUdpAvailable } from '../../packages/tftp/src/net/batch-udp.js';
+import { intToIp as numberToIpv4, ipToInt as ipv4ToNumber } from '../../packages/core/src/ipv4.js';
 import { createNetns } from '../helpers/netns.js';
 import { IN_CI, requireRoot } from '../helpers/peers.js';
 
@@ -153,7 +153,7 @@ describe('batched UDP', () => {
 
     it('an unref’d socket does not keep the process alive; an open one does', async () => {
       const script = (unref: boolean) =>
-        `import('${path.join(REPO, 'dist/net/batch-udp.js').replaceAll('\\', '/')}').then(({ BatchSocket }) => {` +
+        `import('${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js').replaceAll('\\', '/')}').then(({ BatchSocket }) => {` +
         ` const s = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); ${unref ? 's.unref();' : ''} console.log(s.port); })`;
       const exits = (unref: boolean) =>
         new Promise<boolean>((resolve) => {
@@ -179,7 +179,7 @@ describe('batched UDP', () => {
         // 8196-byte datagrams cannot be GSO segments under a 1500-byte MTU (EINVAL): the socket sends
         // them one by one, IP fragments them, and the receiver still gets every block whole.
         const code = `
-          import { BatchSocket } from '${path.join(REPO, 'dist/net/batch-udp.js')}';
+          import { BatchSocket } from '${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js')}';
           import dgram from 'node:dgram';
           const rx = dgram.createSocket('udp4');
           await new Promise((r) => rx.bind(0, '127.0.0.1', r));

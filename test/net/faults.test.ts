@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultInjector, parseProbability } from '../../src/net/faults.js';
-import { tftpGetBuffer } from '../../src/tftp/client.js';
-import { TftpServer } from '../../src/tftp/server.js';
+import { FaultInjector, parseProbability } from '../../packages/core/src/faults.js';
+import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
+import { TftpServer } from '../../packages/tftp/src/server.js';
 
 /** A scripted random source: returns the given values in turn. */
 const script = (...xs: number[]) => () => {

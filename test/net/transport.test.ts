@@ -8,12 +8,12 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { batchUdpAvailable, BatchSocket } from '../../src/net/batch-udp.js';
-import { BatchTransport } from '../../src/net/batch-transport.js';
-import { DgramTransport } from '../../src/net/dgram-transport.js';
-import type { Endpoint, TransferTransport, TransportOptions } from '../../src/net/transport.js';
-import { bindUdp } from '../../src/net/udp.js';
-import { Site } from '../../src/storm/site.js';
+import { batchUdpAvailable, BatchSocket } from '../../packages/tftp/src/net/batch-udp.js';
+import { BatchTransport } from '../../packages/tftp/src/net/batch-transport.js';
+import { DgramTransport } from '../../packages/tftp/src/net/dgram-transport.js';
+import type { Endpoint, TransferTransport, TransportOptions } from '../../packages/tftp/src/net/transport.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
+import { Site } from '../../packages/bootwire/src/storm/site.js';
 import { requireRoot } from '../helpers/peers.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -162,7 +162,7 @@ const RECEIVER = (count: number) => `
   setTimeout(done, 8000);`;
 
 const SENDER = (batches: number[]) => `
-  import { BatchSocket } from '${path.join(REPO, 'dist/net/batch-udp.js')}';
+  import { BatchSocket } from '${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js')}';
   const s = new BatchSocket({ address: '10.79.0.1', slotBytes: 512 });
   const other = new BatchSocket({ address: '10.79.0.1', slotBytes: 512 }); // several sockets: windows go segmented
   s.connect('10.78.0.10', 5000);

@@ -9,7 +9,7 @@ import {
   type ScriptDialect,
   type ScriptResult,
   scriptVariables,
-} from '../../src/phones/index.js';
+} from '../../packages/bootwire/src/phones/index.js';
 
 const D4600 = findModel('4610')!.script!.dialect;
 const D1600 = findModel('1608')!.script!.dialect;

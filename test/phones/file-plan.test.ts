@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildAvaya43, buildDhcp, decodeDhcp, type DhcpMessage } from '../../src/dhcp/codec/index.js';
-import { findModel, fwDirective, parseSip1200Provisioning, PHONE_MODELS, planFileServers, sip1200ImageServer } from '../../src/phones/index.js';
+import { buildAvaya43, buildDhcp, decodeDhcp, type DhcpMessage } from '../../packages/dhcp/src/codec/index.js';
+import { findModel, fwDirective, parseSip1200Provisioning, PHONE_MODELS, planFileServers, sip1200ImageServer } from '../../packages/bootwire/src/phones/index.js';
 
 const text = (s: string) => Buffer.from(s, 'latin1');
 

@@ -20,7 +20,7 @@ import {
   parseSip1200Provisioning,
   sectionFiles,
   verifyImage,
-} from '../../src/phones/index.js';
+} from '../../packages/bootwire/src/phones/index.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -16,9 +16,9 @@ import {
   type RootFile,
   writeExampleRoot,
   writeRootAtomically,
-} from '../../src/phones/index.js';
+} from '../../packages/bootwire/src/phones/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const SMALL = 64 * 1024;
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { decodeDhcp } from '../../src/dhcp/codec/index.js';
-import { DoraMachine } from '../../src/dhcp/client/dora.js';
+import { decodeDhcp } from '../../packages/dhcp/src/codec/index.js';
+import { DoraMachine } from '../../packages/dhcp/src/client/dora.js';
 import {
   customizeModel,
   dhcpIdentity,
@@ -13,7 +13,7 @@ import {
   PHONE_MODELS,
   scriptVariables,
   settingsFileFor,
-} from '../../src/phones/index.js';
+} from '../../packages/bootwire/src/phones/index.js';
 
 const m = (name: string) => findModel(name)!;
 

@@ -1,8 +1,8 @@
 /** DHCP replay, the pure part: exchanges, the configuration made from replies, rebuilt requests, reply checks. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildDhcp, decodeDhcp, type DhcpMessage } from '../../src/dhcp/codec/index.js';
-import { decodeRelayAgent } from '../../src/dhcp/codec/relay-agent.js';
-import { checkConfig, checkReply, configFromReplies, dhcpExchanges, rebuildRequest } from '../../src/replay/dhcp-exchanges.js';
+import { buildDhcp, decodeDhcp, type DhcpMessage } from '../../packages/dhcp/src/codec/index.js';
+import { decodeRelayAgent } from '../../packages/dhcp/src/codec/relay-agent.js';
+import { checkConfig, checkReply, configFromReplies, dhcpExchanges, rebuildRequest } from '../../packages/bootwire/src/replay/dhcp-exchanges.js';
 import { dg, resetFrames } from './helpers.js';
 
 const MAC = '00:04:0d:aa:bb:01';

@@ -1,8 +1,8 @@
 /** Rebuilding each recorded TFTP transfer's file from its DATA, and telling complete from incomplete. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { trackTftp } from '../../src/capture/tftp-conversations.js';
-import type { UdpDatagram } from '../../src/capture/types.js';
-import { recordedTransfers } from '../../src/replay/files-from-capture.js';
+import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
+import type { UdpDatagram } from '../../packages/capture/src/types.js';
+import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from-capture.js';
 import { ack, blocks, bytes, data, dg, error, oack, resetFrames, rrq, wrq } from './helpers.js';
 
 const C = '10.0.0.50:40000';

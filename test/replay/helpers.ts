@@ -1,7 +1,7 @@
 /** Synthetic UDP datagrams for the replay unit tests. */
-import type { UdpDatagram } from '../../src/capture/types.js';
-import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp, type OptionPair } from '../../src/tftp/codec.js';
-import { Opcode } from '../../src/tftp/packet.js';
+import type { UdpDatagram } from '../../packages/capture/src/types.js';
+import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp, type OptionPair } from '../../packages/tftp/src/codec.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 
 let frame = 0;
 

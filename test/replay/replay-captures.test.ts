@@ -12,19 +12,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryLeaseStore } from '../../src/dhcp/leases/store.js';
-import { DhcpServer } from '../../src/dhcp/server/server.js';
-import { dhcpSchema } from '../../src/config/schema.js';
-import { trackTftp } from '../../src/capture/tftp-conversations.js';
-import { recordedTransfers, replayCapture, replayTftp, summarize, type ReplayReport } from '../../src/replay/index.js';
-import { TftpServer } from '../../src/tftp/server.js';
+import { MemoryLeaseStore } from '../../packages/dhcp/src/leases/store.js';
+import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
+import { dhcpSchema } from '../../packages/bootwire/src/config/schema.js';
+import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
+import { recordedTransfers, replayCapture, replayTftp, summarize, type ReplayReport } from '../../packages/bootwire/src/replay/index.js';
+import { TftpServer } from '../../packages/tftp/src/server.js';
 import { CAPTURE_FILES, captureFileBytes } from '../../captures/files.mjs';
 import { REPO_ROOT } from '../helpers/peers.js';
 import { ack, blocks, bytes as someBytes, dg, rrq } from './helpers.js';
 
 const OWN = path.join(REPO_ROOT, 'captures');
 const PUBLIC = path.resolve(REPO_ROOT, '..', 'shared', 'captures', 'public');
-const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(REPO_ROOT, 'packages', 'bootwire', 'dist', 'cli', 'main.js');
 const isCapture = (f: string) => /\.(pcap|pcapng|cap)(\.gz)?$/.test(f);
 const ownCaptures = readdirSync(OWN).filter(isCapture).sort();
 

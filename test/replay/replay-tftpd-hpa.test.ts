@@ -9,12 +9,12 @@ import { promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCaptureFile } from '../../src/capture/read.js';
-import { trackTftp } from '../../src/capture/tftp-conversations.js';
-import { udpDatagrams } from '../../src/capture/udp.js';
-import { recordedTransfers } from '../../src/replay/files-from-capture.js';
-import { replayCapture, summarize, type ReplayReport } from '../../src/replay/index.js';
-import { BUILTIN_POLICY, planTftp } from '../../src/replay/tftp-expect.js';
+import { readCaptureFile } from '../../packages/capture/src/read.js';
+import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
+import { udpDatagrams } from '../../packages/capture/src/udp.js';
+import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from-capture.js';
+import { replayCapture, summarize, type ReplayReport } from '../../packages/bootwire/src/replay/index.js';
+import { BUILTIN_POLICY, planTftp } from '../../packages/bootwire/src/replay/tftp-expect.js';
 import { PEERS, REPO_ROOT, startTftpdHpa, type Peer } from '../helpers/peers.js';
 
 const OWN = path.join(REPO_ROOT, 'captures');

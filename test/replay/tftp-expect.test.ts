@@ -1,12 +1,12 @@
 /** TFTP replay plans (what to send, which files the root holds) and verdicts on what came back. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { trackTftp } from '../../src/capture/tftp-conversations.js';
-import type { UdpDatagram } from '../../src/capture/types.js';
-import { recordedTransfers } from '../../src/replay/files-from-capture.js';
-import { formatOutcome, formatReport, summarize } from '../../src/replay/report.js';
-import { BUILTIN_POLICY, expectedNegotiation, judgeTftp, placeInRoot, planTftp, replayRequest, sha256 } from '../../src/replay/tftp-expect.js';
-import { decodeTftp } from '../../src/tftp/codec.js';
-import type { RequestPacket } from '../../src/tftp/packet.js';
+import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
+import type { UdpDatagram } from '../../packages/capture/src/types.js';
+import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from-capture.js';
+import { formatOutcome, formatReport, summarize } from '../../packages/bootwire/src/replay/report.js';
+import { BUILTIN_POLICY, expectedNegotiation, judgeTftp, placeInRoot, planTftp, replayRequest, sha256 } from '../../packages/bootwire/src/replay/tftp-expect.js';
+import { decodeTftp } from '../../packages/tftp/src/codec.js';
+import type { RequestPacket } from '../../packages/tftp/src/packet.js';
 import { ack, blocks, bytes, dg, error, oack, resetFrames, rrq, wrq } from './helpers.js';
 
 const S69 = '10.0.0.1:69';

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CpuGroup } from '../../src/storm/proc.js';
+import { CpuGroup } from '../../packages/bootwire/src/storm/proc.js';
 import { PEERS, requireRoot, useAll } from '../helpers/peers.js';
 import { fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 

@@ -7,10 +7,10 @@ import { promises as fs, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findModel } from '../../src/phones/models.js';
+import { findModel } from '../../packages/bootwire/src/phones/models.js';
 import { run, type RunResult } from '../helpers/peers.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
 /** The --json object of one run (the fields the tests read). */
 export interface StormJson {

@@ -3,11 +3,11 @@
  * percentiles, the summary and its --json shape, failure folding, the table, relay addresses.
  */
 import { describe, expect, it } from 'vitest';
-import { table } from '../../src/cli/storm.js';
-import { buildFleet, DEFAULT_MIX, MixError, modelCounts, parseMix } from '../../src/storm/fleet.js';
-import { failureKind, type PhoneOutcome, summarize, toJson } from '../../src/storm/result.js';
-import { relayAddress, relayCount } from '../../src/storm/run.js';
-import { percentiles } from '../../src/storm/stats.js';
+import { table } from '../../packages/bootwire/src/cli/storm.js';
+import { buildFleet, DEFAULT_MIX, MixError, modelCounts, parseMix } from '../../packages/bootwire/src/storm/fleet.js';
+import { failureKind, type PhoneOutcome, summarize, toJson } from '../../packages/bootwire/src/storm/result.js';
+import { relayAddress, relayCount } from '../../packages/bootwire/src/storm/run.js';
+import { percentiles } from '../../packages/bootwire/src/storm/stats.js';
 
 const shares = (text: string) => parseMix(text).map((e) => [e.model.name, e.share]);
 const counts = (n: number, text = DEFAULT_MIX) => Object.fromEntries(modelCounts(n, parseMix(text)));

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Site } from '../../src/storm/site.js';
+import { Site } from '../../packages/bootwire/src/storm/site.js';
 import { needBinary, PEERS, requireRoot, useAll } from '../helpers/peers.js';
 import { CLI, fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 

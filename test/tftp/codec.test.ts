@@ -9,7 +9,7 @@ import {
   encodeOack,
   encodeRequest,
   encodeTftp,
-} from '../../src/tftp/codec.js';
+} from '../../packages/tftp/src/codec.js';
 import {
   type DecodeErrorKind,
   type DecodeResult,
@@ -17,7 +17,7 @@ import {
   Opcode,
   type TftpOption,
   type TftpPacket,
-} from '../../src/tftp/packet.js';
+} from '../../packages/tftp/src/packet.js';
 
 // ------------------------------------------------------------------------------------------ helpers
 

@@ -9,11 +9,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeTftp, encodeAck, encodeRequest } from '../../src/tftp/codec.js';
-import { TftpError, tftpGetBuffer, tftpPut, type TftpClientOptions } from '../../src/tftp/client.js';
-import { toNetascii } from '../../src/tftp/netascii.js';
-import { ErrorCode, Opcode, type TftpPacket } from '../../src/tftp/packet.js';
-import { type TransferRecord, TftpServer, type TftpServerOptions } from '../../src/tftp/server.js';
+import { decodeTftp, encodeAck, encodeRequest } from '../../packages/tftp/src/codec.js';
+import { TftpError, tftpGetBuffer, tftpPut, type TftpClientOptions } from '../../packages/tftp/src/client.js';
+import { toNetascii } from '../../packages/tftp/src/netascii.js';
+import { ErrorCode, Opcode, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import { type TransferRecord, TftpServer, type TftpServerOptions } from '../../packages/tftp/src/server.js';
 import { type Datagram, RawUdp } from '../helpers/raw-udp.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -4,10 +4,10 @@
  * most a window; a silent or hostile peer costs a bounded number of packets and bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { OctetSource } from '../../src/tftp/block-source.js';
-import { ErrorCode, Opcode } from '../../src/tftp/packet.js';
-import { TftpReceiver } from '../../src/tftp/receiver.js';
-import { TftpSender } from '../../src/tftp/sender.js';
+import { OctetSource } from '../../packages/tftp/src/block-source.js';
+import { ErrorCode, Opcode } from '../../packages/tftp/src/packet.js';
+import { TftpReceiver } from '../../packages/tftp/src/receiver.js';
+import { TftpSender } from '../../packages/tftp/src/sender.js';
 import { bytes, rng, sha256, simulate, type Policy, type SimOptions, type SimResult } from './sim.js';
 
 function expectWhole(o: SimOptions): SimResult {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { encodeError, encodeOack } from '../../src/tftp/codec.js';
-import { OctetSource } from '../../src/tftp/block-source.js';
-import { toNetascii } from '../../src/tftp/netascii.js';
-import { ErrorCode, Opcode } from '../../src/tftp/packet.js';
-import { TftpReceiver } from '../../src/tftp/receiver.js';
-import { TftpSender } from '../../src/tftp/sender.js';
+import { encodeError, encodeOack } from '../../packages/tftp/src/codec.js';
+import { OctetSource } from '../../packages/tftp/src/block-source.js';
+import { toNetascii } from '../../packages/tftp/src/netascii.js';
+import { ErrorCode, Opcode } from '../../packages/tftp/src/packet.js';
+import { TftpReceiver } from '../../packages/tftp/src/receiver.js';
+import { TftpSender } from '../../packages/tftp/src/sender.js';
 import { bytes, rng, sha256, simulate, type Policy, type SimOptions } from './sim.js';
 
 function expectWhole(o: SimOptions) {

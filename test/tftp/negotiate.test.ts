@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { decodeTftp, encodeRequest, type OptionPair } from '../../src/tftp/codec.js';
-import { negotiate, type OptionPolicy } from '../../src/tftp/negotiate.js';
-import { type BlockSource, blockCount, OctetSource } from '../../src/tftp/block-source.js';
-import { DEFAULT_BLKSIZE, Opcode, type RequestPacket } from '../../src/tftp/packet.js';
+import { decodeTftp, encodeRequest, type OptionPair } from '../../packages/tftp/src/codec.js';
+import { negotiate, type OptionPolicy } from '../../packages/tftp/src/negotiate.js';
+import { type BlockSource, blockCount, OctetSource } from '../../packages/tftp/src/block-source.js';
+import { DEFAULT_BLKSIZE, Opcode, type RequestPacket } from '../../packages/tftp/src/packet.js';
 
 const POLICY: OptionPolicy = { maxBlksize: 1468, maxWindowsize: 16 };
 

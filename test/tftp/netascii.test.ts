@@ -6,8 +6,8 @@ import {
   NetasciiEncoder,
   netasciiEncodedLength,
   toNetascii,
-} from '../../src/tftp/netascii.js';
-import { blockCount, NetasciiSource } from '../../src/tftp/block-source.js';
+} from '../../packages/tftp/src/netascii.js';
+import { blockCount, NetasciiSource } from '../../packages/tftp/src/block-source.js';
 
 const CR = 0x0d;
 const LF = 0x0a;

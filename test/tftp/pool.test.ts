@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeTftp, encodeAck, encodeRequest } from '../../src/tftp/codec.js';
-import { tftpGetBuffer } from '../../src/tftp/client.js';
-import { Opcode, type TftpPacket } from '../../src/tftp/packet.js';
-import { TftpServer } from '../../src/tftp/server.js';
+import { decodeTftp, encodeAck, encodeRequest } from '../../packages/tftp/src/codec.js';
+import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
+import { Opcode, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import { TftpServer } from '../../packages/tftp/src/server.js';
 import { RawUdp } from '../helpers/raw-udp.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

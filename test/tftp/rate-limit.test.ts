@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../src/tftp/rate-limit.js';
+import { RateLimiter } from '../../packages/tftp/src/rate-limit.js';
 
 describe('RateLimiter (per-source token buckets, injected clock)', () => {
   it('allows a burst, then the rate, per source', () => {

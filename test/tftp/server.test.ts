@@ -3,10 +3,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeTftp, encodeAck, encodeRequest } from '../../src/tftp/codec.js';
-import { TftpError, tftpGetBuffer, tftpPut } from '../../src/tftp/client.js';
-import { ErrorCode, Opcode } from '../../src/tftp/packet.js';
-import { TftpServer, type TftpServerOptions } from '../../src/tftp/server.js';
+import { decodeTftp, encodeAck, encodeRequest } from '../../packages/tftp/src/codec.js';
+import { TftpError, tftpGetBuffer, tftpPut } from '../../packages/tftp/src/client.js';
+import { ErrorCode, Opcode } from '../../packages/tftp/src/packet.js';
+import { TftpServer, type TftpServerOptions } from '../../packages/tftp/src/server.js';
 import { startLossyRelay } from '../helpers/lossy-relay.js';
 import { RawUdp } from '../helpers/raw-udp.js';
 

@@ -8,14 +8,14 @@
  * - upload: a client TftpSender sends a WRQ; the server starts a TftpReceiver.
  */
 import { createHash } from 'node:crypto';
-import { decodeTftp, encodeRequest, type OptionPair } from '../../src/tftp/codec.js';
-import { NetasciiSource, OctetSource } from '../../src/tftp/block-source.js';
-import { NetasciiDecoder } from '../../src/tftp/netascii.js';
-import { negotiate } from '../../src/tftp/negotiate.js';
-import { type KnownOptions, Opcode, OPCODE_NAMES, type RequestPacket, type TftpPacket } from '../../src/tftp/packet.js';
-import { TftpReceiver } from '../../src/tftp/receiver.js';
-import { TftpSender } from '../../src/tftp/sender.js';
-import type { TransferEffects } from '../../src/tftp/transfer.js';
+import { decodeTftp, encodeRequest, type OptionPair } from '../../packages/tftp/src/codec.js';
+import { NetasciiSource, OctetSource } from '../../packages/tftp/src/block-source.js';
+import { NetasciiDecoder } from '../../packages/tftp/src/netascii.js';
+import { negotiate } from '../../packages/tftp/src/negotiate.js';
+import { type KnownOptions, Opcode, OPCODE_NAMES, type RequestPacket, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import { TftpReceiver } from '../../packages/tftp/src/receiver.js';
+import { TftpSender } from '../../packages/tftp/src/sender.js';
+import type { TransferEffects } from '../../packages/tftp/src/transfer.js';
 import { mulberry32 } from '../helpers/lossy-relay.js';
 
 export type Side = 'client' | 'server';

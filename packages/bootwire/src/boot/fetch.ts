@@ -1,0 +1,162 @@
+/**
+ * How a simulated phone fetches one file from one server: TFTP with the options its model sends,
+ * HTTP/HTTPS with its timeouts and retries. Images stream through a callback and are never kept
+ * (hundreds of phones download 40 MB each in one process); scripts and settings are kept as text.
+ */
+import type { Agent } from 'node:http';
+import { httpGet, HttpClientError } from '@bootwire/http';
+import type { FaultInjector } from '@bootwire/core';
+import type { PhoneModel } from '../phones/models.js';
+import type { FileServer } from '../phones/file-plan.js';
+import { TftpError, tftpGet, type TftpClientOptions } from '@bootwire/tftp';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface FetchContext {
+  /**
+   * Where a server named by DHCP or a script really answers. A simulation on loopback maps the site's
+   * addresses (10.77.0.1:69) to the ports its servers listen on; undefined leaves the server as named.
+   */
+  redirect?: (server: FileServer) => Endpoint | undefined;
+  /** Faults at the phone's UDP sockets (TFTP). */
+  faults?: FaultInjector;
+  /** Make every TFTP request ask for these, whatever the model sends (storm --client-blksize/windowsize). */
+  tftpBlksize?: number;
+  tftpWindowsize?: number;
+  /** HTTPS: trust anchors; default accepts any certificate, as phones without a trust store do. */
+  ca?: string | Buffer;
+  httpAgent?: Agent;
+  signal?: AbortSignal;
+  /**
+   * Only these protocols (storm --protocols tftp): a server of another protocol is reached on the same
+   * host with the first one allowed, so peers that serve only TFTP are compared on the same work.
+   */
+  protocols?: readonly FileServer['protocol'][];
+  /** The address the phone sends from (its lease, in a site); default: the system's choice. */
+  localAddress?: string;
+}
+
+const DEFAULT_PORT = { tftp: 69, http: 80, https: 443, ftp: 21 } as const;
+
+/** The servers as `protocols` allows them, in order, without repeats. */
+export function restrictProtocols(servers: readonly FileServer[], protocols: FetchContext['protocols']): FileServer[] {
+  if (!protocols || protocols.length === 0) return [...servers];
+  const out: FileServer[] = [];
+  for (const s of servers) {
+    const t: FileServer = protocols.includes(s.protocol) ? s : { ...s, protocol: protocols[0]!, port: DEFAULT_PORT[protocols[0]!], source: `${s.source} (as ${protocols[0]})` };
+    if (!out.some((x) => x.protocol === t.protocol && x.host === t.host && x.port === t.port && x.pathPrefix === t.pathPrefix)) out.push(t);
+  }
+  return out;
+}
+
+export interface FetchRequest {
+  file: string;
+  /** Keep the body (scripts, settings); images are only streamed to `onData`. */
+  keep: boolean;
+  onData?: (chunk: Buffer) => void;
+  /** Whole-transfer limit for HTTP (TFTP has its own per-packet timeouts). */
+  deadlineMs?: number;
+}
+
+export type FetchOutcome =
+  | { ok: true; bytes: number; ms: number; retransmits: number; body?: Buffer; url: string }
+  | { ok: false; bytes: number; ms: number; retransmits: number; error: string; url: string; notFound: boolean };
+
+/** `tftp://10.77.0.1/46xxupgrade.scr`: how a fetch shows in timelines and errors. */
+export function fileUrl(server: FileServer, file: string): string {
+  const defaultPort = { tftp: 69, http: 80, https: 443, ftp: 21 }[server.protocol];
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  return `${server.protocol}://${host}${server.port === defaultPort ? '' : `:${server.port}`}/${server.pathPrefix}${file}`;
+}
+
+export async function fetchFile(server: FileServer, model: PhoneModel, req: FetchRequest, ctx: FetchContext = {}): Promise<FetchOutcome> {
+  const url = fileUrl(server, req.file);
+  const to = ctx.redirect?.(server) ?? { host: server.host, port: server.port };
+  const started = performance.now();
+  const ms = () => Math.round((performance.now() - started) * 10) / 10;
+  if (server.protocol === 'tftp') return fetchTftp(server, to, model, req, ctx, url, ms);
+  if (server.protocol === 'http' || server.protocol === 'https') return fetchHttp(server, to, model, req, ctx, url, ms);
+  return { ok: false, bytes: 0, ms: 0, retransmits: 0, error: `${server.protocol.toUpperCase()} is not simulated`, url, notFound: false };
+}
+
+async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+  const opts = model.tftp.options;
+  const o: TftpClientOptions = {
+    host: to.host,
+    port: to.port,
+    filename: server.pathPrefix + req.file,
+    timeoutMs: model.tftp.timeoutMs,
+    maxRetries: model.tftp.retries,
+    // A phone that asked for nothing dallies only briefly; keeps hundreds of sockets from lingering.
+    dallyMs: Math.min(model.tftp.timeoutMs, 1000),
+  };
+  const blksize = ctx.tftpBlksize ?? (opts.blksize !== undefined ? Number(opts.blksize) : undefined);
+  const windowsize = ctx.tftpWindowsize ?? (opts.windowsize !== undefined ? Number(opts.windowsize) : undefined);
+  if (blksize !== undefined) o.blksize = blksize;
+  if (windowsize !== undefined) o.windowsize = windowsize;
+  if (opts.tsize !== undefined) o.tsize = true;
+  if (ctx.faults && !ctx.faults.inert) o.faults = ctx.faults;
+  if (ctx.localAddress) o.localAddress = ctx.localAddress;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    const info = await tftpGet(o, (chunk) => {
+      bytes += chunk.length;
+      req.onData?.(chunk);
+      if (req.keep) chunks.push(chunk); // a view of a datagram this client owns and drops: no copy needed
+    });
+    const r: FetchOutcome = { ok: true, bytes: info.bytes, ms: ms(), retransmits: info.stats.retransmits, url };
+    if (req.keep) r.body = Buffer.concat(chunks);
+    return r;
+  } catch (e) {
+    const notFound = e instanceof TftpError && e.by === 'peer' && e.code === 1;
+    const retransmits = e instanceof TftpError ? (e.stats?.retransmits ?? 0) : 0;
+    return { ok: false, bytes, ms: ms(), retransmits, error: e instanceof TftpError ? e.message : `${url}: ${(e as Error).message}`, url, notFound };
+  }
+}
+
+async function fetchHttp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+  const host = to.host.includes(':') ? `[${to.host}]` : to.host;
+  const target = `${server.protocol}://${host}:${to.port}/${encodeURI(server.pathPrefix + req.file)}`;
+  let retransmits = 0;
+  let last = '';
+  for (let attempt = 0; attempt <= model.http.retries; attempt++) {
+    if (attempt > 0) retransmits++;
+    let bytes = 0;
+    try {
+      const r = await httpGet(target, {
+        timeoutMs: req.deadlineMs ?? model.http.timeoutMs,
+        keepBody: req.keep,
+        sha256: false,
+        rejectUnauthorized: ctx.ca !== undefined,
+        ...(ctx.ca !== undefined ? { ca: ctx.ca } : {}),
+        ...(ctx.httpAgent ? { agent: ctx.httpAgent } : {}),
+        ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(req.onData
+          ? {
+              onData: (c: Buffer) => {
+                bytes += c.length;
+                req.onData!(c);
+              },
+            }
+          : {}),
+      });
+      if (r.status === 200) {
+        const out: FetchOutcome = { ok: true, bytes: r.bytes, ms: ms(), retransmits, url };
+        if (r.body) out.body = r.body;
+        return out;
+      }
+      // An HTTP answer is final: the server is there and said no.
+      return { ok: false, bytes: r.bytes, ms: ms(), retransmits, error: `${url}: HTTP ${r.status}`, url, notFound: r.status === 404 };
+    } catch (e) {
+      last = e instanceof HttpClientError ? e.message.replace(target, url) : `${url}: ${(e as Error).message}`;
+      // A download the phone itself cancelled (wrong image header) is not retried.
+      if (e instanceof HttpClientError && e.code === 'aborted') return { ok: false, bytes, ms: ms(), retransmits, error: last, url, notFound: false };
+    }
+  }
+  return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };
+}

@@ -1,0 +1,205 @@
+/**
+ * `bootwire serve`: TFTP (and, with a config file that has a `dhcp` section, DHCP) until SIGINT/SIGTERM;
+ * HTTP/HTTPS over the same root and file copies with --http/--https or the config's `http` section.
+ * Without --config it serves a root over TFTP from flags alone; with --config the file decides, and
+ * flags given explicitly on the command line override its TFTP settings.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { defaultRoot } from './default-root.js';
+import type { BootwireConfig } from '../config/schema.js';
+import { DhcpConfigError, DhcpServer } from '@bootwire/dhcp';
+import { ImageCache } from '@bootwire/core';
+import { HttpFileServer, type HttpServerOptions } from '@bootwire/http';
+import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
+import { parseHostPort, UsageError } from '@bootwire/core';
+import { createLogger } from '../util/log.js';
+
+export interface ServeFlags {
+  config?: string;
+  root?: string;
+  tftp: string;
+  http?: string;
+  https?: string;
+  cert?: string;
+  key?: string;
+  allowWrite?: boolean;
+  allowOverwrite?: boolean;
+  maxUploadMb: string;
+  maxTransfers?: string;
+  workers?: string;
+  timeoutMs: string;
+  retries: string;
+  maxBlksize: string;
+  maxWindowsize: string;
+  cacheMb: string;
+  maxClientTimeout?: string;
+  maxTransferSeconds?: string;
+  maxTransfersPerAddress?: string;
+  maxRequestRate?: string;
+  retriesBeforeAnswer?: string;
+  maxUnackedKb?: string;
+  grace: string;
+  logLevel: string;
+}
+
+
+function int(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** TFTP options from the config file, then from flags the user actually typed. */
+function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined, EXAMPLE_ROOT: string): TftpServerOptions | undefined {
+  const t = cfg?.tftp;
+  if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined; // a DHCP-only config
+  const pick = <T>(name: keyof ServeFlags, fromFlag: () => T, fromFile: T | undefined, fallback: () => T): T =>
+    explicit(name) ? fromFlag() : fromFile !== undefined ? fromFile : fallback();
+  const listen = parseHostPort(pick('tftp', () => flags.tftp, t?.listen, () => flags.tftp), '127.0.0.1', '--tftp');
+  const o: TftpServerOptions = {
+    root: pick('root', () => flags.root!, cfg?.root, () => flags.root ?? EXAMPLE_ROOT),
+    host: listen.host,
+    port: listen.port,
+    allowWrite: pick('allowWrite', () => true, t?.allowWrite, () => false),
+    allowOverwrite: pick('allowOverwrite', () => true, t?.allowOverwrite, () => false),
+    maxUploadBytes: pick('maxUploadMb', () => int(flags.maxUploadMb, '--max-upload-mb', 0, 1 << 20), t?.maxUploadMb, () => 64) * 1024 * 1024,
+    timeoutMs: pick('timeoutMs', () => int(flags.timeoutMs, '--timeout-ms', 10, 255_000), t?.timeoutMs, () => 1000),
+    maxRetries: pick('retries', () => int(flags.retries, '--retries', 0, 100), t?.retries, () => 5),
+    maxBlksize: pick('maxBlksize', () => int(flags.maxBlksize, '--max-blksize', 8, 65464), t?.maxBlksize, () => 65464),
+    maxWindowsize: pick('maxWindowsize', () => int(flags.maxWindowsize, '--max-windowsize', 1, 65535), t?.maxWindowsize, () => 64),
+    cacheBytes: pick('cacheMb', () => int(flags.cacheMb, '--cache-mb', 0, 1 << 20), t?.cacheMb, () => 512) * 1024 * 1024,
+  };
+  const workers = pick<number | undefined>('workers', () => int(flags.workers!, '--workers', 0, 256), t?.workers, () => undefined);
+  if (workers !== undefined) o.workers = workers;
+  const maxTransfers = pick<number | undefined>('maxTransfers', () => int(flags.maxTransfers!, '--max-transfers', 1, 1_000_000), t?.maxTransfers, () => undefined);
+  if (maxTransfers !== undefined) o.maxTransfers = maxTransfers;
+  // Limits: set only when given (flag or file); the server's TFTP_LIMIT_DEFAULTS apply otherwise.
+  const limit = (name: keyof ServeFlags, flag: string, min: number, max: number, fromFile: number | undefined) =>
+    pick<number | undefined>(name, () => int(flags[name] as string, flag, min, max), fromFile, () => undefined);
+  const clientTimeout = limit('maxClientTimeout', '--max-client-timeout', 1, 255, t?.maxClientTimeout);
+  if (clientTimeout !== undefined) o.maxClientTimeoutMs = clientTimeout * 1000;
+  const life = limit('maxTransferSeconds', '--max-transfer-seconds', 1, 86_400 * 7, t?.maxTransferSeconds);
+  if (life !== undefined) o.maxTransferMs = life * 1000;
+  const perAddress = limit('maxTransfersPerAddress', '--max-transfers-per-address', 1, 1_000_000, t?.maxTransfersPerAddress);
+  if (perAddress !== undefined) o.maxTransfersPerAddress = perAddress;
+  const rate = limit('maxRequestRate', '--max-request-rate', 0, 1_000_000, t?.maxRequestRate);
+  if (rate !== undefined) o.maxRequestRate = rate;
+  const quiet = limit('retriesBeforeAnswer', '--retries-before-answer', 0, 100, t?.retriesBeforeAnswer);
+  if (quiet !== undefined) o.retriesBeforeAnswer = quiet;
+  const unacked = limit('maxUnackedKb', '--max-unacked-kb', 1, 1 << 20, t?.maxUnackedKb);
+  if (unacked !== undefined) o.maxUnackedBytes = unacked * 1024;
+  if (t?.maxFilenameBytes !== undefined) o.maxFilenameBytes = t.maxFilenameBytes;
+  return o;
+}
+
+/** HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks. */
+async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string, cache: ImageCache): Promise<HttpServerOptions | undefined> {
+  const h = cfg?.http;
+  const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
+  const httpListen = flags.http ?? h?.listen;
+  const httpsListen = flags.https ?? h?.https?.listen;
+  const cert = flags.cert ?? (h?.https ? fromFile(h.https.cert) : undefined);
+  const key = flags.key ?? (h?.https ? fromFile(h.https.key) : undefined);
+  if (!httpsListen && (flags.cert || flags.key)) throw new UsageError('--cert and --key go with --https HOST:PORT');
+  if (httpsListen && (!cert || !key)) throw new UsageError('--https needs --cert FILE and --key FILE');
+  if (!httpListen && !httpsListen) return undefined;
+  const o: HttpServerOptions = { root, cache };
+  if (h?.maxConnections !== undefined) o.maxConnections = h.maxConnections;
+  if (h?.maxConnectionsPerClient !== undefined) o.maxConnectionsPerClient = h.maxConnectionsPerClient;
+  if (httpListen) {
+    const a = parseHostPort(httpListen, '127.0.0.1', '--http');
+    o.http = { host: a.host, port: a.port };
+  }
+  if (httpsListen) {
+    const a = parseHostPort(httpsListen, '127.0.0.1', '--https');
+    const read = async (file: string, flag: string) => {
+      try {
+        return await fs.readFile(file);
+      } catch (e) {
+        throw new UsageError(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    };
+    o.https = { host: a.host, port: a.port, cert: await read(cert!, '--cert'), key: await read(key!, '--key') };
+  }
+  return o;
+}
+
+const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+
+export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
+  let cfg: BootwireConfig | undefined;
+  if (flags.config) {
+    try {
+      cfg = await loadConfig(flags.config);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
+      throw e;
+    }
+  }
+  // Without a root anywhere: the example root `bootwire init` writes (every model's files).
+  const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !explicit('tftp') && flags.http === undefined;
+  const EXAMPLE_ROOT = flags.root ?? cfg?.root ?? (dhcpOnly ? '' : await defaultRoot());
+  const tftpOpts = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
+  // TFTP and HTTP serve one root from one cache: one shared copy of each file version for both.
+  const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
+  if (tftpOpts) tftpOpts.cache = cache;
+  const httpOpts = await httpOptions(flags, cfg, tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT, cache);
+  let tftp: TftpServer | undefined;
+  let dhcp: DhcpServer | undefined;
+  let http: HttpFileServer | undefined;
+  try {
+    if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
+    if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp });
+    if (httpOpts) http = await HttpFileServer.start(httpOpts);
+  } catch (e) {
+    await tftp?.close(0);
+    await dhcp?.close();
+    await http?.close(0);
+    if (e instanceof ConfigError || e instanceof DhcpConfigError) throw new UsageError(`bad config: ${e.message}`);
+    throw new UsageError(`cannot serve: ${(e as Error).message}`);
+  }
+  if (tftp) {
+    tftp.on('transfer', (r) => log.info(r, `${r.direction} ${r.file} ${r.ok ? 'done' : 'failed'}`));
+    tftp.on('warning', (m) => log.warn(m));
+    const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
+    process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${tftpOpts?.allowWrite ? ', uploads allowed' : ''}\n`);
+  }
+  if (dhcp) {
+    // Listeners only at levels that print them: the server skips building events nobody hears.
+    if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
+    if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
+    dhcp.on('warning', (m) => log.warn(m));
+    dhcp.on('alert', (m) => log.error(m));
+    process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
+  }
+
+  if (http) {
+    if (log.isLevelEnabled('info')) http.on('request', (r) => log.info(r, `http ${r.method} ${r.target} ${r.status}`));
+    if (log.isLevelEnabled('debug')) http.on('client-error', (m) => log.debug(m));
+    http.on('warning', (m) => log.warn(m));
+    for (const kind of ['http', 'https'] as const) {
+      const a = http.address(kind);
+      if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
+    }
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info(`${signal}: stopping; running transfers get up to ${graceMs / 1000}s`);
+      void Promise.all([tftp?.close(graceMs), dhcp?.close(), http?.close(graceMs)]).then(() => resolve());
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats() }, 'stopped');
+}

@@ -1,0 +1,13 @@
+/**
+ * What bootwire's protocol packages share: IPv4 numbers and CIDRs, HOST:PORT parsing, quoting client
+ * text for messages, node:dgram sockets as promises, injected packet faults, and the files a server
+ * serves (a provisioning root resolved safely, one shared copy per file version, durable uploads).
+ */
+export * from './ipv4.js';
+export * from './hostport.js';
+export * from './quote.js';
+export * from './udp.js';
+export * from './faults.js';
+export * from './files/root.js';
+export * from './files/image-cache.js';
+export * from './files/atomic-file.js';

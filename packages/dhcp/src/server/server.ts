@@ -1,0 +1,468 @@
+/**
+ * The DHCP server's edge: the UDP socket(s), decoding, the engine's decision, encoding and sending.
+ * A bad packet is counted and dropped; nothing a client sends can stop the server.
+ *
+ * Where replies go (RFC 2131 4.1): to the relay (giaddr) on `relayPort`; to ciaddr when the client
+ * has an address; else broadcast. Node cannot pick the interface of a broadcast, so when the server
+ * listens on 0.0.0.0 it also binds, for each subnet it has an address in, a socket on that address
+ * (SO_REUSEADDR): Linux sends a limited broadcast out of the interface of the socket's address.
+ *
+ * Option 54 without a configured `serverId` on a wildcard listen (a relayed site): the address the
+ * reply leaves from, found by a route lookup toward the relay (or client): a UDP socket connected to
+ * it has that address as its local address. node:dgram has no IP_PKTINFO, so the request's own
+ * destination address cannot be read. The first request toward a new destination waits for the
+ * lookup (a few hundred microseconds, bounded queue); the answer is cached.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { type DhcpConfig, type FilledDhcpConfig, withDefaults } from './config.js';
+import { intToIp } from '@bootwire/core';
+import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
+import { openLeaseStore } from '../leases/open.js';
+import type { LeaseStore } from '../leases/store.js';
+import { compileDhcpConfig, localAddresses } from './compile.js';
+import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine } from './engine.js';
+
+export interface DhcpServerOptions {
+  config: DhcpConfig;
+  /** Default: SQLite at config.leases. */
+  store?: LeaseStore;
+  /** Override the machine's addresses (tests). */
+  localAddresses?: number[];
+  now?: () => number;
+}
+
+export interface DhcpServerStats {
+  received: number;
+  malformed: number;
+  ignored: number;
+  /** Replies sent, by message type name. */
+  sent: Record<string, number>;
+  /** Options dropped because a reply did not fit the client's maximum size. */
+  droppedOptions: number;
+  /** Replies not sent because their leases could not be stored (the clients retransmit). */
+  withheld: number;
+  /** Requests dropped while the route toward their relay or client was being looked up (queue full, or no route). */
+  routeDrops: number;
+}
+
+/** Relays that get a connected socket of their own; more than this share the listening socket. */
+const MAX_RELAY_SOCKETS = 256;
+/** Route lookups remembered (destination → local address); the map starts again when full. */
+const MAX_ROUTES = 4096;
+/** Route lookups under way at once, and requests waiting for each. */
+const MAX_LOOKUPS = 256;
+const MAX_WAITING_PER_LOOKUP = 64;
+
+/** A reply ready to send. */
+interface Outgoing {
+  socket: dgram.Socket;
+  connected: boolean;
+  bytes: Buffer;
+  port: number;
+  to: string;
+}
+
+const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
+
+export declare interface DhcpServer {
+  on(event: 'reply', listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void): this;
+  on(event: 'ignored', listener: (info: { mac: string; reason: string }) => void): this;
+  on(event: 'warning', listener: (message: string) => void): this;
+  /** Errors an operator must see: the leases file deleted, replaced, or not writable. */
+  on(event: 'alert', listener: (message: string) => void): this;
+}
+
+export class DhcpServer extends EventEmitter {
+  readonly engine: DhcpEngine;
+  private readonly sockets: dgram.Socket[] = [];
+  private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
+  private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
+  private readonly now: () => number;
+  /**
+   * ACKs waiting for their leases to be on disk. One commit and one sync at a time: the ACKs decided
+   * while a sync is under way wait for it, then go into the next commit together (group commit
+   * across turns: the busier the server, the bigger each batch).
+   */
+  private outbox: Outgoing[] = [];
+  /** OFFERs and NAKs promise nothing: they leave at the end of the turn. */
+  private sendNow: Outgoing[] = [];
+  private flushScheduled = false;
+  private syncing = false;
+  /**
+   * Relay address → a socket on the server's address and port connected to that relay (null while it
+   * is being opened). A connected socket sends without dgram's per-send address lookup and its extra
+   * tick, a third of the cost of a reply; the kernel also hands it the relay's requests, which it
+   * handles like any other socket's.
+   */
+  private readonly relaySockets = new Map<string, dgram.Socket | null>();
+  private closing = false;
+  /** Option 54 comes from route lookups (no serverId, wildcard listen). */
+  private readonly needsRoute: boolean;
+  /** Destination (relay or client) → the server's address replies to it leave from. */
+  private readonly routeSource = new Map<string, string>();
+  /** Requests waiting for the route lookup toward their destination. */
+  private readonly awaitingRoute = new Map<string, { msg: Buffer; from: string }[]>();
+  /** Why leases cannot be stored right now (said once, until they can again). */
+  private storeFailure: string | undefined;
+
+  private constructor(
+    private readonly config: FilledDhcpConfig,
+    private readonly store: LeaseStore,
+    engine: DhcpEngine,
+    now: () => number,
+  ) {
+    super();
+    this.engine = engine;
+    this.now = now;
+    this.needsRoute = config.serverId === undefined && splitHostPort(config.listen)[0] === '0.0.0.0';
+  }
+
+  static async start(o: DhcpServerOptions): Promise<DhcpServer> {
+    const engineConfig = compileDhcpConfig(o.config, o.localAddresses ?? localAddresses());
+    let alert: (m: string) => void = () => {};
+    const warnings: string[] = [];
+    const store = o.store ?? openLeaseStore(o.config.leases, { onAlert: (m) => alert(m), onWarning: (m) => warnings.push(m) });
+    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now);
+    alert = (m) => server.emit('alert', m);
+    // Said once start() has returned and the caller listens.
+    for (const w of warnings) setImmediate(() => server.emit('warning', w));
+    try {
+      const [host, portText] = splitHostPort(server.config.listen);
+      const port = Number(portText);
+      server.sockets.push(await server.bind(host, port));
+      if (host === '0.0.0.0') {
+        for (const subnet of engineConfig.subnets) {
+          if (subnet.localAddress === undefined) continue;
+          const s = await server.bind(intToIp(subnet.localAddress), server.address().port);
+          server.sockets.push(s);
+          server.broadcastBySubnet.set(subnet, s);
+        }
+      }
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  private bind(host: string, port: number): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    return new Promise((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, host, () => {
+        s.off('error', reject);
+        s.setBroadcast(true);
+        s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
+        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+        resolve(s);
+      });
+    });
+  }
+
+  address(): { address: string; port: number } {
+    const a = this.sockets[0]!.address();
+    return { address: a.address, port: a.port };
+  }
+
+  stats(): DhcpServerStats {
+    return { ...this.counters, sent: { ...this.counters.sent } };
+  }
+
+  private onMessage(msg: Buffer, from: string, routed = false): void {
+    if (!routed) this.counters.received++;
+    let decision: Decision;
+    let message: DhcpMessage;
+    try {
+      const d = decodeDhcp(msg);
+      if (!d.ok || d.message.op !== 1) {
+        this.counters.malformed++;
+        return;
+      }
+      message = d.message;
+      const req = toRequest(message);
+      if (req === undefined) {
+        this.counters.malformed++;
+        return;
+      }
+      // Only a subnet the server has no address in needs the route (a broadcast client is always on
+      // one it has: the engine names that address).
+      const dest = req.giaddr !== '0.0.0.0' ? req.giaddr : req.ciaddr;
+      const subnet = this.needsRoute && dest !== '0.0.0.0' ? this.engine.subnetFor(req) : undefined;
+      if (subnet && subnet.localAddress === undefined) {
+        const local = this.routeSource.get(dest);
+        if (local === undefined) return this.awaitRoute(dest, msg, from, routed);
+        req.localAddress = local;
+      }
+      decision = this.engine.handle(req, this.now());
+      if (decision.kind === 'ignore') {
+        this.counters.ignored++;
+        if (decision.notice) this.emit('warning', decision.notice);
+        if (this.listenerCount('ignored') > 0) this.emit('ignored', { mac: req.mac, reason: decision.reason });
+        return;
+      }
+      this.send(message, req, decision);
+    } catch (e) {
+      // A decoder or engine bug must not take the server down: count it and go on.
+      this.counters.malformed++;
+      this.emit('warning', `request from ${from} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Holds a request until the route toward `dest` is known (bounded), starting the lookup. */
+  private awaitRoute(dest: string, msg: Buffer, from: string, routed: boolean): void {
+    let waiting = this.awaitingRoute.get(dest);
+    if (routed || this.closing || (!waiting && this.awaitingRoute.size >= MAX_LOOKUPS) || (waiting && waiting.length >= MAX_WAITING_PER_LOOKUP)) {
+      this.counters.routeDrops++; // the client retransmits
+      return;
+    }
+    // dgram hands each message a buffer of its own: keeping it is safe.
+    if (waiting) return void waiting.push({ msg, from });
+    this.awaitingRoute.set(dest, (waiting = [{ msg, from }]));
+    const probe = dgram.createSocket('udp4');
+    const done = (local: string | undefined, error?: string) => {
+      try {
+        probe.close();
+      } catch {
+        /* closed */
+      }
+      const queued = this.awaitingRoute.get(dest) ?? [];
+      this.awaitingRoute.delete(dest);
+      if (this.closing) return;
+      if (local === undefined || local === '0.0.0.0') {
+        this.counters.routeDrops += queued.length;
+        this.emit('warning', `no route toward ${dest} to answer ${queued.length} request(s): ${error ?? 'no local address'}`);
+        return;
+      }
+      if (this.routeSource.size >= MAX_ROUTES) this.routeSource.clear();
+      this.routeSource.set(dest, local);
+      for (const q of queued) this.onMessage(q.msg, q.from, true);
+    };
+    probe.once('error', (e) => done(undefined, e.message));
+    const host = this.sockets[0]!.address().address;
+    probe.bind(0, host, () => {
+      probe.connect(this.config.relayPort, dest, () => {
+        let local: string | undefined;
+        try {
+          local = probe.address().address;
+        } catch {
+          /* closed */
+        }
+        done(local);
+      });
+    });
+  }
+
+  private send(message: DhcpMessage, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
+    const { bytes, dropped } = buildDhcp({
+      op: 2,
+      htype: message.htype,
+      hlen: message.hlen,
+      hops: 0,
+      xid: message.xid,
+      secs: 0,
+      flags: message.flags,
+      ciaddr: d.ciaddr,
+      yiaddr: d.yiaddr,
+      siaddr: '0.0.0.0',
+      giaddr: message.giaddr,
+      chaddr: message.chaddr, // copied into the reply by the encoder
+      options: d.options,
+      maxSize: message.options.maxMessageSize() ?? 576,
+      required: d.required,
+    });
+    if (dropped.length) {
+      this.counters.droppedOptions += dropped.length;
+      this.emit('warning', `reply to ${req.mac} did not fit its maximum size: dropped options ${dropped.join(', ')}`);
+    }
+    let socket = this.sockets[0]!;
+    let to: string;
+    let port: number;
+    switch (d.destination.kind) {
+      case 'relay': {
+        [to, port] = [d.destination.address, this.config.relayPort];
+        const connected = this.relaySocket(to);
+        if (connected) return this.enqueue(connected, true, bytes, port, to, d.type, req, d);
+        break;
+      }
+      case 'unicast':
+        [to, port] = [d.destination.address, this.config.clientPort];
+        break;
+      case 'broadcast': {
+        [to, port] = ['255.255.255.255', this.config.clientPort];
+        const s = d.destination.subnet && this.broadcastBySubnet.get(d.destination.subnet);
+        if (s) socket = s;
+        else if (d.destination.subnet && this.sockets[0]!.address().address !== '0.0.0.0') {
+          // Bound to one address: the subnet's directed broadcast leaves by the right interface.
+          to = intToIp(d.destination.subnet.cidr.broadcast);
+        }
+        break;
+      }
+    }
+    this.enqueue(socket, false, bytes, port, to, d.type, req, d);
+  }
+
+  private enqueue(socket: dgram.Socket, connected: boolean, bytes: Buffer, port: number, to: string, type: number, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
+    const typeName = TYPE_NAMES[type] ?? String(type);
+    this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
+    (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushOutbox);
+    }
+    if (this.listenerCount('reply') > 0) {
+      this.emit('reply', { type: typeName, mac: req.mac, yiaddr: d.yiaddr, to: `${to}:${port}`, ...(d.className ? { className: d.className } : {}) });
+    }
+  }
+
+  private readonly flushOutbox = (): void => {
+    this.flushScheduled = false;
+    if (this.sendNow.length) {
+      const out = this.sendNow;
+      this.sendNow = [];
+      this.release(out);
+    }
+    if (!this.syncing && this.outbox.length) this.commit();
+  };
+
+  /** Commits the leases of the waiting ACKs, and sends them once the commit is on disk. */
+  private commit(): void {
+    const out = this.outbox;
+    this.outbox = [];
+    let committed: boolean;
+    try {
+      committed = this.store.flush?.() ?? false;
+    } catch (e) {
+      this.withhold(out.length, e as Error);
+      return;
+    }
+    if (!committed || !this.store.durable) return this.stored(out);
+    // The ACKs wait for the disk; the event loop goes on with the next requests meanwhile.
+    this.syncing = true;
+    this.store.durable((err) => {
+      this.syncing = false;
+      if (err) this.withhold(out.length, err);
+      else this.stored(out);
+      if (this.outbox.length) this.commit();
+    });
+  }
+
+  private stored(out: Outgoing[]): void {
+    if (this.storeFailure !== undefined) {
+      this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
+      this.storeFailure = undefined;
+    }
+    this.release(out);
+  }
+
+  /** Not stored, so not acknowledged: the clients retransmit and a later turn tries again. */
+  private withhold(count: number, e: Error): void {
+    this.counters.withheld += count;
+    if (this.storeFailure === undefined) {
+      this.storeFailure = e.message;
+      this.emit('alert', `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`);
+    }
+  }
+
+  private release(out: Outgoing[]): void {
+    for (const m of out) {
+      try {
+        // No callback: dgram then completes a send without a tick of its own; failures arrive as the
+        // socket's 'error' event, which is logged.
+        if (m.connected) m.socket.send(m.bytes);
+        else m.socket.send(m.bytes, m.port, m.to);
+      } catch {
+        /* closing */
+      }
+    }
+  }
+
+  /** The connected socket for a relay, once open; starts opening it on first use (at most MAX_RELAY_SOCKETS). */
+  private relaySocket(address: string): dgram.Socket | undefined {
+    const known = this.relaySockets.get(address);
+    if (known !== undefined) return known ?? undefined;
+    if (this.closing || this.relaySockets.size >= MAX_RELAY_SOCKETS) return undefined;
+    this.relaySockets.set(address, null);
+    const main = this.sockets[0]!.address();
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    const give = (e: Error) => {
+      // Stay on the shared socket for this relay.
+      this.emit('warning', `socket to relay ${address}: ${e.message}`);
+      s.close();
+    };
+    s.once('error', give);
+    s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+    s.bind(main.port, main.address, () => {
+      s.connect(this.config.relayPort, address, () => {
+        s.off('error', give);
+        try {
+          const local = s.address().address;
+          if (local !== '0.0.0.0' && !this.routeSource.has(address) && this.routeSource.size < MAX_ROUTES) this.routeSource.set(address, local);
+        } catch {
+          /* closed meanwhile */
+        }
+        s.on('error', (e) => this.emit('warning', `socket to relay ${address}: ${e.message}`));
+        if (this.closing) s.close();
+        else this.relaySockets.set(address, s);
+      });
+    });
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.flushOutbox();
+    for (const s of this.relaySockets.values()) if (s) this.sockets.push(s);
+    this.relaySockets.clear();
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+    this.awaitingRoute.clear();
+    try {
+      this.store.close();
+    } catch (e) {
+      // Nothing unstored was acknowledged; say what was lost and stop cleanly (a full disk at SIGTERM).
+      this.emit('alert', `leases not stored at shutdown: ${(e as Error).message}`);
+    }
+  }
+}
+
+function splitHostPort(s: string): [string, string] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), s.slice(i + 1)];
+}
+
+/** The engine's view of a decoded client message; undefined when it is not a usable DHCP request. */
+export function toRequest(m: DhcpMessage): ClientRequest | undefined {
+  const o = m.options;
+  const messageType = o.messageType();
+  if (messageType === undefined) return undefined;
+  const relay = o.relayAgent();
+  const clientId = o.clientId();
+  const req: ClientRequest = {
+    messageType,
+    xid: m.xid,
+    flags: m.flags,
+    ciaddr: m.ciaddr,
+    giaddr: m.giaddr,
+    mac: m.mac,
+    requestedOptions: o.requestedOptions(),
+    userClasses: o.userClasses(),
+  };
+  if (clientId) req.clientId = clientId.toString('hex');
+  const requested = o.requestedAddress();
+  if (requested) req.requestedAddress = requested;
+  const serverId = o.serverId();
+  if (serverId) req.serverId = serverId;
+  const vendorClass = o.vendorClass();
+  if (vendorClass !== undefined) req.vendorClass = vendorClass;
+  const hostname = o.hostname();
+  if (hostname) req.hostname = hostname;
+  if (relay) {
+    const raw = o.get(82);
+    if (raw) req.relayAgent = Buffer.from(raw);
+    if (relay.circuitId) req.circuitId = relay.circuitId.toString('latin1');
+    const link = relay.subOptions.find((s) => s.code === 5);
+    if (link && link.value.length === 4) req.linkSelection = intToIp(link.value.readUInt32BE(0));
+  }
+  return req;
+}
