@@ -1,6 +1,8 @@
 /**
  * Lossless on everything we have: every DHCP datagram (UDP port 67 or 68) in every capture under
- * ../shared/captures/public/ and the project's own captures/ decodes and re-encodes to the same bytes.
+ * ../shared/captures/public/ and the project's own captures/ decodes and re-encodes to the same bytes,
+ * and every option value read from them as its typed value encodes back (encodeOption) to a value that
+ * reads the same.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { readCaptureFile, udpDatagrams } from '../../packages/capture/src/index.js';
 import { decodeDhcp, encodeDhcp } from '../../packages/dhcp/src/codec/index.js';
+import { checkOptionRoundTrip } from '../helpers/dhcp-options.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIRS = [path.resolve(REPO, '../shared/captures/public'), path.join(REPO, 'captures')];
@@ -19,6 +22,7 @@ describe('DHCP codec on every capture', () => {
   });
 
   let total = 0;
+  let typed = 0;
   for (const file of files) {
     it(`${path.basename(file)}: every DHCP datagram round-trips byte for byte`, async () => {
       const capture = await readCaptureFile(file);
@@ -34,11 +38,15 @@ describe('DHCP codec on every capture', () => {
         }
         total++;
         expect(encodeDhcp(r.message).equals(d.payload), `frame ${d.frame} re-encodes differently`).toBe(true);
+        const o = r.message.options;
+        const vendorClass = o.vendorClass();
+        for (const code of o.codes()) if (checkOptionRoundTrip(code, o.raw(code)!, code === 43 ? vendorClass : undefined)) typed++;
       }
     });
   }
 
-  it.skipIf(files.length === 0)('walked hundreds of DHCP messages', () => {
+  it.skipIf(files.length === 0)('walked hundreds of DHCP messages and thousands of typed option values', () => {
     expect(total).toBeGreaterThan(100);
+    expect(typed).toBeGreaterThan(1000);
   });
 });

@@ -2,9 +2,9 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import {
   AVAYA_ENTERPRISE,
+  avaya43,
+  avayaList,
   avayaListWarnings,
-  buildAvaya43,
-  buildAvayaList,
   decodeDhcp,
   decodeOption,
   decodeOption43,
@@ -14,17 +14,15 @@ import {
   encodeRelayAgent,
   messageTypeByName,
   messageTypeName,
+  encodeOption,
+  lookupOption,
   OPTION_DEFS,
-  optionByCode,
-  optionByName,
-  optionDef,
   optionFromConfig,
   colonHex,
   parseAvayaList,
   parseIPv4,
   parseMac,
   readDnsNames,
-  resolveOption,
 } from '../../packages/dhcp/src/codec/index.js';
 
 // ------------------------------------------------------------------------------------------ helpers
@@ -103,36 +101,38 @@ describe('registry', () => {
     [242, 'avaya-242'],
   ];
 
-  it('maps codes and names both ways', () => {
+  it('maps codes and names both ways, through the one lookup', () => {
     for (const [code, name] of NAMES) {
-      expect(optionByCode(code)).toMatchObject({ code, name });
-      expect(optionByName(name)!.code).toBe(code);
-      expect(optionByCode(code)!.codec).toBe(optionByName(name)!.codec);
+      expect(lookupOption(code)).toMatchObject({ code, name, registered: true });
+      expect(lookupOption(name)).toBe(lookupOption(code));
+      expect(lookupOption(`option-${code}`)).toBe(lookupOption(code));
+      expect(lookupOption(String(code))).toBe(lookupOption(code));
     }
     expect(new Set(OPTION_DEFS.map((d) => d.name)).size).toBe(OPTION_DEFS.length);
+    expect(new Set(OPTION_DEFS.map((d) => d.code)).size).toBe(OPTION_DEFS.length);
+    // No alias names two options (the first would win silently).
+    const spellings = OPTION_DEFS.flatMap((d) => [d.name, ...d.aliases]);
+    expect(new Set(spellings).size).toBe(spellings.length);
   });
 
   it('accepts ISC spellings, case and underscores, and option-N', () => {
-    expect(optionByName('routers')!.code).toBe(3);
-    expect(optionByName('domain-name-servers')!.code).toBe(6);
-    expect(optionByName('dhcp-lease-time')!.code).toBe(51);
-    expect(optionByName('vendor-encapsulated-options')!.code).toBe(43);
-    expect(optionByName('Host_Name')!.code).toBe(12);
-    expect(optionByName('avaya-176')!.code).toBe(176);
-    expect(optionByName('option-224')).toMatchObject({ code: 224, name: 'option-224' });
-    expect(optionByName('option-0')).toBeUndefined();
-    expect(optionByName('no-such-option')).toBeUndefined();
+    expect(lookupOption('routers')!.code).toBe(3);
+    expect(lookupOption('domain-name-servers')!.code).toBe(6);
+    expect(lookupOption('dhcp-lease-time')!.code).toBe(51);
+    expect(lookupOption('vendor-encapsulated-options')!.code).toBe(43);
+    expect(lookupOption('Host_Name')!.code).toBe(12);
+    expect(lookupOption(' avaya-176 ')!.code).toBe(176);
+    expect(lookupOption('option-224')).toMatchObject({ code: 224, name: 'option-224', registered: false });
+    expect(lookupOption('option-0')).toBeUndefined();
+    expect(lookupOption('no-such-option')).toBeUndefined();
   });
 
-  it('resolves configuration keys and falls back to bytes for unknown codes', () => {
-    expect(resolveOption('66')!.name).toBe('tftp-server-name');
-    expect(resolveOption(6)!.name).toBe('domain-name-server');
-    expect(resolveOption('router')!.code).toBe(3);
-    expect(resolveOption(0)).toBeUndefined();
-    expect(resolveOption(255)).toBeUndefined();
-    expect(resolveOption('300')).toBeUndefined();
-    expect(optionByCode(224)).toBeUndefined();
-    expect(optionDef(224)).toMatchObject({ code: 224, name: 'option-224' });
+  it('takes codes as numbers or digits, and falls back to bytes for codes without an entry', () => {
+    expect(lookupOption('66')!.name).toBe('tftp-server-name');
+    expect(lookupOption(6)!.name).toBe('domain-name-server');
+    for (const bad of [0, 255, 300, -1, 1.5, NaN, '0', '255', '300', '']) expect(lookupOption(bad)).toBeUndefined();
+    expect(lookupOption(224)).toMatchObject({ code: 224, name: 'option-224', registered: false });
+    expect(lookupOption(224)).toBe(lookupOption('option-224')); // one entry per code
     expect(decodeOption(224, b(1, 2, 0xff))).toMatchObject({ ok: true, name: 'option-224', text: '0x0102ff' });
   });
 
@@ -201,8 +201,8 @@ describe('value codecs', () => {
     raw(1, b(255, 255, 255, 0, 0));
     expect(typed(68, b()).value).toEqual([]); // mobile IP home agent may be empty
     expect(typed(150, b(192, 168, 1, 10, 192, 168, 1, 11)).value).toEqual(['192.168.1.10', '192.168.1.11']);
-    expect(optionByCode(3)!.codec.encode(['10.0.0.1', '10.0.0.2'])).toEqual(b(10, 0, 0, 1, 10, 0, 0, 2));
-    expect(() => optionByCode(1)!.codec.encode('10.0.0')).toThrow(RangeError);
+    expect(encodeOption(3, ['10.0.0.1', '10.0.0.2'])).toEqual([3, b(10, 0, 0, 1, 10, 0, 0, 2)]);
+    expect(() => encodeOption(1, '10.0.0')).toThrow(RangeError);
   });
 
   it('address pairs (static routes, policy filters)', () => {
@@ -470,15 +470,17 @@ describe('Avaya 176/242 NAME=value lists', () => {
       ['MCIPADD', '10.0.0.5,10.0.0.6'],
       ['MCPORT', '1719'],
     ];
-    const text = buildAvayaList(pairs);
-    expect(text).toBe('MCIPADD=10.0.0.5,10.0.0.6,MCPORT=1719');
-    expect(parseAvayaList(text)).toEqual(pairs);
-    expect(buildAvayaList({ MCIPADD: ['10.0.0.5', '10.0.0.6'], MCPORT: '1719' })).toBe(text);
+    const text = 'MCIPADD=10.0.0.5,10.0.0.6,MCPORT=1719';
+    expect(avayaList({ MCIPADD: ['10.0.0.5', '10.0.0.6'], MCPORT: '1719' })).toEqual({ pairs });
+    expect(avayaList(pairs)).toEqual({ pairs });
+    expect(encodeOption(242, avayaList(pairs))).toEqual([242, b(text)]);
+    expect(encodeOption('avaya-176', { pairs })).toEqual([176, b(text)]);
+    expect(typed(242, b(text)).value).toEqual({ pairs });
     expect(cfg(242, { MCIPADD: ['10.0.0.5', '10.0.0.6'], MCPORT: 1719 })).toEqual(b(text));
     expect(cfg(176, ['MCIPADD=10.0.0.5,10.0.0.6', 'MCPORT=1719'])).toEqual(b(text));
-    expect(() => buildAvayaList([['mcport', '1']])).toThrow(DhcpConfigError);
-    expect(() => buildAvayaList([['HTTPDIR', 'a,L2Q=1']])).toThrow(/new pair/);
-    expect(optionByCode(242)!.codec.encode({ pairs })).toEqual(b(text));
+    expect(cfgError(242, { mcport: '1' })).toMatch(/not \[A-Z0-9_\]\+/);
+    expect(() => encodeOption(242, avayaList([['mcport', '1']]))).toThrow(/^option 242 \(avaya-242\): Avaya parameter name "mcport"/);
+    expect(() => encodeOption(176, avayaList([['HTTPDIR', 'a,L2Q=1']]))).toThrow(/^option 176 \(avaya-site-specific\): .*new pair/);
   });
 
   it('round-trips random pair lists', () => {
@@ -486,7 +488,9 @@ describe('Avaya 176/242 NAME=value lists', () => {
     const value = fc.array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLength: 1, maxLength: 3 }).map((a) => a.join(','));
     fc.assert(
       fc.property(fc.array(fc.tuple(name, value), { maxLength: 6 }), (pairs) => {
-        expect(parseAvayaList(buildAvayaList(pairs))).toEqual(pairs);
+        const [, bytes] = encodeOption(242, { pairs });
+        expect(parseAvayaList(bytes.toString())).toEqual(pairs);
+        expect(typed(242, bytes).value).toEqual({ pairs });
       }),
       { numRuns: 500 },
     );
@@ -513,10 +517,17 @@ describe('option 43', () => {
   });
 
   it('builds the Avaya form from names, with 6889 first', () => {
-    const bytes = buildAvaya43({ HTTPSRVR: '10.77.0.1', L2QVLAN: '20' });
-    expect(bytes).toEqual(b(1, 4, AVAYA_ENTERPRISE, 2, 9, '10.77.0.1', 10, 2, '20'));
+    const [code, bytes] = encodeOption(43, avaya43({ L2QVLAN: '20', HTTPSRVR: ['10.77.0.1', '10.77.0.2'] }));
+    expect(code).toBe(43);
+    expect(bytes).toEqual(b(1, 4, AVAYA_ENTERPRISE, 2, 19, '10.77.0.1,10.77.0.2', 10, 2, '20'));
     expect(decodeOption43(bytes).form).toBe('avaya');
     expect(cfg(43, { HTTPSRVR: '10.77.0.1', '1': '6889' })).toEqual(b(1, 4, '6889', 2, 9, '10.77.0.1'));
+    expect(() => avaya43({ HTTPSERVER: '10.77.0.1' })).toThrow(/^option 43 \(vendor-specific\): "HTTPSERVER" is neither an Avaya sub-option/);
+    // An Avaya form must say so with sub-option 1 "6889"; other sub-options go as given.
+    expect(() => encodeOption(43, avaya43({ '1': '1234' }))).toThrow(/needs sub-option 1 "6889"/);
+    expect(encodeOption(43, { subOptions: [{ code: 2, value: b('x') }] })[1]).toEqual(b(2, 1, 'x'));
+    expect(() => encodeOption(43, { subOptions: [{ code: 255, value: b('x') }] })).toThrow(/sub-option code 255 is not in 1..254/);
+    expect(encodeOption(43, { form: 'raw', raw: b('172.18.6.37') })[1]).toEqual(b('172.18.6.37'));
   });
 
   it('reads PXE sub-options when the vendor class is PXEClient', () => {
@@ -547,7 +558,7 @@ describe('option 43', () => {
     expect(decodeOption43(b(1, 9, 2))).toMatchObject({ form: 'raw', text: '0x010902' });
     expect(decodeOption43(b(1, 1, 0, 255, 7)).form).toBe('raw'); // junk after End
     expect(decodeOption43(b())).toMatchObject({ form: 'raw', subOptions: [] });
-    expect(optionByCode(43)!.codec.encode(decodeOption43(b(1, 2, 'ab')))).toEqual(b(1, 2, 'ab'));
+    expect(encodeOption(43, decodeOption43(b(1, 2, 'ab')))[1]).toEqual(b(1, 2, 'ab'));
   });
 });
 
@@ -586,7 +597,7 @@ describe('option 82 relay agent information', () => {
     expect(ra.remoteId).toBeUndefined();
     expect(ra.trailing).toEqual(b(2, 9, 'abc'));
     expect(ra.warnings[0]).toMatch(/sub-option 2/);
-    expect(optionByCode(82)!.codec.encode(ra)).toEqual(cut);
+    expect(encodeOption(82, ra)[1]).toEqual(cut);
   });
 
   it('builds from config with names or codes, in code order', () => {

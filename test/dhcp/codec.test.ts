@@ -4,6 +4,7 @@ import {
   buildDhcp,
   decodeDhcp,
   describeDhcp,
+  DhcpOptionError,
   type DhcpDecodeResult,
   type DhcpIssueKind,
   type DhcpMessage,
@@ -96,11 +97,12 @@ function touchEverything(m: DhcpMessage): void {
   const o = m.options;
   for (const c of o.codes()) {
     o.get(c);
+    o.raw(c);
     o.has(c);
     o.decode(c);
   }
   o.instances();
-  o.entries();
+  o.rawEntries();
   o.layout();
   o.messageType();
   o.requestedOptions();
@@ -293,7 +295,8 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.requestedOptions()).toEqual([1, 3, 6, 15, 42, 43, 66, 242]);
     expect(o.maxMessageSize()).toBe(1500);
     expect(o.vendorClass()).toBe('ccp.avaya.com');
-    expect(o.get(60)!.length).toBe(14); // the raw bytes keep the NUL
+    expect(o.raw(60)!.length).toBe(14); // the raw bytes keep the NUL
+    expect(o.get(60)).toBe('ccp.avaya.com'); // the typed value drops it
     expect(o.clientId()!.toString('hex')).toBe('01001b4faabbcc');
     expect(o.hostname()).toBe('SEP001B4FAABBCC0');
     expect(o.requestedAddress()).toBeUndefined();
@@ -302,6 +305,7 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.overload()).toBeUndefined();
     expect(o.userClasses()).toEqual([]);
     expect(o.get(99)).toBeUndefined();
+    expect(o.raw(99)).toBeUndefined();
     expect(o.decode(99)).toBeUndefined();
     expect(o.decode(55)!.text).toBe(
       '1 (subnet-mask), 3 (router), 6 (domain-name-server), 15 (domain-name), 42 (ntp-servers), 43 (vendor-specific), 66 (tftp-server-name), 242 (avaya-242)',
@@ -320,13 +324,13 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     const buf = avayaDiscover();
     const o = decoded(buf).options;
     for (const c of o.codes()) {
-      const v = o.get(c)!;
+      const v = o.raw(c)!;
       expect(v.buffer).toBe(buf.buffer);
       expect(v.byteOffset).toBeGreaterThanOrEqual(buf.byteOffset + 240);
     }
     for (const i of o.instances()) expect(i.value.buffer).toBe(buf.buffer);
     // Changing the datagram shows through: proof that nothing was copied.
-    const v = o.get(12)!;
+    const v = o.raw(12)!;
     buf[buf.indexOf('SEP', 240) ] = 0x54;
     expect(v.toString('latin1', 0, 3)).toBe('TEP');
   });
@@ -344,10 +348,10 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.codes()).toEqual([53, 43]);
     expect(o.instances(43).map((i) => i.value.length)).toEqual([255, 255, 90]);
     for (const i of o.instances(43)) expect(i.value.buffer).toBe(buf.buffer);
-    const joined = o.get(43)!;
+    const joined = o.raw(43)!;
     expect(joined.equals(value)).toBe(true);
-    expect(o.get(43)).toBe(joined); // concatenated once, then reused
-    expect(o.entries()).toEqual([
+    expect(o.raw(43)).toBe(joined); // concatenated once, then reused
+    expect(o.rawEntries()).toEqual([
       [53, Buffer.from([5])],
       [43, value],
     ]);
@@ -370,7 +374,8 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     const o = decoded(buf).options;
     expect(o.overload()).toBe(3);
     expect(o.codes()).toEqual([53, 52, 56, 67, 66]);
-    expect(o.get(56)!.toString()).toBe('opt file sname');
+    expect(o.get(56)).toBe('opt file sname');
+    expect(o.get('message')).toBe('opt file sname');
     expect(o.instances(56).map((i) => i.area)).toEqual(['options', 'file', 'sname']);
     expect(o.decode(67)!.value).toBe('46xxupgrade.scr');
     expect(o.decode(66)!.value).toBe('10.77.0.1');
@@ -406,8 +411,7 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
 
   it('reads option 43 as PXE when the vendor class says so', () => {
     const o = decoded(packet([60, 9, 'PXEClient', 43, 4, 6, 1, 8, 255, 255])).options;
-    const d = o.decode(43)!;
-    expect(d.ok && (d.value as { form: string }).form).toBe('pxe');
+    expect(o.get(43)!.form).toBe('pxe');
   });
 });
 
@@ -481,7 +485,7 @@ describe('buildDhcp', () => {
     expect(m).toMatchObject({ op: 2, htype: 1, hlen: 6, hops: 0, xid: 0xcafebabe, flags: 0x8000, yiaddr: '10.77.0.50', siaddr: '10.77.0.1', mac: '00:1b:4f:aa:bb:cc' });
     expect(m.file.toString('latin1').replace(/\0+$/, '')).toBe('46xxupgrade.scr');
     expect(m.options.codes()).toEqual([53, 54, 51, 1, 3, 242]);
-    expect(m.options.entries()).toEqual(offerOptions());
+    expect(m.options.rawEntries()).toEqual(offerOptions());
     expect(m.options.layout().at(-1)).toMatchObject({ kind: 'end', offset: 240 + 77 });
   });
 
@@ -505,7 +509,7 @@ describe('buildDhcp', () => {
       [125, 90],
       [3, 4],
     ]);
-    expect(o.get(125)!.equals(big)).toBe(true);
+    expect(o.raw(125)!.equals(big)).toBe(true);
     // Zero-length options stay one empty instance.
     expect(decoded(buildDhcp({ options: [[80, Buffer.alloc(0)]] }).bytes).options.instances()).toEqual([
       expect.objectContaining({ code: 80, value: Buffer.alloc(0) }),
@@ -531,7 +535,7 @@ describe('buildDhcp', () => {
     const o = r.message.options;
     expect(o.overload()).toBe(1);
     expect(o.codes().filter((c) => c !== 52)).toEqual(opts.map(([c]) => c));
-    for (const [c, v] of opts) expect(o.get(c)!.equals(v)).toBe(true);
+    for (const [c, v] of opts) expect(o.raw(c)!.equals(v)).toBe(true);
     expect(o.instances().slice(0, 2).map((i) => i.code)).toEqual([53, 52]); // 52 right after 53
     expect(o.instances(160)[0]!.area).toBe('file');
     expect(o.instances(67)[0]!.area).toBe('file');
@@ -543,7 +547,7 @@ describe('buildDhcp', () => {
     expect(both.overloaded).toBe(3);
     expect(both.bytes.length).toBeLessThanOrEqual(548);
     const o = decoded(both.bytes).options;
-    for (const [c, v] of opts) expect(o.get(c)!.equals(v)).toBe(true);
+    for (const [c, v] of opts) expect(o.raw(c)!.equals(v)).toBe(true);
     expect(o.instances().map((i) => i.area)).toEqual([...Array(8).fill('options'), 'file', 'sname']);
 
     const withFile = buildDhcp({ file: 'pxelinux.0', options: [...offerOptions(), [43, Buffer.alloc(200, 1)], [225, Buffer.alloc(50, 3)]] });
@@ -562,7 +566,7 @@ describe('buildDhcp', () => {
       ['options', 225],
       ['file', 75],
     ]);
-    expect(o.get(125)!.equals(long)).toBe(true);
+    expect(o.raw(125)!.equals(long)).toBe(true);
   });
 
   it('uses the larger size a client allows instead of overloading', () => {
@@ -617,6 +621,20 @@ describe('buildDhcp', () => {
     expect(() => buildDhcp({ file: 'x'.repeat(128) })).toThrow(RangeError);
     expect(() => buildDhcp({ yiaddr: '10.0.0.256' })).toThrow(RangeError);
     expect(() => buildDhcp({ options: [[53, Buffer.alloc(1)], [54, Buffer.alloc(1200)]] })).toThrow(/required options do not fit/);
+  });
+
+  it('names the option of an entry it cannot take (DhcpOptionError)', () => {
+    const thrown = (options: unknown) => {
+      try {
+        buildDhcp({ options: options as Array<[number, Buffer]> });
+      } catch (e) {
+        return e;
+      }
+      throw new Error('not refused');
+    };
+    expect(thrown([[52, Buffer.from([1])]])).toMatchObject({ name: 'DhcpOptionError', option: 52, optionName: 'overload' });
+    expect(thrown([[66, '10.77.0.1']])).toMatchObject({ option: 66, optionName: 'tftp-server-name', message: expect.stringMatching(/^option 66 \(tftp-server-name\): the value is not a Buffer/) });
+    expect(thrown([[300, Buffer.alloc(1)]])).toBeInstanceOf(DhcpOptionError);
   });
 });
 
@@ -712,7 +730,7 @@ describe('properties', () => {
           const o = d.message.options;
           const kept = options.filter(([c]) => !r.dropped.includes(c));
           expect(o.codes().filter((c) => c !== 52)).toEqual(kept.map(([c]) => c));
-          for (const [c, v] of kept) expect(o.get(c)!.equals(v)).toBe(true);
+          for (const [c, v] of kept) expect(o.raw(c)!.equals(v)).toBe(true);
           expect(o.overload() ?? 0).toBe(r.overloaded);
           if (!allowOverload) expect(r.overloaded).toBe(0);
           if (file) expect(r.overloaded & 1).toBe(0);

@@ -96,7 +96,7 @@ describe('DHCP server edge', () => {
         ...[1, 2, 3].map((i) => t.client.dora({ mac: mac(0x50 + i), vendorClass: 'aaaa', requestedOptions: [1, 67] })),
       ]);
       expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true]);
-      expect(results.map((r) => (r.ok ? r.lease.ack.options.get(67)?.toString() : 'failed'))).toEqual([undefined, undefined, 'a.scr', 'a.scr', 'a.scr']);
+      expect(results.map((r) => (r.ok ? r.lease.ack.options.get(67) : 'failed'))).toEqual([undefined, undefined, 'a.scr', 'a.scr', 'a.scr']);
     } finally {
       await t.close();
     }

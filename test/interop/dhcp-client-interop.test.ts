@@ -72,7 +72,7 @@ const results = await Promise.all(Array.from({ length: count }, async (_, i) => 
   const mac = '00:04:0d:99:' + hex(i >> 8) + ':' + hex(i & 255);
   const r = await client.dora({ mac, vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 6, 66, 67], requireLeaseTime: true });
   if (!r.ok) return { mac, ok: false, error: r.error, retransmits: r.retransmits };
-  const o66 = r.lease.ack.options.get(66);
+  const o66 = r.lease.ack.options.raw(66);
   return { mac, ok: true, address: r.lease.address, serverId: r.lease.serverId, leaseSeconds: r.lease.leaseSeconds,
     opt66: o66 === undefined ? null : Buffer.from(o66).toString('latin1'), retransmits: r.lease.retransmits };
 }));

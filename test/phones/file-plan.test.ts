@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildAvaya43, buildDhcp, decodeDhcp, type DhcpMessage } from '../../packages/dhcp/src/codec/index.js';
+import { avaya43, buildDhcp, decodeDhcp, type DhcpMessage, encodeOption } from '../../packages/dhcp/src/codec/index.js';
 import { findModel, fwDirective, parseSip1200Provisioning, PHONE_MODELS, planFileServers, sip1200ImageServer } from '../../packages/bootwire/src/phones/index.js';
 
 const text = (s: string) => Buffer.from(s, 'latin1');
@@ -65,7 +65,7 @@ describe('file-server plan: Avaya 1600 and 9600 SIP', () => {
     const p = plan(
       '9608',
       [
-        [43, buildAvaya43({ HTTPSRVR: '10.0.0.4', HTTPPORT: '8080', L2QVLAN: '20' })],
+        encodeOption(43, avaya43({ HTTPSRVR: '10.0.0.4', HTTPPORT: '8080', L2QVLAN: '20' })),
         [242, text('HTTPSRVR=10.0.0.2,SIP_CONTROLLER_LIST=10.0.0.5:5060;transport=tcp')],
       ],
       '10.0.0.3',
@@ -84,7 +84,7 @@ describe('file-server plan: Avaya 1600 and 9600 SIP', () => {
   });
 
   it('9611: option 43 alone (Avaya 6889) gives HTTPSRVR; a non-Avaya 43 is ignored with a warning', () => {
-    expect(servers(plan('9611', [[43, buildAvaya43({ HTTPSRVR: '10.0.0.4', TLSSRVR: '10.0.0.4', TLSPORT: '443' })]]))).toEqual([
+    expect(servers(plan('9611', [encodeOption(43, avaya43({ HTTPSRVR: '10.0.0.4', TLSSRVR: '10.0.0.4', TLSPORT: '443' }))]))).toEqual([
       'https://10.0.0.4:443/ (option 43.5 TLSSRVR)',
       'http://10.0.0.4:80/ (option 43.2 HTTPSRVR)',
     ]);
@@ -165,7 +165,10 @@ describe('file-server plan: hostile DHCP answers', () => {
           [176, Buffer.from(o176)],
           [242, Buffer.from(o242)],
         ];
-        const a = { options: { get: (c: number) => opts.find(([k]) => k === c)?.[1] }, siaddr };
+        // On the wire and decoded, as a phone gets them (RFC 3396 splits the long ones).
+        const r = decodeDhcp(buildDhcp({ op: 2, xid: 1, siaddr, options: opts, maxSize: 65535 }).bytes);
+        if (!r.ok) throw new Error(r.error.message);
+        const a = r.message;
         for (const model of PHONE_MODELS) {
           const p = planFileServers(model, a, { mac: '00:04:0d:aa:bb:01' });
           for (const s of p.servers) {

@@ -143,17 +143,18 @@ describe('the DHCP request each model sends', () => {
 
   it('1230: option 60 "Nortel-SIP-Phone-A" with its NUL, 57 = 1190, 61 = 01 + MAC, 12 = T + MAC', () => {
     const o = discover('1230', '00:17:65:fd:bf:1d');
-    expect(o.get(60)!.toString('latin1')).toBe('Nortel-SIP-Phone-A\0');
+    expect(o.raw(60)!.toString('latin1')).toBe('Nortel-SIP-Phone-A\0');
     expect(o.vendorClass()).toBe('Nortel-SIP-Phone-A');
     expect(o.maxMessageSize()).toBe(1190);
-    expect(o.get(61)!.toString('hex')).toBe('01001765fdbf1d');
-    expect(o.get(12)!.toString()).toBe('T001765FDBF1D');
+    expect(o.raw(61)!.toString('hex')).toBe('01001765fdbf1d');
+    expect(o.get(61)).toMatchObject({ type: 1, mac: '00:17:65:fd:bf:1d' });
+    expect(o.get(12)).toBe('T001765FDBF1D');
     expect(o.requestedOptions()).toEqual(m('1230').dhcp.parameterRequestList);
   });
 
   it('440HD: the model name in options 60 and 77', () => {
     const o = discover('440HD', '00:90:8f:12:34:56');
-    expect(o.get(60)!.toString()).toBe('440HD');
+    expect(o.get(60)).toBe('440HD');
     expect(o.userClasses()).toEqual(['440HD']);
     expect(o.requestedOptions()).toEqual([1, 3, 6, 15, 42, 43, 66, 67, 160]);
   });

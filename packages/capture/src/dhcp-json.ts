@@ -5,7 +5,7 @@
  * reads them), each with its registry name, its typed value and `raw`: the value bytes in lowercase hex
  * after RFC 3396 concatenation, without code and length.
  */
-import { type DhcpMessage, decodeText, hexText, messageTypeName, type Option43 } from '@bootwire/dhcp';
+import { type DecodedOption, type DhcpMessage, decodeText, hexText, messageTypeName, type Option43 } from '@bootwire/dhcp';
 import { isPrintable } from '@bootwire/dhcp';
 
 /** What JSON.stringify writes faithfully. */
@@ -68,10 +68,20 @@ export function dhcpJson(m: DhcpMessage, warnings: readonly string[] = []): Dhcp
 }
 
 function optionJson(m: DhcpMessage, code: number): DhcpOptionJson {
-  const raw = m.options.get(code)!;
-  const d = m.options.decode(code)!;
-  // Option 53 reads better by name than by number; an unnamed type keeps its number.
-  const value = code === 53 && d.ok && typeof d.value === 'number' ? (messageTypeName(d.value) ?? d.value) : code === 43 && d.ok ? option43Json(d.value as Option43) : toJson(d.value);
+  const raw = m.options.raw(code)!;
+  let d: DecodedOption;
+  let value: Json;
+  if (code === 53) {
+    // A message type reads better by name; an unnamed type keeps its number.
+    const t = m.options.decode(53)!;
+    [d, value] = [t, t.ok ? (messageTypeName(t.value) ?? t.value) : toJson(t.value)];
+  } else if (code === 43) {
+    const t = m.options.decode(43)!;
+    [d, value] = [t, t.ok ? option43Json(t.value) : toJson(t.value)];
+  } else {
+    d = m.options.decode(code)!;
+    value = toJson(d.value);
+  }
   const o: DhcpOptionJson = { code, name: d.name, value, raw: raw.toString('hex') };
   if (d.warnings.length > 0) o.warnings = d.warnings;
   return o;

@@ -19,7 +19,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, parseConfig } from '../config/load.js';
 import type { BootwireConfig } from '../config/schema.js';
-import { DhcpConfigError, resolveOption } from '@bootwire/dhcp';
+import { DhcpConfigError, lookupOption } from '@bootwire/dhcp';
 import { compileDhcpConfig } from '@bootwire/dhcp';
 import { lintAvayaScript, ALL_SCRIPT_VARIABLES, type Diagnostic } from './avaya-script-lint.js';
 import { runAvayaScriptAsync } from './avaya-script.js';
@@ -288,7 +288,7 @@ async function checkBootwireJson(
   const groups = [...(cfg.dhcp?.subnets ?? []), ...(cfg.dhcp?.classes ?? [])];
   for (const g of groups) {
     for (const [key, value] of Object.entries(g.options)) {
-      if (resolveOption(key)?.code !== 160 || typeof value !== 'string') continue;
+      if (lookupOption(key)?.code !== 160 || typeof value !== 'string') continue;
       const line = lineOf(text, JSON.stringify(value));
       for (const m of hd) {
         const r = parseProvisioningUrl(value, { model: m.name, mac: CHECK_MAC });

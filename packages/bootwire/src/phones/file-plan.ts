@@ -1,7 +1,7 @@
 /**
  * From a DHCP ACK to the phone's file-server plan: the ordered servers it will try, the names of its
  * first files, the call server, and every parameter the DHCP answer set. Pure: the ACK goes in as a
- * decoded message (anything with `options.get(code)` and `siaddr`, e.g. src/dhcp/codec's DhcpMessage).
+ * decoded message (src/dhcp/codec's DhcpMessage), read through its typed options.
  *
  * Per family (sources in models.ts `provenance` and docs/phones.md):
  * - Avaya 4600 / 1600 / 9600 SIP: parameters are applied in processing order, the later overriding the
@@ -13,14 +13,14 @@
  * - Avaya 1200 SIP: option 66, an address (TFTP) or a URL `proto://host[:port][/path]`.
  * - AudioCodes 400HD: option 160 (URL), else 66 (+67 the firmware file name), else 43 (URL).
  */
-import { type AvayaList, AVAYA_LIST_MAX, decodeOption43, decodeText, parseAvayaList } from '@bootwire/dhcp';
+import { decodeText, type DhcpOptions } from '@bootwire/dhcp';
 import { DEFAULT_PORTS, parseProvisioningUrl } from './audiocodes-url.js';
 import { expandTemplate, type FileProtocol, formatMac, type PhoneModel } from './models.js';
 import type { Sip1200Fw } from './sip1200-config.js';
 
 /** What the plan reads from an ACK. A src/dhcp/codec DhcpMessage fits. */
 export interface AckLike {
-  readonly options: { get(code: number): Buffer | undefined };
+  readonly options: Pick<DhcpOptions, 'get' | 'decode' | 'raw'>;
   /** The BOOTP next-server field; '0.0.0.0' or absent means none. */
   readonly siaddr?: string;
 }
@@ -126,16 +126,15 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
     switch (src) {
       case 'option-66': {
         const v = ack.options.get(66);
-        if (v) set('TFTPSRVR', decodeText(v), 'option 66');
+        if (v !== undefined) set('TFTPSRVR', v, 'option 66');
         break;
       }
       case 'siaddr':
         if (!isZeroAddress(ack.siaddr)) set('HTTPSRVR', ack.siaddr!, 'siaddr');
         break;
       case 'avaya-43': {
-        const v = ack.options.get(43);
-        if (!v) break;
-        const d = decodeOption43(v);
+        const d = ack.options.get(43);
+        if (!d) break;
         if (d.form !== 'avaya') {
           warnings.push('option 43 is not Avaya\'s (sub-option 1 is not "6889"): ignored');
           break;
@@ -145,18 +144,14 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
       }
       case 'site-specific': {
         if (sson === undefined) break;
-        const v = ack.options.get(sson);
-        if (!v) break;
-        const text = decodeText(v);
-        const w: string[] = [];
-        const pairs: AvayaList['pairs'] = parseAvayaList(text, w);
-        for (const x of w) warnings.push(`option ${sson}: ${x}`);
+        // The list codec's warnings: text before the first NAME=, white space, address lists over 127.
+        const d = ack.options.decode(sson);
+        if (!d?.ok) break;
+        for (const x of d.warnings) warnings.push(`option ${sson}: ${x}`);
         let tftpSrvrSeen = false;
-        for (const [name, value] of pairs) {
+        for (const [name, value] of d.value.pairs) {
           if (name === 'TFTPSRVR') tftpSrvrSeen = true;
           if (name === 'TFTPDIR' && tftpSrvrSeen) warnings.push(`option ${sson}: TFTPDIR comes after TFTPSRVR (the manuals ask for TFTPDIR first)`);
-          if (/\s/.test(value)) warnings.push(`option ${sson}: ${name} contains white space, which the phones do not accept`);
-          if (value.length > AVAYA_LIST_MAX && /SRVR|ADD|LIST/.test(name)) warnings.push(`option ${sson}: ${name} is ${value.length} characters, over the phones' ${AVAYA_LIST_MAX}`);
           set(name, value, `option ${sson}`);
         }
         break;
@@ -251,9 +246,8 @@ function sip1200Plan(model: PhoneModel, ack: AckLike): FilePlan {
   const warnings: string[] = [];
   const parameters: PlanParameter[] = [];
   const servers: FileServer[] = [];
-  const v = ack.options.get(66);
-  if (v) {
-    const text = decodeText(v);
+  const text = ack.options.get(66);
+  if (text !== undefined) {
     parameters.push({ name: 'PROVISIONING_SERVER', value: text, source: 'option 66' });
     const s = server66(text, warnings);
     if (s) servers.push(s);
@@ -304,26 +298,24 @@ function audiocodesPlan(model: PhoneModel, ack: AckLike, opts: PlanOptions): Fil
 
   for (const src of model.fileServerSources) {
     if (src === 'option-160') {
-      const v = ack.options.get(160);
-      if (!v) continue;
-      const text = decodeText(v);
+      const text = ack.options.get(160);
+      if (text === undefined) continue;
       parameters.push({ name: 'PROVISIONING_URL', value: text, source: 'option 160' });
       const p = fromUrl(text, 'option 160');
       if (p) return p;
     } else if (src === 'option-66') {
-      const v = ack.options.get(66);
-      if (!v) continue;
-      const text = decodeText(v);
+      const text = ack.options.get(66);
+      if (text === undefined) continue;
       parameters.push({ name: 'TFTP_SERVER', value: text, source: 'option 66' });
-      const f67 = ack.options.get(67);
-      const bootfile = f67 ? decodeText(f67) : undefined;
+      const bootfile = ack.options.get(67);
       if (bootfile !== undefined) parameters.push({ name: 'BOOTFILE', value: bootfile, source: 'option 67' });
       // 66 may itself be a URL; 67 then names the firmware within it.
       const url = /:\/\//.test(text) ? text : `tftp://${text.trim()}`;
       const p = fromUrl(bootfile !== undefined && !/\.img$/i.test(url) ? `${url.replace(/\/+$/, '')}/${bootfile.replace(/^\/+/, '')}` : url, 'option 66');
       if (p) return p;
     } else if (src === 'option-43-url') {
-      const v = ack.options.get(43);
+      // A URL in option 43 is its plain bytes, whatever sub-options they might also parse as.
+      const v = ack.options.raw(43);
       if (!v) continue;
       const text = decodeText(v);
       if (!/^[\x20-\x7e]+$/.test(text)) {

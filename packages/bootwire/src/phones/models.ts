@@ -60,7 +60,7 @@ export interface DhcpRequest {
   readonly hostname?: string;
   readonly hostnameMacFormat: MacFormat;
   /** The Avaya site-specific option number (SSON) it asks for and reads. */
-  readonly siteSpecificOption?: number;
+  readonly siteSpecificOption?: 176 | 242;
   /** An OFFER without option 51 is ignored. */
   readonly requireLeaseTime: boolean;
   /** 'first' OFFER, or the 'longest-lease' among those within `offerWaitMs`. */

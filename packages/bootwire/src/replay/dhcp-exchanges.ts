@@ -124,7 +124,7 @@ export function configFromReplies(exchanges: readonly DhcpExchange[]): CaptureCo
       // An address given, or for an INFORM's ACK the client's own.
       const addr = m.yiaddr !== '0.0.0.0' ? m.yiaddr : x.request.message.ciaddr;
       if (addr === '0.0.0.0') continue;
-      let prefix = prefixOf(m.options.get(1));
+      let prefix = prefixOf(m.options.raw(1));
       if (prefix === undefined) {
         prefix = 24;
         guessed = true;
@@ -148,7 +148,7 @@ export function configFromReplies(exchanges: readonly DhcpExchange[]): CaptureCo
         const lease = m.options.leaseTime();
         if (lease !== undefined) s.leaseSeconds ??= lease;
       }
-      for (const [code, value] of m.options.entries()) {
+      for (const [code, value] of m.options.rawEntries()) {
         if (NOT_CONFIG.has(code)) continue;
         const had = s.options.get(code);
         if (!had) s.options.set(code, Buffer.from(value));
@@ -227,7 +227,7 @@ export function rebuildRequest(m: DhcpMessage, s: RebuildSpec): Buffer {
   const map = (a: string) => s.addressMap?.get(a) ?? a;
   const options: [number, Buffer][] = [];
   let relay: Buffer | undefined;
-  for (const [code, value] of m.options.entries()) {
+  for (const [code, value] of m.options.rawEntries()) {
     if (code === 52) continue; // overload is decided anew
     if (code === 82) relay = value;
     else if (code === 50 && value.length === 4) options.push([50, ipBuf(map(ipOf(value)))]);
@@ -239,7 +239,7 @@ export function rebuildRequest(m: DhcpMessage, s: RebuildSpec): Buffer {
     relay = encodeRelayAgent([...subs, { code: 5, value: ipBuf(s.link) }]);
   }
   if (relay) options.push([82, relay]); // RFC 3046: the relay appends it last
-  const size = m.options.entries().reduce((n, [, v]) => n + 2 + v.length, 0) + 300;
+  const size = m.options.rawEntries().reduce((n, [, v]) => n + 2 + v.length, 0) + 300;
   return buildDhcp({
     op: 1,
     htype: m.htype,
@@ -305,11 +305,11 @@ export function checkReply(bytes: Buffer, sent: DhcpMessage, recordedType: numbe
   if (type === undefined || !valid.includes(type)) return bad(`${typeName(type)} in answer to ${typeName(sentType)}`, more);
   if (recordedType !== undefined && type !== recordedType) {
     const why = o.get(56);
-    return bad(`${typeName(type)}${why ? ` ${JSON.stringify(why.toString('latin1'))}` : ''}, the recorded server sent ${typeName(recordedType)}`, more);
+    return bad(`${typeName(type)}${why ? ` ${JSON.stringify(why)}` : ''}, the recorded server sent ${typeName(recordedType)}`, more);
   }
   if (!o.serverId()) return bad(`${typeName(type)} without a server id (54)`, more);
-  const sent82 = sent.options.get(82);
-  if (sent82 && !o.get(82)?.equals(sent82)) return bad(`${typeName(type)} does not echo option 82`, more);
+  const sent82 = sent.options.raw(82);
+  if (sent82 && !o.raw(82)?.equals(sent82)) return bad(`${typeName(type)} does not echo option 82`, more);
   if (type === 6) return { type, yiaddr: m.yiaddr, asked: [], notes };
   const inform = sentType === 8;
   if (inform) {

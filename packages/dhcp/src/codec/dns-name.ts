@@ -3,6 +3,7 @@
  * (SIP servers, RFC 3361). In 119 and 120, compression pointers are offsets from the start of the
  * option's data (after RFC 3396 concatenation).
  */
+import { expectList, expectValue } from './types.js';
 
 export type NameRead = { readonly name: string; readonly next: number } | { readonly error: string };
 
@@ -105,9 +106,12 @@ export function nameLabels(name: string): Buffer[] {
 
 /**
  * Names to wire form, one after another. With `compress`, a suffix already written is replaced by a
- * pointer to it (case-insensitively, as DNS compares names).
+ * pointer to it. Only an exact suffix (same case): DNS compares names case-insensitively, but a pointer
+ * to `Example.com` would make `b.example.com` read back as `b.Example.com`, not the name given.
  */
 export function encodeDnsNames(names: readonly string[], compress: boolean): Buffer {
+  expectList(names, 'a list of domain names');
+  for (const n of names) expectValue(typeof n === 'string' && !/\p{Cs}/u.test(n), 'a domain name as a well-formed string', n);
   const out: number[] = [];
   const seen = new Map<string, number>();
   for (const name of names) {
@@ -116,7 +120,7 @@ export function encodeDnsNames(names: readonly string[], compress: boolean): Buf
     for (; i < labels.length; i++) {
       const key = labels
         .slice(i)
-        .map((l) => l.toString('latin1').toLowerCase())
+        .map((l) => l.toString('latin1'))
         .join('\0');
       const at = compress ? seen.get(key) : undefined;
       if (at !== undefined) {

@@ -2,9 +2,11 @@
  * Errors and warnings of the DHCP codec.
  *
  * Wire input never throws: decodeDhcp() returns a typed error for what cannot be a BOOTP message at all
- * and typed issues (with their offsets) for everything it could still read around. Configuration input
- * (fromConfig, buildAvayaList, ...) throws DhcpConfigError, whose message names the problem, because a
- * bad configuration file is a programming-time mistake to report, not traffic to survive.
+ * and typed issues (with their offsets) for everything it could still read around; an option of the
+ * wrong shape decodes to its raw bytes with the reason. Configuration input (fromConfig) throws
+ * DhcpConfigError, and a typed value given to a builder (encodeOption, buildDhcp) that no option bytes
+ * can carry throws DhcpOptionError naming the option: both are a caller's mistake to report, not
+ * traffic to survive, and neither ever turns into bytes the caller did not ask for.
  */
 
 /** Why a datagram could not be decoded as a message at all. */
@@ -38,4 +40,22 @@ export interface DhcpIssue {
 /** A configuration value that cannot become option bytes. The message names the option when known. */
 export class DhcpConfigError extends Error {
   override readonly name = 'DhcpConfigError';
+}
+
+/**
+ * A value given to a builder (encodeOption, buildDhcp) that the option cannot carry: a wrong type, a
+ * number out of range, a name a phone would misread. A RangeError, so callers that caught the codecs'
+ * RangeErrors before still do; `option` and `optionName` say which option, as the message does.
+ */
+export class DhcpOptionError extends RangeError {
+  override readonly name = 'DhcpOptionError';
+  readonly option: number;
+  readonly optionName: string;
+
+  /** `option` is NaN for a name that is no option. */
+  constructor(option: number, optionName: string, message: string, options?: ErrorOptions) {
+    super(`${Number.isNaN(option) ? `option ${JSON.stringify(optionName)}` : `option ${option} (${optionName})`}: ${message}`, options);
+    this.option = option;
+    this.optionName = optionName;
+  }
 }

@@ -1,6 +1,8 @@
 /**
  * The DHCP codec's public API: messages (decode, lossless encode, build), the option registry and its
- * value codecs, and the vendor formats phones use (Avaya 176/242 lists, option 43, option 82).
+ * value codecs with typed access both ways (`options.get(242)` is an AvayaList; `encodeOption(242,
+ * avayaList({...}))` builds one), and the vendor formats phones use (Avaya 176/242 lists, option 43,
+ * option 82).
  */
 export {
   BOOTP_HEADER_LENGTH,
@@ -22,24 +24,37 @@ export {
   MAGIC_COOKIE,
   type OptionArea,
   type OptionInstance,
-  optionName,
   OPTIONS_OFFSET,
 } from './message.js';
 export {
   type DecodedOption,
   decodeOption,
+  encodeOption,
+  lookupOption,
   MessageType,
   messageTypeByName,
   messageTypeName,
   OPTION_DEFS,
-  optionByCode,
-  optionByName,
-  optionDef,
+  type OptionCode,
+  type OptionCodeOf,
   type OptionDef,
+  type OptionEntry,
   optionFromConfig,
-  resolveOption,
+  type OptionInput,
+  type OptionInputs,
+  type OptionKey,
+  type OptionName,
+  type OptionValue,
+  type OptionValues,
 } from './registry.js';
-export { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type DhcpIssueKind, DhcpConfigError } from './errors.js';
+export {
+  DhcpConfigError,
+  type DhcpDecodeError,
+  type DhcpDecodeErrorKind,
+  type DhcpIssue,
+  type DhcpIssueKind,
+  DhcpOptionError,
+} from './errors.js';
 export {
   boolCodec,
   bytesCodec,
@@ -72,14 +87,17 @@ export {
   classlessRoutesCodec,
   clientArchCodec,
   type ClientFqdn,
+  type ClientFqdnInput,
   type ClientId,
   clientIdCodec,
+  type ClientIdInput,
   type ClientNdi,
   clientNdiCodec,
   domainSearchCodec,
   fqdnCodec,
   type MachineId,
   machineIdCodec,
+  type MachineIdInput,
   OVERLOAD_NAMES,
   overloadCodec,
   parseUserClass,
@@ -92,13 +110,14 @@ export {
   type ViVendorSpecific,
   viVendorSpecificCodec,
 } from './structured.js';
-export { AVAYA_LIST_MAX, type AvayaList, avayaCodec, avayaListWarnings, buildAvayaList, parseAvayaList } from './avaya.js';
+export { AVAYA_LIST_MAX, type AvayaList, avayaCodec, avayaList, avayaListWarnings, parseAvayaList } from './avaya.js';
 export {
   AVAYA_43_NAMES,
   AVAYA_ENTERPRISE,
-  buildAvaya43,
+  avaya43,
   decodeOption43,
   type Option43,
+  type Option43Input,
   type Option43SubOption,
   option43Codec,
   PXE_43_NAMES,
@@ -109,5 +128,6 @@ export {
   encodeRelayAgent,
   RELAY_AGENT_SUBOPTIONS,
   type RelayAgentInfo,
+  type RelayAgentInput,
   relayAgentCodec,
 } from './relay-agent.js';

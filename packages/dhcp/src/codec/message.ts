@@ -14,12 +14,13 @@
  * and the option areas from the decoded layout: an unchanged message re-encodes byte for byte, pads,
  * split instances, bytes after End and a missing End included.
  *
- * buildDhcp() makes a new packet from typed values, fitting the client's maximum message size (option
- * 57) with RFC 3396 splitting, then option 52 overload into `file` and `sname`, then dropping options
- * from the end of the list.
+ * buildDhcp() makes a new packet from header fields and option entries (encodeOption makes an entry
+ * from an option's typed value), fitting the client's maximum message size (option 57) with RFC 3396
+ * splitting, then option 52 overload into `file` and `sname`, then dropping options from the end of the
+ * list.
  */
-import { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type DhcpIssueKind } from './errors.js';
-import { type DecodedOption, decodeOption, messageTypeName, optionDef } from './registry.js';
+import { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type DhcpIssueKind, DhcpOptionError } from './errors.js';
+import { type DecodedOption, decodeOption, lookupOption, messageTypeName, type OptionEntry, type OptionKey, type OptionValue } from './registry.js';
 import { decodeRelayAgent, type RelayAgentInfo } from './relay-agent.js';
 import { parseUserClass } from './structured.js';
 import { colonHex, decodeText, ipAt, parseMac, writeIPv4 } from './types.js';
@@ -69,8 +70,12 @@ export type DhcpLayoutItem =
 // ---------------------------------------------------------------------------------------- options
 
 /**
- * The options of a decoded message. Values are views of the datagram; `get` concatenates an option
- * split over several instances (RFC 3396: options field, then `file`, then `sname`).
+ * The options of a decoded message, by code or name (as lookupOption reads them). `get` gives an
+ * option's typed value (`get(242)` is an `AvayaList`, `get('router')` a `string[]`), `decode` the same
+ * with its display text and warnings, or the raw bytes and why when they do not fit the option's type;
+ * `raw` gives the bytes, a view of the datagram, concatenated when the option is split over several
+ * instances (RFC 3396: options field, then `file`, then `sname`). Reading is lazy: nothing is decoded
+ * until asked for.
  */
 export class DhcpOptions {
   readonly #buf: Buffer;
@@ -85,8 +90,18 @@ export class DhcpOptions {
     this.#overload = overload;
   }
 
-  /** The option's value: a view for one instance, the RFC 3396 concatenation for several. */
-  get(code: number): Buffer | undefined {
+  /**
+   * The option's typed value (its registry codec's; bytes for a code without an entry); undefined when
+   * absent, or when its bytes do not fit the type (decode() says why and keeps them).
+   */
+  get<K extends OptionKey>(key: K): OptionValue<K> | undefined {
+    const d = this.decode(key);
+    return d?.ok ? d.value : undefined;
+  }
+
+  /** The option's bytes: a view for one instance, the RFC 3396 concatenation for several. */
+  raw(key: OptionKey): Buffer | undefined {
+    const code = codeOf(key);
     const b = this.#buf;
     const it = this.#items;
     let first: Buffer | undefined;
@@ -104,7 +119,8 @@ export class DhcpOptions {
     return joined;
   }
 
-  has(code: number): boolean {
+  has(key: OptionKey): boolean {
+    const code = codeOf(key);
     const it = this.#items;
     for (let i = 0; i < it.length; i += 4) if (it[i] === K_OPTION && this.#buf[it[i + 1]!] === code) return true;
     return false;
@@ -137,9 +153,9 @@ export class DhcpOptions {
     return out;
   }
 
-  /** `[code, value]` per distinct code, values concatenated: ready for buildDhcp. */
-  entries(): Array<[code: number, value: Buffer]> {
-    return this.codes().map((c) => [c, this.get(c)!]);
+  /** `[code, bytes]` per distinct code, values concatenated: ready for buildDhcp. */
+  rawEntries(): OptionEntry[] {
+    return this.codes().map((c) => [c, this.raw(c)!]);
   }
 
   /** What was on the wire, item by item, covering each option area completely. */
@@ -155,50 +171,55 @@ export class DhcpOptions {
     return out;
   }
 
-  /** The option through its registry codec (typed value, text, warnings); undefined when absent. */
-  decode(code: number): DecodedOption | undefined {
-    const v = this.get(code);
+  /**
+   * The option through its registry codec: `{ ok: true, value, text, warnings }` with the typed value,
+   * or `{ ok: false, value: <the bytes>, text, warnings }` when they do not fit the type; undefined when
+   * absent. Option 43 is read as option 60 says (PXE). Never throws.
+   */
+  decode<K extends OptionKey>(key: K): DecodedOption<OptionValue<K>> | undefined {
+    const code = codeOf(key);
+    const v = this.raw(code);
     if (v === undefined) return undefined;
-    if (code === 43) {
-      const vendorClass = this.vendorClass();
-      return decodeOption(code, v, vendorClass === undefined ? {} : { vendorClass });
-    }
-    return decodeOption(code, v);
+    const vendorClass = code === 43 ? this.vendorClass() : undefined;
+    return decodeOption(code, v, vendorClass === undefined ? {} : { vendorClass }) as DecodedOption<OptionValue<K>>;
   }
+
+  // The helpers below read what the server looks at in every request straight from the bytes, with
+  // no codec dispatch, display text or allocation of a decoded value.
 
   /** Option 53. */
   messageType(): number | undefined {
-    const v = this.get(53);
+    const v = this.raw(53);
     return v && v.length >= 1 ? v[0] : undefined;
   }
 
   /** Option 55, the codes in the client's order. */
   requestedOptions(): number[] {
-    const v = this.get(55);
+    const v = this.raw(55);
     return v ? [...v] : [];
   }
 
   /** Option 57 (the largest IP datagram the client accepts). */
   maxMessageSize(): number | undefined {
-    const v = this.get(57);
+    const v = this.raw(57);
     return v && v.length === 2 ? v.readUInt16BE(0) : undefined;
   }
 
   /** Option 60 as text, trailing NULs trimmed (phones NUL-terminate or NUL-pad it). */
   vendorClass(): string | undefined {
-    const v = this.get(60);
+    const v = this.raw(60);
     return v ? decodeText(v) : undefined;
   }
 
   /** Option 77: RFC 3004 items, or the whole value as one class when it is a plain string. */
   userClasses(): string[] {
-    const v = this.get(77);
+    const v = this.raw(77);
     return v ? parseUserClass(v).classes : [];
   }
 
-  /** Option 61. */
+  /** Option 61's bytes (`get(61)` is the typed ClientId). */
   clientId(): Buffer | undefined {
-    return this.get(61);
+    return this.raw(61);
   }
 
   /** Option 50. */
@@ -213,19 +234,19 @@ export class DhcpOptions {
 
   /** Option 51, seconds. */
   leaseTime(): number | undefined {
-    const v = this.get(51);
+    const v = this.raw(51);
     return v && v.length === 4 ? v.readUInt32BE(0) : undefined;
   }
 
   /** Option 12. */
   hostname(): string | undefined {
-    const v = this.get(12);
+    const v = this.raw(12);
     return v ? decodeText(v) : undefined;
   }
 
   /** Option 82, sub-options in order. */
   relayAgent(): RelayAgentInfo | undefined {
-    const v = this.get(82);
+    const v = this.raw(82);
     return v ? decodeRelayAgent(v) : undefined;
   }
 
@@ -235,7 +256,7 @@ export class DhcpOptions {
   }
 
   #ip(code: number): string | undefined {
-    const v = this.get(code);
+    const v = this.raw(code);
     return v && v.length === 4 ? ipAt(v, 0) : undefined;
   }
 
@@ -249,6 +270,12 @@ export class DhcpOptions {
   static sourceLength(options: DhcpOptions): number {
     return options.#buf.length;
   }
+}
+
+/** The code of a key; -1 (matches nothing) for one that names no option. */
+function codeOf(key: OptionKey): number {
+  if (typeof key === 'number') return key;
+  return lookupOption(key)?.code ?? -1;
 }
 
 // ---------------------------------------------------------------------------------------- message
@@ -482,7 +509,10 @@ export interface DhcpBuildSpec {
   readonly chaddr?: Buffer | string;
   readonly sname?: Buffer | string;
   readonly file?: Buffer | string;
-  /** In wire order (a server passes them in the client's option-55 order). Values over 255 bytes are split. */
+  /**
+   * In wire order (a server passes them in the client's option-55 order): `[code, bytes]`, as
+   * encodeOption makes them from typed values. Values over 255 bytes are split (RFC 3396).
+   */
   readonly options?: ReadonlyArray<readonly [code: number, value: Buffer]>;
   /** The client's option 57: the whole IP datagram. Default 576; values below 576 count as 576. */
   readonly maxSize?: number;
@@ -584,13 +614,16 @@ function headerOf(spec: DhcpBuildSpec, chaddr: Buffer, options: DhcpBuildSpec['o
   return h;
 }
 
-/** A new packet from typed values. Throws RangeError on a spec no packet can carry. */
+/**
+ * A new packet. Throws RangeError on a spec no packet can carry: DhcpOptionError (a RangeError) naming
+ * the option for an entry that is not `[code 1..254, Buffer]` or is option 52.
+ */
 export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
   const options = spec.options ?? [];
   for (const [code, value] of options) {
-    if (!Number.isInteger(code) || code < 1 || code > 254) throw new RangeError(`option code ${code} is not in 1..254`);
-    if (code === 52) throw new RangeError('option 52 (overload) is set by buildDhcp');
-    if (!Buffer.isBuffer(value)) throw new RangeError(`option ${code}: value is not a Buffer`);
+    if (!Number.isInteger(code) || code < 1 || code > 254) throw new DhcpOptionError(code, `option-${code}`, 'not a code in 1..254');
+    if (code === 52) throw new DhcpOptionError(52, 'overload', 'set by buildDhcp itself when the options need the file or sname field');
+    if (!Buffer.isBuffer(value)) throw new DhcpOptionError(code, lookupOption(code)!.name, `the value is not a Buffer (encodeOption makes one from a typed value): ${String(value).slice(0, 40)}`);
   }
   let chaddr: Buffer = Buffer.alloc(0);
   if (typeof spec.chaddr === 'string') {
@@ -695,7 +728,3 @@ export function describeDhcp(m: DhcpMessage): string {
   return parts.join(' ');
 }
 
-/** Name of an option code for display (registry name or `option-N`). */
-export function optionName(code: number): string {
-  return optionDef(code).name;
-}

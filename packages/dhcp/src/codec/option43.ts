@@ -6,12 +6,15 @@
  * - any other well-formed TLV (RFC 2132 §8.4 encapsulated options);
  * - otherwise raw bytes (some vendors put plain text here).
  */
-import { parseTlv, type SubOption, subOptionFromConfig, tlvFromConfig, encodeTlv } from './tlv.js';
+import { DhcpOptionError } from './errors.js';
+import { encodeTlv, parseTlv, type SubOption, subOptionFromConfig, tlvFromConfig } from './tlv.js';
 import {
   configError,
   decodeText,
   defineCodec,
   displayBytes,
+  expectBytes,
+  expectValue,
   hexText,
   ipAt,
   okValue,
@@ -65,8 +68,7 @@ export interface Option43SubOption extends SubOption {
   readonly text: string;
 }
 
-export interface Option43 {
-  readonly form: 'avaya' | 'pxe' | 'tlv' | 'raw';
+interface Option43Read {
   /** In wire order; empty for the raw form. */
   readonly subOptions: Option43SubOption[];
   /** The whole option's bytes. */
@@ -74,6 +76,17 @@ export interface Option43 {
   readonly text: string;
   readonly warnings: string[];
 }
+
+/** Option 43 as read: Avaya's (sub-option 1 "6889"), PXE's (option 60 PXEClient), other TLV, or opaque bytes. */
+export type Option43 = (Option43Read & { readonly form: 'avaya' | 'pxe' | 'tlv' }) | (Option43Read & { readonly form: 'raw' });
+
+/**
+ * What option 43 is built from: sub-options in the order given (`form: 'avaya'` checks that sub-option
+ * 1 is "6889"), or opaque bytes. Every decoded Option43 is one. avaya43() makes Avaya's from names.
+ */
+export type Option43Input =
+  | { readonly form?: 'avaya' | 'pxe' | 'tlv'; readonly subOptions: readonly SubOption[] }
+  | { readonly form: 'raw'; readonly raw: Uint8Array };
 
 function pxeText(code: number, v: Buffer): string | undefined {
   switch (code) {
@@ -164,21 +177,44 @@ export function decodeOption43(view: Buffer, vendorClass?: string): Option43 {
 }
 
 /**
- * Avaya option 43 bytes from named parameters, with sub-option 1 = "6889" first:
- * `buildAvaya43({ HTTPSRVR: '10.0.0.1', L2QVLAN: '20' })`.
+ * Avaya's option 43 from parameter names (or sub-option codes), values as text or address lists, with
+ * sub-option 1 = "6889" added, in code order: `avaya43({ HTTPSRVR: '10.0.0.1', L2QVLAN: '20' })`.
+ * Throws DhcpOptionError (option 43) for a name that is not one of AVAYA_43_NAMES.
  */
-export function buildAvaya43(params: Readonly<Record<string, string>>): Buffer {
-  return option43Codec.fromConfig(params);
+export function avaya43(params: Readonly<Record<string, string | readonly string[]>>): Option43Input {
+  const bad = (message: string) => new DhcpOptionError(43, 'vendor-specific', message);
+  if (typeof params !== 'object' || params === null) throw bad(`expected Avaya parameters { NAME: value }, got ${show(params)}`);
+  const subOptions: SubOption[] = [];
+  for (const [key, v] of Object.entries(params)) {
+    const code = /^[0-9]{1,3}$/.test(key) ? Number(key) : AVAYA_CODES.get(key);
+    if (code === undefined || code < 1 || code > 254) throw bad(`${show(key)} is neither an Avaya sub-option (${[...AVAYA_CODES.keys()].join(', ')}) nor a code 1..254`);
+    const text: unknown = Array.isArray(v) ? v.join(',') : v;
+    if (typeof text !== 'string') throw bad(`${key}: expected text or a list of addresses, got ${show(v)}`);
+    subOptions.push({ code, value: Buffer.from(text, 'utf8') });
+  }
+  if (!subOptions.some((s) => s.code === 1)) subOptions.push({ code: 1, value: Buffer.from(AVAYA_ENTERPRISE) });
+  return { form: 'avaya', subOptions: subOptions.sort((a, b) => a.code - b.code) };
 }
 
-export const option43Codec: OptionCodec<Option43> = defineCodec<Option43>({
+export const option43Codec: OptionCodec<Option43, Option43Input> = defineCodec<Option43, Option43Input>({
   type: 'vendor-specific',
   decode(view) {
     const d = decodeOption43(view);
     return okValue(d, d.text, d.warnings);
   },
   encode(value) {
-    return value.form === 'raw' ? Buffer.from(value.raw) : encodeTlv(value.subOptions);
+    expectValue(typeof value === 'object' && value !== null, 'option 43 as { subOptions } or { form: "raw", raw }', value);
+    if (value.form === 'raw') {
+      expectBytes(value.raw, 'raw');
+      return Buffer.from(value.raw);
+    }
+    expectValue(value.form === undefined || value.form === 'avaya' || value.form === 'pxe' || value.form === 'tlv', "form 'avaya', 'pxe', 'tlv' or 'raw'", value.form);
+    const bytes = encodeTlv(value.subOptions, true);
+    if (value.form === 'avaya') {
+      const ent = value.subOptions.find((s) => s.code === 1);
+      if (!ent || decodeText(Buffer.from(ent.value)) !== AVAYA_ENTERPRISE) throw new RangeError(`Avaya's option 43 needs sub-option 1 "${AVAYA_ENTERPRISE}"`);
+    }
+    return bytes;
   },
   fromConfig(input: OptionConfigValue) {
     // {"1": "6889", "2": "10.0.0.1"} or {"HTTPSRVR": "10.0.0.1"} (Avaya names: sub-option 1 "6889" is

@@ -4,9 +4,13 @@
  * Names are lowercase with dashes, as Wireshark and ISC spell them; ISC dhcpd's own spellings
  * (`routers`, `domain-name-servers`, `dhcp-lease-time`, ...) are accepted as aliases, and so is
  * `option-N` for any code. A code without an entry decodes as bytes under the name `option-N`.
+ *
+ * The table below is the one source: lookupOption() reads maps built from it, and the compiler derives
+ * from it the type of every option's value (`OptionValues[242]` is `AvayaList`), so a typed read
+ * (`options.get(242)`), a typed build (`encodeOption(242, ...)`) and the codec cannot disagree.
  */
 import { avayaCodec } from './avaya.js';
-import { DhcpConfigError } from './errors.js';
+import { DhcpConfigError, DhcpOptionError } from './errors.js';
 import { decodeOption43, option43Codec } from './option43.js';
 import { relayAgentCodec } from './relay-agent.js';
 import {
@@ -45,11 +49,14 @@ import {
   uintListCodec,
 } from './types.js';
 
-export interface OptionDef<T = unknown> {
+/** A registry entry. `T` is the value the option decodes to, `In` what it is built from. */
+export interface OptionDef<T = unknown, In = T> {
   readonly code: number;
   readonly name: string;
   readonly aliases: readonly string[];
-  readonly codec: OptionCodec<T>;
+  readonly codec: OptionCodec<T, In>;
+  /** False for a code without an entry: read and written as bytes under the name `option-N`. */
+  readonly registered: boolean;
 }
 
 // --------------------------------------------------------------------------------------- message type
@@ -111,7 +118,7 @@ const paramListCodec: OptionCodec<number[]> = defineCodec<number[]>({
   type: 'option-list',
   decode(view) {
     const list = [...view];
-    return okValue(list, list.map((c) => `${c} (${optionByCode(c)?.name ?? '?'})`).join(', '));
+    return okValue(list, list.map((c) => `${c} (${BY_CODE.get(c)?.name ?? '?'})`).join(', '));
   },
   encode: (list) => uintListCodec(1).encode(list),
   fromConfig(input) {
@@ -119,7 +126,7 @@ const paramListCodec: OptionCodec<number[]> = defineCodec<number[]>({
     const items = typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : Array.isArray(input) ? input : [input];
     return Buffer.from(
       items.map((x) => {
-        const def = typeof x === 'string' || typeof x === 'number' ? resolveOption(x) : undefined;
+        const def = typeof x === 'string' || typeof x === 'number' ? lookupOption(x) : undefined;
         if (!def) configError(`${show(x)} is not an option code or name`);
         return def.code;
       }),
@@ -133,7 +140,9 @@ const ipList = ipListCodec(1);
 const ipList0 = ipListCodec(0);
 
 // [code, name, codec, ...aliases]
-const TABLE: ReadonlyArray<readonly [number, string, OptionCodec<unknown>, ...string[]]> = [
+// [code, name, codec, ...aliases]. The single source of the registry: the lookups below are built from
+// it at load time, and the types (OptionValues, OptionName, ...) are derived from it by the compiler.
+const TABLE = [
   [1, 'subnet-mask', ipCodec],
   [2, 'time-offset', i32Codec],
   [3, 'router', ipList, 'routers'],
@@ -239,12 +248,61 @@ const TABLE: ReadonlyArray<readonly [number, string, OptionCodec<unknown>, ...st
   [160, 'provisioning-url', stringCodec, 'audiocodes-provisioning-url'],
   [176, 'avaya-site-specific', avayaCodec, 'avaya-176'],
   [242, 'avaya-242', avayaCodec, 'avaya-site-specific-242'],
-];
+] as const satisfies ReadonlyArray<readonly [number, string, OptionCodec<any, any>, ...string[]]>;
+
+// ------------------------------------------------------------------------------------ typed access
+
+type Row = (typeof TABLE)[number];
+type ValueOfCodec<C> = C extends OptionCodec<infer T, any> ? T : never;
+type InputOfCodec<C> = C extends OptionCodec<any, infer In> ? In : never;
+/** Every spelling of a row: its name, aliases, `option-N` and the code as digits. */
+type KeysOf<R> = R extends readonly [infer C extends number, infer N extends string, unknown, ...infer A extends readonly string[]]
+  ? N | A[number] | `option-${C}` | `${C}`
+  : never;
+
+/** A registered option's code. */
+export type OptionCode = Row[0];
+/** A registered option's name, alias, `option-N` or code in digits, as lookupOption reads them. */
+export type OptionName = KeysOf<Row>;
+/** The value each registered option decodes to, by code: `OptionValues[242]` is `AvayaList`. */
+export type OptionValues = { [R in Row as R[0]]: ValueOfCodec<R[2]> };
+/** What each registered option is built from, by code (the decoded value, or a type it fits). */
+export type OptionInputs = { [R in Row as R[0]]: InputOfCodec<R[2]> };
+type CodeByName = { [R in Row as KeysOf<R>]: R[0] };
+
+/** An option by code (1..254) or by name: `242`, `'avaya-242'`, `'router'`, `'option-224'`, `'66'`. */
+export type OptionKey = number | string;
+
+/** The registered code a key names at compile time; never for a key that is not a literal of one. */
+export type OptionCodeOf<K> = K extends OptionCode ? K : K extends keyof CodeByName ? CodeByName[K] : never;
+
+type Resolved<K, Map, Unregistered> = number extends K
+  ? unknown
+  : string extends K
+    ? unknown
+    : [OptionCodeOf<K>] extends [never]
+      ? K extends number | `option-${number}`
+        ? Unregistered // a code without an entry: bytes
+        : unknown
+      : Map[OptionCodeOf<K> & keyof Map];
+
+/**
+ * The value an option decodes to, from its key: `OptionValue<242>` and `OptionValue<'avaya-242'>` are
+ * `AvayaList`; a code without an entry is `Buffer`; a key known only at run time is `unknown`.
+ */
+export type OptionValue<K> = Resolved<K, OptionValues, Buffer>;
+/** What an option is built from, from its key (see OptionValue). */
+export type OptionInput<K> = Resolved<K, OptionInputs, Uint8Array>;
+
+/** One option ready for buildDhcp: its code and value bytes. */
+export type OptionEntry = [code: number, value: Buffer];
+
+// ------------------------------------------------------------------------------------------ lookup
 
 const BY_CODE = new Map<number, OptionDef>();
 const BY_NAME = new Map<string, OptionDef>();
-for (const [code, name, codec, ...aliases] of TABLE) {
-  const def: OptionDef = { code, name, aliases, codec };
+for (const [code, name, codec, ...aliases] of TABLE as ReadonlyArray<readonly [number, string, OptionCodec<any, any>, ...string[]]>) {
+  const def: OptionDef = { code, name, aliases, codec, registered: true };
   BY_CODE.set(code, def);
   BY_NAME.set(name, def);
   for (const a of aliases) if (!BY_NAME.has(a)) BY_NAME.set(a, def);
@@ -253,37 +311,37 @@ for (const [code, name, codec, ...aliases] of TABLE) {
 /** Every registered option, by code. */
 export const OPTION_DEFS: readonly OptionDef[] = [...BY_CODE.values()];
 
-const GENERIC = new Map<number, OptionDef>();
+const GENERIC: OptionDef[] = [];
 
-/** The registry entry of a code, or undefined for a code without one. */
-export function optionByCode(code: number): OptionDef | undefined {
-  return BY_CODE.get(code);
-}
-
-/** The entry of a code, or a bytes entry named `option-N` (codes 0 and 255 included). */
-export function optionDef(code: number): OptionDef {
+/** The entry of any byte value: a registered one, or bytes named `option-N` (`pad`, `end` for 0, 255). */
+function entryOf(code: number): OptionDef {
   const known = BY_CODE.get(code);
   if (known) return known;
-  let g = GENERIC.get(code);
-  if (!g) GENERIC.set(code, (g = { code, name: code === 0 ? 'pad' : code === 255 ? 'end' : `option-${code}`, aliases: [], codec: bytesCodec }));
-  return g;
+  return (GENERIC[code] ??= {
+    code,
+    name: code === 0 ? 'pad' : code === 255 ? 'end' : `option-${code}`,
+    aliases: [],
+    codec: bytesCodec,
+    registered: false,
+  });
 }
 
-/** By name or alias; case-insensitive, `_` read as `-`; `option-N` finds any code 1..254. */
-export function optionByName(name: string): OptionDef | undefined {
-  const key = name.trim().toLowerCase().replaceAll('_', '-');
-  const known = BY_NAME.get(key);
+/**
+ * The one lookup of an option: by code (1..254, a number or its digits) or by name (the registry's
+ * name, an ISC or Wireshark alias, or `option-N`; case-insensitive, `_` read as `-`). A code without a
+ * registry entry gets a bytes entry named `option-N` (`registered: false`). Undefined for 0, 255,
+ * anything outside 1..254 and unknown names. Typed: `lookupOption(242).codec` is Avaya's list codec.
+ */
+export function lookupOption<K extends OptionCode | OptionName>(key: K): OptionDef<OptionValue<K>, OptionInput<K>>;
+export function lookupOption<K extends OptionKey>(key: K): OptionDef<OptionValue<K>, OptionInput<K>> | undefined;
+export function lookupOption(key: OptionKey): OptionDef | undefined {
+  if (typeof key === 'number') return Number.isInteger(key) && key >= 1 && key <= 254 ? entryOf(key) : undefined;
+  if (typeof key !== 'string') return undefined;
+  const k = key.trim().toLowerCase().replaceAll('_', '-');
+  const known = BY_NAME.get(k);
   if (known) return known;
-  const m = /^option-([0-9]{1,3})$/.exec(key);
-  const code = m ? Number(m[1]) : NaN;
-  return code >= 1 && code <= 254 ? optionDef(code) : undefined;
-}
-
-/** A configuration key: a code (number or digits, 1..254) or a name. */
-export function resolveOption(key: string | number): OptionDef | undefined {
-  if (typeof key === 'number') return Number.isInteger(key) && key >= 1 && key <= 254 ? optionDef(key) : undefined;
-  if (/^\s*[0-9]+\s*$/.test(key)) return resolveOption(Number(key));
-  return optionByName(key);
+  const m = /^(?:option-)?([0-9]{1,3})$/.exec(k);
+  return m ? lookupOption(Number(m[1])) : undefined;
 }
 
 /**
@@ -291,7 +349,7 @@ export function resolveOption(key: string | number): OptionDef | undefined {
  * DhcpConfigError whose message starts with the option: `option 3 (router): ...`.
  */
 export function optionFromConfig(key: string | number, input: OptionConfigValue): { code: number; name: string; value: Buffer } {
-  const def = resolveOption(key);
+  const def = lookupOption(key);
   if (!def) throw new DhcpConfigError(`unknown DHCP option ${show(key)} (use a code 1..254 or a name)`);
   let value: Buffer;
   try {
@@ -302,17 +360,37 @@ export function optionFromConfig(key: string | number, input: OptionConfigValue)
   return { code: def.code, name: def.name, value };
 }
 
-export type DecodedOption = Decoded<unknown> & { readonly code: number; readonly name: string };
+/**
+ * One option from its typed value, the inverse of decodeOption: `encodeOption(242, avayaList({ ... }))`,
+ * `encodeOption('router', ['10.77.0.1'])`, `encodeOption(224, bytes)` for a code without an entry. The
+ * value is checked at run time; one the option cannot carry throws DhcpOptionError naming the option
+ * (never bytes the caller did not give). The entry goes to buildDhcp's `options`.
+ */
+export function encodeOption<K extends OptionKey>(key: K, value: OptionInput<K>): OptionEntry {
+  const def = lookupOption(key);
+  if (!def) {
+    const code = typeof key === 'number' ? key : NaN;
+    throw new DhcpOptionError(code, typeof key === 'number' ? `option-${key}` : String(key), 'not a DHCP option (use a code 1..254 or a name)');
+  }
+  try {
+    return [def.code, def.codec.encode(value)];
+  } catch (e) {
+    throw new DhcpOptionError(def.code, def.name, (e as Error).message, { cause: e });
+  }
+}
+
+/** A decoded option: its value typed when the bytes fit the option's type, else the raw view and why. */
+export type DecodedOption<T = unknown> = Decoded<T> & { readonly code: number; readonly name: string };
 
 /**
  * One option's bytes through its codec. `vendorClass` lets option 43 be read as the vendor intends
  * (PXE). Never throws.
  */
-export function decodeOption(code: number, view: Buffer, context: { vendorClass?: string } = {}): DecodedOption {
-  const def = optionDef(code);
+export function decodeOption<C extends number>(code: C, view: Buffer, context: { vendorClass?: string } = {}): DecodedOption<OptionValue<C>> {
+  const def = entryOf(code);
   if (code === 43 && context.vendorClass !== undefined) {
     const d = decodeOption43(view, context.vendorClass);
-    return { code, name: def.name, ok: true, value: d, text: d.text, warnings: d.warnings };
+    return { code, name: def.name, ok: true, value: d as OptionValue<C>, text: d.text, warnings: d.warnings };
   }
-  return { code, name: def.name, ...def.codec.decode(view) };
+  return { code, name: def.name, ...(def.codec.decode(view) as Decoded<OptionValue<C>>) };
 }

@@ -4,7 +4,7 @@
  * warning; its bytes stay in `trailing`.
  */
 import { encodeTlv, parseTlv, type SubOption, tlvFromConfig } from './tlv.js';
-import { configError, defineCodec, displayBytes, hexText, ipAt, okValue, type OptionCodec, type OptionConfigValue, show } from './types.js';
+import { configError, defineCodec, displayBytes, expectBytes, expectValue, hexText, ipAt, okValue, type OptionCodec, type OptionConfigValue, show } from './types.js';
 
 export const RELAY_AGENT_SUBOPTIONS: Readonly<Record<number, string>> = {
   1: 'circuit-id',
@@ -26,7 +26,13 @@ const SUBOPTION_CODES: ReadonlyMap<string, number> = new Map(
   Object.entries(RELAY_AGENT_SUBOPTIONS).map(([c, n]) => [n, Number(c)]),
 );
 
-export interface RelayAgentInfo {
+/** What option 82 is built from: sub-options in order (`trailing`, bytes that are no sub-option, only as read). */
+export interface RelayAgentInput {
+  readonly subOptions: readonly SubOption[];
+  readonly trailing?: Uint8Array;
+}
+
+export interface RelayAgentInfo extends RelayAgentInput {
   /** Sub-option 1, first instance. */
   readonly circuitId?: Buffer;
   /** Sub-option 2, first instance. */
@@ -75,14 +81,18 @@ export function describeRelaySubOption(s: SubOption): string {
   return `${name}=${displayBytes(v)}`;
 }
 
-export const relayAgentCodec: OptionCodec<RelayAgentInfo> = defineCodec<RelayAgentInfo>({
+export const relayAgentCodec: OptionCodec<RelayAgentInfo, RelayAgentInput> = defineCodec<RelayAgentInfo, RelayAgentInput>({
   type: 'relay-agent',
   decode(view) {
     const info = decodeRelayAgent(view);
     const text = info.subOptions.map(describeRelaySubOption).join(' ') + (info.trailing ? ` +${hexText(info.trailing)}` : '');
     return okValue(info, text, info.warnings);
   },
-  encode: (value) => Buffer.concat([encodeTlv(value.subOptions), value.trailing ?? Buffer.alloc(0)]),
+  encode(value) {
+    expectValue(typeof value === 'object' && value !== null, 'relay agent information { subOptions }', value);
+    if (value.trailing !== undefined) expectBytes(value.trailing, 'trailing');
+    return Buffer.concat([encodeTlv(value.subOptions), value.trailing ?? Buffer.alloc(0)]);
+  },
   fromConfig(input: OptionConfigValue) {
     // {"circuit-id": "eth0/1", "2": "0x001122"}
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {

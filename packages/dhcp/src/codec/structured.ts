@@ -3,15 +3,20 @@
  * (81), PXE client options (93, 94, 97), domain search (119), SIP servers (120), classless static
  * routes (121), vendor-identifying vendor class and options (124, 125), overload (52).
  */
+import { isUtf8 } from 'node:buffer';
 import { encodeDnsNames, readDnsName, readDnsNames } from './dns-name.js';
 import { encodeTlv, parseTlv, type SubOption, subOptionFromConfig, tlvFromConfig } from './tlv.js';
 import {
+  checkInt,
   colonHex,
   configError,
   configList,
   decodeText,
   defineCodec,
   displayBytes,
+  expectBytes,
+  expectList,
+  expectValue,
   hexText,
   ipAt,
   ipBytes,
@@ -22,20 +27,26 @@ import {
   parseMac,
   rawValue,
   show,
+  textBytes,
 } from './types.js';
 
 // ------------------------------------------------------------------------------- 61 client identifier
 
-export interface ClientId {
+/** What option 61 is built from. */
+export interface ClientIdInput {
   /** Hardware type (1 = Ethernet), 0 for a non-hardware identifier, 255 for RFC 4361 IAID + DUID. */
   readonly type: number;
-  /** The identifier after the type byte. */
+  /** The identifier after the type byte (at least one byte). */
+  readonly data: Uint8Array;
+}
+
+export interface ClientId extends ClientIdInput {
   readonly data: Buffer;
   /** Colon hex when type 1 and 6 bytes. */
   readonly mac?: string;
 }
 
-export const clientIdCodec: OptionCodec<ClientId> = defineCodec<ClientId>({
+export const clientIdCodec: OptionCodec<ClientId, ClientIdInput> = defineCodec<ClientId, ClientIdInput>({
   type: 'client-id',
   decode(view) {
     if (view.length < 2) return rawValue(view, `client identifier of ${view.length} bytes (RFC 2132: at least 2)`);
@@ -50,7 +61,13 @@ export const clientIdCodec: OptionCodec<ClientId> = defineCodec<ClientId>({
     }
     return okValue({ type, data }, `type ${type} ${displayBytes(data)}`);
   },
-  encode: (value) => Buffer.concat([Buffer.from([value.type]), value.data]),
+  encode(value) {
+    expectValue(typeof value === 'object' && value !== null, 'a client identifier { type, data }', value);
+    const type = checkInt(value.type, 0, 255);
+    expectBytes(value.data, 'data');
+    if (value.data.length < 1) throw new RangeError('an empty identifier (RFC 2132: type and at least one byte)');
+    return Buffer.concat([Buffer.from([type]), value.data]);
+  },
   fromConfig(input) {
     // "00:1b:4f:aa:bb:cc" is hardware type 1 + MAC; other text is type 0 + the text.
     if (typeof input !== 'string') return configError(`expected a MAC address, text or 0x hex, got ${show(input)}`);
@@ -68,21 +85,37 @@ export interface UserClass {
   readonly classes: string[];
 }
 
-/**
- * RFC 3004 when the item lengths (each at least 1) cover the bytes exactly; otherwise the whole value
- * is one plain string. A plain string whose first byte happens to count the rest exactly would be
- * misread, which the first byte of a printable name (at least 0x20 = 32) makes rare for short names.
- */
-export function parseUserClass(view: Buffer): UserClass {
-  const items: string[] = [];
+/** True when RFC 3004 items (each at least 1 byte) cover the bytes exactly. */
+function isRfc3004(view: Uint8Array): boolean {
   let at = 0;
   while (at < view.length) {
     const len = view[at]!;
-    if (len === 0 || at + 1 + len > view.length) return { form: 'plain', classes: view.length ? [decodeText(view)] : [] };
-    items.push(decodeText(view.subarray(at + 1, at + 1 + len)));
+    if (len === 0 || at + 1 + len > view.length) return false;
     at += 1 + len;
   }
-  return items.length ? { form: 'rfc3004', classes: items } : { form: 'plain', classes: [] };
+  return view.length > 0;
+}
+
+/**
+ * RFC 3004 when the item lengths (each at least 1) cover the bytes exactly; otherwise the whole value
+ * is one plain string, trailing NULs dropped as for option 60 (nothing left: no class). A plain string
+ * whose first byte happens to count the rest exactly would be misread, which the first byte of a
+ * printable name (at least 0x20 = 32) makes rare for short names. RFC 3004 items are length-delimited:
+ * kept whole, NULs included.
+ */
+export function parseUserClass(view: Buffer): UserClass {
+  if (!isRfc3004(view)) {
+    const text = decodeText(view);
+    return { form: 'plain', classes: text === '' ? [] : [text] };
+  }
+  const items: string[] = [];
+  for (let at = 0; at < view.length; at += 1 + view[at]!) items.push(textOf(view.subarray(at + 1, at + 1 + view[at]!)));
+  return { form: 'rfc3004', classes: items };
+}
+
+/** UTF-8 when valid, else Latin-1, NULs kept (decodeText without the trimming). */
+function textOf(view: Buffer): string {
+  return isUtf8(view) ? view.toString('utf8') : view.toString('latin1');
 }
 
 export const userClassCodec: OptionCodec<UserClass> = defineCodec<UserClass>({
@@ -92,11 +125,22 @@ export const userClassCodec: OptionCodec<UserClass> = defineCodec<UserClass>({
     return okValue(uc, uc.classes.map((c) => JSON.stringify(c)).join(', '));
   },
   encode(value) {
-    if (value.form === 'plain') return Buffer.from(value.classes.join(''), 'utf8');
+    expectValue(typeof value === 'object' && value !== null, 'a user class { form, classes }', value);
+    expectList(value.classes, 'classes as a list of strings');
+    if (value.form === 'plain') {
+      if (value.classes.length > 1) throw new RangeError(`a plain user class is one string, got ${value.classes.length}`);
+      const b = textBytes(value.classes[0] ?? '', 'the class');
+      // Bytes that happen to read as RFC 3004 items get the NUL terminator phones send, so they read
+      // back as the one plain string they are.
+      return isRfc3004(b) ? Buffer.concat([b, Buffer.from([0])]) : b;
+    }
+    expectValue(value.form === 'rfc3004', "form 'plain' or 'rfc3004'", value.form);
+    if (value.classes.length === 0) throw new RangeError('an RFC 3004 user class needs at least one item');
     return Buffer.concat(
       value.classes.map((c) => {
-        const b = Buffer.from(c, 'utf8');
-        if (b.length < 1 || b.length > 255) throw new RangeError(`user class item of ${b.length} bytes`);
+        // Latin-1 text read from the wire comes back as UTF-8, which can make an item longer.
+        const b = textBytes(c, 'a class');
+        if (b.length < 1 || b.length > 255) throw new RangeError(`user class item of ${b.length} bytes (RFC 3004: 1..255)`);
         return Buffer.concat([Buffer.from([b.length]), b]);
       }),
     );
@@ -113,7 +157,15 @@ export const userClassCodec: OptionCodec<UserClass> = defineCodec<UserClass>({
 
 // ------------------------------------------------------------------------------------- 81 client FQDN
 
-export interface ClientFqdn {
+/** What option 81 is built from: the flags byte decides the name's form (bit E, 0x04: DNS wire format). */
+export interface ClientFqdnInput {
+  readonly flags: number;
+  readonly rcode1: number;
+  readonly rcode2: number;
+  readonly name: string;
+}
+
+export interface ClientFqdn extends ClientFqdnInput {
   readonly flags: number;
   /** S: the server should update the A record. */
   readonly s: boolean;
@@ -129,7 +181,7 @@ export interface ClientFqdn {
   readonly name: string;
 }
 
-export const fqdnCodec: OptionCodec<ClientFqdn> = defineCodec<ClientFqdn>({
+export const fqdnCodec: OptionCodec<ClientFqdn, ClientFqdnInput> = defineCodec<ClientFqdn, ClientFqdnInput>({
   type: 'fqdn',
   decode(view) {
     if (view.length < 3) return rawValue(view, `client FQDN of ${view.length} bytes (at least 3)`);
@@ -140,6 +192,7 @@ export const fqdnCodec: OptionCodec<ClientFqdn> = defineCodec<ClientFqdn>({
     if (e) {
       const r = data.length === 0 ? { name: '', next: 0 } : readDnsName(data, 0, false, true);
       if ('error' in r) return rawValue(view, `client FQDN name: ${r.error}`);
+      if (r.next !== data.length) return rawValue(view, `client FQDN: ${data.length - r.next} byte(s) after the name`);
       name = r.name;
     } else name = decodeText(data);
     const value: ClientFqdn = {
@@ -156,16 +209,18 @@ export const fqdnCodec: OptionCodec<ClientFqdn> = defineCodec<ClientFqdn>({
     return okValue(value, `flags 0x${flags.toString(16).padStart(2, '0')}${set.length ? ` [${set.join('')}]` : ''} ${JSON.stringify(name)}`);
   },
   encode(value) {
-    const flags = value.flags & 0xff;
-    const name = flags & 0x04 ? encodeDnsNames([value.name], false) : Buffer.from(value.name, 'utf8');
-    return Buffer.concat([Buffer.from([flags, value.rcode1 & 0xff, value.rcode2 & 0xff]), name]);
+    expectValue(typeof value === 'object' && value !== null, 'a client FQDN { flags, rcode1, rcode2, name }', value);
+    const flags = checkInt(value.flags, 0, 255);
+    const rcodes = [checkInt(value.rcode1, 0, 255), checkInt(value.rcode2, 0, 255)];
+    const name = flags & 0x04 ? encodeDnsNames([value.name], false) : textBytes(value.name, 'the name');
+    return Buffer.concat([Buffer.from([flags, ...rcodes]), name]);
   },
   fromConfig(input) {
     // "host.example.com" (wire format, flags E) or {"flags": 5, "name": "host.example.com"}. RCODE1 and
     // RCODE2 are 255, as RFC 4702 asks of servers.
     if (typeof input === 'string') {
       try {
-        return fqdnCodec.encode({ flags: 0x04, s: false, o: false, e: true, n: false, rcode1: 255, rcode2: 255, name: input });
+        return fqdnCodec.encode({ flags: 0x04, rcode1: 255, rcode2: 255, name: input });
       } catch (e) {
         return configError(`FQDN: ${(e as Error).message}`);
       }
@@ -176,7 +231,7 @@ export const fqdnCodec: OptionCodec<ClientFqdn> = defineCodec<ClientFqdn>({
       if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 255) configError(`FQDN flags ${show(flags)} not in 0..255`);
       if (typeof o['name'] !== 'string') configError(`FQDN needs a "name" string, got ${show(o['name'])}`);
       try {
-        return fqdnCodec.encode({ flags, s: false, o: false, e: (flags & 4) !== 0, n: false, rcode1: 255, rcode2: 255, name: o['name'] });
+        return fqdnCodec.encode({ flags, rcode1: 255, rcode2: 255, name: o['name'] });
       } catch (e) {
         return configError(`FQDN: ${(e as Error).message}`);
       }
@@ -215,8 +270,9 @@ export const clientArchCodec: OptionCodec<number[]> = defineCodec<number[]>({
     return okValue(list, list.map((n) => (CLIENT_ARCHITECTURES[n] ? `${n} (${CLIENT_ARCHITECTURES[n]})` : String(n))).join(', '));
   },
   encode(value) {
+    expectList(value, 'a non-empty list of architecture types', 1);
     const b = Buffer.alloc(value.length * 2);
-    value.forEach((n, i) => b.writeUInt16BE(n, i * 2));
+    for (let i = 0; i < value.length; i++) b.writeUInt16BE(checkInt(value[i]!, 0, 65535), i * 2);
     return b;
   },
   fromConfig(input) {
@@ -241,7 +297,10 @@ export const clientNdiCodec: OptionCodec<ClientNdi> = defineCodec<ClientNdi>({
     const v = { type: view[0]!, major: view[1]!, minor: view[2]! };
     return okValue(v, `${v.type === 1 ? 'UNDI' : `type ${v.type}`} ${v.major}.${v.minor}`);
   },
-  encode: (v) => Buffer.from([v.type, v.major, v.minor]),
+  encode(v) {
+    expectValue(typeof v === 'object' && v !== null, 'an interface { type, major, minor }', v);
+    return Buffer.from([checkInt(v.type, 0, 255), checkInt(v.major, 0, 255), checkInt(v.minor, 0, 255)]);
+  },
   fromConfig(input) {
     // [1, 2, 1] or "1.2.1"
     const parts = typeof input === 'string' ? input.split('.').map(Number) : Array.isArray(input) ? input : [];
@@ -252,9 +311,14 @@ export const clientNdiCodec: OptionCodec<ClientNdi> = defineCodec<ClientNdi>({
   },
 });
 
-export interface MachineId {
-  /** 0 = GUID. */
+/** What option 97 is built from. */
+export interface MachineIdInput {
+  /** 0 = GUID (16 bytes). */
   readonly type: number;
+  readonly id: Uint8Array;
+}
+
+export interface MachineId extends MachineIdInput {
   readonly id: Buffer;
   /** The 16 bytes in wire order as 8-4-4-4-12 hex, when type 0. */
   readonly guid?: string;
@@ -265,7 +329,7 @@ function guidText(b: Buffer): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-export const machineIdCodec: OptionCodec<MachineId> = defineCodec<MachineId>({
+export const machineIdCodec: OptionCodec<MachineId, MachineIdInput> = defineCodec<MachineId, MachineIdInput>({
   type: 'machine-id',
   decode(view) {
     if (view.length < 1) return rawValue(view, 'empty client machine identifier');
@@ -278,7 +342,13 @@ export const machineIdCodec: OptionCodec<MachineId> = defineCodec<MachineId>({
     }
     return okValue({ type, id }, `type ${type} ${hexText(id)}`);
   },
-  encode: (v) => Buffer.concat([Buffer.from([v.type]), v.id]),
+  encode(v) {
+    expectValue(typeof v === 'object' && v !== null, 'a machine identifier { type, id }', v);
+    const type = checkInt(v.type, 0, 255);
+    expectBytes(v.id, 'id');
+    if (type === 0 && v.id.length !== 16) throw new RangeError(`a GUID (type 0) is 16 bytes, got ${v.id.length}`);
+    return Buffer.concat([Buffer.from([type]), v.id]);
+  },
   fromConfig(input) {
     // "d4bd2f7e-1c5a-4b3e-9a1f-000c29aabbcc" (wire byte order) is type 0 + 16 bytes.
     if (typeof input === 'string' && /^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$/.test(input)) {
@@ -336,7 +406,10 @@ export const sipServersCodec: OptionCodec<SipServers> = defineCodec<SipServers>(
     return rawValue(view, `SIP servers encoding ${view[0]} with ${rest.length} bytes`);
   },
   encode(v) {
-    if (v.encoding === 'addresses') return Buffer.concat([Buffer.from([1]), ...v.servers.map(ipBytes)]);
+    expectValue(typeof v === 'object' && v !== null, 'SIP servers { encoding, servers }', v);
+    expectList(v.servers, 'servers: a list of at least one', 1);
+    if (v.encoding === 'addresses') return Buffer.concat([Buffer.from([1]), ...v.servers.map((ip) => ipBytes(ip))]);
+    expectValue(v.encoding === 'names', "encoding 'names' or 'addresses'", v.encoding);
     return Buffer.concat([Buffer.from([0]), encodeDnsNames(v.servers, true)]);
   },
   fromConfig(input) {
@@ -370,16 +443,21 @@ export const classlessRoutesCodec: OptionCodec<ClasslessRoute[]> = defineCodec<C
       for (let i = 0; i < sig; i++) dest[i] = view[at + 1 + i]!;
       const mask = width === 0 ? 0 : (0xffffffff << (32 - width)) >>> 0;
       const n = ((dest[0]! << 24) | (dest[1]! << 16) | (dest[2]! << 8) | dest[3]!) >>> 0;
-      if ((n & ~mask) >>> 0 !== 0) warnings.push(`route ${dest.join('.')}/${width} has bits set past its prefix`);
-      routes.push({ destination: `${dest.join('.')}/${width}`, router: ipAt(view, at + 1 + sig) });
+      const net = (n & mask) >>> 0;
+      const destination = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${width}`;
+      // Clients route the masked network (RFC 3442); the value says so, and re-encodes as it is read.
+      if (net !== n) warnings.push(`route ${dest.join('.')}/${width} has bits set past its prefix: read as ${destination}`);
+      routes.push({ destination, router: ipAt(view, at + 1 + sig) });
       at += 1 + sig + 4;
     }
     if (routes.length === 0) return rawValue(view, 'empty classless static route option');
     return okValue(routes, routes.map((r) => `${r.destination} via ${r.router}`).join(', '), warnings);
   },
   encode(routes) {
+    expectList(routes, 'a non-empty list of routes { destination, router }', 1);
     return Buffer.concat(
       routes.map((r) => {
+        expectValue(typeof r === 'object' && r !== null && typeof r.destination === 'string', 'a route { destination: "a.b.c.d/width", router }', r);
         const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(r.destination);
         const dest = m ? parseIPv4(m[1]!) : undefined;
         const width = m ? Number(m[2]) : NaN;
@@ -445,7 +523,7 @@ function enterpriseBlocks(view: Buffer): Array<{ enterprise: number; data: Buffe
 }
 
 function enterpriseBlock(enterprise: number, data: Buffer): Buffer {
-  if (!Number.isInteger(enterprise) || enterprise < 0 || enterprise > 0xffffffff) throw new RangeError(`enterprise number ${enterprise}`);
+  if (!Number.isInteger(enterprise) || enterprise < 0 || enterprise > 0xffffffff) throw new RangeError(`enterprise number ${show(enterprise)} is not a 32-bit number`);
   if (data.length > 255) throw new RangeError(`enterprise ${enterprise} data is ${data.length} bytes, over 255`);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(enterprise, 0);
@@ -483,18 +561,18 @@ export const viVendorClassCodec: OptionCodec<ViVendorClass[]> = defineCodec<ViVe
     return okValue(out, out.map((v) => `${v.enterprise}: ${v.data.map((d) => displayBytes(d)).join(', ')}`).join('; '));
   },
   encode(value) {
+    expectList(value, 'a non-empty list of { enterprise, data }', 1);
     return Buffer.concat(
-      value.map((v) =>
-        enterpriseBlock(
-          v.enterprise,
-          Buffer.concat(
-            v.data.map((d) => {
-              if (d.length > 255) throw new RangeError('class datum over 255 bytes');
-              return Buffer.concat([Buffer.from([d.length]), d]);
-            }),
-          ),
-        ),
-      ),
+      value.map((v) => {
+        expectValue(typeof v === 'object' && v !== null, '{ enterprise, data: [Buffer, ...] }', v);
+        expectList(v.data, `enterprise ${v.enterprise}'s data as a list of Buffers`);
+        const data = v.data.map((d) => {
+          expectBytes(d, `enterprise ${v.enterprise}'s class datum`);
+          if (d.length > 255) throw new RangeError('class datum over 255 bytes');
+          return Buffer.concat([Buffer.from([d.length]), d]);
+        });
+        return enterpriseBlock(v.enterprise, Buffer.concat(data));
+      }),
     );
   },
   fromConfig(input) {
@@ -527,7 +605,15 @@ export const viVendorSpecificCodec: OptionCodec<ViVendorSpecific[]> = defineCode
       out.map((v) => `${v.enterprise}: ${v.subOptions.map((s) => `${s.code}=${displayBytes(s.value)}`).join(' ')}`).join('; '),
     );
   },
-  encode: (value) => Buffer.concat(value.map((v) => enterpriseBlock(v.enterprise, encodeTlv(v.subOptions)))),
+  encode(value) {
+    expectList(value, 'a non-empty list of { enterprise, subOptions }', 1);
+    return Buffer.concat(
+      value.map((v) => {
+        expectValue(typeof v === 'object' && v !== null, '{ enterprise, subOptions }', v);
+        return enterpriseBlock(v.enterprise, encodeTlv(v.subOptions));
+      }),
+    );
+  },
   fromConfig(input) {
     // {"3561": {"1": "text", "2": "0x0102"}}
     const value = enterpriseEntries(input).map(([enterprise, v]) => ({
@@ -553,6 +639,6 @@ export const overloadCodec: OptionCodec<1 | 2 | 3> = defineCodec<1 | 2 | 3>({
     const v = view[0] as 1 | 2 | 3;
     return okValue(v, OVERLOAD_NAMES[v]!);
   },
-  encode: (v) => Buffer.from([v]),
+  encode: (v) => Buffer.from([checkInt(v, 1, 3)]),
   fromConfig: () => configError('option 52 (overload) is set by the encoder, not by configuration'),
 });

@@ -4,7 +4,7 @@
  * Parsing never throws: it stops at the first item that runs past the end, keeps what came before and
  * hands back the rest as `trailing`, so a caller can show it and nothing is lost.
  */
-import { configError, hexConfig, type OptionConfigValue, show } from './types.js';
+import { configError, expectBytes, expectList, expectValue, hexConfig, type OptionConfigValue, show } from './types.js';
 
 export interface SubOption {
   readonly code: number;
@@ -60,11 +60,19 @@ export function parseTlv(view: Buffer, padEnd: boolean): TlvParse {
   return { items, complete: true };
 }
 
-/** Sub-options back to bytes, in the order given. A value over 255 bytes cannot be a sub-option. */
-export function encodeTlv(items: readonly SubOption[]): Buffer {
+/**
+ * Sub-options back to bytes, in the order given. A value over 255 bytes cannot be a sub-option; with
+ * `padEnd` (option 43), codes 0 and 255 are Pad and End, so not sub-options either.
+ */
+export function encodeTlv(items: readonly SubOption[], padEnd = false): Buffer {
+  expectList(items, 'a list of sub-options { code, value }');
+  const [lo, hi] = padEnd ? [1, 254] : [0, 255];
   const parts: Buffer[] = [];
-  for (const { code, value } of items) {
-    if (!Number.isInteger(code) || code < 0 || code > 255) throw new RangeError(`sub-option code ${code} is not in 0..255`);
+  for (const item of items) {
+    expectValue(typeof item === 'object' && item !== null, 'a sub-option { code, value }', item);
+    const { code, value } = item;
+    if (!Number.isInteger(code) || code < lo || code > hi) throw new RangeError(`sub-option code ${show(code)} is not in ${lo}..${hi}`);
+    expectBytes(value, `sub-option ${code}'s value`);
     if (value.length > 255) throw new RangeError(`sub-option ${code} is ${value.length} bytes, over 255`);
     parts.push(Buffer.from([code, value.length]), value);
   }

@@ -4,8 +4,10 @@
  * Every codec has three faces:
  * - decode(view): never throws. A value of the wrong shape (a 3-byte router, an odd-length u16 list)
  *   decodes to `{ ok: false, value: <the raw view>, text: <0x hex>, warnings }`.
- * - encode(value): typed value to bytes; throws RangeError on a value no packet can carry (a programming
- *   error, not wire input).
+ * - encode(value): typed value to bytes, the inverse of decode: what decode gave encodes back to bytes
+ *   that decode to the same value. The value is checked at run time (callers may be JavaScript): one
+ *   the option cannot carry throws TypeError or RangeError (encodeOption names the option), never
+ *   silently truncated or coerced bytes.
  * - fromConfig(input): the JSON forms of a configuration file to bytes; throws DhcpConfigError saying
  *   what is wrong. `"0x0102ff"` (hex) is accepted by every codec and taken as the exact bytes.
  *
@@ -28,11 +30,15 @@ export type Decoded<T> =
   | { readonly ok: true; readonly value: T; readonly text: string; readonly warnings: string[] }
   | { readonly ok: false; readonly value: Buffer; readonly text: string; readonly warnings: string[] };
 
-export interface OptionCodec<T = unknown> {
+/**
+ * `T` is what decode gives; `In` what encode takes, the same type or a wider one without decode's
+ * derived fields (display text, warnings, a MAC spelled out): every decoded value is a valid input.
+ */
+export interface OptionCodec<T = unknown, In = T> {
   /** Short type name for documentation and tools: 'ip', 'ip-list', 'u32', 'string', ... */
   readonly type: string;
   decode(view: Buffer): Decoded<T>;
-  encode(value: T): Buffer;
+  encode(value: In): Buffer;
   fromConfig(input: OptionConfigValue): Buffer;
 }
 
@@ -64,17 +70,54 @@ export function configError(message: string): never {
   throw new DhcpConfigError(message);
 }
 
-/** Short JSON rendering of a config input for error messages. */
+/** Short JSON rendering of a config input or typed value for error messages. */
 export function show(input: unknown): string {
-  const s = JSON.stringify(input) ?? String(input);
+  let s: string;
+  try {
+    s = Buffer.isBuffer(input) ? hexText(input) : (JSON.stringify(input) ?? String(input));
+  } catch {
+    s = typeof input === 'bigint' ? `${input}n` : Object.prototype.toString.call(input); // a BigInt or a cycle
+  }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** A typed value's shape, checked at run time: throws TypeError saying what was expected. */
+export function expectValue(ok: boolean, expected: string, value: unknown): asserts ok {
+  if (!ok) throw new TypeError(`expected ${expected}, got ${show(value)}`);
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * UTF-8 of a typed string. A lone UTF-16 surrogate is refused: UTF-8 cannot carry it, and Node would send
+ * U+FFFD in its place, bytes the caller did not write.
+ */
+export function textBytes(value: unknown, what: string): Buffer {
+  expectValue(typeof value === 'string', `${what} as a string`, value);
+  if (LONE_SURROGATE.test(value)) throw new RangeError(`${what} is not well-formed Unicode (a lone surrogate): ${show(value)}`);
+  return Buffer.from(value, 'utf8');
+}
+
+/**
+ * A typed list: an array of at least `min` items without holes (map and forEach skip a sparse array's
+ * holes, which would leave bytes unwritten).
+ */
+export function expectList(value: unknown, what: string, min = 0): asserts value is readonly unknown[] {
+  let ok = Array.isArray(value) && value.length >= min;
+  for (let i = 0; ok && i < (value as unknown[]).length; i++) ok = i in (value as unknown[]);
+  expectValue(ok, what, value);
+}
+
+/** Bytes of a typed value (a Buffer or any Uint8Array view). */
+export function expectBytes(value: unknown, what: string): asserts value is Uint8Array {
+  expectValue(value instanceof Uint8Array, `${what} as a Buffer`, value);
 }
 
 /**
  * Builds a codec whose fromConfig accepts `0x` hex for any option before the type's own forms. Keeps the
  * hex rule in one place.
  */
-export function defineCodec<T>(c: OptionCodec<T>): OptionCodec<T> {
+export function defineCodec<T, In = T>(c: OptionCodec<T, In>): OptionCodec<T, In> {
   const own = c.fromConfig;
   return {
     type: c.type,
@@ -152,7 +195,7 @@ export function writeIPv4(out: Uint8Array, at: number, s: string): boolean {
 /** Like parseIPv4, for typed values given by code: throws RangeError. */
 export function ipBytes(s: string): Buffer {
   const b = typeof s === 'string' ? parseIPv4(s) : undefined;
-  if (!b) throw new RangeError(`not an IPv4 address: ${show(s)}`);
+  if (!b) throw new RangeError(`not an IPv4 address (a.b.c.d): ${show(s)}`);
   return b;
 }
 
@@ -206,8 +249,9 @@ function integerFromConfig(input: OptionConfigValue, min: number, max: number): 
   return n;
 }
 
-function checkInt(n: number, min: number, max: number): number {
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${n} is not an integer in ${min}..${max}`);
+/** A typed integer in min..max (run-time checked: no rounding, wrapping or masking to fit). */
+export function checkInt(n: number, min: number, max: number): number {
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${show(n)} is not an integer in ${min}..${max}`);
   return n;
 }
 
@@ -237,8 +281,8 @@ export function ipListCodec(min = 1): OptionCodec<string[]> {
       return okValue(ips, ips.join(', '));
     },
     encode(value) {
-      if (value.length < min) throw new RangeError(`at least ${min} address(es) needed`);
-      return Buffer.concat(value.map(ipBytes));
+      expectList(value, `a list of ${min > 0 ? `at least ${min} ` : ''}IPv4 addresses`, min);
+      return Buffer.concat(value.map((ip) => ipBytes(ip)));
     },
     fromConfig(input) {
       const items = configList(input, 'IPv4 addresses');
@@ -257,7 +301,15 @@ export const ipPairsCodec: OptionCodec<Array<[string, string]>> = defineCodec<Ar
     for (let at = 0; at < view.length; at += 8) pairs.push([ipAt(view, at), ipAt(view, at + 4)]);
     return okValue(pairs, pairs.map(([a, b]) => `${a} ${b}`).join(', '));
   },
-  encode: (value) => Buffer.concat(value.flatMap(([a, b]) => [ipBytes(a), ipBytes(b)])),
+  encode(value) {
+    expectList(value, 'a non-empty list of [address, address] pairs', 1);
+    return Buffer.concat(
+      value.flatMap((pair) => {
+        expectValue(Array.isArray(pair) && pair.length === 2, 'a pair [address, address]', pair);
+        return [ipBytes(pair[0]), ipBytes(pair[1])];
+      }),
+    );
+  },
   fromConfig(input) {
     // ["10.0.0.0 10.0.0.1", ...], [["10.0.0.0","10.0.0.1"], ...] or "10.0.0.0 10.0.0.1, ..."
     const flat: string[] = [];
@@ -314,7 +366,10 @@ export const boolCodec: OptionCodec<boolean> = defineCodec<boolean>({
     const v = view[0]!;
     return okValue(v !== 0, v !== 0 ? 'true' : 'false', v > 1 ? [`flag value ${v} is neither 0 nor 1`] : []);
   },
-  encode: (value) => Buffer.from([value ? 1 : 0]),
+  encode(value) {
+    expectValue(typeof value === 'boolean', 'true or false', value);
+    return Buffer.from([value ? 1 : 0]);
+  },
   fromConfig(input) {
     if (typeof input === 'boolean') return Buffer.from([input ? 1 : 0]);
     if (input === 0 || input === 1 || input === '0' || input === '1') return Buffer.from([Number(input)]);
@@ -337,8 +392,9 @@ export function uintListCodec(bytes: 1 | 2, min = 0): OptionCodec<number[]> {
       return okValue(out, out.join(', '));
     },
     encode(value) {
-      const b = Buffer.allocUnsafe(value.length * bytes);
-      value.forEach((n, i) => b.writeUIntBE(checkInt(n, 0, max), i * bytes, bytes));
+      expectList(value, `a list of integers in 0..${max}${min > 0 ? ` (at least ${min})` : ''}`, min);
+      const b = Buffer.alloc(value.length * bytes);
+      for (let i = 0; i < value.length; i++) b.writeUIntBE(checkInt(value[i]!, 0, max), i * bytes, bytes);
       return b;
     },
     fromConfig(input) {
@@ -359,7 +415,7 @@ export const stringCodec: OptionCodec<string> = defineCodec<string>({
     const text = decodeText(view);
     return okValue(text, text);
   },
-  encode: (value) => Buffer.from(value, 'utf8'),
+  encode: (value) => textBytes(value, 'the value'),
   fromConfig(input) {
     if (typeof input === 'string') return Buffer.from(input, 'utf8');
     if (typeof input === 'number') return Buffer.from(String(input), 'utf8');
@@ -371,10 +427,13 @@ export const stringCodec: OptionCodec<string> = defineCodec<string>({
  * Opaque bytes. From config: `0x` hex, an array of byte values, or other text as UTF-8 (colon hex is
  * not guessed: "12:30" may well be text).
  */
-export const bytesCodec: OptionCodec<Buffer> = defineCodec<Buffer>({
+export const bytesCodec: OptionCodec<Buffer, Uint8Array> = defineCodec<Buffer, Uint8Array>({
   type: 'bytes',
   decode: (view) => okValue(view, hexText(view)),
-  encode: (value) => Buffer.from(value),
+  encode(value) {
+    expectBytes(value, 'the value');
+    return Buffer.from(value);
+  },
   fromConfig(input) {
     if (typeof input === 'string') return Buffer.from(input, 'utf8');
     if (Array.isArray(input)) {

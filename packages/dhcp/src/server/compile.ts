@@ -9,7 +9,7 @@ import type { RE2JS } from 're2js';
 import { DhcpConfigError as ConfigError } from '../codec/errors.js';
 import { type DhcpConfig, type FilledClass as ClassConfig, type FilledSubnet as SubnetConfig, type Matcher, withDefaults } from './config.js';
 import { type Cidr, inCidr, intToIp, ipToInt, parseCidr } from '@bootwire/core';
-import { optionByCode, optionByName, optionDef } from '../codec/registry.js';
+import { lookupOption } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
 
 /** re2js, loaded with the first class that has a regex (a server or codec user without one never loads it). */
@@ -19,14 +19,10 @@ const re2 = (): typeof RE2JS => (re2js ??= (createRequire(import.meta.url)('re2j
 type OptionInput = string | number | boolean | (string | number)[] | Record<string, string | number>;
 
 function optionCode(key: string, where: string): number {
-  if (/^\d+$/.test(key)) {
-    const code = Number(key);
-    if (code < 1 || code > 254) throw new ConfigError(`${where}: option code ${code} is not in 1..254`);
-    return code;
-  }
-  const def = optionByName(key);
-  if (!def) throw new ConfigError(`${where}: unknown option name ${JSON.stringify(key)} (use its code)`);
-  return def.code;
+  const def = lookupOption(key);
+  if (def) return def.code;
+  if (/^\d+$/.test(key)) throw new ConfigError(`${where}: option code ${Number(key)} is not in 1..254`);
+  throw new ConfigError(`${where}: unknown option name ${JSON.stringify(key)} (use its code)`);
 }
 
 /** Options as `[code, bytes]`, in the order written. */
@@ -38,23 +34,14 @@ export function compileOptions(options: Record<string, OptionInput>, where: stri
     if ([0, 53, 54, 55, 255].includes(code)) throw new ConfigError(`${field}: option ${code} is set by the server itself`);
     let bytes: Buffer;
     try {
-      // Codes the registry does not type take text, or 0x... hex.
-      bytes = optionByCode(code) ? optionDef(code).codec.fromConfig(value) : rawFromConfig(value);
+      // Codes the registry does not type take text, 0x... hex or byte values (its bytes codec).
+      bytes = lookupOption(code)!.codec.fromConfig(value);
     } catch (e) {
       throw new ConfigError(`${field}: ${(e as Error).message}`);
     }
     out.set(code, bytes);
   }
   return out;
-}
-
-/** An option the registry does not know: text, or hex written as 0x.... */
-function rawFromConfig(value: OptionInput): Buffer {
-  if (typeof value === 'string') {
-    if (/^0x([0-9a-fA-F]{2})*$/.test(value)) return Buffer.from(value.slice(2), 'hex');
-    return Buffer.from(value, 'utf8');
-  }
-  throw new Error('an option without a known type takes text or hex (0x...)');
 }
 
 function codesOf(list: (string | number)[], where: string): Set<number> {

@@ -458,7 +458,7 @@ export function toRequest(m: DhcpMessage): ClientRequest | undefined {
   const hostname = o.hostname();
   if (hostname) req.hostname = hostname;
   if (relay) {
-    const raw = o.get(82);
+    const raw = o.raw(82);
     if (raw) req.relayAgent = Buffer.from(raw);
     if (relay.circuitId) req.circuitId = relay.circuitId.toString('latin1');
     const link = relay.subOptions.find((s) => s.code === 5);
