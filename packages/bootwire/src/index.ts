@@ -1,11 +1,16 @@
-/** bootwire's library API. */
-export * from '@bootwire/tftp';
-export { ImageCache, type CachedFile, type FileLease } from '@bootwire/core';
-export { AtomicFile } from '@bootwire/core';
-export { openRoot, resolveForRead, resolveForWrite, type Resolved } from '@bootwire/core';
-export * as dhcp from '@bootwire/dhcp';
+/**
+ * bootwire's application API, for what the command line does: the phone models and their boot flows
+ * (`bootPhone`), the boot-storm benchmark (`runStorm`), capture replay (`replayCapture`) and the
+ * configuration file. The protocols are packages of their own: @bootwire/tftp, @bootwire/dhcp,
+ * @bootwire/capture, @bootwire/http, @bootwire/core.
+ */
+export * as phones from './phones/index.js';
+export { bootPhone, planFromUrl, type BootOptions, type BootReport, type Phase, type PhaseRecord } from './boot/boot-phone.js';
+export { MemoryStateStore, DirStateStore, type PhoneState, type PhoneStateStore } from './boot/state.js';
+export { runStorm, type StormOptions } from './storm/run.js';
+export { type StormRun, toJson as stormRunJson } from './storm/result.js';
+export { Site, type SiteOptions, type UplinkShape } from './storm/site.js';
+export { replayCapture, type ReplayOptions } from './replay/index.js';
+export { formatReport, summarize as summarizeReplay, type Outcome, type ReplayReport, type Verdict } from './replay/report.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
-export * as capture from '@bootwire/capture';
-export * as http from '@bootwire/http';
-export * as phones from './phones/index.js';
