@@ -285,7 +285,7 @@ describe('request lines that node\'s parser lets through', () => {
   it('neither responses nor log lines name the server\'s directories', async () => {
     const { server, port } = await start();
     const logs: string[] = [];
-    server.on('warning', (m) => logs.push(m));
+    server.on('warning', (w) => logs.push(w.message));
     server.on('client-error', (m) => logs.push(m));
     // A failure the server does not expect (here a cache that throws with a path in its message).
     const acquire = server.cache.acquire.bind(server.cache);

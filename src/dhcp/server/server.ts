@@ -19,6 +19,7 @@ import type { DhcpConfig } from '../../config/schema.js';
 import { intToIp } from '../../util/ipv4.js';
 import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
 import { type LeaseStore, SqliteLeaseStore } from '../leases/store.js';
+import type { PhoneSink } from '../../server/phones.js';
 import { compileDhcpConfig, localAddresses } from './compile.js';
 import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine } from './engine.js';
 
@@ -29,6 +30,11 @@ export interface DhcpServerOptions {
   /** Override the machine's addresses (tests). */
   localAddresses?: number[];
   now?: () => number;
+  /**
+   * Told of every address bound (each ACK, and the store's bound leases at start), so that file
+   * servers in the same process know which phone asks (src/server/phones.ts).
+   */
+  phones?: PhoneSink;
 }
 
 export interface DhcpServerStats {
@@ -110,6 +116,7 @@ export class DhcpServer extends EventEmitter {
     private readonly store: LeaseStore,
     engine: DhcpEngine,
     now: () => number,
+    private readonly phones: PhoneSink | undefined,
   ) {
     super();
     this.engine = engine;
@@ -121,8 +128,12 @@ export class DhcpServer extends EventEmitter {
     const engineConfig = compileDhcpConfig(o.config, o.localAddresses ?? localAddresses());
     let alert: (m: string) => void = () => {};
     const store = o.store ?? new SqliteLeaseStore(o.config.leases, { onAlert: (m) => alert(m) });
-    const server = new DhcpServer(o.config, store, new DhcpEngine(engineConfig, store), o.now ?? Date.now);
+    const server = new DhcpServer(o.config, store, new DhcpEngine(engineConfig, store), o.now ?? Date.now, o.phones);
     alert = (m) => server.emit('alert', m);
+    if (o.phones) {
+      const now = server.now();
+      for (const l of store.all()) if (l.state === 'bound' && l.expiresAt > now) o.phones.bound(l.address, { mac: l.mac, expiresAt: l.expiresAt });
+    }
     try {
       const [host, portText] = splitHostPort(o.config.listen);
       const port = Number(portText);
@@ -302,6 +313,15 @@ export class DhcpServer extends EventEmitter {
     const typeName = TYPE_NAMES[type] ?? String(type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
     (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
+    if (type === 5 && this.phones && d.yiaddr !== '0.0.0.0') {
+      const lease = this.store.get(d.yiaddr);
+      this.phones.bound(d.yiaddr, {
+        mac: req.mac,
+        ...(req.vendorClass !== undefined ? { vendorClass: req.vendorClass } : {}),
+        ...(d.className !== undefined ? { className: d.className } : {}),
+        ...(lease ? { expiresAt: lease.expiresAt } : {}),
+      });
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushOutbox);
