@@ -178,9 +178,10 @@ function matchOf(rule: Rule, s: string): Match | undefined {
 
 /**
  * The replacement of `rule` for a match in `input` (tftpd-hpa's genmatchstring): the text before the
- * match, the expanded pattern, the text after it. With no match (a `~` rule) only the pattern.
+ * match, the expanded pattern, the text after it. `whole: false` (an `a` rule's message): the pattern
+ * alone, its groups from the match.
  */
-function expand(pattern: string, input: string, m: Match | undefined, ctx: RemapContext): string {
+function expand(pattern: string, input: string, m: Match | undefined, ctx: RemapContext, whole = true): string {
   let xform = (s: string) => s;
   let out = '';
   for (let p = 0; p < pattern.length; ) {
@@ -220,7 +221,7 @@ function expand(pattern: string, input: string, m: Match | undefined, ctx: Remap
     out += xform(c);
     p++;
   }
-  return m ? input.slice(0, m.start) + out + input.slice(m.end) : out;
+  return m && whole ? input.slice(0, m.start) + out + input.slice(m.end) : out;
 }
 
 /** Runs the rules on a name, top down, as tftpd-hpa does. */
@@ -240,7 +241,7 @@ export function applyRemap(rules: RemapRules, name: string, ctx: RemapContext): 
       if ((m !== undefined) === rule.inverse) break;
       matched = true;
       if (rule.abort) {
-        return rule.pattern === '' ? { ok: false } : { ok: false, message: expand(rule.pattern, current, undefined, ctx) };
+        return rule.pattern === '' ? { ok: false } : { ok: false, message: expand(rule.pattern, current, m, ctx, false) };
       }
       if (rule.rewrite) {
         current = expand(rule.pattern, current, m, ctx);

@@ -73,20 +73,20 @@ export function checkResolution(r: unknown): ResolverOutcome {
   switch (r.kind) {
     case 'file':
       if (typeof r.path !== 'string' || !r.path.startsWith('/') || r.path.includes('\0')) return fault('resolver returned a file without an absolute path');
-      return r as ResolverOutcome;
+      return r as unknown as ResolverOutcome;
     case 'bytes':
       if (!(r.bytes instanceof Uint8Array)) return fault('resolver returned bytes that are not a Uint8Array');
       if (r.mtimeMs !== undefined && !Number.isFinite(r.mtimeMs)) return fault('resolver returned a bad mtimeMs');
       if (!optionalString(r.etag)) return fault('resolver returned an etag that is not a string');
-      return r as ResolverOutcome;
+      return r as unknown as ResolverOutcome;
     case 'stream':
       if (!isObject(r.stream) || typeof (r.stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') return fault('resolver returned a stream that is not async iterable');
       if (r.size !== undefined && !(Number.isSafeInteger(r.size) && (r.size as number) >= 0)) return fault('resolver returned a bad stream size');
-      return r as ResolverOutcome;
+      return r as unknown as ResolverOutcome;
     case 'refusal':
       if (typeof r.reason !== 'string' || !REASONS.has(r.reason)) return fault('resolver returned a refusal without a known reason');
       if (!optionalString(r.message)) return fault('resolver returned a refusal message that is not a string');
-      return r as ResolverOutcome;
+      return r as unknown as ResolverOutcome;
     default:
       return fault('resolver returned an object of no known kind');
   }

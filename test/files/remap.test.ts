@@ -56,6 +56,8 @@ describe('remap rules: operations', () => {
     expect(map('a \\.exe$', 'evil.exe')).toEqual({ ok: false });
     expect(map('a \\.exe$ no\\ programs\\ for\\ \\i', 'evil.exe')).toEqual({ ok: false, message: 'no programs for 192.0.2.169' });
     expect(map('a \\.exe$', 'fine.cfg')).toEqual({ ok: true, name: 'fine.cfg' });
+    // The message is the pattern alone, its groups from the match (as in.tftpd sends it: remap-peer.test.ts).
+    expect(map('a ^deny/(.*)\\.(.*)$ no\\ \\2\\ files', 'deny/x.exe')).toEqual({ ok: false, message: 'no exe files' });
   });
 
   it('~ inverts a rule (not with r); G and P pick the direction; 4 and 6 the address family', () => {

@@ -313,11 +313,11 @@ describe('request lines that node\'s parser lets through', () => {
       const r = await rawRequest(port, req);
       statuses.push(r.status);
       expect(r.raw.toString('latin1'), req).not.toContain(dir);
-      expect(r.raw.toString('latin1'), req).not.toContain(server.rootReal);
+      expect(r.raw.toString('latin1'), req).not.toContain(server.rootReal!);
     }
     expect(statuses).toEqual([500, 403, 404, 403, 400, 405, 400]);
     expect(logs.length).toBeGreaterThan(0);
-    expect(logs.join('\n')).not.toContain(server.rootReal);
+    expect(logs.join('\n')).not.toContain(server.rootReal!);
     expect(logs).toContain('GET /hello.txt: EIO: i/o error, read \'<root>/hello.txt\'');
     await server.close(0);
   });

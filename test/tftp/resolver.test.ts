@@ -91,7 +91,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     const shared = new Uint8Array(sab, 4099, 150_001);
     shared.set(randomBytes(150_001));
     const content: Record<string, Uint8Array> = { 'slice.cfg': slice, 'deep.bin': deep, 'shared.bin': shared };
-    const { port, ends } = await start({ resolver: (req) => (content[req.name] ? { kind: 'bytes', bytes: content[req.name]!, name: `gen/${req.name}` } : { kind: 'refusal', reason: 'not-found' }) });
+    const { server, port, ends } = await start({ resolver: (req) => (content[req.name] ? { kind: 'bytes', bytes: content[req.name]!, name: `gen/${req.name}` } : { kind: 'refusal', reason: 'not-found' }) });
     for (const [name, bytes] of Object.entries(content)) {
       for (const o of [{}, { blksize: 1428, tsize: true }, { blksize: 8192, windowsize: 8 }]) {
         const { data, info } = await get(port, name, o);
@@ -99,6 +99,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
         if ('tsize' in o) expect(info.tsize).toBe(bytes.byteLength);
       }
     }
+    await server.idle(); // a transfer's record comes when the server has its final ACK
     expect(ends.filter((r) => r.ok).map((r) => r.file)).toContain('gen/slice.cfg');
   });
 
@@ -133,7 +134,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
       if (req.name === 'strings') return { kind: 'stream', stream: (async function* () { yield 'text' as unknown as Uint8Array; })() };
       return { kind: 'refusal', reason: 'not-found' };
     };
-    const { port, warnings, ends } = await start({ resolver, maxStreamBytes: whole.length + 10 });
+    const { server, port, warnings, ends } = await start({ resolver, maxStreamBytes: whole.length + 10 });
     for (const name of ['gen', 'sized']) {
       const { data, info } = await get(port, name, { blksize: 1024, tsize: true });
       expect(sha(data), name).toBe(sha(whole));
@@ -153,6 +154,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     const small = await start({ resolver, maxStreamBytes: 1000 });
     expect((await refused(get(small.port, 'gen'))).code).toBe(ErrorCode.NOT_DEFINED);
     expect(small.warnings[0]!.message).toBe('"gen": stream ran past the limit of 1000 bytes');
+    await server.idle();
     expect(ends.filter((r) => !r.ok).map((r) => r.error)).toEqual(['liar', 'fails', 'strings'].map((n) => ({ code: 0, message: `cannot read "${n}"`, by: 'local' })));
   });
 
@@ -239,7 +241,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     const phone: Phone = { mac: '00:90:8f:b0:00:09', model: '440HD', vendorClass: '440HD' };
     const seen: ClientInfo[] = [];
     const bytes = randomBytes(5000);
-    const { port, starts, ends } = await start({
+    const { server, port, starts, ends } = await start({
       phones: { phoneAt: (a) => (a === '127.0.0.1' ? phone : undefined) },
       resolver: (req, client) => {
         seen.push(client);
@@ -248,14 +250,17 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     });
     await get(port, 'x.cfg', { blksize: 1024 });
     await refused(get(port, 'missing.cfg'));
+    await server.idle();
     expect(seen.map((c) => [c.address, c.phone])).toEqual([
       ['127.0.0.1', phone],
       ['127.0.0.1', phone],
     ]);
     expect(starts).toEqual([{ protocol: 'tftp', client: { address: '127.0.0.1', port: expect.any(Number) }, phone: { mac: phone.mac, model: '440HD' }, direction: 'read', name: 'x.cfg', file: 'x.cfg', size: 5000 }]);
-    expect(ends[0]).toMatchObject({ protocol: 'tftp', phone: { mac: phone.mac, model: '440HD' }, direction: 'read', name: 'x.cfg', file: 'x.cfg', size: 5000, bytes: 5000, blksize: 1024, ok: true });
-    expect(ends[1]).toMatchObject({ protocol: 'tftp', phone: { mac: phone.mac, model: '440HD' }, name: 'missing.cfg', ok: false, bytes: 0, error: { code: 1, by: 'local' } });
-    expect(ends[1]!.file).toBeUndefined();
+    const byName = (n: string) => ends.find((r) => r.name === n)!;
+    expect(ends).toHaveLength(2);
+    expect(byName('x.cfg')).toMatchObject({ protocol: 'tftp', phone: { mac: phone.mac, model: '440HD' }, direction: 'read', name: 'x.cfg', file: 'x.cfg', size: 5000, bytes: 5000, blksize: 1024, ok: true });
+    expect(byName('missing.cfg')).toMatchObject({ protocol: 'tftp', phone: { mac: phone.mac, model: '440HD' }, name: 'missing.cfg', ok: false, bytes: 0, error: { code: 1, by: 'local' } });
+    expect(byName('missing.cfg').file).toBeUndefined();
   });
 
   it('the root resolver with name rules: lowercase, remap, a directory per client; uploads follow the P rules', async () => {
@@ -270,7 +275,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     if (!rules.ok) throw new Error(rules.message);
     const names = nameRules({ lowercase: true, remap: rules.rules })!;
     const resolver = await createRootResolver({ root: dir, names, uniqueRoot: 'ip' });
-    const { port, ends } = await start({ root: dir, resolver, allowWrite: true });
+    const { server, port, ends } = await start({ root: dir, resolver, allowWrite: true });
     expect((await get(port, 'SIPDefault.CNF')).data.toString()).toBe('shared defaults\n');
     expect((await get(port, 'Phone.cfg')).data.toString()).toBe('for 127.0.0.1 only\n');
     expect((await get(port, 'firmware/FW.img')).data.toString()).toBe('firmware\n');
@@ -280,9 +285,10 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     expect([nf.code, nf.tftpMessage]).toEqual([ErrorCode.FILE_NOT_FOUND, '"Missing.cfg" not found']);
     await tftpPut({ host: '127.0.0.1', port, filename: 'Backup.TXT', timeoutMs: 300 }, Buffer.from('uploaded'));
     expect(await fs.readFile(path.join(dir, 'up', 'backup.txt'), 'utf8')).toBe('uploaded');
-    expect(ends.filter((r) => r.ok).map((r) => [r.direction, r.name, r.file])).toEqual([
-      ['read', 'SIPDefault.CNF', 'sipdefault.cnf'],
+    await server.idle();
+    expect(ends.filter((r) => r.ok).map((r) => [r.direction, r.name, r.file]).sort()).toEqual([
       ['read', 'Phone.cfg', '127.0.0.1/phone.cfg'],
+      ['read', 'SIPDefault.CNF', 'sipdefault.cnf'],
       ['read', 'firmware/FW.img', 'fw.img'],
       ['write', 'Backup.TXT', 'up/backup.txt'],
     ]);
