@@ -11,7 +11,7 @@
  * server. Bytes are served as they are, whatever view of whatever buffer they are: exactly the view's
  * bytes, from its byteOffset. A stream is read with a byte limit and a deadline.
  */
-import type { Phone } from '../server/phones.js';
+import type { Phone, PhoneLookup } from '../server/phones.js';
 
 export type FileProtocol = 'tftp' | 'http' | 'https' | 'ftp';
 
@@ -54,6 +54,25 @@ export type ResolverFunction = (request: FileRequest, client: ClientInfo) => Res
 export type Resolver = ResolverFunction & { mapName?: NameMapper };
 
 export type ResolverOutcome = Exclude<Resolution, { kind: 'refusal' }> | Extract<Resolution, { kind: 'refusal' }> | { kind: 'fault'; message: string };
+
+/** What every file server (TFTP, HTTP, FTP) takes to serve through a resolver. */
+export interface ResolverOptions {
+  /**
+   * The served directory: the default resolver's root (and, for TFTP, where uploads go). Needed
+   * unless a `resolver` is given.
+   */
+  root?: string;
+  /** What a read request gets; default: the files under `root`. */
+  resolver?: Resolver;
+  /** The phones behind client addresses (bootwire's DHCP server in the same process), for records and names. */
+  phones?: PhoneLookup;
+  /** Time a resolver has to answer; past it the client gets an error (TFTP ERROR 0, HTTP 500). Default 5 s. */
+  resolveTimeoutMs?: number;
+  /** Bytes a stream result may produce (TFTP reads it whole before its first block). Default 16 MiB. */
+  maxStreamBytes?: number;
+  /** Time a stream result has to end. Default 30 s. */
+  streamTimeoutMs?: number;
+}
 
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 5000;
 /** Bytes a stream result may produce. */

@@ -30,6 +30,7 @@ import {
   readStream,
   type Resolution,
   type Resolver,
+  type ResolverOptions,
   runResolver,
 } from '../files/resolver.js';
 import type { PhoneLookup } from '../server/phones.js';
@@ -53,19 +54,8 @@ export interface HttpsListen extends HttpListen {
   key: string | Buffer;
 }
 
-export interface HttpServerOptions {
-  /** The served directory (the default resolver's root); needed unless a `resolver` is given. */
-  root?: string;
-  /** What a GET or HEAD gets (src/files/resolver.ts); default: the files under `root`. */
-  resolver?: Resolver;
-  /** The phones behind client addresses (bootwire's DHCP server in the same process), for records and names. */
-  phones?: PhoneLookup;
-  /** Time a resolver has to answer; past it the client gets 500. Default 5 s. */
-  resolveTimeoutMs?: number;
-  /** Bytes a stream result may send. Default 16 MiB. */
-  maxStreamBytes?: number;
-  /** Time a stream result has to end. Default 30 s. */
-  streamTimeoutMs?: number;
+/** `root` or `resolver`, `phones` and the resolver's limits: see ResolverOptions (src/files/resolver.ts). */
+export interface HttpServerOptions extends ResolverOptions {
   /** Plain HTTP listener; at least one of `http` and `https` is needed. */
   http?: HttpListen;
   https?: HttpsListen;

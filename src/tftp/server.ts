@@ -33,6 +33,7 @@ import {
   messageOf,
   type RefusalReason,
   type Resolver,
+  type ResolverOptions,
   runResolver,
 } from '../files/resolver.js';
 import type { PhoneLookup } from '../server/phones.js';
@@ -52,22 +53,8 @@ import { addSendCounters, emptySendCounters, type SendCounters } from '../net/se
 import { openTransport, type TransferTransport } from '../net/transport.js';
 import { UdpTransfer, type Endpoint } from './udp-transfer.js';
 
-export interface TftpServerOptions {
-  /**
-   * The served directory: the default resolver's root, and where uploads go. Needed unless a
-   * `resolver` is given (then uploads need it too).
-   */
-  root?: string;
-  /** What a RRQ gets (src/files/resolver.ts); default: the files under `root`. */
-  resolver?: Resolver;
-  /** The phones behind client addresses (bootwire's DHCP server in the same process), for records and names. */
-  phones?: PhoneLookup;
-  /** Time a resolver has to answer; past it the client gets ERROR 0. Default 5 s. */
-  resolveTimeoutMs?: number;
-  /** Bytes a stream result may hold (it is read whole before its first block). Default 16 MiB. */
-  maxStreamBytes?: number;
-  /** Time a stream result has to end. Default 30 s. */
-  streamTimeoutMs?: number;
+/** `root` or `resolver`, `phones` and the resolver's limits: see ResolverOptions (src/files/resolver.ts). */
+export interface TftpServerOptions extends ResolverOptions {
   host?: string;
   /** 0 picks a free port. Default 69. */
   port?: number;
