@@ -18,11 +18,11 @@
  * from bootwire's DHCP server in the same process; a rule that names one the phone does not have (no
  * lease known for its address) does not apply. Write `\{` for a literal `{`.
  *
- * Differences from tftpd-hpa 5.2 (each checked against Debian's in.tftpd in test/files/remap-peer.test.ts):
+ * What each rule does is compared with Debian's in.tftpd (5.2) in test/files/remap-peer.test.ts. Differences:
  * - POSIX ERE picks the leftmost-longest match; RE2 is run in its longest-match mode, which gives the
  *   same whole match (group boundaries inside it can differ in rare ambiguous patterns).
  * - `s` restarts at the first rule, as tftpd(8) says; 5.2's loop restarts at the second (fixed
- *   upstream since).
+ *   upstream since; the test shows both).
  * - A rule set that does not settle (`rg a aa`, which 5.2 loops on forever) is refused after 1,024
  *   steps, with tftpd-hpa's message "Remap table failure", as later tftp-hpa versions do.
  */
