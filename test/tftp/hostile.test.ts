@@ -299,7 +299,7 @@ describe('names and messages', () => {
     const tmp = os.tmpdir();
     for (const m of messages) {
       expect(m.length, m).toBeLessThanOrEqual(160);
-      for (const leak of [root, server.rootReal, tmp + '/', '.bootwire-', 'root directory', 'ENAMETOOLONG: name too long, open']) expect(m, m).not.toContain(leak);
+      for (const leak of [root, server.rootReal!, tmp + '/', '.bootwire-', 'root directory', 'ENAMETOOLONG: name too long, open']) expect(m, m).not.toContain(leak);
     }
     // Still serving.
     expect(sha(await phoneFetch(port, 'phone.cfg'))).toBe(sha(files['phone.cfg']!));

@@ -18,7 +18,23 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { ImageCache, type FileLease } from '@bootwire/core';
-import { openRoot, resolveForRead } from '@bootwire/core';
+import { openRoot } from '@bootwire/core';
+import { createRootResolver } from '@bootwire/core';
+import {
+  type ClientInfo,
+  closeStream,
+  DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_RESOLVE_TIMEOUT_MS,
+  DEFAULT_STREAM_TIMEOUT_MS,
+  messageOf,
+  readStream,
+  type Resolution,
+  type Resolver,
+  type ResolverOptions,
+  runResolver,
+} from '@bootwire/core';
+import type { PhoneLookup } from '@bootwire/core';
+import { type HttpTransferRecord, MAX_RECORDED_NAME, type ServerWarning, type TransferStart, type WarningCode } from '@bootwire/core';
 import { evaluateConditions, type ConditionalOutcome, type Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
 import { formatHttpDate } from './http-date.js';
@@ -38,8 +54,8 @@ export interface HttpsListen extends HttpListen {
   key: string | Buffer;
 }
 
-export interface HttpServerOptions {
-  root: string;
+/** `root` or `resolver`, `phones` and the resolver's limits: see ResolverOptions (src/files/resolver.ts). */
+export interface HttpServerOptions extends ResolverOptions {
   /** Plain HTTP listener; at least one of `http` and `https` is needed. */
   http?: HttpListen;
   https?: HttpsListen;
@@ -76,28 +92,8 @@ export interface HttpEndpoint {
   port: number;
 }
 
-/** One line per request, logged like the TFTP server's transfer records. */
-export interface HttpRequestRecord {
-  client: HttpEndpoint;
-  tls: boolean;
-  httpVersion: string;
-  method: string;
-  /** The request-target as sent (cut at 512 characters). */
-  target: string;
-  /** The served file, relative to the root, when one was found. */
-  file?: string;
-  status: number;
-  /** Content-Range of a 206 or 416. */
-  range?: string;
-  /** Body bytes handed to the connection. */
-  bytes: number;
-  /** The file's size, when one was found. */
-  size?: number;
-  ms: number;
-  /** False when the connection closed before the response was complete. */
-  ok: boolean;
-  userAgent?: string;
-}
+/** One record per request, like the TFTP server's transfer records (src/server/records.ts). */
+export type HttpRequestRecord = HttpTransferRecord;
 
 export interface HttpServerStats {
   activeRequests: number;
@@ -122,12 +118,27 @@ export interface HttpServerStats {
 export const ALLOW = 'GET, HEAD';
 
 export declare interface HttpFileServer {
+  /** A response body about to go (200 or 206 to a GET). */
+  on(event: 'transfer-start', listener: (start: TransferStart) => void): this;
+  /** Every request's end, whatever its status. */
+  on(event: 'transfer-end', listener: (record: HttpTransferRecord) => void): this;
+  /** The same record as `transfer-end` (the name this event had first). */
   on(event: 'request', listener: (record: HttpRequestRecord) => void): this;
   on(event: 'client-error', listener: (message: string) => void): this;
-  on(event: 'warning', listener: (message: string) => void): this;
+  on(event: 'warning', listener: (warning: ServerWarning) => void): this;
 }
 
 type Listener = { kind: 'http' | 'https'; server: http.Server; table: ConnectionTable<Socket> };
+
+/**
+ * What a response holds until it closes, however it ends: the cache lease, the stream being sent;
+ * `closed` tells a request still resolving that nobody waits for it any more.
+ */
+interface Held {
+  lease?: FileLease;
+  stream?: AsyncIterable<Uint8Array>;
+  closed: boolean;
+}
 
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64;
@@ -176,15 +187,25 @@ export class HttpFileServer extends EventEmitter {
   private closed: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly chunkBytes: number;
+  private readonly phones: PhoneLookup | undefined;
+  private readonly limits: { resolveTimeoutMs: number; maxStreamBytes: number; streamTimeoutMs: number };
 
   private constructor(
-    readonly rootReal: string,
+    /** The root's real path; undefined when only a resolver serves. */
+    readonly rootReal: string | undefined,
+    readonly resolver: Resolver,
     listeners: Omit<Listener, 'table'>[],
     cache: ImageCache,
     opts: HttpServerOptions,
   ) {
     super();
     this.cache = cache;
+    this.phones = opts.phones;
+    this.limits = {
+      resolveTimeoutMs: opts.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
+      maxStreamBytes: opts.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES,
+      streamTimeoutMs: opts.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
+    };
     this.now = opts.now ?? Date.now;
     this.chunkBytes = Math.max(16 * 1024, opts.chunkBytes ?? 512 * 1024);
     const caps = {
@@ -205,7 +226,9 @@ export class HttpFileServer extends EventEmitter {
 
   static async start(options: HttpServerOptions): Promise<HttpFileServer> {
     if (!options.http && !options.https) throw new Error('an HTTP or HTTPS listen address is needed');
-    const rootReal = await openRoot(options.root);
+    if (options.root === undefined && options.resolver === undefined) throw new Error('an HTTP server needs a root or a resolver');
+    const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
+    const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const headersTimeout = options.headersTimeoutMs ?? 20_000;
     const common: http.ServerOptions = {
       keepAlive: true, // TCP keep-alive probes on idle connections
@@ -230,7 +253,7 @@ export class HttpFileServer extends EventEmitter {
     } catch (e) {
       throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);
     }
-    const server = new HttpFileServer(rootReal, listeners, options.cache ?? new ImageCache(options.cacheBytes), options);
+    const server = new HttpFileServer(rootReal, resolver, listeners, options.cache ?? new ImageCache(options.cacheBytes), options);
     try {
       for (const l of listeners) {
         const at = l.kind === 'http' ? options.http! : options.https!;
@@ -363,8 +386,15 @@ export class HttpFileServer extends EventEmitter {
     this.spoke.add(req.socket);
     const tcp = this.rawOf.get(req.socket);
     if (tcp) l.table.busy(tcp);
+    const client: ClientInfo = { address: clientAddress(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 };
+    const phone = this.phones?.phoneAt(client.address);
+    if (phone) client.phone = phone;
     const rec: HttpRequestRecord = {
+      protocol: l.kind,
       client: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
+      ...(phone ? { phone: phone.model !== undefined ? { mac: phone.mac, model: phone.model } : { mac: phone.mac } } : {}),
+      direction: 'read',
+      name: (req.url ?? '').slice(0, MAX_RECORDED_NAME),
       tls: l.kind === 'https',
       httpVersion: req.httpVersion,
       method: req.method ?? '',
@@ -378,7 +408,7 @@ export class HttpFileServer extends EventEmitter {
     if (ua !== undefined) rec.userAgent = ua.slice(0, 200);
     // The lease is released when the response closes, however it ends; `closed` tells a request still
     // loading its file that nobody waits for it any more.
-    const held: { lease?: FileLease; closed: boolean } = { closed: false };
+    const held: Held = { closed: false };
     let finished = false;
     res.once('finish', () => (finished = true));
     let resolveDone!: () => void;
@@ -388,6 +418,7 @@ export class HttpFileServer extends EventEmitter {
     res.once('close', () => {
       held.closed = true;
       held.lease?.release();
+      if (held.stream) closeStream(held.stream);
       rec.status = res.statusCode;
       rec.ok = finished;
       rec.ms = Math.round(performance.now() - started);
@@ -399,15 +430,36 @@ export class HttpFileServer extends EventEmitter {
       if (tcp) l.table.done(tcp);
       resolveDone();
       if (this.closing) setImmediate(() => l.server.closeIdleConnections());
+      this.emit('transfer-end', rec);
       this.emit('request', rec);
     });
-    this.respond(req, res, rec, held).catch((e: unknown) => {
+    this.respond(req, res, rec, held, client).catch((e: unknown) => {
       // A log line names the request, never the server's files: an errno's message quotes the path.
       const err = e as NodeJS.ErrnoException;
-      this.emit('warning', `${rec.method} ${rec.target}: ${err.code ?? String(err.message ?? err).split(this.rootReal).join('<root>')}`);
+      const text = String(err.message ?? err);
+      this.warn('request-failed', `${rec.method} ${rec.target}: ${err.code ?? (this.rootReal ? text.split(this.rootReal).join('<root>') : text)}`, rec.client);
       if (!res.headersSent) this.empty(res, 500);
       else res.destroy();
     });
+  }
+
+  private warn(code: WarningCode, message: string, client?: HttpEndpoint): void {
+    const w: ServerWarning = { code, message, ...(client ? { client } : {}) };
+    this.emit('warning', w);
+  }
+
+  private started(rec: HttpRequestRecord, size: number | undefined): void {
+    if (this.listenerCount('transfer-start') === 0) return;
+    const s: TransferStart = {
+      protocol: rec.protocol,
+      client: rec.client,
+      ...(rec.phone ? { phone: rec.phone } : {}),
+      direction: 'read',
+      name: rec.name,
+      ...(rec.file !== undefined ? { file: rec.file } : {}),
+      ...(size !== undefined ? { size } : {}),
+    };
+    this.emit('transfer-start', s);
   }
 
   /** A response with no body (errors carry none: nothing about the root or the path leaks). */
@@ -418,7 +470,7 @@ export class HttpFileServer extends EventEmitter {
     res.end();
   }
 
-  private async respond(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: { lease?: FileLease; closed: boolean }): Promise<void> {
+  private async respond(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: Held, client: ClientInfo): Promise<void> {
     if (this.closing) return this.empty(res, 503, { Connection: 'close' });
     // HTTP/0.9 that reached the parser with its blank line (see watchRequestLine), and versions to come.
     if (req.httpVersionMajor === 0) return this.empty(res, 400, { Connection: 'close' });
@@ -431,34 +483,53 @@ export class HttpFileServer extends EventEmitter {
     }
     const target = fileNameOfTarget(req.url ?? '');
     if (!target.ok) return this.empty(res, target.status);
-    const resolved = await resolveForRead(this.rootReal, target.name);
-    if (!resolved.ok) return this.empty(res, resolved.reason === 'not-found' ? 404 : 403);
+    rec.name = target.name.slice(0, MAX_RECORDED_NAME);
+    // One resolver call per request; a fault (throw, hang, garbage) is this client's 500, nobody else's.
+    const r = await runResolver(this.resolver, { name: target.name, protocol: rec.protocol, mode: method }, client, this.limits.resolveTimeoutMs);
+    if (r.kind === 'stream' && (held.closed || target.directory)) closeStream(r.stream);
+    if (held.closed) return;
+    if (r.kind === 'fault') {
+      this.warn('resolver-failed', `${method} ${rec.target}: ${r.message}`, rec.client);
+      return this.empty(res, 500);
+    }
+    if (r.kind === 'refusal') return this.empty(res, r.reason === 'not-found' ? 404 : 403);
     if (target.directory) return this.empty(res, 404); // a file named as a directory (`/hello.txt/`)
-    rec.file = resolved.relative;
+    if (r.name !== undefined) rec.file = r.name;
+    const label = r.name ?? target.name;
+    if (r.kind === 'file') return this.sendFile(req, res, rec, held, r.path, label, method);
+    if (r.kind === 'bytes') return this.sendBytes(req, res, rec, r, label, method);
+    return this.sendStream(res, rec, held, r, label, method);
+  }
+
+  /** The request's validator conditions against `v`. */
+  private conditions(req: http.IncomingMessage, method: string, v: Validators, mtimeMs: number): ConditionalOutcome {
+    return evaluateConditions(
+      {
+        method,
+        ifMatch: header(req, 'if-match'),
+        ifNoneMatch: header(req, 'if-none-match'),
+        ifModifiedSince: header(req, 'if-modified-since'),
+        ifUnmodifiedSince: header(req, 'if-unmodified-since'),
+        ifRange: header(req, 'if-range'),
+        hasRange: req.headers.range !== undefined,
+      },
+      v,
+      this.now(),
+      mtimeMs,
+    );
+  }
+
+  /** A file from the shared cache, with validators from its identity (inode, size, mtime). */
+  private async sendFile(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: Held, file: string, label: string, method: string): Promise<void> {
     let st: { ino: number; size: number; mtimeMs: number };
     try {
-      st = await fs.stat(resolved.path);
+      st = await fs.stat(file);
     } catch {
       return this.empty(res, 404);
     }
     const cond = (f: typeof st): { v: Validators; outcome: ConditionalOutcome } => {
-      const now = this.now();
-      const v = validatorsOf(f, now);
-      const outcome = evaluateConditions(
-        {
-          method,
-          ifMatch: header(req, 'if-match'),
-          ifNoneMatch: header(req, 'if-none-match'),
-          ifModifiedSince: header(req, 'if-modified-since'),
-          ifUnmodifiedSince: header(req, 'if-unmodified-since'),
-          ifRange: header(req, 'if-range'),
-          hasRange: req.headers.range !== undefined,
-        },
-        v,
-        now,
-        f.mtimeMs,
-      );
-      return { v, outcome };
+      const v = validatorsOf(f, this.now());
+      return { v, outcome: this.conditions(req, method, v, f.mtimeMs) };
     };
     // Conditions first against a stat, so a 304 or a HEAD never loads the file.
     let { v, outcome } = cond(st);
@@ -466,16 +537,16 @@ export class HttpFileServer extends EventEmitter {
     if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
     rec.size = st.size;
     if (method === 'HEAD') {
-      res.writeHead(200, { ...this.entityHeaders(resolved.relative, validatorHeaders()), 'Content-Length': String(st.size) });
+      res.writeHead(200, { ...this.entityHeaders(label, validatorHeaders()), 'Content-Length': String(st.size) });
       res.end();
       return;
     }
     let lease: FileLease;
     try {
-      lease = await this.cache.acquire(resolved.path);
+      lease = await this.cache.acquire(file);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      return this.empty(res, code === 'ENOENT' ? 404 : code === 'EACCES' ? 403 : 503);
+      return this.empty(res, code === 'ENOENT' ? 404 : code === 'EACCES' || code === 'EISDIR' ? 403 : 503);
     }
     if (held.closed) return lease.release();
     held.lease = lease;
@@ -486,17 +557,99 @@ export class HttpFileServer extends EventEmitter {
       rec.size = f.size;
       if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
     }
-    const decision = outcome.honourRange ? evaluateRange(header(req, 'range'), f.size) : ({ kind: 'full', reason: 'absent' } as const);
-    if (decision.kind === 'unsatisfiable') {
-      rec.range = contentRange(undefined, f.size);
-      return this.empty(res, 416, { 'Content-Range': rec.range, ...validatorHeaders() });
+    this.sendRange(req, res, rec, f.bytes, outcome.honourRange, this.entityHeaders(label, validatorHeaders()));
+  }
+
+  /** A resolver's bytes, exactly the view's; validators only when the resolver gave an ETag. */
+  private sendBytes(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, r: Extract<Resolution, { kind: 'bytes' }>, label: string, method: string): void {
+    const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+    rec.size = bytes.length;
+    let validatorHeaders: Record<string, string> = {};
+    let honourRange = req.headers['if-range'] === undefined; // If-Range without validators never matches
+    if (r.etag !== undefined) {
+      const now = this.now();
+      const sec = (ms: number) => Math.floor(ms / 1000) * 1000;
+      const mtimeMs = r.mtimeMs ?? now;
+      const v: Validators = { etag: r.etag, lastModifiedMs: Math.min(sec(mtimeMs), sec(now)) };
+      validatorHeaders = { ETag: v.etag, 'Last-Modified': formatHttpDate(v.lastModifiedMs) };
+      const outcome = this.conditions(req, method, v, mtimeMs);
+      if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders : {});
+      honourRange = outcome.honourRange;
     }
-    const range: ByteRange = decision.kind === 'partial' ? decision.range : { first: 0, last: f.size - 1 };
-    const headers = this.entityHeaders(resolved.relative, validatorHeaders());
+    const headers = this.entityHeaders(label, validatorHeaders);
+    if (method === 'HEAD') {
+      res.writeHead(200, { ...headers, 'Content-Length': String(bytes.length) });
+      res.end();
+      return;
+    }
+    this.sendRange(req, res, rec, bytes, honourRange, headers);
+  }
+
+  /** The whole of `bytes`, or the range asked for, as views. */
+  private sendRange(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, bytes: Buffer, honourRange: boolean, headers: Record<string, string>): void {
+    const size = bytes.length;
+    const decision = honourRange ? evaluateRange(header(req, 'range'), size) : ({ kind: 'full', reason: 'absent' } as const);
+    if (decision.kind === 'unsatisfiable') {
+      rec.range = contentRange(undefined, size);
+      const { ETag, 'Last-Modified': lm } = headers;
+      return this.empty(res, 416, { 'Content-Range': rec.range, ...(ETag ? { ETag } : {}), ...(lm ? { 'Last-Modified': lm } : {}) });
+    }
+    const range: ByteRange = decision.kind === 'partial' ? decision.range : { first: 0, last: size - 1 };
     headers['Content-Length'] = String(range.last - range.first + 1);
-    if (decision.kind === 'partial') headers['Content-Range'] = rec.range = contentRange(range, f.size);
+    if (decision.kind === 'partial') headers['Content-Range'] = rec.range = contentRange(range, size);
+    this.started(rec, size);
     res.writeHead(decision.kind === 'partial' ? 206 : 200, headers);
-    this.sendBody(res, f.bytes.subarray(range.first, range.last + 1), rec);
+    this.sendBody(res, bytes.subarray(range.first, range.last + 1), rec);
+  }
+
+  /**
+   * Generated content: Content-Length when the resolver gave its size, else chunked (HTTP/1.0: the
+   * connection's end ends it). Bounded by the stream limit and deadline; one that fails, runs past its
+   * size or the limit after the headers went is cut off (the client sees a short body, not a whole one).
+   */
+  private async sendStream(res: http.ServerResponse, rec: HttpRequestRecord, held: Held, r: Extract<Resolution, { kind: 'stream' }>, label: string, method: string): Promise<void> {
+    const headers: Record<string, string> = { 'Content-Type': contentTypeFor(label) };
+    if (r.size !== undefined) {
+      headers['Content-Length'] = String(r.size);
+      rec.size = r.size;
+    }
+    if (method === 'HEAD') {
+      closeStream(r.stream);
+      res.writeHead(200, headers);
+      res.end();
+      return;
+    }
+    held.stream = r.stream;
+    this.started(rec, r.size);
+    res.writeHead(200, headers);
+    try {
+      await readStream(r.stream, {
+        maxBytes: this.limits.maxStreamBytes,
+        timeoutMs: this.limits.streamTimeoutMs,
+        ...(r.size !== undefined ? { size: r.size } : {}),
+        stopped: () => res.destroyed,
+        onChunk: (chunk) => {
+          if (res.destroyed) return;
+          const n = chunk.byteLength;
+          const more = res.write(chunk, (err) => {
+            if (!err) rec.bytes += n;
+          });
+          if (!more) return new Promise<void>((resolve) => {
+            const go = () => {
+              res.off('drain', go);
+              res.off('close', go);
+              resolve();
+            };
+            res.on('drain', go);
+            res.on('close', go);
+          });
+        },
+      });
+      if (!res.destroyed) res.end();
+    } catch (e) {
+      this.warn('stream-failed', `${method} ${rec.target}: ${messageOf(e)}`, rec.client);
+      res.destroy();
+    }
   }
 
   private entityHeaders(file: string, validators: Record<string, string>): Record<string, string> {

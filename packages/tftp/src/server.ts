@@ -21,11 +21,27 @@ import { isIPv6 } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { ImageCache, type FileLease } from '@bootwire/core';
 import { AtomicFile, FileExistsError } from '@bootwire/core';
-import { openRoot, type ResolveFailure, resolveForRead, resolveForWrite } from '@bootwire/core';
+import { openRoot, resolveForWrite } from '@bootwire/core';
+import { createRootResolver } from '@bootwire/core';
+import {
+  type ClientInfo,
+  collectStream,
+  DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_RESOLVE_TIMEOUT_MS,
+  DEFAULT_STREAM_TIMEOUT_MS,
+  type FileRequest,
+  messageOf,
+  type RefusalReason,
+  type Resolver,
+  type ResolverOptions,
+  runResolver,
+} from '@bootwire/core';
+import type { PhoneLookup } from '@bootwire/core';
+import { MAX_RECORDED_NAME, type PhoneRef, type ServerWarning, type TftpTransferRecord, type TransferStart, type WarningCode } from '@bootwire/core';
 import { cut, quote } from '@bootwire/core';
 import { decodeTftp, encodeError } from './codec.js';
 import { NetasciiDecoder, netasciiEncodedLength } from './netascii.js';
-import { createTransferRunner, defaultWorkerCount, type TransferRunner } from './pool/pool.js';
+import { createTransferRunner, defaultWorkerCount, inlineTransferRunner, type TransferRunner } from './pool/pool.js';
 import type { ReadResult } from './pool/read-task.js';
 import { epochNow, TransferStatus } from './pool/status.js';
 import { RateLimiter } from './rate-limit.js';
@@ -37,8 +53,8 @@ import { addSendCounters, emptySendCounters, type SendCounters } from './net/sen
 import { openTransport, type TransferTransport } from './net/transport.js';
 import { UdpTransfer, type Endpoint } from './udp-transfer.js';
 
-export interface TftpServerOptions {
-  root: string;
+/** `root` or `resolver`, `phones` and the resolver's limits: see ResolverOptions (src/files/resolver.ts). */
+export interface TftpServerOptions extends ResolverOptions {
   host?: string;
   /** 0 picks a free port. Default 69. */
   port?: number;
@@ -91,19 +107,8 @@ export const TFTP_LIMIT_DEFAULTS = {
   maxFilenameBytes: 1024,
 } as const;
 
-export interface TransferRecord {
-  client: Endpoint;
-  direction: 'read' | 'write';
-  file: string;
-  mode: string;
-  blksize: number;
-  windowsize: number;
-  bytes: number;
-  retransmits: number;
-  ms: number;
-  ok: boolean;
-  error?: { code: number; message: string; by: 'peer' | 'local' };
-}
+/** A TFTP transfer's end (src/server/records.ts). */
+export type TransferRecord = TftpTransferRecord;
 
 export interface TftpServerStats {
   activeTransfers: number;
@@ -128,6 +133,9 @@ export interface TftpServerStats {
    */
   udp: SendCounters;
 }
+
+/** Task ids, unique in the process: transfers of several servers may run on the main thread. */
+let nextTaskId = 1;
 
 /** Boot storms bring hundreds of clients at once: dnsmasq's default of 50 leaves most of them hanging. */
 export const DEFAULT_MAX_TRANSFERS = 2000;
@@ -157,11 +165,25 @@ const DISK_FULL_MESSAGE = 'disk full or allocation exceeded';
 const MAX_ERROR_MESSAGE = 160;
 
 export declare interface TftpServer {
-  on(event: 'transfer', listener: (record: TransferRecord) => void): this;
-  on(event: 'warning', listener: (message: string) => void): this;
+  /** A transfer accepted: its content resolved, its first packet about to go (or, for uploads, its first ACK). */
+  on(event: 'transfer-start', listener: (start: TransferStart) => void): this;
+  /** Every request's end, refused ones included (a refusal has `bytes: 0` and its ERROR). */
+  on(event: 'transfer-end', listener: (record: TftpTransferRecord) => void): this;
+  /** The same record as `transfer-end` (the name this event had first). */
+  on(event: 'transfer', listener: (record: TftpTransferRecord) => void): this;
+  on(event: 'warning', listener: (warning: ServerWarning) => void): this;
 }
 
-type Limits = Required<Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port' | 'workers'>> & { host: string };
+type Limits = Required<Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port' | 'workers' | 'root' | 'resolver' | 'phones'>> & { host: string };
+
+/** What a RRQ is served from, once resolved. */
+interface Content {
+  bytes: Uint8Array;
+  /** The file's name for the record (relative to the root, or the resolver's). */
+  name: string | undefined;
+  netasciiLength: () => number;
+  release: () => void;
+}
 
 export class TftpServer extends EventEmitter {
   /** By client TID (address:port), from request to end: a repeated request finds its transfer here. */
@@ -169,7 +191,10 @@ export class TftpServer extends EventEmitter {
   /** Transfers that hold a slot, by client address. */
   private readonly byAddress = new Map<string, Set<Active>>();
   private counted = 0;
-  private nextTaskId = 1;
+  /** Runs on this thread the transfers whose bytes a worker cannot share (see startRead). */
+  private readonly inline: TransferRunner = inlineTransferRunner();
+  /** Ids of the transfers running on `inline` (a shutdown ends them; other servers' are not ours). */
+  private readonly inlineIds = new Set<number>();
   private readonly limiter: RateLimiter;
   private readonly counters: TftpServerStats = {
     activeTransfers: 0,
@@ -191,24 +216,35 @@ export class TftpServer extends EventEmitter {
 
   private constructor(
     private readonly socket: dgram.Socket,
-    readonly rootReal: string,
+    /** The root's real path (uploads, and the default resolver); undefined when only a resolver serves. */
+    readonly rootReal: string | undefined,
     private readonly opts: Limits,
     cache: ImageCache,
     readonly runner: TransferRunner,
+    readonly resolver: Resolver,
+    private readonly phones: PhoneLookup | undefined,
   ) {
     super();
     this.cache = cache;
     this.limiter = new RateLimiter(opts.maxRequestRate);
     socket.on('message', (msg, rinfo) => {
-      void this.onRequest(msg, { address: rinfo.address, port: rinfo.port }).catch((e: unknown) => {
-        this.emit('warning', `request from ${rinfo.address}:${rinfo.port} failed: ${(e as Error).message}`);
+      const from = { address: rinfo.address, port: rinfo.port };
+      void this.onRequest(msg, from).catch((e: unknown) => {
+        this.warn('request-failed', `request from ${rinfo.address}:${rinfo.port} failed: ${messageOf(e)}`, from);
       });
     });
-    socket.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
+    socket.on('error', (e) => this.warn('socket-error', `socket error: ${e.message}`));
+  }
+
+  private warn(code: WarningCode, message: string, client?: Endpoint): void {
+    const w: ServerWarning = { code, message, ...(client ? { client } : {}) };
+    this.emit('warning', w);
   }
 
   static async start(options: TftpServerOptions): Promise<TftpServer> {
-    const rootReal = await openRoot(options.root);
+    if (options.root === undefined && options.resolver === undefined) throw new Error('a TFTP server needs a root or a resolver');
+    const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
+    const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const host = options.host ?? '0.0.0.0';
     const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
@@ -220,8 +256,10 @@ export class TftpServer extends EventEmitter {
     });
     const d = TFTP_LIMIT_DEFAULTS;
     const opts: Limits = {
-      root: options.root,
       host,
+      resolveTimeoutMs: options.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
+      maxStreamBytes: options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES,
+      streamTimeoutMs: options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
       maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
       maxClientTimeoutMs: options.maxClientTimeoutMs ?? d.maxClientTimeoutMs,
       maxTransferMs: options.maxTransferMs ?? d.maxTransferMs,
@@ -245,7 +283,7 @@ export class TftpServer extends EventEmitter {
       socket.close();
       throw e;
     }
-    return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner);
+    return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner, resolver, options.phones);
   }
 
   address(): Endpoint {
@@ -322,8 +360,9 @@ export class TftpServer extends EventEmitter {
     this.active.set(key, slot);
     this.hold(slot);
     let started: Started | undefined;
+    const rq: RequestContext = { req: p, from, client: this.clientOf(from) };
     try {
-      started = p.opcode === Opcode.RRQ ? await this.startRead(p, from, slot) : await this.startWrite(p, from, slot);
+      started = p.opcode === Opcode.RRQ ? await this.startRead(rq, slot) : await this.startWrite(rq, slot);
     } finally {
       if (!started) this.forget(key, slot);
     }
@@ -390,40 +429,89 @@ export class TftpServer extends EventEmitter {
     return { maxRetries: this.opts.maxRetries, retriesBeforeAnswer: this.opts.retriesBeforeAnswer, maxLifeMs: this.opts.maxTransferMs };
   }
 
-  /** Checks a RRQ and starts its transfer; returns a promise of its end, or undefined if refused. */
-  private async startRead(req: RequestPacket, from: Endpoint, slot: Active): Promise<Started | undefined> {
-    if (req.mode === 'mail') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
-    const resolved = await resolveForRead(this.rootReal, req.filename);
-    if (!resolved.ok) return this.refuse(from, codeFor(resolved), resolved.message);
-    let lease: FileLease;
-    try {
-      lease = await this.cache.acquire(resolved.path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return this.refuse(from, ErrorCode.FILE_NOT_FOUND, `${quote(req.filename)} not found`);
-      return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`);
+  /** The client as a resolver sees it: with its phone when the directory knows the address. */
+  private clientOf(from: Endpoint): ClientInfo {
+    const phone = this.phones?.phoneAt(from.address);
+    return phone ? { address: from.address, port: from.port, phone } : { address: from.address, port: from.port };
+  }
+
+  /**
+   * Resolves a RRQ's content: one resolver call, its answer checked (a fault is ERROR 0 to this client
+   * only), a file leased from the shared cache, a stream read whole (bounded). Undefined when refused.
+   */
+  private async contentOf(rq: RequestContext): Promise<Content | undefined> {
+    const req = rq.req;
+    const request: FileRequest = { name: req.filename, protocol: 'tftp', mode: req.mode };
+    const r = await runResolver(this.resolver, request, rq.client, this.opts.resolveTimeoutMs);
+    switch (r.kind) {
+      case 'fault':
+        this.warn('resolver-failed', `${quote(req.filename)}: ${r.message}`, rq.from);
+        return this.refuse(rq, ErrorCode.NOT_DEFINED, `cannot resolve ${quote(req.filename)}`);
+      case 'refusal':
+        return this.refuse(rq, codeFor(r.reason), r.message ?? defaultRefusal(r.reason, req.filename));
+      case 'file': {
+        let lease: FileLease;
+        try {
+          lease = await this.cache.acquire(r.path);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return this.refuse(rq, ErrorCode.FILE_NOT_FOUND, `${quote(req.filename)} not found`);
+          return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`);
+        }
+        const f = lease.file;
+        return { bytes: f.bytes, name: r.name, netasciiLength: () => f.memo('netascii-length', netasciiEncodedLength), release: () => lease.release() };
+      }
+      case 'bytes':
+        return { bytes: r.bytes, name: r.name, netasciiLength: () => netasciiEncodedLength(r.bytes), release: () => {} };
+      case 'stream': {
+        let bytes: Buffer;
+        try {
+          bytes = await collectStream(r.stream, { maxBytes: this.opts.maxStreamBytes, timeoutMs: this.opts.streamTimeoutMs, ...(r.size !== undefined ? { size: r.size } : {}) });
+        } catch (e) {
+          this.warn('stream-failed', `${quote(req.filename)}: ${messageOf(e)}`, rq.from);
+          return this.refuse(rq, ErrorCode.NOT_DEFINED, `cannot read ${quote(req.filename)}`);
+        }
+        return { bytes, name: r.name, netasciiLength: () => netasciiEncodedLength(bytes), release: () => {} };
+      }
     }
+  }
+
+  /** Checks a RRQ and starts its transfer; returns a promise of its end, or undefined if refused. */
+  private async startRead(rq: RequestContext, slot: Active): Promise<Started | undefined> {
+    const { req, from } = rq;
+    if (req.mode === 'mail') return this.refuse(rq, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
+    const content = await this.contentOf(rq);
+    if (!content) return undefined;
+    rq.file = content.name;
     if (!slot.counted) {
-      lease.release(); // reclaimed while its file loaded
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'server busy');
+      content.release(); // reclaimed while its content was resolved
+      return this.refuse(rq, ErrorCode.NOT_DEFINED, 'server busy');
     }
     // tsize is what goes on the wire: the netascii form is longer than the file. Scanned once per version.
     const netascii = req.mode === 'netascii';
-    const wireSize = netascii ? lease.file.memo('netascii-length', netasciiEncodedLength) : lease.file.size;
+    const size = content.bytes.byteLength;
+    const wireSize = netascii ? content.netasciiLength() : size;
     const n = negotiate(req, this.policy(), wireSize);
     if (n.timeoutMs !== undefined) slot.timeoutMs = n.timeoutMs;
-    const id = this.nextTaskId++;
-    slot.stop = (code, message) => this.runner.abort(id, code, message);
-    slot.nudge = () => this.runner.nudge(id);
+    const id = nextTaskId++;
+    // Bytes in a SharedArrayBuffer (the cache's copies, collected streams) go to the worker pool as
+    // views; any other buffer is served on this thread, from the view itself: never copied.
+    const shared = content.bytes.buffer instanceof SharedArrayBuffer;
+    const runner = shared ? this.runner : this.inline;
+    slot.stop = (code, message) => runner.abort(id, code, message);
+    slot.nudge = () => runner.nudge(id);
+    if (!shared) this.inlineIds.add(id);
     this.counters.transfersStarted++;
+    this.started(rq, size);
     const started = performance.now();
-    const done = this.runner
+    const done = runner
       .run({
         id,
         peer: from,
         host: this.opts.host,
-        bytes: lease.file.bytes.buffer as SharedArrayBuffer,
-        size: lease.file.size,
+        bytes: content.bytes.buffer as SharedArrayBuffer | ArrayBuffer,
+        offset: content.bytes.byteOffset,
+        size,
         mode: netascii ? 'netascii' : 'octet',
         wireSize,
         blksize: n.blksize,
@@ -440,21 +528,31 @@ export class TftpServer extends EventEmitter {
         return { ok: false, error: { code: 0, message: (e as Error).message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: {} };
       })
       .then((r) => {
-        lease.release();
+        this.inlineIds.delete(id);
+        content.release();
         for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
         if (r.udp) addSendCounters(this.counters.udp, r.udp);
-        this.record(from, 'read', req, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
+        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
       });
     return { done };
   }
 
-  private async startWrite(req: RequestPacket, from: Endpoint, slot: Active): Promise<Started | undefined> {
-    if (!this.opts.allowWrite) return this.refuse(from, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
-    if (req.mode === 'mail') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
-    const resolved = await resolveForWrite(this.rootReal, req.filename);
-    if (!resolved.ok) return this.refuse(from, resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION, resolved.message);
+  private async startWrite(rq: RequestContext, slot: Active): Promise<Started | undefined> {
+    const { req, from } = rq;
+    if (!this.opts.allowWrite || this.rootReal === undefined) return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
+    if (req.mode === 'mail') return this.refuse(rq, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
+    // The resolver's name rules (remap, lowercase) apply to uploads too, as tftpd-hpa's do.
+    let target = req.filename;
+    if (this.resolver.mapName) {
+      const m = this.resolver.mapName({ name: req.filename, protocol: 'tftp', mode: req.mode }, rq.client, 'write');
+      if (!m.ok) return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, m.message ?? `access to ${quote(req.filename)} denied`);
+      target = m.name;
+    }
+    const resolved = await resolveForWrite(this.rootReal, target);
+    if (!resolved.ok) return this.refuse(rq, resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION, target === req.filename ? resolved.message : `access to ${quote(req.filename)} denied`);
+    rq.file = resolved.relative;
     if (req.known.tsize !== undefined && req.known.tsize > this.opts.maxUploadBytes) {
-      return this.refuse(from, ErrorCode.DISK_FULL, `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`);
+      return this.refuse(rq, ErrorCode.DISK_FULL, `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`);
     }
     const name = quote(req.filename);
     let file: AtomicFile;
@@ -462,15 +560,15 @@ export class TftpServer extends EventEmitter {
       // A new name is reserved from here: a second WRQ for it is refused before any data.
       file = await AtomicFile.create(resolved.path, { overwrite: this.opts.allowOverwrite });
     } catch (e) {
-      if (e instanceof FileExistsError) return this.refuse(from, ErrorCode.FILE_EXISTS, `${name} already exists`);
+      if (e instanceof FileExistsError) return this.refuse(rq, ErrorCode.FILE_EXISTS, `${name} already exists`);
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENAMETOOLONG') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, `file name ${name} is too long`);
-      if (code === 'ENOSPC' || code === 'EDQUOT') return this.refuse(from, ErrorCode.DISK_FULL, DISK_FULL_MESSAGE);
-      return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot create ${name}${code ? `: ${code}` : ''}`);
+      if (code === 'ENAMETOOLONG') return this.refuse(rq, ErrorCode.ILLEGAL_OPERATION, `file name ${name} is too long`);
+      if (code === 'ENOSPC' || code === 'EDQUOT') return this.refuse(rq, ErrorCode.DISK_FULL, DISK_FULL_MESSAGE);
+      return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, `cannot create ${name}${code ? `: ${code}` : ''}`);
     }
     if (!slot.counted) {
       await file.abort();
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'server busy');
+      return this.refuse(rq, ErrorCode.NOT_DEFINED, 'server busy');
     }
     const n = negotiate(req, this.policy());
     if (n.timeoutMs !== undefined) slot.timeoutMs = n.timeoutMs;
@@ -479,7 +577,7 @@ export class TftpServer extends EventEmitter {
       transport = await openTransport({ local: this.opts.host, peer: from, peerPortKnown: true, slotBytes: 4 + n.blksize, burst: n.windowsize });
     } catch {
       await file.abort();
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'cannot start transfer');
+      return this.refuse(rq, ErrorCode.NOT_DEFINED, 'cannot start transfer');
     }
     slot.status.progress(performance.now());
     slot.status.port = transport.port;
@@ -526,6 +624,7 @@ export class TftpServer extends EventEmitter {
     slot.stop = (code, message) => t.abort(code, message);
     slot.nudge = () => t.nudge();
     this.counters.transfersStarted++;
+    this.started(rq, req.known.tsize);
     const started = performance.now();
     const running = t.start(machine);
     if (!slot.counted) t.abort(ErrorCode.NOT_DEFINED, 'server busy'); // reclaimed while its socket opened
@@ -535,43 +634,70 @@ export class TftpServer extends EventEmitter {
       // Success means committed (the final ACK followed it); anything else leaves nothing behind.
       if (!outcome.result.ok) await file.abort();
       const st = machine.stats;
-      this.record(from, 'write', req, { blksize: machine.blksize, windowsize: machine.windowsize, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
+      this.record(rq, { blksize: machine.blksize, windowsize: machine.windowsize, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
     });
     return { done };
   }
 
-  private refuse(to: Endpoint, code: number, message: string): undefined {
-    this.replyError(to, code, message);
+  /** Answers a request with an ERROR and records it (a refusal: nothing was sent). */
+  private refuse(rq: RequestContext, code: number, message: string): undefined {
+    this.replyError(rq.from, code, message);
+    if (this.listenerCount('transfer-end') + this.listenerCount('transfer') > 0) {
+      this.emitRecord({ ...this.recordBase(rq), mode: rq.req.mode, blksize: 0, windowsize: 0, bytes: 0, retransmits: 0, ms: 0, ok: false, error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' } });
+    }
     return undefined;
   }
 
+  private recordBase(rq: RequestContext): Pick<TftpTransferRecord, 'protocol' | 'client' | 'phone' | 'direction' | 'name' | 'file'> {
+    const phone = rq.client.phone;
+    const ref: PhoneRef | undefined = phone ? (phone.model !== undefined ? { mac: phone.mac, model: phone.model } : { mac: phone.mac }) : undefined;
+    return {
+      protocol: 'tftp',
+      client: rq.from,
+      ...(ref ? { phone: ref } : {}),
+      direction: rq.req.opcode === Opcode.RRQ ? 'read' : 'write',
+      name: cut(rq.req.filename, MAX_RECORDED_NAME),
+      ...(rq.file !== undefined ? { file: cut(rq.file, MAX_RECORDED_NAME) } : {}),
+    };
+  }
+
+  private started(rq: RequestContext, size: number | undefined): void {
+    if (this.listenerCount('transfer-start') === 0) return;
+    const s: TransferStart = { ...this.recordBase(rq), ...(size !== undefined ? { size } : {}) };
+    this.emit('transfer-start', s);
+  }
+
+  private emitRecord(rec: TftpTransferRecord): void {
+    this.emit('transfer-end', rec);
+    this.emit('transfer', rec);
+  }
+
   private record(
-    client: Endpoint,
-    direction: 'read' | 'write',
-    req: RequestPacket,
-    m: { blksize: number; windowsize: number; bytes: number; retransmits: number },
+    rq: RequestContext,
+    m: { blksize: number; windowsize: number; bytes: number; retransmits: number; size?: number },
     result: TransferResult,
     started: number,
   ): void {
+    const direction = rq.req.opcode === Opcode.RRQ ? 'read' : 'write';
     if (direction === 'read') this.counters.bytesSent += m.bytes;
     else this.counters.bytesReceived += m.bytes;
     this.counters.retransmits += m.retransmits;
     if (result.ok) this.counters.transfersCompleted++;
     else this.counters.transfersFailed++;
-    const rec: TransferRecord = {
-      client,
-      direction,
-      file: cut(req.filename, MAX_LOGGED_NAME),
-      mode: req.mode,
+    if (this.listenerCount('transfer-end') + this.listenerCount('transfer') === 0) return;
+    const rec: TftpTransferRecord = {
+      ...this.recordBase(rq),
+      mode: rq.req.mode,
       blksize: m.blksize,
       windowsize: m.windowsize,
       bytes: m.bytes,
+      ...(m.size !== undefined ? { size: m.size } : {}),
       retransmits: m.retransmits,
       ms: Math.round(performance.now() - started),
       ok: result.ok,
       ...(result.ok ? {} : { error: result.error }),
     };
-    this.emit('transfer', rec);
+    this.emitRecord(rec);
   }
 
   /** Resolves when no transfer is running (one starting meanwhile is waited for too). */
@@ -596,13 +722,11 @@ export class TftpServer extends EventEmitter {
     clearTimeout(timer);
     for (const a of this.active.values()) a.stop?.(ErrorCode.NOT_DEFINED, 'server shutting down');
     this.runner.abortAll(ErrorCode.NOT_DEFINED, 'server shutting down');
+    for (const id of this.inlineIds) this.inline.abort(id, ErrorCode.NOT_DEFINED, 'server shutting down');
     await all();
     await this.runner.close();
   }
 }
-
-/** Longest file name kept in a transfer record (and so in the log). */
-const MAX_LOGGED_NAME = 256;
 
 /** The transfer in `set` (or `best`) silent the longest, if it has been silent for its timeout. */
 function oldestIdle(set: Set<Active>, best: Active | undefined): Active | undefined {
@@ -616,8 +740,20 @@ function oldestIdle(set: Set<Active>, best: Active | undefined): Active | undefi
   return best;
 }
 
-function codeFor(r: ResolveFailure): number {
-  return r.reason === 'not-found' ? ErrorCode.FILE_NOT_FOUND : r.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION;
+function codeFor(reason: RefusalReason): number {
+  return reason === 'not-found' ? ErrorCode.FILE_NOT_FOUND : reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION;
+}
+
+function defaultRefusal(reason: RefusalReason, name: string): string {
+  return reason === 'not-found' ? `${quote(name)} not found` : reason === 'invalid' ? `file name ${quote(name)} is not valid` : `access to ${quote(name)} denied`;
+}
+
+/** One request on its way: who asked, for what, and (once resolved) the file it names. */
+interface RequestContext {
+  req: RequestPacket;
+  from: Endpoint;
+  client: ClientInfo;
+  file?: string;
 }
 
 /** The ERROR for a failed write or commit: disk full is ERROR 3, the rest ERROR 0, the request named, never a path. */

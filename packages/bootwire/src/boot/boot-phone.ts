@@ -29,6 +29,8 @@ export interface PhaseRecord {
   ok: boolean;
   /** Milliseconds from the start of the boot. */
   at: number;
+  /** The file is optional and no server had it: the phone went on without it. */
+  skipped?: boolean;
   retransmits: number;
   url?: string;
   error?: string;
@@ -105,6 +107,12 @@ export async function bootPhone(o: BootOptions): Promise<BootReport> {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
+
+/** Marks the last attempt at an optional file, which its server did not have, as skipped (not a failure). */
+function skipNotFound(phases: PhaseRecord[], file: string): void {
+  const last = phases[phases.length - 1];
+  if (last && last.file === file && !last.ok) last.skipped = true;
+}
 
 async function planOf(o: BootOptions, phases: PhaseRecord[], started: number, state: PhoneState, report: BootReport): Promise<FilePlan> {
   const model = o.model;
@@ -287,6 +295,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
       }
       const result = await runAvayaScriptAsync({ name: scriptName, text: script.body! }, { dialect, variables }, async (file) => {
         const r = await get('settings', file, true);
+        if (!r.ok && r.notFound) skipNotFound(phases, file); // the script goes on without it
         return r.ok ? r.body : undefined;
       });
       if (!result.completed) throw new BootFailure('settings', `script ${scriptName} did not complete (${result.warnings.at(-1)?.message ?? 'limit reached'})`);
@@ -315,6 +324,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
         const user = settingsFileFor(model, o.mac);
         const r = await get('settings', user, true, [prov.server!]);
         if (!r.ok && !r.notFound) throw new BootFailure('settings', `${user}: ${r.error}`);
+        if (!r.ok) skipNotFound(phases, user);
       }
       break;
     }
@@ -323,6 +333,12 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
       await image(img, undefined, true, {});
       const cfgName = plan.files.config!;
       const cfg = await get('settings', cfgName, true);
+      // The manual: "if a configuration file is available on the server, the phone downloads it".
+      // None on any server is a skipped phase, as a missing Avaya settings file is; any other failure fails.
+      if (!cfg.ok && cfg.notFound) {
+        skipNotFound(phases, cfgName);
+        break;
+      }
       if (!cfg.ok) throw new BootFailure('settings', `configuration ${cfgName}: ${cfg.error}`);
       const check = checkCfgModel(parseAudiocodesCfg(cfg.body!), model.name);
       if (!check.ok) throw new BootFailure('settings', `${cfgName}${check.problem.line ? `:${check.problem.line}` : ''}: ${check.problem.message}`);

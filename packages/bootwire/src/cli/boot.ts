@@ -86,7 +86,7 @@ export function timeline(r: BootReport): string {
   for (const p of r.phases) {
     const what = (p.phase === 'dhcp' ? `lease ${p.file || '-'}` : (p.url ?? p.file)).padEnd(w);
     lines.push(
-      `  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ${String(Math.round(p.ms)).padStart(7)} ms${p.retransmits ? `  ${p.retransmits} retransmits` : ''}${p.ok ? '' : `  FAILED: ${p.error}`}`,
+      `  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ${String(Math.round(p.ms)).padStart(7)} ms${p.retransmits ? `  ${p.retransmits} retransmits` : ''}${p.ok ? '' : p.skipped ? `  skipped: ${p.error}` : `  FAILED: ${p.error}`}`,
     );
   }
   lines.push(`  image: ${r.imageDownloaded ? 'downloaded' : 'not downloaded'}${r.imageDecision ? ` (${r.imageDecision})` : ''}`);

@@ -45,6 +45,9 @@ const serveCommand = program
   .option('--max-request-rate <n>', 'requests a second from one source address, past it dropped; 0: no limit (default 200)')
   .option('--retries-before-answer <n>', 'packets resent to a client that has not answered yet (default 1)')
   .option('--max-unacked-kb <n>', 'DATA a transfer may have sent and not had acknowledged (default 512)')
+  .option('--remap <file>', "rewrite requested names (TFTP, HTTP) with tftpd-hpa's -m rules; {mac}, {MAC}, {model} from bootwire's DHCP leases")
+  .option('--lowercase', 'fold requested names to lowercase before the rules (dnsmasq --tftp-lowercase)')
+  .option('--unique-root <mac|ip>', "serve ROOT/<client>/NAME when it exists, else ROOT/NAME (dnsmasq tftp-unique-root); mac: from bootwire's DHCP leases, as 00-90-8f-b0-00-09")
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
   .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));

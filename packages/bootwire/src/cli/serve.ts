@@ -11,6 +11,10 @@ import { defaultRoot } from './default-root.js';
 import type { BootwireConfig } from '../config/schema.js';
 import { DhcpConfigError, DhcpServer } from '@bootwire/dhcp';
 import { ImageCache } from '@bootwire/core';
+import { loadRemapFile, nameRules, RemapFileError } from '@bootwire/core';
+import type { RemapRules } from '@bootwire/core';
+import { createRootResolver, type RootResolver, type UniqueRoot } from '@bootwire/core';
+import { PhoneDirectory } from '@bootwire/core';
 import { HttpFileServer, type HttpServerOptions } from '@bootwire/http';
 import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
 import { parseHostPort, UsageError } from '@bootwire/core';
@@ -42,6 +46,9 @@ export interface ServeFlags {
   maxUnackedKb?: string;
   grace: string;
   logLevel: string;
+  remap?: string;
+  lowercase?: boolean;
+  uniqueRoot?: string;
 }
 
 
@@ -126,6 +133,32 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
   return o;
 }
 
+/**
+ * The resolver TFTP and HTTP share: the root, with the name rules of --remap/--lowercase and
+ * --unique-root (flags first, then the config's `names`). A bad rules file is refused here, with its line.
+ */
+async function rootResolverFor(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): Promise<RootResolver> {
+  const n = cfg?.names;
+  const remapFile = flags.remap ?? (n?.remap !== undefined ? path.resolve(path.dirname(flags.config!), n.remap) : undefined);
+  let remap: RemapRules | undefined;
+  if (remapFile !== undefined) {
+    try {
+      remap = await loadRemapFile(remapFile);
+    } catch (e) {
+      if (e instanceof RemapFileError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  const unique = flags.uniqueRoot ?? n?.uniqueRoot;
+  if (unique !== undefined && unique !== 'mac' && unique !== 'ip') throw new UsageError(`--unique-root must be mac or ip, got ${JSON.stringify(unique)}`);
+  const names = nameRules({ lowercase: flags.lowercase ?? n?.lowercase ?? false, ...(remap ? { remap } : {}) });
+  try {
+    return await createRootResolver({ root, ...(names ? { names } : {}), ...(unique ? { uniqueRoot: unique as UniqueRoot } : {}) });
+  } catch (e) {
+    throw new UsageError(`cannot serve: ${(e as Error).message}`);
+  }
+}
+
 const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
@@ -148,12 +181,23 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
   const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
   if (tftpOpts) tftpOpts.cache = cache;
   const httpOpts = await httpOptions(flags, cfg, tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT, cache);
+  // One resolver and one phone directory for every file server: the same names for TFTP and HTTP,
+  // and the phone of each address from the DHCP server's leases when it runs here.
+  const phones = cfg?.dhcp && (tftpOpts || httpOpts) ? new PhoneDirectory() : undefined;
+  if (tftpOpts || httpOpts) {
+    const resolver = await rootResolverFor(flags, cfg, tftpOpts?.root ?? httpOpts!.root!);
+    for (const o of [tftpOpts, httpOpts]) {
+      if (!o) continue;
+      o.resolver = resolver;
+      if (phones) o.phones = phones;
+    }
+  }
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let http: HttpFileServer | undefined;
   try {
     if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
-    if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp });
+    if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp, ...(phones ? { phones } : {}) });
     if (httpOpts) http = await HttpFileServer.start(httpOpts);
   } catch (e) {
     await tftp?.close(0);
@@ -163,8 +207,8 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
   if (tftp) {
-    tftp.on('transfer', (r) => log.info(r, `${r.direction} ${r.file} ${r.ok ? 'done' : 'failed'}`));
-    tftp.on('warning', (m) => log.warn(m));
+    tftp.on('transfer-end', (r) => log.info(r, `${r.direction} ${r.name} ${r.ok ? 'done' : 'failed'}`));
+    tftp.on('warning', (w) => log.warn(w, w.message));
     const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
     process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${tftpOpts?.allowWrite ? ', uploads allowed' : ''}\n`);
   }
@@ -178,9 +222,9 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
   }
 
   if (http) {
-    if (log.isLevelEnabled('info')) http.on('request', (r) => log.info(r, `http ${r.method} ${r.target} ${r.status}`));
+    if (log.isLevelEnabled('info')) http.on('transfer-end', (r) => log.info(r, `http ${r.method} ${r.target} ${r.status}`));
     if (log.isLevelEnabled('debug')) http.on('client-error', (m) => log.debug(m));
-    http.on('warning', (m) => log.warn(m));
+    http.on('warning', (w) => log.warn(w, w.message));
     for (const kind of ['http', 'https'] as const) {
       const a = http.address(kind);
       if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);

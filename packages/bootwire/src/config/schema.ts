@@ -122,8 +122,19 @@ export const httpSchema = z.strictObject({
   maxConnectionsPerClient: z.number().int().min(1).optional(),
 });
 
+/** How requested names become files, for TFTP, HTTP and FTP alike (src/files/names.ts, root-resolver.ts). */
+export const namesSchema = z.strictObject({
+  /** A tftpd-hpa remap rules file (in.tftpd -m), relative to the config file. */
+  remap: z.string().min(1).optional(),
+  /** Fold names to lowercase before the rules (dnsmasq --tftp-lowercase). */
+  lowercase: z.boolean().optional(),
+  /** ROOT/<client>/NAME first, then ROOT/NAME (dnsmasq tftp-unique-root). */
+  uniqueRoot: z.enum(['mac', 'ip']).optional(),
+});
+
 export const configSchema = z.strictObject({
   root: z.string().min(1).optional(),
+  names: namesSchema.optional(),
   tftp: tftpSchema.optional(),
   dhcp: dhcpSchema.optional(),
   http: httpSchema.optional(),
@@ -135,4 +146,5 @@ export type SubnetConfig = z.infer<typeof subnetSchema>;
 export type ClassConfig = z.infer<typeof classSchema>;
 export type TftpConfig = z.infer<typeof tftpSchema>;
 export type HttpConfig = z.infer<typeof httpSchema>;
+export type NamesConfig = z.infer<typeof namesSchema>;
 export type Matcher = z.infer<typeof matcher>;

@@ -127,7 +127,7 @@ async function storedBytes(server: TftpServer, name: string): Promise<Buffer> {
   // The file is put in place when the upload's last block arrives, after our final ACK left: wait for
   // the server's side of the transfer to end (its dally included).
   await server.idle();
-  const r = await resolveForRead(server.rootReal, name);
+  const r = await resolveForRead(server.rootReal!, name);
   if (!r.ok) return Buffer.alloc(0);
   return readFile(r.path);
 }

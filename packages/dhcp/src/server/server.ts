@@ -20,6 +20,7 @@ import { intToIp } from '@bootwire/core';
 import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
 import { openLeaseStore } from '../leases/open.js';
 import type { LeaseStore } from '../leases/store.js';
+import type { PhoneSink } from '@bootwire/core';
 import { compileDhcpConfig, localAddresses } from './compile.js';
 import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine } from './engine.js';
 
@@ -30,6 +31,11 @@ export interface DhcpServerOptions {
   /** Override the machine's addresses (tests). */
   localAddresses?: number[];
   now?: () => number;
+  /**
+   * Told of every address bound (each ACK, and the store's bound leases at start), so that file
+   * servers in the same process know which phone asks (src/server/phones.ts).
+   */
+  phones?: PhoneSink;
 }
 
 export interface DhcpServerStats {
@@ -111,6 +117,7 @@ export class DhcpServer extends EventEmitter {
     private readonly store: LeaseStore,
     engine: DhcpEngine,
     now: () => number,
+    private readonly phones: PhoneSink | undefined,
   ) {
     super();
     this.engine = engine;
@@ -123,10 +130,14 @@ export class DhcpServer extends EventEmitter {
     let alert: (m: string) => void = () => {};
     const warnings: string[] = [];
     const store = o.store ?? openLeaseStore(o.config.leases, { onAlert: (m) => alert(m), onWarning: (m) => warnings.push(m) });
-    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now);
+    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now, o.phones);
     alert = (m) => server.emit('alert', m);
     // Said once start() has returned and the caller listens.
     for (const w of warnings) setImmediate(() => server.emit('warning', w));
+    if (o.phones) {
+      const now = server.now();
+      for (const l of store.all()) if (l.state === 'bound' && l.expiresAt > now) o.phones.bound(l.address, { mac: l.mac, expiresAt: l.expiresAt });
+    }
     try {
       const [host, portText] = splitHostPort(server.config.listen);
       const port = Number(portText);
@@ -306,6 +317,15 @@ export class DhcpServer extends EventEmitter {
     const typeName = TYPE_NAMES[type] ?? String(type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
     (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
+    if (type === 5 && this.phones && d.yiaddr !== '0.0.0.0') {
+      const lease = this.store.get(d.yiaddr);
+      this.phones.bound(d.yiaddr, {
+        mac: req.mac,
+        ...(req.vendorClass !== undefined ? { vendorClass: req.vendorClass } : {}),
+        ...(d.className !== undefined ? { className: d.className } : {}),
+        ...(lease ? { expiresAt: lease.expiresAt } : {}),
+      });
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushOutbox);

@@ -45,6 +45,11 @@ export function defaultWorkerCount(): number {
   return os.availableParallelism();
 }
 
+/** Transfers on the calling thread. */
+export function inlineTransferRunner(): TransferRunner {
+  return new InlineRunner();
+}
+
 /** piscina is loaded only when a pool is made: importing the TFTP codec loads no worker pool. */
 export async function createTransferRunner(workers: number): Promise<TransferRunner> {
   if (workers === 0) return new InlineRunner();

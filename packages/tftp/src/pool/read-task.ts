@@ -1,6 +1,7 @@
 /**
  * Serving one RRQ, as a self-contained task: everything in it survives structured cloning to a worker
- * thread, and the file's bytes travel as the SharedArrayBuffer of the cache's copy (shared, not copied).
+ * thread, and the file's bytes travel as the SharedArrayBuffer of the cache's copy (shared, not copied)
+ * with the offset and length of the view to send.
  * The same function runs it on the main thread (`--workers 0`) and in the pool's workers.
  */
 import { NetasciiSource, OctetSource } from '../block-source.js';
@@ -19,8 +20,12 @@ export interface ReadTask {
   peer: Endpoint;
   /** Address the transfer's socket binds to (the server's listen address). */
   host: string;
-  /** The shared copy of the file and how many of its bytes are the file. */
-  bytes: SharedArrayBuffer;
+  /**
+   * The content: `size` bytes from `offset` of this buffer (the view a resolver returned, exactly).
+   * A SharedArrayBuffer travels to a worker shared, not copied; any other buffer runs on the main thread.
+   */
+  bytes: SharedArrayBuffer | ArrayBuffer;
+  offset: number;
   size: number;
   mode: 'octet' | 'netascii';
   /** Bytes on the wire: `size`, or the netascii length (computed once per file version by the server). */
@@ -55,7 +60,7 @@ export const activeTransfers = new Map<number, UdpTransfer>();
 export async function runReadTask(task: ReadTask): Promise<ReadResult> {
   const errorsSent: Record<number, number> = {};
   const countError = (code: number) => (errorsSent[code] = (errorsSent[code] ?? 0) + 1);
-  const file = Buffer.from(task.bytes, 0, task.size);
+  const file = Buffer.from(task.bytes, task.offset, task.size);
   const source = task.mode === 'netascii' ? new NetasciiSource(file, task.wireSize) : new OctetSource(file);
   const status = new TransferStatus(task.status);
   const transport = await openTransport({ local: task.host, peer: task.peer, peerPortKnown: true });
