@@ -8,4 +8,5 @@ export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
 export * as capture from './capture/index.js';
 export * as http from './http/index.js';
+export * as ftp from './ftp/index.js';
 export * as phones from './phones/index.js';
