@@ -608,8 +608,8 @@ class FtpControl {
     clearTimeout(this.loginTimer);
     if (last !== undefined && this.socket.writable) this.socket.end(last);
     else this.socket.end();
-    this.socket.destroySoon();
-    // A peer that never reads its control connection must not keep it open.
+    // The socket stays open (what the client still sends is read and dropped) until the client closes
+    // or 2 s pass: closing with unread input would reset the connection and could lose the last reply.
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 

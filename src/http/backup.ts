@@ -236,6 +236,8 @@ export class HttpBackupStore implements HttpBackupHook {
       req.once('end', () => settle('end'));
       req.once('close', () => settle(req.complete ? 'end' : 'gone'));
       req.once('error', () => settle('gone'));
+      // The client may have gone while the file was being created (its 'close' came before these listeners).
+      if (req.destroyed) settle('gone');
     });
     if (outcome !== 'end') {
       await out.abort();

@@ -249,7 +249,7 @@ export function sip1200ImageServer(fw: Sip1200Fw, provisioning: FileServer): Fil
     port: same ? provisioning.port : DEFAULT_PORTS[protocol],
     pathPrefix: same ? provisioning.pathPrefix : '',
     source: `[FW] ${fw.serverIp !== undefined ? 'SERVER_IP' : 'provisioning server'}`,
-    ...(same && provisioning.credentials ? { credentials: provisioning.credentials } : {}),
+    ...(fw.user !== undefined ? { credentials: { user: fw.user, password: fw.password ?? '' } } : same && provisioning.credentials ? { credentials: provisioning.credentials } : {}),
   };
 }
 

@@ -21,9 +21,12 @@ let locked: string;
 beforeAll(async () => {
   dir = await scratch('bw-boot-ftp-');
   root = await initRoot(dir);
-  // The 1200's provisioning file sends its image over FTP too; the settings ask for backups.
-  const prov = path.join(root, '1230SIP.cfg');
-  await fs.writeFile(prov, (await fs.readFile(prov, 'utf8')).replace('PROTOCOL TFTP', 'PROTOCOL FTP'));
+  // The 1200's provisioning files send their image over FTP too, with a login of its own
+  // (SRV_USER_NAME/SRV_USER_PASS); the settings ask for backups.
+  for (const name of ['1220SIP.cfg', '1230SIP.cfg']) {
+    const prov = path.join(root, name);
+    await fs.writeFile(prov, (await fs.readFile(prov, 'utf8')).replace('PROTOCOL TFTP', 'PROTOCOL FTP\nSRV_USER_NAME fw\nSRV_USER_PASS fw-secret'));
+  }
   const settings = path.join(root, '46xxsettings.txt');
   await fs.writeFile(settings, `SET BRURI http://10.77.0.1/backup\n${await fs.readFile(settings, 'utf8')}`);
   open = path.join(dir, 'open');
@@ -31,11 +34,13 @@ beforeAll(async () => {
   await fs.mkdir(open);
   await fs.mkdir(locked);
   const r1 = await relayPort();
+  // No anonymous logins: every file needs the login its URL or [FW] section names.
   const ftpConfig = await writeConfig(dir, root, r1, (c) => {
-    classOptions(c, 'avaya-1200-sip')['66'] = 'ftp://10.77.0.1';
-    classOptions(c, 'audiocodes-400hd')['160'] = 'ftp://10.77.0.1/<MODEL>.img;<MODEL>.cfg';
+    classOptions(c, 'avaya-1200-sip')['66'] = 'ftp://prov;prov-pw@10.77.0.1';
+    classOptions(c, 'audiocodes-400hd')['160'] = 'ftp://prov:prov-pw@10.77.0.1/<MODEL>.img;<MODEL>.cfg';
+    c['ftp'] = { listen: '127.0.0.1:0', anonymous: false, users: [{ user: 'prov', password: 'prov-pw' }, { user: 'fw', password: 'fw-secret' }] };
   });
-  ftpSite = await startSite(ftpConfig, r1, ['--ftp', '127.0.0.1:0'], ['tftp', 'dhcp', 'ftp']);
+  ftpSite = await startSite(ftpConfig, r1, [], ['tftp', 'dhcp', 'ftp']);
   const r2 = await relayPort();
   backupSite = await startSite(await writeConfig(dir, root, r2), r2, ['--http', '127.0.0.1:0', '--backup', `/backup/=${open}`]);
   const r3 = await relayPort();
@@ -49,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('boots over FTP', () => {
-  it('1230 with option 66 ftp:// and [FW] PROTOCOL FTP: every file over FTP', async () => {
+  it('1230 with option 66 ftp://user;pass@ and [FW] PROTOCOL FTP with SRV_USER_NAME: every file over FTP', async () => {
     const mac = '00:17:65:c0:00:07';
     const r = await bootCli(['--model', '1230', '--mac', mac, ...ftpSite.bootArgs]);
     expect(r.code, `${r.stdout}\n${r.stderr}\n${ftpSite.served.output().slice(-2000)}`).toBe(0);
@@ -74,9 +79,14 @@ describe('boots over FTP', () => {
   });
 
   it('--server ftp://HOST:PORT/ for a 1220', async () => {
-    const r = await bootCli(['--model', '1220', '--mac', '00:17:65:c0:00:06', '--dhcp', 'none', '--server', `ftp://127.0.0.1:${ftpSite.served.ports.ftp}/`]);
+    const r = await bootCli(['--model', '1220', '--mac', '00:17:65:c0:00:06', '--dhcp', 'none', '--server', `ftp://prov:prov-pw@127.0.0.1:${ftpSite.served.ports.ftp}/`]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(steps(r.report!).slice(0, 2)).toEqual(['script ftp 1220SIP.cfg', 'image ftp SIP12x004.04.09.00.bin']);
+    // Without the login the server refuses it (no anonymous here): the boot fails at once, no retries.
+    const anon = await bootCli(['--model', '1220', '--mac', '00:17:65:c0:00:16', '--dhcp', 'none', '--server', `ftp://127.0.0.1:${ftpSite.served.ports.ftp}/`]);
+    expect(anon.code).toBe(1);
+    expect(anon.report!.failedIn).toBe('script');
+    expect(anon.report!.error).toMatch(/530/);
   });
 });
 
