@@ -8,7 +8,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CachedFile, ImageCache } from '../files/image-cache.js';
-import { resolveForRead } from '../files/root.js';
+import { isInside, resolveForRead } from '../files/root.js';
 import type { ListEntry } from './listing.js';
 import type { LookupFailure } from './session.js';
 
@@ -41,10 +41,6 @@ export function rootFileResolver(rootReal: string, cache: ImageCache): FtpFileRe
 
 /** Entries a listing holds at most (a directory of a million files costs one bounded reply). */
 export const MAX_LIST_ENTRIES = 10_000;
-
-function isInside(rootReal: string, p: string): boolean {
-  return p === rootReal || p.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
-}
 
 /**
  * Directories of a root as FTP shows them: the virtual `/` is the root; symbolic links leaving it,

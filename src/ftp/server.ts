@@ -20,6 +20,7 @@ import { ImageCache } from '../files/image-cache.js';
 import { openRoot } from '../files/root.js';
 import { ConnectionTable } from '../http/connections.js';
 import { type Credential, CredentialSet } from '../util/credentials.js';
+import { unmapIPv4 } from '../util/ipv4.js';
 import { type FtpClientInfo, type FtpFileResolver, RootDirectories, rootFileResolver } from './files.js';
 import { formatList, formatNlst } from './listing.js';
 import { type Decision, FtpSession, GREETING, reply } from './session.js';
@@ -119,7 +120,7 @@ export const FTP_DEFAULTS = {
 /** Lines received and not yet handled, past which the control socket stops being read. */
 const MAX_QUEUED_LINES = 8;
 
-const clientAddress = (a: string | undefined): string => (a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+const clientAddress = unmapIPv4;
 
 /** Passive ports: a range handed out without repeats, or any free port. */
 export class PassivePorts {

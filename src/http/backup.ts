@@ -18,7 +18,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AtomicFile } from '../files/atomic-file.js';
+import { AtomicFile, syncDirectory } from '../files/atomic-file.js';
 import { basicCredentials, type Credential, CredentialSet } from '../util/credentials.js';
 import { backupTargetOf, normalizePrefix } from './backup-target.js';
 import { contentTypeFor } from './content-type.js';
@@ -140,7 +140,7 @@ export class HttpBackupStore implements HttpBackupHook {
     const area = this.areas[t.area]!;
     const method = req.method ?? '';
     // A body this server will not read: close rather than parse past it for the next request.
-    const close = hasBody(req) && method !== 'PUT' ? { Connection: 'close' } : {};
+    const close: Record<string, string> = hasBody(req) && method !== 'PUT' ? { Connection: 'close' } : {};
     if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT' && method !== 'DELETE') return empty(res, 405, { Allow: BACKUP_ALLOW, ...(hasBody(req) ? { Connection: 'close' } : {}) });
     if (!this.authorized(area, req)) {
       return empty(res, 401, { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"`, ...(hasBody(req) ? { Connection: 'close' } : {}) });
@@ -252,15 +252,5 @@ export class HttpBackupStore implements HttpBackupHook {
     }
     // Stored durably: only now is it acknowledged.
     empty(res, before ? 204 : 201);
-  }
-}
-
-/** Makes an unlink in `dir` durable. */
-async function syncDirectory(dir: string): Promise<void> {
-  const d = await fs.open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
   }
 }
