@@ -133,7 +133,8 @@ describe('curl PUT, GET, HEAD, DELETE', () => {
       ['/backup/', 404],
     ];
     for (const [target, status] of cases) {
-      const r = await curl(bin, ['--path-as-is', '-T', local, `${base}${target}`], dir);
+      // -X PUT with a body: `-T` would append the local name to a URL ending in `/`.
+      const r = await curl(bin, ['--path-as-is', '-X', 'PUT', '--data-binary', `@${local}`, `${base}${target}`], dir);
       expect(r.status, target).toBe(status);
     }
     expect(await listing(open)).toEqual([]);
