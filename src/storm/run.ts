@@ -124,6 +124,9 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
       const first = o.protocols?.[0] ?? 'http';
       const ep = first === 'tftp' ? server.tftp! : first === 'ftp' ? server.ftp! : server.http!;
       serverUrl = `${first}://${ep.host}:${ep.port}/`;
+      // A file the provisioning names on this host with another protocol (the 1200's [FW] PROTOCOL)
+      // is on its standard port there: the same server.
+      for (const [protocol, to] of [['tftp', server.tftp!], ['http', server.http!], ['ftp', server.ftp!]] as const) redirects.push({ protocol, host: ep.host, port: { tftp: 69, http: 80, ftp: 21 }[protocol], to });
     }
   } else {
     serverUrl = o.server;
