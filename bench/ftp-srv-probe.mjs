@@ -27,7 +27,7 @@ function curl(port) {
     const c = spawn('curl', ['-sS', '-m', '120', '-o', '/dev/null', '-w', '%{size_download}', `ftp://127.0.0.1:${port}/img.bin`]);
     let out = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => (code === 0 && Number(out) === size ? resolve() : reject(new Error(`curl exit ${code}, ${out} bytes`))));
+    c.on('close', (code) => (code === 0 && Number(out) === size ? resolve() : reject(new Error(`curl exit ${code}, ${out} bytes`))));
   });
 }
 
