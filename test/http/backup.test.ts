@@ -119,6 +119,20 @@ describe('curl PUT, GET, HEAD, DELETE', () => {
     expect(await listing(open)).toEqual([]);
   });
 
+  it('answers Expect: 100-continue only for a PUT it may store (413 and 401 come before the body)', async () => {
+    const port = server.address('http')!.port;
+    const big = await rawRequest(port, `PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${MAX + 1}\r\n\r\n`);
+    expect(big.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big.closedByServer).toBe(true);
+    const noAuth = await rawRequest(port, 'PUT /secure/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n');
+    expect(noAuth.head).toMatch(/^HTTP\/1\.1 401 /);
+    const ok = await rawRequest(port, 'PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n', { waitMs: 500 });
+    expect(ok.raw.toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    // That client then left without its body: the temporary file goes with it.
+    for (let i = 0; i < 50 && (await listing(open)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await listing(open)).toEqual([]);
+  });
+
   it('refuses hostile names (400/403) and writes nothing anywhere', async (ctx) => {
     const bin = PEERS.curl.use(ctx);
     const local = path.join(dir, 'small.txt');
