@@ -80,7 +80,7 @@ export function classOptions(c: Config, name: string): Record<string, string> {
 }
 
 export interface Served {
-  ports: Partial<Record<'tftp' | 'dhcp' | 'http' | 'https', number>>;
+  ports: Partial<Record<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp', number>>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -91,7 +91,7 @@ process.on('exit', () => {
 });
 
 /** Starts `bootwire serve ARGS` and waits until it printed a "<kind> listening on" line for each of `kinds`. */
-export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https'>): Promise<Served> {
+export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp'>): Promise<Served> {
   const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
@@ -106,7 +106,7 @@ export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http
   const ports: Served['ports'] = {};
   const deadline = Date.now() + 20_000;
   for (;;) {
-    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https) listening on \S+:(\d+),/g)) ports[m[1] as 'tftp'] = Number(m[2]);
+    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https|ftp) listening on \S+:(\d+),/g)) ports[m[1] as 'tftp'] = Number(m[2]);
     if (kinds.every((k) => ports[k] !== undefined)) break;
     if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -137,12 +137,13 @@ export interface Site {
 }
 
 /** Serves `config` (plus `extra` serve flags), DHCP and TFTP from the file, HTTP on an ephemeral port. */
-export async function startSite(config: string, relayPort: number, extra: string[] = ['--http', '127.0.0.1:0'], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https'> = ['tftp', 'dhcp', 'http']): Promise<Site> {
+export async function startSite(config: string, relayPort: number, extra: string[] = ['--http', '127.0.0.1:0'], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp'> = ['tftp', 'dhcp', 'http']): Promise<Site> {
   const served = await serve(['--config', config, ...extra], kinds);
   const p = served.ports;
   const bootArgs = ['--dhcp', `127.0.0.1:${p.dhcp}`, '--relay', `127.0.0.1:${relayPort}`, '--redirect', `tftp://10.77.0.1=127.0.0.1:${p.tftp}`];
   if (p.http !== undefined) bootArgs.push('--redirect', `http://10.77.0.1=127.0.0.1:${p.http}`);
   if (p.https !== undefined) bootArgs.push('--redirect', `https://10.77.0.1=127.0.0.1:${p.https}`);
+  if (p.ftp !== undefined) bootArgs.push('--redirect', `ftp://10.77.0.1=127.0.0.1:${p.ftp}`);
   return { served, relayPort, bootArgs };
 }
 

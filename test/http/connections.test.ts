@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionTable } from '../../packages/http/src/connections.js';
+import { ConnectionTable } from '../../packages/core/src/connections.js';
 
 function table(maxConnections: number, maxPerClient: number) {
   const closed: [string, string][] = [];

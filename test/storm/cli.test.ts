@@ -181,12 +181,12 @@ describe('usage errors: exit 2, one line on stderr, nothing on stdout', () => {
     ['--loss 2', ['--loss', '2'], 'bootwire: --loss must be a probability such as 0.05 or 5%, got "2"'],
     ['--duplicate 101%', ['--duplicate', '101%'], 'bootwire: --duplicate must be a probability such as 0.05 or 5%, got "101%"'],
     ['--compare foo', ['--compare', 'tftpd-hpa,foo'], 'bootwire: --compare: "foo" is not one of tftpd-hpa, atftpd, dnsmasq'],
-    ['--server ftp://x', ['--server', 'ftp://x', '--dhcp', 'none'], 'bootwire: --server must be builtin or a tftp://, http:// or https:// URL, got "ftp://x"'],
+    ['--server gopher://x', ['--server', 'gopher://x', '--dhcp', 'none'], 'bootwire: --server must be builtin or a tftp://, http://, https:// or ftp:// URL, got "gopher://x"'],
     ['--server URL with bootwire\'s DHCP', ['--server', 'tftp://127.0.0.1:69/'], 'bootwire: --server URL measures another file server: give --dhcp none (or the DHCP server as HOST:PORT)'],
     ['--dhcp not HOST:PORT', ['--dhcp', '127.0.0.1:99999'], 'bootwire: --dhcp: bad port "99999"'],
     ['--phones 0', ['--phones', '0'], 'bootwire: --phones must be an integer in 1..100000, got "0"'],
     ['--image-size 0', ['--image-size', '0'], 'bootwire: --image-size: "0" is not a size from 1 to 256M (such as 8M or 512k)'],
-    ['--protocols ftp', ['--protocols', 'tftp,ftp'], 'bootwire: --protocols: "ftp" is not tftp, http or https'],
+    ['--protocols smtp', ['--protocols', 'tftp,smtp'], 'bootwire: --protocols: "smtp" is not tftp, http, https or ftp'],
     ['--client-blksize 4', ['--client-blksize', '4'], 'bootwire: --client-blksize must be an integer in 8..65464, got "4"'],
   ])('%s', async ([, args, message]) => {
     const r = await stormCli(args, { timeoutMs: 20_000 });

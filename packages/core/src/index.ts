@@ -17,3 +17,5 @@ export * from './files/names.js';
 export * from './files/remap.js';
 export * from './server/phones.js';
 export * from './server/records.js';
+export * from './credentials.js';
+export * from './connections.js';

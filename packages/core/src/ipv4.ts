@@ -28,3 +28,8 @@ export function parseCidr(text: string): Cidr {
 export function inCidr(c: Cidr, ip: number): boolean {
   return ((ip & c.mask) >>> 0) === c.network;
 }
+
+/** An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 address it is. */
+export function unmapIPv4(a: string | undefined): string {
+  return a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}

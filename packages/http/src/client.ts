@@ -9,7 +9,9 @@ import https from 'node:https';
 
 export interface HttpGetOptions {
   /** Default GET. */
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'PUT' | 'DELETE';
+  /** A request body (PUT), sent with its Content-Length. */
+  body?: Uint8Array;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Limit for the whole exchange, connect to last byte. Default: none. */
@@ -104,7 +106,7 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
     const onAbort = () => fail(new HttpClientError('aborted', `${u.href}: aborted`));
     const requestOptions: https.RequestOptions = {
       method: options.method ?? 'GET',
-      headers: options.headers ?? {},
+      headers: { ...(options.body ? { 'Content-Length': String(options.body.length) } : {}), ...(options.headers ?? {}) },
       agent: options.agent ?? false,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       ...(tls ? { rejectUnauthorized: options.rejectUnauthorized ?? true, ...(options.ca !== undefined ? { ca: options.ca } : {}) } : {}),
@@ -161,6 +163,6 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
     if (options.timeoutMs !== undefined) {
       timer = setTimeout(() => fail(new HttpClientError('timeout', `${u.href}: no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
     }
-    req.end();
+    req.end(options.body);
   });
 }

@@ -6,3 +6,5 @@ export * from './conditional.js';
 export * from './content-type.js';
 export * from './http-date.js';
 export * from './target.js';
+export * from './backup.js';
+export * from './backup-target.js';

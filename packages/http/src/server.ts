@@ -39,7 +39,8 @@ import { evaluateConditions, type ConditionalOutcome, type Validators } from './
 import { contentTypeFor } from './content-type.js';
 import { formatHttpDate } from './http-date.js';
 import { contentRange, evaluateRange, type ByteRange } from './ranges.js';
-import { ConnectionTable } from './connections.js';
+import { ConnectionTable } from '@bootwire/core';
+import type { HttpBackupHook } from './backup.js';
 import { fileNameOfTarget } from './target.js';
 
 export interface HttpListen {
@@ -85,6 +86,8 @@ export interface HttpServerOptions extends ResolverOptions {
   chunkBytes?: number;
   /** Clock for validators (Last-Modified never after now, If-Range date strength). */
   now?: () => number;
+  /** Backup areas (backup.ts): the only paths that take PUT and DELETE; the hook answers them. */
+  backup?: HttpBackupHook;
 }
 
 export interface HttpEndpoint {
@@ -189,6 +192,7 @@ export class HttpFileServer extends EventEmitter {
   private readonly chunkBytes: number;
   private readonly phones: PhoneLookup | undefined;
   private readonly limits: { resolveTimeoutMs: number; maxStreamBytes: number; streamTimeoutMs: number };
+  private readonly backup: HttpBackupHook | undefined;
 
   private constructor(
     /** The root's real path; undefined when only a resolver serves. */
@@ -207,6 +211,7 @@ export class HttpFileServer extends EventEmitter {
       streamTimeoutMs: opts.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
     };
     this.now = opts.now ?? Date.now;
+    this.backup = opts.backup;
     this.chunkBytes = Math.max(16 * 1024, opts.chunkBytes ?? 512 * 1024);
     const caps = {
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
@@ -307,6 +312,12 @@ export class HttpFileServer extends EventEmitter {
       });
     }
     s.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, l));
+    // `Expect: 100-continue`: node would send 100 to every request; only a backup PUT that may be
+    // stored is asked for its body (a 413 or 401 then goes out before the client sends it).
+    s.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (this.backup?.owns(req.url ?? '') && this.backup.mayContinue(req)) res.writeContinue();
+      this.onRequest(req, res, l);
+    });
     // CONNECT never reaches 'request': answer it like any other method this server does not serve.
     s.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
       socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
@@ -475,6 +486,7 @@ export class HttpFileServer extends EventEmitter {
     // HTTP/0.9 that reached the parser with its blank line (see watchRequestLine), and versions to come.
     if (req.httpVersionMajor === 0) return this.empty(res, 400, { Connection: 'close' });
     if (req.httpVersionMajor !== 1) return this.empty(res, 505, { Connection: 'close' });
+    if (this.backup?.owns(req.url ?? '')) return this.backup.handle(req, res, rec);
     const method = req.method ?? '';
     if (method !== 'GET' && method !== 'HEAD') {
       // A request body is never read: close rather than parse past it for the next request.

@@ -14,10 +14,11 @@ import { ImageVerifier, IMAGE_HEADER_BYTES, decodeImageHeader } from '../phones/
 import { decideImage, type RunningImage } from '../phones/image-policy.js';
 import { dhcpIdentity, type PhoneModel, scriptVariables, settingsFileFor } from '../phones/models.js';
 import { fwDirective, hasUserConfig, parseSip1200Provisioning, sectionFiles } from '../phones/sip1200-config.js';
+import { backupData, backupPlan, backupRequest, sha256 } from './backup.js';
 import { type FetchContext, type FetchOutcome, fetchFile, restrictProtocols } from './fetch.js';
 import type { PhoneState, PhoneStateStore } from './state.js';
 
-export type Phase = 'dhcp' | 'script' | 'image' | 'settings';
+export type Phase = 'dhcp' | 'script' | 'image' | 'settings' | 'restore' | 'backup';
 
 export interface PhaseRecord {
   phase: Phase;
@@ -67,6 +68,8 @@ export interface BootOptions {
   fetch?: FetchContext;
   /** Called as each phase starts (the storm's live display). */
   onPhase?: (phase: Phase) => void;
+  /** What the user types when a backup server asks (BRAUTH=1, or a 401). */
+  backupCredentials?: { user: string; password: string };
 }
 
 class BootFailure extends Error {
@@ -145,7 +148,7 @@ export function planFromUrl(model: PhoneModel, mac: string, url: string): FilePl
     return {
       model: model.name,
       family: model.family,
-      servers: [{ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source: '--server' }],
+      servers: [{ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source: '--server', ...(u.user !== undefined ? { credentials: { user: u.user, password: u.password ?? '' } } : {}) }],
       noTftpAfterHttp: false,
       files: { image: u.image, config: u.config },
       callServer: { addresses: [], sipControllers: [] },
@@ -160,10 +163,11 @@ export function planFromUrl(model: PhoneModel, mac: string, url: string): FilePl
     throw new BootFailure('script', `--server ${JSON.stringify(url)} is not a URL such as tftp://127.0.0.1:6969/ or http://127.0.0.1:8080/`);
   }
   const protocol = u.protocol.slice(0, -1);
-  if (protocol !== 'tftp' && protocol !== 'http' && protocol !== 'https') throw new BootFailure('script', `--server ${url}: expected tftp://, http:// or https://`);
-  const port = u.port ? Number(u.port) : { tftp: 69, http: 80, https: 443 }[protocol];
+  if (protocol !== 'tftp' && protocol !== 'http' && protocol !== 'https' && protocol !== 'ftp') throw new BootFailure('script', `--server ${url}: expected tftp://, http://, https:// or ftp://`);
+  const port = u.port ? Number(u.port) : { tftp: 69, http: 80, https: 443, ftp: 21 }[protocol];
   const dir = decodeURIComponent(u.pathname).split('/').filter((s) => s && s !== '.' && s !== '..');
-  const server: FileServer = { protocol, host: u.hostname.replace(/^\[|\]$/g, ''), port, pathPrefix: dir.length ? `${dir.join('/')}/` : '', source: '--server' };
+  const login = u.username ? { credentials: { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } } : {};
+  const server: FileServer = { protocol, host: u.hostname.replace(/^\[|\]$/g, ''), port, pathPrefix: dir.length ? `${dir.join('/')}/` : '', source: '--server', ...login };
   return {
     model: model.name,
     family: model.family,
@@ -174,6 +178,49 @@ export function planFromUrl(model: PhoneModel, mac: string, url: string): FilePl
     parameters: [],
     warnings: [],
   };
+}
+
+/**
+ * BRURI (1600, 96xx): restore what the last boot backed up (from the second boot on), then back up
+ * (src/boot/backup.ts). Failures are recorded as failed phases; the phone carries on, as its guide
+ * says ("Retrieval failed"), so the boot does not fail. Kept to the allowed protocols (storm
+ * --protocols): a storm kept on TFTP makes no backups.
+ */
+async function backupAndRestore(o: BootOptions, values: ReadonlyMap<string, string>, state: PhoneState, phases: PhaseRecord[], started: number): Promise<void> {
+  const plan = backupPlan(o.model, o.mac, values);
+  if (!plan) return;
+  const record = (phase: 'restore' | 'backup', t0: number, r: { ok: boolean; bytes: number; url?: string; error?: string }, file: string, protocol: string) => {
+    const rec: PhaseRecord = { phase, file, protocol, bytes: r.bytes, ms: round(performance.now() - t0), ok: r.ok, at: round(t0 - started), retransmits: 0, ...(r.url ? { url: r.url } : {}) };
+    if (!r.ok && r.error) rec.error = r.error;
+    phases.push(rec);
+  };
+  if ('error' in plan) {
+    o.onPhase?.('backup');
+    record('backup', performance.now(), { ok: false, bytes: 0, error: plan.error }, 'BRURI', 'http');
+    return;
+  }
+  const allowed = o.fetch?.protocols;
+  if (allowed && allowed.length > 0 && !allowed.includes(plan.protocol)) return;
+  const ctx = o.fetch ?? {};
+  const last = state.backup;
+  if (last && last.file === plan.file) {
+    o.onPhase?.('restore');
+    const t0 = performance.now();
+    const r = await backupRequest(plan, 'GET', undefined, o.model, ctx, o.backupCredentials);
+    if (r.ok && sha256(r.body ?? Buffer.alloc(0)) !== last.sha256) {
+      r.ok = false;
+      r.error = `${r.url}: the data restored are not those of the last backup (${r.bytes} bytes, backup ${last.seq} had ${last.bytes})`;
+    }
+    record('restore', t0, r, plan.file, plan.protocol);
+  }
+  o.onPhase?.('backup');
+  const seq = (last?.seq ?? 0) + 1;
+  const data = backupData(o.model, o.mac, seq);
+  const t0 = performance.now();
+  const r = await backupRequest(plan, 'PUT', data, o.model, ctx, o.backupCredentials);
+  record('backup', t0, r, plan.file, plan.protocol);
+  // Acknowledged (2xx): the server promises to have it; the next boot restores it.
+  if (r.ok) state.backup = { file: plan.file, sha256: sha256(data), bytes: data.length, seq };
 }
 
 /** The servers a phone tries, in order, for each file; the one that answered is tried first next time. */
@@ -299,6 +346,7 @@ async function runFlow(o: BootOptions, plan: FilePlan, state: PhoneState, phases
         return r.ok ? r.body : undefined;
       });
       if (!result.completed) throw new BootFailure('settings', `script ${scriptName} did not complete (${result.warnings.at(-1)?.message ?? 'limit reached'})`);
+      await backupAndRestore(o, result.values, state, phases, started);
       break;
     }
     case 'sip1200-provisioning': {

@@ -4,8 +4,9 @@
  * (hundreds of phones download 40 MB each in one process); scripts and settings are kept as text.
  */
 import type { Agent } from 'node:http';
-import { httpGet, HttpClientError } from '@bootwire/http';
-import type { FaultInjector } from '@bootwire/core';
+import { FtpClientError, ftpGet } from '@bootwire/ftp/internal/client.js';
+import { httpGet, HttpClientError } from '@bootwire/http/internal/client.js';
+import type { FaultInjector } from '@bootwire/core/internal/faults.js';
 import type { PhoneModel } from '../phones/models.js';
 import type { FileServer } from '../phones/file-plan.js';
 import { TftpError, tftpGet, type TftpClientOptions } from '@bootwire/tftp';
@@ -79,7 +80,46 @@ export async function fetchFile(server: FileServer, model: PhoneModel, req: Fetc
   const ms = () => Math.round((performance.now() - started) * 10) / 10;
   if (server.protocol === 'tftp') return fetchTftp(server, to, model, req, ctx, url, ms);
   if (server.protocol === 'http' || server.protocol === 'https') return fetchHttp(server, to, model, req, ctx, url, ms);
-  return { ok: false, bytes: 0, ms: 0, retransmits: 0, error: `${server.protocol.toUpperCase()} is not simulated`, url, notFound: false };
+  return fetchFtp(server, to, model, req, ctx, url, ms);
+}
+
+/** Passive FTP, binary, anonymous unless the server was named with a login; retried as HTTP is. */
+async function fetchFtp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+  let retransmits = 0;
+  let last = '';
+  for (let attempt = 0; attempt <= model.http.retries; attempt++) {
+    if (attempt > 0) retransmits++;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    try {
+      const r = await ftpGet({
+        host: to.host,
+        port: to.port,
+        path: `/${server.pathPrefix}${req.file}`,
+        ...(server.credentials ? { user: server.credentials.user, password: server.credentials.password } : {}),
+        timeoutMs: req.deadlineMs ?? model.http.timeoutMs,
+        ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onData: (c: Buffer) => {
+          bytes += c.length;
+          req.onData?.(c);
+          if (req.keep) chunks.push(c);
+        },
+      });
+      const out: FetchOutcome = { ok: true, bytes: r.bytes, ms: ms(), retransmits, url };
+      if (req.keep) out.body = Buffer.concat(chunks);
+      return out;
+    } catch (e) {
+      const err = e as FtpClientError;
+      last = `${url}: ${err.message}`;
+      // An answer from the server (550 no such file, 530 login refused) is final, as an HTTP status is;
+      // so is a download the phone stopped itself.
+      if (err instanceof FtpClientError && (err.code !== undefined || bytes > 0)) {
+        return { ok: false, bytes, ms: ms(), retransmits, error: last, url, notFound: err.code === 550 };
+      }
+    }
+  }
+  return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };
 }
 
 async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {

@@ -17,7 +17,7 @@ export interface Redirect {
 export class RedirectError extends Error {}
 
 export function parseRedirect(text: string): Redirect {
-  const m = /^(tftp|http|https):\/\/(\[[^\]]+\]|[^:=/]+)(?::([0-9]{1,5}))?\/?=(\[[^\]]+\]|[^:=]+):([0-9]{1,5})$/.exec(text.trim());
+  const m = /^(tftp|http|https|ftp):\/\/(\[[^\]]+\]|[^:=/]+)(?::([0-9]{1,5}))?\/?=(\[[^\]]+\]|[^:=]+):([0-9]{1,5})$/.exec(text.trim());
   if (!m) throw new RedirectError(`--redirect ${JSON.stringify(text)}: expected PROTO://HOST[:PORT]=HOST:PORT, such as tftp://10.77.0.1=127.0.0.1:6969`);
   const unbracket = (h: string) => h.replace(/^\[|\]$/g, '');
   const port = m[3] !== undefined ? Number(m[3]) : undefined;

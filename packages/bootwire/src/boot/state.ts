@@ -8,6 +8,8 @@ import path from 'node:path';
 export interface PhoneState {
   image?: { name: string; version?: string };
   address?: string;
+  /** The last backup a server acknowledged (BRURI): which file, its digest, the how-many-th. */
+  backup?: { file: string; sha256: string; bytes: number; seq: number };
 }
 
 export interface PhoneStateStore {

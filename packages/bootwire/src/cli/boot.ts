@@ -8,7 +8,8 @@ import { parseRedirect, RedirectError, redirector } from '../boot/redirect.js';
 import { DirStateStore, MemoryStateStore } from '../boot/state.js';
 import { RelayClient } from '@bootwire/dhcp';
 import { findModel, formatMac, MODEL_NAMES } from '../phones/models.js';
-import { parseHostPort, UsageError } from '@bootwire/core';
+import { parseCredential } from '@bootwire/core/internal/credentials.js';
+import { parseHostPort, UsageError } from '@bootwire/core/internal/hostport.js';
 
 export interface BootFlags {
   model: string;
@@ -21,6 +22,7 @@ export interface BootFlags {
   server?: string;
   state?: string;
   redirect: string[];
+  backupUser?: string;
   json?: boolean;
 }
 
@@ -50,6 +52,8 @@ export async function boot(flags: BootFlags): Promise<void> {
       if (!model.protocols.order.includes(s.protocol)) throw new UsageError(`--server ${flags.server}: the ${model.name} does not fetch files over ${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`);
     }
   }
+  const backupCredentials = flags.backupUser !== undefined ? parseCredential(flags.backupUser) : undefined;
+  if (flags.backupUser !== undefined && !backupCredentials) throw new UsageError('--backup-user: expected USER:PASS');
   const dhcpTimeoutMs = Number(flags.dhcpTimeoutMs);
   if (!/^[0-9]+$/.test(flags.dhcpTimeoutMs) || dhcpTimeoutMs < 10 || dhcpTimeoutMs > 60_000) throw new UsageError(`--dhcp-timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.dhcpTimeoutMs)}`);
   let client: RelayClient | undefined;
@@ -71,6 +75,7 @@ export async function boot(flags: BootFlags): Promise<void> {
       ...(flags.server !== undefined ? { server: flags.server } : {}),
       state: flags.state ? new DirStateStore(flags.state) : new MemoryStateStore(),
       fetch: { redirect: redirector(redirects) },
+      ...(backupCredentials ? { backupCredentials } : {}),
     });
   } finally {
     await client?.close();

@@ -10,14 +10,10 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { defaultRoot } from './default-root.js';
 import type { BootwireConfig } from '../config/schema.js';
 import { DhcpConfigError, DhcpServer } from '@bootwire/dhcp';
-import { ImageCache } from '@bootwire/core';
-import { loadRemapFile, nameRules, RemapFileError } from '@bootwire/core';
-import type { RemapRules } from '@bootwire/core';
-import { createRootResolver, type RootResolver, type UniqueRoot } from '@bootwire/core';
-import { PhoneDirectory } from '@bootwire/core';
-import { HttpFileServer, type HttpServerOptions } from '@bootwire/http';
+import { type Credential, ImageCache, loadRemapFile, nameRules, parseCredential, parseHostPort, PhoneDirectory, RemapFileError, type RemapRules, createRootResolver, type RootResolver, type UniqueRoot, UsageError } from '@bootwire/core';
+import { type BackupAreaOptions, HttpBackupStore, HttpFileServer, type HttpServerOptions } from '@bootwire/http';
+import { FtpServer, type FtpServerOptions, resolverFileResolver } from '@bootwire/ftp';
 import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
-import { parseHostPort, UsageError } from '@bootwire/core';
 import { createLogger } from '../util/log.js';
 
 export interface ServeFlags {
@@ -49,6 +45,16 @@ export interface ServeFlags {
   remap?: string;
   lowercase?: boolean;
   uniqueRoot?: string;
+  /** `PREFIX=DIR`, repeatable. */
+  backup?: string[];
+  /** `USER:PASS` for the --backup areas, repeatable. */
+  backupUser?: string[];
+  backupMaxKb?: string;
+  ftp?: string;
+  ftpPassivePorts?: string;
+  ftpAdvertise?: string;
+  /** `USER:PASS`, repeatable. */
+  ftpUser?: string[];
 }
 
 
@@ -111,8 +117,13 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
   const key = flags.key ?? (h?.https ? fromFile(h.https.key) : undefined);
   if (!httpsListen && (flags.cert || flags.key)) throw new UsageError('--cert and --key go with --https HOST:PORT');
   if (httpsListen && (!cert || !key)) throw new UsageError('--https needs --cert FILE and --key FILE');
-  if (!httpListen && !httpsListen) return undefined;
+  const backup = await backupStore(flags, cfg);
+  if (!httpListen && !httpsListen) {
+    if (backup) throw new UsageError('backups (--backup or the config\'s http.backup) are served over HTTP: add --http HOST:PORT or --https HOST:PORT');
+    return undefined;
+  }
   const o: HttpServerOptions = { root, cache };
+  if (backup) o.backup = backup;
   if (h?.maxConnections !== undefined) o.maxConnections = h.maxConnections;
   if (h?.maxConnectionsPerClient !== undefined) o.maxConnectionsPerClient = h.maxConnectionsPerClient;
   if (httpListen) {
@@ -159,6 +170,65 @@ async function rootResolverFor(flags: ServeFlags, cfg: BootwireConfig | undefine
   }
 }
 
+function credentials(list: readonly string[] | undefined, flag: string): Credential[] {
+  return (list ?? []).map((text) => {
+    const c = parseCredential(text);
+    if (!c) throw new UsageError(`${flag} ${JSON.stringify(text.replace(/:.*/, ':…'))}: expected USER:PASS`);
+    return c;
+  });
+}
+
+/** The backup areas of --backup PREFIX=DIR (with --backup-user), else of the config's http.backup. */
+async function backupStore(flags: ServeFlags, cfg: BootwireConfig | undefined): Promise<HttpBackupStore | undefined> {
+  const users = credentials(flags.backupUser, '--backup-user');
+  let areas: BackupAreaOptions[];
+  if (flags.backup && flags.backup.length > 0) {
+    areas = flags.backup.map((text) => {
+      const i = text.indexOf('=');
+      if (i <= 0 || i === text.length - 1) throw new UsageError(`--backup ${JSON.stringify(text)}: expected PREFIX=DIR, such as /backup/=/srv/phone-backups`);
+      return { prefix: text.slice(0, i), dir: text.slice(i + 1), ...(users.length ? { users } : {}) };
+    });
+  } else {
+    if (users.length) throw new UsageError('--backup-user goes with --backup PREFIX=DIR');
+    const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
+    areas = (cfg?.http?.backup ?? []).map((a) => ({ prefix: a.prefix, dir: fromFile(a.dir), ...(a.users ? { users: a.users } : {}) }));
+  }
+  if (areas.length === 0) return undefined;
+  const kb = flags.backupMaxKb !== undefined ? int(flags.backupMaxKb, '--backup-max-kb', 0, 1 << 20) : cfg?.http?.backupMaxKb;
+  try {
+    return await HttpBackupStore.open({ areas, ...(kb !== undefined ? { maxBytes: kb * 1024 } : {}) });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** FTP options from --ftp (and its flags), else the config's `ftp` section; undefined when neither asks. */
+function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string, cache: ImageCache): FtpServerOptions | undefined {
+  const f = cfg?.ftp;
+  const listen = flags.ftp ?? f?.listen;
+  if (!listen) {
+    if (flags.ftpPassivePorts || flags.ftpAdvertise || flags.ftpUser?.length) throw new UsageError('--ftp-passive-ports, --ftp-advertise and --ftp-user go with --ftp HOST:PORT');
+    return undefined;
+  }
+  const a = parseHostPort(listen, '127.0.0.1', '--ftp');
+  const o: FtpServerOptions = { host: a.host, port: a.port, root, cache, anonymous: f?.anonymous ?? true };
+  const range = flags.ftpPassivePorts ?? f?.passivePorts;
+  if (range !== undefined) {
+    const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(range);
+    const from = Number(m?.[1]);
+    const to = Number(m?.[2]);
+    if (!m || from < 1 || to > 65535 || from > to) throw new UsageError(`--ftp-passive-ports ${JSON.stringify(range)}: expected A-B within 1-65535, such as 50000-50100`);
+    o.passivePorts = { from, to };
+  }
+  const advertise = flags.ftpAdvertise ?? f?.advertise;
+  if (advertise !== undefined) o.advertise = advertise;
+  const users = [...credentials(flags.ftpUser, '--ftp-user'), ...(f?.users ?? [])];
+  if (users.length) o.users = users;
+  if (f?.maxConnections !== undefined) o.maxConnections = f.maxConnections;
+  if (f?.maxConnectionsPerClient !== undefined) o.maxConnectionsPerClient = f.maxConnectionsPerClient;
+  return o;
+}
+
 const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
@@ -174,35 +244,41 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     }
   }
   // Without a root anywhere: the example root `bootwire init` writes (every model's files).
-  const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !explicit('tftp') && flags.http === undefined;
+  const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !cfg.ftp && !explicit('tftp') && flags.http === undefined && flags.ftp === undefined;
   const EXAMPLE_ROOT = flags.root ?? cfg?.root ?? (dhcpOnly ? '' : await defaultRoot());
   const tftpOpts = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
   // TFTP and HTTP serve one root from one cache: one shared copy of each file version for both.
   const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
   if (tftpOpts) tftpOpts.cache = cache;
-  const httpOpts = await httpOptions(flags, cfg, tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT, cache);
-  // One resolver and one phone directory for every file server: the same names for TFTP and HTTP,
-  // and the phone of each address from the DHCP server's leases when it runs here.
-  const phones = cfg?.dhcp && (tftpOpts || httpOpts) ? new PhoneDirectory() : undefined;
-  if (tftpOpts || httpOpts) {
-    const resolver = await rootResolverFor(flags, cfg, tftpOpts?.root ?? httpOpts!.root!);
+  const servedRoot = tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT;
+  const httpOpts = await httpOptions(flags, cfg, servedRoot, cache);
+  const ftpOpts = ftpOptions(flags, cfg, servedRoot, cache);
+  // One resolver and one phone directory for every file server: the same names for TFTP, HTTP and
+  // FTP, and the phone of each address from the DHCP server's leases when it runs here.
+  const phones = cfg?.dhcp && (tftpOpts || httpOpts || ftpOpts) ? new PhoneDirectory() : undefined;
+  if (tftpOpts || httpOpts || ftpOpts) {
+    const resolver = await rootResolverFor(flags, cfg, tftpOpts?.root ?? httpOpts?.root ?? servedRoot);
     for (const o of [tftpOpts, httpOpts]) {
       if (!o) continue;
       o.resolver = resolver;
       if (phones) o.phones = phones;
     }
+    if (ftpOpts) ftpOpts.resolveFile = resolverFileResolver(resolver, cache, phones ? { phones } : {});
   }
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let http: HttpFileServer | undefined;
+  let ftp: FtpServer | undefined;
   try {
     if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
     if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp, ...(phones ? { phones } : {}) });
     if (httpOpts) http = await HttpFileServer.start(httpOpts);
+    if (ftpOpts) ftp = await FtpServer.start(ftpOpts);
   } catch (e) {
     await tftp?.close(0);
     await dhcp?.close();
     await http?.close(0);
+    await ftp?.close(0);
     if (e instanceof ConfigError || e instanceof DhcpConfigError) throw new UsageError(`bad config: ${e.message}`);
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
@@ -229,6 +305,14 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       const a = http.address(kind);
       if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
     }
+    for (const b of httpOpts?.backup instanceof HttpBackupStore ? httpOpts.backup.list() : []) {
+      process.stdout.write(`bootwire: http backups under ${b.prefix} stored in ${b.dir}${b.auth ? ', Basic auth' : ''}\n`);
+    }
+  }
+  if (ftp) {
+    if (log.isLevelEnabled('info')) ftp.on('transfer', (r) => log.info(r, `ftp ${r.command} ${r.path} ${r.ok ? 'done' : 'failed'}`));
+    ftp.on('warning', (m) => log.warn(m));
+    process.stdout.write(`bootwire: ftp listening on ${show(ftp.address())}, root ${ftp.rootReal}, read-only\n`);
   }
 
   await new Promise<void>((resolve) => {
@@ -240,10 +324,10 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       }
       stopping = true;
       log.info(`${signal}: stopping; running transfers get up to ${graceMs / 1000}s`);
-      void Promise.all([tftp?.close(graceMs), dhcp?.close(), http?.close(graceMs)]).then(() => resolve());
+      void Promise.all([tftp?.close(graceMs), dhcp?.close(), http?.close(graceMs), ftp?.close(graceMs)]).then(() => resolve());
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
-  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats() }, 'stopped');
+  log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats(), ftp: ftp?.stats() }, 'stopped');
 }

@@ -70,10 +70,10 @@ export async function storm(flags: StormFlags, argv: string[]): Promise<void> {
     throw e;
   }
   const protocols = flags.protocols?.split(',').map((p) => p.trim().toLowerCase()) as FileProtocol[] | undefined;
-  for (const p of protocols ?? []) if (!['tftp', 'http', 'https'].includes(p)) throw new UsageError(`--protocols: ${JSON.stringify(p)} is not tftp, http or https`);
+  for (const p of protocols ?? []) if (!['tftp', 'http', 'https', 'ftp'].includes(p)) throw new UsageError(`--protocols: ${JSON.stringify(p)} is not tftp, http, https or ftp`);
   const compare = (flags.compare ?? '').split(',').map((s) => s.trim()).filter(Boolean) as PeerName[];
   for (const c of compare) if (!PEERS.includes(c)) throw new UsageError(`--compare: ${JSON.stringify(c)} is not one of ${PEERS.join(', ')}`);
-  if (flags.server !== 'builtin' && !/^(tftp|https?):\/\//.test(flags.server)) throw new UsageError(`--server must be builtin or a tftp://, http:// or https:// URL, got ${JSON.stringify(flags.server)}`);
+  if (flags.server !== 'builtin' && !/^(tftp|https?|ftp):\/\//.test(flags.server)) throw new UsageError(`--server must be builtin or a tftp://, http://, https:// or ftp:// URL, got ${JSON.stringify(flags.server)}`);
   if (flags.server !== 'builtin' && flags.dhcp === 'builtin') throw new UsageError('--server URL measures another file server: give --dhcp none (or the DHCP server as HOST:PORT)');
   if (flags.dhcp !== 'builtin' && flags.dhcp !== 'none') parseHostPort(flags.dhcp, '127.0.0.1', '--dhcp');
   const site = flags.site ? siteOptions(flags) : undefined;

@@ -114,10 +114,30 @@ export const tftpSchema = z.strictObject({
   maxFilenameBytes: z.number().int().min(1).max(65535).optional(),
 });
 
+/** A user name and password (HTTP backup areas, FTP logins). */
+const credential = z.strictObject({ user: z.string().min(1).regex(/^[^:\x00-\x1f\x7f]+$/, 'no ":" or control characters'), password: z.string() });
+
 /** HTTP and/or HTTPS over the same root as TFTP; cert and key are PEM files, relative to the config file. */
 export const httpSchema = z.strictObject({
   listen: hostPort.optional(),
   https: z.strictObject({ listen: hostPort, cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  maxConnections: z.number().int().min(1).optional(),
+  maxConnectionsPerClient: z.number().int().min(1).optional(),
+  /** Backup areas (Avaya BRURI): PUT/GET/HEAD/DELETE under `prefix`, stored in `dir` (relative to the config file). */
+  backup: z.array(z.strictObject({ prefix: z.string().min(1), dir: z.string().min(1), users: z.array(credential).optional() })).optional(),
+  /** Largest backup a PUT may store, in KiB (default 1024). */
+  backupMaxKb: z.number().int().min(0).max(1 << 20).optional(),
+});
+
+/** Read-only FTP over the same root and file copies as TFTP and HTTP. */
+export const ftpSchema = z.strictObject({
+  listen: hostPort,
+  /** Passive data ports, `A-B`; default any free port. */
+  passivePorts: z.string().regex(/^[0-9]{1,5}-[0-9]{1,5}$/, 'expected a port range like 50000-50100').optional(),
+  /** The IPv4 address PASV announces (behind NAT); default the control connection's local address. */
+  advertise: ipv4.optional(),
+  anonymous: z.boolean().default(true),
+  users: z.array(credential).optional(),
   maxConnections: z.number().int().min(1).optional(),
   maxConnectionsPerClient: z.number().int().min(1).optional(),
 });
@@ -138,6 +158,7 @@ export const configSchema = z.strictObject({
   tftp: tftpSchema.optional(),
   dhcp: dhcpSchema.optional(),
   http: httpSchema.optional(),
+  ftp: ftpSchema.optional(),
 });
 
 export type BootwireConfig = z.infer<typeof configSchema>;
@@ -147,4 +168,5 @@ export type ClassConfig = z.infer<typeof classSchema>;
 export type TftpConfig = z.infer<typeof tftpSchema>;
 export type HttpConfig = z.infer<typeof httpSchema>;
 export type NamesConfig = z.infer<typeof namesSchema>;
+export type FtpConfig = z.infer<typeof ftpSchema>;
 export type Matcher = z.infer<typeof matcher>;

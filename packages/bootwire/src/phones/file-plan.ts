@@ -33,6 +33,8 @@ export interface FileServer {
   readonly pathPrefix: string;
   /** Where the server came from: `option 242 HTTPSRVR`, `siaddr`, `option 160`, ... */
   readonly source: string;
+  /** A login named with the server (`ftp://user:pass@host/`); FTP is anonymous without one. */
+  readonly credentials?: { readonly user: string; readonly password: string };
 }
 
 export interface CallServer {
@@ -204,19 +206,22 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
 /** Option 66 of a 1200: an address or name (TFTP), or `proto://[user;pass@]host[:port][/path]`. */
 function server66(text: string, warnings: string[]): FileServer | undefined {
   const t = text.trim();
-  const m = /^([A-Za-z]+):\/\/(?:[^@/]*@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(\/.*)?$/.exec(t);
+  const m = /^([A-Za-z]+):\/\/(?:([^@/]*)@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?(\/.*)?$/.exec(t);
   if (m) {
     const proto = m[1]!.toLowerCase();
     if (proto !== 'tftp' && proto !== 'ftp' && proto !== 'http' && proto !== 'https') {
       warnings.push(`option 66: unsupported protocol ${JSON.stringify(proto)}`);
       return undefined;
     }
-    const p = m[3] !== undefined ? Number(m[3]) : DEFAULT_PORTS[proto];
+    const p = m[4] !== undefined ? Number(m[4]) : DEFAULT_PORTS[proto];
     if (p < 1 || p > 65535) {
-      warnings.push(`option 66: bad port ${m[3]}`);
+      warnings.push(`option 66: bad port ${m[4]}`);
       return undefined;
     }
-    return { protocol: proto, host: m[2]!.replace(/^\[|\]$/g, ''), port: p, pathPrefix: dirPrefix(m[4]), source: 'option 66' };
+    // `user;password@` (the 1200 SIP guide's form; `user:password@` accepted too).
+    const login = m[2] !== undefined ? /^([^;:]*)[;:](.*)$/.exec(m[2]) : undefined;
+    const credentials = login ? { credentials: { user: login[1]!, password: login[2]! } } : m[2] ? { credentials: { user: m[2], password: '' } } : {};
+    return { protocol: proto, host: m[3]!.replace(/^\[|\]$/g, ''), port: p, pathPrefix: dirPrefix(m[5]), source: 'option 66', ...credentials };
   }
   if (/^[A-Za-z0-9.-]+$/.test(t) && t !== '') return { protocol: 'tftp', host: t, port: DEFAULT_PORTS.tftp, pathPrefix: '', source: 'option 66' };
   warnings.push(`option 66 ${JSON.stringify(t.slice(0, 60))} is neither an address nor a URL`);
@@ -239,6 +244,7 @@ export function sip1200ImageServer(fw: Sip1200Fw, provisioning: FileServer): Fil
     port: same ? provisioning.port : DEFAULT_PORTS[protocol],
     pathPrefix: same ? provisioning.pathPrefix : '',
     source: `[FW] ${fw.serverIp !== undefined ? 'SERVER_IP' : 'provisioning server'}`,
+    ...(fw.user !== undefined ? { credentials: { user: fw.user, password: fw.password ?? '' } } : same && provisioning.credentials ? { credentials: provisioning.credentials } : {}),
   };
 }
 
@@ -288,7 +294,8 @@ function audiocodesPlan(model: PhoneModel, ack: AckLike, opts: PlanOptions): Fil
     }
     warnings.push(...r.warnings.map((w) => `${source}: ${w}`));
     const u = r.url;
-    return plan({ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source }, u.image, u.config);
+    const credentials = u.user !== undefined ? { credentials: { user: u.user, password: u.password ?? '' } } : {};
+    return plan({ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source, ...credentials }, u.image, u.config);
   };
   const defaults = () => ({
     image: expandTemplate('<MODEL>.img', model.name, opts.mac, 'hex-lower'),

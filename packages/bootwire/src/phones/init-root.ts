@@ -38,6 +38,11 @@ export interface ExampleRootOptions {
   readonly imageSize?: number;
   /** PRNG seed for image bytes. */
   readonly seed?: number;
+  /**
+   * `SET BRURI` in 46xxsettings.txt: where the 1600 and 96xx phones back up their user data
+   * (e.g. `http://10.77.0.1/backup/`, served with `serve --backup /backup/=DIR`). Default: none.
+   */
+  readonly backupUri?: string;
 }
 
 // ------------------------------------------------------------------------------------------ bytes
@@ -224,7 +229,8 @@ export function exampleRootFiles(opts: ExampleRootOptions = {}): RootFile[] {
   for (const script of [...new Set(s96.map((m) => m.files.script!))]) {
     files.push({ path: script, content: avayaUpgradeScript(script, s96.filter((m) => m.files.script === script), 'Avaya 9600 SIP') });
   }
-  files.push({ path: '46xxsettings.txt', content: SETTINGS });
+  const backup = opts.backupUri !== undefined ? `## Backup and restore of the 1600/96xx user data (BRURI): HTTP PUT and GET there.\nSET BRURI ${opts.backupUri}\n` : '';
+  files.push({ path: '46xxsettings.txt', content: SETTINGS.replace('IF $MODEL4 SEQ 4610 GOTO H323', `${backup}IF $MODEL4 SEQ 4610 GOTO H323`) });
   for (const m of byFamily('avaya-1200-sip')) files.push({ path: m.files.script!, content: sip1200Provisioning(m) });
   files.push({ path: '12x0_device.cfg', content: SIP1200_DEVICE });
   for (const m of byFamily('audiocodes-400hd')) files.push({ path: `${m.name}.cfg`, content: audiocodesCfg(m) });

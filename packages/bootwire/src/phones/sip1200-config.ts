@@ -174,6 +174,9 @@ export interface Sip1200Fw {
   readonly protocol: Sip1200Protocol;
   /** Undefined: the server the provisioning file came from. */
   readonly serverIp?: string;
+  /** SRV_USER_NAME / SRV_USER_PASS: the FTP (or HTTP) login for the download; anonymous without. */
+  readonly user?: string;
+  readonly password?: string;
   readonly line: number;
   readonly filenameLine: number;
 }
@@ -188,12 +191,15 @@ export function fwDirective(file: Sip1200File): Sip1200Fw | undefined {
   const mode = (last('DOWNLOAD_MODE')?.value ?? 'AUTO').toUpperCase();
   const protocol = (last('PROTOCOL')?.value ?? 'TFTP').toUpperCase();
   const server = last('SERVER_IP');
+  const user = last('SRV_USER_NAME');
+  const password = last('SRV_USER_PASS');
   return {
     version: version.value,
     mode: mode === 'FORCED' ? 'FORCED' : 'AUTO',
     filename: filename.value,
     protocol: (['TFTP', 'FTP', 'HTTP', 'HTTPS'].includes(protocol) ? protocol : 'TFTP') as Sip1200Protocol,
     ...(server ? { serverIp: server.value } : {}),
+    ...(user ? { user: user.value, password: password?.value ?? '' } : {}),
     line: s.line,
     filenameLine: filename.line,
   };

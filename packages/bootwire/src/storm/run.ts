@@ -4,7 +4,7 @@
  * namespaces (src/storm/site-storm.ts).
  */
 import dgram from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redirect } from '../boot/redirect.js';
@@ -115,15 +115,21 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
   }
   if (o.dhcp === 'builtin') relayPort = await freeUdpPort(relayAddress(0));
   if (o.server === 'builtin') {
-    const config = await loopbackConfig({ root, dir, http: true, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
+    // Backups (BRURI) of a root whose settings ask for them: the 1600 and 96xx phones restore and back up.
+    const backupDir = path.join(dir, 'backup');
+    await mkdir(backupDir, { recursive: true });
+    const config = await loopbackConfig({ root, dir, http: true, ftp: true, backupDir, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
     server = await startBootwire({ config, dir });
     if (o.dhcp === 'builtin') dhcpTarget = server.dhcp!;
     // The site's DHCP names 10.77.0.1 on the standard ports; here the servers are on loopback.
-    redirects.push({ protocol: 'tftp', host: '10.77.0.1', to: server.tftp! }, { protocol: 'http', host: '10.77.0.1', to: server.http! });
+    redirects.push({ protocol: 'tftp', host: '10.77.0.1', to: server.tftp! }, { protocol: 'http', host: '10.77.0.1', to: server.http! }, { protocol: 'ftp', host: '10.77.0.1', to: server.ftp! });
     if (o.dhcp === 'none') {
       const first = o.protocols?.[0] ?? 'http';
-      const ep = first === 'tftp' ? server.tftp! : server.http!;
+      const ep = first === 'tftp' ? server.tftp! : first === 'ftp' ? server.ftp! : server.http!;
       serverUrl = `${first}://${ep.host}:${ep.port}/`;
+      // A file the provisioning names on this host with another protocol (the 1200's [FW] PROTOCOL)
+      // is on its standard port there: the same server.
+      for (const [protocol, to] of [['tftp', server.tftp!], ['http', server.http!], ['ftp', server.ftp!]] as const) redirects.push({ protocol, host: ep.host, port: { tftp: 69, http: 80, ftp: 21 }[protocol], to });
     }
   } else {
     serverUrl = o.server;

@@ -19,6 +19,7 @@ export interface RunningServer {
   pid: number;
   tftp?: Endpoint;
   http?: Endpoint;
+  ftp?: Endpoint;
   dhcp?: Endpoint;
   usage(): ProcUsage | undefined;
   stop(): Promise<void>;
@@ -38,10 +39,11 @@ const stopper = (child: ChildProcess) => () => stopChild(child);
  * The DHCP part comes from the root's bootwire.json (as `bootwire init` writes it), widened to a /16
  * so a thousand phones fit.
  */
-export async function loopbackConfig(o: { root: string; dir: string; relayPort?: number; http: boolean; workers?: number }): Promise<Record<string, unknown>> {
+export async function loopbackConfig(o: { root: string; dir: string; relayPort?: number; http: boolean; ftp?: boolean; backupDir?: string; workers?: number }): Promise<Record<string, unknown>> {
   const base = existsSync(path.join(o.root, 'bootwire.json')) ? JSON.parse(await readFile(path.join(o.root, 'bootwire.json'), 'utf8')) : {};
   const cfg: Record<string, unknown> = { root: o.root, tftp: { listen: '127.0.0.1:0', ...(o.workers !== undefined ? { workers: o.workers } : {}) } };
-  if (o.http) cfg['http'] = { listen: '127.0.0.1:0' };
+  if (o.http) cfg['http'] = { listen: '127.0.0.1:0', ...(o.backupDir ? { backup: [{ prefix: '/backup/', dir: o.backupDir }] } : {}) };
+  if (o.ftp) cfg['ftp'] = { listen: '127.0.0.1:0' };
   if (o.relayPort !== undefined && base.dhcp) {
     const subnets = (base.dhcp.subnets as { subnet: string }[]).map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
     cfg['dhcp'] = { ...base.dhcp, listen: '127.0.0.1:0', relayPort: o.relayPort, leases: path.join(o.dir, 'leases.db'), subnets };
@@ -56,10 +58,10 @@ export async function loopbackConfig(o: { root: string; dir: string; relayPort?:
 export async function startBootwire(o: { config: Record<string, unknown>; dir: string; prefix?: string[]; env?: NodeJS.ProcessEnv }): Promise<RunningServer> {
   const file = path.join(o.dir, 'bootwire-storm.json');
   await writeFile(file, JSON.stringify(o.config, null, 2));
-  const services = (['tftp', 'http', 'dhcp'] as const).filter((k) => o.config[k] !== undefined);
+  const services = (['tftp', 'http', 'ftp', 'dhcp'] as const).filter((k) => o.config[k] !== undefined);
   const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS)];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
-  const got: { tftp?: Endpoint; http?: Endpoint; dhcp?: Endpoint } = {};
+  const got: { tftp?: Endpoint; http?: Endpoint; ftp?: Endpoint; dhcp?: Endpoint } = {};
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   await new Promise<void>((resolve, reject) => {
@@ -67,7 +69,7 @@ export async function startBootwire(o: { config: Record<string, unknown>; dir: s
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      for (const m of out.matchAll(/bootwire: (tftp|http|dhcp) listening on ([0-9.]+):([0-9]+)/g)) got[m[1] as 'tftp' | 'http' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
+      for (const m of out.matchAll(/bootwire: (tftp|http|ftp|dhcp) listening on ([0-9.]+):([0-9]+)/g)) got[m[1] as 'tftp' | 'http' | 'ftp' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
       if (services.every((k) => got[k])) {
         clearTimeout(timer);
         resolve();

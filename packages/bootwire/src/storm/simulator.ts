@@ -15,7 +15,7 @@ function workerFile(): string {
   return here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../dist/storm/sim-worker.js') : path.join(path.dirname(here), 'sim-worker.js');
 }
 
-export type PhoneStage = 'waiting' | 'dhcp' | 'script' | 'image' | 'settings' | 'done' | 'failed';
+export type PhoneStage = 'waiting' | 'dhcp' | 'script' | 'image' | 'settings' | 'restore' | 'backup' | 'done' | 'failed';
 
 export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'startEpochMs' | 'offsetsMs' | 'dhcp'> {
   phones: FleetPhone[];
@@ -33,7 +33,7 @@ export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'start
 export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
   const n = o.phones.length;
   const stage: PhoneStage[] = new Array(n).fill('waiting');
-  const counts: Record<PhoneStage, number> = { waiting: n, dhcp: 0, script: 0, image: 0, settings: 0, done: 0, failed: 0 };
+  const counts: Record<PhoneStage, number> = { waiting: n, dhcp: 0, script: 0, image: 0, settings: 0, restore: 0, backup: 0, done: 0, failed: 0 };
   const move = (i: number, to: PhoneStage) => {
     counts[stage[i]!]--;
     counts[to]++;

@@ -188,8 +188,8 @@ async function writeAll(handle: fs.FileHandle, buffers: Uint8Array[]): Promise<v
   }
 }
 
-/** Makes a rename or link in `dir` durable. */
-async function syncDirectory(dir: string): Promise<void> {
+/** Makes a rename, link or unlink in `dir` durable. */
+export async function syncDirectory(dir: string): Promise<void> {
   const d = await fs.open(dir, 'r');
   try {
     await d.sync();

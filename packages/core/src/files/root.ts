@@ -32,7 +32,8 @@ export async function openRoot(root: string): Promise<string> {
   return real;
 }
 
-function isInside(rootReal: string, p: string): boolean {
+/** True when `p` is `rootReal` or below it (both real paths). */
+export function isInside(rootReal: string, p: string): boolean {
   return p === rootReal || p.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
 }
 
