@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { ImageCache, type FileLease } from '../files/image-cache.js';
 import { openRoot, resolveForRead } from '../files/root.js';
 import { evaluateConditions, type ConditionalOutcome, type Validators } from './conditional.js';
@@ -121,6 +122,15 @@ export interface HttpServerStats {
 
 export const ALLOW = 'GET, HEAD';
 
+/** What a reload may change: the root, the caps, the HTTPS certificate and key (not the listen addresses). */
+export type HttpReconfigureOptions = Pick<HttpServerOptions, 'root' | 'http' | 'https' | 'maxConnections' | 'maxConnectionsPerClient'>;
+
+/** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
+export interface PreparedHttpChange {
+  commit(): void;
+  abort(): void;
+}
+
 export declare interface HttpFileServer {
   on(event: 'request', listener: (record: HttpRequestRecord) => void): this;
   on(event: 'client-error', listener: (message: string) => void): this;
@@ -176,21 +186,31 @@ export class HttpFileServer extends EventEmitter {
   private closed: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly chunkBytes: number;
+  /** Shared by every listener's table; a reload changes the numbers in place. */
+  private readonly caps: { maxConnections: number; maxPerClient: number };
+  private root: string;
+  /** Where each listener was asked to listen (port 0 stays 0: a reload asking it again changes nothing). */
+  private readonly asked: Partial<Record<'http' | 'https', HttpListen>>;
 
   private constructor(
-    readonly rootReal: string,
+    rootReal: string,
     listeners: Omit<Listener, 'table'>[],
     cache: ImageCache,
     opts: HttpServerOptions,
   ) {
     super();
+    this.root = rootReal;
     this.cache = cache;
     this.now = opts.now ?? Date.now;
     this.chunkBytes = Math.max(16 * 1024, opts.chunkBytes ?? 512 * 1024);
-    const caps = {
+    this.asked = {
+      ...(opts.http ? { http: { host: opts.http.host, port: opts.http.port } } : {}),
+      ...(opts.https ? { https: { host: opts.https.host, port: opts.https.port } } : {}),
+    };
+    const caps = (this.caps = {
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
-    };
+    });
     this.servers = listeners.map((l) => ({
       ...l,
       table: new ConnectionTable<Socket>(caps, (socket) => {
@@ -202,6 +222,59 @@ export class HttpFileServer extends EventEmitter {
   }
 
   private readonly servers: Listener[];
+
+  /** The root's real path (a reload may change it; responses under way keep their file copies). */
+  get rootReal(): string {
+    return this.root;
+  }
+
+  /**
+   * A new configuration, checked before anything changes: the root opens, a new certificate and key
+   * make a TLS context. A listen address that changes (or a listener added or removed) is refused
+   * with "restart needed". `commit()` applies it at once: new requests and handshakes use it,
+   * responses under way finish as they started; lower caps are reached as connections close.
+   */
+  async prepareReconfigure(o: HttpReconfigureOptions): Promise<PreparedHttpChange> {
+    const restart: string[] = [];
+    for (const kind of ['http', 'https'] as const) {
+      const was = this.asked[kind];
+      const now = o[kind];
+      if (!was && !now) continue;
+      if (!was || !now) restart.push(`${kind} listener ${was ? 'removed' : 'added'}`);
+      else if (was.host !== now.host || was.port !== now.port) restart.push(`${kind} listen address (${was.host}:${was.port} to ${now.host}:${now.port})`);
+    }
+    if (restart.length) throw new Error(`${restart.join(', ')}: restart needed`);
+    const rootReal = await openRoot(o.root);
+    let context: { cert: string | Buffer; key: string | Buffer } | undefined;
+    if (o.https) {
+      try {
+        tls.createSecureContext({ cert: o.https.cert, key: o.https.key });
+      } catch (e) {
+        throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);
+      }
+      context = { cert: o.https.cert, key: o.https.key };
+    }
+    let done = false;
+    return {
+      abort: () => {
+        done = true;
+      },
+      commit: () => {
+        if (done) return;
+        done = true;
+        this.root = rootReal;
+        this.caps.maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+        this.caps.maxPerClient = o.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+        const secure = this.servers.find((l) => l.kind === 'https');
+        if (secure && context) (secure.server as https.Server).setSecureContext(context);
+      },
+    };
+  }
+
+  /** prepareReconfigure, then commit. */
+  async reconfigure(o: HttpReconfigureOptions): Promise<void> {
+    (await this.prepareReconfigure(o)).commit();
+  }
 
   static async start(options: HttpServerOptions): Promise<HttpFileServer> {
     if (!options.http && !options.https) throw new Error('an HTTP or HTTPS listen address is needed');

@@ -91,19 +91,45 @@ export const TFTP_LIMIT_DEFAULTS = {
   maxFilenameBytes: 1024,
 } as const;
 
+/** One finished transfer (emitted as 'transfer'). */
 export interface TransferRecord {
+  protocol: 'tftp';
   client: Endpoint;
   direction: 'read' | 'write';
   file: string;
   mode: string;
   blksize: number;
   windowsize: number;
+  /** The options the server acknowledged (its OACK), by name; empty when the client asked none. */
+  options: Record<string, string>;
   bytes: number;
   retransmits: number;
   ms: number;
   ok: boolean;
+  /** 'ok', or 'failed': it started and did not finish (the error says why). */
+  result: 'ok' | 'failed';
   error?: { code: number; message: string; by: 'peer' | 'local' };
 }
+
+/** A request answered with an ERROR before any transfer started (emitted as 'refused'). */
+export interface TftpRefusal {
+  protocol: 'tftp';
+  client: Endpoint;
+  direction: 'read' | 'write';
+  file: string;
+  mode: string;
+  result: 'refused';
+  error: { code: number; message: string; by: 'local' };
+}
+
+/** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
+export interface PreparedTftpChange {
+  commit(): void;
+  abort(): void;
+}
+
+/** What a reload may change: everything but the worker threads and the file cache. */
+export type TftpReconfigureOptions = Omit<TftpServerOptions, 'workers' | 'cache' | 'cacheBytes'>;
 
 export interface TftpServerStats {
   activeTransfers: number;
@@ -145,6 +171,8 @@ interface Active {
   status: TransferStatus;
   /** Still holds a slot under the caps (false once reclaimed). */
   counted: boolean;
+  /** Why the request was refused, when it was (set by refuse()). */
+  refused?: { code: number; message: string };
   /** Ends it early (reclaimed, or shutdown for uploads); set once it runs. */
   stop?: (code: number, message: string) => void;
   /** Its client repeated the request. */
@@ -158,6 +186,8 @@ const MAX_ERROR_MESSAGE = 160;
 
 export declare interface TftpServer {
   on(event: 'transfer', listener: (record: TransferRecord) => void): this;
+  /** Only emitted while someone listens: a flood of refused requests costs nothing otherwise. */
+  on(event: 'refused', listener: (record: TftpRefusal) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
 }
 
@@ -170,7 +200,7 @@ export class TftpServer extends EventEmitter {
   private readonly byAddress = new Map<string, Set<Active>>();
   private counted = 0;
   private nextTaskId = 1;
-  private readonly limiter: RateLimiter;
+  private limiter: RateLimiter;
   private readonly counters: TftpServerStats = {
     activeTransfers: 0,
     transfersStarted: 0,
@@ -190,15 +220,19 @@ export class TftpServer extends EventEmitter {
   readonly cache: ImageCache;
 
   private constructor(
-    private readonly socket: dgram.Socket,
-    readonly rootReal: string,
-    private readonly opts: Limits,
+    private socket: dgram.Socket,
+    private root: string,
+    private opts: Limits,
     cache: ImageCache,
     readonly runner: TransferRunner,
   ) {
     super();
     this.cache = cache;
     this.limiter = new RateLimiter(opts.maxRequestRate);
+    this.listen(socket);
+  }
+
+  private listen(socket: dgram.Socket): void {
     socket.on('message', (msg, rinfo) => {
       void this.onRequest(msg, { address: rinfo.address, port: rinfo.port }).catch((e: unknown) => {
         this.emit('warning', `request from ${rinfo.address}:${rinfo.port} failed: ${(e as Error).message}`);
@@ -207,37 +241,16 @@ export class TftpServer extends EventEmitter {
     socket.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
   }
 
+  /** The root's real path (a reload may change it; running transfers keep their files). */
+  get rootReal(): string {
+    return this.root;
+  }
+
   static async start(options: TftpServerOptions): Promise<TftpServer> {
     const rootReal = await openRoot(options.root);
     const host = options.host ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(options.port ?? 69, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const d = TFTP_LIMIT_DEFAULTS;
-    const opts: Limits = {
-      root: options.root,
-      host,
-      maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
-      maxClientTimeoutMs: options.maxClientTimeoutMs ?? d.maxClientTimeoutMs,
-      maxTransferMs: options.maxTransferMs ?? d.maxTransferMs,
-      maxTransfersPerAddress: options.maxTransfersPerAddress ?? d.maxTransfersPerAddress,
-      maxRequestRate: options.maxRequestRate ?? d.maxRequestRate,
-      retriesBeforeAnswer: options.retriesBeforeAnswer ?? d.retriesBeforeAnswer,
-      maxUnackedBytes: options.maxUnackedBytes ?? d.maxUnackedBytes,
-      maxFilenameBytes: options.maxFilenameBytes ?? d.maxFilenameBytes,
-      allowWrite: options.allowWrite ?? false,
-      allowOverwrite: options.allowOverwrite ?? false,
-      maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
-      timeoutMs: options.timeoutMs ?? 1000,
-      maxRetries: options.maxRetries ?? 5,
-      maxBlksize: Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX),
-      maxWindowsize: options.maxWindowsize ?? 64,
-    };
+    const socket = await bindRequestSocket(host, options.port ?? 69);
+    const opts = limitsOf(options, host);
     let runner: TransferRunner;
     try {
       runner = createTransferRunner(options.workers ?? defaultWorkerCount());
@@ -246,6 +259,56 @@ export class TftpServer extends EventEmitter {
       throw e;
     }
     return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner);
+  }
+
+  /**
+   * A new configuration, checked before anything changes: the root opens, and a new listen address
+   * is bound (port 0 keeps the current port). `commit()` swaps it in at once: requests from then on
+   * are served on the new settings, while running transfers finish on what they started with (their
+   * socket, file copy, options and timers are their own).
+   */
+  async prepareReconfigure(options: TftpReconfigureOptions): Promise<PreparedTftpChange> {
+    const rootReal = await openRoot(options.root);
+    const host = options.host ?? '0.0.0.0';
+    const current = this.socket.address();
+    const port = options.port === undefined ? 69 : options.port === 0 ? current.port : options.port;
+    let socket: dgram.Socket | undefined;
+    if (host !== this.opts.host || port !== current.port) {
+      try {
+        socket = await bindRequestSocket(host, port);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(`cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`);
+      }
+    }
+    const opts = limitsOf(options, host);
+    let done = false;
+    return {
+      abort: () => {
+        if (done) return;
+        done = true;
+        socket?.close();
+      },
+      commit: () => {
+        if (done) return;
+        done = true;
+        if (this.closing) return void socket?.close();
+        if (opts.maxRequestRate !== this.opts.maxRequestRate) this.limiter = new RateLimiter(opts.maxRequestRate);
+        this.opts = opts;
+        this.root = rootReal;
+        if (socket) {
+          const old = this.socket;
+          this.socket = socket;
+          this.listen(socket);
+          old.close();
+        }
+      },
+    };
+  }
+
+  /** prepareReconfigure, then commit. */
+  async reconfigure(options: TftpReconfigureOptions): Promise<void> {
+    (await this.prepareReconfigure(options)).commit();
   }
 
   address(): Endpoint {
@@ -300,6 +363,7 @@ export class TftpServer extends EventEmitter {
     if (p.opcode !== Opcode.RRQ && p.opcode !== Opcode.WRQ) return; // strays to the well-known port
     if (Buffer.byteLength(p.filename) > this.opts.maxFilenameBytes) {
       this.replyError(from, ErrorCode.ILLEGAL_OPERATION, 'file name too long');
+      this.emitRefusal(p, from, ErrorCode.ILLEGAL_OPERATION, 'file name too long');
       return;
     }
     const key = `${from.address}:${from.port}`;
@@ -311,6 +375,7 @@ export class TftpServer extends EventEmitter {
     if (!this.makeRoom(from.address)) {
       this.counters.busyRejections++;
       this.replyError(from, ErrorCode.NOT_DEFINED, 'server busy');
+      this.emitRefusal(p, from, ErrorCode.NOT_DEFINED, 'server busy');
       return;
     }
     const slot: Active = {
@@ -327,7 +392,10 @@ export class TftpServer extends EventEmitter {
     } finally {
       if (!started) this.forget(key, slot);
     }
-    if (!started) return;
+    if (!started) {
+      if (slot.refused) this.emitRefusal(p, from, slot.refused.code, slot.refused.message);
+      return;
+    }
     slot.done = started.done;
     await started.done;
     this.forget(key, slot);
@@ -392,20 +460,20 @@ export class TftpServer extends EventEmitter {
 
   /** Checks a RRQ and starts its transfer; returns a promise of its end, or undefined if refused. */
   private async startRead(req: RequestPacket, from: Endpoint, slot: Active): Promise<Started | undefined> {
-    if (req.mode === 'mail') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
+    if (req.mode === 'mail') return this.refuse(slot, from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
     const resolved = await resolveForRead(this.rootReal, req.filename);
-    if (!resolved.ok) return this.refuse(from, codeFor(resolved), resolved.message);
+    if (!resolved.ok) return this.refuse(slot, from, codeFor(resolved), resolved.message);
     let lease: FileLease;
     try {
       lease = await this.cache.acquire(resolved.path);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return this.refuse(from, ErrorCode.FILE_NOT_FOUND, `${quote(req.filename)} not found`);
-      return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`);
+      if (code === 'ENOENT') return this.refuse(slot, from, ErrorCode.FILE_NOT_FOUND, `${quote(req.filename)} not found`);
+      return this.refuse(slot, from, ErrorCode.ACCESS_VIOLATION, `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`);
     }
     if (!slot.counted) {
       lease.release(); // reclaimed while its file loaded
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'server busy');
+      return this.refuse(slot, from, ErrorCode.NOT_DEFINED, 'server busy');
     }
     // tsize is what goes on the wire: the netascii form is longer than the file. Scanned once per version.
     const netascii = req.mode === 'netascii';
@@ -443,18 +511,18 @@ export class TftpServer extends EventEmitter {
         lease.release();
         for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
         if (r.udp) addSendCounters(this.counters.udp, r.udp);
-        this.record(from, 'read', req, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
+        this.record(from, 'read', req, { blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, bytes: r.bytes, retransmits: r.retransmits }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
       });
     return { done };
   }
 
   private async startWrite(req: RequestPacket, from: Endpoint, slot: Active): Promise<Started | undefined> {
-    if (!this.opts.allowWrite) return this.refuse(from, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
-    if (req.mode === 'mail') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
+    if (!this.opts.allowWrite) return this.refuse(slot, from, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
+    if (req.mode === 'mail') return this.refuse(slot, from, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
     const resolved = await resolveForWrite(this.rootReal, req.filename);
-    if (!resolved.ok) return this.refuse(from, resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION, resolved.message);
+    if (!resolved.ok) return this.refuse(slot, from, resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION, resolved.message);
     if (req.known.tsize !== undefined && req.known.tsize > this.opts.maxUploadBytes) {
-      return this.refuse(from, ErrorCode.DISK_FULL, `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`);
+      return this.refuse(slot, from, ErrorCode.DISK_FULL, `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`);
     }
     const name = quote(req.filename);
     let file: AtomicFile;
@@ -462,15 +530,15 @@ export class TftpServer extends EventEmitter {
       // A new name is reserved from here: a second WRQ for it is refused before any data.
       file = await AtomicFile.create(resolved.path, { overwrite: this.opts.allowOverwrite });
     } catch (e) {
-      if (e instanceof FileExistsError) return this.refuse(from, ErrorCode.FILE_EXISTS, `${name} already exists`);
+      if (e instanceof FileExistsError) return this.refuse(slot, from, ErrorCode.FILE_EXISTS, `${name} already exists`);
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENAMETOOLONG') return this.refuse(from, ErrorCode.ILLEGAL_OPERATION, `file name ${name} is too long`);
-      if (code === 'ENOSPC' || code === 'EDQUOT') return this.refuse(from, ErrorCode.DISK_FULL, DISK_FULL_MESSAGE);
-      return this.refuse(from, ErrorCode.ACCESS_VIOLATION, `cannot create ${name}${code ? `: ${code}` : ''}`);
+      if (code === 'ENAMETOOLONG') return this.refuse(slot, from, ErrorCode.ILLEGAL_OPERATION, `file name ${name} is too long`);
+      if (code === 'ENOSPC' || code === 'EDQUOT') return this.refuse(slot, from, ErrorCode.DISK_FULL, DISK_FULL_MESSAGE);
+      return this.refuse(slot, from, ErrorCode.ACCESS_VIOLATION, `cannot create ${name}${code ? `: ${code}` : ''}`);
     }
     if (!slot.counted) {
       await file.abort();
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'server busy');
+      return this.refuse(slot, from, ErrorCode.NOT_DEFINED, 'server busy');
     }
     const n = negotiate(req, this.policy());
     if (n.timeoutMs !== undefined) slot.timeoutMs = n.timeoutMs;
@@ -479,7 +547,7 @@ export class TftpServer extends EventEmitter {
       transport = await openTransport({ local: this.opts.host, peer: from, peerPortKnown: true, slotBytes: 4 + n.blksize, burst: n.windowsize });
     } catch {
       await file.abort();
-      return this.refuse(from, ErrorCode.NOT_DEFINED, 'cannot start transfer');
+      return this.refuse(slot, from, ErrorCode.NOT_DEFINED, 'cannot start transfer');
     }
     slot.status.progress(performance.now());
     slot.status.port = transport.port;
@@ -535,21 +603,36 @@ export class TftpServer extends EventEmitter {
       // Success means committed (the final ACK followed it); anything else leaves nothing behind.
       if (!outcome.result.ok) await file.abort();
       const st = machine.stats;
-      this.record(from, 'write', req, { blksize: machine.blksize, windowsize: machine.windowsize, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
+      this.record(from, 'write', req, { blksize: machine.blksize, windowsize: machine.windowsize, oack: n.oack, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
     });
     return { done };
   }
 
-  private refuse(to: Endpoint, code: number, message: string): undefined {
+  private refuse(slot: Active, to: Endpoint, code: number, message: string): undefined {
+    slot.refused = { code, message };
     this.replyError(to, code, message);
     return undefined;
+  }
+
+  private emitRefusal(req: RequestPacket, client: Endpoint, code: number, message: string): void {
+    if (this.listenerCount('refused') === 0) return;
+    const rec: TftpRefusal = {
+      protocol: 'tftp',
+      client,
+      direction: req.opcode === Opcode.WRQ ? 'write' : 'read',
+      file: cut(req.filename, MAX_LOGGED_NAME),
+      mode: req.mode,
+      result: 'refused',
+      error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' },
+    };
+    this.emit('refused', rec);
   }
 
   private record(
     client: Endpoint,
     direction: 'read' | 'write',
     req: RequestPacket,
-    m: { blksize: number; windowsize: number; bytes: number; retransmits: number },
+    m: { blksize: number; windowsize: number; oack: readonly { name: string; value: string }[]; bytes: number; retransmits: number },
     result: TransferResult,
     started: number,
   ): void {
@@ -558,17 +641,22 @@ export class TftpServer extends EventEmitter {
     this.counters.retransmits += m.retransmits;
     if (result.ok) this.counters.transfersCompleted++;
     else this.counters.transfersFailed++;
+    const options: Record<string, string> = {};
+    for (const o of m.oack) options[o.name.toLowerCase()] = o.value;
     const rec: TransferRecord = {
+      protocol: 'tftp',
       client,
       direction,
       file: cut(req.filename, MAX_LOGGED_NAME),
       mode: req.mode,
       blksize: m.blksize,
       windowsize: m.windowsize,
+      options,
       bytes: m.bytes,
       retransmits: m.retransmits,
       ms: Math.round(performance.now() - started),
       ok: result.ok,
+      result: result.ok ? 'ok' : 'failed',
       ...(result.ok ? {} : { error: result.error }),
     };
     this.emit('transfer', rec);
@@ -626,4 +714,45 @@ function storeError(e: unknown, name: string): [number, string] {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return [ErrorCode.DISK_FULL, DISK_FULL_MESSAGE];
   return [ErrorCode.NOT_DEFINED, `cannot store ${name}${code ? `: ${code}` : ''}`];
+}
+
+/** The well-known port's socket. */
+async function bindRequestSocket(host: string, port: number): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    const failed = (e: Error) => {
+      socket.close();
+      reject(e);
+    };
+    socket.once('error', failed);
+    socket.bind(port, host, () => {
+      socket.off('error', failed);
+      resolve();
+    });
+  });
+  return socket;
+}
+
+/** The options with their defaults filled in. */
+function limitsOf(options: TftpReconfigureOptions, host: string): Limits {
+  const d = TFTP_LIMIT_DEFAULTS;
+  return {
+    root: options.root,
+    host,
+    maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+    maxClientTimeoutMs: options.maxClientTimeoutMs ?? d.maxClientTimeoutMs,
+    maxTransferMs: options.maxTransferMs ?? d.maxTransferMs,
+    maxTransfersPerAddress: options.maxTransfersPerAddress ?? d.maxTransfersPerAddress,
+    maxRequestRate: options.maxRequestRate ?? d.maxRequestRate,
+    retriesBeforeAnswer: options.retriesBeforeAnswer ?? d.retriesBeforeAnswer,
+    maxUnackedBytes: options.maxUnackedBytes ?? d.maxUnackedBytes,
+    maxFilenameBytes: options.maxFilenameBytes ?? d.maxFilenameBytes,
+    allowWrite: options.allowWrite ?? false,
+    allowOverwrite: options.allowOverwrite ?? false,
+    maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
+    timeoutMs: options.timeoutMs ?? 1000,
+    maxRetries: options.maxRetries ?? 5,
+    maxBlksize: Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX),
+    maxWindowsize: options.maxWindowsize ?? 64,
+  };
 }
