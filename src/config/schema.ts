@@ -122,11 +122,17 @@ export const httpSchema = z.strictObject({
   maxConnectionsPerClient: z.number().int().min(1).optional(),
 });
 
+/** Prometheus text at GET /metrics on this address (`serve --metrics` overrides it). */
+export const metricsSchema = z.strictObject({
+  listen: hostPort,
+});
+
 export const configSchema = z.strictObject({
   root: z.string().min(1).optional(),
   tftp: tftpSchema.optional(),
   dhcp: dhcpSchema.optional(),
   http: httpSchema.optional(),
+  metrics: metricsSchema.optional(),
 });
 
 export type BootwireConfig = z.infer<typeof configSchema>;
