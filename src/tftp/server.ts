@@ -721,7 +721,11 @@ async function bindRequestSocket(host: string, port: number): Promise<dgram.Sock
   const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
   await new Promise<void>((resolve, reject) => {
     const failed = (e: Error) => {
-      socket.close();
+      try {
+        socket.close();
+      } catch {
+        /* never bound */
+      }
       reject(e);
     };
     socket.once('error', failed);

@@ -79,8 +79,10 @@ export class LeaseControlServer {
   static async listen(socketPath: string, handler: LeaseControlHandler): Promise<LeaseControlServer> {
     const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => void serveRequest(handler, req, res));
     server.maxConnections = 16;
-    if (await answers(socketPath)) throw new Error(`control socket ${socketPath} is in use (another bootwire serve on the same leases file?)`);
-    await fs.rm(socketPath, { force: true });
+    const st = await fs.lstat(socketPath).catch(() => undefined);
+    if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
+    if (st && (await answers(socketPath))) throw new Error(`control socket ${socketPath} is in use (another bootwire serve on the same leases file?)`);
+    if (st) await fs.rm(socketPath, { force: true }); // left by a server that died
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // The socket is made with mode 0600 from the start (bind() applies the umask), not chmod-ed after.

@@ -284,7 +284,11 @@ export class DhcpServer extends EventEmitter {
     const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     return new Promise((resolve, reject) => {
       const failed = (e: Error) => {
-        s.close();
+        try {
+          s.close();
+        } catch {
+          /* never bound */
+        }
         reject(e);
       };
       s.once('error', failed);
