@@ -13,9 +13,9 @@ import client from 'prom-client';
 import type { DhcpServer } from '../dhcp/server/server.js';
 import type { HttpFileServer, HttpRequestRecord } from '../http/server.js';
 import type { TftpRefusal, TftpServer, TransferRecord } from '../tftp/server.js';
+import { httpResult, type TransferOutcome } from './transfer-log.js';
 
 type Protocol = 'tftp' | 'http' | 'https';
-type Result = 'ok' | 'failed' | 'refused';
 
 /** Methods counted by name; anything else a client sends is `other` (labels stay few). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
@@ -26,12 +26,6 @@ const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export interface MetricsOptions {
   /** Node's process metrics (CPU, memory, event-loop lag, handles): prom-client's defaults. Default true. */
   processMetrics?: boolean;
-}
-
-/** How an HTTP response counts as a transfer: served, cut short, or refused with an error status. */
-export function httpResult(r: HttpRequestRecord): Result {
-  if (!r.ok) return 'failed';
-  return r.status >= 400 ? 'refused' : 'ok';
 }
 
 export class BootwireMetrics {
@@ -148,21 +142,24 @@ export class BootwireMetrics {
     return this.summary.value;
   }
 
+  /**
+   * One ended transfer of any protocol (TFTP, HTTP, and others that report theirs the same way):
+   * `ms` is left out for a refusal, which moved no data.
+   */
+  countTransfer(protocol: string, result: TransferOutcome, bytes: number, ms?: number): void {
+    this.transfers.labels(protocol, result).inc();
+    if (bytes) this.bytes.labels(protocol).inc(bytes);
+    if (ms !== undefined) this.seconds.labels(protocol).observe(ms / 1000);
+  }
+
   /** Counts the transfers of `server` from now on (records it emits anyway, one per transfer). */
   watchTftp(server: TftpServer): void {
     this.tftp = server;
-    const ok = this.transfers.labels('tftp', 'ok');
-    const failed = this.transfers.labels('tftp', 'failed');
-    const refused = this.transfers.labels('tftp', 'refused');
-    const bytes = this.bytes.labels('tftp');
-    const seconds = this.seconds.labels('tftp');
     server.on('transfer', (r: TransferRecord) => {
-      (r.ok ? ok : failed).inc();
-      bytes.inc(r.bytes);
-      seconds.observe(r.ms / 1000);
+      this.countTransfer('tftp', r.result, r.bytes, r.ms);
       if (r.retransmits) this.retransmits.inc(r.retransmits);
     });
-    server.on('refused', (_r: TftpRefusal) => refused.inc());
+    server.on('refused', (_r: TftpRefusal) => this.countTransfer('tftp', 'refused', 0));
   }
 
   /** Counts the responses of `server` from now on (one record per response, when it closes). */
@@ -170,9 +167,7 @@ export class BootwireMetrics {
     this.http = server;
     server.on('request', (r: HttpRequestRecord) => {
       const protocol: Protocol = r.tls ? 'https' : 'http';
-      this.transfers.labels(protocol, httpResult(r)).inc();
-      if (r.bytes) this.bytes.labels(protocol).inc(r.bytes);
-      this.seconds.labels(protocol).observe(r.ms / 1000);
+      this.countTransfer(protocol, httpResult(r), r.bytes, r.ms);
       this.httpRequests.labels(METHODS.has(r.method) ? r.method : 'other', String(r.status)).inc();
     });
   }

@@ -18,6 +18,15 @@ import type { TftpRefusal, TransferRecord } from '../tftp/server.js';
  */
 export type PhoneLookup = (address: string) => { mac?: string; model?: string } | undefined;
 
+/** How a transfer ended. */
+export type TransferOutcome = 'ok' | 'failed' | 'refused';
+
+/** An HTTP response as a transfer: served, cut short, or refused with an error status. */
+export function httpResult(r: HttpRequestRecord): TransferOutcome {
+  if (!r.ok) return 'failed';
+  return r.status >= 400 ? 'refused' : 'ok';
+}
+
 export interface FinishedTransfer {
   event: 'transfer';
   protocol: string;
@@ -32,7 +41,7 @@ export interface FinishedTransfer {
   bytes: number;
   ms: number;
   retransmits: number;
-  result: 'ok' | 'failed' | 'refused';
+  result: TransferOutcome;
   error?: string;
 }
 
@@ -65,7 +74,7 @@ export function fromTftp(r: TransferRecord | TftpRefusal, lookup?: PhoneLookup):
 }
 
 export function fromHttp(r: HttpRequestRecord, lookup?: PhoneLookup): FinishedTransfer {
-  const result = !r.ok ? 'failed' : r.status >= 400 ? 'refused' : 'ok';
+  const result = httpResult(r);
   const options: Record<string, string | number> = { method: r.method, status: r.status };
   if (r.range) options.range = r.range;
   const t: FinishedTransfer = {
