@@ -18,7 +18,9 @@ import { UsageError } from '../util/hostport.js';
 const program = new Command('bootwire')
   .description('Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and replay, and the boot-storm benchmark')
   .exitOverride()
-  .showHelpAfterError(false);
+  .showHelpAfterError(false)
+  // Options belong to the command they follow (`leases release --ip` is release's, not the list's).
+  .enablePositionalOptions();
 
 const serveCommand = program
   .command('serve')

@@ -43,7 +43,8 @@ export function dropPrivileges(account: Account, files: string[]): void {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot give ${f} to ${account.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  process.initgroups!(account.name, account.gid);
+  // Supplementary groups first (node has initgroups on POSIX; @types/node leaves it out).
+  (process as NodeJS.Process & { initgroups(user: string, extraGroup: number): void }).initgroups(account.name, account.gid);
   process.setgid!(account.gid);
   process.setuid!(account.uid);
 }
