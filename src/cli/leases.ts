@@ -87,33 +87,36 @@ function fail(e: unknown): never {
   throw e;
 }
 
-export async function listLeases(flags: LeasesFlags): Promise<void> {
-  const q = query(flags);
-  const file = await leasesFile(flags);
-  let source: string;
-  let leases: Lease[];
-  let now: number;
+/**
+ * The running server's answer through its control socket, or, when no server answers there,
+ * `fromFile()`; exits 1 with the reason when neither can be had.
+ */
+async function fromServerOrFile<T>(file: string, method: 'GET' | 'POST', request: string, fromFile: () => Promise<T>): Promise<{ source: 'server' | 'file'; value: T }> {
   try {
     const socket = controlSocketPath(file);
-    const reply = socket ? await controlRequest(socket, 'GET', `/leases${params(q)}`) : undefined;
-    if (reply) {
-      if (reply.status !== 200) throw new LeasesError(`the server refused: ${(reply.body as { error?: string }).error ?? reply.status}`);
-      const body = reply.body as { now: number; leases: Lease[] };
-      [source, leases, now] = ['server', body.leases, body.now];
-    } else {
-      const store = openFile(file);
-      now = Date.now();
-      try {
-        leases = selectLeases(store.all(), q, now);
-      } finally {
-        store.close();
-      }
-      source = 'file';
-    }
+    const reply = socket ? await controlRequest(socket, method, request) : undefined;
+    if (!reply) return { source: 'file', value: await fromFile() };
+    if (reply.status !== 200) throw new LeasesError(`the server refused: ${(reply.body as { error?: string }).error ?? reply.status}`);
+    return { source: 'server', value: reply.body as T };
   } catch (e) {
     if (e instanceof LeasesError) fail(e);
     fail(new LeasesError((e as Error).message));
   }
+}
+
+export async function listLeases(flags: LeasesFlags): Promise<void> {
+  const q = query(flags);
+  const file = await leasesFile(flags);
+  const { source, value } = await fromServerOrFile(file, 'GET', `/leases${params(q)}`, async () => {
+    const store = openFile(file);
+    try {
+      const now = Date.now();
+      return { now, leases: selectLeases(store.all(), q, now) };
+    } finally {
+      store.close();
+    }
+  });
+  const { now, leases } = value;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ source, file, leases: leases.map(jsonLease) })}\n`);
     return;
@@ -126,22 +129,7 @@ export async function releaseLeases(flags: LeasesFlags): Promise<void> {
   if (flags.ip === undefined && flags.mac === undefined) throw new UsageError('leases release needs --ip ADDRESS or --mac MAC');
   const q = query({ ...flags, expired: false, subnet: undefined });
   const file = await leasesFile(flags);
-  let source: string;
-  let answer: ReleaseAnswer;
-  try {
-    const socket = controlSocketPath(file);
-    const reply = socket ? await controlRequest(socket, 'POST', `/release${params(q)}`) : undefined;
-    if (reply) {
-      if (reply.status !== 200) throw new LeasesError(`the server refused: ${(reply.body as { error?: string }).error ?? reply.status}`);
-      [source, answer] = ['server', reply.body as ReleaseAnswer];
-    } else {
-      answer = await releaseInFile(file, q);
-      source = 'file';
-    }
-  } catch (e) {
-    if (e instanceof LeasesError) fail(e);
-    fail(new LeasesError((e as Error).message));
-  }
+  const { source, value: answer } = await fromServerOrFile<ReleaseAnswer>(file, 'POST', `/release${params(q)}`, () => releaseInFile(file, q));
   if (flags.json) process.stdout.write(`${JSON.stringify({ source, file, released: answer.released.map(jsonLease), refused: answer.refused })}\n`);
   else {
     for (const l of answer.released) process.stdout.write(`released ${l.address} (${l.mac}, ${l.subnet})\n`);

@@ -35,6 +35,7 @@ import { BLKSIZE_MAX, ErrorCode, Opcode, type RequestPacket } from './packet.js'
 import { TftpReceiver } from './receiver.js';
 import { addSendCounters, emptySendCounters, type SendCounters } from '../net/send-counters.js';
 import { openTransport, type TransferTransport } from '../net/transport.js';
+import { bindUdp, closeUdp } from '../net/udp.js';
 import { UdpTransfer, type Endpoint } from './udp-transfer.js';
 
 export interface TftpServerOptions {
@@ -719,21 +720,12 @@ function storeError(e: unknown, name: string): [number, string] {
 /** The well-known port's socket. */
 async function bindRequestSocket(host: string, port: number): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    const failed = (e: Error) => {
-      try {
-        socket.close();
-      } catch {
-        /* never bound */
-      }
-      reject(e);
-    };
-    socket.once('error', failed);
-    socket.bind(port, host, () => {
-      socket.off('error', failed);
-      resolve();
-    });
-  });
+  try {
+    await bindUdp(socket, port, host);
+  } catch (e) {
+    closeUdp(socket);
+    throw e;
+  }
   return socket;
 }
 

@@ -134,7 +134,7 @@ describe('bootwire serve --http --https', () => {
     resume();
     expect(sha256(await body)).toBe(sha256(big));
     expect(await s.exited).toBe(0);
-    expect(s.stderr()).toMatch(/"status":200,"bytes":25165824,"ms":\d+,"ok":true/);
+    expect(s.stderr()).toMatch(/"options":\{"method":"GET","status":200\},"bytes":25165824,"ms":\d+,"retransmits":0,"result":"ok"/);
   });
 
   it('the config file http section, with cert and key relative to the file', async (ctx) => {

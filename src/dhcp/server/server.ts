@@ -16,6 +16,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { DhcpConfig } from '../../config/schema.js';
+import { bindUdp, closeUdp } from '../../net/udp.js';
 import { intToIp } from '../../util/ipv4.js';
 import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
 import { type Lease, type LeaseStore, SqliteLeaseStore } from '../leases/store.js';
@@ -280,26 +281,18 @@ export class DhcpServer extends EventEmitter {
     });
   }
 
-  private bind(host: string, port: number): Promise<dgram.Socket> {
+  private async bind(host: string, port: number): Promise<dgram.Socket> {
     const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    return new Promise((resolve, reject) => {
-      const failed = (e: Error) => {
-        try {
-          s.close();
-        } catch {
-          /* never bound */
-        }
-        reject(e);
-      };
-      s.once('error', failed);
-      s.bind(port, host, () => {
-        s.off('error', failed);
-        s.setBroadcast(true);
-        s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
-        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
-        resolve(s);
-      });
-    });
+    try {
+      await bindUdp(s, port, host);
+    } catch (e) {
+      closeUdp(s);
+      throw e;
+    }
+    s.setBroadcast(true);
+    s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
+    s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+    return s;
   }
 
   address(): { address: string; port: number } {
