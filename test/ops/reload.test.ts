@@ -7,12 +7,15 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../../src/http/client.js';
 import { decodeTftp, encodeAck, encodeRequest } from '../../src/tftp/codec.js';
 import { Opcode, type TftpPacket } from '../../src/tftp/packet.js';
 import { tftpGetBuffer } from '../../src/tftp/client.js';
 import { RawUdp } from '../helpers/raw-udp.js';
+import { needBinary } from '../helpers/peers.js';
+import { selfSigned } from '../http/helpers.js';
 import { cli, doras, freeUdpPort, type LogRecord, mac, makeRoot, relay, scratch, sha, siteConfig, type SiteConfig, startServe, writeConfig, type Served } from './helpers.js';
 
 let dir: string;
@@ -272,6 +275,44 @@ describe('SIGHUP reload', () => {
       for (let i = 100; i < 160; i++) expect(macs.has(mac(i))).toBe(true);
     } finally {
       await client.close();
+      await s.stop();
+    }
+  });
+
+  it('a rotated HTTPS certificate (same file names) is served to new connections; a key that does not match is refused', async (ctx) => {
+    const openssl = needBinary('openssl', 'openssl').use(ctx);
+    const site = path.join(dir, 'tls');
+    await fs.mkdir(site);
+    await makeRoot(site);
+    const pem = await selfSigned(openssl, site);
+    const relayPort = await freeUdpPort();
+    const withTls = siteConfig(relayPort, (c) => (c.http = { listen: '127.0.0.1:0', https: { listen: '127.0.0.1:0', cert: 'cert.pem', key: 'key.pem' } }));
+    const config = await writeConfig(site, withTls);
+    const s = await startServe(['--config', config, '--log-level', 'info'], ['tftp', 'http', 'https']);
+    const fingerprint = () =>
+      new Promise<string>((resolve, reject) => {
+        const c = tls.connect({ host: '127.0.0.1', port: s.ports.https!, rejectUnauthorized: false }, () => {
+          resolve(c.getPeerCertificate().fingerprint256);
+          c.end();
+        });
+        c.on('error', reject);
+      });
+    try {
+      const before = await fingerprint();
+      const old = { cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) };
+      await selfSigned(openssl, site); // new key and certificate under the same names
+      const rec = await hup(s);
+      expect(rec.event).toBe('reloaded');
+      expect(rec.changed).toEqual(['https certificate (contents)', 'https key (contents)']);
+      const after = await fingerprint();
+      expect(after).not.toBe(before);
+      // The old key with the new certificate: refused, the new pair stays in use.
+      await fs.writeFile(pem.key, old.key);
+      const bad = await hup(s);
+      expect(bad.event).toBe('reload-refused');
+      expect(bad.error).toMatch(/^bad TLS certificate or key: /);
+      expect(await fingerprint()).toBe(after);
+    } finally {
       await s.stop();
     }
   });
