@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FtpServer } from '../dist/ftp/server.js';
+import { FtpServer } from '../packages/ftp/dist/server.js';
 
 const [clients = 20, mib = 32, rounds = 3] = process.argv.slice(2).map(Number);
 const dir = mkdtempSync(path.join(tmpdir(), 'bw-ftp-probe-'));

@@ -86,15 +86,17 @@ describe('bootwire serve --http --https', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const reqs = lines.filter((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('http '));
-    expect(reqs.map((l) => [l.method, l.status, l.tls])).toEqual([
-      ['GET', 200, false],
-      ['GET', 200, true],
-      ['GET', 304, false],
-      ['GET', 206, false],
-      ['GET', 403, false],
+    // One transfer record per response (src/ops/transfer-log.ts).
+    const reqs = lines.filter((l) => l.event === 'transfer' && (l.protocol === 'http' || l.protocol === 'https')) as { protocol: string; options: { method: string; status: number }; result: string }[];
+    expect(reqs.map((l) => [l.options.method, l.options.status, l.protocol, l.result])).toEqual([
+      ['GET', 200, 'http', 'ok'],
+      ['GET', 200, 'https', 'ok'],
+      ['GET', 304, 'http', 'ok'],
+      ['GET', 206, 'http', 'ok'],
+      ['GET', 403, 'http', 'refused'],
     ]);
-    expect(reqs[0]).toMatchObject({ file: 'image.bin', bytes: image.length, ok: true, msg: 'http GET /image.bin 200' });
+    expect(reqs[0]).toMatchObject({ file: 'image.bin', bytes: image.length, result: 'ok' });
+    expect((reqs[0] as { msg?: string }).msg).toMatch(new RegExp(`^http read image\\.bin to 127\\.0\\.0\\.1:\\d+ ok, ${image.length.toLocaleString('en-US')} bytes in \\d+ ms$`));
     const stopped = lines.find((l) => l.msg === 'stopped') as { http: { requests: number; bytesSent: number } } | undefined;
     expect(stopped?.http).toMatchObject({ requests: 5, bytesSent: 2 * image.length + 100 });
   });
@@ -132,7 +134,7 @@ describe('bootwire serve --http --https', () => {
     resume();
     expect(sha256(await body)).toBe(sha256(big));
     expect(await s.exited).toBe(0);
-    expect(s.stderr()).toMatch(/"status":200,"bytes":25165824,"ms":\d+,"ok":true/);
+    expect(s.stderr()).toMatch(/"options":\{"method":"GET","status":200\},"bytes":25165824,"ms":\d+,"retransmits":0,"result":"ok"/);
   });
 
   it('the config file http section, with cert and key relative to the file', async (ctx) => {

@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { ImageCache, type FileLease } from '@bootwire/core';
 import { openRoot } from '@bootwire/core';
 import { createRootResolver } from '@bootwire/core';
@@ -120,6 +121,15 @@ export interface HttpServerStats {
 
 export const ALLOW = 'GET, HEAD';
 
+/** What a reload may change: the root or resolver, the caps, the HTTPS certificate and key (not the listen addresses). */
+export type HttpReconfigureOptions = Pick<HttpServerOptions, 'root' | 'resolver' | 'http' | 'https' | 'maxConnections' | 'maxConnectionsPerClient'>;
+
+/** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
+export interface PreparedHttpChange {
+  commit(): void;
+  abort(): void;
+}
+
 export declare interface HttpFileServer {
   /** A response body about to go (200 or 206 to a GET). */
   on(event: 'transfer-start', listener: (start: TransferStart) => void): this;
@@ -194,10 +204,14 @@ export class HttpFileServer extends EventEmitter {
   private readonly limits: { resolveTimeoutMs: number; maxStreamBytes: number; streamTimeoutMs: number };
   private readonly backup: HttpBackupHook | undefined;
 
+  /** Shared by every listener's table; a reload changes the numbers in place. */
+  private readonly caps: { maxConnections: number; maxPerClient: number };
+  /** Where each listener was asked to listen (port 0 stays 0: a reload asking it again changes nothing). */
+  private readonly asked: Partial<Record<'http' | 'https', { host: string; port: number }>>;
+
   private constructor(
-    /** The root's real path; undefined when only a resolver serves. */
-    readonly rootReal: string | undefined,
-    readonly resolver: Resolver,
+    private root: string | undefined,
+    private currentResolver: Resolver,
     listeners: Omit<Listener, 'table'>[],
     cache: ImageCache,
     opts: HttpServerOptions,
@@ -213,10 +227,14 @@ export class HttpFileServer extends EventEmitter {
     this.now = opts.now ?? Date.now;
     this.backup = opts.backup;
     this.chunkBytes = Math.max(16 * 1024, opts.chunkBytes ?? 512 * 1024);
-    const caps = {
+    this.asked = {
+      ...(opts.http ? { http: { host: opts.http.host, port: opts.http.port } } : {}),
+      ...(opts.https ? { https: { host: opts.https.host, port: opts.https.port } } : {}),
+    };
+    const caps = (this.caps = {
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       maxPerClient: opts.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
-    };
+    });
     this.servers = listeners.map((l) => ({
       ...l,
       table: new ConnectionTable<Socket>(caps, (socket) => {
@@ -225,6 +243,67 @@ export class HttpFileServer extends EventEmitter {
       }),
     }));
     for (const l of this.servers) this.attach(l, opts);
+  }
+
+  /** The root's real path; undefined when only a resolver serves. A reload may change it. */
+  get rootReal(): string | undefined {
+    return this.root;
+  }
+
+  /** What GETs are answered with (a reload may change it; responses under way keep their content). */
+  get resolver(): Resolver {
+    return this.currentResolver;
+  }
+
+  /**
+   * A new configuration, checked before anything changes: the root opens, a new certificate and key
+   * make a TLS context. A listen address that changes (or a listener added or removed) is refused
+   * with "restart needed". `commit()` applies it at once: new requests and handshakes use it,
+   * responses under way finish as they started; lower caps are reached as connections close.
+   */
+  async prepareReconfigure(o: HttpReconfigureOptions): Promise<PreparedHttpChange> {
+    const restart: string[] = [];
+    for (const kind of ['http', 'https'] as const) {
+      const was = this.asked[kind];
+      const now = o[kind];
+      if (!was && !now) continue;
+      if (!was || !now) restart.push(`${kind} listener ${was ? 'removed' : 'added'}`);
+      else if (was.host !== now.host || was.port !== now.port) restart.push(`${kind} listen address (${was.host}:${was.port} to ${now.host}:${now.port})`);
+    }
+    if (restart.length) throw new Error(`${restart.join(', ')}: restart needed`);
+    if (o.root === undefined && o.resolver === undefined) throw new Error('an HTTP server needs a root or a resolver');
+    const rootReal = o.root !== undefined ? await openRoot(o.root) : undefined;
+    const resolver = o.resolver ?? (await createRootResolver({ root: rootReal! }));
+    let context: { cert: string | Buffer; key: string | Buffer } | undefined;
+    if (o.https) {
+      try {
+        tls.createSecureContext({ cert: o.https.cert, key: o.https.key });
+      } catch (e) {
+        throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);
+      }
+      context = { cert: o.https.cert, key: o.https.key };
+    }
+    let done = false;
+    return {
+      abort: () => {
+        done = true;
+      },
+      commit: () => {
+        if (done) return;
+        done = true;
+        this.root = rootReal;
+        this.currentResolver = resolver;
+        this.caps.maxConnections = o.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+        this.caps.maxPerClient = o.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+        const secure = this.servers.find((l) => l.kind === 'https');
+        if (secure && context) (secure.server as https.Server).setSecureContext(context);
+      },
+    };
+  }
+
+  /** prepareReconfigure, then commit. */
+  async reconfigure(o: HttpReconfigureOptions): Promise<void> {
+    (await this.prepareReconfigure(o)).commit();
   }
 
   private readonly servers: Listener[];
@@ -414,6 +493,7 @@ export class HttpFileServer extends EventEmitter {
       bytes: 0,
       ms: 0,
       ok: false,
+      result: 'failed',
     };
     const ua = header(req, 'user-agent');
     if (ua !== undefined) rec.userAgent = ua.slice(0, 200);
@@ -432,6 +512,8 @@ export class HttpFileServer extends EventEmitter {
       if (held.stream) closeStream(held.stream);
       rec.status = res.statusCode;
       rec.ok = finished;
+      // An error status is a refusal (nothing asked for was sent); a response cut short failed.
+      rec.result = !finished ? 'failed' : rec.status >= 400 ? 'refused' : 'ok';
       rec.ms = Math.round(performance.now() - started);
       this.counters.byStatus[rec.status] = (this.counters.byStatus[rec.status] ?? 0) + 1;
       if (rec.ok) this.counters.completed++;

@@ -51,6 +51,7 @@ import { BLKSIZE_MAX, ErrorCode, Opcode, type RequestPacket } from './packet.js'
 import { TftpReceiver } from './receiver.js';
 import { addSendCounters, emptySendCounters, type SendCounters } from './net/send-counters.js';
 import { openTransport, type TransferTransport } from './net/transport.js';
+import { bindUdp, closeUdp } from '@bootwire/core';
 import { UdpTransfer, type Endpoint } from './udp-transfer.js';
 
 /** `root` or `resolver`, `phones` and the resolver's limits: see ResolverOptions (src/files/resolver.ts). */
@@ -97,6 +98,15 @@ export interface TftpServerOptions extends ResolverOptions {
  * address 127.0.0.1 (measured: at most 932 transfers at once from it, 1,312 requests in its busiest
  * second); on a network where each phone has its own address, far lower per-address values fit.
  */
+/** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
+export interface PreparedTftpChange {
+  commit(): void;
+  abort(): void;
+}
+
+/** What a reload may change: everything but the worker threads, the file cache and the phone directory. */
+export type TftpReconfigureOptions = Omit<TftpServerOptions, 'workers' | 'cache' | 'cacheBytes' | 'phones'>;
+
 export const TFTP_LIMIT_DEFAULTS = {
   maxClientTimeoutMs: 5000,
   maxTransferMs: 600_000,
@@ -195,7 +205,7 @@ export class TftpServer extends EventEmitter {
   private readonly inline: TransferRunner = inlineTransferRunner();
   /** Ids of the transfers running on `inline` (a shutdown ends them; other servers' are not ours). */
   private readonly inlineIds = new Set<number>();
-  private readonly limiter: RateLimiter;
+  private limiter: RateLimiter;
   private readonly counters: TftpServerStats = {
     activeTransfers: 0,
     transfersStarted: 0,
@@ -215,18 +225,21 @@ export class TftpServer extends EventEmitter {
   readonly cache: ImageCache;
 
   private constructor(
-    private readonly socket: dgram.Socket,
-    /** The root's real path (uploads, and the default resolver); undefined when only a resolver serves. */
-    readonly rootReal: string | undefined,
-    private readonly opts: Limits,
+    private socket: dgram.Socket,
+    private root: string | undefined,
+    private opts: Limits,
     cache: ImageCache,
     readonly runner: TransferRunner,
-    readonly resolver: Resolver,
+    private currentResolver: Resolver,
     private readonly phones: PhoneLookup | undefined,
   ) {
     super();
     this.cache = cache;
     this.limiter = new RateLimiter(opts.maxRequestRate);
+    this.listen(socket);
+  }
+
+  private listen(socket: dgram.Socket): void {
     socket.on('message', (msg, rinfo) => {
       const from = { address: rinfo.address, port: rinfo.port };
       void this.onRequest(msg, from).catch((e: unknown) => {
@@ -234,6 +247,16 @@ export class TftpServer extends EventEmitter {
       });
     });
     socket.on('error', (e) => this.warn('socket-error', `socket error: ${e.message}`));
+  }
+
+  /** The root's real path (uploads, and the default resolver); undefined when only a resolver serves. A reload may change it. */
+  get rootReal(): string | undefined {
+    return this.root;
+  }
+
+  /** What read requests are answered with (a reload may change it; running transfers keep their content). */
+  get resolver(): Resolver {
+    return this.currentResolver;
   }
 
   private warn(code: WarningCode, message: string, client?: Endpoint): void {
@@ -246,36 +269,8 @@ export class TftpServer extends EventEmitter {
     const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
     const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const host = options.host ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(options.port ?? 69, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const d = TFTP_LIMIT_DEFAULTS;
-    const opts: Limits = {
-      host,
-      resolveTimeoutMs: options.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
-      maxStreamBytes: options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES,
-      streamTimeoutMs: options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
-      maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
-      maxClientTimeoutMs: options.maxClientTimeoutMs ?? d.maxClientTimeoutMs,
-      maxTransferMs: options.maxTransferMs ?? d.maxTransferMs,
-      maxTransfersPerAddress: options.maxTransfersPerAddress ?? d.maxTransfersPerAddress,
-      maxRequestRate: options.maxRequestRate ?? d.maxRequestRate,
-      retriesBeforeAnswer: options.retriesBeforeAnswer ?? d.retriesBeforeAnswer,
-      maxUnackedBytes: options.maxUnackedBytes ?? d.maxUnackedBytes,
-      maxFilenameBytes: options.maxFilenameBytes ?? d.maxFilenameBytes,
-      allowWrite: options.allowWrite ?? false,
-      allowOverwrite: options.allowOverwrite ?? false,
-      maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
-      timeoutMs: options.timeoutMs ?? 1000,
-      maxRetries: options.maxRetries ?? 5,
-      maxBlksize: Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX),
-      maxWindowsize: options.maxWindowsize ?? 64,
-    };
+    const socket = await bindRequestSocket(host, options.port ?? 69);
+    const opts = limitsOf(options, host);
     let runner: TransferRunner;
     try {
       runner = await createTransferRunner(options.workers ?? defaultWorkerCount());
@@ -284,6 +279,59 @@ export class TftpServer extends EventEmitter {
       throw e;
     }
     return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner, resolver, options.phones);
+  }
+
+  /**
+   * A new configuration, checked before anything changes: the root opens, and a new listen address is
+   * bound (port 0 keeps the current port). `commit()` swaps it in at once: requests from then on are
+   * served on the new settings, while running transfers finish on what they started with (their
+   * socket, content, options and timers are their own).
+   */
+  async prepareReconfigure(options: TftpReconfigureOptions): Promise<PreparedTftpChange> {
+    if (options.root === undefined && options.resolver === undefined) throw new Error('a TFTP server needs a root or a resolver');
+    const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
+    const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
+    const host = options.host ?? '0.0.0.0';
+    const current = this.socket.address();
+    const port = options.port === undefined ? 69 : options.port === 0 ? current.port : options.port;
+    let socket: dgram.Socket | undefined;
+    if (host !== this.opts.host || port !== current.port) {
+      try {
+        socket = await bindRequestSocket(host, port);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(`cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`);
+      }
+    }
+    const opts = limitsOf(options, host);
+    let done = false;
+    return {
+      abort: () => {
+        if (done) return;
+        done = true;
+        socket?.close();
+      },
+      commit: () => {
+        if (done) return;
+        done = true;
+        if (this.closing) return void socket?.close();
+        if (opts.maxRequestRate !== this.opts.maxRequestRate) this.limiter = new RateLimiter(opts.maxRequestRate);
+        this.opts = opts;
+        this.root = rootReal;
+        this.currentResolver = resolver;
+        if (socket) {
+          const old = this.socket;
+          this.socket = socket;
+          this.listen(socket);
+          old.close();
+        }
+      },
+    };
+  }
+
+  /** prepareReconfigure, then commit. */
+  async reconfigure(options: TftpReconfigureOptions): Promise<void> {
+    (await this.prepareReconfigure(options)).commit();
   }
 
   address(): Endpoint {
@@ -532,7 +580,7 @@ export class TftpServer extends EventEmitter {
         content.release();
         for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
         if (r.udp) addSendCounters(this.counters.udp, r.udp);
-        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
+        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
       });
     return { done };
   }
@@ -634,7 +682,7 @@ export class TftpServer extends EventEmitter {
       // Success means committed (the final ACK followed it); anything else leaves nothing behind.
       if (!outcome.result.ok) await file.abort();
       const st = machine.stats;
-      this.record(rq, { blksize: machine.blksize, windowsize: machine.windowsize, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
+      this.record(rq, { blksize: machine.blksize, windowsize: machine.windowsize, oack: n.oack, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
     });
     return { done };
   }
@@ -643,7 +691,7 @@ export class TftpServer extends EventEmitter {
   private refuse(rq: RequestContext, code: number, message: string): undefined {
     this.replyError(rq.from, code, message);
     if (this.listenerCount('transfer-end') + this.listenerCount('transfer') > 0) {
-      this.emitRecord({ ...this.recordBase(rq), mode: rq.req.mode, blksize: 0, windowsize: 0, bytes: 0, retransmits: 0, ms: 0, ok: false, error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' } });
+      this.emitRecord({ ...this.recordBase(rq), mode: rq.req.mode, blksize: 0, windowsize: 0, options: {}, bytes: 0, retransmits: 0, ms: 0, ok: false, result: 'refused', error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' } });
     }
     return undefined;
   }
@@ -674,7 +722,7 @@ export class TftpServer extends EventEmitter {
 
   private record(
     rq: RequestContext,
-    m: { blksize: number; windowsize: number; bytes: number; retransmits: number; size?: number },
+    m: { blksize: number; windowsize: number; oack: readonly { name: string; value: string }[]; bytes: number; retransmits: number; size?: number },
     result: TransferResult,
     started: number,
   ): void {
@@ -685,16 +733,20 @@ export class TftpServer extends EventEmitter {
     if (result.ok) this.counters.transfersCompleted++;
     else this.counters.transfersFailed++;
     if (this.listenerCount('transfer-end') + this.listenerCount('transfer') === 0) return;
+    const options: Record<string, string> = {};
+    for (const o of m.oack) options[o.name.toLowerCase()] = o.value;
     const rec: TftpTransferRecord = {
       ...this.recordBase(rq),
       mode: rq.req.mode,
       blksize: m.blksize,
       windowsize: m.windowsize,
+      options,
       bytes: m.bytes,
       ...(m.size !== undefined ? { size: m.size } : {}),
       retransmits: m.retransmits,
       ms: Math.round(performance.now() - started),
       ok: result.ok,
+      result: result.ok ? 'ok' : 'failed',
       ...(result.ok ? {} : { error: result.error }),
     };
     this.emitRecord(rec);
@@ -762,4 +814,42 @@ function storeError(e: unknown, name: string): [number, string] {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return [ErrorCode.DISK_FULL, DISK_FULL_MESSAGE];
   return [ErrorCode.NOT_DEFINED, `cannot store ${name}${code ? `: ${code}` : ''}`];
+}
+
+/** The well-known port's socket. */
+async function bindRequestSocket(host: string, port: number): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+  try {
+    await bindUdp(socket, port, host);
+  } catch (e) {
+    closeUdp(socket);
+    throw e;
+  }
+  return socket;
+}
+
+/** The options with their defaults filled in. */
+function limitsOf(options: TftpReconfigureOptions, host: string): Limits {
+  const d = TFTP_LIMIT_DEFAULTS;
+  return {
+    host,
+    resolveTimeoutMs: options.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
+    maxStreamBytes: options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES,
+    streamTimeoutMs: options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
+    maxTransfers: options.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+    maxClientTimeoutMs: options.maxClientTimeoutMs ?? d.maxClientTimeoutMs,
+    maxTransferMs: options.maxTransferMs ?? d.maxTransferMs,
+    maxTransfersPerAddress: options.maxTransfersPerAddress ?? d.maxTransfersPerAddress,
+    maxRequestRate: options.maxRequestRate ?? d.maxRequestRate,
+    retriesBeforeAnswer: options.retriesBeforeAnswer ?? d.retriesBeforeAnswer,
+    maxUnackedBytes: options.maxUnackedBytes ?? d.maxUnackedBytes,
+    maxFilenameBytes: options.maxFilenameBytes ?? d.maxFilenameBytes,
+    allowWrite: options.allowWrite ?? false,
+    allowOverwrite: options.allowOverwrite ?? false,
+    maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
+    timeoutMs: options.timeoutMs ?? 1000,
+    maxRetries: options.maxRetries ?? 5,
+    maxBlksize: Math.min(options.maxBlksize ?? BLKSIZE_MAX, BLKSIZE_MAX),
+    maxWindowsize: options.maxWindowsize ?? 64,
+  };
 }

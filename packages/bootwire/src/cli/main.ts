@@ -6,6 +6,7 @@ import type { CheckFlags } from './check.js';
 import type { DecodeFlags } from './decode.js';
 import type { ClientFlags } from './get.js';
 import type { InitFlags } from './init.js';
+import type { LeasesFlags } from './leases.js';
 import type { ReplayFlags } from './replay.js';
 import type { ServeFlags } from './serve.js';
 import type { StormFlags } from './storm.js';
@@ -17,7 +18,9 @@ import { UsageError } from '@bootwire/core';
 const program = new Command('bootwire')
   .description('Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and replay, and the boot-storm benchmark')
   .exitOverride()
-  .showHelpAfterError(false);
+  .showHelpAfterError(false)
+  // Options belong to the command they follow (`leases release --ip` is release's, not the list's).
+  .enablePositionalOptions();
 
 const serveCommand = program
   .command('serve')
@@ -57,7 +60,38 @@ const serveCommand = program
   .option('--unique-root <mac|ip>', "serve ROOT/<client>/NAME when it exists, else ROOT/NAME (dnsmasq tftp-unique-root); mac: from bootwire's DHCP leases, as 00-90-8f-b0-00-09")
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+  .option('--log-format <format>', 'json (one object per line) or pretty (one readable line per record)', 'json')
+  .option('--log-rate <n>', 'per-packet and per-request records (DHCP messages, refused requests) logged a second of each kind; the rest counted every 10 s; 0: all', '50')
+  .option('--metrics <host:port>', 'serve Prometheus metrics at GET /metrics (config: metrics.listen)')
+  .option('--user <name>', 'run as this user once the ports are bound (start as root)')
   .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags, (name) => serveCommand.getOptionValueSource(name) === 'cli'));
+
+const leasesSource = (c: Command) =>
+  c
+    .option('--config <file>', "bootwire.json: its dhcp.leases file (and the running server's control socket beside it)")
+    .option('--db <file>', 'the leases file itself');
+
+const leasesCommand = leasesSource(
+  program
+    .command('leases')
+    .description("list DHCP leases: through the running server's control socket, else from the leases file (in force by default)")
+    .option('--mac <mac>', 'only this MAC')
+    .option('--ip <address>', 'only this address')
+    .option('--subnet <cidr>', 'only addresses in this subnet')
+    .option('--expired', 'only leases that ran out or were released')
+    .option('--json', 'one JSON object: {"source","leases":[…]}')
+    // `leases release --config F`: the subcommand's own options, not the list's.
+    .enablePositionalOptions(),
+).action(async (flags: LeasesFlags) => (await import('./leases.js')).listLeases(flags));
+
+leasesSource(
+  leasesCommand
+    .command('release')
+    .description('free an address (--ip), or every lease of a MAC (--mac): a bound lease is released now, a DECLINE quarantine lifted')
+    .option('--mac <mac>', 'every lease in force of this MAC')
+    .option('--ip <address>', 'the lease of this address')
+    .option('--json', 'one JSON object: {"source","released":[…],"refused":[…]}'),
+).action(async (flags: LeasesFlags) => (await import('./leases.js')).releaseLeases(flags));
 
 const clientOptions = (c: Command) =>
   c

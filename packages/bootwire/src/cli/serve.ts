@@ -3,18 +3,47 @@
  * HTTP/HTTPS over the same root and file copies with --http/--https or the config's `http` section.
  * Without --config it serves a root over TFTP from flags alone; with --config the file decides, and
  * flags given explicitly on the command line override its TFTP settings.
+ *
+ * FTP (--ftp) and HTTP backups (--backup) too; TFTP, HTTP and FTP answer through one resolver (the
+ * root with the name rules of --remap, --lowercase, --unique-root) and know each client's phone from
+ * the DHCP server's leases when it runs here.
+ *
+ * Operations: SIGHUP rereads the config file (ops/reload.ts), `--metrics` serves Prometheus text
+ * (ops/metrics.ts), one log record per finished transfer (ops/transfer-log.ts) with per-packet records
+ * rate-limited (ops/log-gate.ts), the leases control socket for `bootwire leases` (@bootwire/dhcp's
+ * LeaseControlServer), and `--user` (ops/privileges.ts).
  */
-import { promises as fs } from 'node:fs';
+import fsSync, { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config/load.js';
-import { defaultRoot } from './default-root.js';
-import type { BootwireConfig } from '../config/schema.js';
-import { DhcpConfigError, DhcpServer } from '@bootwire/dhcp';
-import { type Credential, ImageCache, loadRemapFile, nameRules, parseCredential, parseHostPort, PhoneDirectory, RemapFileError, type RemapRules, createRootResolver, type RootResolver, type UniqueRoot, UsageError } from '@bootwire/core';
+import {
+  type Credential,
+  createRootResolver,
+  type HostPort,
+  ImageCache,
+  loadRemapFile,
+  nameRules,
+  parseCredential,
+  parseHostPort,
+  PhoneDirectory,
+  RemapFileError,
+  type RemapRules,
+  type RootResolver,
+  type UniqueRoot,
+  UsageError,
+} from '@bootwire/core';
+import { controlSocketPath, DhcpConfigError, DhcpServer, LeaseControlServer } from '@bootwire/dhcp';
+import { type FtpFileResolver, FtpServer, type FtpServerOptions, resolverFileResolver } from '@bootwire/ftp';
 import { type BackupAreaOptions, HttpBackupStore, HttpFileServer, type HttpServerOptions } from '@bootwire/http';
-import { FtpServer, type FtpServerOptions, resolverFileResolver } from '@bootwire/ftp';
 import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
-import { createLogger } from '../util/log.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { BootwireConfig, DhcpConfig } from '../config/schema.js';
+import { BootwireMetrics, type MetricsListener, serveMetrics } from '../ops/metrics.js';
+import { LogGate } from '../ops/log-gate.js';
+import { type Account, checkWritableDir, dropPrivileges, isRoot, lookupAccount } from '../ops/privileges.js';
+import { configChanges, ReloadQueue } from '../ops/reload.js';
+import { describeTransfer, type FinishedTransfer, fromFtp, fromHttp, fromTftp } from '../ops/transfer-log.js';
+import { createLogger, type LogFormat, type Logger } from '../util/log.js';
+import { defaultRoot } from './default-root.js';
 
 export interface ServeFlags {
   config?: string;
@@ -42,6 +71,10 @@ export interface ServeFlags {
   maxUnackedKb?: string;
   grace: string;
   logLevel: string;
+  logFormat: string;
+  logRate: string;
+  metrics?: string;
+  user?: string;
   remap?: string;
   lowercase?: boolean;
   uniqueRoot?: string;
@@ -108,7 +141,7 @@ function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => bo
 }
 
 /** HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks. */
-async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string, cache: ImageCache): Promise<HttpServerOptions | undefined> {
+async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): Promise<HttpServerOptions | undefined> {
   const h = cfg?.http;
   const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
   const httpListen = flags.http ?? h?.listen;
@@ -122,7 +155,7 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
     if (backup) throw new UsageError('backups (--backup or the config\'s http.backup) are served over HTTP: add --http HOST:PORT or --https HOST:PORT');
     return undefined;
   }
-  const o: HttpServerOptions = { root, cache };
+  const o: HttpServerOptions = { root };
   if (backup) o.backup = backup;
   if (h?.maxConnections !== undefined) o.maxConnections = h.maxConnections;
   if (h?.maxConnectionsPerClient !== undefined) o.maxConnectionsPerClient = h.maxConnectionsPerClient;
@@ -203,7 +236,7 @@ async function backupStore(flags: ServeFlags, cfg: BootwireConfig | undefined): 
 }
 
 /** FTP options from --ftp (and its flags), else the config's `ftp` section; undefined when neither asks. */
-function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string, cache: ImageCache): FtpServerOptions | undefined {
+function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): FtpServerOptions | undefined {
   const f = cfg?.ftp;
   const listen = flags.ftp ?? f?.listen;
   if (!listen) {
@@ -211,7 +244,7 @@ function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: st
     return undefined;
   }
   const a = parseHostPort(listen, '127.0.0.1', '--ftp');
-  const o: FtpServerOptions = { host: a.host, port: a.port, root, cache, anonymous: f?.anonymous ?? true };
+  const o: FtpServerOptions = { host: a.host, port: a.port, root, anonymous: f?.anonymous ?? true };
   const range = flags.ftpPassivePorts ?? f?.passivePorts;
   if (range !== undefined) {
     const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(range);
@@ -229,91 +262,252 @@ function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: st
   return o;
 }
 
-const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+/** Everything the servers are started (or reconfigured) with, from the flags and the config file. */
+interface Plan {
+  cfg: BootwireConfig | undefined;
+  tftp?: TftpServerOptions;
+  http?: HttpServerOptions;
+  ftp?: FtpServerOptions;
+  dhcp?: DhcpConfig;
+  metrics?: HostPort;
+  /** What TFTP, HTTP and FTP serve, with the name rules (the same for all three). */
+  resolver?: RootResolver;
+  cacheBytes: number;
+}
 
-export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
-  const log = createLogger(flags.logLevel);
-  const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
-  let cfg: BootwireConfig | undefined;
-  if (flags.config) {
-    try {
-      cfg = await loadConfig(flags.config);
-    } catch (e) {
-      if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
-      throw e;
-    }
+async function readConfig(file: string): Promise<BootwireConfig> {
+  try {
+    return await loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`bad config: ${e.message}`);
+    throw e;
   }
+}
+
+async function planServers(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined): Promise<Plan> {
   // Without a root anywhere: the example root `bootwire init` writes (every model's files).
   const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !cfg.ftp && !explicit('tftp') && flags.http === undefined && flags.ftp === undefined;
   const EXAMPLE_ROOT = flags.root ?? cfg?.root ?? (dhcpOnly ? '' : await defaultRoot());
-  const tftpOpts = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
-  // TFTP and HTTP serve one root from one cache: one shared copy of each file version for both.
-  const cache = new ImageCache(tftpOpts?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024);
-  if (tftpOpts) tftpOpts.cache = cache;
-  const servedRoot = tftpOpts?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT;
-  const httpOpts = await httpOptions(flags, cfg, servedRoot, cache);
-  const ftpOpts = ftpOptions(flags, cfg, servedRoot, cache);
-  // One resolver and one phone directory for every file server: the same names for TFTP, HTTP and
-  // FTP, and the phone of each address from the DHCP server's leases when it runs here.
-  const phones = cfg?.dhcp && (tftpOpts || httpOpts || ftpOpts) ? new PhoneDirectory() : undefined;
-  if (tftpOpts || httpOpts || ftpOpts) {
-    const resolver = await rootResolverFor(flags, cfg, tftpOpts?.root ?? httpOpts?.root ?? servedRoot);
-    for (const o of [tftpOpts, httpOpts]) {
+  const tftp = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
+  const servedRoot = tftp?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT;
+  const http = await httpOptions(flags, cfg, servedRoot);
+  const ftp = ftpOptions(flags, cfg, servedRoot);
+  const metricsAt = flags.metrics ?? cfg?.metrics?.listen;
+  const p: Plan = { cfg, cacheBytes: tftp?.cacheBytes ?? int(flags.cacheMb, '--cache-mb', 0, 1 << 20) * 1024 * 1024 };
+  if (tftp || http || ftp) {
+    // One resolver for every file server: the same names for TFTP, HTTP and FTP.
+    p.resolver = await rootResolverFor(flags, cfg, tftp?.root ?? http?.root ?? servedRoot);
+    if (tftp) tftp.resolver = p.resolver;
+    if (http) http.resolver = p.resolver;
+  }
+  if (tftp) p.tftp = tftp;
+  if (http) p.http = http;
+  if (ftp) p.ftp = ftp;
+  if (cfg?.dhcp) p.dhcp = cfg.dhcp;
+  if (metricsAt !== undefined) p.metrics = parseHostPort(metricsAt, '127.0.0.1', '--metrics');
+  return p;
+}
+
+/** What a reload cannot change without a restart (the servers say the rest: listen addresses, leases file). */
+function restartNeeded(was: Plan, next: Plan): string[] {
+  const out: string[] = [];
+  for (const kind of ['tftp', 'http', 'ftp', 'dhcp', 'metrics'] as const) {
+    if ((was[kind] === undefined) !== (next[kind] === undefined)) out.push(`${kind} ${next[kind] ? 'added' : 'removed'}`);
+  }
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(was.cfg?.ftp, next.cfg?.ftp)) out.push('ftp changed');
+  if (!same(was.cfg?.http?.backup, next.cfg?.http?.backup) || !same(was.cfg?.http?.backupMaxKb, next.cfg?.http?.backupMaxKb)) out.push('http.backup changed');
+  if (was.tftp && next.tftp && was.tftp.workers !== next.tftp.workers) out.push('tftp.workers changed');
+  if (was.cacheBytes !== next.cacheBytes) out.push('tftp.cacheMb changed');
+  if (was.metrics && next.metrics && (was.metrics.host !== next.metrics.host || was.metrics.port !== next.metrics.port)) out.push('metrics.listen changed');
+  return out;
+}
+
+/** Certificate or key contents that changed under the same file names (a rotated certificate). */
+function tlsChanges(was: Plan, next: Plan): string[] {
+  const a = was.http?.https;
+  const b = next.http?.https;
+  if (!a || !b) return [];
+  const out: string[] = [];
+  if (Buffer.compare(Buffer.from(a.cert), Buffer.from(b.cert)) !== 0) out.push('https certificate (contents)');
+  if (Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)) !== 0) out.push('https key (contents)');
+  return out;
+}
+
+const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+
+/** How often the count of records the log gate left out is logged. */
+const SUPPRESSED_EVERY_MS = 10_000;
+
+function logFormatOf(s: string): LogFormat {
+  if (s !== 'json' && s !== 'pretty') throw new UsageError(`--log-format must be json or pretty, got ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** `--user NAME`: the account, checked before anything binds. */
+function accountFor(name: string): Account | undefined {
+  let account: Account;
+  try {
+    account = lookupAccount(name);
+  } catch (e) {
+    throw new UsageError(`--user: ${(e as Error).message}`);
+  }
+  const uid = process.getuid?.();
+  if (uid === account.uid) return undefined; // already that user
+  if (!isRoot()) throw new UsageError(`--user ${name} needs root (running as uid ${uid})`);
+  return account;
+}
+
+export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
+  const log = createLogger(flags.logLevel, logFormatOf(flags.logFormat));
+  const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
+  const gate = new LogGate(int(flags.logRate, '--log-rate', 0, 1_000_000));
+  const account = flags.user !== undefined ? accountFor(flags.user) : undefined;
+  // A SIGHUP before the servers run would end the process (node's default): remembered instead.
+  let reloads: ReloadQueue | undefined;
+  let hupEarly = false;
+  const onHup = () => (reloads ? reloads.request() : (hupEarly = true));
+  process.on('SIGHUP', onHup);
+  let plan = await planServers(flags, explicit, flags.config ? await readConfig(flags.config) : undefined);
+  // TFTP, HTTP and FTP serve one root from one cache: one shared copy of each file version for all.
+  const cache = new ImageCache(plan.cacheBytes);
+  // The phone of each client address, from the DHCP server's leases when it runs here.
+  const phones = plan.dhcp && (plan.tftp || plan.http || plan.ftp) ? new PhoneDirectory() : undefined;
+  // FTP goes through the shared resolver; a reload swaps the resolver it uses.
+  let ftpResolve: FtpFileResolver | undefined;
+  const attach = (p: Plan) => {
+    for (const o of [p.tftp, p.http]) {
       if (!o) continue;
-      o.resolver = resolver;
+      o.cache = cache;
       if (phones) o.phones = phones;
     }
-    if (ftpOpts) ftpOpts.resolveFile = resolverFileResolver(resolver, cache, phones ? { phones } : {});
-  }
+    if (p.ftp && p.resolver) {
+      p.ftp.cache = cache;
+      ftpResolve = resolverFileResolver(p.resolver, cache, phones ? { phones } : {});
+      p.ftp.resolveFile = (name, client) => ftpResolve!(name, client);
+    }
+  };
+  attach(plan);
   let tftp: TftpServer | undefined;
   let dhcp: DhcpServer | undefined;
   let http: HttpFileServer | undefined;
   let ftp: FtpServer | undefined;
+  let metricsAt: MetricsListener | undefined;
+  let control: LeaseControlServer | undefined;
+  const metrics = plan.metrics ? new BootwireMetrics() : undefined;
+  const closeAll = async (grace: number) => {
+    await Promise.all([tftp?.close(grace), dhcp?.close(), http?.close(grace), ftp?.close(grace), metricsAt?.close(), control?.close()]);
+  };
   try {
-    if (tftpOpts) tftp = await TftpServer.start(tftpOpts);
-    if (cfg?.dhcp) dhcp = await DhcpServer.start({ config: cfg.dhcp, ...(phones ? { phones } : {}) });
-    if (httpOpts) http = await HttpFileServer.start(httpOpts);
-    if (ftpOpts) ftp = await FtpServer.start(ftpOpts);
+    if (plan.tftp) tftp = await TftpServer.start(plan.tftp);
+    if (plan.dhcp) dhcp = await DhcpServer.start({ config: plan.dhcp, ...(phones ? { phones } : {}) });
+    if (plan.http) http = await HttpFileServer.start(plan.http);
+    if (plan.ftp) ftp = await FtpServer.start(plan.ftp);
+    if (metrics && plan.metrics) {
+      if (tftp) metrics.watchTftp(tftp);
+      if (http) metrics.watchHttp(http);
+      if (ftp) metrics.watchFtp(ftp);
+      if (dhcp) metrics.watchDhcp(dhcp);
+      metricsAt = await serveMetrics(metrics, plan.metrics.host, plan.metrics.port);
+    }
   } catch (e) {
-    await tftp?.close(0);
-    await dhcp?.close();
-    await http?.close(0);
-    await ftp?.close(0);
+    await closeAll(0);
+    process.off('SIGHUP', onHup);
     if (e instanceof ConfigError || e instanceof DhcpConfigError) throw new UsageError(`bad config: ${e.message}`);
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
+  if (dhcp && plan.dhcp) control = await startControl(dhcp, plan.dhcp.leases, log);
+  if (account) {
+    try {
+      const leases = plan.dhcp?.leases;
+      dropPrivileges(account, leases ? [leases, `${leases}-wal`, `${leases}-journal`, `${leases}.jsonl`, ...(control ? [control.path] : [])] : []);
+      if (leases) checkWritableDir(path.dirname(leases), 'the leases directory', account);
+      if (tftp?.rootReal) checkReadableRoot(tftp.rootReal, account.name, plan.tftp?.allowWrite ?? false, log);
+    } catch (e) {
+      await closeAll(0);
+      process.off('SIGHUP', onHup);
+      throw new UsageError(`--user ${account.name}: ${(e as Error).message}`);
+    }
+  } else if (isRoot() && flags.user === undefined) {
+    log.info('running as root: --user NAME would drop privileges once the ports are bound');
+  }
+
+  const logTransfer = (t: FinishedTransfer) => {
+    if (t.result === 'refused' && !gate.take(`${t.protocol}-refused`, Date.now())) return;
+    log.info(t, describeTransfer(t));
+  };
   if (tftp) {
-    tftp.on('transfer-end', (r) => log.info(r, `${r.direction} ${r.name} ${r.ok ? 'done' : 'failed'}`));
-    tftp.on('warning', (w) => log.warn(w, w.message));
+    if (log.isLevelEnabled('info')) tftp.on('transfer-end', (r) => logTransfer(fromTftp(r)));
+    tftp.on('warning', (w) => gate.take('tftp-warning', Date.now()) && log.warn(w, w.message));
     const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
-    process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${tftpOpts?.allowWrite ? ', uploads allowed' : ''}\n`);
+    process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${plan.tftp?.allowWrite ? ', uploads allowed' : ''}\n`);
   }
   if (dhcp) {
     // Listeners only at levels that print them: the server skips building events nobody hears.
-    if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
-    if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => log.debug(r, 'dhcp ignored'));
-    dhcp.on('warning', (m) => log.warn(m));
+    if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => gate.take('dhcp', Date.now()) && log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
+    if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => gate.take('dhcp-ignored', Date.now()) && log.debug(r, 'dhcp ignored'));
+    dhcp.on('warning', (m) => gate.take('dhcp-warning', Date.now()) && log.warn(m));
     dhcp.on('alert', (m) => log.error(m));
-    process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${cfg!.dhcp!.leases}\n`);
+    process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${plan.dhcp!.leases}${control ? `, control socket ${control.path}` : ''}\n`);
   }
 
   if (http) {
-    if (log.isLevelEnabled('info')) http.on('transfer-end', (r) => log.info(r, `http ${r.method} ${r.target} ${r.status}`));
-    if (log.isLevelEnabled('debug')) http.on('client-error', (m) => log.debug(m));
-    http.on('warning', (w) => log.warn(w, w.message));
+    if (log.isLevelEnabled('info')) http.on('transfer-end', (r) => logTransfer(fromHttp(r)));
+    if (log.isLevelEnabled('debug')) http.on('client-error', (m) => gate.take('http-client-error', Date.now()) && log.debug(m));
+    http.on('warning', (w) => gate.take('http-warning', Date.now()) && log.warn(w, w.message));
     for (const kind of ['http', 'https'] as const) {
       const a = http.address(kind);
       if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
     }
-    for (const b of httpOpts?.backup instanceof HttpBackupStore ? httpOpts.backup.list() : []) {
+    for (const b of plan.http?.backup instanceof HttpBackupStore ? plan.http.backup.list() : []) {
       process.stdout.write(`bootwire: http backups under ${b.prefix} stored in ${b.dir}${b.auth ? ', Basic auth' : ''}\n`);
     }
   }
   if (ftp) {
-    if (log.isLevelEnabled('info')) ftp.on('transfer', (r) => log.info(r, `ftp ${r.command} ${r.path} ${r.ok ? 'done' : 'failed'}`));
-    ftp.on('warning', (m) => log.warn(m));
+    if (log.isLevelEnabled('info')) ftp.on('transfer', (r) => logTransfer(fromFtp(r, phones)));
+    ftp.on('warning', (m) => gate.take('ftp-warning', Date.now()) && log.warn(m));
     process.stdout.write(`bootwire: ftp listening on ${show(ftp.address())}, root ${ftp.rootReal}, read-only\n`);
   }
+  if (metricsAt) process.stdout.write(`bootwire: metrics listening on ${show(metricsAt.address())}, GET /metrics\n`);
+  const sayLeftOut = () => {
+    const left = Object.entries(gate.drain());
+    if (left.length === 0) return;
+    const list = left.map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+    log.info({ event: 'suppressed', counts: Object.fromEntries(left) }, `not logged (over ${gate.rate} a second of each kind): ${list}`);
+  };
+  const suppressedTimer = setInterval(sayLeftOut, SUPPRESSED_EVERY_MS);
+  suppressedTimer.unref();
+
+  // SIGHUP: the config file again; everything checked before anything changes, then applied at once.
+  const reload = async () => {
+    if (!flags.config) {
+      log.warn('SIGHUP: serve was started without --config: nothing to reread');
+      return;
+    }
+    const prepared: { commit(): void; abort(): void }[] = [];
+    let next: Plan;
+    try {
+      next = await planServers(flags, explicit, await readConfig(flags.config));
+      for (const o of [next.tftp, next.http]) if (o && phones) o.phones = phones;
+      const restart = restartNeeded(plan, next);
+      if (restart.length) throw new UsageError(`${restart.join(', ')}: restart needed`);
+      if (tftp && next.tftp) prepared.push(await tftp.prepareReconfigure(next.tftp));
+      if (http && next.http) prepared.push(await http.prepareReconfigure(next.http));
+      if (dhcp && next.dhcp) prepared.push(await dhcp.prepareReconfigure({ config: next.dhcp }));
+    } catch (e) {
+      for (const p of prepared) p.abort();
+      const reason = e instanceof ConfigError || e instanceof DhcpConfigError ? `bad config: ${e.message}` : (e as Error).message;
+      log.error({ event: 'reload-refused', file: flags.config, error: reason }, `reload refused, still running the previous configuration: ${reason}`);
+      return;
+    }
+    for (const p of prepared) p.commit();
+    const changed = [...configChanges(plan.cfg, next.cfg), ...tlsChanges(plan, next)];
+    attach(next);
+    plan = next;
+    log.info({ event: 'reloaded', file: flags.config, changed }, `reloaded ${flags.config}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing changed'}`);
+  };
+  reloads = new ReloadQueue(reload);
+  if (hupEarly) reloads.request();
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -324,10 +518,43 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       }
       stopping = true;
       log.info(`${signal}: stopping; running transfers get up to ${graceMs / 1000}s`);
-      void Promise.all([tftp?.close(graceMs), dhcp?.close(), http?.close(graceMs), ftp?.close(graceMs)]).then(() => resolve());
+      void (reloads?.idle() ?? Promise.resolve()).then(() => closeAll(graceMs)).then(() => resolve());
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+  process.off('SIGHUP', onHup);
+  clearInterval(suppressedTimer);
+  sayLeftOut();
   log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats(), ftp: ftp?.stats() }, 'stopped');
+}
+
+/** The leases control socket for `bootwire leases`; a failure is said and the server runs without it. */
+async function startControl(dhcp: DhcpServer, leasesFile: string, log: Logger): Promise<LeaseControlServer | undefined> {
+  const at = controlSocketPath(leasesFile);
+  if (!at) {
+    log.warn(`no leases control socket: ${leasesFile}.sock is longer than a Unix socket path may be; bootwire leases cannot reach this server (move the leases file)`);
+    return undefined;
+  }
+  try {
+    return await LeaseControlServer.listen(at, { now: () => Date.now(), leases: () => dhcp.leases(), release: (a) => dhcp.releaseLease(a) });
+  } catch (e) {
+    log.warn(`no leases control socket at ${at}: ${(e as Error).message}; bootwire leases cannot reach this server`);
+    return undefined;
+  }
+}
+
+/** After --user: the root must be readable (and writable for uploads) by the user. */
+function checkReadableRoot(root: string, user: string, uploads: boolean, log: Logger): void {
+  try {
+    fsSync.accessSync(root, fsSync.constants.R_OK | fsSync.constants.X_OK);
+  } catch {
+    throw new Error(`the root ${root} is not readable by ${user}`);
+  }
+  if (!uploads) return;
+  try {
+    fsSync.accessSync(root, fsSync.constants.W_OK);
+  } catch {
+    log.warn(`uploads are allowed but the root ${root} is not writable by ${user}: uploads will be refused`);
+  }
 }

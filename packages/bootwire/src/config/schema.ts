@@ -152,6 +152,11 @@ export const namesSchema = z.strictObject({
   uniqueRoot: z.enum(['mac', 'ip']).optional(),
 });
 
+/** Prometheus text at GET /metrics on this address (`serve --metrics` overrides it). */
+export const metricsSchema = z.strictObject({
+  listen: hostPort,
+});
+
 export const configSchema = z.strictObject({
   root: z.string().min(1).optional(),
   names: namesSchema.optional(),
@@ -159,6 +164,7 @@ export const configSchema = z.strictObject({
   dhcp: dhcpSchema.optional(),
   http: httpSchema.optional(),
   ftp: ftpSchema.optional(),
+  metrics: metricsSchema.optional(),
 });
 
 export type BootwireConfig = z.infer<typeof configSchema>;

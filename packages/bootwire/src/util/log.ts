@@ -1,8 +1,19 @@
-/** The process logger: pino, JSON lines on stderr (stdout is kept for what a command prints as its result). */
+/**
+ * The process logger: pino on stderr (stdout is kept for what a command prints as its result), as
+ * JSON lines (`json`, for machines: one object per record) or one readable line per record
+ * (`pretty`: pino-pretty, written synchronously like the JSON).
+ */
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
-export function createLogger(level = 'info'): Logger {
-  return pino({ level, base: { name: 'bootwire' } }, pino.destination({ fd: 2, sync: true }));
+export type LogFormat = 'json' | 'pretty';
+
+export function createLogger(level = 'info', format: LogFormat = 'json'): Logger {
+  const options = { level, base: { name: 'bootwire' } };
+  if (format === 'pretty') {
+    return pino(options, pretty({ destination: 2, sync: true, singleLine: true, ignore: 'pid,hostname,name', translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
+  }
+  return pino(options, pino.destination({ fd: 2, sync: true }));
 }

@@ -37,6 +37,11 @@ export interface TransferBase {
   ms: number;
   /** True when the whole content went (or came) through. */
   ok: boolean;
+  /**
+   * `ok`; `failed`: started and not finished (the error says why: the peer's ERROR, a timeout, a
+   * closed connection); `refused`: answered with an error before any data (not found, access, busy).
+   */
+  result: 'ok' | 'failed' | 'refused';
 }
 
 export interface TftpTransferRecord extends TransferBase {
@@ -44,6 +49,8 @@ export interface TftpTransferRecord extends TransferBase {
   mode: string;
   blksize: number;
   windowsize: number;
+  /** The options the server acknowledged (its OACK), by name; empty when none were. */
+  options: Record<string, string>;
   retransmits: number;
   /** The ERROR that ended it (sent by us: `local`, or by the client: `peer`). */
   error?: { code: number; message: string; by: 'peer' | 'local' };

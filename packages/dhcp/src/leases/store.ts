@@ -59,6 +59,8 @@ export interface LeaseStore {
   /** Forgets the row of an address (an expired quarantine). */
   delete(address: string): void;
   all(): Lease[];
+  /** Visits every lease without copying it (the caller must not keep or change it). */
+  forEach?(visit: (lease: Readonly<Lease>) => void): void;
   close(): void;
 }
 
@@ -91,6 +93,9 @@ export class MemoryLeaseStore implements LeaseStore {
   }
   all(): Lease[] {
     return [...this.byAddress.values()].map((l) => ({ ...l }));
+  }
+  forEach(visit: (lease: Readonly<Lease>) => void): void {
+    for (const l of this.byAddress.values()) visit(l);
   }
   close(): void {}
 }

@@ -4,6 +4,7 @@
  * come in already decoded, `now` is passed in, and leases live behind the synchronous LeaseStore.
  */
 import type { RE2JS } from 're2js';
+import { releaseChange } from '../leases/query.js';
 import type { Lease, LeaseStore } from '../leases/store.js';
 import { type Cidr, inCidr, intToIp, ipToInt } from '@bootwire/core';
 import { PoolAllocator } from './pool-allocator.js';
@@ -132,6 +133,17 @@ function matches(m: TextMatch | undefined, value: string | undefined): boolean {
   return m.regex.test(value);
 }
 
+/** What `leaseSummary` says of one subnet. */
+export interface SubnetLeaseSummary {
+  subnet: string;
+  /** Pool addresses the server can hand out (network, broadcast, its own and reserved ones left out). */
+  poolSize: number;
+  /** Pool addresses bound to a client or on offer now. */
+  inUse: number;
+  offered: number;
+  states: Record<'bound' | 'expired' | 'released' | 'declined', number>;
+}
+
 /** The per-subnet state the engine keeps beside the store. */
 interface PoolState {
   alloc: PoolAllocator;
@@ -157,9 +169,15 @@ export class DhcpEngine {
   /** Option 54's bytes per server address (a handful). */
   private readonly idBytes = new Map<string, Buffer>();
 
+  /**
+   * `previous`: the engine this one replaces (a configuration reload). Leases are in the store and
+   * stay; the offers it made, which live only in memory, are carried over when their address is still
+   * in a pool, so a client between its OFFER and its REQUEST is not turned away by a reload.
+   */
   constructor(
     private readonly cfg: EngineConfig,
     readonly store: LeaseStore,
+    previous?: DhcpEngine,
   ) {
     for (const s of cfg.subnets) {
       const alloc = new PoolAllocator(s.pool);
@@ -173,6 +191,78 @@ export class DhcpEngine {
     }
     declined.sort((a, b) => a.expiresAt - b.expiresAt);
     for (const l of declined) this.quarantined(l);
+    if (previous) this.adoptOffers(previous);
+  }
+
+  /** The live offers of `previous`, in their expiry order, that fall in one of this engine's pools. */
+  private adoptOffers(previous: DhcpEngine): void {
+    const q = previous.offerQueue;
+    for (let i = previous.offerHead; i < q.length; i += 2) {
+      const ip = q[i]!;
+      const at = q[i + 1]!;
+      const o = previous.offers.get(ip);
+      if (!o || o.expiresAt !== at) continue; // superseded entry
+      const p = this.poolOf(ip);
+      if (!p) continue;
+      this.offers.set(ip, { clientKey: o.clientKey, expiresAt: at });
+      this.offerOf.set(o.clientKey, ip);
+      this.offerQueue.push(ip, at);
+      p.pool.alloc.markUsed(p.i);
+    }
+  }
+
+  /**
+   * An operator frees an address (`bootwire leases release`): a bound lease becomes released now (its
+   * address goes back to the pool, behind the never-used ones, and its client can still renew it while
+   * nobody else took it); a DECLINE quarantine is lifted (the row goes). The change is in the store,
+   * to be committed like any other.
+   */
+  releaseLease(address: string, now: number): { ok: true; lease: Lease } | { ok: false; reason: string } {
+    const lease = this.store.get(address);
+    if (!lease) return { ok: false, reason: `no lease for ${address}` };
+    const change = releaseChange(lease, now);
+    if (!change.ok) return change;
+    const ip = ipToInt(address);
+    if (this.offers.has(ip)) this.withdrawOffer(ip);
+    if (change.row === 'delete') {
+      this.prune(lease);
+      return { ok: true, lease: { ...lease, state: 'released', expiresAt: now } };
+    }
+    this.put(change.row);
+    return { ok: true, lease: change.row };
+  }
+
+  /**
+   * Per subnet: the lease rows by state (`bound`, `expired`, `released`, `declined`), addresses on
+   * offer, and the pool's size and use (bound or offered pool addresses over the usable ones). One
+   * pass over the leases held in memory, no copies: for scrapes, not for the request path.
+   */
+  leaseSummary(now: number): SubnetLeaseSummary[] {
+    const out = new Map<CompiledSubnet, SubnetLeaseSummary>();
+    for (const [s, p] of this.pools) {
+      out.set(s, { subnet: s.cidr.text, poolSize: p.alloc.usable, inUse: 0, offered: 0, states: { bound: 0, expired: 0, released: 0, declined: 0 } });
+    }
+    const visit = (l: Readonly<Lease>) => {
+      const ip = ipToInt(l.address);
+      const subnet = this.subnetOf(ip);
+      const sum = subnet && out.get(subnet);
+      if (!sum) return;
+      const state = l.state === 'bound' && l.expiresAt <= now ? 'expired' : l.state;
+      sum.states[state]++;
+      if (state === 'bound' && this.poolOf(ip)) sum.inUse++;
+    };
+    if (this.store.forEach) this.store.forEach(visit);
+    else for (const l of this.store.all()) visit(l);
+    for (const [ip, o] of this.offers) {
+      if (o.expiresAt <= now) continue;
+      const p = this.poolOf(ip);
+      const sum = p && out.get(p.subnet);
+      if (!sum) continue;
+      sum.offered++;
+      const row = this.store.get(intToIp(ip));
+      if (!row || row.state !== 'bound' || row.expiresAt <= now) sum.inUse++; // not counted as bound already
+    }
+    return [...out.values()];
   }
 
   /** Finds the subnet a request belongs to (RFC 2131 4.3.1; RFC 3527 link selection first). */

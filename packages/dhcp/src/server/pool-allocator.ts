@@ -29,6 +29,7 @@ export class PoolAllocator {
   private returnedHead = 0;
   private heapKeys: number[] = [];
   private heapIdx: number[] = [];
+  private excludedCount = 0;
 
   constructor(readonly ranges: readonly [number, number][]) {
     this.firsts = ranges.map(([a]) => a);
@@ -59,7 +60,15 @@ export class PoolAllocator {
 
   exclude(ip: number): void {
     const i = this.indexOf(ip);
-    if (i >= 0) this.state[i] = EXCLUDED;
+    if (i >= 0 && this.state[i] !== EXCLUDED) {
+      this.state[i] = EXCLUDED;
+      this.excludedCount++;
+    }
+  }
+
+  /** Addresses the pool can hand out: its size less the excluded ones. */
+  get usable(): number {
+    return this.size - this.excludedCount;
   }
 
   isExcluded(i: number): boolean {

@@ -16,13 +16,12 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type DhcpConfig, type FilledDhcpConfig, withDefaults } from './config.js';
-import { intToIp } from '@bootwire/core';
+import { bindUdp, closeUdp, intToIp, type PhoneSink } from '@bootwire/core';
 import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
 import { openLeaseStore } from '../leases/open.js';
-import type { LeaseStore } from '../leases/store.js';
-import type { PhoneSink } from '@bootwire/core';
+import type { Lease, LeaseStore } from '../leases/store.js';
 import { compileDhcpConfig, localAddresses } from './compile.js';
-import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine } from './engine.js';
+import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine, type SubnetLeaseSummary } from './engine.js';
 
 export interface DhcpServerOptions {
   config: DhcpConfig;
@@ -40,6 +39,8 @@ export interface DhcpServerOptions {
 
 export interface DhcpServerStats {
   received: number;
+  /** Requests received, by message type name (DISCOVER, REQUEST, …); the malformed ones are in `malformed`. */
+  receivedByType: Record<string, number>;
   malformed: number;
   ignored: number;
   /** Replies sent, by message type name. */
@@ -69,6 +70,21 @@ interface Outgoing {
   to: string;
 }
 
+/** An operator's change waiting, like an ACK, for its lease to be on disk. */
+interface Waiter {
+  done: (err?: Error) => void;
+}
+
+type Queued = Outgoing | Waiter;
+
+/** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
+export interface PreparedDhcpChange {
+  commit(): void;
+  abort(): void;
+}
+
+export type LeaseReleaseResult = { ok: true; lease: Lease } | { ok: false; reason: string };
+
 const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
 
 export declare interface DhcpServer {
@@ -80,17 +96,19 @@ export declare interface DhcpServer {
 }
 
 export class DhcpServer extends EventEmitter {
-  readonly engine: DhcpEngine;
+  private current: DhcpEngine;
   private readonly sockets: dgram.Socket[] = [];
   private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
-  private readonly counters: DhcpServerStats = { received: 0, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
+  /** The same sockets by their address (a reload keeps the ones its subnets still need). */
+  private broadcastByAddress = new Map<string, dgram.Socket>();
+  private readonly counters: DhcpServerStats = { received: 0, receivedByType: {}, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
   private readonly now: () => number;
   /**
    * ACKs waiting for their leases to be on disk. One commit and one sync at a time: the ACKs decided
    * while a sync is under way wait for it, then go into the next commit together (group commit
    * across turns: the busier the server, the bigger each batch).
    */
-  private outbox: Outgoing[] = [];
+  private outbox: Queued[] = [];
   /** OFFERs and NAKs promise nothing: they leave at the end of the turn. */
   private sendNow: Outgoing[] = [];
   private flushScheduled = false;
@@ -102,9 +120,11 @@ export class DhcpServer extends EventEmitter {
    * handles like any other socket's.
    */
   private readonly relaySockets = new Map<string, dgram.Socket | null>();
+  /** No more connected relay sockets: binding the server's port again was refused (privileges dropped). */
+  private relaySocketsOff = false;
   private closing = false;
   /** Option 54 comes from route lookups (no serverId, wildcard listen). */
-  private readonly needsRoute: boolean;
+  private needsRoute: boolean;
   /** Destination (relay or client) → the server's address replies to it leave from. */
   private readonly routeSource = new Map<string, string>();
   /** Requests waiting for the route lookup toward their destination. */
@@ -113,16 +133,22 @@ export class DhcpServer extends EventEmitter {
   private storeFailure: string | undefined;
 
   private constructor(
-    private readonly config: FilledDhcpConfig,
+    private config: FilledDhcpConfig,
     private readonly store: LeaseStore,
     engine: DhcpEngine,
     now: () => number,
+    private readonly locals: number[] | undefined,
     private readonly phones: PhoneSink | undefined,
   ) {
     super();
-    this.engine = engine;
+    this.current = engine;
     this.now = now;
     this.needsRoute = config.serverId === undefined && splitHostPort(config.listen)[0] === '0.0.0.0';
+  }
+
+  /** The engine deciding requests now (a reload replaces it). */
+  get engine(): DhcpEngine {
+    return this.current;
   }
 
   static async start(o: DhcpServerOptions): Promise<DhcpServer> {
@@ -130,7 +156,7 @@ export class DhcpServer extends EventEmitter {
     let alert: (m: string) => void = () => {};
     const warnings: string[] = [];
     const store = o.store ?? openLeaseStore(o.config.leases, { onAlert: (m) => alert(m), onWarning: (m) => warnings.push(m) });
-    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now, o.phones);
+    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now, o.localAddresses, o.phones);
     alert = (m) => server.emit('alert', m);
     // Said once start() has returned and the caller listens.
     for (const w of warnings) setImmediate(() => server.emit('warning', w));
@@ -145,8 +171,10 @@ export class DhcpServer extends EventEmitter {
       if (host === '0.0.0.0') {
         for (const subnet of engineConfig.subnets) {
           if (subnet.localAddress === undefined) continue;
-          const s = await server.bind(intToIp(subnet.localAddress), server.address().port);
-          server.sockets.push(s);
+          const address = intToIp(subnet.localAddress);
+          const s = server.broadcastByAddress.get(address) ?? (await server.bind(address, server.address().port));
+          if (!server.broadcastByAddress.has(address)) server.sockets.push(s);
+          server.broadcastByAddress.set(address, s);
           server.broadcastBySubnet.set(subnet, s);
         }
       }
@@ -157,18 +185,127 @@ export class DhcpServer extends EventEmitter {
     return server;
   }
 
-  private bind(host: string, port: number): Promise<dgram.Socket> {
-    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    return new Promise((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, host, () => {
-        s.off('error', reject);
-        s.setBroadcast(true);
-        s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
-        s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
-        resolve(s);
-      });
+  /**
+   * A new configuration, checked before anything changes: it compiles (the same ConfigError as at
+   * start), and the broadcast sockets new subnets need are bound. `commit()` then swaps the engine in
+   * one step: leases stay in the store, offers under way are carried over, requests already decided
+   * leave as decided. The listen address and the leases file cannot change without a restart.
+   */
+  async prepareReconfigure(o: { config: DhcpConfig; localAddresses?: number[] }): Promise<PreparedDhcpChange> {
+    const old = this.config;
+    const next = withDefaults(o.config);
+    const restart: string[] = [];
+    if (next.listen !== old.listen) restart.push(`dhcp.listen (${old.listen} to ${next.listen})`);
+    if (next.leases !== old.leases) restart.push(`dhcp.leases (${old.leases} to ${next.leases})`);
+    if (restart.length) throw new Error(`${restart.join(', ')} changed: restart needed`);
+    const engineConfig = compileDhcpConfig(next, o.localAddresses ?? this.locals ?? localAddresses());
+    const [host] = splitHostPort(next.listen);
+    const keep = new Map<string, dgram.Socket>();
+    const opened: dgram.Socket[] = [];
+    const closeOpened = () => {
+      for (const s of opened) s.close();
+    };
+    if (host === '0.0.0.0') {
+      for (const subnet of engineConfig.subnets) {
+        if (subnet.localAddress === undefined) continue;
+        const address = intToIp(subnet.localAddress);
+        if (keep.has(address)) continue;
+        let s = this.broadcastByAddress.get(address);
+        if (!s) {
+          try {
+            s = await this.bind(address, this.address().port);
+          } catch (e) {
+            closeOpened();
+            throw new Error(`cannot bind ${address}:${this.address().port} for dhcp.subnets (${subnet.cidr.text}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          }
+          opened.push(s);
+        }
+        keep.set(address, s);
+      }
+    }
+    let done = false;
+    return {
+      abort: () => {
+        if (done) return;
+        done = true;
+        closeOpened();
+      },
+      commit: () => {
+        if (done) return;
+        done = true;
+        if (this.closing) return closeOpened();
+        // Built now, not while the sockets were bound: the store may have changed meanwhile.
+        this.current = new DhcpEngine(engineConfig, this.store, this.current);
+        const relayPortChanged = next.relayPort !== old.relayPort;
+        this.config = next;
+        this.needsRoute = next.serverId === undefined && host === '0.0.0.0';
+        if (next.serverId !== old.serverId || relayPortChanged) this.routeSource.clear();
+        if (relayPortChanged) {
+          // Connected to the old port: reopened on their next use.
+          for (const s of this.relaySockets.values()) s?.close();
+          this.relaySockets.clear();
+        }
+        for (const [address, s] of this.broadcastByAddress) {
+          if (keep.has(address)) continue;
+          const i = this.sockets.indexOf(s);
+          if (i > 0) this.sockets.splice(i, 1);
+          s.close();
+        }
+        this.sockets.push(...opened);
+        this.broadcastByAddress = keep;
+        this.broadcastBySubnet.clear();
+        for (const subnet of engineConfig.subnets) {
+          const s = subnet.localAddress !== undefined ? keep.get(intToIp(subnet.localAddress)) : undefined;
+          if (s) this.broadcastBySubnet.set(subnet, s);
+        }
+      },
+    };
+  }
+
+  /** prepareReconfigure, then commit. */
+  async reconfigure(o: { config: DhcpConfig; localAddresses?: number[] }): Promise<void> {
+    (await this.prepareReconfigure(o)).commit();
+  }
+
+  /** Every lease row the server holds (copies). */
+  leases(): Lease[] {
+    return this.store.all();
+  }
+
+  /** Per subnet: leases by state, offers, pool size and use (a pass over the leases in memory). */
+  leaseSummary(): SubnetLeaseSummary[] {
+    return this.current.leaseSummary(this.now());
+  }
+
+  /**
+   * Frees an address for an operator (see DhcpEngine.releaseLease). Resolves once the change is on
+   * disk, as an ACK would leave: a "released" answer is a promise.
+   */
+  releaseLease(address: string): Promise<LeaseReleaseResult> {
+    if (this.closing) return Promise.resolve({ ok: false, reason: 'the server is stopping' });
+    const r = this.current.releaseLease(address, this.now());
+    if (!r.ok) return Promise.resolve(r);
+    return new Promise((resolve) => {
+      this.outbox.push({ done: (err) => resolve(err ? { ok: false, reason: `not stored yet (${err.message}); the server keeps trying` } : r) });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushOutbox);
+      }
     });
+  }
+
+  private async bind(host: string, port: number): Promise<dgram.Socket> {
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    try {
+      await bindUdp(s, port, host);
+    } catch (e) {
+      closeUdp(s);
+      throw e;
+    }
+    s.setBroadcast(true);
+    s.on('error', (e) => this.emit('warning', `socket error: ${e.message}`));
+    s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
+    return s;
   }
 
   address(): { address: string; port: number } {
@@ -177,7 +314,7 @@ export class DhcpServer extends EventEmitter {
   }
 
   stats(): DhcpServerStats {
-    return { ...this.counters, sent: { ...this.counters.sent } };
+    return { ...this.counters, sent: { ...this.counters.sent }, receivedByType: { ...this.counters.receivedByType } };
   }
 
   private onMessage(msg: Buffer, from: string, routed = false): void {
@@ -195,6 +332,10 @@ export class DhcpServer extends EventEmitter {
       if (req === undefined) {
         this.counters.malformed++;
         return;
+      }
+      if (!routed) {
+        const typeName = TYPE_NAMES[req.messageType] ?? String(req.messageType & 0xff);
+        this.counters.receivedByType[typeName] = (this.counters.receivedByType[typeName] ?? 0) + 1;
       }
       // Only a subnet the server has no address in needs the route (a broadcast client is always on
       // one it has: the engine names that address).
@@ -353,7 +494,7 @@ export class DhcpServer extends EventEmitter {
     try {
       committed = this.store.flush?.() ?? false;
     } catch (e) {
-      this.withhold(out.length, e as Error);
+      this.withhold(out, e as Error);
       return;
     }
     if (!committed || !this.store.durable) return this.stored(out);
@@ -361,13 +502,13 @@ export class DhcpServer extends EventEmitter {
     this.syncing = true;
     this.store.durable((err) => {
       this.syncing = false;
-      if (err) this.withhold(out.length, err);
+      if (err) this.withhold(out, err);
       else this.stored(out);
       if (this.outbox.length) this.commit();
     });
   }
 
-  private stored(out: Outgoing[]): void {
+  private stored(out: Queued[]): void {
     if (this.storeFailure !== undefined) {
       this.emit('alert', `leases stored again (after: ${this.storeFailure}); DHCP replies resume`);
       this.storeFailure = undefined;
@@ -376,7 +517,12 @@ export class DhcpServer extends EventEmitter {
   }
 
   /** Not stored, so not acknowledged: the clients retransmit and a later turn tries again. */
-  private withhold(count: number, e: Error): void {
+  private withhold(out: Queued[], e: Error): void {
+    let count = 0;
+    for (const m of out) {
+      if ('done' in m) m.done(e);
+      else count++;
+    }
     this.counters.withheld += count;
     if (this.storeFailure === undefined) {
       this.storeFailure = e.message;
@@ -384,8 +530,12 @@ export class DhcpServer extends EventEmitter {
     }
   }
 
-  private release(out: Outgoing[]): void {
+  private release(out: Queued[]): void {
     for (const m of out) {
+      if ('done' in m) {
+        m.done();
+        continue;
+      }
       try {
         // No callback: dgram then completes a send without a tick of its own; failures arrive as the
         // socket's 'error' event, which is logged.
@@ -401,14 +551,21 @@ export class DhcpServer extends EventEmitter {
   private relaySocket(address: string): dgram.Socket | undefined {
     const known = this.relaySockets.get(address);
     if (known !== undefined) return known ?? undefined;
-    if (this.closing || this.relaySockets.size >= MAX_RELAY_SOCKETS) return undefined;
+    if (this.closing || this.relaySocketsOff || this.relaySockets.size >= MAX_RELAY_SOCKETS) return undefined;
     this.relaySockets.set(address, null);
     const main = this.sockets[0]!.address();
     const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    const give = (e: Error) => {
+    const give = (e: NodeJS.ErrnoException) => {
       // Stay on the shared socket for this relay.
-      this.emit('warning', `socket to relay ${address}: ${e.message}`);
       s.close();
+      if (e.code === 'EACCES' || e.code === 'EPERM') {
+        // The port needs privileges the process gave up (serve --user): no more of these sockets.
+        if (!this.relaySocketsOff) this.emit('warning', `cannot bind another socket on port ${main.port} (${e.code}: privileges dropped?): replies to relays leave through the listening socket`);
+        this.relaySocketsOff = true;
+        this.relaySockets.delete(address);
+        return;
+      }
+      this.emit('warning', `socket to relay ${address}: ${e.message}`);
     };
     s.once('error', give);
     s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address));
