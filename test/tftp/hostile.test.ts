@@ -201,8 +201,9 @@ describe('a flood of RRQs', () => {
     expect(records.length).toBe(20);
     console.log(`20 x (blksize 65464, windowsize 64, ACK 0, silence), --retries 3: ${sent} bytes sent, ${(sent / 20 / 1e6).toFixed(2)} MB a request`);
     // Per client at most two 512 KiB windows and one block on each later retry: 1.2 MB, not the
-    // issue's 6 x 4 MB. In all, 24 MB for 20 requests instead of 500.
-    expect(sent).toBeLessThanOrEqual(20 * (2 * 512 * 1024 + 2 * 65464));
+    // issue's 6 x 4 MB. In all, 24 MB for 20 requests instead of 500. One more block each: on a loaded
+    // machine an OACK can be resent before its ACK 0 is read, and `retransmits` counts it as a block.
+    expect(sent).toBeLessThanOrEqual(20 * (2 * 512 * 1024 + 3 * 65464));
     expect(sha(await phoneFetch(port, 'img.bin', { blksize: 65464, windowsize: 64 }))).toBe(sha(files['img.bin']!));
   });
 });

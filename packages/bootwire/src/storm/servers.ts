@@ -91,7 +91,8 @@ const which = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { en
 
 /** atftpd: Debian's, or the copy .ci/run unpacks (the package's daemon would start on install). */
 function atftpd(): string | undefined {
-  const repo = path.resolve(path.dirname(CLI), '../..');
+  // The repository root is four levels above packages/bootwire/dist/cli/main.js.
+  const repo = path.resolve(path.dirname(CLI), '../../../..');
   return [path.join(repo, '.ci/peers/atftpd/usr/sbin/atftpd'), '/usr/sbin/atftpd'].find(existsSync);
 }
 
