@@ -20,6 +20,7 @@ import {
   OPTION_DEFS,
 } from '../../packages/dhcp/src/codec/index.js';
 import { checkOptionRoundTrip } from '../helpers/dhcp-options.js';
+import { intToIp } from '../../packages/core/src/ipv4.js';
 
 const b = (...parts: (number | string | number[])[]): Buffer =>
   Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))));
@@ -177,7 +178,7 @@ const avayaValue = fc.array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLeng
 const subOptions = (lo: number, hi: number, maxLength: number) => fc.array(fc.record({ code: fc.integer({ min: lo, max: hi }), value: bytes(20) }), { maxLength });
 const route = fc.tuple(fc.integer({ min: 0, max: 32 }), u32, fc.ipV4()).map(([width, n, router]) => {
   const net = width === 0 ? 0 : (n & ((0xffffffff << (32 - width)) >>> 0)) >>> 0;
-  return { destination: `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${width}`, router };
+  return { destination: `${intToIp(net)}/${width}`, router };
 });
 
 /** Typed values of each codec type, as decode gives them (canonical: they must come back as given). */

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
+import { ipToInt } from '../../packages/core/src/ipv4.js';
 
 const DHCP_INDEX = fileURLToPath(new URL('../../packages/dhcp/dist/index.js', import.meta.url));
 const PHONES = 50;
@@ -99,7 +100,6 @@ async function runPhones(ns: Netns, count: number): Promise<PhoneResult[]> {
   return JSON.parse(r.stdout.toString()) as PhoneResult[];
 }
 
-const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 
 function expectLeases(results: PhoneResult[], log: string): void {
   const failed = results.filter((r) => !r.ok);

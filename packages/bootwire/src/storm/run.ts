@@ -18,6 +18,7 @@ import { type StormRun, summarize } from './result.js';
 import { loopbackConfig, type PeerName, type RunningServer, startBootwire } from './servers.js';
 import { simulate } from './simulator.js';
 import { type SiteStormOptions, siteStorm } from './site-storm.js';
+import { intToIp, ipToInt } from '@bootwire/core';
 
 export interface StormOptions {
   phones: number;
@@ -64,7 +65,8 @@ async function freeUdpPort(host: string): Promise<number> {
 }
 
 /** Phone i's own loopback address (127.1.0.0 on; Linux routes all of 127/8 to lo), apart from the relays' 127.0.x. */
-export const phoneLoopbackAddress = (i: number) => `127.${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
+const PHONE_LOOPBACK_BASE = ipToInt('127.1.0.0');
+export const phoneLoopbackAddress = (i: number) => intToIp(PHONE_LOOPBACK_BASE + i);
 
 /** Relay socket k: its own loopback address, one port for all (the server's relayPort). */
 export const relayAddress = (k: number) => `127.0.${10 + Math.floor(k / 254)}.${(k % 254) + 1}`;
