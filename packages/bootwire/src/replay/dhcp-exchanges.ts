@@ -5,14 +5,15 @@
  */
 import { isIPv4 } from 'node:net';
 import type { UdpDatagram } from '@bootwire/capture';
-import { buildDhcp, decodeDhcp, type DhcpMessage, encodeDhcp } from '@bootwire/dhcp';
+import { buildDhcp, decodeDhcp, type DhcpMessage, encodeDhcp, MessageType, messageTypeName } from '@bootwire/dhcp';
 import { encodeRelayAgent } from '@bootwire/dhcp';
 import { parseTlv } from '@bootwire/dhcp';
 import { dhcpSchema, type DhcpConfig } from '../config/schema.js';
 import { formatIPv4, inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '@bootwire/core';
 
-export const DHCP_TYPES: Readonly<Record<number, string>> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
-export const typeName = (t: number | undefined): string => (t === undefined ? 'no type' : (DHCP_TYPES[t] ?? `type ${t}`));
+/** A message type as replay reports print it: RFC 2131's (1..8) by name, any other as `type N`. */
+export const typeName = (t: number | undefined): string =>
+  t === undefined ? 'no type' : t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : `type ${t}`;
 
 export interface RecordedDhcp {
   readonly frame: number;
