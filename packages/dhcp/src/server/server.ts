@@ -16,7 +16,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type DhcpConfig, type FilledDhcpConfig, withDefaults } from './config.js';
-import { bindUdp, closeUdp, type HostPort, intToIp, parseHostPort, type PhoneSink } from '@bootwire/core';
+import { bindUdp, closeUdp, type Endpoint, type HostPort, intToIp, parseHostPort, type PhoneSink } from '@bootwire/core';
 import { buildDhcp, decodeDhcp, type DhcpMessage, MessageType, messageTypeName } from '../codec/index.js';
 import { openLeaseStore } from '../leases/open.js';
 import type { Lease, LeaseStore } from '../leases/store.js';
@@ -308,7 +308,7 @@ export class DhcpServer extends EventEmitter {
     return s;
   }
 
-  address(): { address: string; port: number } {
+  address(): Endpoint {
     const a = this.sockets[0]!.address();
     return { address: a.address, port: a.port };
   }

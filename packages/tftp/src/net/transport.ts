@@ -13,15 +13,13 @@
  *   left of an older one: a transfer's later window or ACK covers what its earlier one had to say.
  * - `close` resolves once what was flushed has left, or could not (bounded).
  */
+import type { Endpoint } from '@bootwire/core';
 import { BatchTransport } from './batch-transport.js';
 import { batchUdpFor } from './batch-udp.js';
 import type { SendCounters } from './send-counters.js';
 import { DgramTransport } from './dgram-transport.js';
 
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+export type { Endpoint };
 
 export interface TransportOptions {
   /** The local address to bind: the server's listen address, a phone's own address, or 0.0.0.0. */
