@@ -18,8 +18,6 @@ import type { HttpFileServer } from '@bootwire/http';
 import type { TftpServer } from '@bootwire/tftp';
 import type { TransferOutcome } from './transfer-log.js';
 
-type Protocol = 'tftp' | 'http' | 'https' | 'ftp';
-
 /** Methods counted by name; anything else a client sends is `other` (labels stay few). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
 
