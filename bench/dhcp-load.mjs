@@ -8,14 +8,13 @@
 //   node bench/dhcp-load.mjs --server 10.99.0.1[:67] --bind 10.99.0.2[:67] --count 10000 --concurrency 64
 //        [--mac-offset N] [--timeout-ms 1000] [--retries 4]
 // Binding port 67 needs root (run it inside the benchmark's network namespace).
+import { parseHostPort } from '../packages/core/dist/index.js';
 import { RelayClient } from '../packages/dhcp/dist/index.js';
 
 const argv = process.argv.slice(2);
 const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : def);
-const hostPort = (s, port) => {
-  const [host, p] = s.split(':');
-  return { host, port: p === undefined ? port : Number(p) };
-};
+// HOST or HOST:PORT (a bare HOST: the DHCP port given).
+const hostPort = (s, port) => (s.includes(':') ? parseHostPort(s) : { host: s, port });
 const server = hostPort(opt('--server', '10.99.0.1'), 67);
 const bind = hostPort(opt('--bind', '10.99.0.2'), 67);
 const count = Number(opt('--count', 10_000));

@@ -13,6 +13,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bindUdp, listenTcp } from '../packages/core/dist/index.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '../packages/bootwire/dist/cli/main.js');
@@ -36,23 +37,20 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / TICK;
 }
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = http.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+async function freePort() {
+  const s = http.createServer();
+  await listenTcp(s, { port: 0, host: '127.0.0.1' });
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
 }
 
 /** Port 69 on loopback, free and ours to bind (root): the phones' DHCP answers can then name 127.0.0.1. */
-function port69() {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(69, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
+async function port69() {
+  const s = dgram.createSocket('udp4');
+  const bound = await bindUdp(s, 69, '127.0.0.1').then(() => true, () => false);
+  if (bound) await new Promise((resolve) => s.close(resolve));
+  return bound;
 }
 const WITH_DHCP = await port69();
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { bootCli } from './helpers.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 /** A UDP socket that receives and never answers: a DHCP server that is there but silent. */
 let silent: dgram.Socket;
@@ -15,7 +16,7 @@ let received = 0;
 beforeAll(async () => {
   silent = dgram.createSocket('udp4');
   silent.on('message', () => received++);
-  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
+  await bindUdp(silent, 0, '127.0.0.1');
   silentPort = silent.address().port;
 });
 afterAll(() => silent?.close());

@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootCli, initRoot, relayPort, scratch, type Site, startSite, steps, writeConfig } from './helpers.js';
+import { listenTcp } from '../../packages/core/src/udp.js';
 
 const MAC = {
   both: '00:04:0d:e0:00:01',
@@ -28,7 +29,7 @@ let closed: number;
 
 async function closedTcpPort(): Promise<number> {
   const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenTcp(s, { port: 0, host: '127.0.0.1' });
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;

@@ -3,6 +3,7 @@
  * tags, Linux cooked headers, loopback, 802.11, IPv4/IPv6 with fragments, GRE, UDP). Written from the
  * specifications, independently of src/capture; tshark checks several of them in the tests.
  */
+import { parseIPv4 } from '../../packages/core/src/ipv4.js';
 export type Endian = 'little' | 'big';
 
 function u16(v: number, e: Endian = 'big'): Buffer {
@@ -113,7 +114,9 @@ export const MAC_A = Buffer.from('020000000001', 'hex');
 export const MAC_B = Buffer.from('020000000002', 'hex');
 
 export function ipv4Bytes(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
+  const b = parseIPv4(a);
+  if (!b) throw new Error(`not an IPv4 address: ${a}`);
+  return b;
 }
 
 export function ipv6Bytes(a: string): Buffer {

@@ -1,20 +1,10 @@
 /** The TFTP conversation tracker: conversations found by request, not by port. */
 import { describe, expect, it } from 'vitest';
 import { trackTftp, type TftpItem, type UdpDatagram } from '../../packages/capture/src/index.js';
+import { dg, resetFrames } from '../helpers/datagrams.js';
 import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp } from '../../packages/tftp/src/codec.js';
 import { Opcode } from '../../packages/tftp/src/packet.js';
 
-let frame = 0;
-function dg(src: string, dst: string, payload: Buffer): UdpDatagram {
-  const [sa, sp] = split(src);
-  const [da, dp] = split(dst);
-  frame++;
-  return { frame, time: frame, timeNs: BigInt(frame) * 1_000_000_000n, src: sa, dst: da, srcPort: sp, dstPort: dp, payload, ipVersion: sa.includes(':') ? 6 : 4 };
-}
-function split(ep: string): [string, number] {
-  const i = ep.lastIndexOf(':');
-  return [ep.slice(0, i).replace(/^\[|\]$/g, ''), Number(ep.slice(i + 1))];
-}
 const rrq = (file: string, opts: { name: string; value: string }[] = []) => encodeRequest(Opcode.RRQ, file, 'octet', opts);
 const wrq = (file: string) => encodeRequest(Opcode.WRQ, file, 'octet');
 const data = (block: number, length: number) => encodeTftp({ opcode: Opcode.DATA, block, payload: Buffer.alloc(length, 0x41) });
@@ -30,7 +20,7 @@ function run(datagrams: UdpDatagram[]): TftpItem[] {
 
 describe('trackTftp', () => {
   it('follows a transfer whose request went to port 9000 and whose answers come from a fresh port', () => {
-    frame = 0;
+    resetFrames();
     const C = '127.0.0.1:48452';
     const items = run([
       dg(C, '127.0.0.1:9000', rrq('server_file', [{ name: 'blksize', value: '1425' }])),
@@ -49,7 +39,7 @@ describe('trackTftp', () => {
   });
 
   it('follows a server that keeps port 69 for the whole transfer', () => {
-    frame = 0;
+    resetFrames();
     const C = '10.0.0.5:2000';
     const S = '10.0.0.1:69';
     const items = run([dg(C, S, rrq('a.cfg')), dg(S, C, data(1, 512)), dg(C, S, ack(1)), dg(S, C, data(2, 0)), dg(C, S, ack(2))]);
@@ -58,7 +48,7 @@ describe('trackTftp', () => {
   });
 
   it('keeps a retransmitted RRQ in the conversation it repeats', () => {
-    frame = 0;
+    resetFrames();
     const C = '10.0.0.5:2000';
     const items = run([dg(C, '10.0.0.1:69', rrq('f')), dg(C, '10.0.0.1:69', rrq('f')), dg('10.0.0.1:3000', C, data(1, 100)), dg(C, '10.0.0.1:3000', ack(1))]);
     expect(summary(items)).toEqual(['1:1:RRQ', '2:1:RRQ', '3:1:DATA', '4:1:ACK']);
@@ -66,7 +56,7 @@ describe('trackTftp', () => {
   });
 
   it('tells apart two simultaneous transfers from one client on two ports', () => {
-    frame = 0;
+    resetFrames();
     const A = '[fc0c::94]:2001';
     const B = '[fc0c::94]:2002';
     const items = run([
@@ -86,7 +76,7 @@ describe('trackTftp', () => {
   });
 
   it('ends a conversation at ERROR: the same request from the same port then opens a new one', () => {
-    frame = 0;
+    resetFrames();
     const C = '10.0.0.5:2000';
     const S = '10.0.0.1:69';
     const items = run([
@@ -101,7 +91,7 @@ describe('trackTftp', () => {
   });
 
   it('reports malformed packets inside a conversation, and port-69 strays without one', () => {
-    frame = 0;
+    resetFrames();
     const C = '10.0.0.5:2000';
     const items = run([
       dg(C, '10.0.0.1:69', Buffer.from('\x00\x01name\x00bogus\x00', 'latin1')), // bad mode: not a request
@@ -113,7 +103,7 @@ describe('trackTftp', () => {
   });
 
   it('keeps TFTP after the end of a conversation, but not other traffic on the same ports', () => {
-    frame = 0;
+    resetFrames();
     const C = '10.0.0.5:2000';
     const items = run([
       dg(C, '10.0.0.1:69', rrq('f')),

@@ -6,6 +6,7 @@ import { parseConfig } from '../../packages/bootwire/src/config/load.js';
 import { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
 import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
 import { ipToInt } from '../../packages/core/src/ipv4.js';
+import { loopbackDhcpServer } from '../helpers/dhcp-server.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,19 +18,7 @@ afterAll(async () => {
 
 /** A server on loopback that answers relays on the client's port (no root needed). */
 async function server(relayPort: number, leases = path.join(dir, `leases-${relayPort}.db`)) {
-  const cfg = parseConfig(
-    {
-      dhcp: {
-        listen: '127.0.0.1:0',
-        leases,
-        relayPort,
-        subnets: [{ subnet: '127.0.0.0/8', pool: '127.1.0.1-127.1.3.255', leaseSeconds: 600, options: { '66': '127.0.0.1' } }],
-        classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=127.0.0.5,HTTPSRVR=127.0.0.1' } }],
-      },
-    },
-    dir,
-  );
-  return DhcpServer.start({ config: cfg.dhcp!, localAddresses: [ipToInt('127.0.0.1')] });
+  return loopbackDhcpServer({ dir, relayPort, leases, pool: '127.1.0.1-127.1.3.255', classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=127.0.0.5,HTTPSRVR=127.0.0.1' } }] });
 }
 
 const mac = (i: number) => `00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32, startLossyRelay, type LossyRelay, type LossyRelayOptions } from './lossy-relay.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 // ---------------------------------------------------------------------------
 // plain dgram helpers (no TFTP code involved)
@@ -42,7 +43,7 @@ async function udpSocket(onMessage?: (text: string, rinfo: dgram.RemoteInfo) => 
     // ignore
   });
   if (onMessage) sock.on('message', (msg, rinfo) => onMessage(msg.toString('utf8'), rinfo));
-  await new Promise<void>((resolve) => sock.bind(0, HOST, () => resolve()));
+  await bindUdp(sock, 0, HOST);
   cleanups.push(() => closeSocket(sock));
   return sock;
 }

@@ -29,6 +29,8 @@
 import { mulberry32 } from '../../packages/core/src/faults.js';
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { bindUdp } from '../../packages/core/src/udp.js';
+import type { HostPort } from '../../packages/core/src/hostport.js';
 
 /** Direction of a packet through the relay. */
 export type RelayDirection = 'toServer' | 'toClient';
@@ -43,7 +45,7 @@ export interface RelayPacketInfo {
 
 export interface LossyRelayOptions {
   /** Where the real (TFTP) server listens, e.g. `{ host: '127.0.0.1', port: 6969 }`. */
-  target: { host: string; port: number };
+  target: HostPort;
   /** Address the relay's client-facing sockets bind to. Default `'127.0.0.1'`. */
   listenHost?: string;
   /** Port of the main relay socket. Default 0 (ephemeral). */
@@ -253,14 +255,7 @@ export async function startLossyRelay(opts: LossyRelayOptions): Promise<LossyRel
 
   // ---- main socket -------------------------------------------------------
   const main = dgram.createSocket(downType);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    main.once('error', onError);
-    main.bind({ port: opts.listenPort ?? 0, address: listenHost }, () => {
-      main.off('error', onError);
-      resolve();
-    });
-  }).catch((err: unknown) => {
+  await bindUdp(main, opts.listenPort ?? 0, listenHost).catch((err: unknown) => {
     try {
       main.close();
     } catch {

@@ -114,6 +114,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNetns, type Netns } from './netns.js';
+import { bindUdp, freeUdpPort } from '../../packages/core/src/udp.js';
 
 // ---------------------------------------------------------------------------------------------
 // environment
@@ -378,19 +379,8 @@ export function sha256(bufOrPath: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** A UDP port that was free a moment ago (bind port 0, read it, close). */
-export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
-  const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(0, host, () => resolve());
-    });
-    return sock.address().port;
-  } finally {
-    await new Promise<void>((resolve) => sock.close(() => resolve()));
-  }
-}
+/** A UDP port that was free a moment ago: @bootwire/core's, as the tests have imported it from here. */
+export { freeUdpPort };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -402,7 +392,7 @@ export async function tftpAnswers(host: string, port: number, timeoutMs = 300): 
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   sock.on('error', () => {});
   try {
-    await new Promise<void>((resolve) => sock.bind(0, resolve));
+    await bindUdp(sock, 0);
     const name = `bootwire-readiness-probe-${randomBytes(4).toString('hex')}`;
     const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${name}\0octet\0`, 'latin1')]);
     return await new Promise<boolean>((resolve) => {

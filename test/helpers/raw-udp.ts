@@ -1,5 +1,6 @@
 /** A UDP socket for hand-driven protocol tests: send bytes, await the next datagram (with a timeout). */
 import dgram from 'node:dgram';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 export interface Datagram {
   msg: Buffer;
@@ -25,7 +26,7 @@ export class RawUdp {
 
   static async open(host = '127.0.0.1'): Promise<RawUdp> {
     const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((r) => s.bind(0, host, r));
+    await bindUdp(s, 0, host);
     return new RawUdp(s);
   }
 

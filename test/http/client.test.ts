@@ -8,6 +8,7 @@ import { createKeepAliveAgent, httpGet } from '../../packages/http/src/client.js
 import { HttpFileServer, type HttpRequestRecord } from '../../packages/http/src/server.js';
 import { sha256 } from '../helpers/peers.js';
 import { scratchDir } from './helpers.js';
+import { listenTcp } from '../../packages/core/src/udp.js';
 
 let dir: string;
 let server: HttpFileServer;
@@ -23,7 +24,7 @@ async function rawServer(onSocket: (s: net.Socket) => void): Promise<{ port: num
     c.on('error', () => {});
     onSocket(c);
   });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  await listenTcp(s, { port: 0, host: '127.0.0.1' });
   return {
     port: (s.address() as net.AddressInfo).port,
     close: () => {

@@ -10,38 +10,31 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { nameRules } from '../../packages/core/src/files/names.js';
 import { parseRemapRules } from '../../packages/core/src/files/remap.js';
-import type { ClientInfo, FileRequest, Resolution, Resolver } from '../../packages/core/src/files/resolver.js';
+import type { ClientInfo, Resolver } from '../../packages/core/src/files/resolver.js';
 import { createRootResolver } from '../../packages/core/src/files/root-resolver.js';
 import { HttpClientError, httpGet } from '../../packages/http/src/client.js';
 import { HttpFileServer, type HttpServerOptions } from '../../packages/http/src/server.js';
-import type { HttpTransferRecord, ServerWarning, TransferStart } from '../../packages/core/src/server/records.js';
+import type { HttpTransferRecord } from '../../packages/core/src/server/records.js';
 import { PEERS } from '../helpers/peers.js';
+import { faultyResolver, poolSlice, type RecordedEvents, recordEvents } from '../helpers/resolvers.js';
 import { curl, rawRequest, scratchDir } from './helpers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const servers: HttpFileServer[] = [];
 let dir: string;
 
-interface Started {
+interface Started extends RecordedEvents<HttpTransferRecord> {
   server: HttpFileServer;
   base: string;
   port: number;
-  ends: HttpTransferRecord[];
-  starts: TransferStart[];
-  warnings: ServerWarning[];
 }
 
 async function start(o: Partial<HttpServerOptions>): Promise<Started> {
   const server = await HttpFileServer.start({ http: { host: '127.0.0.1', port: 0 }, ...o });
   servers.push(server);
-  const ends: HttpTransferRecord[] = [];
-  const starts: TransferStart[] = [];
-  const warnings: ServerWarning[] = [];
-  server.on('transfer-end', (r) => ends.push(r));
-  server.on('transfer-start', (s) => starts.push(s));
-  server.on('warning', (w) => warnings.push(w));
+  const events = recordEvents<HttpTransferRecord>(server);
   const port = server.address('http')!.port;
-  return { server, base: `http://127.0.0.1:${port}`, port, ends, starts, warnings };
+  return { server, base: `http://127.0.0.1:${port}`, port, ...events };
 }
 
 const get = (url: string, o: Parameters<typeof httpGet>[1] = {}) => httpGet(url, { keepBody: true, timeoutMs: 10_000, ...o });
@@ -55,14 +48,6 @@ afterEach(async () => {
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-function poolSlice(text: string): Buffer {
-  Buffer.from('y'.repeat(100));
-  const b = Buffer.from(text);
-  expect(b.byteOffset).toBeGreaterThan(0);
-  expect(b.buffer.byteLength).toBeGreaterThan(b.length);
-  return b;
-}
 
 describe('HTTP resolver: bytes', () => {
   it('a slice of Node\'s pool and a view deep in a big buffer: exactly the view, with ranges and HEAD', async () => {
@@ -162,34 +147,17 @@ describe('HTTP resolver: streams', () => {
 describe('HTTP resolver: refusals and faults', () => {
   it('not-found 404, forbidden and invalid 403; throws, rejects, hangs, garbage: 500 to that client, others served', async () => {
     const good = poolSlice('good\n');
-    let hung = 0;
-    const resolver = ((req: FileRequest) => {
-      switch (req.name) {
-        case 'gone':
-          return { kind: 'refusal', reason: 'not-found' };
-        case 'secret':
-          return { kind: 'refusal', reason: 'forbidden' };
-        case 'bad':
-          return { kind: 'refusal', reason: 'invalid' };
-        case 'throws':
-          throw new Error('boom');
-        case 'rejects':
-          return Promise.reject(new Error('async boom'));
-        case 'hangs':
-          hung++;
-          return new Promise<Resolution>(() => {});
-        case 'garbage':
-          return { kind: 'bytes', bytes: [1, 2, 3] };
-        case 'number':
-          return 42;
-        default:
-          return { kind: 'bytes', bytes: good };
-      }
-    }) as unknown as Resolver;
+    const { resolver, hung } = faultyResolver(good, {
+      gone: () => ({ kind: 'refusal', reason: 'not-found' }),
+      secret: () => ({ kind: 'refusal', reason: 'forbidden' }),
+      bad: () => ({ kind: 'refusal', reason: 'invalid' }),
+      garbage: () => ({ kind: 'bytes', bytes: [1, 2, 3] }),
+      number: () => 42,
+    });
     const { base, warnings, ends, server } = await start({ resolver, resolveTimeoutMs: 1500 });
     const hanging = get(`${base}/hangs`);
     await new Promise((r) => setTimeout(r, 100));
-    expect(hung).toBe(1);
+    expect(hung()).toBe(1);
     const names = ['gone', 'secret', 'bad', 'throws', 'rejects', 'garbage', 'number'];
     const all = await Promise.all([...names.map((n) => get(`${base}/${n}`)), get(`${base}/good.txt`)]);
     expect(all.map((r) => r.status)).toEqual([404, 403, 403, 500, 500, 500, 500, 200]);

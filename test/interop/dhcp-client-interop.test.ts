@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { IS_ROOT, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
+import { ipToInt } from '../../packages/core/src/ipv4.js';
 
 const DHCP_INDEX = fileURLToPath(new URL('../../packages/dhcp/dist/index.js', import.meta.url));
 const PHONES = 50;
@@ -42,6 +43,18 @@ async function listening(ns: Netns, program: string): Promise<boolean> {
 }
 
 /** A namespace with bwv0 (10.99.0.1/16 and 10.99.0.2/16) and its veth peer bwv1, both up. */
+/** `body` against a peer it starts in a fresh server namespace (`track` it): stopped and deleted after. */
+async function inServerNamespace(body: (ns: Netns, track: (d: Daemon) => Daemon) => Promise<void>): Promise<void> {
+  const ns = await serverNamespace();
+  let server: Daemon | undefined;
+  try {
+    await body(ns, (d) => (server = d));
+  } finally {
+    await server?.stop();
+    await ns.delete();
+  }
+}
+
 async function serverNamespace(): Promise<Netns> {
   const ns = await createNetns();
   try {
@@ -99,7 +112,6 @@ async function runPhones(ns: Netns, count: number): Promise<PhoneResult[]> {
   return JSON.parse(r.stdout.toString()) as PhoneResult[];
 }
 
-const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 
 function expectLeases(results: PhoneResult[], log: string): void {
   const failed = results.filter((r) => !r.ok);
@@ -131,22 +143,22 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
   it(`dnsmasq gives ${PHONES} relayed phones distinct addresses and option 66`, { timeout: 120_000 }, async (ctx) => {
     const [dnsmasq] = useAll(ctx, PEERS.dnsmasq, PEERS.ip, PEERS.ss);
     requireRoot(ctx);
-    const ns = await serverNamespace();
-    let server: Daemon | undefined;
-    try {
+    await inServerNamespace(async (ns, track) => {
       const leases = path.join(dir, 'dnsmasq.leases');
       const log = path.join(dir, 'dnsmasq.log');
-      server = await startDaemon(
-        ns,
-        'dnsmasq',
-        dnsmasq!,
-        [
-          '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=',
-          '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600', `--listen-address=${SERVER}`, '--bind-interfaces',
-          `--dhcp-leasefile=${leases}`, `--dhcp-option=66,${SERVER}`, '--dhcp-lease-max=100000', '--no-ping',
-          `--log-facility=${log}`, '--user=root', '--group=root',
-        ],
-        () => listening(ns, 'dnsmasq'),
+      const server = track(
+        await startDaemon(
+          ns,
+          'dnsmasq',
+          dnsmasq!,
+          [
+            '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=',
+            '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600', `--listen-address=${SERVER}`, '--bind-interfaces',
+            `--dhcp-leasefile=${leases}`, `--dhcp-option=66,${SERVER}`, '--dhcp-lease-max=100000', '--no-ping',
+            `--log-facility=${log}`, '--user=root', '--group=root',
+          ],
+          () => listening(ns, 'dnsmasq'),
+        ),
       );
       const results = await runPhones(ns, PHONES);
       const text = await fs.readFile(log, 'utf8').catch(() => '');
@@ -157,18 +169,13 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
       for (const r of results) expect(lines.some((l) => l.includes(` ${r.mac} ${r.address} `))).toBe(true);
       expect(text).toMatch(/DHCPACK\(bwv0\)/);
       expect(server.proc.exitCode).toBeNull();
-    } finally {
-      await server?.stop();
-      await ns.delete();
-    }
+    });
   });
 
   it(`Kea gives ${PHONES} relayed phones distinct addresses and option 66`, { timeout: 120_000 }, async (ctx) => {
     const [kea] = useAll(ctx, PEERS.kea, PEERS.ip, PEERS.ss);
     requireRoot(ctx);
-    const ns = await serverNamespace();
-    let server: Daemon | undefined;
-    try {
+    await inServerNamespace(async (ns, track) => {
       const runDir = path.join(dir, 'kea-run');
       await fs.mkdir(runDir, { recursive: true });
       const leases = path.join(dir, 'kea-leases4.csv');
@@ -185,13 +192,15 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
           },
         }),
       );
-      server = await startDaemon(
-        ns,
-        'kea-dhcp4',
-        kea!,
-        ['-c', conf],
-        async (out) => /DHCP4_STARTED/.test(out) && (await listening(ns, 'kea-dhcp4')),
-        { ...process.env, KEA_PIDFILE_DIR: runDir, KEA_LOCKFILE_DIR: runDir },
+      const server = track(
+        await startDaemon(
+          ns,
+          'kea-dhcp4',
+          kea!,
+          ['-c', conf],
+          async (out) => /DHCP4_STARTED/.test(out) && (await listening(ns, 'kea-dhcp4')),
+          { ...process.env, KEA_PIDFILE_DIR: runDir, KEA_LOCKFILE_DIR: runDir },
+        ),
       );
       const results = await runPhones(ns, PHONES);
       expectLeases(results, server.out());
@@ -200,9 +209,6 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
       expect(new Set(rows.map((l) => l.split(',')[0])).size).toBe(PHONES);
       expect(server.out()).toMatch(/DHCP4_LEASE_ALLOC/);
       expect(server.proc.exitCode).toBeNull();
-    } finally {
-      await server?.stop();
-      await ns.delete();
-    }
+    });
   });
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { envOf, writeAvayaDhclient } from '../helpers/dhcp-clients.js';
 import { PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
 const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
@@ -70,10 +71,6 @@ async function udhcpcScript(): Promise<string> {
   const p = path.join(dir, 'udhcpc.sh');
   await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, { mode: 0o755 });
   return p;
-}
-
-function envOf(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 beforeAll(async () => {
@@ -141,20 +138,7 @@ describe('bootwire DHCP server with real clients, in network namespaces', () => 
     const [dhclient] = useAll(ctx, PEERS.dhclient, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const conf = path.join(dir, 'dhclient.conf');
-    await fs.writeFile(
-      conf,
-      [
-        'option avaya-242 code 242 = text;',
-        'send vendor-class-identifier "ccp.avaya.com";',
-        'send dhcp-client-identifier 01:02:00:00:00:00:42;',
-        'request subnet-mask, routers, tftp-server-name, bootfile-name, avaya-242;',
-        'timeout 20; retry 1; initial-interval 1;',
-        '',
-      ].join('\n'),
-    );
-    const script = path.join(dir, 'dhclient-script.sh');
-    await fs.writeFile(script, `#!/bin/sh\n[ "$reason" = BOUND ] && env | sort > "${dir}/dhclient.env"\nexit 0\n`, { mode: 0o755 });
+    const { conf, script } = await writeAvayaDhclient(dir, { envFile: `${dir}/dhclient.env`, timeout: 20, clientId: '01:02:00:00:00:00:42' });
     const server = await startServer();
     try {
       const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', path.join(dir, 'dhclient.leases'), '-pf', path.join(dir, 'dhclient.pid'), 'bwcli0'], { timeoutMs: 40_000 });

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, killAllDaemons, startDaemon } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { envOf, writeAvayaDhclient } from '../helpers/dhcp-clients.js';
 import { IS_ROOT, needBinary, PEERS, requireRoot, run, useAll } from '../helpers/peers.js';
 
 const PERFDHCP = needBinary('perfdhcp', 'kea-admin', ['/usr/sbin']);
@@ -94,10 +95,6 @@ async function udhcpcScript(): Promise<string> {
   const p = path.join(dir, 'udhcpc.sh');
   await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, { mode: 0o755 });
   return p;
-}
-
-function envOf(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 async function udhcpc(extra: string[]): Promise<{ code: number | null; stderr: string; env: Record<string, string> }> {
@@ -238,21 +235,9 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
     const [dhclient] = useAll(ctx, PEERS.dhclient, PEERS.dhcrelay, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const conf = path.join(dir, 'dhclient.conf');
-    await fs.writeFile(
-      conf,
-      [
-        'option avaya-242 code 242 = text;',
-        'send vendor-class-identifier "ccp.avaya.com";',
-        'request subnet-mask, routers, tftp-server-name, bootfile-name, avaya-242;',
-        'timeout 30; retry 1; initial-interval 1;',
-        '',
-      ].join('\n'),
-    );
     const envFile = path.join(dir, 'dhclient.env');
     await fs.rm(envFile, { force: true });
-    const script = path.join(dir, 'dhclient-script.sh');
-    await fs.writeFile(script, `#!/bin/sh\n[ "$reason" = BOUND ] && env | sort > "${envFile}"\nexit 0\n`, { mode: 0o755 });
+    const { conf, script } = await writeAvayaDhclient(dir, { envFile, timeout: 30 });
     await withRelayedServer('unconfigured.json', async (server, relay) => {
       const lf = path.join(dir, 'dhclient.leases');
       const pf = path.join(dir, 'dhclient.pid');

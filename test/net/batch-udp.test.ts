@@ -13,6 +13,7 @@ import { BatchSocket, batchUdpAvailable } from '../../packages/tftp/src/net/batc
 import { intToIp as numberToIpv4, ipToInt as ipv4ToNumber } from '../../packages/core/src/ipv4.js';
 import { createNetns } from '../helpers/netns.js';
 import { IN_CI, requireRoot } from '../helpers/peers.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LOOP = ipv4ToNumber('127.0.0.1');
@@ -114,7 +115,7 @@ describe('batched UDP', () => {
 
     it('a queued window leaves as separate datagrams a plain receiver reads one by one (UDP GSO)', async () => {
       const rx = dgram.createSocket('udp4');
-      await new Promise<void>((r) => rx.bind(0, '127.0.0.1', r));
+      await bindUdp(rx, 0, '127.0.0.1');
       const got: Buffer[] = [];
       rx.on('message', (m) => got.push(m));
       const tx = socket();
@@ -139,7 +140,7 @@ describe('batched UDP', () => {
       open.splice(open.indexOf(rx), 1);
       rx.close(); // only tx is left open
       const sink = dgram.createSocket('udp4');
-      await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+      await bindUdp(sink, 0, '127.0.0.1');
       const got: Buffer[] = [];
       sink.on('message', (m) => got.push(m));
       tx.connect('127.0.0.1', sink.address().port);
@@ -180,9 +181,10 @@ describe('batched UDP', () => {
         // them one by one, IP fragments them, and the receiver still gets every block whole.
         const code = `
           import { BatchSocket } from '${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js')}';
+          import { bindUdp } from '${path.join(REPO, 'packages/core/dist/udp.js')}';
           import dgram from 'node:dgram';
           const rx = dgram.createSocket('udp4');
-          await new Promise((r) => rx.bind(0, '127.0.0.1', r));
+          await bindUdp(rx, 0, '127.0.0.1');
           const got = [];
           rx.on('message', (m) => got.push(m));
           const tx = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 });

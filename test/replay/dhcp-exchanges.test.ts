@@ -4,10 +4,11 @@ import { buildDhcp, decodeDhcp, type DhcpMessage } from '../../packages/dhcp/src
 import { decodeRelayAgent } from '../../packages/dhcp/src/codec/relay-agent.js';
 import { checkConfig, checkReply, configFromReplies, dhcpExchanges, rebuildRequest } from '../../packages/bootwire/src/replay/dhcp-exchanges.js';
 import { dg, resetFrames } from './helpers.js';
+import { parseIPv4 } from '../../packages/core/src/ipv4.js';
 
 const MAC = '00:04:0d:aa:bb:01';
 const MAC2 = '00:04:0d:aa:bb:02';
-const ip = (s: string) => Buffer.from(s.split('.').map(Number));
+const ip = (s: string) => parseIPv4(s)!;
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);

@@ -1,25 +1,8 @@
 /** Synthetic UDP datagrams for the replay unit tests. */
-import type { UdpDatagram } from '../../packages/capture/src/types.js';
 import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp, type OptionPair } from '../../packages/tftp/src/codec.js';
 import { Opcode } from '../../packages/tftp/src/packet.js';
 
-let frame = 0;
-
-export function resetFrames(): void {
-  frame = 0;
-}
-
-export function dg(src: string, dst: string, payload: Buffer, extra: Partial<UdpDatagram> = {}): UdpDatagram {
-  const [sa, sp] = split(src);
-  const [da, dp] = split(dst);
-  frame++;
-  return { frame, time: frame, timeNs: BigInt(frame) * 1_000_000_000n, src: sa, dst: da, srcPort: sp, dstPort: dp, payload, ipVersion: sa.includes(':') ? 6 : 4, ...extra };
-}
-
-function split(ep: string): [string, number] {
-  const i = ep.lastIndexOf(':');
-  return [ep.slice(0, i).replace(/^\[|\]$/g, ''), Number(ep.slice(i + 1))];
-}
+export { dg, resetFrames } from '../helpers/datagrams.js';
 
 export const rrq = (file: string, opts: OptionPair[] = [], mode = 'octet') => encodeRequest(Opcode.RRQ, file, mode, opts);
 export const wrq = (file: string, opts: OptionPair[] = []) => encodeRequest(Opcode.WRQ, file, 'octet', opts);

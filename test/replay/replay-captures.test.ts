@@ -21,6 +21,7 @@ import { TftpServer } from '../../packages/tftp/src/server.js';
 import { CAPTURE_FILES, captureFileBytes } from '../../captures/files.mjs';
 import { REPO_ROOT } from '../helpers/peers.js';
 import { ack, blocks, bytes as someBytes, dg, rrq } from './helpers.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 const OWN = path.join(REPO_ROOT, 'captures');
 const PUBLIC = path.resolve(REPO_ROOT, '..', 'shared', 'captures', 'public');
@@ -248,7 +249,7 @@ describe('a server that differs, a damaged capture, and the command line', () =>
 
   it('replays DHCP to another server (here bootwire on loopback, answering a relay on a high port)', async () => {
     const probe = dgram.createSocket('udp4');
-    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    await bindUdp(probe, 0, '127.0.0.1');
     const relayPort = probe.address().port;
     await new Promise<void>((r) => probe.close(() => r()));
     const config = dhcpSchema.parse({

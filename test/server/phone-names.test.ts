@@ -10,7 +10,6 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../packages/bootwire/src/config/load.js';
 import { RelayClient } from '../../packages/dhcp/src/client/relay-client.js';
 import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
 import { nameRules } from '../../packages/core/src/files/names.js';
@@ -22,7 +21,7 @@ import { modelOf, PhoneDirectory } from '../../packages/core/src/server/phones.j
 import type { TransferRecord } from '../../packages/core/src/server/records.js';
 import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
 import { TftpServer } from '../../packages/tftp/src/server.js';
-import { ipToInt } from '../../packages/core/src/ipv4.js';
+import { loopbackDhcpServer } from '../helpers/dhcp-server.js';
 
 let dir: string;
 const closers: (() => Promise<void>)[] = [];
@@ -63,23 +62,11 @@ describe('the phone directory', () => {
 });
 
 async function dhcpServer(relayPort: number, leases: string, phones: PhoneDirectory): Promise<DhcpServer> {
-  const cfg = parseConfig(
-    {
-      dhcp: {
-        listen: '127.0.0.1:0',
-        leases,
-        relayPort,
-        subnets: [{ subnet: '127.0.0.0/8', pool: '127.1.0.10-127.1.0.60', leaseSeconds: 600, options: { '66': '127.0.0.1' } }],
-        classes: [
-          { name: 'audiocodes-400hd', match: { vendorClass: { regex: '^4[0-9]{2}HD$' } }, options: {} },
-          { name: 'avaya-96xx', match: { vendorClass: 'ccp.avaya.com' }, options: {} },
-        ],
-      },
-    },
-    dir,
-  );
-  const srv = await DhcpServer.start({ config: cfg.dhcp!, localAddresses: [ipToInt('127.0.0.1')], phones });
-  return srv;
+  const classes = [
+    { name: 'audiocodes-400hd', match: { vendorClass: { regex: '^4[0-9]{2}HD$' } }, options: {} },
+    { name: 'avaya-96xx', match: { vendorClass: 'ccp.avaya.com' }, options: {} },
+  ];
+  return loopbackDhcpServer({ dir, relayPort, leases, pool: '127.1.0.10-127.1.0.60', classes, phones });
 }
 
 const PHONES = [

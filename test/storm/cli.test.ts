@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, type Served } from '../boot/helpers.js';
 import { DEFAULT_40, fleetBytes, initRoot, modelPhones, scratch, type StormJson, stormCli } from './helpers.js';
+import { bindUdp } from '../../packages/core/src/udp.js';
 
 let dir: string;
 /** `bootwire init R --image-size 256k`: the same files a storm with --image-size 256k generates. */
@@ -144,7 +145,7 @@ async function recordingTftp(): Promise<{ port: number; requests: Buffer[]; clos
     requests.push(m);
     s.send(Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from('File not found\0')]), from.port, from.address);
   });
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  await bindUdp(s, 0, '127.0.0.1');
   return { port: s.address().port, requests, close: () => new Promise<void>((r) => s.close(() => r())) };
 }
 

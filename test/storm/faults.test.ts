@@ -5,7 +5,7 @@
  * small images, and in a file of its own so it runs next to the others.
  */
 import { describe, it } from 'vitest';
-import { fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
+import { expectAllBooted, modelPhones, stormCli, type StormJson, useInitRoot } from './helpers.js';
 
 const site = useInitRoot('bw-storm-faults-', '32k');
 
@@ -14,13 +14,7 @@ describe.concurrent('bootwire storm with faults', () => {
   // 32 KiB images: 65 lock-step blocks, about 13 losses a phone, each waiting out a 2 s timeout.
   it('--loss 5% --protocols tftp: every phone boots with every byte; the losses cost retransmissions', { timeout: 120_000 }, async ({ expect }) => {
     const r = await stormCli(['--phones', '20', '--root', site.root, '--protocols', 'tftp', '--loss', '5%', '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const j = r.json as StormJson;
-    expect([j.phones, j.booted, j.failed, j.imagesDownloaded]).toEqual([20, 20, 0, 20]);
-    expect(j.failures).toEqual({});
-    const counts = { '4610': 6, '1608': 2, '9608': 6, '1230': 2, '440HD': 4 };
-    expect(modelPhones(j)).toEqual(counts);
-    expect(j.bytes).toBe(fleetBytes(site.root, counts));
+    const j = expectAllBooted(expect, r, site.root, { '4610': 6, '1608': 2, '9608': 6, '1230': 2, '440HD': 4 });
     expect(j.bytesByProtocol).toEqual({ tftp: j.bytes });
     expect(j.faults.dropped).toBeGreaterThan(0);
     expect([j.faults.duplicated, j.faults.reordered]).toEqual([0, 0]);

@@ -2,7 +2,7 @@
  * Helpers for the `bootwire storm` tests: the CLI run as a process (its --json parsed), an init root,
  * and the exact bytes a fleet fetches from a root, file by file, as each model's flow reads them.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, type ExpectStatic } from 'vitest';
 import { promises as fs, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,3 +121,18 @@ export function fleetBytes(root: string, counts: Readonly<Record<string, number>
 
 /** Per-model phone counts of a --json run. */
 export const modelPhones = (j: StormJson) => Object.fromEntries(Object.entries(j.models).map(([m, v]) => [m, v.phones]));
+
+/**
+ * A run in which every phone booted with every byte: exit 0, no failure, `counts` phones of each model,
+ * one image each, and the bytes those models' files hold under `root`. Gives the run's JSON.
+ */
+export function expectAllBooted(expect: ExpectStatic, r: StormRun, root: string, counts: Readonly<Record<string, number>>): StormJson {
+  expect(r.code, r.stderr).toBe(0);
+  const j = r.json as StormJson;
+  const n = Object.values(counts).reduce((a, b) => a + b, 0);
+  expect([j.phones, j.booted, j.failed, j.imagesDownloaded]).toEqual([n, n, 0, n]);
+  expect(j.failures).toEqual({});
+  expect(modelPhones(j)).toEqual(counts);
+  expect(j.bytes).toBe(fleetBytes(root, counts));
+  return j;
+}

@@ -10,14 +10,7 @@ import {
   encodeRequest,
   encodeTftp,
 } from '../../packages/tftp/src/codec.js';
-import {
-  type DecodeErrorKind,
-  type DecodeResult,
-  type KnownOptions,
-  Opcode,
-  type TftpOption,
-  type TftpPacket,
-} from '../../packages/tftp/src/packet.js';
+import { type DecodeErrorKind, type DecodeResult, type KnownOptions, Opcode, type TftpOption, type TftpPacket } from '../../packages/tftp/src/packet.js';
 
 // ------------------------------------------------------------------------------------------ helpers
 
@@ -31,6 +24,18 @@ const op = (n: number): number[] => [n >> 8, n & 0xff];
 function ok(r: DecodeResult): TftpPacket {
   if (!r.ok) throw new Error(`expected ok, got ${r.error.kind}: ${r.error.message}`);
   return r.packet;
+}
+
+/** An RRQ for `f` (octet) with the options given as name, value, name, value…, decoded. */
+function rrqWithOptions(...namesAndValues: string[]) {
+  const p = ok(decodeTftp(wire(op(1), 'f\0', 'octet\0', ...namesAndValues.map((s) => `${s}\0`))));
+  if (p.opcode !== Opcode.RRQ) throw new Error('not a RRQ');
+  return p;
+}
+
+/** The request's options, in order, as [name as sent, key, value]. */
+function expectOptions(p: { options: readonly TftpOption[] }, want: [string, string, string][]): void {
+  expect(p.options).toEqual(want.map(([name, key, value]) => ({ name, key, value })));
 }
 
 function errKind(buf: Buffer): DecodeErrorKind {
@@ -200,20 +205,14 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
   });
 
   it('option names are case-insensitive: key lower-cased, name keeps its spelling', () => {
-    const p = ok(decodeTftp(wire(op(1), 'f\0', 'octet\0', 'BlkSize\0', '1024\0', 'TSIZE\0', '0\0', 'WindowSize\0', '4\0')));
-    if (p.opcode !== Opcode.RRQ) throw new Error('not a RRQ');
-    expect(p.options).toEqual([
-      { name: 'BlkSize', key: 'blksize', value: '1024' },
-      { name: 'TSIZE', key: 'tsize', value: '0' },
-      { name: 'WindowSize', key: 'windowsize', value: '4' },
-    ]);
+    const p = rrqWithOptions('BlkSize', '1024', 'TSIZE', '0', 'WindowSize', '4');
+    expectOptions(p, [['BlkSize', 'blksize', '1024'], ['TSIZE', 'tsize', '0'], ['WindowSize', 'windowsize', '4']]);
     expect(p.known).toEqual({ blksize: 1024, tsize: 0, windowsize: 4 });
   });
 
   it('only ASCII letters fold: a KELVIN SIGN does not spell "blksize"', () => {
     // 'K' (U+212A).toLowerCase() === 'k': a Unicode-aware fold would make this name the blksize option.
-    const p = ok(decodeTftp(wire(op(1), 'f\0', 'octet\0', 'BL\u212aSIZE\0', 'nonsense\0')));
-    if (p.opcode !== Opcode.RRQ) throw new Error('not a RRQ');
+    const p = rrqWithOptions('BL\u212aSIZE', 'nonsense');
     expect(p.known).toEqual({});
     expect(p.options).toHaveLength(1);
     expect(p.options[0]!.name).toBe('BL\u212aSIZE');
@@ -221,20 +220,14 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
   });
 
   it('unknown options are kept in `options` but absent from `known`', () => {
-    const p = ok(decodeTftp(wire(op(1), 'f\0', 'octet\0', 'multicast\0', '\0', 'blksize\0', '512\0', 'X-Vendor\0', 'abc\0')));
-    if (p.opcode !== Opcode.RRQ) throw new Error('not a RRQ');
-    expect(p.options).toEqual([
-      { name: 'multicast', key: 'multicast', value: '' },
-      { name: 'blksize', key: 'blksize', value: '512' },
-      { name: 'X-Vendor', key: 'x-vendor', value: 'abc' },
-    ]);
+    const p = rrqWithOptions('multicast', '', 'blksize', '512', 'X-Vendor', 'abc');
+    expectOptions(p, [['multicast', 'multicast', ''], ['blksize', 'blksize', '512'], ['X-Vendor', 'x-vendor', 'abc']]);
     expect(p.known).toEqual({ blksize: 512 });
     expect(Object.keys(p.known)).toEqual(['blksize']);
   });
 
   it('a repeated option: the first wins in `known`, all are kept in `options`', () => {
-    const p = ok(decodeTftp(wire(op(1), 'f\0', 'octet\0', 'blksize\0', '1024\0', 'BLKSIZE\0', '512\0', 'timeout\0', '3\0', 'timeout\0', '9\0')));
-    if (p.opcode !== Opcode.RRQ) throw new Error('not a RRQ');
+    const p = rrqWithOptions('blksize', '1024', 'BLKSIZE', '512', 'timeout', '3', 'timeout', '9');
     expect(p.known).toEqual({ blksize: 1024, timeout: 3 });
     expect(p.options.map((o) => [o.name, o.value])).toEqual([
       ['blksize', '1024'],

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../packages/tftp/src/rate-limit.js';
+import { intToIp, ipToInt } from '../../packages/core/src/ipv4.js';
+
+const TEN = ipToInt('10.0.0.0');
 
 describe('RateLimiter (per-source token buckets, injected clock)', () => {
   it('allows a burst, then the rate, per source', () => {
@@ -19,7 +22,7 @@ describe('RateLimiter (per-source token buckets, injected clock)', () => {
 
   it('remembers a bounded number of sources, whatever a flood of new ones does', () => {
     const r = new RateLimiter(2, 2, 1000);
-    for (let i = 0; i < 100_000; i++) r.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i / 1000);
+    for (let i = 0; i < 100_000; i++) r.take(intToIp(TEN + i), i / 1000);
     expect(r.sources).toBeLessThanOrEqual(1000);
     // Forgetting a source only lets it send again: a fresh source is never refused.
     expect(r.take('192.0.2.1', 100)).toBe(true);

@@ -13,37 +13,29 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ImageCache } from '../../packages/core/src/files/image-cache.js';
 import { nameRules } from '../../packages/core/src/files/names.js';
 import { parseRemapRules } from '../../packages/core/src/files/remap.js';
-import type { ClientInfo, FileRequest, Resolution, Resolver } from '../../packages/core/src/files/resolver.js';
+import type { ClientInfo, Resolution, Resolver } from '../../packages/core/src/files/resolver.js';
 import { createRootResolver } from '../../packages/core/src/files/root-resolver.js';
 import type { Phone } from '../../packages/core/src/server/phones.js';
-import type { ServerWarning, TftpTransferRecord, TransferStart } from '../../packages/core/src/server/records.js';
+import type { TftpTransferRecord } from '../../packages/core/src/server/records.js';
 import { TftpError, tftpGetBuffer, tftpPut } from '../../packages/tftp/src/client.js';
 import { ErrorCode } from '../../packages/tftp/src/packet.js';
 import { TftpServer, type TftpServerOptions } from '../../packages/tftp/src/server.js';
+import { faultyResolver, poolSlice, type RecordedEvents, recordEvents } from '../helpers/resolvers.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const servers: TftpServer[] = [];
 let root: string;
 let workers = 2;
 
-interface Started {
+interface Started extends RecordedEvents<TftpTransferRecord> {
   server: TftpServer;
   port: number;
-  ends: TftpTransferRecord[];
-  starts: TransferStart[];
-  warnings: ServerWarning[];
 }
 
 async function start(o: Partial<TftpServerOptions>): Promise<Started> {
   const server = await TftpServer.start({ host: '127.0.0.1', port: 0, timeoutMs: 200, maxRetries: 4, workers, ...o });
   servers.push(server);
-  const ends: TftpTransferRecord[] = [];
-  const starts: TransferStart[] = [];
-  const warnings: ServerWarning[] = [];
-  server.on('transfer-end', (r) => ends.push(r));
-  server.on('transfer-start', (s) => starts.push(s));
-  server.on('warning', (w) => warnings.push(w));
-  return { server, port: server.address().port, ends, starts, warnings };
+  return { server, port: server.address().port, ...recordEvents<TftpTransferRecord>(server) };
 }
 
 const get = (port: number, filename: string, o: { blksize?: number; windowsize?: number; tsize?: boolean; localAddress?: string } = {}) =>
@@ -68,15 +60,6 @@ afterEach(async () => {
 afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
-
-/** A slice of Node's shared allocation pool: its byteOffset is not 0 and its buffer holds other data. */
-function poolSlice(text: string): Buffer {
-  Buffer.from('x'.repeat(100)); // something before it in the pool
-  const b = Buffer.from(text);
-  expect(b.byteOffset).toBeGreaterThan(0);
-  expect(b.buffer.byteLength).toBeGreaterThan(b.length);
-  return b;
-}
 
 for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` : 'transfers on the main thread'}`, () => {
   beforeAll(() => {
@@ -180,35 +163,18 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
 
   it('a resolver that throws, rejects, hangs or returns garbage: ERROR 0 to that client, the others served meanwhile', async () => {
     const good = poolSlice('good content\n');
-    let hung = 0;
-    const resolver = ((req: FileRequest) => {
-      switch (req.name) {
-        case 'throws':
-          throw new Error('boom');
-        case 'rejects':
-          return Promise.reject(new Error('async boom'));
-        case 'hangs':
-          hung++;
-          return new Promise<Resolution>(() => {});
-        case 'null':
-          return null;
-        case 'unknown-kind':
-          return { kind: 'symlink', path: '/etc/passwd' };
-        case 'bad-bytes':
-          return { kind: 'bytes', bytes: 'a string' };
-        case 'relative-file':
-          return { kind: 'file', path: 'etc/passwd' };
-        case 'bad-reason':
-          return { kind: 'refusal', reason: 'because' };
-        default:
-          return { kind: 'bytes', bytes: good };
-      }
-    }) as unknown as Resolver;
+    const { resolver, hung } = faultyResolver(good, {
+      null: () => null,
+      'unknown-kind': () => ({ kind: 'symlink', path: '/etc/passwd' }),
+      'bad-bytes': () => ({ kind: 'bytes', bytes: 'a string' }),
+      'relative-file': () => ({ kind: 'file', path: 'etc/passwd' }),
+      'bad-reason': () => ({ kind: 'refusal', reason: 'because' }),
+    });
     const { port, server, warnings } = await start({ resolver, resolveTimeoutMs: 1500 });
     // The hanging request is pending while other clients are served.
     const hanging = refused(tftpGetBuffer({ host: '127.0.0.1', port, filename: 'hangs', timeoutMs: 2500, maxRetries: 1 }));
     await new Promise((r) => setTimeout(r, 100));
-    expect(hung).toBe(1);
+    expect(hung()).toBe(1);
     const names = ['throws', 'rejects', 'null', 'unknown-kind', 'bad-bytes', 'relative-file', 'bad-reason'];
     const results = await Promise.all([...names.map((n) => refused(get(port, n))), get(port, 'good.cfg'), get(port, 'other.cfg', { blksize: 1468 })]);
     for (const [i, n] of names.entries()) {

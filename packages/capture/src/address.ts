@@ -1,8 +1,7 @@
-/** IP addresses as text, from bytes. */
+/** IP addresses as text, from bytes (IPv4's is @bootwire/core's, re-exported here as before). */
+import { formatIPv4 } from '@bootwire/core';
 
-export function formatIPv4(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-}
+export { formatIPv4 };
 
 /**
  * RFC 5952 text: lower-case hex, no leading zeros, the longest run of two or more zero groups (the first

@@ -25,6 +25,7 @@
  */
 import { decodeTftp } from '@bootwire/tftp';
 import { DEFAULT_BLKSIZE, type DecodeResult, Opcode, type RequestPacket, type TftpOption, type TftpPacket, type TransferMode } from '@bootwire/tftp';
+import { formatHostPort } from '@bootwire/core';
 import type { UdpDatagram } from './types.js';
 
 export interface TftpConversation {
@@ -70,10 +71,8 @@ export interface TftpTrackOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** "addr:port", IPv6 in brackets (as in URLs). */
-export function endpoint(addr: string, port: number): string {
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-}
+/** "addr:port", IPv6 in brackets (as in URLs): @bootwire/core's formatHostPort, under this package's name. */
+export const endpoint: (addr: string, port: number) => string = formatHostPort;
 
 /**
  * Feed datagrams in capture order; push() returns the TFTP item for a datagram, or undefined when the

@@ -1,6 +1,16 @@
 /** Parsing `HOST:PORT`, `[v6]:PORT` and `tftp://HOST[:PORT]/FILE` as given on command lines and in configs. */
 import { isIP } from 'node:net';
 
+/**
+ * Where a socket is or is reached: the one endpoint shape of all packages (what node's sockets report
+ * as `address()` and `rinfo`).
+ */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** HOST:PORT as given on command lines (host: a name or an address, as the options call it). */
 export interface HostPort {
   host: string;
   port: number;
@@ -25,6 +35,11 @@ export function parseHostPort(s: string, defaultHost = '127.0.0.1', what = 'addr
   const i = s.lastIndexOf(':');
   if (i <= 0 || s.indexOf(':') !== i) throw new UsageError(`${what}: expected HOST:PORT, got ${JSON.stringify(s)}`);
   return { host: s.slice(0, i), port: parsePort(s.slice(i + 1), what) };
+}
+
+/** The text `parseHostPort` reads: `host:port`, an IPv6 address in brackets (as in URLs). */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export interface TftpUrl extends HostPort {

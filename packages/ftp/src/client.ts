@@ -4,6 +4,7 @@
  * kept unless asked), QUIT. The whole exchange has one deadline.
  */
 import net, { type Socket } from 'node:net';
+import type { HostPort } from '@bootwire/core';
 
 export interface FtpGetOptions {
   host: string;
@@ -127,7 +128,7 @@ function connect(host: string, port: number, localAddress: string | undefined): 
 }
 
 /** `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2)` → address and port. */
-export function parsePasvReply(text: string): { host: string; port: number } | undefined {
+export function parsePasvReply(text: string): HostPort | undefined {
   const m = /(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/.exec(text);
   if (!m) return undefined;
   const n = m.slice(1).map(Number);

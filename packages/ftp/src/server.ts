@@ -21,6 +21,7 @@ import { openRoot } from '@bootwire/core';
 import { ConnectionTable } from '@bootwire/core';
 import { type Credential, CredentialSet } from '@bootwire/core';
 import { unmapIPv4 } from '@bootwire/core';
+import { type Endpoint, listenTcp } from '@bootwire/core';
 import { type FtpClientInfo, type FtpFileResolver, RootDirectories, rootFileResolver } from './files.js';
 import { formatList, formatNlst } from './listing.js';
 import { type Decision, FtpSession, GREETING, reply } from './session.js';
@@ -64,7 +65,7 @@ export interface FtpServerOptions {
 }
 
 export interface FtpTransferRecord {
-  client: { address: string; port: number };
+  client: Endpoint;
   user: string;
   command: 'RETR' | 'LIST' | 'NLST';
   /** The path as the client named it (virtual, cut to 512 characters). */
@@ -151,14 +152,10 @@ export class PassivePorts {
 }
 
 function tryListen(server: net.Server, port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onError = () => resolve(false);
-    server.once('error', onError);
-    server.listen({ port, host, exclusive: true }, () => {
-      server.off('error', onError);
-      resolve(true);
-    });
-  });
+  return listenTcp(server, { port, host, exclusive: true }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A prepared data channel: `get` gives the connected socket, or undefined (timed out, refused). */
@@ -221,17 +218,11 @@ export class FtpServer extends EventEmitter {
     if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 1 && r.to <= 65535 && r.from <= r.to)) throw new Error(`passive ports ${r.from}-${r.to}: expected a range within 1-65535`);
     if (options.advertise !== undefined && net.isIPv4(options.advertise) === false) throw new Error(`advertised address ${JSON.stringify(options.advertise)} is not an IPv4 address (PASV announces IPv4)`);
     const server = new FtpServer(await openRoot(options.root), options);
-    await new Promise<void>((resolve, reject) => {
-      server.listener.once('error', reject);
-      server.listener.listen(options.port, options.host, () => {
-        server.listener.off('error', reject);
-        resolve();
-      });
-    });
+    await listenTcp(server.listener, { port: options.port, host: options.host });
     return server;
   }
 
-  address(): { address: string; port: number } {
+  address(): Endpoint {
     const a = this.listener.address() as net.AddressInfo;
     return { address: a.address, port: a.port };
   }
@@ -293,7 +284,7 @@ class FtpControl {
   private loginTimer: NodeJS.Timeout | undefined;
   /** An ABOR arrived during a transfer: its reply follows the transfer's. */
   private aborReply = false;
-  private readonly client: { address: string; port: number };
+  private readonly client: Endpoint;
 
   constructor(
     private readonly server: FtpServer,

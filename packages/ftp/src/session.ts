@@ -9,7 +9,7 @@
  * own address and an unprivileged port.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { CredentialSet } from '@bootwire/core';
+import type { CredentialSet, Endpoint, HostPort } from '@bootwire/core';
 
 export interface SessionConfig {
   /** `anonymous` and `ftp` log in with any password. */
@@ -64,7 +64,7 @@ export function resolvePath(cwd: string, arg: string): string {
 }
 
 /** `PORT h1,h2,h3,h4,p1,p2` → address and port, or undefined when malformed. */
-export function parsePort(arg: string): { host: string; port: number } | undefined {
+export function parsePort(arg: string): HostPort | undefined {
   const m = /^\s*(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})\s*$/.exec(arg);
   if (!m) return undefined;
   const n = m.slice(1).map(Number);
@@ -73,7 +73,7 @@ export function parsePort(arg: string): { host: string; port: number } | undefin
 }
 
 /** `EPRT |1|10.0.0.5|6000|` (any delimiter in 33..126) → address and port, or undefined. */
-export function parseEprt(arg: string): { host: string; port: number } | undefined {
+export function parseEprt(arg: string): HostPort | undefined {
   const d = arg.charAt(0);
   if (d === '' || d.charCodeAt(0) < 33 || d.charCodeAt(0) > 126) return undefined;
   const parts = arg.split(d);
@@ -265,7 +265,7 @@ export class FtpSession {
   // ------------------------------------------------------------------ results of the edge's work
 
   /** The data channel of PASV/EPSV is listening on `port` at `address` (IPv4 for PASV). */
-  passiveResult(r: { ok: true; extended: boolean; address: string; port: number } | { ok: false; extended: boolean; why: string }): string {
+  passiveResult(r: ({ ok: true; extended: boolean } & Endpoint) | { ok: false; extended: boolean; why: string }): string {
     if (!r.ok) return reply(425, `Cannot open a passive data port: ${r.why}.`);
     this.dataReady = true;
     if (r.extended) return reply(229, `Entering Extended Passive Mode (|||${r.port}|).`);

@@ -35,6 +35,7 @@ import {
   runResolver,
 } from '@bootwire/core';
 import type { PhoneLookup } from '@bootwire/core';
+import { type Endpoint, type HostPort, listenTcp } from '@bootwire/core';
 import { type HttpTransferRecord, MAX_RECORDED_NAME, type ServerWarning, type TransferStart, type WarningCode } from '@bootwire/core';
 import { evaluateConditions, type ConditionalOutcome, type Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
@@ -91,10 +92,8 @@ export interface HttpServerOptions extends ResolverOptions {
   backup?: HttpBackupHook;
 }
 
-export interface HttpEndpoint {
-  address: string;
-  port: number;
-}
+/** @deprecated @bootwire/core's Endpoint, the one endpoint shape; kept under this name for importers. */
+export type HttpEndpoint = Endpoint;
 
 /** One record per request, like the TFTP server's transfer records (src/server/records.ts). */
 export type HttpRequestRecord = HttpTransferRecord;
@@ -207,7 +206,7 @@ export class HttpFileServer extends EventEmitter {
   /** Shared by every listener's table; a reload changes the numbers in place. */
   private readonly caps: { maxConnections: number; maxPerClient: number };
   /** Where each listener was asked to listen (port 0 stays 0: a reload asking it again changes nothing). */
-  private readonly asked: Partial<Record<'http' | 'https', { host: string; port: number }>>;
+  private readonly asked: Partial<Record<'http' | 'https', HostPort>>;
 
   private constructor(
     private root: string | undefined,
@@ -341,13 +340,7 @@ export class HttpFileServer extends EventEmitter {
     try {
       for (const l of listeners) {
         const at = l.kind === 'http' ? options.http! : options.https!;
-        await new Promise<void>((resolve, reject) => {
-          l.server.once('error', reject);
-          l.server.listen(at.port, at.host, () => {
-            l.server.off('error', reject);
-            resolve();
-          });
-        });
+        await listenTcp(l.server, { port: at.port, host: at.host });
       }
     } catch (e) {
       await server.close(0);
@@ -461,7 +454,7 @@ export class HttpFileServer extends EventEmitter {
     socket.on('data', onData);
   }
 
-  address(kind: 'http' | 'https' = this.servers[0]!.kind): HttpEndpoint | undefined {
+  address(kind: 'http' | 'https' = this.servers[0]!.kind): Endpoint | undefined {
     const l = this.servers.find((x) => x.kind === kind);
     const a = l?.server.address();
     return a && typeof a === 'object' ? { address: a.address, port: a.port } : undefined;
@@ -536,7 +529,7 @@ export class HttpFileServer extends EventEmitter {
     });
   }
 
-  private warn(code: WarningCode, message: string, client?: HttpEndpoint): void {
+  private warn(code: WarningCode, message: string, client?: Endpoint): void {
     const w: ServerWarning = { code, message, ...(client ? { client } : {}) };
     this.emit('warning', w);
   }

@@ -287,21 +287,3 @@ export function encodeTftp(packet: TftpPacket): Buffer {
       return encodeOack(packet.options);
   }
 }
-
-/** A short human-readable description of a packet, for logs and the capture decoder. */
-export function describeTftp(packet: TftpPacket): string {
-  const opts = (o: readonly TftpOption[]) => o.map((x) => ` ${x.name}=${x.value}`).join('');
-  switch (packet.opcode) {
-    case Opcode.RRQ:
-    case Opcode.WRQ:
-      return `${packet.opcode === Opcode.RRQ ? 'RRQ' : 'WRQ'} ${JSON.stringify(packet.filename)} ${packet.mode}${opts(packet.options)}`;
-    case Opcode.DATA:
-      return `DATA block=${packet.block} length=${packet.payload.length}`;
-    case Opcode.ACK:
-      return `ACK block=${packet.block}`;
-    case Opcode.ERROR:
-      return `ERROR code=${packet.code} ${JSON.stringify(packet.message)}`;
-    case Opcode.OACK:
-      return `OACK${opts(packet.options)}`;
-  }
-}

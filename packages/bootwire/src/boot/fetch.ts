@@ -10,18 +10,15 @@ import type { FaultInjector } from '@bootwire/core/internal/faults.js';
 import type { PhoneModel } from '../phones/models.js';
 import type { FileServer } from '../phones/file-plan.js';
 import { TftpError, tftpGet, type TftpClientOptions } from '@bootwire/tftp';
+import type { HostPort } from '@bootwire/core';
 
-export interface Endpoint {
-  host: string;
-  port: number;
-}
 
 export interface FetchContext {
   /**
    * Where a server named by DHCP or a script really answers. A simulation on loopback maps the site's
    * addresses (10.77.0.1:69) to the ports its servers listen on; undefined leaves the server as named.
    */
-  redirect?: (server: FileServer) => Endpoint | undefined;
+  redirect?: (server: FileServer) => HostPort | undefined;
   /** Faults at the phone's UDP sockets (TFTP). */
   faults?: FaultInjector;
   /** Make every TFTP request ask for these, whatever the model sends (storm --client-blksize/windowsize). */
@@ -84,7 +81,7 @@ export async function fetchFile(server: FileServer, model: PhoneModel, req: Fetc
 }
 
 /** Passive FTP, binary, anonymous unless the server was named with a login; retried as HTTP is. */
-async function fetchFtp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchFtp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
   let retransmits = 0;
   let last = '';
   for (let attempt = 0; attempt <= model.http.retries; attempt++) {
@@ -122,7 +119,7 @@ async function fetchFtp(server: FileServer, to: Endpoint, model: PhoneModel, req
   return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };
 }
 
-async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchTftp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
   const opts = model.tftp.options;
   const o: TftpClientOptions = {
     host: to.host,
@@ -158,7 +155,7 @@ async function fetchTftp(server: FileServer, to: Endpoint, model: PhoneModel, re
   }
 }
 
-async function fetchHttp(server: FileServer, to: Endpoint, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchHttp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
   const host = to.host.includes(':') ? `[${to.host}]` : to.host;
   const target = `${server.protocol}://${host}:${to.port}/${encodeURI(server.pathPrefix + req.file)}`;
   let retransmits = 0;

@@ -4,14 +4,14 @@
  * unprivileged ports. `tftp://10.77.0.1=127.0.0.1:6969` maps one (protocol, host[, port]) to another.
  */
 import type { FileServer } from '../phones/file-plan.js';
-import type { Endpoint } from './fetch.js';
+import type { HostPort } from '@bootwire/core';
 
 export interface Redirect {
   protocol: string;
   host: string;
   /** Undefined: any port. */
   port?: number;
-  to: Endpoint;
+  to: HostPort;
 }
 
 export class RedirectError extends Error {}
@@ -27,6 +27,6 @@ export function parseRedirect(text: string): Redirect {
 }
 
 /** A FetchContext.redirect over a list of redirects (first match wins). */
-export function redirector(list: readonly Redirect[]): (s: FileServer) => Endpoint | undefined {
+export function redirector(list: readonly Redirect[]): (s: FileServer) => HostPort | undefined {
   return (s) => list.find((r) => r.protocol === s.protocol && r.host === s.host && (r.port === undefined || r.port === s.port))?.to;
 }

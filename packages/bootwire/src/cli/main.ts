@@ -22,6 +22,9 @@ const program = new Command('bootwire')
   // Options belong to the command they follow (`leases release --ip` is release's, not the list's).
   .enablePositionalOptions();
 
+/** An option given again adds to the list (`--backup a=x --backup b=y`). */
+const repeatable = (v: string, acc: string[]): string[] => [...acc, v];
+
 const serveCommand = program
   .command('serve')
   .description('serve a root over TFTP (default: the example root `init` writes, on 127.0.0.1:6969), HTTP/HTTPS, and DHCP from a config file')
@@ -32,13 +35,13 @@ const serveCommand = program
   .option('--https <host:port>', 'also serve the root over HTTPS; needs --cert and --key')
   .option('--cert <file>', 'PEM certificate (chain) for --https')
   .option('--key <file>', 'PEM private key for --https')
-  .option('--backup <prefix=dir>', 'HTTP(S) backup area (Avaya BRURI): PUT/GET/HEAD/DELETE under PREFIX, stored durably in DIR (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-  .option('--backup-user <user:pass>', 'Basic credentials the --backup areas require (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--backup <prefix=dir>', 'HTTP(S) backup area (Avaya BRURI): PUT/GET/HEAD/DELETE under PREFIX, stored durably in DIR (repeatable)', repeatable, [] as string[])
+  .option('--backup-user <user:pass>', 'Basic credentials the --backup areas require (repeatable)', repeatable, [] as string[])
   .option('--backup-max-kb <n>', 'largest backup a PUT may store (default 1024)')
   .option('--ftp <host:port>', 'also serve the root over read-only FTP (the same file copies as TFTP)')
   .option('--ftp-passive-ports <a-b>', 'FTP passive data ports (default: any free port)')
   .option('--ftp-advertise <address>', 'the IPv4 address FTP PASV announces (default: the local address the client reached)')
-  .option('--ftp-user <user:pass>', 'an FTP login besides anonymous (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--ftp-user <user:pass>', 'an FTP login besides anonymous (repeatable)', repeatable, [] as string[])
   .option('--allow-write', 'accept uploads (WRQ)')
   .option('--allow-overwrite', 'let uploads replace existing files')
   .option('--max-upload-mb <n>', 'largest upload accepted', '64')
@@ -158,7 +161,7 @@ program
   .option('--server <url>', 'skip DHCP: the file server URL (tftp://, http://, https://, ftp://; for the 400HD a provisioning URL)')
   .option('--state <dir>', 'remember what the phone runs between boots (one JSON file per MAC)')
   .option('--backup-user <user:pass>', 'credentials the phone gives a backup server that asks (BRAUTH, or a 401)')
-  .option('--redirect <map>', 'PROTO://HOST[:PORT]=HOST:PORT: where a server named by DHCP really answers (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--redirect <map>', 'PROTO://HOST[:PORT]=HOST:PORT: where a server named by DHCP really answers (repeatable)', repeatable, [] as string[])
   .option('--json', 'one JSON object instead of the timeline')
   .action(async (flags: BootFlags) => (await import('./boot.js')).boot(flags));
 

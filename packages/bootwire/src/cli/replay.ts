@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import { formatReport, replayCapture, summarize } from '../replay/index.js';
-import { parseHostPort, UsageError } from '@bootwire/core';
+import { type Endpoint, type HostPort, parseHostPort, UsageError } from '@bootwire/core';
 
 export interface ReplayFlags {
   server: string;
@@ -14,7 +14,7 @@ export interface ReplayFlags {
   timeoutMs: string;
 }
 
-function target(value: string, flag: string): 'builtin' | { host: string; port: number } {
+function target(value: string, flag: string): 'builtin' | HostPort {
   if (value === 'builtin') return 'builtin';
   if (!/:[0-9]+$/.test(value)) throw new UsageError(`${flag}: expected builtin or HOST:PORT, got ${JSON.stringify(value)}`);
   return parseHostPort(value, '127.0.0.1', flag);
@@ -25,7 +25,7 @@ export async function replay(file: string, flags: ReplayFlags): Promise<void> {
   const dhcp = target(flags.dhcp, '--dhcp');
   const timeoutMs = Number(flags.timeoutMs);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000) throw new UsageError(`--timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.timeoutMs)}`);
-  let relay: { address: string; port: number } | undefined;
+  let relay: Endpoint | undefined;
   if (flags.relay !== undefined) {
     const r = parseHostPort(flags.relay, '0.0.0.0', '--relay');
     relay = { address: r.host, port: r.port };

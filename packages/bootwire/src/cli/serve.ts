@@ -18,6 +18,8 @@ import path from 'node:path';
 import {
   type Credential,
   createRootResolver,
+  type Endpoint,
+  formatHostPort,
   type HostPort,
   ImageCache,
   loadRemapFile,
@@ -334,7 +336,7 @@ function tlsChanges(was: Plan, next: Plan): string[] {
   return out;
 }
 
-const show = (a: { address: string; port: number }) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+const show = (a: Endpoint) => formatHostPort(a.address, a.port);
 
 /** How often the count of records the log gate left out is logged. */
 const SUPPRESSED_EVERY_MS = 10_000;

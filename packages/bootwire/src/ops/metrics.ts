@@ -11,13 +11,12 @@
 import http from 'node:http';
 import client from 'prom-client';
 import type { HttpTransferRecord, TftpTransferRecord } from '@bootwire/core';
+import { type Endpoint, listenTcp } from '@bootwire/core';
 import type { DhcpServer } from '@bootwire/dhcp';
 import type { FtpServer, FtpTransferRecord } from '@bootwire/ftp';
 import type { HttpFileServer } from '@bootwire/http';
 import type { TftpServer } from '@bootwire/tftp';
 import type { TransferOutcome } from './transfer-log.js';
-
-type Protocol = 'tftp' | 'http' | 'https' | 'ftp';
 
 /** Methods counted by name; anything else a client sends is `other` (labels stay few). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
@@ -192,7 +191,7 @@ export class BootwireMetrics {
 }
 
 export interface MetricsListener {
-  address(): { address: string; port: number };
+  address(): Endpoint;
   close(): Promise<void>;
 }
 
@@ -213,16 +212,10 @@ export async function serveMetrics(metrics: BootwireMetrics, host: string, port:
     );
   });
   server.maxConnections = 64;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenTcp(server, { port, host });
   return {
     address: () => {
-      const a = server.address() as { address: string; port: number };
+      const a = server.address() as Endpoint;
       return { address: a.address, port: a.port };
     },
     close: () =>

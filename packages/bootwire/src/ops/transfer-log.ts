@@ -9,7 +9,7 @@
  * access, busy, an HTTP status of 400 or more).
  */
 import http from 'node:http';
-import type { HttpTransferRecord, PhoneLookup, TftpTransferRecord } from '@bootwire/core';
+import { type Endpoint, type HttpTransferRecord, type PhoneLookup, type TftpTransferRecord, unmapIPv4 } from '@bootwire/core';
 import type { FtpTransferRecord } from '@bootwire/ftp';
 
 /** How a transfer ended. */
@@ -33,8 +33,25 @@ export interface FinishedTransfer {
   error?: string;
 }
 
-/** An IPv4 client seen through a dual-stack socket is logged as IPv4. */
-const plain = (a: string) => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+/** What each protocol says of a transfer; the client, bytes and time come from its record. */
+type Described = Pick<FinishedTransfer, 'protocol' | 'file' | 'direction' | 'options' | 'retransmits' | 'result'>;
+
+/** The record, its fields in the logged order (an IPv4 client seen through a dual-stack socket as IPv4). */
+function finished(r: { client: Endpoint; bytes: number; ms: number }, d: Described): FinishedTransfer {
+  return {
+    event: 'transfer',
+    protocol: d.protocol,
+    client: unmapIPv4(r.client.address),
+    port: r.client.port,
+    file: d.file,
+    direction: d.direction,
+    options: d.options,
+    bytes: r.bytes,
+    ms: r.ms,
+    retransmits: d.retransmits,
+    result: d.result,
+  };
+}
 
 function withPhone(t: FinishedTransfer, phone: { mac: string; model?: string } | undefined): FinishedTransfer {
   if (phone) t.mac = phone.mac;
@@ -44,19 +61,14 @@ function withPhone(t: FinishedTransfer, phone: { mac: string; model?: string } |
 
 export function fromTftp(r: TftpTransferRecord): FinishedTransfer {
   const refused = r.result === 'refused';
-  const t: FinishedTransfer = {
-    event: 'transfer',
+  const t = finished(r, {
     protocol: 'tftp',
-    client: plain(r.client.address),
-    port: r.client.port,
     file: r.file ?? r.name,
     direction: r.direction,
     options: refused ? { mode: r.mode } : { mode: r.mode, ...r.options },
-    bytes: r.bytes,
-    ms: r.ms,
     retransmits: r.retransmits,
     result: r.result,
-  };
+  });
   if (r.error) t.error = `${r.error.by === 'peer' ? 'peer sent ' : ''}ERROR ${r.error.code}: ${r.error.message}`;
   return withPhone(t, r.phone);
 }
@@ -64,19 +76,7 @@ export function fromTftp(r: TftpTransferRecord): FinishedTransfer {
 export function fromHttp(r: HttpTransferRecord): FinishedTransfer {
   const options: Record<string, string | number> = { method: r.method, status: r.status };
   if (r.range) options.range = r.range;
-  const t: FinishedTransfer = {
-    event: 'transfer',
-    protocol: r.protocol,
-    client: plain(r.client.address),
-    port: r.client.port,
-    file: r.file ?? r.target,
-    direction: r.direction,
-    options,
-    bytes: r.bytes,
-    ms: r.ms,
-    retransmits: 0,
-    result: r.result,
-  };
+  const t = finished(r, { protocol: r.protocol, file: r.file ?? r.target, direction: r.direction, options, retransmits: 0, result: r.result });
   if (r.result === 'failed') t.error = 'connection closed before the response was complete';
   else if (r.result === 'refused') t.error = `${r.status} ${http.STATUS_CODES[r.status] ?? ''}`.trim();
   return withPhone(t, r.phone);
@@ -84,19 +84,14 @@ export function fromHttp(r: HttpTransferRecord): FinishedTransfer {
 
 /** An FTP RETR (or listing): the phone, when the DHCP side knows the address, comes from `phones`. */
 export function fromFtp(r: FtpTransferRecord, phones?: PhoneLookup): FinishedTransfer {
-  const t: FinishedTransfer = {
-    event: 'transfer',
+  const t = finished(r, {
     protocol: 'ftp',
-    client: plain(r.client.address),
-    port: r.client.port,
     file: r.file ?? r.path,
     direction: 'read',
     options: { command: r.command, mode: r.mode, user: r.user },
-    bytes: r.bytes,
-    ms: r.ms,
     retransmits: 0,
     result: r.ok ? 'ok' : 'failed',
-  };
+  });
   if (r.error) t.error = r.error;
   return withPhone(t, phones?.phoneAt(t.client));
 }

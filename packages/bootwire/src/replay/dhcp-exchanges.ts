@@ -5,14 +5,15 @@
  */
 import { isIPv4 } from 'node:net';
 import type { UdpDatagram } from '@bootwire/capture';
-import { buildDhcp, decodeDhcp, type DhcpMessage, encodeDhcp } from '@bootwire/dhcp';
+import { buildDhcp, decodeDhcp, type DhcpMessage, encodeDhcp, MessageType, messageTypeName } from '@bootwire/dhcp';
 import { encodeRelayAgent } from '@bootwire/dhcp';
 import { parseTlv } from '@bootwire/dhcp';
 import { dhcpSchema, type DhcpConfig } from '../config/schema.js';
-import { inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '@bootwire/core';
+import { formatIPv4, inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '@bootwire/core';
 
-export const DHCP_TYPES: Readonly<Record<number, string>> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
-export const typeName = (t: number | undefined): string => (t === undefined ? 'no type' : (DHCP_TYPES[t] ?? `type ${t}`));
+/** A message type as replay reports print it: RFC 2131's (1..8) by name, any other as `type N`. */
+export const typeName = (t: number | undefined): string =>
+  t === undefined ? 'no type' : t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : `type ${t}`;
 
 export interface RecordedDhcp {
   readonly frame: number;
@@ -230,7 +231,7 @@ export function rebuildRequest(m: DhcpMessage, s: RebuildSpec): Buffer {
   for (const [code, value] of m.options.rawEntries()) {
     if (code === 52) continue; // overload is decided anew
     if (code === 82) relay = value;
-    else if (code === 50 && value.length === 4) options.push([50, ipBuf(map(ipOf(value)))]);
+    else if (code === 50 && value.length === 4) options.push([50, ipBuf(map(formatIPv4(value, 0)))]);
     else if (code === 54 && s.serverId) options.push([54, ipBuf(s.serverId)]);
     else options.push([code, value]);
   }
@@ -261,7 +262,6 @@ export function rebuildRequest(m: DhcpMessage, s: RebuildSpec): Buffer {
   }).bytes;
 }
 
-const ipOf = (b: Buffer) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
 const ipBuf = (ip: string) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(ipToInt(ip), 0);

@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { decodeDhcp, type DhcpMessage } from '@bootwire/dhcp';
 import { MemoryLeaseStore } from '@bootwire/dhcp';
 import { DhcpServer } from '@bootwire/dhcp';
-import { inCidr, ipToInt, parseCidr } from '@bootwire/core';
+import { bindUdp, connectUdp, type HostPort, inCidr, ipToInt, parseCidr } from '@bootwire/core';
 import { type CaptureConfig, checkConfig, checkReply, configFromReplies, type DhcpExchange, rebuildRequest, typeName } from './dhcp-exchanges.js';
 import type { Outcome } from './report.js';
 
@@ -62,26 +62,18 @@ class Waiter {
   }
 }
 
-function bindSocket(address: string, port: number): Promise<dgram.Socket> {
+async function bindSocket(address: string, port: number): Promise<dgram.Socket> {
   const s = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(port, address, () => {
-      s.off('error', reject);
-      s.on('error', () => {});
-      resolve(s);
-    });
-  });
+  await bindUdp(s, port, address);
+  s.on('error', () => {});
+  return s;
 }
 
 /** The local address the kernel would send from to reach `host`. */
 async function localAddressFor(host: string, port: number): Promise<string> {
   const s = dgram.createSocket('udp4');
   try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.connect(port, host, () => resolve());
-    });
+    await connectUdp(s, port, host);
     return s.address().address;
   } finally {
     s.close();
@@ -127,7 +119,7 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
   socket.on('message', (msg) => waiter.reply(msg));
   let server: DhcpServer | undefined;
   try {
-    let target: { host: string; port: number };
+    let target: HostPort;
     if (o.server === 'builtin') {
       const checked = checkConfig(cfg!.config, '127.0.0.1:0', relay.port);
       if (!checked.ok) return skipAll(`the configuration made from the replies is not valid: ${checked.error}`);
@@ -212,7 +204,7 @@ function replyServerId(bytes: Buffer): string | undefined {
   return d.ok ? d.message.options.serverId() : undefined;
 }
 
-async function exchange(socket: dgram.Socket, waiter: Waiter, bytes: Buffer, to: { host: string; port: number }, xid: number, mac: string, ms: number, resends: number): Promise<Answer> {
+async function exchange(socket: dgram.Socket, waiter: Waiter, bytes: Buffer, to: HostPort, xid: number, mac: string, ms: number, resends: number): Promise<Answer> {
   for (let attempt = 0; ; attempt++) {
     const answer = waiter.wait(xid, mac, ms);
     socket.send(bytes, to.port, to.host);

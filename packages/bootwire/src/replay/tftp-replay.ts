@@ -6,7 +6,7 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveForRead } from '@bootwire/core';
+import { type HostPort, resolveForRead } from '@bootwire/core';
 import { TftpError, tftpGetBuffer, tftpPut, type TftpClientOptions } from '@bootwire/tftp';
 import { TftpServer } from '@bootwire/tftp';
 import type { RecordedTransfer } from './files-from-capture.js';
@@ -33,7 +33,7 @@ export async function replayTftp(transfers: readonly RecordedTransfer[], o: Tftp
   let server: TftpServer | undefined;
   const unwritable = new Map<string, string>(); // path below the root -> why the file could not be written
   try {
-    let target: { host: string; port: number };
+    let target: HostPort;
     if (o.server === 'builtin') {
       root = await mkdtemp(path.join(tmpdir(), 'bootwire-replay-'));
       for (const f of plans.files) {
@@ -78,7 +78,7 @@ export async function replayTftp(transfers: readonly RecordedTransfer[], o: Tftp
   }
 }
 
-function clientOptions(r: ReplayRequest, target: { host: string; port: number }, o: TftpReplayOptions): TftpClientOptions {
+function clientOptions(r: ReplayRequest, target: HostPort, o: TftpReplayOptions): TftpClientOptions {
   return {
     host: target.host,
     port: target.port,
@@ -98,7 +98,7 @@ function failed(e: unknown): TftpActual {
   return { ok: false, code: 0, message: (e as Error).message, by: 'local' };
 }
 
-async function runOne(p: PlannedTransfer, target: { host: string; port: number }, o: TftpReplayOptions, server: TftpServer | undefined): Promise<TftpActual> {
+async function runOne(p: PlannedTransfer, target: HostPort, o: TftpReplayOptions, server: TftpServer | undefined): Promise<TftpActual> {
   const plan = p.plan;
   if (plan.kind === 'skip') throw new Error('a skipped conversation is not run');
   const opts = clientOptions(plan.request, target, o);

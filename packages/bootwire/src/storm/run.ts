@@ -3,7 +3,6 @@
  * on loopback; with `compare`, against each peer too (src/storm/compare.ts); with `site`, in network
  * namespaces (src/storm/site-storm.ts).
  */
-import dgram from 'node:dgram';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +17,7 @@ import { type StormRun, summarize } from './result.js';
 import { loopbackConfig, type PeerName, type RunningServer, startBootwire } from './servers.js';
 import { simulate } from './simulator.js';
 import { type SiteStormOptions, siteStorm } from './site-storm.js';
+import { freeUdpPort, type HostPort, intToIp, ipToInt } from '@bootwire/core';
 
 export interface StormOptions {
   phones: number;
@@ -51,20 +51,9 @@ export interface StormOptions {
   site?: SiteStormOptions;
 }
 
-/** A UDP port free on the first relay address (the others are loopback addresses nobody else uses). */
-async function freeUdpPort(host: string): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, host, () => resolve());
-  });
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** Phone i's own loopback address (127.1.0.0 on; Linux routes all of 127/8 to lo), apart from the relays' 127.0.x. */
-export const phoneLoopbackAddress = (i: number) => `127.${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
+const PHONE_LOOPBACK_BASE = ipToInt('127.1.0.0');
+export const phoneLoopbackAddress = (i: number) => intToIp(PHONE_LOOPBACK_BASE + i);
 
 /** Relay socket k: its own loopback address, one port for all (the server's relayPort). */
 export const relayAddress = (k: number) => `127.0.${10 + Math.floor(k / 254)}.${(k % 254) + 1}`;
@@ -103,7 +92,7 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
   const fleet = buildFleet(o.phones, o.mix, o.seed);
   const workers = Math.max(1, o.workers);
   let server: RunningServer | undefined;
-  let dhcpTarget: { host: string; port: number } | undefined;
+  let dhcpTarget: HostPort | undefined;
   let relayPort = o.relayPort;
   const redirects: Redirect[] = [];
   let serverUrl: string | undefined;

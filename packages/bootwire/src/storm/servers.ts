@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Endpoint } from '../boot/fetch.js';
+import type { HostPort } from '@bootwire/core';
 import { procUsage, type ProcUsage, stopChild } from './proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -17,10 +17,10 @@ export const CLI = HERE.endsWith(`${path.sep}src${path.sep}storm`) ? path.resolv
 export interface RunningServer {
   name: string;
   pid: number;
-  tftp?: Endpoint;
-  http?: Endpoint;
-  ftp?: Endpoint;
-  dhcp?: Endpoint;
+  tftp?: HostPort;
+  http?: HostPort;
+  ftp?: HostPort;
+  dhcp?: HostPort;
   usage(): ProcUsage | undefined;
   stop(): Promise<void>;
 }
@@ -61,7 +61,7 @@ export async function startBootwire(o: { config: Record<string, unknown>; dir: s
   const services = (['tftp', 'http', 'ftp', 'dhcp'] as const).filter((k) => o.config[k] !== undefined);
   const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS)];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
-  const got: { tftp?: Endpoint; http?: Endpoint; ftp?: Endpoint; dhcp?: Endpoint } = {};
+  const got: { tftp?: HostPort; http?: HostPort; ftp?: HostPort; dhcp?: HostPort } = {};
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   await new Promise<void>((resolve, reject) => {

@@ -15,7 +15,7 @@ import { findModel } from '../phones/models.js';
 import type { FleetPhone } from './fleet.js';
 import { type FaultTotals, outcomeOf } from './result.js';
 import type { FileProtocol } from '../phones/models.js';
-import { ipToInt } from '@bootwire/core';
+import { type Endpoint, type HostPort, ipToInt } from '@bootwire/core';
 
 export interface SimWorkerData {
   phones: FleetPhone[];
@@ -28,7 +28,7 @@ export interface SimWorkerData {
    * broadcast on their own subnet to a relay agent there (a site's phones namespace; port 68, root).
    */
   dhcp?:
-    | { kind: 'relay'; server: { host: string; port: number }; relays: { address: string; port: number }[]; linkSelection: string; timeoutMs: number; retries: number }
+    | { kind: 'relay'; server: HostPort; relays: Endpoint[]; linkSelection: string; timeoutMs: number; retries: number }
     | { kind: 'broadcast'; timeoutMs: number; retries: number };
   /** Each phone sends from an address of its own: its lease's (DHCP), or this one per phone (no DHCP). */
   ownAddresses?: boolean;

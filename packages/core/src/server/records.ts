@@ -8,10 +8,7 @@
  * to TransferRecords; TransferRecord and TransferStart follow.
  */
 
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+import type { Endpoint } from '../hostport.js';
 
 /** The phone behind a client address, when bootwire's DHCP server leased it in this process. */
 export interface PhoneRef {

@@ -4,6 +4,7 @@
  * routes (121), vendor-identifying vendor class and options (124, 125), overload (52).
  */
 import { isUtf8 } from 'node:buffer';
+import { intToIp } from '@bootwire/core';
 import { encodeDnsNames, readDnsName, readDnsNames } from './dns-name.js';
 import { encodeTlv, parseTlv, type SubOption, subOptionFromConfig, tlvFromConfig } from './tlv.js';
 import {
@@ -444,7 +445,7 @@ export const classlessRoutesCodec: OptionCodec<ClasslessRoute[]> = defineCodec<C
       const mask = width === 0 ? 0 : (0xffffffff << (32 - width)) >>> 0;
       const n = ((dest[0]! << 24) | (dest[1]! << 16) | (dest[2]! << 8) | dest[3]!) >>> 0;
       const net = (n & mask) >>> 0;
-      const destination = `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${width}`;
+      const destination = `${intToIp(net)}/${width}`;
       // Clients route the masked network (RFC 3442); the value says so, and re-encodes as it is read.
       if (net !== n) warnings.push(`route ${dest.join('.')}/${width} has bits set past its prefix: read as ${destination}`);
       routes.push({ destination, router: ipAt(view, at + 1 + sig) });

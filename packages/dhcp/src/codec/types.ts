@@ -16,6 +16,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { DhcpConfigError } from './errors.js';
+import { formatIPv4 as ipAt, parseIPv4 } from '@bootwire/core';
 
 /** What a configuration file may give for an option (JSON). */
 export type OptionConfigValue =
@@ -155,42 +156,8 @@ export function displayBytes(view: Buffer): string {
   return t.length > 0 && isPrintable(t) ? JSON.stringify(t.toString('latin1')) : hexText(view);
 }
 
-export function ipAt(buf: Uint8Array, at: number): string {
-  return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
-}
-
-/**
- * Dotted-quad IPv4 to 4 bytes; undefined unless exactly four decimal octets 0..255 without leading zeros
- * (which some parsers read as octal). Hand-rolled: it runs for every address of every reply built.
- */
-export function parseIPv4(s: string): Buffer | undefined {
-  const out = Buffer.allocUnsafe(4);
-  return writeIPv4(out, 0, s) ? out : undefined;
-}
-
-/**
- * parseIPv4 into `out` at `at` without allocating (the reply builder writes four addresses per packet).
- * False, with out[at..at+4] in an unspecified state, when `s` is not a dotted quad.
- */
-export function writeIPv4(out: Uint8Array, at: number, s: string): boolean {
-  let part = 0;
-  let n = 0;
-  let digits = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
-    if (c === 0x2e) {
-      if (digits === 0 || part > 3) return false;
-      out[at + part++] = n;
-      n = 0;
-      digits = 0;
-    } else if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && n === 0) return false; // leading zero
-      n = n * 10 + (c - 0x30);
-      if (++digits > 3 || n > 255) return false;
-    } else return false;
-  }
-  return part === 4;
-}
+// The byte <-> text conversions are @bootwire/core's; re-exported under the names the codec has used.
+export { formatIPv4 as ipAt, parseIPv4, writeIPv4 } from '@bootwire/core';
 
 /** Like parseIPv4, for typed values given by code: throws RangeError. */
 export function ipBytes(s: string): Buffer {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import { DhcpConfigError as ConfigError } from '../codec/errors.js';
 import { type DhcpConfig, type FilledClass as ClassConfig, type FilledSubnet as SubnetConfig, type Matcher, withDefaults } from './config.js';
-import { type Cidr, inCidr, intToIp, ipToInt, parseCidr } from '@bootwire/core';
+import { type Cidr, inCidr, intToIp, ipToInt, parseCidr, parseHostPort } from '@bootwire/core';
 import { lookupOption } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
 
@@ -163,7 +163,12 @@ function compileClass(c: ClassConfig, i: number): CompiledClass {
 
 /** The specific IPv4 address the server listens on, if it is not the wildcard. */
 function listenAddress(listen: string): string | undefined {
-  const host = listen.slice(0, listen.lastIndexOf(':'));
+  let host: string;
+  try {
+    ({ host } = parseHostPort(listen, '0.0.0.0', 'dhcp.listen'));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   return /^[0-9.]+$/.test(host) && host !== '0.0.0.0' ? host : undefined;
 }
 

@@ -8,8 +8,9 @@ import { releaseChange } from '../leases/query.js';
 import type { Lease, LeaseStore } from '../leases/store.js';
 import { type Cidr, inCidr, intToIp, ipToInt } from '@bootwire/core';
 import { PoolAllocator } from './pool-allocator.js';
+import { MessageType } from '../codec/registry.js';
 
-export const MessageType = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const;
+export { MessageType };
 
 /** What the engine needs of a client message (the edge extracts it from the decoded packet). */
 export interface ClientRequest {

@@ -16,8 +16,8 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type DhcpConfig, type FilledDhcpConfig, withDefaults } from './config.js';
-import { bindUdp, closeUdp, intToIp, type PhoneSink } from '@bootwire/core';
-import { buildDhcp, decodeDhcp, type DhcpMessage } from '../codec/index.js';
+import { bindUdp, closeUdp, type Endpoint, type HostPort, intToIp, parseHostPort, type PhoneSink } from '@bootwire/core';
+import { buildDhcp, decodeDhcp, type DhcpMessage, MessageType, messageTypeName } from '../codec/index.js';
 import { openLeaseStore } from '../leases/open.js';
 import type { Lease, LeaseStore } from '../leases/store.js';
 import { compileDhcpConfig, localAddresses } from './compile.js';
@@ -85,7 +85,8 @@ export interface PreparedDhcpChange {
 
 export type LeaseReleaseResult = { ok: true; lease: Lease } | { ok: false; reason: string };
 
-const TYPE_NAMES: Record<number, string> = { 1: 'DISCOVER', 2: 'OFFER', 3: 'REQUEST', 4: 'DECLINE', 5: 'ACK', 6: 'NAK', 7: 'RELEASE', 8: 'INFORM' };
+/** The counters' name of a message type: RFC 2131's (1..8) by name, any other by number, as always. */
+const counterName = (t: number): string => (t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : String(t));
 
 export declare interface DhcpServer {
   on(event: 'reply', listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void): this;
@@ -143,7 +144,7 @@ export class DhcpServer extends EventEmitter {
     super();
     this.current = engine;
     this.now = now;
-    this.needsRoute = config.serverId === undefined && splitHostPort(config.listen)[0] === '0.0.0.0';
+    this.needsRoute = config.serverId === undefined && listenOf(config).host === '0.0.0.0';
   }
 
   /** The engine deciding requests now (a reload replaces it). */
@@ -165,8 +166,7 @@ export class DhcpServer extends EventEmitter {
       for (const l of store.all()) if (l.state === 'bound' && l.expiresAt > now) o.phones.bound(l.address, { mac: l.mac, expiresAt: l.expiresAt });
     }
     try {
-      const [host, portText] = splitHostPort(server.config.listen);
-      const port = Number(portText);
+      const { host, port } = listenOf(server.config);
       server.sockets.push(await server.bind(host, port));
       if (host === '0.0.0.0') {
         for (const subnet of engineConfig.subnets) {
@@ -199,7 +199,7 @@ export class DhcpServer extends EventEmitter {
     if (next.leases !== old.leases) restart.push(`dhcp.leases (${old.leases} to ${next.leases})`);
     if (restart.length) throw new Error(`${restart.join(', ')} changed: restart needed`);
     const engineConfig = compileDhcpConfig(next, o.localAddresses ?? this.locals ?? localAddresses());
-    const [host] = splitHostPort(next.listen);
+    const { host } = listenOf(next);
     const keep = new Map<string, dgram.Socket>();
     const opened: dgram.Socket[] = [];
     const closeOpened = () => {
@@ -308,7 +308,7 @@ export class DhcpServer extends EventEmitter {
     return s;
   }
 
-  address(): { address: string; port: number } {
+  address(): Endpoint {
     const a = this.sockets[0]!.address();
     return { address: a.address, port: a.port };
   }
@@ -334,7 +334,7 @@ export class DhcpServer extends EventEmitter {
         return;
       }
       if (!routed) {
-        const typeName = TYPE_NAMES[req.messageType] ?? String(req.messageType & 0xff);
+        const typeName = counterName(req.messageType & 0xff);
         this.counters.receivedByType[typeName] = (this.counters.receivedByType[typeName] ?? 0) + 1;
       }
       // Only a subnet the server has no address in needs the route (a broadcast client is always on
@@ -455,7 +455,7 @@ export class DhcpServer extends EventEmitter {
   }
 
   private enqueue(socket: dgram.Socket, connected: boolean, bytes: Buffer, port: number, to: string, type: number, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
-    const typeName = TYPE_NAMES[type] ?? String(type);
+    const typeName = counterName(type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
     (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
     if (type === 5 && this.phones && d.yiaddr !== '0.0.0.0') {
@@ -603,10 +603,8 @@ export class DhcpServer extends EventEmitter {
   }
 }
 
-function splitHostPort(s: string): [string, string] {
-  const i = s.lastIndexOf(':');
-  return [s.slice(0, i).replace(/^\[|\]$/g, ''), s.slice(i + 1)];
-}
+/** Where the server listens (compileDhcpConfig has checked `listen` already). */
+const listenOf = (c: { listen?: string }): HostPort => parseHostPort(c.listen ?? '0.0.0.0:67', '0.0.0.0', 'dhcp.listen');
 
 /** The engine's view of a decoded client message; undefined when it is not a usable DHCP request. */
 export function toRequest(m: DhcpMessage): ClientRequest | undefined {

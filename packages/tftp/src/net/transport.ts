@@ -13,15 +13,13 @@
  *   left of an older one: a transfer's later window or ACK covers what its earlier one had to say.
  * - `close` resolves once what was flushed has left, or could not (bounded).
  */
+import type { Endpoint } from '@bootwire/core';
 import { BatchTransport } from './batch-transport.js';
 import { batchUdpFor } from './batch-udp.js';
 import type { SendCounters } from './send-counters.js';
 import { DgramTransport } from './dgram-transport.js';
 
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+export type { Endpoint };
 
 export interface TransportOptions {
   /** The local address to bind: the server's listen address, a phone's own address, or 0.0.0.0. */
@@ -54,9 +52,6 @@ export interface TransferTransport {
   close(): Promise<void>;
   readonly counters: SendCounters;
 }
-
-/** What a sending transfer usually gets from its client: ACKs and short ERRORs. */
-export const SENDER_SLOT_BYTES = 512;
 
 /** Opens a transfer's socket: batched where it can be (Linux, IPv4, addon built), node:dgram otherwise. */
 export function openTransport(o: TransportOptions): Promise<TransferTransport> {
