@@ -1,10 +1,12 @@
 /**
- * What the sender and receiver machines share: retry timing, results and the effects interface.
+ * What the sender and receiver machines share: their configuration (timing, and the side they play),
+ * the opening and the handling of ERROR and OACK, retry timing, results and the effects interface.
  *
  * The machines are pure: no sockets, no timers, no clock of their own. The edge feeds them events
  * (`start`, `receive`, `tick`, `abort`) with the current time, and they act through `TransferEffects`
  * (packets to send, payload to deliver). Effects are calls rather than returned action objects so that
  * the per-block path allocates nothing. `deadline` is the time at which the edge must call `tick`.
+ * The DHCP client's DoraMachine (@bootwire/dhcp) has the same shape.
  */
 import { encodeError, type OptionPair } from './codec.js';
 import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
