@@ -135,8 +135,10 @@ describe('phone models against the manuals', () => {
 
 describe('the DHCP request each model sends', () => {
   const discover = (name: string, mac: string) => {
-    const machine = new DoraMachine(dhcpIdentity(m(name), mac), { giaddr: '10.77.0.1', timeoutMs: 1000, retries: 1 }, 0x1234);
-    const r = decodeDhcp(machine.start(0));
+    const sent: Buffer[] = [];
+    const machine = new DoraMachine({ send: (p) => sent.push(p) }, dhcpIdentity(m(name), mac), { giaddr: '10.77.0.1', timeoutMs: 1000, retries: 1 }, 0x1234);
+    machine.start(0);
+    const r = decodeDhcp(sent[0]!);
     if (!r.ok) throw new Error(r.error.message);
     return r.message.options;
   };

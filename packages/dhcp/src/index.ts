@@ -7,7 +7,7 @@ export { type ClassConfig, type DhcpConfig, type Matcher, type OptionValue, type
 export { LeaseFileError, MemoryLeaseStore, SqliteLeaseStore, sqliteAvailable, type Lease, type LeaseStore } from './leases/store.js';
 export { FileLeaseStore } from './leases/file-store.js';
 export { openLeaseStore } from './leases/open.js';
-export { type DoraClient, type DoraConfig, DoraMachine, type DoraOverrides, type DoraResult, type PhoneIdentity } from './client/dora.js';
+export { type DoraClient, type DoraConfig, type DoraEffects, DoraMachine, type DoraOverrides, type DoraResult, type PhoneIdentity } from './client/dora.js';
 export { BroadcastClient, type BroadcastClientOptions, RelayClient, type RelayClientOptions } from './client/relay-client.js';
 export * from './leases/query.js';
 export * from './leases/control.js';

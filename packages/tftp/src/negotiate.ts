@@ -29,6 +29,11 @@ export interface Negotiated {
 }
 
 /**
+ * Reads the request's options once, from its wire list: order, spelling and value together. The
+ * decoder checked the first instance of each known option against its RFC's range (a request that
+ * fails it is refused before negotiation), so its value is read here as the number it was checked as;
+ * later instances are skipped, as the decoder skips them.
+ *
  * @param size for a RRQ, the number of bytes the transfer will carry (file size, or its netascii size).
  */
 export function negotiate(req: RequestPacket, policy: OptionPolicy, size?: number): Negotiated {
@@ -39,24 +44,26 @@ export function negotiate(req: RequestPacket, policy: OptionPolicy, size?: numbe
     seen.add(o.key);
     switch (o.key) {
       case 'blksize':
-        out.blksize = Math.min(req.known.blksize!, policy.maxBlksize);
+        out.blksize = Math.min(Number(o.value), policy.maxBlksize);
         out.oack.push({ name: o.name, value: String(out.blksize) });
         break;
       case 'windowsize':
-        out.windowsize = Math.min(req.known.windowsize!, policy.maxWindowsize);
+        out.windowsize = Math.min(Number(o.value), policy.maxWindowsize);
         out.oack.push({ name: o.name, value: String(out.windowsize) });
         break;
-      case 'timeout':
-        if (policy.maxTimeoutMs !== undefined && req.known.timeout! * 1000 > policy.maxTimeoutMs) break;
-        out.timeoutMs = req.known.timeout! * 1000;
+      case 'timeout': {
+        const timeoutMs = Number(o.value) * 1000;
+        if (policy.maxTimeoutMs !== undefined && timeoutMs > policy.maxTimeoutMs) break;
+        out.timeoutMs = timeoutMs;
         out.oack.push({ name: o.name, value: o.value });
         break;
+      }
       case 'tsize':
         if (req.opcode === Opcode.RRQ) {
           if (size === undefined) break;
           out.tsize = size;
         } else {
-          out.tsize = req.known.tsize!;
+          out.tsize = Number(o.value);
         }
         out.oack.push({ name: o.name, value: String(out.tsize) });
         break;

@@ -14,30 +14,22 @@
  * payloads waits for the disk, whatever the sender does. `writeFailed()` ends the transfer with the
  * edge's ERROR.
  */
-import { encodeAck, encodeOack, type OptionPair } from './codec.js';
-import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
-import { type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
+import { encodeAck, encodeOack } from './codec.js';
+import { DEFAULT_BLKSIZE, ErrorCode, type OackPacket, Opcode } from './packet.js';
+import { type MachineConfig, TransferMachine, type TransferEffects, type TransferPacket } from './transfer.js';
 
-export interface ReceiverConfig extends TimingConfig {
-  /**
-   * 'client': after sending `request` (a RRQ), waits for the server's OACK or DATA 1.
-   * 'server': answering a WRQ; sends `oack` when options were accepted, else ACK 0.
-   */
-  role: 'server' | 'client';
-  blksize?: number;
-  windowsize?: number;
-  oack?: readonly OptionPair[];
-  request?: Buffer;
-  requested?: KnownOptions;
+/** A receiver: the file's limits, on either side, and when an ACK may go. */
+export type ReceiverConfig = MachineConfig & {
   /** How long to stay after the final ACK. Defaults to timeoutMs. */
   dallyMs?: number;
   /** Largest transfer accepted; past it the receiver ends with ERROR 3. */
   maxBytes?: number;
   /** ACK only what the edge confirmed with `written()` (see the module comment). */
   awaitWrites?: boolean;
-}
+};
 
 export class TftpReceiver extends TransferMachine {
+  declare protected readonly config: ReceiverConfig;
   /** tsize from the server's OACK, if it sent one. */
   peerTsize: number | undefined;
   /** Highest block received in order (and delivered). */
@@ -53,14 +45,17 @@ export class TftpReceiver extends TransferMachine {
   private sinceAck = 0;
   /** A gap or duplicate was already answered with an ACK for `received`. */
   private gapAcked = false;
-  /** What to resend on a timeout before the first DATA: the request, OACK or ACK 0. */
-  private opening: Buffer | undefined;
+  /** What to resend on a timeout before the first DATA: the RRQ (client), the OACK or ACK 0 (server). */
+  private opening: Buffer;
 
-  constructor(
-    effects: TransferEffects,
-    private readonly config: ReceiverConfig,
-  ) {
+  /**
+   * 'client': after sending its RRQ, waits for the server's OACK or DATA 1.
+   * 'server': answering a WRQ; sends the OACK when options were accepted, else ACK 0.
+   */
+  constructor(effects: TransferEffects, config: ReceiverConfig) {
     super(effects, config);
+    if (config.role === 'client') this.opening = config.request;
+    else this.opening = config.oack && config.oack.length > 0 ? encodeOack(config.oack) : encodeAck(0);
   }
 
   /** Blocks received in order so far. */
@@ -68,49 +63,26 @@ export class TftpReceiver extends TransferMachine {
     return this.received;
   }
 
-  start(now: number): void {
-    if (this.state !== 'idle') return;
-    this.begin(now);
-    const { role, oack, request } = this.config;
-    if (role === 'client') {
-      if (!request) throw new TypeError('a client receiver needs the encoded RRQ');
-      this.state = 'requesting';
-      this.opening = request;
-    } else {
-      this.state = 'transferring';
-      this.opening = oack && oack.length > 0 ? encodeOack(oack) : encodeAck(0);
-    }
+  protected serve(now: number): void {
+    this.state = 'transferring';
     this.effects.send(this.opening);
     this.arm(now);
   }
 
-  receive(packet: TftpPacket, now: number): void {
-    if (this.state === 'done' || this.state === 'idle') return;
-    switch (packet.opcode) {
-      case Opcode.ERROR:
-        if (this.state === 'dallying') this.close();
-        else this.failPeer(packet.code, packet.message);
-        return;
-      case Opcode.OACK:
-        if (this.state === 'requesting') {
-          this.heard();
-          this.acceptOack(packet, now);
-        }
-        return;
-      case Opcode.DATA:
-        this.heard();
-        if (this.state === 'requesting') {
-          // The server ignored our options: RFC 1350 defaults.
-          this.blksize = DEFAULT_BLKSIZE;
-          this.windowsize = 1;
-          this.state = 'transferring';
-        }
-        if (this.state === 'transferring') this.onData(packet.block, packet.payload, now);
-        else if (this.state === 'dallying') this.onDataWhileDallying(packet.block);
-        return;
-      default:
-        this.stats.duplicates++;
+  protected onPacket(packet: TransferPacket, now: number): void {
+    if (packet.opcode !== Opcode.DATA) {
+      this.stats.duplicates++;
+      return;
     }
+    this.heard();
+    if (this.state === 'requesting') {
+      // The server ignored our options: RFC 1350 defaults.
+      this.blksize = DEFAULT_BLKSIZE;
+      this.windowsize = 1;
+      this.state = 'transferring';
+    }
+    if (this.state === 'transferring') this.onData(packet.block, packet.payload, now);
+    else if (this.state === 'dallying') this.onDataWhileDallying(packet.block);
   }
 
   /** awaitWrites: the oldest delivered payload not yet confirmed is written (the final one: stored durably). */
@@ -144,8 +116,7 @@ export class TftpReceiver extends TransferMachine {
     return this.stored < this.received;
   }
 
-  private acceptOack(packet: OackPacket, now: number): void {
-    if (!this.applyOack(packet, this.config.requested ?? {})) return;
+  protected oackAccepted(packet: OackPacket, now: number): void {
     this.peerTsize = packet.known.tsize;
     const { maxBytes } = this.config;
     if (maxBytes !== undefined && this.peerTsize !== undefined && this.peerTsize > maxBytes) {
@@ -215,7 +186,7 @@ export class TftpReceiver extends TransferMachine {
     this.sendAck(this.finalBlock);
     this.result = { ok: true };
     this.state = 'dallying';
-    this.deadline = now + (this.config.dallyMs ?? this.timing.timeoutMs);
+    this.deadline = now + (this.config.dallyMs ?? this.config.timeoutMs);
   }
 
   /** ACKs `block` now if it is stored, else once it is. */
@@ -235,7 +206,7 @@ export class TftpReceiver extends TransferMachine {
   }
 
   protected resendOpening(now: number): void {
-    if (this.state === 'transferring' && this.received === 0) this.effects.send(this.opening!);
+    if (this.state === 'transferring' && this.received === 0) this.effects.send(this.opening);
     this.arm(now);
   }
 
@@ -244,7 +215,7 @@ export class TftpReceiver extends TransferMachine {
     this.gapAcked = false;
     this.sinceAck = 0;
     if (this.received > 0) this.sendAck(this.received);
-    else this.effects.send(this.opening!);
+    else this.effects.send(this.opening);
     this.arm(now);
   }
 }

@@ -17,31 +17,20 @@
  * Blocks are counted with absolute numbers internally and put on the wire modulo 65536, so block
  * numbers wrap past 65535 to 0 as tftp-hpa, curl and atftp expect.
  */
-import { dataHeader, encodeOack, type OptionPair } from './codec.js';
+import { dataHeader, encodeOack } from './codec.js';
 import { type BlockSource, blockCount } from './block-source.js';
-import { DEFAULT_BLKSIZE, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
-import { type TimingConfig, TransferMachine, type TransferEffects } from './transfer.js';
+import { DEFAULT_BLKSIZE, type OackPacket, Opcode } from './packet.js';
+import { type MachineConfig, TransferMachine, type TransferEffects, type TransferPacket } from './transfer.js';
 
-export interface SenderConfig extends TimingConfig {
+/** A sender: the file's blocks, on either side, and how many bytes may be in flight. */
+export type SenderConfig = MachineConfig & {
   source: BlockSource;
-  /**
-   * 'server': answering a RRQ; sends `oack` first when options were accepted, else DATA 1 at once.
-   * 'client': after sending `request` (a WRQ), waits for the server's OACK or ACK 0.
-   */
-  role: 'server' | 'client';
-  blksize?: number;
-  windowsize?: number;
-  /** Server: the OACK to send, when any option was accepted. */
-  oack?: readonly OptionPair[];
-  /** Client: the encoded WRQ. */
-  request?: Buffer;
-  /** Client: the options the WRQ asked for, to check the OACK against. */
-  requested?: KnownOptions;
   /** Most DATA payload bytes sent and not yet acknowledged (at least one block always goes). Default: no cap. */
   maxUnackedBytes?: number;
-}
+};
 
 export class TftpSender extends TransferMachine {
+  declare protected readonly config: SenderConfig;
   private lastBlock: number;
   /** Highest block acknowledged (0 before any). */
   private acked = 0;
@@ -52,14 +41,22 @@ export class TftpSender extends TransferMachine {
   /** One block went on a timeout, and the receiver has not answered since. */
   private collapsed = false;
   private readonly source: BlockSource;
+  /**
+   * What goes again while the peer has not moved the transfer: the WRQ (client), the OACK (server
+   * that accepted options), or nothing, when DATA 1 opens the transfer.
+   */
+  private readonly opening: Buffer | undefined;
 
-  constructor(
-    effects: TransferEffects,
-    private readonly config: SenderConfig,
-  ) {
+  /**
+   * 'server': answering a RRQ; sends the OACK first when options were accepted, else DATA 1 at once.
+   * 'client': after sending its WRQ, waits for the server's OACK or ACK 0.
+   */
+  constructor(effects: TransferEffects, config: SenderConfig) {
     super(effects, config);
     this.source = config.source;
     this.lastBlock = blockCount(this.source.size, this.blksize);
+    if (config.role === 'client') this.opening = config.request;
+    else if (config.oack && config.oack.length > 0) this.opening = encodeOack(config.oack);
   }
 
   /** Highest block acknowledged so far. */
@@ -67,18 +64,10 @@ export class TftpSender extends TransferMachine {
     return this.acked;
   }
 
-  start(now: number): void {
-    if (this.state !== 'idle') return;
-    this.begin(now);
-    const { role, oack, request } = this.config;
-    if (role === 'client') {
-      if (!request) throw new TypeError('a client sender needs the encoded WRQ');
-      this.state = 'requesting';
-      this.effects.send(request);
-      this.arm(now);
-    } else if (oack && oack.length > 0) {
+  protected serve(now: number): void {
+    if (this.opening) {
       this.state = 'negotiating';
-      this.effects.send(encodeOack(oack));
+      this.effects.send(this.opening);
       this.arm(now);
     } else {
       this.state = 'transferring';
@@ -86,32 +75,19 @@ export class TftpSender extends TransferMachine {
     }
   }
 
-  receive(packet: TftpPacket, now: number): void {
-    if (this.state === 'done' || this.state === 'idle') return;
-    switch (packet.opcode) {
-      case Opcode.ERROR:
-        this.failPeer(packet.code, packet.message);
-        return;
-      case Opcode.OACK:
-        if (this.state === 'requesting') {
-          this.heard();
-          this.acceptOack(packet, now);
-        }
-        return;
-      case Opcode.ACK:
-        this.heard();
-        if (this.state === 'transferring') this.onAck(packet.block, now);
-        else if (packet.block === 0) this.beginData(now);
-        else this.stats.duplicates++;
-        return;
-      default:
-        // DATA or a request reaching a sender is a stray packet: ignore it rather than abort a transfer.
-        this.stats.duplicates++;
+  protected onPacket(packet: TransferPacket, now: number): void {
+    if (packet.opcode !== Opcode.ACK) {
+      // DATA or a request reaching a sender is a stray packet: ignore it rather than abort a transfer.
+      this.stats.duplicates++;
+      return;
     }
+    this.heard();
+    if (this.state === 'transferring') this.onAck(packet.block, now);
+    else if (packet.block === 0) this.beginData(now);
+    else this.stats.duplicates++;
   }
 
-  private acceptOack(packet: OackPacket, now: number): void {
-    if (!this.applyOack(packet, this.config.requested ?? {})) return;
+  protected oackAccepted(_packet: OackPacket, now: number): void {
     this.lastBlock = blockCount(this.source.size, this.blksize);
     this.state = 'transferring';
     this.retries = 0;
@@ -161,11 +137,9 @@ export class TftpSender extends TransferMachine {
 
   protected onTimeout(now: number): void {
     this.stats.retransmits++;
-    if (this.state === 'requesting') {
-      this.effects.send(this.config.request!);
-      this.arm(now);
-    } else if (this.state === 'negotiating') {
-      this.effects.send(encodeOack(this.config.oack!));
+    if (this.state !== 'transferring' && this.opening) {
+      // Requesting or negotiating: the WRQ or the OACK again.
+      this.effects.send(this.opening);
       this.arm(now);
     } else {
       if (!this.resent) {
@@ -181,7 +155,7 @@ export class TftpSender extends TransferMachine {
   }
 
   protected resendOpening(now: number): void {
-    if (this.state === 'negotiating') this.effects.send(encodeOack(this.config.oack!));
+    if (this.state === 'negotiating' && this.opening) this.effects.send(this.opening);
     else if (this.state === 'transferring' && this.acked === 0) this.effects.send(dataHeader(1), this.source.block(1, this.blksize));
     this.arm(now);
   }

@@ -580,7 +580,7 @@ export class TftpServer extends EventEmitter {
         content.release();
         for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
         if (r.udp) addSendCounters(this.counters.udp, r.udp);
-        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error! }, started);
+        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error }, started);
       });
     return { done };
   }

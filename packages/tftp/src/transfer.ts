@@ -1,13 +1,15 @@
 /**
- * What the sender and receiver machines share: retry timing, results and the effects interface.
+ * What the sender and receiver machines share: their configuration (timing, and the side they play),
+ * the opening and the handling of ERROR and OACK, retry timing, results and the effects interface.
  *
  * The machines are pure: no sockets, no timers, no clock of their own. The edge feeds them events
  * (`start`, `receive`, `tick`, `abort`) with the current time, and they act through `TransferEffects`
  * (packets to send, payload to deliver). Effects are calls rather than returned action objects so that
  * the per-block path allocates nothing. `deadline` is the time at which the edge must call `tick`.
+ * The DHCP client's DoraMachine (@bootwire/dhcp) has the same shape.
  */
-import { encodeError } from './codec.js';
-import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket } from './packet.js';
+import { encodeError, type OptionPair } from './codec.js';
+import { DEFAULT_BLKSIZE, ErrorCode, type KnownOptions, type OackPacket, Opcode, type TftpPacket } from './packet.js';
 
 export interface TransferEffects {
   /** Send one datagram: `head` alone, or `head` followed by `body` (a DATA payload view). */
@@ -42,6 +44,27 @@ export interface TimingConfig {
   maxLifeMs?: number;
 }
 
+/** The side answering a request: the values it granted, and the OACK that says so. */
+export interface ServerSide {
+  role: 'server';
+  blksize?: number;
+  windowsize?: number;
+  /** The OACK to send, when any option was accepted. */
+  oack?: readonly OptionPair[];
+}
+
+/** The side that sent the request: it resends it until answered, and checks the OACK against it. */
+export interface ClientSide {
+  role: 'client';
+  /** The encoded request (RRQ for a receiver, WRQ for a sender). */
+  request: Buffer;
+  /** The options the request asked for. */
+  requested: KnownOptions;
+}
+
+/** What both machines are configured with: timing, and the side they play with what that side needs. */
+export type MachineConfig = TimingConfig & (ServerSide | ClientSide);
+
 export interface TransferStats {
   /** DATA payload bytes sent or delivered, counted once per block. */
   bytes: number;
@@ -63,6 +86,9 @@ export type TransferResult = { ok: true } | { ok: false; error: TransferError };
 
 export type MachineState = 'idle' | 'requesting' | 'negotiating' | 'transferring' | 'dallying' | 'done';
 
+/** A packet the shared part of the machine does not handle itself (ERROR and OACK are handled there). */
+export type TransferPacket = Exclude<TftpPacket, { opcode: typeof Opcode.ERROR | typeof Opcode.OACK }>;
+
 export abstract class TransferMachine {
   state: MachineState = 'idle';
   blksize: number;
@@ -75,24 +101,62 @@ export abstract class TransferMachine {
   protected retries = 0;
   /** The peer has sent something that belongs to this transfer. */
   protected answered = false;
-  /** A server ends silently when its peer never answered (the request may have been spoofed). */
-  protected readonly role: 'server' | 'client';
   private lifeEnd = Infinity;
 
   constructor(
     protected readonly effects: TransferEffects,
-    protected readonly timing: TimingConfig & { role: 'server' | 'client'; blksize?: number; windowsize?: number },
+    protected readonly config: MachineConfig,
   ) {
-    this.role = timing.role;
-    this.blksize = timing.blksize ?? DEFAULT_BLKSIZE;
-    this.windowsize = timing.windowsize ?? 1;
+    // A client starts from RFC 1350's values; the server's OACK (or its silence on options) sets them.
+    this.blksize = config.role === 'server' ? (config.blksize ?? DEFAULT_BLKSIZE) : DEFAULT_BLKSIZE;
+    this.windowsize = config.role === 'server' ? (config.windowsize ?? 1) : 1;
   }
+
+  /** A client sends its request and waits for the answer; a server sends its first packet (`serve`). */
+  start(now: number): void {
+    if (this.state !== 'idle') return;
+    this.begin(now);
+    if (this.config.role === 'client') {
+      this.state = 'requesting';
+      this.effects.send(this.config.request);
+      this.arm(now);
+    } else {
+      this.serve(now);
+    }
+  }
+
+  /** Takes one packet from the peer: ERROR and OACK here, the rest in the machine's `onPacket`. */
+  receive(packet: TftpPacket, now: number): void {
+    if (this.state === 'done' || this.state === 'idle') return;
+    if (packet.opcode === Opcode.ERROR) {
+      // After our final ACK the transfer has succeeded: a peer's ERROR only ends the dally.
+      if (this.state === 'dallying') this.close();
+      else this.failPeer(packet.code, packet.message);
+    } else if (packet.opcode === Opcode.OACK) {
+      // Only a client waiting for its request's answer takes an OACK; anywhere else it is ignored.
+      if (this.state === 'requesting' && this.config.role === 'client') {
+        this.heard();
+        if (this.applyOack(packet, this.config.requested)) this.oackAccepted(packet, now);
+      }
+    } else {
+      this.onPacket(packet, now);
+    }
+  }
+
+  /** Server: the first packet after the request (the OACK, DATA 1 or ACK 0). */
+  protected abstract serve(now: number): void;
+
+  /** Client: the server's OACK was checked and its blksize and windowsize apply. */
+  protected abstract oackAccepted(packet: OackPacket, now: number): void;
+
+  /** DATA, ACK, or a stray request. */
+  protected abstract onPacket(packet: TransferPacket, now: number): void;
 
   /**
    * A client takes the server's OACK: checked against what was asked, then its blksize and windowsize
    * apply (RFC 1350 defaults for the ones it left out). On a bad OACK, ends with ERROR 8 and returns false.
    */
-  protected applyOack(packet: OackPacket, requested: KnownOptions): boolean {
+  private applyOack(packet: OackPacket, requested: KnownOptions): boolean {
     const bad = checkOack(packet, requested);
     if (bad) {
       this.failLocal(ErrorCode.OPTION_NEGOTIATION, bad);
@@ -129,12 +193,14 @@ export abstract class TransferMachine {
       this.arm(now);
       return;
     }
-    const quiet = !this.answered && this.timing.retriesBeforeAnswer !== undefined;
-    if (++this.retries > this.timing.maxRetries) {
-      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${this.timing.maxRetries} retries`, !quiet);
+    const { maxRetries, retriesBeforeAnswer } = this.config;
+    // Quiet: a peer that never answered (and may not exist) is sent only retriesBeforeAnswer retries.
+    const quiet = !this.answered && retriesBeforeAnswer !== undefined;
+    if (++this.retries > maxRetries) {
+      this.failLocal(ErrorCode.NOT_DEFINED, `timed out after ${maxRetries} retries`, !quiet);
       return;
     }
-    if (quiet && this.retries > this.timing.retriesBeforeAnswer!) {
+    if (quiet && this.retries > retriesBeforeAnswer) {
       this.arm(now); // sent enough to a peer that may not exist: wait without sending
       return;
     }
@@ -146,7 +212,7 @@ export abstract class TransferMachine {
    * first packet, which goes again (one packet per request, like a new transfer's, and no retry spent).
    */
   nudge(now: number): void {
-    if (this.answered || this.state === 'done' || this.role !== 'server') return;
+    if (this.answered || this.state === 'done' || this.config.role !== 'server') return;
     this.stats.retransmits++;
     this.resendOpening(now);
   }
@@ -163,7 +229,7 @@ export abstract class TransferMachine {
 
   /** Starts the life clock; each machine's start() calls it. */
   protected begin(now: number): void {
-    if (this.timing.maxLifeMs !== undefined) this.lifeEnd = now + this.timing.maxLifeMs;
+    if (this.config.maxLifeMs !== undefined) this.lifeEnd = now + this.config.maxLifeMs;
   }
 
   /** The peer answered with something that belongs to the transfer. */
@@ -173,8 +239,8 @@ export abstract class TransferMachine {
 
   /** Arms the retransmission timer, with back-off for the current retry count (never past the life cap). */
   protected arm(now: number): void {
-    const { timeoutMs, backoff = 2 } = this.timing;
-    const max = this.timing.maxTimeoutMs ?? Math.max(timeoutMs, 8000);
+    const { timeoutMs, backoff = 2 } = this.config;
+    const max = this.config.maxTimeoutMs ?? Math.max(timeoutMs, 8000);
     this.deadline = Math.min(now + Math.min(timeoutMs * backoff ** this.retries, max), this.lifeEnd);
   }
 
@@ -206,10 +272,12 @@ export function checkOack(oack: OackPacket, requested: KnownOptions): string | u
     const asked = (requested as Record<string, number | undefined>)[o.key];
     if (asked === undefined) return `server acknowledged option ${o.name} that was not requested`;
   }
+  // Every option in the OACK was asked for (above), so a value it acknowledges has one asked beside it.
   const k = oack.known;
-  if (k.blksize !== undefined && k.blksize > requested.blksize!) return `server blksize ${k.blksize} > requested ${requested.blksize}`;
-  if (k.windowsize !== undefined && k.windowsize > requested.windowsize!) {
-    return `server windowsize ${k.windowsize} > requested ${requested.windowsize}`;
+  const r = requested;
+  if (k.blksize !== undefined && r.blksize !== undefined && k.blksize > r.blksize) return `server blksize ${k.blksize} > requested ${r.blksize}`;
+  if (k.windowsize !== undefined && r.windowsize !== undefined && k.windowsize > r.windowsize) {
+    return `server windowsize ${k.windowsize} > requested ${r.windowsize}`;
   }
   if (k.timeout !== undefined && k.timeout !== requested.timeout) return `server timeout ${k.timeout} != requested ${requested.timeout}`;
   return undefined;

@@ -36,11 +36,9 @@ export function phoneExtension(mac: string): string {
   return String(2000 + (parseInt(hex.slice(-4), 16) % 8000));
 }
 
-/** `299_16xxdata.txt` / `299_96xxdata.txt`; undefined for models without backup. */
+/** `299_16xxdata.txt` / `299_96xxdata.txt` (the model's `files.backup`); undefined for models without backup. */
 export function backupFileName(model: PhoneModel, ext: string): string | undefined {
-  if (model.family === 'avaya-1600') return `${ext}_16xxdata.txt`;
-  if (model.family === 'avaya-9600-sip') return `${ext}_96xxdata.txt`;
-  return undefined;
+  return model.files.backup?.replace('<EXT>', ext);
 }
 
 /** The backup URL from BRURI and the file name, or an error when BRURI is no http(s) URL. */
@@ -129,7 +127,7 @@ export async function backupRequest(
     let r = await attempt(plan.sendAuth);
     if (r.status === 401 && basic && !plan.sendAuth) r = await attempt(true);
     const ok = r.status >= 200 && r.status < 300;
-    const out: BackupExchange = { ok, status: r.status, bytes: method === 'PUT' ? (ok ? body!.length : 0) : r.bytes, url: shown };
+    const out: BackupExchange = { ok, status: r.status, bytes: method === 'PUT' ? (ok ? (body?.length ?? 0) : 0) : r.bytes, url: shown };
     if (r.body) out.body = r.body;
     if (!ok) out.error = `${shown}: HTTP ${r.status}`;
     return out;

@@ -39,12 +39,29 @@ export interface FetchContext {
 
 const DEFAULT_PORT = { tftp: 69, http: 80, https: 443, ftp: 21 } as const;
 
+/**
+ * Thrown into a client from its data callback: the TFTP, HTTP and FTP clients' way to cancel a
+ * download. It stays inside this module: `onData` says "stop" by returning the reason.
+ */
+class StopDownload extends Error {}
+
+/** The request's `onData` as the clients take it: a stop becomes their cancel. */
+function feeder(req: FetchRequest): ((chunk: Buffer) => void) | undefined {
+  const onData = req.onData;
+  if (!onData) return undefined;
+  return (chunk) => {
+    const stop = onData(chunk);
+    if (stop !== undefined) throw new StopDownload(stop);
+  };
+}
+
 /** The servers as `protocols` allows them, in order, without repeats. */
 export function restrictProtocols(servers: readonly FileServer[], protocols: FetchContext['protocols']): FileServer[] {
   if (!protocols || protocols.length === 0) return [...servers];
   const out: FileServer[] = [];
   for (const s of servers) {
-    const t: FileServer = protocols.includes(s.protocol) ? s : { ...s, protocol: protocols[0]!, port: DEFAULT_PORT[protocols[0]!], source: `${s.source} (as ${protocols[0]})` };
+    const first = protocols[0];
+    const t: FileServer = first === undefined || protocols.includes(s.protocol) ? s : { ...s, protocol: first, port: DEFAULT_PORT[first], source: `${s.source} (as ${first})` };
     if (!out.some((x) => x.protocol === t.protocol && x.host === t.host && x.port === t.port && x.pathPrefix === t.pathPrefix)) out.push(t);
   }
   return out;
@@ -54,7 +71,8 @@ export interface FetchRequest {
   file: string;
   /** Keep the body (scripts, settings); images are only streamed to `onData`. */
   keep: boolean;
-  onData?: (chunk: Buffer) => void;
+  /** Each chunk as it arrives; returns why, when the phone stops the download there (a header it does not want). */
+  onData?: (chunk: Buffer) => string | undefined;
   /** Whole-transfer limit for HTTP (TFTP has its own per-packet timeouts). */
   deadlineMs?: number;
 }
@@ -82,6 +100,7 @@ export async function fetchFile(server: FileServer, model: PhoneModel, req: Fetc
 
 /** Passive FTP, binary, anonymous unless the server was named with a login; retried as HTTP is. */
 async function fetchFtp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+  const feed = feeder(req);
   let retransmits = 0;
   let last = '';
   for (let attempt = 0; attempt <= model.http.retries; attempt++) {
@@ -99,7 +118,7 @@ async function fetchFtp(server: FileServer, to: HostPort, model: PhoneModel, req
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         onData: (c: Buffer) => {
           bytes += c.length;
-          req.onData?.(c);
+          feed?.(c);
           if (req.keep) chunks.push(c);
         },
       });
@@ -137,12 +156,13 @@ async function fetchTftp(server: FileServer, to: HostPort, model: PhoneModel, re
   if (opts.tsize !== undefined) o.tsize = true;
   if (ctx.faults && !ctx.faults.inert) o.faults = ctx.faults;
   if (ctx.localAddress) o.localAddress = ctx.localAddress;
+  const feed = feeder(req);
   const chunks: Buffer[] = [];
   let bytes = 0;
   try {
     const info = await tftpGet(o, (chunk) => {
       bytes += chunk.length;
-      req.onData?.(chunk);
+      feed?.(chunk);
       if (req.keep) chunks.push(chunk); // a view of a datagram this client owns and drops: no copy needed
     });
     const r: FetchOutcome = { ok: true, bytes: info.bytes, ms: ms(), retransmits: info.stats.retransmits, url };
@@ -158,6 +178,7 @@ async function fetchTftp(server: FileServer, to: HostPort, model: PhoneModel, re
 async function fetchHttp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
   const host = to.host.includes(':') ? `[${to.host}]` : to.host;
   const target = `${server.protocol}://${host}:${to.port}/${encodeURI(server.pathPrefix + req.file)}`;
+  const feed = feeder(req);
   let retransmits = 0;
   let last = '';
   for (let attempt = 0; attempt <= model.http.retries; attempt++) {
@@ -173,11 +194,11 @@ async function fetchHttp(server: FileServer, to: HostPort, model: PhoneModel, re
         ...(ctx.httpAgent ? { agent: ctx.httpAgent } : {}),
         ...(ctx.localAddress ? { localAddress: ctx.localAddress } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        ...(req.onData
+        ...(feed
           ? {
               onData: (c: Buffer) => {
                 bytes += c.length;
-                req.onData!(c);
+                feed(c);
               },
             }
           : {}),

@@ -103,6 +103,10 @@ export interface PhoneModel {
     readonly script?: string;
     /** The settings/configuration file; `<MAC>`/`<MODEL>` are filled in per phone. */
     readonly settings: string;
+    /** How `<MAC>` is spelled in `settings` (`SIP00040DAABB01.cfg`, `00040daabb01.cfg`). */
+    readonly settingsMacFormat: MacFormat;
+    /** The data file a BRURI backup goes to, `<EXT>` the phone's extension; absent: the model makes no backups. */
+    readonly backup?: string;
     /** The application image the example root gives this model. */
     readonly image: string;
     readonly imageVersion: string;
@@ -142,7 +146,7 @@ export function formatMac(mac: string, format: MacFormat): string | undefined {
   const lower = hex.toLowerCase();
   if (format === 'hex-lower') return lower;
   if (format === 'hex-upper') return lower.toUpperCase();
-  return lower.match(/../g)!.join(':');
+  return lower.replace(/..(?!$)/g, '$&:'); // aa:bb:cc:dd:ee:ff
 }
 
 /** Fills `<MODEL>` and `<MAC>` (case-insensitive macros, as in 400HD URLs) in a file name template. */
@@ -206,7 +210,7 @@ function avaya4600(name: string, model: string, image: string): PhoneModel {
     ...AVAYA_4600_BASE,
     name,
     aliases: [model],
-    files: { format: 'avaya-script', script: '46xxupgrade.scr', settings: '46xxsettings.txt', image, imageVersion: '2.3' },
+    files: { format: 'avaya-script', script: '46xxupgrade.scr', settings: '46xxsettings.txt', settingsMacFormat: 'hex-lower', image, imageVersion: '2.3' },
     script: { dialect: DIALECT_4600, variables: { GROUP: '0', MODEL: model, MODEL4: model.slice(0, 4) }, macFormat: 'colon-lower' },
   };
 }
@@ -237,7 +241,15 @@ const AVAYA_1608: PhoneModel = {
     offerSelection: 'first',
   },
   fileServerSources: ['site-specific', 'siaddr'],
-  files: { format: 'avaya-script', script: '16xxupgrade.txt', settings: '46xxsettings.txt', image: 'ha16xxua1_5_0.bin', imageVersion: '1.5.0' },
+  files: {
+    format: 'avaya-script',
+    script: '16xxupgrade.txt',
+    settings: '46xxsettings.txt',
+    settingsMacFormat: 'hex-lower',
+    backup: '<EXT>_16xxdata.txt',
+    image: 'ha16xxua1_5_0.bin',
+    imageVersion: '1.5.0',
+  },
   image: { decision: 'version-differs', versionFrom: 'file-name', typicalBytes: 3_000_000 },
   script: { dialect: DIALECT_1600, variables: { GROUP: '0', MODEL: '1608', MODEL4: '1608' }, macFormat: 'colon-lower' },
   tftp: { options: {}, timeoutMs: 2000, retries: 5 },
@@ -308,7 +320,7 @@ function avaya9600(name: string, model: string, aliases: string[], script: strin
       offerSelection: 'first',
     },
     fileServerSources: ['site-specific', 'avaya-43', 'siaddr'],
-    files: { format: 'avaya-script', script, settings: '46xxsettings.txt', image, imageVersion },
+    files: { format: 'avaya-script', script, settings: '46xxsettings.txt', settingsMacFormat: 'hex-lower', backup: '<EXT>_96xxdata.txt', image, imageVersion },
     image: { decision: 'name-differs', versionFrom: 'file-name', typicalBytes },
     script: {
       dialect: DIALECT_9600,
@@ -344,7 +356,14 @@ function avaya1200(name: string): PhoneModel {
       offerWaitMs: 1000,
     },
     fileServerSources: ['option-66'],
-    files: { format: 'sip1200-provisioning', script: `${name}SIP.cfg`, settings: 'SIP<MAC>.cfg', image: 'SIP12x004.04.09.00.bin', imageVersion: 'SIP12x004.04.09.00' },
+    files: {
+      format: 'sip1200-provisioning',
+      script: `${name}SIP.cfg`,
+      settings: 'SIP<MAC>.cfg',
+      settingsMacFormat: 'hex-upper',
+      image: 'SIP12x004.04.09.00.bin',
+      imageVersion: 'SIP12x004.04.09.00',
+    },
     image: { decision: 'version-higher-or-forced', versionFrom: 'provisioning-file', typicalBytes: 6_000_000 },
     tftp: { options: {}, timeoutMs: 2000, retries: 5, imageDeadlineMs: 600_000 },
     http: { timeoutMs: 5000, retries: 2 },
@@ -390,7 +409,7 @@ function audiocodes400(name: string): PhoneModel {
       offerSelection: 'first',
     },
     fileServerSources: ['option-160', 'option-66', 'option-43-url'],
-    files: { format: 'audiocodes-url', settings: '<MAC>.cfg', image: `${name}.img`, imageVersion: '2.2.8.64' },
+    files: { format: 'audiocodes-url', settings: '<MAC>.cfg', settingsMacFormat: 'hex-lower', image: `${name}.img`, imageVersion: '2.2.8.64' },
     image: { decision: 'version-differs', versionFrom: 'header', typicalBytes: 12_000_000 },
     tftp: { options: {}, timeoutMs: 2000, retries: 5 },
     http: { timeoutMs: 5000, retries: 2 },
@@ -509,6 +528,5 @@ export function dhcpIdentity(model: PhoneModel, mac: string): PhoneIdentity {
 
 /** The model's settings/configuration file for one phone (`SIP00040DAABB01.cfg`, `00040daabb01.cfg`). */
 export function settingsFileFor(model: PhoneModel, mac: string): string {
-  const fmt = model.family === 'avaya-1200-sip' ? 'hex-upper' : 'hex-lower';
-  return expandTemplate(model.files.settings, model.name, mac, fmt);
+  return expandTemplate(model.files.settings, model.name, mac, model.files.settingsMacFormat);
 }

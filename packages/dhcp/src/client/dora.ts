@@ -1,7 +1,8 @@
 /**
- * One client's DISCOVER → OFFER → REQUEST → ACK, as a pure machine: `start(now)` and `tick(now)` return
- * the packet to send (or nothing), `receive(reply, now)` takes the server's answer, `deadline` says when
- * to tick, `result` holds the lease or the failure. The edge (RelayClient) owns sockets and timers.
+ * One client's DISCOVER → OFFER → REQUEST → ACK, as a pure machine shaped like the TFTP ones
+ * (@bootwire/tftp's TransferMachine): events in (`start(now)`, `receive(reply, now)`, `tick(now)`),
+ * effects out through the injected `DoraEffects` (the packets to send), `deadline` says when to tick,
+ * `result` holds the lease or the failure. The edge (RelayClient) owns sockets and timers.
  *
  * It behaves as the phones do: it takes the first OFFER (the Avaya 9600 refuses an OFFER without a
  * lease time), retransmits with back-off, starts over after a NAK, and gives up after `retries`.
@@ -68,6 +69,11 @@ export interface DoraClient {
   close(): Promise<void>;
 }
 
+/** What the machine does to the world: send a request (the edge addresses it). */
+export interface DoraEffects {
+  send(packet: Buffer): void;
+}
+
 const u8 = (n: number) => Buffer.from([n]);
 const ipBytes = (ip: string) => Buffer.from(ip.split('.').map(Number));
 
@@ -83,6 +89,7 @@ export class DoraMachine {
   private offer: { address: string; serverId: string } | undefined;
 
   constructor(
+    private readonly effects: DoraEffects,
     readonly phone: PhoneIdentity,
     private readonly cfg: DoraConfig,
     xid: number,
@@ -90,66 +97,67 @@ export class DoraMachine {
     this.xid = xid >>> 0;
   }
 
-  start(now: number): Buffer {
+  /** Sends the DISCOVER (or, INIT-REBOOT, the REQUEST for the previous address). */
+  start(now: number): void {
     this.started = now;
-    return this.phone.previousAddress ? this.request(now, this.phone.previousAddress, undefined) : this.discover(now);
+    if (this.phone.previousAddress) this.request(now, this.phone.previousAddress, undefined);
+    else this.discover(now);
   }
 
-  /** Call at `deadline`: the packet to resend, or undefined when the machine gave up. */
-  tick(now: number): Buffer | undefined {
-    if (this.state === 'done' || now < this.deadline) return undefined;
+  /** Call at `deadline`: resends the last packet, or gives up after the retries. */
+  tick(now: number): void {
+    if (this.state === 'done' || now < this.deadline) return;
     if (++this.tries > this.cfg.retries) {
       this.finish({ ok: false, error: `no ${this.state === 'selecting' ? 'OFFER' : 'ACK'} after ${this.cfg.retries} retries`, retransmits: this.retransmits });
-      return undefined;
+      return;
     }
     this.retransmits++;
     this.arm(now);
-    return this.last;
+    if (this.last) this.effects.send(this.last);
   }
 
-  /** A reply for this xid. Returns the next packet to send, if any. */
-  receive(m: DhcpMessage, now: number): Buffer | undefined {
-    if (this.state === 'done' || m.op !== 2 || m.xid !== this.xid) return undefined;
+  /** A reply for this xid: sends the REQUEST after an OFFER, the DISCOVER again after a NAK; an ACK ends it. */
+  receive(m: DhcpMessage, now: number): void {
+    if (this.state === 'done' || m.op !== 2 || m.xid !== this.xid) return;
     const type = m.options.messageType();
     if (this.state === 'selecting' && type === 2) {
       const serverId = m.options.serverId();
-      if (!serverId) return undefined;
-      if (this.cfg.requireLeaseTime && m.options.leaseTime() === undefined) return undefined;
+      if (!serverId) return;
+      if (this.cfg.requireLeaseTime && m.options.leaseTime() === undefined) return;
       this.offer = { address: m.yiaddr, serverId };
       this.tries = 0;
-      return this.request(now, m.yiaddr, serverId);
-    }
-    if (this.state === 'requesting' && type === 5) {
+      this.request(now, m.yiaddr, serverId);
+    } else if (this.state === 'requesting' && type === 5) {
       const lease = m.options.leaseTime() ?? 0;
       this.finish({
         ok: true,
         lease: { address: m.yiaddr, serverId: m.options.serverId() ?? this.offer?.serverId ?? '0.0.0.0', leaseSeconds: lease, ack: m, ms: now - this.started, retransmits: this.retransmits },
       });
-      return undefined;
-    }
-    if (this.state === 'requesting' && type === 6) {
+    } else if (this.state === 'requesting' && type === 6) {
       // NAK: start over from DISCOVER (RFC 2131 4.4.1).
       this.tries = 0;
-      return this.discover(now);
+      this.discover(now);
     }
-    return undefined;
   }
 
-  private discover(now: number): Buffer {
+  private discover(now: number): void {
     this.state = 'selecting';
     this.offer = undefined;
-    this.last = this.packet(1, []);
-    this.arm(now);
-    return this.last;
+    this.transmit(this.packet(1, []), now);
   }
 
-  private request(now: number, address: string, serverId: string | undefined): Buffer {
+  private request(now: number, address: string, serverId: string | undefined): void {
     this.state = 'requesting';
     const extra: [number, Buffer][] = [[50, ipBytes(address)]];
     if (serverId) extra.push([54, ipBytes(serverId)]);
-    this.last = this.packet(3, extra);
+    this.transmit(this.packet(3, extra), now);
+  }
+
+  /** Sends a new packet, kept for the retransmissions, and arms the timer. */
+  private transmit(packet: Buffer, now: number): void {
+    this.last = packet;
     this.arm(now);
-    return this.last;
+    this.effects.send(packet);
   }
 
   private packet(type: number, extra: [number, Buffer][]): Buffer {

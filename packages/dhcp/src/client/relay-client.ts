@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import type { FaultInjector } from '@bootwire/core';
 import { bindUdp, closeUdp } from '@bootwire/core';
 import { decodeDhcp } from '../codec/index.js';
-import { type DoraClient, type DoraConfig, DoraMachine, type DoraOverrides, type DoraResult, type PhoneIdentity } from './dora.js';
+import { type DoraClient, type DoraConfig, type DoraEffects, DoraMachine, type DoraOverrides, type DoraResult, type PhoneIdentity } from './dora.js';
 
 export type { DoraOverrides } from './dora.js';
 
@@ -51,6 +51,8 @@ interface Pending {
 class DoraSocketClient implements DoraClient {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  /** Every machine's packets go out through the socket, to the server (or the broadcast address). */
+  private readonly effects: DoraEffects = { send: (packet) => this.send(packet) };
 
   constructor(
     protected readonly socket: dgram.Socket,
@@ -78,26 +80,26 @@ class DoraSocketClient implements DoraClient {
       ...(this.o.linkSelection ? { linkSelection: this.o.linkSelection } : {}),
       ...(this.o.broadcast ? { broadcast: true } : {}),
     };
-    const machine = new DoraMachine(phone, cfg, xid);
+    const machine = new DoraMachine(this.effects, phone, cfg, xid);
     return new Promise((done) => {
       const entry: Pending = { machine, done };
       this.pending.set(xid, entry);
-      this.send(machine.start(Date.now()));
+      machine.start(Date.now());
       this.arm(entry);
     });
   }
 
+  /** After each event: the machine's result when it ended, else a timer for its deadline. */
   private arm(entry: Pending): void {
     if (entry.timer) clearTimeout(entry.timer);
     const m = entry.machine;
-    if (m.state === 'done') {
+    if (m.result) {
       this.pending.delete(m.xid);
-      entry.done(m.result!);
+      entry.done(m.result);
       return;
     }
     entry.timer = setTimeout(() => {
-      const again = m.tick(Date.now());
-      if (again) this.send(again);
+      m.tick(Date.now());
       this.arm(entry);
     }, Math.max(0, m.deadline - Date.now()));
   }
@@ -107,8 +109,7 @@ class DoraSocketClient implements DoraClient {
     if (!d.ok) return;
     const entry = this.pending.get(d.message.xid);
     if (!entry) return; // another client's (broadcast replies reach every client on the port)
-    const next = entry.machine.receive(d.message, Date.now());
-    if (next) this.send(next);
+    entry.machine.receive(d.message, Date.now());
     this.arm(entry);
   }
 

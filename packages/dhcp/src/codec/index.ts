@@ -8,12 +8,9 @@ export {
   BOOTP_HEADER_LENGTH,
   BOOTP_MIN_LENGTH,
   BootOp,
-  buildDhcp,
   DEFAULT_MAX_MESSAGE_SIZE,
   decodeDhcp,
   describeDhcp,
-  type DhcpBuildResult,
-  type DhcpBuildSpec,
   type DhcpDecodeOptions,
   type DhcpDecodeResult,
   type DhcpLayoutItem,
@@ -26,6 +23,7 @@ export {
   type OptionInstance,
   OPTIONS_OFFSET,
 } from './message.js';
+export { buildDhcp, type DhcpBuildResult, type DhcpBuildSpec } from './build.js';
 export {
   type DecodedOption,
   decodeOption,

@@ -42,9 +42,8 @@ export interface ReadTask {
   status: SharedArrayBuffer;
 }
 
-export interface ReadResult {
-  ok: boolean;
-  error?: TransferError;
+/** What a served RRQ did, whatever its outcome. */
+export interface ReadCounts {
   bytes: number;
   blocks: number;
   retransmits: number;
@@ -53,6 +52,9 @@ export interface ReadResult {
   /** What the transfer's socket did with its datagrams (back-pressure, losses at the sender). */
   udp?: SendCounters;
 }
+
+/** A served RRQ: done, or ended by `error`; its counts either way. Plain data: it crosses threads cloned. */
+export type ReadResult = ({ ok: true } | { ok: false; error: TransferError }) & ReadCounts;
 
 /** Transfers running in this thread, by task id, so a shutdown or a reclaim can end them. */
 export const activeTransfers = new Map<number, UdpTransfer>();
@@ -92,8 +94,8 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
     await t.closeSocket();
   }
   const s = machine.stats;
-  const udp = { ...transport.counters };
-  return { ok: result.ok, ...(result.ok ? {} : { error: result.error }), bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent, udp };
+  const counts: ReadCounts = { bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent, udp: { ...transport.counters } };
+  return result.ok ? { ok: true, ...counts } : { ok: false, error: result.error, ...counts };
 }
 
 /** Ends every transfer running in this thread with an ERROR (server shutdown). */

@@ -34,7 +34,7 @@ export class TransferStatus {
 
   /** Epoch ms of the peer's last progress (or of the start). */
   get lastProgress(): number {
-    return this.progressAt[0]!;
+    return this.progressAt[0] ?? 0; // a view of one element: always there
   }
   /** `now` is this thread's performance.now(). */
   progress(now: number): void {
