@@ -14,3 +14,14 @@ export { replayCapture, type ReplayOptions } from './replay/index.js';
 export { formatReport, summarize as summarizeReplay, type Outcome, type ReplayReport, type Verdict } from './replay/report.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
+// Types the options and results above refer to.
+export type { Endpoint, FetchContext } from './boot/fetch.js';
+export type { MixEntry } from './storm/fleet.js';
+export type { PeerName } from './storm/servers.js';
+export type { SiteStormOptions } from './storm/site-storm.js';
+export type { Percentiles } from './storm/stats.js';
+export type { FaultTotals } from './storm/result.js';
+export type { Namespace, UplinkCounters, VoiceSubnet } from './storm/site.js';
+export type { DhcpReplayOptions } from './replay/dhcp-replay.js';
+export type { TftpReplayOptions } from './replay/tftp-replay.js';
+export type { Summary as ReplaySummary } from './replay/report.js';

@@ -33,3 +33,4 @@ export {
   type TftpOpcodeName,
   tftpJson,
 } from './messages.js';
+export type { DhcpJson, DhcpOptionJson } from './dhcp-json.js';

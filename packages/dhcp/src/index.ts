@@ -11,3 +11,12 @@ export { type DoraClient, type DoraConfig, type DoraEffects, DoraMachine, type D
 export { BroadcastClient, type BroadcastClientOptions, RelayClient, type RelayClientOptions } from './client/relay-client.js';
 export * from './leases/query.js';
 export * from './leases/control.js';
+// Types the public API exposes (engine config and decisions, lease stores, reconfigure, DORA results).
+export type { CompiledClass, CompiledSubnet, Destination, SubnetLeaseSummary, TextMatch } from './server/engine.js';
+export type { FilledClass, FilledDhcpConfig, FilledSubnet } from './server/config.js';
+export type { LeaseReleaseResult, PreparedDhcpChange } from './server/server.js';
+export type { LeaseState, SqliteLeaseStoreOptions } from './leases/store.js';
+export type { FileLeaseStoreOptions } from './leases/file-store.js';
+export type { OpenLeaseStoreOptions } from './leases/open.js';
+export type { DoraLease } from './client/dora.js';
+export type { NameRead } from './codec/dns-name.js';

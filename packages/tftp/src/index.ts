@@ -10,3 +10,6 @@ export * from './negotiate.js';
 export * from './udp-transfer.js';
 export * from './server.js';
 export * from './client.js';
+// Types the public classes expose (UdpTransfer.transport, TftpServerStats.udp).
+export type { TransferTransport } from './net/transport.js';
+export type { SendCounters } from './net/send-counters.js';
