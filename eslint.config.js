@@ -1,0 +1,67 @@
+// ESLint 9 flat config: typescript-eslint's recommended-type-checked on the TypeScript (typed through the root
+// tsconfig.json, the same program `npm run typecheck` checks), ESLint's recommended on the plain .mjs/.js
+// scripts, then eslint-config-prettier so that no rule argues with Prettier about layout. Run: `npm run lint`.
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores([
+    '**/dist/',
+    'packages/*/build/',
+    'docs/api/',
+    'bench/results/',
+    '.ci/peers/',
+    '.vitest/',
+    '**/*.d.ts',
+    '**/*.d.mts',
+  ]),
+  js.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.mts', '**/*.cts'],
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // The servers are typed EventEmitters: `declare interface XServer { on(event: 'x', ...): this }` merged
+      // with `class XServer extends EventEmitter` only types the events; the interface declares nothing the
+      // class does not inherit, which is the one case this rule cannot tell from a real hole.
+      '@typescript-eslint/no-unsafe-declaration-merging': 'off',
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'examples/**/*.test.ts'],
+    rules: {
+      // Spies save `Class.prototype.method` to call it back with `.call(this, ...)`, the one correct way to
+      // wrap a method; the rule flags every such save.
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    rules: {
+      // Names, credentials and config values are checked for control characters on purpose (hostile input).
+      'no-control-regex': 'off',
+      // `_`-prefixed names and rest siblings mark what is left out on purpose (`const { a: _a, ...rest } = o`).
+      'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.node } },
+  },
+  prettier,
+  {
+    // After eslint-config-prettier, which turns max-len off: Prettier wraps code at 120 but leaves comments,
+    // strings and template literals as they are, so those are held to the same width here.
+    rules: {
+      'max-len': ['error', { code: 120, tabWidth: 2, ignoreUrls: true, ignoreRegExpLiterals: true }],
+    },
+  },
+);
