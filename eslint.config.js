@@ -7,6 +7,9 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// `_`-prefixed names and rest siblings mark what is left out on purpose (`const { a: _a, ...rest } = o`).
+const unusedVars = { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true };
+
 export default defineConfig(
   globalIgnores([
     '**/dist/',
@@ -30,6 +33,7 @@ export default defineConfig(
       // with `class XServer extends EventEmitter` only types the events; the interface declares nothing the
       // class does not inherit, which is the one case this rule cannot tell from a real hole.
       '@typescript-eslint/no-unsafe-declaration-merging': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', unusedVars],
     },
   },
   {
@@ -44,17 +48,12 @@ export default defineConfig(
     rules: {
       // Names, credentials and config values are checked for control characters on purpose (hostile input).
       'no-control-regex': 'off',
-      // `_`-prefixed names and rest siblings mark what is left out on purpose (`const { a: _a, ...rest } = o`).
-      'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
-      ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: { sourceType: 'module', globals: { ...globals.node } },
+    rules: { 'no-unused-vars': ['error', unusedVars] },
   },
   prettier,
   {
