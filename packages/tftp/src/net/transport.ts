@@ -55,9 +55,6 @@ export interface TransferTransport {
   readonly counters: SendCounters;
 }
 
-/** What a sending transfer usually gets from its client: ACKs and short ERRORs. */
-export const SENDER_SLOT_BYTES = 512;
-
 /** Opens a transfer's socket: batched where it can be (Linux, IPv4, addon built), node:dgram otherwise. */
 export function openTransport(o: TransportOptions): Promise<TransferTransport> {
   return batchUdpFor(o.local) && batchUdpFor(o.peer.address) ? BatchTransport.open(o) : DgramTransport.open(o);
