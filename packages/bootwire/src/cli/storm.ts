@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseProbability } from '@bootwire/core';
 import { parseSize } from '../phones/init-root.js';
 import type { FileProtocol } from '../phones/models.js';
-import { DEFAULT_MIX, MixError, parseMix } from '../storm/fleet.js';
+import { MixError, parseMix } from '../storm/fleet.js';
 import { renderReport } from '../storm/report.js';
 import { type StormRun, toJson } from '../storm/result.js';
 import { defaultWorkers, runStorm } from '../storm/run.js';

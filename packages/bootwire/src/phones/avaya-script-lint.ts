@@ -6,7 +6,7 @@
  * test, text after a SET value. Files named by SET APPNAME and GET are checked by check-root.ts, which
  * runs the script per model.
  */
-import { DEFAULT_SCRIPT_LIMITS, parseAvayaScript, type ScriptDialect, type ScriptLimits, type ScriptLine } from './avaya-script.js';
+import { DEFAULT_SCRIPT_LIMITS, parseAvayaScript, type ScriptLimits, type ScriptLine } from './avaya-script.js';
 
 export interface Diagnostic {
   readonly file: string;
@@ -58,7 +58,7 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
   const labelMissing = (l: ScriptLine & { label: string }) => {
     const near = nearLabel(l.label);
     const hint = near !== undefined ? ` (line ${near} looks like it but is a comment: a label is "#", one space, one word)` : '';
-    report(l.line, 'error', `label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it gets here${hint}`);
+    report(l.line, 'error', (`label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it ` + `gets here${hint}`));
   };
 
   const seen = new Map<string, number>();
@@ -107,6 +107,3 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
   if (dropped > 0) out.push({ file, line: 0, severity: 'warning', message: `${dropped} more diagnostics not shown` });
   return out;
 }
-
-/** The dialect's variables, for lintAvayaScript's `variables`. */
-export const dialectVariables = (d: ScriptDialect): readonly string[] => d.variables;
