@@ -17,6 +17,6 @@ describe('bootwire storm at scale', () => {
     const counts = { '4610': 300, '1608': 100, '9608': 300, '1230': 100, '440HD': 200 };
     expect(modelPhones(j)).toEqual(counts);
     expect(j.bytes).toBe(fleetBytes(site.root, counts));
-    console.log(`storm 1000 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), boot p50 ${j.bootSeconds.p50} s p99 ${j.bootSeconds.p99} s, DHCP p50 ${j.phases['dhcp']!.p50} s, retransmits ${j.retransmits}, server CPU ${j.serverCpuSeconds} s, simulator CPU ${j.simulatorCpuSeconds} s`);
+    console.log((`storm 1000 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), boot p50 ` + `${j.bootSeconds.p50} s p99 ${j.bootSeconds.p99} s, DHCP p50 ${j.phases['dhcp']!.p50}` + ` s, retransmits ${j.retransmits}, server CPU ${j.serverCpuSeconds} s, simulator CPU ` + `${j.simulatorCpuSeconds} s`));
   });
 });
