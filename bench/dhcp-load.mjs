@@ -73,4 +73,7 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 await client.close();
 times.sort((a, b) => a - b);
 const pct = (p) => (times.length ? times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] : null);
-process.stdout.write(`${JSON.stringify({ ok, failed, seconds, distinct: addresses.size, retransmits, sent, errors, p50ms: pct(50), p99ms: pct(99) })}\n`);
+process.stdout.write(
+  JSON.stringify({ ok, failed, seconds, distinct: addresses.size, retransmits, sent, errors, p50ms: pct(50), p99ms: pct(99) }) +
+    '\n',
+);

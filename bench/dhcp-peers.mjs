@@ -32,7 +32,8 @@
 //   node bench/dhcp-peers.mjs [--rounds 3] [--count 10000] [--concurrency 64] [--warmup 500]
 //        [--only bootwire,dnsmasq,kea] [--scenarios sequential/default,sequential/quiet,spread/quiet]
 //        [--profile | --no-profile] [--out bench/results/dhcp-peers.md] [--dnsmasq-count 3000]
-//        [--perfdhcp-rate 10000] [--perfdhcp-clients 30000] [--perfdhcp-seconds 10] [--perfdhcp-only bootwire,bootwire-sid,kea]
+// [--perfdhcp-rate 10000] [--perfdhcp-clients 30000] [--perfdhcp-seconds 10] [--perfdhcp-only
+// bootwire,bootwire-sid,kea]
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -302,8 +303,8 @@ async function rounds(names, sc) {
       const r = await runOne(name, sc);
       results[name].push(r);
       console.log(
-        `  round ${round + 1} ${name}: ${r.rate.toFixed(0)} DORA/s (${r.ok} ok, ${r.failed} failed, ${(r.sent / r.ok).toFixed(2)} requests per lease, ${r.retransmits} retransmits, ${r.drops} UDP drops, ${r.distinct} addresses) in ${r.seconds.toFixed(2)} s, ` +
-          `server CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms`,
+        (`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} DORA/s (${r.ok} ok, ${r.failed} failed, ` + `${(r.sent / r.ok).toFixed(2)} requests per lease, ${r.retransmits} retransmits, ${r.drops}` + ` UDP drops, ${r.distinct} addresses) in ${r.seconds.toFixed(2)} s, `) +
+          (`server CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB, p50 ${r.p50ms} ms, p99 ` + `${r.p99ms} ms`),
       );
     }
   }
@@ -317,26 +318,26 @@ const MACS_NOTE = {
 
 const LOGGING_NOTE = {
   default:
-    'Each server logs every exchange to a file, as it does out of the box: bootwire `--log-level info` (pino, one JSON line per OFFER and ACK, stderr to a file), dnsmasq `--log-facility=FILE` (one line per DISCOVER, OFFER, REQUEST, ACK), Kea severity INFO to a file (lease allocations).',
+    ('Each server logs every exchange to a file, as it does out of the box: bootwire `--log-level ' + 'info` (pino, one JSON line per OFFER and ACK, stderr to a file), dnsmasq `--log-facility=FILE` ' + '(one line per DISCOVER, OFFER, REQUEST, ACK), Kea severity INFO to a file (lease allocations).'),
   quiet: 'Warnings only: bootwire `--log-level warn`, dnsmasq `--quiet-dhcp`, Kea severity WARN.',
 };
 
 function table(sc, results) {
   const base = median(results.bootwire?.map((r) => r.rate) ?? [NaN]);
   const lines = [
-    `## ${COUNT.toLocaleString('en-US')} phones, ${sc.macs} MACs, ${CONCURRENCY} DORAs in flight, ${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}`,
+    (`## ${COUNT.toLocaleString('en-US')} phones, ${sc.macs} MACs, ${CONCURRENCY} DORAs in flight, ` + `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}`),
     '',
-    ...(results.dnsmasq && DNSMASQ_COUNT !== COUNT ? [`dnsmasq serves ${DNSMASQ_COUNT.toLocaleString('en-US')} phones (it rewrites its whole lease file for every lease, so 10,000 take it about ten minutes a round); its rate is per second like the others'.`, ''] : []),
+    ...(results.dnsmasq && DNSMASQ_COUNT !== COUNT ? [(`dnsmasq serves ${DNSMASQ_COUNT.toLocaleString('en-US')} phones (it rewrites its whole lease ` + `file for every lease, so 10,000 take it about ten minutes a round); its rate is per second like ` + `the others'.`), ''] : []),
     `${MACS_NOTE[sc.macs]} ${LOGGING_NOTE[sc.logging]}`,
     '',
-    '| server | median DORA/s | bootwire ÷ this | failed | requests per lease | retransmits | UDP drops | server CPU s | CPU ms per 1000 DORA | peak RSS MiB | p99 ms | rounds (DORA/s) |',
+    ('| server | median DORA/s | bootwire ÷ this | failed | requests per lease | retransmits | UDP ' + 'drops | server CPU s | CPU ms per 1000 DORA | peak RSS MiB | p99 ms | rounds (DORA/s) |'),
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, rs] of Object.entries(results)) {
     const m = median(rs.map((r) => r.rate));
     const cpu = median(rs.map((r) => r.cpu));
     lines.push(
-      `| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${rs.reduce((n, r) => n + r.failed, 0)} | ${median(rs.map((r) => r.sent / r.ok)).toFixed(2)} | ${rs.reduce((n, r) => n + r.retransmits, 0)} | ${rs.reduce((n, r) => n + r.drops, 0)} | ${cpu.toFixed(2)} | ${((cpu * 1e6) / countOf(name)).toFixed(0)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${median(rs.map((r) => r.p99ms))} | ${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`,
+      (`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${rs.reduce((n, r) => n + r.failed, 0)}` + ` | ${median(rs.map((r) => r.sent / r.ok)).toFixed(2)} | ` + `${rs.reduce((n, r) => n + r.retransmits, 0)} | ${rs.reduce((n, r) => n + r.drops, 0)} | ` + `${cpu.toFixed(2)} | ${((cpu * 1e6) / countOf(name)).toFixed(0)} | ` + `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${median(rs.map((r) => r.p99ms))} | ` + `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`),
     );
   }
   const peers = Object.keys(results).filter((n) => n !== 'bootwire');
@@ -344,7 +345,7 @@ function table(sc, results) {
   if (results.bootwire && peers.length) {
     const fastest = peers.reduce((a, b) => (median(results[a].map((r) => r.rate)) >= median(results[b].map((r) => r.rate)) ? a : b));
     const peer = median(results[fastest].map((r) => r.rate));
-    verdict = `Target: bootwire at least as fast as the faster of the peers (${fastest}, ${peer.toFixed(0)} DORA/s): bootwire ${base.toFixed(0)} DORA/s = ${(base / peer).toFixed(2)}x: ${base >= peer ? 'met' : 'NOT met'}.`;
+    verdict = (`Target: bootwire at least as fast as the faster of the peers (${fastest}, ${peer.toFixed(0)}` + ` DORA/s): bootwire ${base.toFixed(0)} DORA/s = ${(base / peer).toFixed(2)}x: ` + `${base >= peer ? 'met' : 'NOT met'}.`);
   }
   return { md: `${lines.join('\n')}\n\n${verdict}\n`, slower: results.bootwire && peers.some((n) => median(results[n].map((r) => r.rate)) > base) };
 }
@@ -481,26 +482,26 @@ async function perfdhcpSection() {
     for (const name of round % 2 ? [...names].reverse() : names) {
       const r = await runPerf(name);
       results[name].push(r);
-      console.log(`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} 4-way/s, ${r.drops} drops, ${r.rejected} rejected, ${r.malformed} malformed, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}, exit ${r.code}, server CPU ${r.cpu.toFixed(2)} s`);
+      console.log((`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} 4-way/s, ${r.drops} drops, ${r.rejected}` + ` rejected, ${r.malformed} malformed, ${r.errors} errors` + `${r.firstError ? ` (${r.firstError})` : ''}, exit ${r.code}, server CPU ${r.cpu.toFixed(2)} s`));
     }
   }
   const base = median(results.bootwire?.map((r) => r.rate) ?? [NaN]);
   const kea = median(results.kea?.map((r) => r.rate) ?? [NaN]);
   const lines = [
-    `## perfdhcp relayed from a subnet where the server has no address: ${PERF_RATE.toLocaleString('en-US')}/s offered to ${PERF_CLIENTS.toLocaleString('en-US')} clients for ${PERF_SECONDS} s`,
+    (`## perfdhcp relayed from a subnet where the server has no address: ` + `${PERF_RATE.toLocaleString('en-US')}/s offered to ${PERF_CLIENTS.toLocaleString('en-US')}` + ` clients for ${PERF_SECONDS} s`),
     '',
-    `\`perfdhcp -4 -l ${PERF_RELAY} -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS} -W 1000000 ${PERF_SERVER}\` in the router's namespace; the server's namespace reaches 10.80.0.0/16 only through it. bootwire listens on 0.0.0.0:67 without serverId (option 54 from the route toward the relay); bootwire-sid is the same with \`serverId\` set by hand; Kea memfile (persist), WARN logging, the same namespaces. Errors = rejected leases + non-unique addresses + malformed packets + perfdhcp ERROR lines (such as a missing SERVER_IDENTIFIER, which stops perfdhcp at once); drops (exchanges without an answer in time: the offered rate beyond what a server keeps up with) are counted apart.`,
+    (`\`perfdhcp -4 -l ${PERF_RELAY} -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS} -W 1000000 ` + `${PERF_SERVER}\` in the router's namespace; the server's namespace reaches 10.80.0.0/16 only ` + `through it. bootwire listens on 0.0.0.0:67 without serverId (option 54 from the route toward ` + `the relay); bootwire-sid is the same with \`serverId\` set by hand; Kea memfile (persist), WARN ` + `logging, the same namespaces. Errors = rejected leases + non-unique addresses + malformed ` + `packets + perfdhcp ERROR lines (such as a missing SERVER_IDENTIFIER, which stops perfdhcp at ` + `once); drops (exchanges without an answer in time: the offered rate beyond what a server keeps ` + `up with) are counted apart.`),
     '',
-    '| server | median 4-way/s | bootwire ÷ this | errors (all rounds) | drops | exit codes | server CPU s | peak RSS MiB | rounds (4-way/s) |',
+    ('| server | median 4-way/s | bootwire ÷ this | errors (all rounds) | drops | exit codes | server ' + 'CPU s | peak RSS MiB | rounds (4-way/s) |'),
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, rs] of Object.entries(results)) {
     const m = median(rs.map((r) => r.rate));
     const errors = rs.reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
-    lines.push(`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${errors} | ${rs.reduce((n, r) => n + r.drops, 0)} | ${rs.map((r) => r.code).join(', ')} | ${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`);
+    lines.push((`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${errors} | ` + `${rs.reduce((n, r) => n + r.drops, 0)} | ${rs.map((r) => r.code).join(', ')} | ` + `${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` + `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`));
   }
   const errs = (results.bootwire ?? []).reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
-  const verdict = results.bootwire && results.kea ? `Target: 0 errors and bootwire's median at least Kea's: ${errs} errors, ${(base / kea).toFixed(2)}x: ${errs === 0 && base >= kea ? 'met' : 'NOT met'}.` : '';
+  const verdict = results.bootwire && results.kea ? (`Target: 0 errors and bootwire's median at least Kea's: ${errs} errors, ` + `${(base / kea).toFixed(2)}x: ${errs === 0 && base >= kea ? 'met' : 'NOT met'}.`) : '';
   return `${lines.join('\n')}\n\n${verdict}\n`;
 }
 
@@ -563,7 +564,7 @@ function summarizeProfile(profile, window, top = 15) {
   const ms = (us) => (us / 1000).toFixed(0);
   const sorted = (m, keep) => [...m].filter(([k]) => keep(k)).sort((a, b) => b[1] - a[1]);
   return [
-    `Samples of the timed run only: ${(total / 1e6).toFixed(2)} s, of which ${(busy / 1e6).toFixed(2)} s not idle; shares are of the non-idle time. Native code called from JavaScript (better-sqlite3's statement.run, the sendmsg system call under dgram) is counted in the calling function.`,
+    (`Samples of the timed run only: ${(total / 1e6).toFixed(2)} s, of which ` + `${(busy / 1e6).toFixed(2)} s not idle; shares are of the non-idle time. Native code called from ` + `JavaScript (better-sqlite3's statement.run, the sendmsg system call under dgram) is counted in ` + `the calling function.`),
     '',
     '| where (self time by category) | ms | share |',
     '| --- | --- | --- |',
@@ -598,7 +599,7 @@ async function profileBootwire(sc) {
       await fs.copyFile(path.join(pd, files[0]), path.join(HERE, 'results', `dhcp-bootwire-${sc.key}.cpuprofile.tmp`));
     },
   });
-  return `### Where bootwire's time goes (${sc.macs} MACs, ${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}, \`node --cpu-prof\`)\n\nOne extra run under the profiler: ${r.rate.toFixed(0)} DORA/s, ${r.failed} failed, server CPU ${r.cpu.toFixed(2)} s. The raw profile is left in bench/results/dhcp-bootwire-${sc.key}.cpuprofile.tmp (not committed).\n\n${summary}`;
+  return (`### Where bootwire's time goes (${sc.macs} MACs, ` + `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}, \`node --cpu-prof\`)\n\nOne ` + `extra run under the profiler: ${r.rate.toFixed(0)} DORA/s, ${r.failed} failed, server CPU ` + `${r.cpu.toFixed(2)} s. The raw profile is left in bench/results/dhcp-bootwire-${sc.key}` + `.cpuprofile.tmp (not committed).\n\n${summary}`);
 }
 
 // -------------------------------------------------------------------------------------------- main
@@ -629,12 +630,12 @@ async function main() {
   const md = [
     '# DHCP peers benchmark',
     '',
-    `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ${versions}. ` +
-      `Each server alone in a fresh network namespace (veth bwv0: server 10.99.0.1, load generator 10.99.0.2, traffic over the namespace's loopback); ` +
-      `the load generator is bootwire's RelayClient (bench/dhcp-load.mjs), relay-style (giaddr 10.99.0.2, replies to port 67), one DISCOVER-OFFER-REQUEST-ACK per distinct MAC, ` +
-      `${CONCURRENCY} exchanges in flight, 1 s retransmission timeout. Each server serves ${WARMUP} untimed phones first. Median of ${ROUNDS} rounds, server order alternated each round. ` +
-      'Leases: bootwire SQLite (WAL, synchronous=FULL, one commit per event-loop turn before its replies), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with --no-ping. ' +
-      'Server CPU = utime+stime of the server process over the timed run; peak RSS = VmHWM; UDP drops = RcvbufErrors in the namespace over the timed run; requests per lease = DISCOVERs and REQUESTs sent / leases (2.00 when nothing was repeated; NAKs and retransmissions add to it). The load generator shares the cores with the server. Shared, noisy machine: compare within this run only.',
+    (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` + `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ` + `${versions}. `) +
+      (`Each server alone in a fresh network namespace (veth bwv0: server 10.99.0.1, load generator ` + `10.99.0.2, traffic over the namespace's loopback); `) +
+      (`the load generator is bootwire's RelayClient (bench/dhcp-load.mjs), relay-style (giaddr ` + `10.99.0.2, replies to port 67), one DISCOVER-OFFER-REQUEST-ACK per distinct MAC, `) +
+      (`${CONCURRENCY} exchanges in flight, 1 s retransmission timeout. Each server serves ${WARMUP}` + ` untimed phones first. Median of ${ROUNDS} rounds, server order alternated each round. `) +
+      ('Leases: bootwire SQLite (WAL, synchronous=FULL, one commit per event-loop turn before its ' + 'replies), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with ' + '--no-ping. ') +
+      ('Server CPU = utime+stime of the server process over the timed run; peak RSS = VmHWM; UDP drops ' + '= RcvbufErrors in the namespace over the timed run; requests per lease = DISCOVERs and REQUESTs ' + 'sent / leases (2.00 when nothing was repeated; NAKs and retransmissions add to it). The load ' + 'generator shares the cores with the server. Shared, noisy machine: compare within this run only.'),
     '',
     ...sections,
   ].join('\n');

@@ -84,7 +84,8 @@ const KINDS = {
       for (let i = 0; i < 10; i++) send(udp(), rrq('S96x1_SALBR7_1_2_0.tar'), 69);
     });
   },
-  // blksize 65464 and windowsize 64, ACK 0 after the OACK, then silence: how much does one request make the server send?
+  // blksize 65464 and windowsize 64, ACK 0 after the OACK, then silence: how much does one request make the server
+  // send?
   'tftp-amplify'() {
     every(50, () => {
       const s = udp();
@@ -115,16 +116,13 @@ const KINDS = {
   },
   // 4,500 connections that never send a request, each opened again 1 s after the server closes it.
   'http-idle'() {
-    let open = 0;
     const connect = () => {
       if (stopping) return;
-      open++;
       stats.sent++;
       const c = net.connect(80, server);
       c.on('data', count);
       c.on('error', () => stats.errors++);
       c.on('close', () => {
-        open--;
         setTimeout(connect, 1000);
       });
     };

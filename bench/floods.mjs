@@ -28,7 +28,13 @@ const opt = (name, def) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] :
 const PHONES = Number(opt('--phones', '200'));
 const IMAGE = opt('--image-size', '1M');
 const ROUNDS = Number(opt('--rounds', '3'));
-const KINDS = opt('--only', 'dhcp-regex,dhcp-pool,tftp-timeout,tftp-ports,tftp-amplify,tftp-spoof,tftp-netascii,tftp-longname,http-idle,http-junk').split(',');
+const KINDS = opt(
+  '--only',
+  [
+    'dhcp-regex', 'dhcp-pool', 'tftp-timeout', 'tftp-ports', 'tftp-amplify',
+    'tftp-spoof', 'tftp-netascii', 'tftp-longname', 'http-idle', 'http-junk',
+  ].join(','),
+).split(',');
 const WARMUP_MS = 3000;
 const CLIENT = path.join(HERE, 'flood-client.mjs');
 
@@ -117,17 +123,17 @@ for (const kind of KINDS) {
   const { run: r, flood } = await run(kind);
   const amp = flood && flood.sentBytes > 0 ? (flood.receivedBytes / flood.sentBytes).toFixed(2) : '–';
   rows.push(
-    `| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ${flood?.sent ?? '–'} | ${amp} | ${flood ? flood.cpuSeconds.toFixed(1) : '–'} |`,
+    (`| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **` + `${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ` + `${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ` + `${flood?.sent ?? '–'} | ${amp} | ${flood ? flood.cpuSeconds.toFixed(1) : '–'} |`),
   );
 }
 const md = [
   '# A storm beside hostile traffic',
   '',
-  `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}.`,
+  (`${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` + `${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}.`),
   '',
-  `Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the phones. The storm alone: ${alone.map((r) => `${r.wallSeconds.toFixed(2)} s (${r.retransmits} retransmissions)`).join(', ')}; median ${base.toFixed(2)} s. The flooder shares the machine's 2 cores with the server and the phones: its own CPU is in the last column. Target: at most 1.5x with any flood. "Bytes back per byte sent" is what the server answered the flood with, per byte of it.`,
+  (`Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ` + `${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with ` + `their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default ` + `limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the ` + `phones. The storm alone: ` + `${alone.map((r) => `${r.wallSeconds.toFixed(2)} s (${r.retransmits} retransmissions)`).join(', ')}` + `; median ${base.toFixed(2)} s. The flooder shares the machine's 2 cores with the server and the ` + `phones: its own CPU is in the last column. Target: at most 1.5x with any flood. "Bytes back per ` + `byte sent" is what the server answered the flood with, per byte of it.`),
   '',
-  '| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets or connections | bytes back per byte sent | flood CPU s |',
+  ('| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets ' + 'or connections | bytes back per byte sent | flood CPU s |'),
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows,
   '',

@@ -38,7 +38,7 @@ async function measure(name, port) {
     await Promise.all(Array.from({ length: clients }, () => curl(port)));
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    console.log(`${name.padEnd(8)} round ${r + 1}: ${clients} x ${mib} MiB in ${(ms / 1000).toFixed(2)} s, CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+    console.log((`${name.padEnd(8)} round ${r + 1}: ${clients} x ${mib} MiB in ${(ms / 1000).toFixed(2)} s, CPU ` + `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, RSS ` + `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`));
   }
 }
 

@@ -2,7 +2,8 @@
 // The cost of metrics (issue 17): the same storm against `bootwire serve` with `--metrics` and without,
 // rounds alternating, /metrics scraped every `--scrape-ms` (default 1000, five times Prometheus's usual
 // rate) while metrics are on. The fleet is `bootwire storm` against the running server: DHCP relay-style
-// and TFTP on 127.0.0.1:69 (root; the DHCP answers name that address), else TFTP alone. Reports the median wall time and server CPU of each, and their ratios.
+// and TFTP on 127.0.0.1:69 (root; the DHCP answers name that address), else TFTP alone. Reports the median wall time
+// and server CPU of each, and their ratios.
 // Needs `npm run build`. Writes bench/results/metrics.md.
 //
 //   node bench/metrics.mjs [--phones 200] [--rounds 3] [--scrape-ms 1000] [--client-windowsize 16]
@@ -120,7 +121,7 @@ async function round(metrics, i) {
   await new Promise((res) => s.child.once('exit', res));
   const run = JSON.parse(r.stdout.trim().split('\n').pop()).runs?.[0] ?? JSON.parse(r.stdout.trim().split('\n').pop());
   if (run.failed) console.error(`round ${i} (${metrics ? 'on' : 'off'}): ${run.failed} phones failed`);
-  console.error(`round ${i} metrics ${metrics ? 'on ' : 'off'}: wall ${run.wallSeconds.toFixed(2)} s, server CPU ${cpu.toFixed(2)} s${metrics ? `, ${scrapes} scrapes` : ''}`);
+  console.error((`round ${i} metrics ${metrics ? 'on ' : 'off'}: wall ${run.wallSeconds.toFixed(2)} s, server CPU ` + `${cpu.toFixed(2)} s${metrics ? `, ${scrapes} scrapes` : ''}`));
   return { wall: run.wallSeconds, cpu, booted: run.booted, scrapes };
 }
 
@@ -137,18 +138,18 @@ for (let i = 0; i < ROUNDS; i++) {
     off.push(await round(false, i));
   }
 }
-const row = (name, rs) => `| ${name} | ${rs.map((r) => r.booted).join(', ')} | ${median(rs.map((r) => r.wall)).toFixed(2)} | ${median(rs.map((r) => r.cpu)).toFixed(2)} |`;
+const row = (name, rs) => (`| ${name} | ${rs.map((r) => r.booted).join(', ')} | ${median(rs.map((r) => r.wall)).toFixed(2)}` + ` | ${median(rs.map((r) => r.cpu)).toFixed(2)} |`);
 const md = [
-  `## Metrics on and off (\`node bench/metrics.mjs --phones ${PHONES} --rounds ${ROUNDS}${WINDOW ? ` --client-windowsize ${WINDOW}` : ''}\`)`,
+  (`## Metrics on and off (\`node bench/metrics.mjs --phones ${PHONES} --rounds ${ROUNDS}` + `${WINDOW ? ` --client-windowsize ${WINDOW}` : ''}\`)`),
   '',
-  `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}. Default fleet, ${WITH_DHCP ? 'DHCP (relay-style) and TFTP' : 'TFTP only (port 69 not available: no DHCP)'}; with metrics, /metrics scraped every ${SCRAPE_MS} ms during the storm (${median(on.map((r) => r.scrapes))} scrapes in the median round). Medians of ${ROUNDS} rounds, alternating.`,
+  (`${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` + `${os.cpus()[0]?.model.trim()}), Node ${process.version}. Default fleet, ` + `${WITH_DHCP ? 'DHCP (relay-style) and TFTP' : 'TFTP only (port 69 not available: no DHCP)'}` + `; with metrics, /metrics scraped every ${SCRAPE_MS} ms during the storm (` + `${median(on.map((r) => r.scrapes))} scrapes in the median round). Medians of ${ROUNDS}` + ` rounds, alternating.`),
   '',
   '| server | booted | wall s | server CPU s |',
   '| --- | --- | --- | --- |',
   row('bootwire, no metrics', off),
   row('bootwire --metrics', on),
   '',
-  `Ratio on/off: wall ${(median(on.map((r) => r.wall)) / median(off.map((r) => r.wall))).toFixed(3)}, server CPU ${(median(on.map((r) => r.cpu)) / median(off.map((r) => r.cpu))).toFixed(3)}.`,
+  (`Ratio on/off: wall ${(median(on.map((r) => r.wall)) / median(off.map((r) => r.wall))).toFixed(3)}` + `, server CPU ${(median(on.map((r) => r.cpu)) / median(off.map((r) => r.cpu))).toFixed(3)}.`),
   '',
 ].join('\n');
 await fs.mkdir(path.join(HERE, 'results'), { recursive: true });

@@ -164,13 +164,13 @@ const bp = rows.find((r) => r.name === 'dhcp decode, binary-parser');
 const md = [
   '# Micro-benchmarks',
   '',
-  `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}, tinybench.`,
+  (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${os.cpus()[0]?.model}` + `), Node ${process.version}, tinybench.`),
   '',
   '| operation | ns/op | ops/s |',
   '| --- | --- | --- |',
   ...rows.map((r) => `| ${r.name} | ${r.ns.toFixed(0)} | ${Math.round(r.hz).toLocaleString('en-US')} |`),
   '',
-  `DHCP DISCOVER (header + ${a.options.length} options): binary-parser takes ${(bp.ns / hand.ns).toFixed(1)}x the time of hand-written Buffer reads, so the DHCP codec decodes by hand; binary-parser stays for fixed layouts off the hot path (capture file headers).`,
+  (`DHCP DISCOVER (header + ${a.options.length} options): binary-parser takes ` + `${(bp.ns / hand.ns).toFixed(1)}x the time of hand-written Buffer reads, so the DHCP codec ` + `decodes by hand; binary-parser stays for fixed layouts off the hot path (capture file headers).`),
   '',
 ].join('\n');
 await fs.mkdir(path.join(HERE, 'results'), { recursive: true });

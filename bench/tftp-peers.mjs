@@ -136,7 +136,7 @@ async function rounds(contenders, measure) {
     for (const c of order) {
       const r = await measure(c);
       results[c.label].push(r);
-      console.log(`  round ${round + 1} ${c.label}: ${r.seconds.toFixed(2)} s, server CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB`);
+      console.log((`  round ${round + 1} ${c.label}: ${r.seconds.toFixed(2)} s, server CPU ${r.cpu.toFixed(2)}` + ` s, peak RSS ${r.peakMiB.toFixed(0)} MiB`));
     }
   }
   return results;
@@ -149,7 +149,7 @@ function table(title, results, baseLabel, note) {
     const m = median(rs.map((r) => r.seconds));
     // tftpd-hpa serves each transfer from a forked child whose CPU is not accounted to the parent here.
     const cpu = label === 'tftpd-hpa' ? 'n/a' : median(rs.map((r) => r.cpu)).toFixed(2);
-    lines.push(`| ${label} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${cpu} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${rs.map((r) => r.seconds.toFixed(2)).join(', ')} |`);
+    lines.push((`| ${label} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${cpu} | ` + `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` + `${rs.map((r) => r.seconds.toFixed(2)).join(', ')} |`));
   }
   return lines.join('\n') + '\n';
 }
@@ -172,7 +172,7 @@ async function atftp64(root, out) {
       return { seconds: median(times), cpu: (after.cpu - before.cpu) / 5, peakMiB: after.peakMiB };
     }),
   );
-  return table('One 64 MiB image: atftp, blksize 1428, windowsize 16', results, 'bootwire', 'Target: bootwire at most atftpd\'s time. Each server is warmed with one untimed fetch; a round is the median of 5 fetches, CPU is per fetch.');
+  return table('One 64 MiB image: atftp, blksize 1428, windowsize 16', results, 'bootwire', ('Target: bootwire at most atftpd\'s time. Each server is warmed with one untimed fetch; a round ' + 'is the median of 5 fetches, CPU is per fetch.'));
 }
 
 async function curlStorm(root, out, contenders, title, note) {
@@ -207,7 +207,7 @@ async function rss200(root) {
   const peak = median(results.bootwire.map((r) => r.peakMiB));
   return (
     table('200 concurrent transfers of one 32 MiB image (bootwire clients, blksize 1468, windowsize 16)', results, 'bootwire', 'Target: peak RSS of the server process under 150 MB (VmHWM, all threads).') +
-    `\nPeak RSS ${peak.toFixed(0)} MiB = ${((peak * MiB) / 1e6).toFixed(0)} MB for 200 transfers of a 32 MiB image: one shared copy.\n`
+    (`\nPeak RSS ${peak.toFixed(0)} MiB = ${((peak * MiB) / 1e6).toFixed(0)} MB for 200 transfers of ` + `a 32 MiB image: one shared copy.\n`)
   );
 }
 
@@ -221,7 +221,7 @@ async function main() {
     if (ONLY.includes('atftp64')) sections.push(await atftp64(root, out));
     if (ONLY.includes('storm')) {
       const c = ['bootwire', 'tftpd-hpa', 'dnsmasq'].filter(available).map((name) => ({ name, label: name }));
-      sections.push(await curlStorm(root, out, c, '100 curl clients at once, 8 MiB each, blksize 1468, lock-step', "Target: bootwire at most tftpd-hpa's time. dnsmasq runs with --tftp-max=1000 (its default of 50 would refuse half the storm)."));
+      sections.push(await curlStorm(root, out, c, '100 curl clients at once, 8 MiB each, blksize 1468, lock-step', ("Target: bootwire at most tftpd-hpa's time. dnsmasq runs with --tftp-max=1000 (its default of 50 " + "would refuse half the storm).")));
     }
     if (ONLY.includes('workers')) {
       const c = [2, 1, 0].map((workers) => ({ name: 'bootwire', workers, label: `bootwire --workers ${workers}` }));
@@ -237,7 +237,7 @@ async function main() {
   const md = [
     '# TFTP peers benchmark',
     '',
-    `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}. Loopback inside a fresh network namespace per server run; median of ${ROUNDS} rounds, server order alternated each round. Shared, noisy machine: compare within this run only.`,
+    (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` + `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}` + `. Loopback inside a fresh network namespace per server run; median of ${ROUNDS} rounds, server ` + `order alternated each round. Shared, noisy machine: compare within this run only.`),
     '',
     ...sections,
   ].join('\n');

@@ -27,7 +27,9 @@ export const CAPTURE_FILES = {
 /** The bytes of a capture file, from its name and size. */
 export function captureFileBytes(name, size) {
   const out = Buffer.allocUnsafe(Math.ceil(size / 32) * 32);
-  for (let i = 0; i * 32 < size; i++) createHash('sha256').update(`bootwire-capture:${name}:${i}`).digest().copy(out, i * 32);
+  for (let i = 0; i * 32 < size; i++) {
+    createHash('sha256').update(`bootwire-capture:${name}:${i}`).digest().copy(out, i * 32);
+  }
   return out.subarray(0, size);
 }
 
@@ -38,5 +40,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     process.exit(2);
   }
   mkdirSync(dir, { recursive: true });
-  for (const [name, size] of Object.entries(CAPTURE_FILES)) writeFileSync(path.join(dir, name), captureFileBytes(name, size));
+  for (const [name, size] of Object.entries(CAPTURE_FILES)) {
+    writeFileSync(path.join(dir, name), captureFileBytes(name, size));
+  }
 }

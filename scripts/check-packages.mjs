@@ -57,14 +57,14 @@ try {
         if (/node_modules/.test(r.url)) process.stderr.write('LOADED ' + r.url + '\\\\n');
         return r;
       }\`));`;
-  const probe = `for (const p of ['@bootwire/core', '@bootwire/tftp', '@bootwire/dhcp', '@bootwire/capture', '@bootwire/http']) { const t = performance.now(); await import(p); console.log(p, (performance.now() - t).toFixed(0), 'ms'); }`;
+  const probe = (`for (const p of ['@bootwire/core', '@bootwire/tftp', '@bootwire/dhcp', '@bootwire/capture', ` + `'@bootwire/http']) { const t = performance.now(); await import(p); console.log(p, ` + `(performance.now() - t).toFixed(0), 'ms'); }`);
   const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, '--input-type=module', '-e', probe], { cwd: app, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`importing the packages failed: ${r.stderr}`);
   const heavy = ['zod', 'pino', 'better-sqlite3', 'piscina', 'commander', 're2js'];
   const loaded = [...new Set([...r.stderr.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]))];
   const bad = loaded.filter((p) => heavy.includes(p));
   if (bad.length) throw new Error(`importing the library packages loaded ${bad.join(', ')}`);
-  console.log(`ok   importing @bootwire/core, tftp, dhcp, capture, http loads no ${heavy.join(', ')} (loaded: ${loaded.filter((p) => !p.startsWith('@bootwire/')).join(', ') || 'nothing else'}); ${r.stdout.trim().split('\n').join(', ')}`);
+  console.log((`ok   importing @bootwire/core, tftp, dhcp, capture, http loads no ${heavy.join(', ')} (loaded: ` + `${loaded.filter((p) => !p.startsWith('@bootwire/')).join(', ') || 'nothing else'}); ` + `${r.stdout.trim().split('\n').join(', ')}`));
   console.log(`all checks passed${keep ? `; the project is in ${app}` : ''}`);
 } catch (e) {
   console.log(`FAIL ${e.message}`);

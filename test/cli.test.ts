@@ -28,10 +28,10 @@ function run(args: string[], cwd?: string): Promise<{ code: number | null; stdou
 async function serve(args: string[]): Promise<{ proc: ChildProcess; port: number; stderr: () => string }> {
   const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d) => (err += d));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    proc.stdout!.on('data', (d) => {
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = /listening on [^\s]+:(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));

@@ -70,7 +70,7 @@ const DAMAGE: Record<string, Damage> = {
     code: 'wrong-size',
     make: (good) => good.subarray(0, good.length - 1000),
     bytes: IMAGE_FILE_BYTES - 1000,
-    detail: new RegExp(`payload is ${IMAGE_FILE_BYTES - 1128} bytes, the header announces ${IMAGE_FILE_BYTES - 128} \\(truncated image\\)`),
+    detail: new RegExp((`payload is ${IMAGE_FILE_BYTES - 1128} bytes, the header announces ${IMAGE_FILE_BYTES - 128}` + ` \\(truncated image\\)`)),
   },
   'header byte changed': {
     code: 'bad-header-crc',

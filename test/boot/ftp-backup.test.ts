@@ -120,7 +120,7 @@ describe('backup and restore (BRURI)', () => {
     expect(steps(third.report!).slice(-2)).toEqual([`restore http ${file} FAILED`, `backup http ${file}`]);
   });
 
-  it('with Basic auth: the phone that knows the credentials backs up; one that does not fails that phase only', async () => {
+  it(('with Basic auth: the phone that knows the credentials backs up; one that does not fails that ' + 'phase only'), async () => {
     const mac = '00:04:0d:c0:00:13';
     const file = `${phoneExtension(mac)}_16xxdata.txt`;
     const without = await bootCli(['--model', '1608', '--mac', mac, ...authSite.bootArgs]);

@@ -12,7 +12,10 @@ import { freeUdpPort, run, type RunResult } from '../helpers/peers.js';
 
 export const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
-/** Payload bytes of every generated image: header (128) + payload = 600 x 512, so a TFTP transfer ends with an empty DATA block. */
+/**
+ * Payload bytes of every generated image: header (128) + payload = 600 x 512, so a TFTP transfer ends with an empty
+ * DATA block.
+ */
 export const IMAGE_PAYLOAD = 600 * 512 - 128;
 export const IMAGE_FILE_BYTES = 600 * 512;
 
@@ -95,8 +98,8 @@ export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http
   const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const exited = new Promise<void>((r) =>
     proc.once('exit', () => {
       running.delete(proc);
@@ -168,7 +171,9 @@ export interface BootRun {
   result: RunResult;
 }
 
-/** `bootwire boot --json ARGS` (the timeline with `json: false`; optionally through `wrap`, e.g. `ip netns exec NS`). */
+/**
+ * `bootwire boot --json ARGS` (the timeline with `json: false`; optionally through `wrap`, e.g. `ip netns exec NS`).
+ */
 export async function bootCli(args: string[], opts: { timeoutMs?: number; wrap?: [string, string[]]; json?: boolean } = {}): Promise<BootRun> {
   const argv = [CLI, 'boot', ...(opts.json === false ? [] : ['--json']), ...args];
   const [cmd, a] = opts.wrap ? [opts.wrap[0], [...opts.wrap[1], process.execPath, ...argv]] : [process.execPath, argv];

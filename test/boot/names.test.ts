@@ -88,7 +88,7 @@ describe('serve --remap, --lowercase, config names', () => {
     }
   });
 
-  it("a bad regular expression stops serve at start with the file's line; so does an unknown --unique-root", async () => {
+  it(("a bad regular expression stops serve at start with the file's line; so does an unknown " + "--unique-root"), async () => {
     const rules = path.join(dir, 'bad-rules');
     await fs.writeFile(rules, '# fine\nr ^a b\nr (x)\\1 y\n');
     const r = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--remap', rules], { timeoutMs: 20_000 });

@@ -101,7 +101,10 @@ dhcp-option=tag:avaya,tag:!sip96,176,"MCIPADD=10.163.0.5,MCPORT=1719,TFTPSRVR=${
 dhcp-option=tag:avaya,tag:!sip96,242,"MCIPADD=10.163.0.5,MCPORT=1719,HTTPSRVR=${SERVER}"
 `;
 
-/** Is `program` listening on SERVER:port or the wildcard (udp or tcp) in the namespace? (dnsmasq's DHCP binds 0.0.0.0:67.) */
+/**
+ * Is `program` listening on SERVER:port or the wildcard (udp or tcp) in the namespace? (dnsmasq's DHCP binds
+ * 0.0.0.0:67.)
+ */
 async function listening(ns: Netns, flags: string, port: number, program: string): Promise<boolean> {
   const r = await ns.exec('ss', [flags, `sport = :${port}`], { timeoutMs: 5000 });
   const text = r.stdout.toString();
@@ -117,7 +120,8 @@ describe('bootwire boot against dnsmasq (DHCP + TFTP) and busybox httpd, in a ne
   let setupError: Error | undefined;
 
   beforeAll(async () => {
-    if (!IS_ROOT || PEERS.dnsmasq.missing || PEERS.ip.missing || PEERS.ss.missing || PEERS.busybox.missing) return; // the tests skip or fail
+    // the tests skip or fail
+    if (!IS_ROOT || PEERS.dnsmasq.missing || PEERS.ip.missing || PEERS.ss.missing || PEERS.busybox.missing) return;
     try {
       ns = await createNetns();
       for (const args of [
@@ -155,7 +159,7 @@ describe('bootwire boot against dnsmasq (DHCP + TFTP) and busybox httpd, in a ne
     const args = ['--model', model, '--mac', mac, '--dhcp', `${SERVER}:67`, '--relay', `${RELAY}:67`, '--link-selection', 'none', '--state', state];
     const bootIn = () => bootCli(args, { wrap: ['ip', ['netns', 'exec', ns!.name]], timeoutMs: 60_000 });
     const proto = model === '1608' || model.startsWith('96') ? 'http' : 'tftp';
-    const diag = async () => `\n--- dnsmasq ---\n${(await fs.readFile(log, 'utf8').catch(() => '')).slice(-3000)}\n--- httpd ---\n${httpd!.out().slice(-1000)}`;
+    const diag = async () => (`\n--- dnsmasq ---\n${(await fs.readFile(log, 'utf8').catch(() => '')).slice(-3000)}\n--- httpd ` + `---\n${httpd!.out().slice(-1000)}`);
 
     const first = await bootIn();
     expect(first.code, `${first.stdout}\n${first.stderr}${await diag()}`).toBe(0);

@@ -159,11 +159,11 @@ describe('bootwire boot against bootwire serve (DHCP + TFTP + HTTP on loopback)'
     expect(text.code).toBe(0);
     const lines = text.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^440HD 00:90:8f:b0:01:03 \(10\.77\.0\.1[0-9]{2}\)$/);
-    expect(lines[1]).toMatch(/^ +\d+ ms  dhcp +lease 10\.77\.0\.1[0-9]{2} +dhcp +0 B +\d+ ms$/);
+    expect(lines[1]).toMatch(/^ +\d+ ms {2}dhcp +lease 10\.77\.0\.1[0-9]{2} +dhcp +0 B +\d+ ms$/);
     expect(lines[2]).toMatch(new RegExp(`^ +\\d+ ms  image +tftp://10\\.77\\.0\\.1/440HD\\.img +tftp +${IMAGE_FILE_BYTES} B +\\d+ ms$`));
-    expect(lines[3]).toMatch(/^ +\d+ ms  settings tftp:\/\/10\.77\.0\.1\/440HD\.cfg +tftp +281 B +\d+ ms$/);
+    expect(lines[3]).toMatch(/^ +\d+ ms {2}settings tftp:\/\/10\.77\.0\.1\/440HD\.cfg +tftp +281 B +\d+ ms$/);
     expect(lines[4]).toBe('  image: downloaded (runs no known version yet)');
-    expect(lines[5]).toMatch(/^  booted in \d+ ms$/);
+    expect(lines[5]).toMatch(/^ {2}booted in \d+ ms$/);
     expect(lines).toHaveLength(6);
   });
 });

@@ -124,7 +124,7 @@ export function ipv6Bytes(a: string): Buffer {
   const groups = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
   const h = groups(head);
   const t = tail === undefined ? [] : groups(tail);
-  const all = [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
   return Buffer.concat(all.map((g) => u16(g)));
 }
 

@@ -19,6 +19,11 @@ const PUBLIC = path.resolve(REPO, '../shared/captures/public');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bw-decode-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** One line of `decode --json`: the fields these tests compare. */
+function jsonLine(line: string): Record<string, unknown> {
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
 function run(...args: string[]) {
   return spawnSync(process.execPath, [CLI, 'decode', ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 }
@@ -72,9 +77,10 @@ describe('bootwire decode --json', () => {
     );
     expect(lines[1]).toBe(
       '{"frame":2,"time":1732161600.123457,"src":"10.77.0.50:50000","dst":"10.77.0.1:69","proto":"tftp",' +
-        '"tftp":{"opcode":"RRQ","filename":"46xxupgrade.scr","mode":"octet","options":{"blksize":"1468","tsize":"0"}},"conversation":1}',
+        '"tftp":{"opcode":"RRQ","filename":"46xxupgrade.scr","mode":"octet",' +
+        '"options":{"blksize":"1468","tsize":"0"}},"conversation":1}',
     );
-    const rest = lines.slice(2).map((l) => JSON.parse(l));
+    const rest = lines.slice(2).map(jsonLine);
     expect(rest.map((m) => [m.frame, m.src, m.dst, m.proto, m.tftp ?? m.error, m.conversation])).toEqual([
       [3, '10.77.0.1:40000', '10.77.0.50:50000', 'tftp', { opcode: 'OACK', options: { blksize: '1468', tsize: '2000' } }, 1],
       [4, '10.77.0.50:50000', '10.77.0.1:40000', 'tftp', { opcode: 'ACK', block: 0 }, 1],
@@ -90,8 +96,8 @@ describe('bootwire decode --json', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(8);
-    expect(lines[0]).toBe('     1  2024-11-21T04:00:00.123456Z  10.77.0.50:68 → 255.255.255.255:67  DHCP DISCOVER xid=0x47581b1e chaddr=00:04:0d:aa:bb:01 options=53,55,60 vendor-class-identifier="ccp.avaya.com"');
-    expect(lines[1]).toBe('     2  2024-11-21T04:00:00.123457Z  10.77.0.50:50000 → 10.77.0.1:69  TFTP RRQ "46xxupgrade.scr" octet blksize=1468 tsize=0 (#1)');
+    expect(lines[0]).toBe(('     1  2024-11-21T04:00:00.123456Z  10.77.0.50:68 → 255.255.255.255:67  DHCP DISCOVER ' + 'xid=0x47581b1e chaddr=00:04:0d:aa:bb:01 options=53,55,60 vendor-class-identifier="ccp.avaya.com"'));
+    expect(lines[1]).toBe(('     2  2024-11-21T04:00:00.123457Z  10.77.0.50:50000 → 10.77.0.1:69  TFTP RRQ ' + '"46xxupgrade.scr" octet blksize=1468 tsize=0 (#1)'));
     expect(lines[4]).toContain('TFTP DATA block=1 length=1468 (#1)');
     expect(lines[6]).toContain('[fd00::50]:50001 → [fd00::1]:69  TFTP WRQ "log.txt" netascii (#2)');
     expect(lines[7]).toContain('DHCP [malformed: truncated: 19 bytes is shorter than the 236-byte BOOTP header]');
@@ -102,7 +108,7 @@ describe('bootwire decode --json', () => {
     const [human, json] = [run(f), run('--json', f)];
     expect([human.status, json.status]).toEqual([0, 0]);
     const h = human.stdout.trimEnd().split('\n');
-    const j = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const j = json.stdout.trimEnd().split('\n').map(jsonLine);
     expect(h).toHaveLength(924);
     expect(j).toHaveLength(924);
     expect(h[0]).toMatch(/^ {5}1 {2}\S+Z {2}127\.0\.0\.1:48452 → 127\.0\.0\.1:9000 {2}TFTP RRQ "server_file" octet windowsize=4 tsize=0 blksize=1425 \(#1\)$/);
@@ -119,8 +125,8 @@ describe('bootwire decode --json', () => {
     writeFileSync(cut, whole.subarray(0, at + 20));
     const r = run('--json', cut);
     expect(r.status).toBe(1);
-    expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).frame)).toEqual([1, 2, 3, 4, 5]);
-    expect(r.stderr).toMatch(new RegExp(`^bootwire: ${cut.replaceAll('.', '\\.')}: capture truncated at byte offset ${at}: .*\\(5 records read before it\\)\\n$`));
+    expect(r.stdout.trimEnd().split('\n').map((l) => jsonLine(l).frame)).toEqual([1, 2, 3, 4, 5]);
+    expect(r.stderr).toMatch(new RegExp((`^bootwire: ${cut.replaceAll('.', '\\.')}: capture truncated at byte offset ${at}` + `: .*\\(5 records read before it\\)\\n$`)));
   });
 
   it('a missing file, a directory and a file that is no capture: one line, exit 1; no argument: exit 2', () => {

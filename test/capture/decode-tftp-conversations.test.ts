@@ -12,7 +12,11 @@ const ack = (block: number) => Buffer.from(encodeAck(block));
 
 /** Item summaries: frame, conversation id (0: none), opcode name or error kind. */
 function summary(items: TftpItem[]): string[] {
-  return items.map((i) => `${i.datagram.frame}:${i.conversation?.id ?? 0}:${i.packet.ok ? ['', 'RRQ', 'WRQ', 'DATA', 'ACK', 'ERROR', 'OACK'][i.packet.packet.opcode] : i.packet.error.kind}`);
+  const names = ['', 'RRQ', 'WRQ', 'DATA', 'ACK', 'ERROR', 'OACK'];
+  return items.map((i) => {
+    const what = i.packet.ok ? names[i.packet.packet.opcode] : i.packet.error.kind;
+    return `${i.datagram.frame}:${i.conversation?.id ?? 0}:${what}`;
+  });
 }
 function run(datagrams: UdpDatagram[]): TftpItem[] {
   return [...trackTftp(datagrams)];

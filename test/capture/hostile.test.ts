@@ -49,7 +49,7 @@ function overlapFlood(count = 60_000): Buffer[] {
 }
 
 describe('IP fragment floods', () => {
-  it('60,000 overlapping fragments of one datagram (6 MB): dropped at the fragment bound with one warning; a real datagram beside them is reassembled', () => {
+  it(('60,000 overlapping fragments of one datagram (6 MB): dropped at the fragment bound with one ' + 'warning; a real datagram beside them is reassembled'), () => {
     const flood = overlapFlood();
     const total = flood.reduce((n, f) => n + f.length, 0);
     expect(total).toBeGreaterThan(5_000_000);
@@ -62,7 +62,7 @@ describe('IP fragment floods', () => {
     expect(scan.datagrams[0]!.fragments).toEqual([30_001, 30_002, 30_003, 30_004, 30_005, 30_006]);
     const bound = scan.warnings.filter((w) => /more than \d+ fragments/.test(w));
     expect(bound).toHaveLength(1);
-    expect(bound[0]).toMatch(new RegExp(`^frames 1, 2, 3, .*\\(${DEFAULT_MAX_FRAGMENTS} in all\\): IPv4 198\\.51\\.100\\.7 > 192\\.0\\.2\\.10 id 0x6666: dropped, more than ${DEFAULT_MAX_FRAGMENTS} fragments`));
+    expect(bound[0]).toMatch(new RegExp((`^frames 1, 2, 3, .*\\(${DEFAULT_MAX_FRAGMENTS} in all\\): IPv4 198\\.51\\.100\\.7 > ` + `192\\.0\\.2\\.10 id 0x6666: dropped, more than ${DEFAULT_MAX_FRAGMENTS} fragments`)));
     // The rest of the flood goes to the dropped datagram silently; the counts say what happened.
     expect(scan.warnings.length).toBeLessThan(10);
     expect(scan.fragments).toMatchObject({ reassembled: 1, dropped: 1, droppedByLimits: 1 });
@@ -92,7 +92,7 @@ describe('IP fragment floods', () => {
       writeFileSync(file, pcapFile({ linktype: 1 }, frames.map((data, i) => ({ sec: 1_700_000_000, frac: i, data }))));
       const r = spawnSync(process.execPath, [path.join(REPO, 'packages/bootwire/dist/cli/main.js'), 'decode', '--json', file], { encoding: 'utf8' });
       expect(r.status).toBe(0);
-      expect(r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l).src)).toEqual(['192.0.2.10:2070', '192.0.2.10:2071']);
+      expect(r.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { src: string }).src)).toEqual(['192.0.2.10:2070', '192.0.2.10:2071']);
       expect(r.stderr).toMatch(/1 fragmented datagram not reassembled: over the reassembly bounds.*--warnings/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -117,7 +117,7 @@ async function gzipBomb(zeros: number): Promise<Buffer> {
 }
 
 describe('gzip bombs', () => {
-  it('a truncated bomb (about 1 MB that inflates to 1000 MiB): refused on the ratio bound, in one bounded pass', async () => {
+  it(('a truncated bomb (about 1 MB that inflates to 1000 MiB): refused on the ratio bound, in one ' + 'bounded pass'), async () => {
     const bomb = await gzipBomb(1000 * 2 ** 20);
     expect(bomb.length).toBeLessThan(1_100_000);
     const truncated = bomb.subarray(0, bomb.length - 4096);

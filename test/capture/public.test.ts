@@ -164,14 +164,14 @@ describe.runIf(PRESENT)('public captures', () => {
         for (const d of datagrams) if (!ours.has(d.frame)) ours.set(d.frame, d);
         const oursFrames = [...ours.keys()];
         if (oursFrames.join() !== theirs.map((t) => t.frame).join()) {
-          mismatches.push(`${src.file}: frames differ: ours ${oursFrames.length}, tshark ${theirs.length}; first difference near ${firstDifference(oursFrames, theirs.map((t) => t.frame))}`);
+          mismatches.push((`${src.file}: frames differ: ours ${oursFrames.length}, tshark ${theirs.length}` + `; first difference near ${firstDifference(oursFrames, theirs.map((t) => t.frame))}`));
           continue;
         }
         for (const t of theirs) {
           const d = ours.get(t.frame)!;
           const len = d.truncated ? t.len : d.payload.length + 8;
           if (d.srcPort !== t.sport || d.dstPort !== t.dport || len !== t.len) {
-            mismatches.push(`${src.file} frame ${t.frame}: ours ${d.srcPort}>${d.dstPort} len ${len}, tshark ${t.sport}>${t.dport} len ${t.len}`);
+            mismatches.push((`${src.file} frame ${t.frame}: ours ${d.srcPort}>${d.dstPort} len ${len}, tshark ${t.sport}>` + `${t.dport} len ${t.len}`));
           }
         }
         compared += theirs.length;

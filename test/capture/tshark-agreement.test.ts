@@ -46,7 +46,7 @@ const EXCEPTIONS: Record<string, Exception[]> = {
     {
       frames: [1],
       tsharkOnly: true,
-      reason: 'a fuzzed UDP length (12336 in a 12316-byte IP payload): bootwire skips the datagram with a warning (public.test.ts), tshark shows a malformed TFTP packet',
+      reason: ('a fuzzed UDP length (12336 in a 12316-byte IP payload): bootwire skips the datagram with a ' + 'warning (public.test.ts), tshark shows a malformed TFTP packet'),
     },
   ],
   'iagox86__dissector__tftp.pcap': [
@@ -54,7 +54,7 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [9],
       fields: ['op'],
       error: /^unknown-opcode: unknown opcode 48879$/,
-      reason: 'opcode 48879 is no TFTP opcode: tshark shows the number, bootwire reports the packet malformed and names no opcode',
+      reason: ('opcode 48879 is no TFTP opcode: tshark shows the number, bootwire reports the packet malformed ' + 'and names no opcode'),
     },
   ],
   'ntop__nDPI__tftp.pcap': [
@@ -62,7 +62,7 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [1, 2],
       fields: ['file', 'mode', 'opts'],
       error: /^empty-filename/,
-      reason: 'requests with an empty file name: tshark shows empty strings as file, mode and options, bootwire reports the request malformed and opens no conversation',
+      reason: ('requests with an empty file name: tshark shows empty strings as file, mode and options, ' + 'bootwire reports the request malformed and opens no conversation'),
     },
   ],
   'realjimmy__sample-captures__uaudp_ipv6.pcap': [
@@ -70,7 +70,7 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [358, 1318, 2445],
       fields: ['opts'],
       error: /^empty-option-name/,
-      reason: 'Alcatel phones send six empty option names after "ethernetaddress"; `options` is an object keyed by name, so they collapse into one "" entry (the conversation is followed all the same)',
+      reason: ('Alcatel phones send six empty option names after "ethernetaddress"; `options` is an object ' + 'keyed by name, so they collapse into one "" entry (the conversation is followed all the same)'),
     },
   ],
 };
@@ -130,7 +130,7 @@ function compare(name: string, mine: CaptureMessage[], theirs: Key[]): string[] 
   if (a.join() !== b.join()) {
     const i = a.findIndex((x, j) => x !== b[j]);
     const at = i < 0 ? Math.min(a.length, b.length) : i;
-    return [`${name}: messages differ at index ${at}: bootwire ${a[at] ?? '(end)'} (${a.length} messages), tshark ${b[at] ?? '(end)'} (${b.length})`];
+    return [(`${name}: messages differ at index ${at}: bootwire ${a[at] ?? '(end)'} (${a.length} messages), ` + `tshark ${b[at] ?? '(end)'} (${b.length})`)];
   }
   mine.forEach((m, i) => {
     const t = { ...theirsKept[i]! };
@@ -156,7 +156,7 @@ function compare(name: string, mine: CaptureMessage[], theirs: Key[]): string[] 
         used.add(ex!);
         continue;
       }
-      problems.push(`${name} frame ${m.frame} ${field}: tshark ${x?.slice(0, 160)}, bootwire ${y?.slice(0, 160)}${m.error ? ` (error: ${m.error})` : ''}`);
+      problems.push((`${name} frame ${m.frame} ${field}: tshark ${x?.slice(0, 160)}, bootwire ${y?.slice(0, 160)}` + `${m.error ? ` (error: ${m.error})` : ''}`));
     }
   });
   for (const e of exceptions) if (!used.has(e)) problems.push(`${name}: exception for frames ${e.frames.join(',')} no longer needed (${e.reason})`);

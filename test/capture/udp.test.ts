@@ -71,7 +71,8 @@ describe('link layers', () => {
   });
 
   it('802.1Q, 802.1ad QinQ and the old 0x9100 tag: VLAN IDs outermost first', () => {
-    expect(only(1, ethernet(ETH_IPV4, v4, [{ tpid: 0x8100, vid: 0x2000 | 100 }])).d.vlan).toEqual([100]); // PCP bits dropped
+    // PCP bits dropped
+    expect(only(1, ethernet(ETH_IPV4, v4, [{ tpid: 0x8100, vid: 0x2000 | 100 }])).d.vlan).toEqual([100]);
     expect(only(1, ethernet(ETH_IPV4, v4, [{ tpid: 0x88a8, vid: 10 }, { tpid: 0x8100, vid: 20 }])).d.vlan).toEqual([10, 20]);
     const { d } = only(1, ethernet(ETH_IPV6, v6, [{ tpid: 0x9100, vid: 4094 }, { tpid: 0x8100, vid: 1 }]));
     expectTftp(d, 6);
@@ -284,12 +285,12 @@ describe('IPv4 fragment reassembly', () => {
     const frags = ipv4Fragments(spec4, 1480);
     const end = udpDatagrams(records(LinkType.RAW, [frags[0]!, frags[2]!, v4]));
     expect(end.datagrams.map((d) => d.frame)).toEqual([3]);
-    expect(end.warnings).toEqual(['frames 1, 2: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242: incomplete at the end of the capture (2960 of ? bytes): not reassembled']);
+    expect(end.warnings).toEqual([('frames 1, 2: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242: incomplete at the end of the capture (2960 ' + 'of ? bytes): not reassembled')]);
 
     // The rest arrives 31 s later: the first set has expired; the late pieces alone do not complete.
     const late = udpDatagrams(records(LinkType.RAW, frags, { times: [0, 31, 31.1, 31.2, 31.3, 31.4] }));
     expect(late.datagrams).toEqual([]);
-    expect(late.warnings[0]).toBe('frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242: incomplete after the reassembly timeout (1480 of ? bytes): not reassembled');
+    expect(late.warnings[0]).toBe(('frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242: incomplete after the reassembly timeout (1480 ' + 'of ? bytes): not reassembled'));
     expect(late.warnings[1]).toMatch(/^frames 2, 3, 4, 5, 6: .* incomplete at the end of the capture \(6724 of 8204 bytes\)/);
     // With a longer timeout it completes.
     expect(udpDatagrams(records(LinkType.RAW, frags, { times: [0, 31, 31.1, 31.2, 31.3, 31.4] }), { fragments: { timeoutSec: 60 } }).datagrams).toHaveLength(1);
@@ -300,7 +301,7 @@ describe('IPv4 fragment reassembly', () => {
     const recs = records(LinkType.RAW, [sets[0]![0]!, sets[1]![0]!, sets[2]![0]!, ...sets[1]!.slice(1), ...sets[2]!.slice(1)]);
     const { datagrams, warnings } = udpDatagrams(recs, { fragments: { maxSets: 2 } });
     expect(datagrams.map((d) => d.frame)).toEqual([5, 7]);
-    expect(warnings).toEqual(['frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x0001: dropped, more than 2 open fragment sets (4096 of ? bytes): not reassembled']);
+    expect(warnings).toEqual([('frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x0001: dropped, more than 2 open fragment sets (4096 ' + 'of ? bytes): not reassembled')]);
     const bytes = udpDatagrams(recs, { fragments: { maxBytes: 10_000 } });
     expect(bytes.warnings[0]).toMatch(/dropped, more than 10000 bytes of fragments held/);
   });
@@ -312,8 +313,8 @@ describe('IPv4 fragment reassembly', () => {
     const { datagrams, warnings } = udpDatagrams(records(LinkType.RAW, [odd, past, ...tcp]));
     expect(datagrams).toEqual([]);
     expect(warnings).toEqual([
-      'frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242 fragment at 0: 1001 bytes, not a multiple of 8 before the last fragment: dropped',
-      'frame 2: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242 fragment at 65528: ends at 65544, past the largest datagram (65535): dropped',
+      ('frame 1: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242 fragment at 0: 1001 bytes, not a multiple of 8 ' + 'before the last fragment: dropped'),
+      ('frame 2: IPv4 192.0.2.1 > 192.0.2.10 id 0x4242 fragment at 65528: ends at 65544, past the ' + 'largest datagram (65535): dropped'),
     ]);
   });
 

@@ -21,10 +21,10 @@ async function server(relayPort: number, leases = path.join(dir, `leases-${relay
   return loopbackDhcpServer({ dir, relayPort, leases, pool: '127.1.0.1-127.1.3.255', classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=127.0.0.5,HTTPSRVR=127.0.0.1' } }] });
 }
 
-const mac = (i: number) => `00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+const mac = (i: number) => (`00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:` + `${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
 
 describe("bootwire's relay-style DHCP client against bootwire's server", () => {
-  it('200 phones at once each get their own address and their class options; after a restart they keep them', async () => {
+  it(('200 phones at once each get their own address and their class options; after a restart they ' + 'keep them'), async () => {
     const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 500, retries: 4 });
     const leases = path.join(dir, 'keep.db');
     let srv = await server(client.address.port, leases);
@@ -61,7 +61,7 @@ describe("bootwire's relay-style DHCP client against bootwire's server", () => {
     }
   });
 
-  it("a reply too big for the client's option 57 is overloaded into file and sname, then trimmed with a warning", async () => {
+  it(("a reply too big for the client's option 57 is overloaded into file and sname, then trimmed with " + "a warning"), async () => {
     const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 500, retries: 2 });
     const long = (c: string, n: number) => c.repeat(n);
     const cfg = parseConfig(

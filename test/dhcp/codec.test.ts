@@ -154,7 +154,7 @@ describe('decodeDhcp: the BOOTP header', () => {
     for (const v of [m.chaddr, m.sname, m.file]) expect(v.buffer).toBe(buf.buffer);
     expect(m.options.messageType()).toBe(2);
     expect(describeDhcp(m)).toBe(
-      'OFFER xid=0xdeadbeef mac=00:1b:4f:aa:bb:cc ciaddr=10.0.0.1 yiaddr=10.77.0.50 siaddr=10.77.0.1 giaddr=192.168.1.254 options=53',
+      ('OFFER xid=0xdeadbeef mac=00:1b:4f:aa:bb:cc ciaddr=10.0.0.1 yiaddr=10.77.0.50 siaddr=10.77.0.1 ' + 'giaddr=192.168.1.254 options=53'),
     );
   });
 
@@ -298,7 +298,7 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.raw(99)).toBeUndefined();
     expect(o.decode(99)).toBeUndefined();
     expect(o.decode(55)!.text).toBe(
-      '1 (subnet-mask), 3 (router), 6 (domain-name-server), 15 (domain-name), 42 (ntp-servers), 43 (vendor-specific), 66 (tftp-server-name), 242 (avaya-242)',
+      ('1 (subnet-mask), 3 (router), 6 (domain-name-server), 15 (domain-name), 42 (ntp-servers), 43 ' + '(vendor-specific), 66 (tftp-server-name), 242 (avaya-242)'),
     );
   });
 
@@ -538,7 +538,7 @@ describe('buildDhcp', () => {
     expect(both.bytes.length).toBeLessThanOrEqual(548);
     const o = decoded(both.bytes).options;
     for (const [c, v] of opts) expect(o.raw(c)!.equals(v)).toBe(true);
-    expect(o.instances().map((i) => i.area)).toEqual([...Array(8).fill('options'), 'file', 'sname']);
+    expect(o.instances().map((i) => i.area)).toEqual([...Array<string>(8).fill('options'), 'file', 'sname']);
 
     const withFile = buildDhcp({ file: 'pxelinux.0', options: [...offerOptions(), [43, Buffer.alloc(200, 1)], [225, Buffer.alloc(50, 3)]] });
     expect(withFile.overloaded).toBe(2);

@@ -44,7 +44,7 @@ function toRequest(m: Message): ClientRequest {
 }
 
 describe('DHCP engine properties', () => {
-  it('never throws; every reply carries option 54; no ACK outside a pool, of another client\'s lease, or of a quarantined address', () => {
+  it(('never throws; every reply carries option 54; no ACK outside a pool, of another client\'s lease, ' + 'or of a quarantined address'), () => {
     fc.assert(
       fc.property(fc.boolean(), fc.array(message, { minLength: 1, maxLength: 80 }), (authoritative, messages) => {
         const cfg = parseConfig(

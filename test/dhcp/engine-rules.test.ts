@@ -210,7 +210,7 @@ describe('free addresses without scanning the pool', () => {
     expect(reply(e.handle(req(MessageType.DISCOVER, '02:00:01:00:00:09'), 31_000)).type).toBe(MessageType.OFFER);
   });
 
-  it('never-used addresses first, in pool order; a client keeps its address; released addresses last, oldest first', () => {
+  it(('never-used addresses first, in pool order; a client keeps its address; released addresses last, ' + 'oldest first'), () => {
     const e = engine({ subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.104' }] });
     const a = lease(e, '00:00:00:00:06:01', 0);
     const b = lease(e, '00:00:00:00:06:02', 0);
@@ -285,12 +285,12 @@ describe('config refuses what would silently go wrong', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-config-'));
     try {
       const file = path.join(dir, 'bootwire.json');
-      await fs.writeFile(file, '{\n  "root": "/srv/tftp",\n  "dhcp": {\n    "leases": "l.db",\n    "subnets": [{ "subnet": "10.77.0.0/24", "pool": "10.77.0.10-10.77.0.20" }]\n  },\n  "root": "/"\n}\n');
+      await fs.writeFile(file, ('{\n  "root": "/srv/tftp",\n  "dhcp": {\n    "leases": "l.db",\n    "subnets": [{ "subnet": ' + '"10.77.0.0/24", "pool": "10.77.0.10-10.77.0.20" }]\n  },\n  "root": "/"\n}\n'));
       await expect(loadConfig(file)).rejects.toThrow(`${file}:7: key "root" written twice in (top level) (first on line 2)`);
-      await fs.writeFile(file, '{\n  "dhcp": {\n    "leases": "l.db",\n    "subnets": [{ "subnet": "10.77.0.0/24",\n      "pool": "10.77.0.10-10.77.0.20", "pool": "10.77.0.0-10.77.0.255" }]\n  }\n}\n');
+      await fs.writeFile(file, ('{\n  "dhcp": {\n    "leases": "l.db",\n    "subnets": [{ "subnet": "10.77.0.0/24",\n      ' + '"pool": "10.77.0.10-10.77.0.20", "pool": "10.77.0.0-10.77.0.255" }]\n  }\n}\n'));
       await expect(loadConfig(file)).rejects.toThrow(/:5: key "pool" written twice in dhcp\.subnets\[0\] \(first on line 5\)/);
       // The same key in two different objects is fine.
-      await fs.writeFile(file, '{ "dhcp": { "leases": "l.db", "subnets": [{ "subnet": "10.77.0.0/24", "pool": "10.77.0.10-10.77.0.20" }, { "subnet": "10.78.0.0/24", "pool": "10.78.0.10-10.78.0.20" }] } }');
+      await fs.writeFile(file, ('{ "dhcp": { "leases": "l.db", "subnets": [{ "subnet": "10.77.0.0/24", "pool": ' + '"10.77.0.10-10.77.0.20" }, { "subnet": "10.78.0.0/24", "pool": "10.78.0.10-10.78.0.20" }] } }'));
       expect((await loadConfig(file)).dhcp!.subnets).toHaveLength(2);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -110,7 +110,7 @@ describe('DHCP engine', () => {
     expect(opt(hd, 160)!.toString()).toBe('tftp://10.77.0.1/440HD.img;440HD.cfg');
   });
 
-  it('matches classes by user class, MAC prefix, client id and circuit id, by exact text, prefix or regex; the first match wins', () => {
+  it(('matches classes by user class, MAC prefix, client id and circuit id, by exact text, prefix or ' + 'regex; the first match wins'), () => {
     const e = engine({
       classes: [
         { name: 'uc', match: { userClass: { prefix: 'Avaya' } }, options: { '67': 'uc.scr' } },
@@ -223,7 +223,8 @@ describe('DHCP engine', () => {
     try {
       const file = path.join(dir, 'leases.db');
       const mac = '00:04:0d:aa:bb:02';
-      // A child process (the built engine) offers .100 to another client, leases .101 to `mac`, commits (what the server
+      // A child process (the built engine) offers .100 to another client, leases .101 to `mac`, commits (what the
+      // server
       // does before the ACK leaves), and is killed with SIGKILL: no close, no exit handler.
       const child = `
         import { parseConfig } from ${JSON.stringify(path.resolve(ROOT, 'packages/bootwire/dist/config/load.js'))};
@@ -231,11 +232,18 @@ describe('DHCP engine', () => {
         import { DhcpEngine } from ${JSON.stringify(path.resolve(ROOT, 'packages/dhcp/dist/server/engine.js'))};
         import { SqliteLeaseStore } from ${JSON.stringify(path.resolve(ROOT, 'packages/dhcp/dist/leases/store.js'))};
         const cfg = parseConfig(${JSON.stringify({ ...ISSUE_CONFIG })}, '/srv');
-        const e = new DhcpEngine(compileDhcpConfig(cfg.dhcp, [${SERVER}]), new SqliteLeaseStore(${JSON.stringify(file)}));
+        const e = new DhcpEngine(
+          compileDhcpConfig(cfg.dhcp, [${SERVER}]),
+          new SqliteLeaseStore(${JSON.stringify(file)}),
+        );
         const base = { xid: 1, flags: 0, ciaddr: '0.0.0.0', giaddr: '0.0.0.0', requestedOptions: [1], userClasses: [] };
         e.handle({ ...base, messageType: 1, mac: '00:00:00:00:00:01' }, 0);
         const offer = e.handle({ ...base, messageType: 1, mac: ${JSON.stringify(mac)} }, 0);
-        const ack = e.handle({ ...base, messageType: 3, mac: ${JSON.stringify(mac)}, serverId: '10.77.0.1', requestedAddress: offer.yiaddr }, 0);
+        const ack = e.handle(
+          { ...base, messageType: 3, mac: ${JSON.stringify(mac)}, serverId: '10.77.0.1',
+            requestedAddress: offer.yiaddr },
+          0,
+        );
         e.store.flush();
         process.stdout.write(ack.yiaddr);
         process.kill(process.pid, 'SIGKILL');`;

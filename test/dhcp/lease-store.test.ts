@@ -45,7 +45,9 @@ function chattrWorks(): string | undefined {
   return undefined;
 }
 
-/** A store on `leases.db` holding lease 1, whose files are then made immutable; undefined (skipped) where chattr cannot. */
+/**
+ * A store on `leases.db` holding lease 1, whose files are then made immutable; undefined (skipped) where chattr cannot.
+ */
 function immutableStore(ctx: { skip: (why: string) => void }): { s: SqliteLeaseStore; file: string; writable: () => void } | undefined {
   const why = chattrWorks();
   if (why) return void ctx.skip(why);
@@ -58,7 +60,7 @@ function immutableStore(ctx: { skip: (why: string) => void }): { s: SqliteLeaseS
 }
 
 describe('SQLite lease store', () => {
-  it('commits in WAL mode and syncs the WAL before saying durable; holds the file exclusively and maps no -shm file', async () => {
+  it(('commits in WAL mode and syncs the WAL before saying durable; holds the file exclusively and ' + 'maps no -shm file'), async () => {
     const file = path.join(dir, 'leases.db');
     const s = new SqliteLeaseStore(file);
     s.put(lease(1));
@@ -82,7 +84,7 @@ describe('SQLite lease store', () => {
     expect(reread(file)).toEqual([lease(1)]);
   });
 
-  it('leases.db deleted while running: noticed at the next commit, said, recreated with every lease in memory', async () => {
+  it(('leases.db deleted while running: noticed at the next commit, said, recreated with every lease ' + 'in memory'), async () => {
     const file = path.join(dir, 'leases.db');
     const alerts: string[] = [];
     const s = new SqliteLeaseStore(file, { onAlert: (m) => alerts.push(m) });
@@ -119,7 +121,7 @@ describe('SQLite lease store', () => {
     expect(reread(file)).toEqual([lease(1), lease(2)]);
   });
 
-  it('immutable lease files (chattr +i): a clear error, no SIGBUS, and the commit goes through once they can be written', (ctx) => {
+  it(('immutable lease files (chattr +i): a clear error, no SIGBUS, and the commit goes through once ' + 'they can be written'), (ctx) => {
     const t = immutableStore(ctx);
     if (!t) return;
     const { s, file } = t;

@@ -40,7 +40,7 @@ async function setup(name: string, pool = '10.77.1.1-10.77.1.200', classes: unkn
 }
 
 describe('DHCP server edge', () => {
-  it('relayed, no serverId, wildcard listen: OFFER and ACK name the address the reply leaves from toward the relay', async () => {
+  it(('relayed, no serverId, wildcard listen: OFFER and ACK name the address the reply leaves from ' + 'toward the relay'), async () => {
     const t = await setup('route');
     try {
       const results = await Promise.all([1, 2, 3].map((i) => t.client.dora({ mac: mac(i), requestedOptions: [1, 3] })));
@@ -54,13 +54,13 @@ describe('DHCP server edge', () => {
     }
   });
 
-  it('an ACK leaves only after the WAL holding its lease is on disk (fdatasync), and the server goes on meanwhile', async () => {
+  it(('an ACK leaves only after the WAL holding its lease is on disk (fdatasync), and the server goes ' + 'on meanwhile'), async () => {
     const t = await setup('durable');
     const held: (() => void)[] = [];
     const real = fsDefault.fdatasync;
     const spy = vi.spyOn(fsDefault, 'fdatasync').mockImplementation(((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
       held.push(() => real(fd, cb));
-    }) as typeof fsDefault.fdatasync);
+    }));
     try {
       const done = new Set<number>();
       const dora = (i: number) => t.client.dora({ mac: mac(i), requestedOptions: [1] }, { timeoutMs: 20_000, retries: 0 }).then((r) => (done.add(i), r));
@@ -106,13 +106,13 @@ describe('DHCP server edge', () => {
     const t = await setup('exhausted', '10.77.1.1-10.77.1.2');
     try {
       for (let i = 0; i < 6; i++) await t.client.dora({ mac: mac(i), requestedOptions: [1] }, { retries: 0 });
-      expect(t.log.filter((l) => /exhausted/.test(l))).toEqual(['warning: pool of 10.77.0.0/16 exhausted: all 2 addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)']);
+      expect(t.log.filter((l) => /exhausted/.test(l))).toEqual([('warning: pool of 10.77.0.0/16 exhausted: all 2 addresses leased, offered or quarantined; ' + 'DISCOVERs from it go unanswered until one is free (said once until then)')]);
     } finally {
       await t.close();
     }
   });
 
-  it('lease files made immutable: replies withheld with one clear error, no crash; served again once writable', async (ctx) => {
+  it(('lease files made immutable: replies withheld with one clear error, no crash; served again once ' + 'writable'), async (ctx) => {
     if (!IS_ROOT) return ctx.skip('needs root (chattr +i)');
     const t = await setup('immutable');
     try {
@@ -122,7 +122,7 @@ describe('DHCP server edge', () => {
       const failed = await t.client.dora({ mac: mac(2), requestedOptions: [1] });
       expect(failed.ok).toBe(false);
       expect(t.srv.stats().withheld).toBeGreaterThan(0);
-      expect(t.log.filter((l) => l.startsWith('alert:'))).toEqual([expect.stringMatching(new RegExp(`^alert: cannot write leases file ${t.file.replaceAll('.', '\\.')}: .*: DHCP replies withheld until the leases can be stored`))]);
+      expect(t.log.filter((l) => l.startsWith('alert:'))).toEqual([expect.stringMatching(new RegExp((`^alert: cannot write leases file ${t.file.replaceAll('.', '\\.')}: .*: DHCP replies withheld ` + `until the leases can be stored`)))]);
       spawnSync('sh', ['-c', `chattr -i ${t.file}*`]);
       const again = await t.client.dora({ mac: mac(2), requestedOptions: [1] });
       expect(again.ok).toBe(true);

@@ -38,8 +38,8 @@ describe('AtomicFile', () => {
     expect(path.dirname(f.tempPath)).toBe(d);
     expect(path.basename(f.tempPath)).not.toBe('upload.bin');
     expect(path.basename(f.tempPath).startsWith('.')).toBe(true); // hidden
-    f.write(Buffer.from('part one, '));
-    f.write(Buffer.from('part two'));
+    void f.write(Buffer.from('part one, '));
+    void f.write(Buffer.from('part two'));
     await settle();
     expect(await exists(target)).toBe(false);
     expect(await list(d)).toEqual([path.basename(f.tempPath)]);
@@ -56,10 +56,10 @@ describe('AtomicFile', () => {
     for (let i = 0; i < 500; i++) {
       const c = randomBytes(1 + ((i * 7919) % 1500));
       chunks.push(c);
-      f.write(c);
+      void f.write(c);
     }
-    f.write(new Uint8Array(0)); // empty writes are ignored
-    f.write(new Uint8Array([1, 2, 3])); // plain Uint8Array
+    void f.write(new Uint8Array(0)); // empty writes are ignored
+    void f.write(new Uint8Array([1, 2, 3])); // plain Uint8Array
     chunks.push(Buffer.from([1, 2, 3]));
     await f.commit();
     const got = await fs.readFile(target);
@@ -80,8 +80,8 @@ describe('AtomicFile', () => {
     const d = await freshDir();
     const target = path.join(d, 'upload.bin');
     const f = await AtomicFile.create(target, { overwrite: false });
-    f.write(Buffer.alloc(10_000, 1));
-    f.write(Buffer.alloc(10_000, 2));
+    void f.write(Buffer.alloc(10_000, 1));
+    void f.write(Buffer.alloc(10_000, 2));
     await f.abort();
     expect(await list(d)).toEqual([]);
     await f.abort(); // safe twice
@@ -93,7 +93,7 @@ describe('AtomicFile', () => {
     const target = path.join(d, 'upload.bin');
     const f = await AtomicFile.create(target, { overwrite: true });
     await f.abort();
-    f.write(Buffer.from('late'));
+    void f.write(Buffer.from('late'));
     await f.commit();
     expect(await list(d)).toEqual([]);
   });
@@ -102,9 +102,9 @@ describe('AtomicFile', () => {
     const d = await freshDir();
     const target = path.join(d, 'x');
     const f = await AtomicFile.create(target, { overwrite: false });
-    f.write(Buffer.from('x'));
+    void f.write(Buffer.from('x'));
     await f.commit();
-    f.write(Buffer.from('more'));
+    void f.write(Buffer.from('more'));
     await f.commit();
     expect(await fs.readFile(target, 'utf8')).toBe('x');
     expect(await list(d)).toEqual(['x']);
@@ -129,11 +129,11 @@ describe('AtomicFile', () => {
     await expect(AtomicFile.create(target, { overwrite: false })).rejects.toBeInstanceOf(FileExistsError);
   });
 
-  it('commit with overwrite=false when the target appeared meanwhile throws FileExistsError and cleans up', async () => {
+  it(('commit with overwrite=false when the target appeared meanwhile throws FileExistsError and ' + 'cleans up'), async () => {
     const d = await freshDir();
     const target = path.join(d, 'race.bin');
     const f = await AtomicFile.create(target, { overwrite: false });
-    f.write(Buffer.from('mine'));
+    void f.write(Buffer.from('mine'));
     await fs.writeFile(target, 'theirs'); // another writer got there first
     await expect(f.commit()).rejects.toBeInstanceOf(FileExistsError);
     expect(await fs.readFile(target, 'utf8')).toBe('theirs');
@@ -145,8 +145,8 @@ describe('AtomicFile', () => {
     const target = path.join(d, 'SEP0011.cnf.xml');
     await fs.writeFile(target, 'old configuration');
     const f = await AtomicFile.create(target, { overwrite: true });
-    f.write(Buffer.from('new '));
-    f.write(Buffer.from('configuration'));
+    void f.write(Buffer.from('new '));
+    void f.write(Buffer.from('configuration'));
     await settle();
     expect(await fs.readFile(target, 'utf8')).toBe('old configuration'); // untouched until commit
     await f.commit();
@@ -158,7 +158,7 @@ describe('AtomicFile', () => {
     const d = await freshDir();
     const target = path.join(d, 't');
     const f = await AtomicFile.create(target, { overwrite: true });
-    f.write(Buffer.from('final'));
+    void f.write(Buffer.from('final'));
     await fs.writeFile(target, 'intermediate');
     await f.commit();
     expect(await fs.readFile(target, 'utf8')).toBe('final');
@@ -171,8 +171,8 @@ describe('AtomicFile', () => {
     const a = await AtomicFile.create(target, { overwrite: true });
     const b = await AtomicFile.create(target, { overwrite: true });
     expect(a.tempPath).not.toBe(b.tempPath);
-    a.write(Buffer.from('a'));
-    b.write(Buffer.from('b'));
+    void a.write(Buffer.from('a'));
+    void b.write(Buffer.from('b'));
     await a.commit();
     await b.commit();
     expect(await fs.readFile(target, 'utf8')).toBe('b');
@@ -259,7 +259,7 @@ describe('AtomicFile on a full disk', () => {
       const f = await AtomicFile.create(target, { overwrite: false });
       const writes = Array.from({ length: 64 }, () => f.write(randomBytes(16 * 1024)));
       const outcomes = await Promise.allSettled(writes);
-      const failed = outcomes.filter((o) => o.status === 'rejected') as PromiseRejectedResult[];
+      const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       expect(failed.length).toBeGreaterThan(0);
       expect((failed[0]!.reason as NodeJS.ErrnoException).code).toBe('ENOSPC');
       // Writes before the disk filled succeeded; none after the first failure did.

@@ -56,10 +56,10 @@ describe('ImageCache', () => {
     const p = await file(Buffer.alloc(100_000, 0x5a));
     const cache = new ImageCache();
     const leases = await Promise.all([cache.acquire(p), cache.acquire(p), cache.acquire(p)]);
-    expect(leases[1]!.file.bytes).toBe(leases[0]!.file.bytes);
-    expect(leases[2]!.file.bytes).toBe(leases[0]!.file.bytes);
+    expect(leases[1].file.bytes).toBe(leases[0].file.bytes);
+    expect(leases[2].file.bytes).toBe(leases[0].file.bytes);
     expect(cache.stats()).toEqual({ entries: 1, bytes: 100_000, loads: 1, hits: 2, derived: 0 });
-    expect(leases[0]!.file.bytes.equals(Buffer.alloc(100_000, 0x5a))).toBe(true);
+    expect(leases[0].file.bytes.equals(Buffer.alloc(100_000, 0x5a))).toBe(true);
     for (const l of leases) l.release();
   });
 

@@ -29,8 +29,8 @@ async function serve(args: string[]): Promise<{ proc: ChildProcess; port: number
   const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   running.push(proc);
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   const deadline = Date.now() + 20_000;
   for (;;) {
     const m = /bootwire: ftp listening on \S+:(\d+), root .*, read-only/.exec(out);

@@ -207,7 +207,7 @@ describe('raw control connections', () => {
     c.close();
   });
 
-  it('gives a client that never reads its data connection a bounded time, then 426, while others are served', async (ctx) => {
+  it(('gives a client that never reads its data connection a bounded time, then 426, while others are ' + 'served'), async (ctx) => {
     PEERS.curl.use(ctx);
     const c = await rawControl(port);
     await login(c);
@@ -253,7 +253,7 @@ describe('raw control connections', () => {
 });
 
 describe('bounds', () => {
-  it('a flood of 1,000 control connections is bounded per address and overall, and timed out; another client is served meanwhile', async (ctx) => {
+  it(('a flood of 1,000 control connections is bounded per address and overall, and timed out; another ' + 'client is served meanwhile'), async (ctx) => {
     PEERS.curl.use(ctx);
     // 1,000 connections from ten addresses: 100 each, over the per-address cap (50) and together
     // over the global one (300).

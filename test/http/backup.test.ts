@@ -244,8 +244,8 @@ describe('bootwire serve --backup (a process)', () => {
     const p = spawn(process.execPath, [CLI, 'serve', '--root', root, '--workers', '0', '--log-level', 'warn', '--tftp', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
     let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    p.stderr!.on('data', (d) => (out += d));
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
     const deadline = Date.now() + 20_000;
     for (;;) {
       const m = /bootwire: http listening on \S+:(\d+),/.exec(out);

@@ -1,4 +1,6 @@
-/** `bootwire serve --http/--https` as a process: the printed addresses, curl over HTTP, HTTPS and TFTP, logs, shutdown. */
+/**
+ * `bootwire serve --http/--https` as a process: the printed addresses, curl over HTTP, HTTPS and TFTP, logs, shutdown.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -24,11 +26,11 @@ interface Served {
 async function serve(args: string[], expect: Array<'tftp' | 'http' | 'https'>): Promise<Served> {
   const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const ports = await new Promise<Served['ports']>((resolve, reject) => {
     let out = '';
-    proc.stdout!.on('data', (d) => {
+    proc.stdout.on('data', (d) => {
       out += d;
       const found: Served['ports'] = { tftp: undefined, http: undefined, https: undefined };
       for (const m of out.matchAll(/bootwire: (tftp|http|https) listening on \S+:(\d+),/g)) found[m[1] as 'tftp'] = Number(m[2]);
@@ -57,7 +59,7 @@ afterAll(async () => {
 });
 
 describe('bootwire serve --http --https', () => {
-  it('serves the same root over TFTP, HTTP and HTTPS, logs one JSON line per request, stops on SIGTERM', async (ctx) => {
+  it('serves one root over TFTP, HTTP and HTTPS, logs one JSON line per request, stops on SIGTERM', async (ctx) => {
     const [bin, openssl] = [PEERS.curl.use(ctx), OPENSSL.use(ctx)];
     const pem = await selfSigned(openssl, dir);
     const s = await serve(
@@ -163,7 +165,7 @@ describe('bootwire serve --http --https', () => {
     expect(await s.exited).toBe(0);
   });
 
-  it('the config file caps connections per client address: the second idle one from an address closes the first', async () => {
+  it(('the config file caps connections per client address: the second idle one from an address closes ' + 'the first'), async () => {
     const cfg = path.join(dir, 'caps.json');
     await fs.writeFile(cfg, JSON.stringify({ root, http: { listen: '127.0.0.1:0', maxConnectionsPerClient: 1 } }));
     const s = await serve(['--config', cfg], ['http']);

@@ -55,7 +55,7 @@ describe('evaluateConditions (RFC 9110 §13.2.2)', () => {
     expect(ev({ ifNoneMatch: '"other"' }).status).toBe(200);
   });
 
-  it('If-Modified-Since: 304 when not modified since; ignored with If-None-Match, when invalid or in the future', () => {
+  it(('If-Modified-Since: 304 when not modified since; ignored with If-None-Match, when invalid or in ' + 'the future'), () => {
     expect(ev({ ifModifiedSince: date(lm) }).status).toBe(304);
     expect(ev({ ifModifiedSince: date(lm + 5000) }).status).toBe(304);
     expect(ev({ ifModifiedSince: date(lm - 1000) }).status).toBe(200);

@@ -83,7 +83,7 @@ function fileLimit(): number {
 }
 
 describe('connection floods', () => {
-  it('4,500 idle connections from 100 addresses (default caps): the oldest give way, a phone is served while they stay open', async (ctx) => {
+  it(('4,500 idle connections from 100 addresses (default caps): the oldest give way, a phone is ' + 'served while they stay open'), async (ctx) => {
     if (fileLimit() < 12_000) ctx.skip(); // both ends of 4,500 connections live in this process
     const { server, base, port } = await start();
     expect(DEFAULT_MAX_CONNECTIONS).toBe(4096);
@@ -104,14 +104,15 @@ describe('connection floods', () => {
     const r = await httpGet(`${base}/big.bin`, { timeoutMs: 50_000 });
     expect([r.status, r.sha256]).toEqual([200, sha256(big)]);
     expect(server.stats().idleClosed).toBe(405); // the phone's connection took the oldest idle one's slot
-    // Bounded: the server never held more than its cap; the process grew by far less than the flood's size in buffers.
+    // Bounded: the server never held more than its cap; the process grew by far less than the flood's size in
+    // buffers.
     expect(server.stats().activeConnections).toBeLessThanOrEqual(4096);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 2 ** 20);
     for (const h of flood) h.socket.destroy();
     await server.close(0);
   }, 120_000);
 
-  it('one address at its cap: its own oldest idle connection gives way; busy ones never do, so then it is refused', async () => {
+  it(('one address at its cap: its own oldest idle connection gives way; busy ones never do, so then ' + 'it is refused'), async () => {
     const { server, base, port } = await start({ maxConnectionsPerClient: 4 });
     const a: Held[] = [];
     for (let i = 0; i < 10; i++) {
@@ -136,7 +137,7 @@ describe('connection floods', () => {
     await server.close(0);
   });
 
-  it('at the global cap the oldest idle connection gives way, whoever holds it; with all busy the new one is refused', async () => {
+  it(('at the global cap the oldest idle connection gives way, whoever holds it; with all busy the new ' + 'one is refused'), async () => {
     const { server, base, port } = await start({ maxConnections: 4 });
     const held: Held[] = [];
     for (const from of ['127.0.0.11', '127.0.0.12', '127.0.0.11', '127.0.0.13']) {
@@ -201,7 +202,7 @@ describe('request lines that node\'s parser lets through', () => {
     await server.close(0);
   });
 
-  it('over TLS: HTTP/0.9 gets 400 at once; at the cap an idle connection gives way, a download in progress does not', async (ctx) => {
+  it(('over TLS: HTTP/0.9 gets 400 at once; at the cap an idle connection gives way, a download in ' + 'progress does not'), async (ctx) => {
     const openssl = OPENSSL.use(ctx);
     const pem = await selfSigned(openssl, dir);
     const { server } = await start({ https: { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) } });
@@ -209,7 +210,7 @@ describe('request lines that node\'s parser lets through', () => {
     const got = await new Promise<string>((resolve, reject) => {
       const c = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => c.write('GET /hello.txt\r\n'));
       let text = '';
-      c.on('data', (d) => (text += d.toString('latin1')));
+      c.on('data', (d: Buffer) => (text += d.toString('latin1')));
       c.on('close', () => resolve(text));
       c.on('error', reject);
     });
@@ -262,7 +263,7 @@ describe('request lines that node\'s parser lets through', () => {
     await server.close(0);
   });
 
-  it('a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); directories stay 403', async () => {
+  it(('a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); ' + 'directories stay 403'), async () => {
     const { server, port } = await start();
     for (const [target, status] of [
       ['/hello.txt/', 404],

@@ -61,7 +61,7 @@ describe('HTTPS', () => {
     expect(server!.stats().clientErrors).toBe(before + 1);
   });
 
-  it('httpGet trusts the certificate given as ca, refuses it otherwise, accepts anything with rejectUnauthorized false', async (ctx) => {
+  it(('httpGet trusts the certificate given as ca, refuses it otherwise, accepts anything with ' + 'rejectUnauthorized false'), async (ctx) => {
     OPENSSL.use(ctx);
     const ca = await fs.readFile(pem!.cert);
     const ok = await httpGet(`${httpsBase()}/image.bin`, { ca });

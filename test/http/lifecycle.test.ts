@@ -107,7 +107,7 @@ describe('graceful close', () => {
 });
 
 describe('limits', () => {
-  it('a connection past maxConnections takes the place of the oldest idle one (hostile.test.ts has the rest)', async () => {
+  it(('a connection past maxConnections takes the place of the oldest idle one (hostile.test.ts has ' + 'the rest)'), async () => {
     const { server, port, base } = await start({ maxConnections: 2 });
     const held = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => {
       const c = net.connect(port, '127.0.0.1', () => r(c));

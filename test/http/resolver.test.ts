@@ -129,7 +129,7 @@ describe('HTTP resolver: streams', () => {
     expect(sha(r.body)).toBe(sha(whole));
   });
 
-  it('a stream that fails, runs past its size or the limit: the body is cut off (never a whole-looking one), others served', async () => {
+  it(('a stream that fails, runs past its size or the limit: the body is cut off (never a ' + 'whole-looking one), others served'), async () => {
     const { base, warnings } = await start({ resolver, maxStreamBytes: whole.length - 1 });
     for (const name of ['fails', 'liar', 'chunked']) {
       const e = await get(`${base}/${name}`).catch((err: unknown) => err);
@@ -145,7 +145,7 @@ describe('HTTP resolver: streams', () => {
 });
 
 describe('HTTP resolver: refusals and faults', () => {
-  it('not-found 404, forbidden and invalid 403; throws, rejects, hangs, garbage: 500 to that client, others served', async () => {
+  it(('not-found 404, forbidden and invalid 403; throws, rejects, hangs, garbage: 500 to that client, ' + 'others served'), async () => {
     const good = poolSlice('good\n');
     const { resolver, hung } = faultyResolver(good, {
       gone: () => ({ kind: 'refusal', reason: 'not-found' }),

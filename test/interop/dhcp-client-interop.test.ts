@@ -79,11 +79,15 @@ async function serverNamespace(): Promise<Netns> {
 const CLIENT_SCRIPT = `
 const { RelayClient } = await import(${JSON.stringify(DHCP_INDEX)});
 const [count, server, bind] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
-const client = await RelayClient.open({ bind: { address: bind, port: 67 }, server: { host: server, port: 67 }, timeoutMs: 1000, retries: 4 });
+const client = await RelayClient.open({
+  bind: { address: bind, port: 67 }, server: { host: server, port: 67 }, timeoutMs: 1000, retries: 4,
+});
 const hex = (n) => n.toString(16).padStart(2, '0');
 const results = await Promise.all(Array.from({ length: count }, async (_, i) => {
   const mac = '00:04:0d:99:' + hex(i >> 8) + ':' + hex(i & 255);
-  const r = await client.dora({ mac, vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 6, 66, 67], requireLeaseTime: true });
+  const r = await client.dora({
+    mac, vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 6, 66, 67], requireLeaseTime: true,
+  });
   if (!r.ok) return { mac, ok: false, error: r.error, retransmits: r.retransmits };
   const o66 = r.lease.ack.options.raw(66);
   return { mac, ok: true, address: r.lease.address, serverId: r.lease.serverId, leaseSeconds: r.lease.leaseSeconds,

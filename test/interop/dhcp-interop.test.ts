@@ -40,8 +40,8 @@ async function startServer(): Promise<{ proc: ChildProcess; out: () => string }>
   const [cmd, args] = srv!.argv(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'debug']);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
     const check = () => {
@@ -50,7 +50,7 @@ async function startServer(): Promise<{ proc: ChildProcess; out: () => string }>
         resolve();
       }
     };
-    proc.stdout!.on('data', check);
+    proc.stdout.on('data', check);
     proc.on('exit', (code) => {
       clearTimeout(t);
       reject(new Error(`server exited ${code}: ${out}`));
@@ -94,7 +94,7 @@ afterAll(async () => {
 });
 
 describe('bootwire DHCP server with real clients, in network namespaces', () => {
-  it('busybox udhcpc gets a lease and the Avaya class options (242, 66, 67); a SIGKILLed and restarted server keeps the lease', async (ctx) => {
+  it(('busybox udhcpc gets a lease and the Avaya class options (242, 66, 67); a SIGKILLed and ' + 'restarted server keeps the lease'), async (ctx) => {
     useAll(ctx, PEERS.busybox, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);

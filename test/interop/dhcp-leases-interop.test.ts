@@ -69,7 +69,7 @@ describe('bootwire serve with its lease file in trouble', () => {
     const s = started(proc, /dhcp listening/);
     const e = await s.exit;
     expect(e.code, s.out()).toBe(2);
-    expect(s.out()).toMatch(new RegExp(`cannot open leases file ${leases.replaceAll('.', '\\.')}: (file is not a database|database disk image is malformed)`));
+    expect(s.out()).toMatch(new RegExp((`cannot open leases file ${leases.replaceAll('.', '\\.')}: (file is not a database|database disk ` + `image is malformed)`)));
     expect(await sha(leases)).toBe(before);
     expect((await fs.readdir(dir)).filter((f) => f.startsWith('corrupt.db'))).toEqual(['corrupt.db']);
   });
@@ -82,7 +82,7 @@ describe('bootwire serve with its lease file in trouble', () => {
     const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 200, retries: 2 });
     const cfg = await config('full', path.join(disk, 'leases.db'), client.address.port);
     // The tmpfs exists only in the server's mount namespace; `exec` keeps the pid (for nsenter).
-    const proc = spawn(UNSHARE, ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=1m bwfull "${disk}" && exec "${process.execPath}" "${CLI}" serve --config "${cfg}" --log-level warn`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(UNSHARE, ['--mount', '--propagation', 'private', 'sh', '-c', (`mount -t tmpfs -o size=1m bwfull "${disk}" && exec "${process.execPath}" "${CLI}` + `" serve --config "${cfg}" --log-level warn`)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const s = started(proc, /dhcp listening on 127\.0\.0\.1:(\d+)/);
     try {
       await s.ready;

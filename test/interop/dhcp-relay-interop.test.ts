@@ -263,7 +263,7 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
       // 100 DORA/s offered to 300 clients for 3 s from the relay address 10.76.0.1; -W waits for the
       // last replies; -x e says why it stopped. Exit 0 only when every exchange completed.
       const r = await rly!.exec(perfdhcp!, ['-4', '-l', '10.76.0.1', '-r', '100', '-R', '300', '-p', '3', '-W', '2000000', '-x', 'e', '10.78.0.2'], { timeoutMs: 30_000 });
-      const out = `${r.stdout}${r.stderr}`;
+      const out = r.stdout.toString() + r.stderr.toString();
       const why = `${out}\n--- server ---\n${server.out()}`;
       expect(out, why).not.toMatch(/SERVER_IDENTIFIER/);
       expect(r.code, why).toBe(0);

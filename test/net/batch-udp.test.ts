@@ -128,13 +128,13 @@ describe('batched UDP', () => {
       tx.flush();
       await new Promise((r) => setTimeout(r, 200));
       rx.close();
-      expect(got.map((m) => m.length)).toEqual([...Array(16).fill(516), 104]);
+      expect(got.map((m) => m.length)).toEqual([...Array<number>(16).fill(516), 104]);
       expect(got.map((m) => m.readUInt16BE(2))).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
       expect(sha(Buffer.concat(got.map((m) => m.subarray(4))))).toBe(sha(image));
       expect(tx.segmentedSends).toBe(1);
     });
 
-    it('with one transfer in the thread, a window leaves one datagram at a time (the client starts sooner)', async () => {
+    it(('with one transfer in the thread, a window leaves one datagram at a time (the client starts ' + 'sooner)'), async () => {
       const rx = socket();
       const tx = socket();
       open.splice(open.indexOf(rx), 1);
@@ -154,8 +154,8 @@ describe('batched UDP', () => {
 
     it('an unref’d socket does not keep the process alive; an open one does', async () => {
       const script = (unref: boolean) =>
-        `import('${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js').replaceAll('\\', '/')}').then(({ BatchSocket }) => {` +
-        ` const s = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); ${unref ? 's.unref();' : ''} console.log(s.port); })`;
+        (`import('${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js').replaceAll('\\', '/')}` + `').then(({ BatchSocket }) => {`) +
+        (` const s = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); ` + `${unref ? 's.unref();' : ''} console.log(s.port); })`);
       const exits = (unref: boolean) =>
         new Promise<boolean>((resolve) => {
           const p = spawn(process.execPath, ['-e', script(unref)], { stdio: 'ignore' });

@@ -66,7 +66,7 @@ function listen(t: TransferTransport) {
 }
 
 describe.each(KINDS)('$kind transport', ({ open }) => {
-  it('a server side hears its peer; a stranger on the same port is told apart; flush sends a batch in order', async () => {
+  it(('a server side hears its peer; a stranger on the same port is told apart; flush sends a batch in ' + 'order'), async () => {
     const client = await udp();
     const stranger = await udp();
     const t = await open({ local: '127.0.0.1', peer: { address: '127.0.0.1', port: client.address().port }, peerPortKnown: true });
@@ -169,7 +169,12 @@ const SENDER = (batches: number[]) => `
   const body = Buffer.alloc(1400, 7);
   let n = 0;
   for (const size of ${JSON.stringify(batches)}) {
-    for (let i = 0; i < size; i++) { const h = Buffer.alloc(4); h.writeUInt16BE(3, 0); h.writeUInt16BE(n++, 2); s.queue(h, body); }
+    for (let i = 0; i < size; i++) {
+      const h = Buffer.alloc(4);
+      h.writeUInt16BE(3, 0);
+      h.writeUInt16BE(n++, 2);
+      s.queue(h, body);
+    }
     s.flush();
   }
   const t0 = Date.now();
@@ -178,7 +183,7 @@ const SENDER = (batches: number[]) => `
   s.close(); other.close();`;
 
 describe.runIf(batchUdpAvailable())('back-pressure through a shaped uplink', () => {
-  it('a window larger than the uplink queue arrives whole and in order: refused datagrams wait, none is counted as sent before it is', { timeout: 60_000 }, async (ctx) => {
+  it(('a window larger than the uplink queue arrives whole and in order: refused datagrams wait, none ' + 'is counted as sent before it is'), { timeout: 60_000 }, async (ctx) => {
     requireRoot(ctx);
     // 20 Mbit/s, a 2 ms queue and a 32 KiB bucket: about 37 KB, where one window of 64 x 1404 bytes is 90 KB.
     const site = Site.create({ voiceSubnets: 1, phonesPerSubnet: 1, uplink: { rateMbit: 20, queueMs: 2, burstKb: 32 } });

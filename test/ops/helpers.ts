@@ -49,8 +49,8 @@ export async function startServe(args: string[], kinds: Array<'tftp' | 'dhcp' | 
   running.add(proc);
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (err += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     proc.once('exit', (code, signal) => {
       running.delete(proc);
@@ -179,7 +179,7 @@ export async function makeRoot(dir: string, bigBytes = 2 * 1024 * 1024, name = '
   return { root, small, big };
 }
 
-export const mac = (i: number) => `00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+export const mac = (i: number) => (`00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:` + `${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
 
 /** A relay socket on 127.0.0.1:`relayPort` talking to the server on `dhcpPort`. */
 export async function relay(relayPort: number, dhcpPort: number, timeoutMs = 5000): Promise<RelayClient> {

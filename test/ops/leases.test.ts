@@ -146,7 +146,7 @@ describe('bootwire leases', () => {
     store.close();
   });
 
-  it('a server killed with -9 leaves a stale socket: the command reads the file, a new server takes the socket over', async () => {
+  it(('a server killed with -9 leaves a stale socket: the command reads the file, a new server takes ' + 'the socket over'), async () => {
     const { relayPort, config, db } = await site('stale');
     const s = await startServe(['--config', config, '--log-level', 'warn'], ['dhcp']);
     const client = await relay(relayPort, s.ports.dhcp!);
@@ -168,7 +168,7 @@ describe('bootwire leases', () => {
     }
   });
 
-  it('bad inputs: arguments (exit 2), a missing file, a file held by a process with no control socket (exit 1)', async () => {
+  it(('bad inputs: arguments (exit 2), a missing file, a file held by a process with no control socket ' + '(exit 1)'), async () => {
     const { config, db } = await site('bad');
     for (const args of [
       ['leases'],
@@ -191,9 +191,9 @@ describe('bootwire leases', () => {
     // Another process holds the file (the server's exclusive lock) and has no control socket.
     new SqliteLeaseStore(db).close();
     const storeModule = fileURLToPath(new URL('../../packages/dhcp/dist/leases/store.js', import.meta.url));
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', `const { SqliteLeaseStore } = await import(${JSON.stringify(storeModule)}); const s = new SqliteLeaseStore(${JSON.stringify(db)}); s.put({ address: '10.77.0.5', clientKey: 'mac:x', mac: '00:00:00:00:00:05', subnet: '10.77.0.0/24', state: 'bound', expiresAt: Date.now() + 60000 }); s.flush(); process.stdout.write('held\\n'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', (`const { SqliteLeaseStore } = await import(${JSON.stringify(storeModule)}); const s = new ` + `SqliteLeaseStore(${JSON.stringify(db)}); s.put({ address: '10.77.0.5', clientKey: 'mac:x', mac: ` + `'00:00:00:00:00:05', subnet: '10.77.0.0/24', state: 'bound', expiresAt: Date.now() + 60000 }); ` + `s.flush(); process.stdout.write('held\\n'); setInterval(() => {}, 1000);`)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
       const held = await cli(['leases', '--db', db]);
       expect(held.code).toBe(1);
       expect(held.stderr).toMatch(/^bootwire: .*leases\.db is held by another process whose control socket does not answer/);

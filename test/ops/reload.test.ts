@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../../packages/http/src/client.js';
 import { decodeTftp, encodeAck, encodeRequest } from '../../packages/tftp/src/codec.js';
-import { Opcode, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import { Opcode } from '../../packages/tftp/src/packet.js';
 import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
 import { RawUdp } from '../helpers/raw-udp.js';
 import { needBinary } from '../helpers/peers.js';
@@ -25,8 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
-
-type Data = TftpPacket & { opcode: typeof Opcode.DATA };
 
 /** A hand-driven lock-step download: the test decides when each ACK goes, so it can pause mid-way. */
 class SlowDownload {
@@ -60,7 +58,7 @@ class SlowDownload {
         if (!d) throw new Error(`DATA ${this.block + 1} never came`);
         const p = decodeTftp(d.msg);
         if (!p.ok || p.packet.opcode !== Opcode.DATA) throw new Error(`expected DATA, got ${JSON.stringify(p.ok ? p.packet : p.error)}`);
-        const data = p.packet as Data;
+        const data = p.packet;
         if (data.block !== ((this.block + 1) & 0xffff)) continue; // a retransmission of one we have
         this.block++;
         this.chunks.push(Buffer.from(data.payload));
@@ -90,7 +88,7 @@ async function hup(s: Served): Promise<LogRecord> {
 const option242 = (r: Awaited<ReturnType<typeof doras>>[number]) => (r.ok ? r.lease.ack.options.raw(242)?.toString('latin1') : `failed: ${r.error}`);
 
 describe('SIGHUP reload', () => {
-  it('applies root, limits, pools and class options to what starts next; a running transfer finishes on what it started with; leases stay', async () => {
+  it(('applies root, limits, pools and class options to what starts next; a running transfer finishes ' + 'on what it started with; leases stay'), async () => {
     const site = path.join(dir, 'apply');
     await fs.mkdir(site);
     const old = await makeRoot(site, 1024 * 1024, 'root');
@@ -174,7 +172,7 @@ describe('SIGHUP reload', () => {
         const start = await cli(['serve', '--config', config, '--workers', '0']);
         expect(start.code, what).toBe(2);
         expect(rec.error, what).toBe(start.stderr.trim().replace(/^bootwire: /, ''));
-        expect(rec.msg, what).toBe(`reload refused, still running the previous configuration: ${rec.error}`);
+        expect(rec.msg, what).toBe(`reload refused, still running the previous configuration: ${String(rec.error)}`);
         // Still serving, on the configuration it had.
         const got = await tftpGetBuffer({ host: '127.0.0.1', port: s.ports.tftp!, filename: 'small.cfg', blksize: 2000 });
         expect(got.info.blksize, what).toBe(1468);
@@ -192,7 +190,7 @@ describe('SIGHUP reload', () => {
     }
   });
 
-  it('a new TFTP listen address is bound (the old one goes quiet); DHCP and HTTP addresses need a restart', async () => {
+  it(('a new TFTP listen address is bound (the old one goes quiet); DHCP and HTTP addresses need a ' + 'restart'), async () => {
     const site = path.join(dir, 'listen');
     await fs.mkdir(site);
     await makeRoot(site);
@@ -235,7 +233,7 @@ describe('SIGHUP reload', () => {
     }
   });
 
-  it('100 SIGHUPs in a second while phones boot: coalesced, every transfer and lease goes through, the last file wins', async () => {
+  it(('100 SIGHUPs in a second while phones boot: coalesced, every transfer and lease goes through, ' + 'the last file wins'), async () => {
     const site = path.join(dir, 'storm');
     await fs.mkdir(site);
     const { big, small } = await makeRoot(site, 2 * 1024 * 1024);
@@ -279,7 +277,7 @@ describe('SIGHUP reload', () => {
     }
   });
 
-  it('a rotated HTTPS certificate (same file names) is served to new connections; a key that does not match is refused', async (ctx) => {
+  it(('a rotated HTTPS certificate (same file names) is served to new connections; a key that does not ' + 'match is refused'), async (ctx) => {
     const openssl = needBinary('openssl', 'openssl').use(ctx);
     const site = path.join(dir, 'tls');
     await fs.mkdir(site);

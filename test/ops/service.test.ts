@@ -38,7 +38,7 @@ function verify(analyze: string, file: string) {
 }
 
 describe('contrib/bootwire.service', () => {
-  it('says what the issue asks: an unprivileged user, the capability to bind low ports, SIGHUP on reload, a state directory', () => {
+  it(('says what the issue asks: an unprivileged user, the capability to bind low ports, SIGHUP on ' + 'reload, a state directory'), () => {
     const unit = readFileSync(UNIT, 'utf8');
     const keys = new Map<string, string[]>();
     for (const line of unit.split('\n')) {
@@ -92,7 +92,7 @@ describe('Dockerfile', () => {
 describe('serve --user', () => {
   const NOBODY = 65534;
 
-  it('binds a privileged port as root, then runs as nobody: DHCP leases still written, the control socket answers, SIGHUP rereads', async (ctx) => {
+  it(('binds a privileged port as root, then runs as nobody: DHCP leases still written, the control ' + 'socket answers, SIGHUP rereads'), async (ctx) => {
     requireRoot(ctx);
     const site = path.join(dir, 'user');
     await fs.mkdir(site);
@@ -137,7 +137,7 @@ describe('serve --user', () => {
     const config = await writeConfig(site, siteConfig(await freeUdpPort()));
     const r = await cli(['serve', '--config', config, '--user', 'nobody', '--workers', '0']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`bootwire: --user nobody: the leases directory ${site} is not writable by nobody (uid ${NOBODY}): give it to that user (chown) or choose another directory\n`);
+    expect(r.stderr).toBe((`bootwire: --user nobody: the leases directory ${site} is not writable by nobody (uid ${NOBODY}` + `): give it to that user (chown) or choose another directory\n`));
   });
 
   it('an unknown user is a usage error; run as root without --user it says once that it could', async (ctx) => {

@@ -74,13 +74,14 @@ describe('transfer records', () => {
     expect(bad.stderr).toBe('bootwire: --log-format must be json or pretty, got "xml"\n');
   });
 
-  it('floods of refused requests and DHCP messages are logged up to --log-rate; the rest are counted exactly', async () => {
+  it(('floods of refused requests and DHCP messages are logged up to --log-rate; the rest are counted ' + 'exactly'), async () => {
     const d = path.join(dir, 'flood');
     await fs.mkdir(d);
     await makeRoot(d);
     const relayPort = await freeUdpPort();
     const config = await writeConfig(d, siteConfig(relayPort));
-    // All 100 clients share 127.0.0.1: the per-address limits (64 at once, 200 requests/s) are lifted, they are not what this counts.
+    // All 100 clients share 127.0.0.1: the per-address limits (64 at once, 200 requests/s) are lifted, they are not
+    // what this counts.
     const s = await startServe(['--config', config, '--log-level', 'info', '--log-rate', '5', '--max-request-rate', '0', '--max-transfers-per-address', '1000'], ['tftp', 'dhcp']);
     const FLOOD = 1000;
     const PHONES = 30;

@@ -28,7 +28,7 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
   // reference/phones.md, "The Avaya upgrade-script language", "Example shape":
   const EXAMPLE = ['IF $MODEL4 SEQ 4610 GOTO 4610', 'GOTO GETSET', '# 4610', 'SET APPNAME a10d01b2_3.bin', '# GETSET', 'GET 46xxsettings.txt'].join('\n');
 
-  it('"IF $MODEL4 SEQ 4610 GOTO 4610 ... SET APPNAME a10d01b2_3.bin": a 4610 gets the application, then the settings', () => {
+  it(('"IF $MODEL4 SEQ 4610 GOTO 4610 ... SET APPNAME a10d01b2_3.bin": a 4610 gets the application, ' + 'then the settings'), () => {
     const m = findModel('4610')!;
     const r = run(EXAMPLE, D4600, scriptVariables(m, '00:04:0d:aa:bb:01'), { '46xxsettings.txt': 'SET SNTPSRVR 10.0.0.1\n' });
     expect(r.appName).toBe('a10d01b2_3.bin');
@@ -54,7 +54,7 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
   // The excerpt has no # GETAPP or # END label: "If no such statement exists, the rest of the file is ignored".
   const SAMPLE_4600 = 'IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP\nSET APPNAME REPLBOOT_V3.APP\nGOTO END\n';
 
-  it('"IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP": case-insensitive on the 4600; a missing label ignores the rest', () => {
+  it(('"IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP": case-insensitive on the 4600; a missing label ' + 'ignores the rest'), () => {
     const r = run(SAMPLE_4600, D4600, { BOOTNAME: '46xxcommon.v03' });
     expect(r.appName).toBeUndefined();
     expect(r.warnings).toEqual([{ file: 'upgrade.txt', line: 1, message: 'label "GETAPP" not found: the rest of upgrade.txt is ignored' }]);
@@ -66,7 +66,7 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
     expect(r.warnings.map((w) => w.line)).toEqual([3]);
   });
 
-  it('an unknown variable makes the IF line be ignored ("If no such name exists, the entire conditional is ignored")', () => {
+  it(('an unknown variable makes the IF line be ignored ("If no such name exists, the entire ' + 'conditional is ignored")'), () => {
     const r = run(SAMPLE_4600, D4600, {}); // BOOTNAME unknown to this phone
     expect(r.appName).toBe('REPLBOOT_V3.APP');
     expect(r.warnings[0]).toEqual({ file: 'upgrade.txt', line: 1, message: '$BOOTNAME is not a variable this phone can test: line ignored' });
@@ -236,7 +236,7 @@ describe('Avaya script lint', () => {
 
   it('reports a GOTO to a missing label at its line, and a comment that looks like the label', () => {
     expect(lint('IF $MODEL4 SEQ 4610 GOTO APP\nGOTO END\n#APP\nSET APPNAME a.bin\n# END\n')).toEqual([
-      '1 error: label "APP" is not defined: the phone ignores the rest of the file when it gets here (line 3 looks like it but is a comment: a label is "#", one space, one word)',
+      ('1 error: label "APP" is not defined: the phone ignores the rest of the file when it gets here ' + '(line 3 looks like it but is a comment: a label is "#", one space, one word)'),
     ]);
   });
 

@@ -73,7 +73,7 @@ describe('1200 provisioning file', () => {
     expect(fwDirective(f)!.serverIp).toBeUndefined();
   });
 
-  it('"The maximum length of a line item ... is 80 characters ... the remaining portion of the file ... is ignored"', () => {
+  it(('"The maximum length of a line item ... is 80 characters ... the remaining portion of the file ' + '... is ignored"'), () => {
     const f = parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\n# ${'x'.repeat(80)}\nFILENAME fw.bin\n`);
     expect(f.truncatedAt).toBe(3);
     expect(f.problems.map((p) => `${p.line} ${p.severity}: ${p.message}`)).toEqual([
@@ -83,7 +83,7 @@ describe('1200 provisioning file', () => {
   });
 
   it('reports missing VERSION, bad values, unknown keywords and sections with their lines', () => {
-    const f = parseSip1200Provisioning('FILENAME early.cfg\n[DEVICE_CONFIG]\nVERSION 12\nDOWNLOAD_MODE SOMETIMES\nFILENAME d.cfg\nPROTOCOL GOPHER\nCOLOR red\n[FOO]\nVERSION 000001\nFILENAME f\n[FW]\nFILENAME x.bin\n');
+    const f = parseSip1200Provisioning(('FILENAME early.cfg\n[DEVICE_CONFIG]\nVERSION 12\nDOWNLOAD_MODE SOMETIMES\nFILENAME ' + 'd.cfg\nPROTOCOL GOPHER\nCOLOR red\n[FOO]\nVERSION 000001\nFILENAME f\n[FW]\nFILENAME x.bin\n'));
     expect(f.problems.map((p) => `${p.line} ${p.severity}: ${p.message}`)).toEqual([
       '1 warning: FILENAME outside any section is ignored',
       '7 warning: unknown keyword COLOR',
@@ -182,7 +182,8 @@ describe('image header', () => {
     expect(img.readUInt32BE(124)).toBe(crc32(img.subarray(0, 124)));
     const r = verifyImage(img, { model: '440hd', family: 'audiocodes-400hd' });
     expect(r).toEqual({ ok: true, header: { ...fields, payloadLength: 5000, sha256: createHash('sha256').update(payload).digest() } });
-    expect(decodeImageHeader(img.subarray(0, IMAGE_HEADER_BYTES))).toEqual(r); // the header alone, as a phone reads it first
+    // the header alone, as a phone reads it first
+    expect(decodeImageHeader(img.subarray(0, IMAGE_HEADER_BYTES))).toEqual(r);
   });
 
   it('detects a truncated image, an extra byte, a flipped payload bit, a damaged header, a text-mode transfer', () => {

@@ -121,7 +121,7 @@ describe('bootwire init', () => {
     expect((await fs.readdir(empty)).length).toBe(exampleRootFiles().length);
   });
 
-  it('a failure while writing leaves nothing: no partial root, no temporary directory, an old root intact', async () => {
+  it(('a failure while writing leaves nothing: no partial root, no temporary directory, an old root ' + 'intact'), async () => {
     const failing = (after: number): Iterable<RootFile> => ({
       *[Symbol.iterator]() {
         let n = 0;
@@ -162,16 +162,19 @@ describe('bootwire check', () => {
     };
     await edit('46xxupgrade.scr', 'GOTO GETSET\n# APP1', 'GOTO GETSETT\n# APP1'); // line 5: label
     await edit('16xxupgrade.txt', 'IF $MODEL4 SEQ 1608 GOTO APP1', 'IF $MODEL4 SEQ 1608 GOTO'); // line 3: syntax
-    await edit('96xxupgrade.txt', 'SET APPNAME ha96xxua3_2_0_S.bin', 'SET APPNAME ha96xxua3_3_0_S.bin'); // line 7: missing image
+    // line 7: missing image
+    await edit('96xxupgrade.txt', 'SET APPNAME ha96xxua3_2_0_S.bin', 'SET APPNAME ha96xxua3_3_0_S.bin');
     await edit('96x1Supgrade.txt', 'GET 46xxsettings.txt', 'GET 46XXsettings.txt'); // line 9: missing GET
     await edit('46xxsettings.txt', '# END', '# END\n# LOOP\nSET X 1\nGOTO LOOP'); // line 21: loop
     await edit('1230SIP.cfg', 'FILENAME 12x0_device.cfg', 'FILENAME 1230_device.cfg'); // line 6: missing file
-    await edit('1220SIP.cfg', 'FILENAME SIP12x004.04.09.00.bin', 'FILENAME a10d01b2_3.bin'); // line 11: image of another model
+    // line 11: image of another model
+    await edit('1220SIP.cfg', 'FILENAME SIP12x004.04.09.00.bin', 'FILENAME a10d01b2_3.bin');
     await edit('420HD.cfg', 'system/type=420HD', 'system/type=440HD'); // line 3: cfg model
     await fs.copyFile(path.join(root, '420HD.img'), path.join(root, '440HD.img')); // header of another model
     const img = await fs.readFile(path.join(root, 'ha16xxua1_5_0.bin'));
     await fs.writeFile(path.join(root, 'ha16xxua1_5_0.bin'), img.subarray(0, img.length - 10)); // truncated
-    await edit('bootwire.json', '<MODEL>.img;<MODEL>.cfg', '<MODEL>.img;<MODEL>-site.cfg'); // option 160 names a missing file
+    // option 160 names a missing file
+    await edit('bootwire.json', '<MODEL>.img;<MODEL>.cfg', '<MODEL>.img;<MODEL>-site.cfg');
     const c = await checkRoot(root);
     expect(c.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([
       '1220SIP.cfg:11: [FW] FILENAME a10d01b2_3.bin (the 1220): image is for family avaya-4600, not avaya-1200-sip',
@@ -181,7 +184,7 @@ describe('bootwire check', () => {
       '440HD.img: the 440HD reads 440HD.img: image is for 420HD, not 440HD',
       '46xxsettings.txt:21: GOTO LOOP loops forever: nothing between the label and this line can leave the loop',
       '46xxupgrade.scr:5: label "GETSETT" is not defined: the phone ignores the rest of the file when it gets here',
-      '96x1Supgrade.txt:9: GET 46XXsettings.txt: 46XXsettings.txt is not in the root (46xxsettings.txt is: names are case-sensitive)',
+      ('96x1Supgrade.txt:9: GET 46XXsettings.txt: 46XXsettings.txt is not in the root (46xxsettings.txt ' + 'is: names are case-sensitive)'),
       '96xxupgrade.txt:7: SET APPNAME ha96xxua3_3_0_S.bin (the 9620): ha96xxua3_3_0_S.bin is not in the root',
       '96xxupgrade.txt:7: SET APPNAME ha96xxua3_3_0_S.bin (the 9640): ha96xxua3_3_0_S.bin is not in the root',
       'bootwire.json:40: option 160 for the 420HD: 420HD-site.cfg is not in the root',
@@ -231,7 +234,7 @@ describe('the check and init commands', () => {
   it('serve --config ROOT/bootwire.json serves the root (ports moved to 0 for the test)', async () => {
     const root = path.join(dir, 'served');
     await writeExampleRoot(root, { imageSize: SMALL });
-    const cfg = JSON.parse(await fs.readFile(path.join(root, 'bootwire.json'), 'utf8'));
+    const cfg = JSON.parse(await fs.readFile(path.join(root, 'bootwire.json'), 'utf8')) as Record<'tftp' | 'dhcp', { listen: string }>;
     cfg.tftp.listen = '127.0.0.1:0';
     cfg.dhcp.listen = '127.0.0.1:0';
     const cfgFile = path.join(root, 'bootwire.test.json');
@@ -269,7 +272,8 @@ describe('bootwire check on hostile roots', () => {
     for (const f of ['46xxupgrade.scr', '46xxsettings.txt', '1230SIP.cfg', '440HD.cfg', 'bootwire.json', '420HD.img']) {
       await fs.writeFile(path.join(root, f), junk(5000));
     }
-    await fs.writeFile(path.join(root, '96xxupgrade.txt'), `SET APPNAME ${'x'.repeat(2 << 20)}\n`); // over the 1 MiB a script may have
+    // over the 1 MiB a script may have
+    await fs.writeFile(path.join(root, '96xxupgrade.txt'), `SET APPNAME ${'x'.repeat(2 << 20)}\n`);
     const c = await checkRoot(root);
     const lines = c.diagnostics.map(formatDiagnostic);
     expect(lines).toContain('96xxupgrade.txt: 96xxupgrade.txt is over 1048576 bytes: not a script or settings file');

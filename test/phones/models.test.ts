@@ -85,7 +85,7 @@ describe('phone models against the manuals', () => {
     expect(p.script!.dialect.get).toBe('avaya-96xx');
   });
 
-  it('Avaya 9600 SIP: HTTP(S); 242 over 43 over siaddr; refuses an OFFER without a lease time; 96x1 script names', () => {
+  it(('Avaya 9600 SIP: HTTP(S); 242 over 43 over siaddr; refuses an OFFER without a lease time; 96x1 ' + 'script names'), () => {
     expect(m('9608').files.script).toBe('96x1Supgrade.txt');
     expect(m('9611').files.script).toBe('96x1Supgrade.txt');
     expect(m('9620').files).toMatchObject({ script: '96xxupgrade.txt', image: 'ha96xxua3_2_0_S.bin', imageVersion: '3.2.0' });
@@ -113,7 +113,7 @@ describe('phone models against the manuals', () => {
     expect(settingsFileFor(p, '00:17:65:fd:bf:1d')).toBe('SIP001765FDBF1D.cfg');
   });
 
-  it('AudioCodes 400HD: asks for 66/67/160; model name in 60 and 77; 160, then 66+67, then 43; by header version', () => {
+  it(('AudioCodes 400HD: asks for 66/67/160; model name in 60 and 77; 160, then 66+67, then 43; by ' + 'header version'), () => {
     const p = m('440HD');
     expect(p.dhcp.parameterRequestList).toEqual(expect.arrayContaining([66, 67, 160, 43]));
     expect(p.dhcp.vendorClass).toBe('440HD');

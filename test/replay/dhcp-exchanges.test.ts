@@ -71,7 +71,7 @@ describe('dhcpExchanges', () => {
 });
 
 describe('configFromReplies', () => {
-  it('makes one subnet from the replies: pool over the addresses given, each client its address, the options sent', () => {
+  it(('makes one subnet from the replies: pool over the addresses given, each client its address, the ' + 'options sent'), () => {
     const cfg = configFromReplies(dhcpExchanges(dora()).exchanges)!;
     expect(cfg.notes).toEqual(['option 3 differs between replies: the first value is configured']);
     expect(cfg.config).toEqual({
@@ -107,7 +107,7 @@ describe('configFromReplies', () => {
 });
 
 describe('rebuildRequest', () => {
-  it('sends the recorded message with a fresh xid through our relay, asking for the link of the recorded subnet', () => {
+  it(('sends the recorded message with a fresh xid through our relay, asking for the link of the ' + 'recorded subnet'), () => {
     const recorded = decoded(client(3, 0x11, MAC, [[50, ip('10.9.0.100')], [54, ip('10.9.0.1')], [82, Buffer.from([1, 3, 0x65, 0x74, 0x30])], [55, Buffer.from([1, 3])]]));
     const out = decoded(
       rebuildRequest(recorded, { xid: 0xabcdef01, giaddr: '127.0.0.1', link: '10.9.0.100', addressMap: new Map([['10.9.0.100', '10.9.0.101']]), serverId: '10.9.0.2' }),

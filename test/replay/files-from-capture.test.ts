@@ -84,7 +84,7 @@ describe('recordedTransfers', () => {
     expect(rebuild(gap)[0]!.damage).toEqual(['block 2 missing']);
   });
 
-  it('tells a refused request, a server that gave up midway, a client that gave up and an unanswered request apart', () => {
+  it(('tells a refused request, a server that gave up midway, a client that gave up and an unanswered ' + 'request apart'), () => {
     const refused = rebuild([dg(C, S69, rrq('missing')), dg(T, C, error(1, 'File not found'))])[0]!;
     expect(refused.status).toBe('refused');
     expect(refused.error).toMatchObject({ code: 1, message: 'File not found', by: 'server', afterBlocks: 0 });

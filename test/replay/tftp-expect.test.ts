@@ -6,7 +6,6 @@ import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from
 import { formatOutcome, formatReport, summarize } from '../../packages/bootwire/src/replay/report.js';
 import { BUILTIN_POLICY, expectedNegotiation, judgeTftp, placeInRoot, planTftp, replayRequest, sha256 } from '../../packages/bootwire/src/replay/tftp-expect.js';
 import { decodeTftp } from '../../packages/tftp/src/codec.js';
-import type { RequestPacket } from '../../packages/tftp/src/packet.js';
 import { ack, blocks, bytes, dg, error, oack, resetFrames, rrq, wrq } from './helpers.js';
 
 const S69 = '10.0.0.1:69';
@@ -25,7 +24,7 @@ const transfersOf = (ds: UdpDatagram[]) => recordedTransfers(trackTftp(ds));
 const req = (b: Buffer) => {
   const d = decodeTftp(b);
   if (!d.ok || (d.packet.opcode !== 1 && d.packet.opcode !== 2)) throw new Error('not a request');
-  return d.packet as RequestPacket;
+  return d.packet;
 };
 
 beforeEach(() => resetFrames());
@@ -49,13 +48,13 @@ describe('replayRequest and expectedNegotiation', () => {
     expect(replayRequest({ ...req(rrq('f')), mode: 'mail' })).toHaveProperty('unsupported');
   });
 
-  it("grants what bootwire's policy grants: blksize and windowsize capped, tsize the file's size (netascii-encoded in netascii)", () => {
+  it(("grants what bootwire's policy grants: blksize and windowsize capped, tsize the file's size " + "(netascii-encoded in netascii)"), () => {
     const file = Buffer.from('a\nb\n');
     const r = replayRequest(req(rrq('f', [{ name: 'blksize', value: '65464' }, { name: 'windowsize', value: '100' }, { name: 'tsize', value: '0' }])));
     if ('unsupported' in r) throw new Error('unexpected');
     expect(expectedNegotiation('read', r, file, { maxBlksize: 1468, maxWindowsize: 64 })).toEqual({ blksize: 1468, windowsize: 64, tsize: 4 });
     expect(expectedNegotiation('read', { ...r, mode: 'netascii' }, file, BUILTIN_POLICY)).toEqual({ blksize: 65464, windowsize: 64, tsize: 6 });
-    expect(expectedNegotiation('read', { ...r, blksize: undefined, windowsize: undefined, tsize: false } as never, file, BUILTIN_POLICY)).toEqual({ blksize: 512, windowsize: 1 });
+    expect(expectedNegotiation('read', { ...r, blksize: undefined, windowsize: undefined, tsize: false }, file, BUILTIN_POLICY)).toEqual({ blksize: 512, windowsize: 1 });
   });
 });
 

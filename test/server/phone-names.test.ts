@@ -76,7 +76,7 @@ const PHONES = [
 ];
 
 describe('names per phone, DHCP in the same process', () => {
-  it('relayed DORA, then TFTP and HTTP from the leased address: {mac}, {MAC}, {model}, a directory per MAC, records with the phone', async () => {
+  it(('relayed DORA, then TFTP and HTTP from the leased address: {mac}, {MAC}, {model}, a directory ' + 'per MAC, records with the phone'), async () => {
     const root = path.join(dir, 'root');
     await fs.mkdir(root, { recursive: true });
     // The 400HD's own directory: its settings differ; everything else comes from the root.

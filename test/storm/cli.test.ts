@@ -89,7 +89,7 @@ describe('bootwire storm against bootwire on loopback', () => {
     expect(j.faults[counter]).toBeGreaterThan(0);
     expect(j.faults.dropped).toBe(0);
     expect(j.faults[counter === 'duplicated' ? 'reordered' : 'duplicated']).toBe(0);
-    console.log(`storm 40 phones ${flag} 5%: ${j.faults[counter]} datagrams ${counter}, retransmits ${j.retransmits}, wall ${j.wallSeconds} s`);
+    console.log((`storm 40 phones ${flag} 5%: ${j.faults[counter]} datagrams ${counter}, retransmits ` + `${j.retransmits}, wall ${j.wallSeconds} s`));
   });
 
   it('--report FILE: one self-contained HTML page with Chart.js and the run\'s data', async () => {

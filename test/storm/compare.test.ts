@@ -39,7 +39,7 @@ describe('bootwire storm --compare', () => {
       expect(run.serverCpuSeconds, run.server).toBeGreaterThan(0);
       expect(run.serverPeakRssBytes, run.server).toBeGreaterThan(0);
     }
-    console.log(`storm --compare 20 phones (${r.seconds} s): ${runs.map((x) => `${x.server} wall ${x.wallSeconds} s cpu ${x.serverCpuSeconds} s`).join('; ')}`);
+    console.log((`storm --compare 20 phones (${r.seconds} s): ` + `${runs.map((x) => `${x.server} wall ${x.wallSeconds} s cpu ${x.serverCpuSeconds} s`).join('; ')}`));
     // Every namespace and control group the comparison made is gone (others' are not ours to judge).
     expect(ourNamespaces().filter((n) => !before.ns.includes(n))).toEqual([]);
     expect(ourCgroups().filter((n) => !before.cg.includes(n))).toEqual([]);
@@ -54,11 +54,11 @@ describe('CpuGroup', () => {
     try {
       // The shell waits for a line, then leaves a busy child behind (as a daemon's fork would) and exits:
       // the child's CPU reaches no parent's cutime.
-      const busy = `${JSON.stringify(process.execPath)} -e "const t=process.cpuUsage();while(process.cpuUsage(t).user<300000);"`;
+      const busy = (`${JSON.stringify(process.execPath)} -e "const ` + `t=process.cpuUsage();while(process.cpuUsage(t).user<300000);"`);
       const sh = spawn('sh', ['-c', `read go; (${busy} &) ; exit 0`], { stdio: ['pipe', 'ignore', 'ignore'] });
       expect(group.add(sh.pid!)).toBe(true);
       expect(group.cpuSeconds()).toBeLessThan(0.3);
-      sh.stdin!.end('go\n');
+      sh.stdin.end('go\n');
       await new Promise((r) => sh.once('exit', r));
       // Wait until the group is empty: the orphan has done its 0.3 s of CPU and exited.
       const procs = `${group.dir}/cgroup.procs`;

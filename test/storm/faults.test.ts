@@ -19,7 +19,7 @@ describe.concurrent('bootwire storm with faults', () => {
     expect(j.faults.dropped).toBeGreaterThan(0);
     expect([j.faults.duplicated, j.faults.reordered]).toEqual([0, 0]);
     expect(j.retransmits).toBeGreaterThan(0);
-    console.log(`storm 20 phones --loss 5%: ${j.faults.dropped} dropped, ${j.retransmits} retransmits, wall ${j.wallSeconds} s, boot p50 ${j.bootSeconds.p50} s max ${j.bootSeconds.max} s (process ${r.seconds} s)`);
+    console.log((`storm 20 phones --loss 5%: ${j.faults.dropped} dropped, ${j.retransmits} retransmits, wall ` + `${j.wallSeconds} s, boot p50 ${j.bootSeconds.p50} s max ${j.bootSeconds.max} s (process ` + `${r.seconds} s)`));
   });
 
   // Nothing listens on port 1. Each phone's first request times out after the TFTP client's back-off:

@@ -85,7 +85,7 @@ async function phoneFetch(port: number, filename: string, o: Partial<TftpClientO
 }
 
 describe('a client timeout of 255 s and a transfer that never ends', () => {
-  it('timeout=255 is declined (the server keeps its own), so 60 such requests cannot hold the cap; a phone is served', async () => {
+  it(('timeout=255 is declined (the server keeps its own), so 60 such requests cannot hold the cap; a ' + 'phone is served'), async () => {
     const { server, port } = await start({ maxTransfers: 20 });
     const flood = await open('127.0.0.2', 60);
     for (const s of flood) s.send(rrq('img.bin', { blksize: '1024', timeout: '255' }), port);
@@ -131,7 +131,7 @@ describe('a client timeout of 255 s and a transfer that never ends', () => {
 });
 
 describe('a flood of RRQs', () => {
-  it('from many ports of one address: it holds at most its share, its oldest idle transfers are reclaimed, a phone is served at once', async () => {
+  it(('from many ports of one address: it holds at most its share, its oldest idle transfers are ' + 'reclaimed, a phone is served at once'), async () => {
     const { server, port } = await start({ maxTransfers: 60, maxTransfersPerAddress: 30 });
     const flood = await open('127.0.0.2', 300);
     // Its first 30 requests fill its share; once they run (each has sent its DATA 1), the rest follow.
@@ -199,7 +199,7 @@ describe('a flood of RRQs', () => {
     // What the server sent: first sends plus every resend, counted by the transfers themselves.
     const sent = records.reduce((n, r) => n + r.bytes + r.retransmits * 65464, 0);
     expect(records.length).toBe(20);
-    console.log(`20 x (blksize 65464, windowsize 64, ACK 0, silence), --retries 3: ${sent} bytes sent, ${(sent / 20 / 1e6).toFixed(2)} MB a request`);
+    console.log((`20 x (blksize 65464, windowsize 64, ACK 0, silence), --retries 3: ${sent} bytes sent, ` + `${(sent / 20 / 1e6).toFixed(2)} MB a request`));
     // Per client at most two 512 KiB windows and one block on each later retry: 1.2 MB, not the
     // issue's 6 x 4 MB. In all, 24 MB for 20 requests instead of 500. One more block each: on a loaded
     // machine an OACK can be resent before its ACK 0 is read, and `retransmits` counts it as a block.

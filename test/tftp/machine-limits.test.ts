@@ -144,7 +144,7 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
     return { out, s, dataBytes };
   }
 
-  it('blksize 65464, windowsize 64, one ACK 0, then silence: two windows of the byte cap, then one block per retry', () => {
+  it(('blksize 65464, windowsize 64, one ACK 0, then silence: two windows of the byte cap, then one ' + 'block per retry'), () => {
     const cap = 512 * 1024;
     const { dataBytes, s } = silentAfterAck0({ maxUnackedBytes: cap });
     // 8 blocks of 65464 fit in 512 KiB: sent, resent once, then one block on each of the 4 other retries.

@@ -49,7 +49,7 @@ describe('transfers in the worker pool', () => {
     }
   });
 
-  it('a worker that dies loses only its transfers, which get an ERROR; the pool replaces it and serving goes on', async () => {
+  it(('a worker that dies loses only its transfers, which get an ERROR; the pool replaces it and ' + 'serving goes on'), async () => {
     const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, workers: 2, timeoutMs: 3000 });
     const port = server.address().port;
     try {

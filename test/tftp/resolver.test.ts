@@ -66,7 +66,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     workers = w;
   });
 
-  it('bytes: a slice of Node\'s buffer pool, a view deep in a big buffer, a SharedArrayBuffer view: exactly the view', async () => {
+  it(('bytes: a slice of Node\'s buffer pool, a view deep in a big buffer, a SharedArrayBuffer view: ' + 'exactly the view'), async () => {
     const slice = poolSlice('SET SIP_CONTROLLER_LIST 10.0.0.1\nSET TIMEZONE Europe/Paris\n'.repeat(2));
     const big = randomBytes(1 << 20);
     const deep = new Uint8Array(big.buffer, big.byteOffset + 123_457, 200_000);
@@ -99,7 +99,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     expect(data.toString()).toBe(slice.toString());
   });
 
-  it('stream: read whole (tsize known), bounded; a stream that fails, lies about its size or runs past the limit is ERROR 0', async () => {
+  it(('stream: read whole (tsize known), bounded; a stream that fails, lies about its size or runs ' + 'past the limit is ERROR 0'), async () => {
     const chunks = Array.from({ length: 40 }, () => randomBytes(2500 + Math.floor(Math.random() * 100)));
     const whole = Buffer.concat(chunks);
     async function* gen(fail = false) {
@@ -141,7 +141,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     expect(ends.filter((r) => !r.ok).map((r) => r.error)).toEqual(['liar', 'fails', 'strings'].map((n) => ({ code: 0, message: `cannot read "${n}"`, by: 'local' })));
   });
 
-  it('refusals: not-found ERROR 1, forbidden ERROR 2, invalid ERROR 4, with the message given or a default', async () => {
+  it(('refusals: not-found ERROR 1, forbidden ERROR 2, invalid ERROR 4, with the message given or a ' + 'default'), async () => {
     const { port, ends } = await start({
       resolver: (req): Resolution => {
         if (req.name === 'gone') return { kind: 'refusal', reason: 'not-found', message: 'no such phone' };
@@ -161,7 +161,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     expect(ends.map((r) => [r.name, r.ok, r.bytes, r.error?.code])).toEqual(cases.map(([n, c]) => [n, false, 0, c]));
   });
 
-  it('a resolver that throws, rejects, hangs or returns garbage: ERROR 0 to that client, the others served meanwhile', async () => {
+  it(('a resolver that throws, rejects, hangs or returns garbage: ERROR 0 to that client, the others ' + 'served meanwhile'), async () => {
     const good = poolSlice('good content\n');
     const { resolver, hung } = faultyResolver(good, {
       null: () => null,
@@ -229,7 +229,7 @@ for (const w of [2, 0]) describe(`TFTP resolver, ${w ? `${w} transfer workers` :
     expect(byName('missing.cfg').file).toBeUndefined();
   });
 
-  it('the root resolver with name rules: lowercase, remap, a directory per client; uploads follow the P rules', async () => {
+  it(('the root resolver with name rules: lowercase, remap, a directory per client; uploads follow the ' + 'P rules'), async () => {
     const dir = await fs.mkdtemp(path.join(root, 'names-'));
     await fs.mkdir(path.join(dir, '127.0.0.1'));
     await fs.mkdir(path.join(dir, 'up'));

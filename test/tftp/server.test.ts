@@ -172,7 +172,7 @@ for (const w of [2, 0]) describe(`TFTP server on loopback, ${w ? `${w} transfer 
     for (const s of [a, b, c]) s.close();
   });
 
-  it('all transfers of one file share one in-memory copy; a replaced file serves new bytes to new requests only', async () => {
+  it(('all transfers of one file share one in-memory copy; a replaced file serves new bytes to new ' + 'requests only'), async () => {
     const name = 'swap.bin';
     const v1 = randomBytes(30_000);
     const v2 = randomBytes(31_000);

@@ -102,7 +102,6 @@ export function simulate(o: SimOptions): SimResult {
   const counts: Record<string, number> = {};
   const chunks: Buffer[] = [];
   let server: TftpSender | TftpReceiver | undefined;
-  let lastBlockAbs = -1; // absolute number of the final block, once known
 
   const kindOf = (p: TftpPacket, from: Side): string => {
     const name = OPCODE_NAMES[p.opcode]!;
@@ -168,9 +167,18 @@ export function simulate(o: SimOptions): SimResult {
   const pairs: OptionPair[] = [];
   const requested: KnownOptions = {};
   const r = o.request ?? {};
-  if (r.blksize !== undefined) (pairs.push({ name: 'blksize', value: String(r.blksize) }), (requested.blksize = r.blksize));
-  if (r.windowsize !== undefined) (pairs.push({ name: 'windowsize', value: String(r.windowsize) }), (requested.windowsize = r.windowsize));
-  if (r.timeout !== undefined) (pairs.push({ name: 'timeout', value: String(r.timeout) }), (requested.timeout = r.timeout));
+  if (r.blksize !== undefined) {
+    pairs.push({ name: 'blksize', value: String(r.blksize) });
+    requested.blksize = r.blksize;
+  }
+  if (r.windowsize !== undefined) {
+    pairs.push({ name: 'windowsize', value: String(r.windowsize) });
+    requested.windowsize = r.windowsize;
+  }
+  if (r.timeout !== undefined) {
+    pairs.push({ name: 'timeout', value: String(r.timeout) });
+    requested.timeout = r.timeout;
+  }
   const uploadSource = o.direction === 'upload' ? makeSource() : undefined;
   if (r.tsize) {
     const t = o.direction === 'download' ? 0 : uploadSource!.size;
@@ -242,7 +250,6 @@ export function simulate(o: SimOptions): SimResult {
     }
   }
   if (decoder) chunks.push(decoder.end());
-  void lastBlockAbs;
   return { client, server, delivered: Buffer.concat(chunks), log, time: now, sent: counts, writtenAt, maxQueuedWrites };
 }
 

@@ -85,7 +85,7 @@ describe('a disk that fills: 1 MiB into a 500 KiB tmpfs', () => {
     await fs.writeFile(local, randomBytes(1024 * 1024));
     for (const options of [[], ['--option', 'blksize 1428', '--option', 'windowsize 16']]) {
       const r = await run(atftp, [...options, '--put', '-l', local, '-r', 'big.bin', '127.0.0.1', String(port)], { timeoutMs: 60_000 });
-      expect(r.code, `${r.stdout}${r.stderr}`).not.toBe(0);
+      expect(r.code, r.stdout.toString() + r.stderr.toString()).not.toBe(0);
       expect(r.stderr).toMatch(/disk full or allocation exceeded/);
       await server.idle();
       expect(await fs.readdir(disk.dir)).toEqual([]);
@@ -224,7 +224,7 @@ describe('a slow disk', () => {
 });
 
 describe('any other write error', () => {
-  it('is ERROR 0 with a short message naming the request; the temporary file is removed; the record says so', async () => {
+  it(('is ERROR 0 with a short message naming the request; the temporary file is removed; the record ' + 'says so'), async () => {
     const root = await freshRoot('eio');
     const { server, port, records } = await serve(root);
     let n = 0;

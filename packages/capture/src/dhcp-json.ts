@@ -122,5 +122,6 @@ export function toJson(v: unknown): Json {
     }
     return out;
   }
-  return String(v);
+  // A symbol or a function: never in a codec's value, named rather than printed.
+  return typeof v === 'symbol' ? v.toString() : `[${typeof v}]`;
 }

@@ -60,7 +60,8 @@ export function decodeLink(linktype: number, data: Buffer): LinkResult {
       let family = linktype === LinkType.LOOP ? data.readUInt32BE(0) : data.readUInt32LE(0);
       if (family & 0xffff0000) family = data.readUInt32BE(0);
       if (family === 2) return ip(4, data, 4, undefined);
-      if (family === 24 || family === 28 || family === 30) return ip(6, data, 4, undefined); // AF_INET6 on Net/OpenBSD, FreeBSD, macOS
+      // AF_INET6 on Net/OpenBSD, FreeBSD, macOS
+      if (family === 24 || family === 28 || family === 30) return ip(6, data, 4, undefined);
       return OTHER;
     }
     case LinkType.RAW:

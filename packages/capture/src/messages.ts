@@ -175,7 +175,7 @@ function isoTime(t: number): string {
 /** describeDhcp's line, rebuilt from the JSON so the human and JSON outputs cannot disagree. */
 function describeDhcpJson(j: DhcpJson): string {
   const type = j.options.find((o) => o.code === 53)?.value;
-  const kind = typeof type === 'string' ? type : type !== undefined ? `type-${String(type)}` : j.bootp ? (j.op === 1 ? 'BOOTREQUEST' : 'BOOTREPLY') : 'DHCP';
+  const kind = typeof type === 'string' ? type : type !== undefined ? `type-${JSON.stringify(type)}` : j.bootp ? (j.op === 1 ? 'BOOTREQUEST' : 'BOOTREPLY') : 'DHCP';
   const parts = [`${kind} xid=${j.xid} chaddr=${j.chaddr}`];
   for (const f of ['ciaddr', 'yiaddr', 'siaddr', 'giaddr'] as const) if (j[f] !== '0.0.0.0') parts.push(`${f}=${j[f]}`);
   if (j.file) parts.push(`file=${JSON.stringify(j.file)}`);

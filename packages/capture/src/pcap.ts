@@ -71,7 +71,8 @@ function recordError(frame: number, at: number, total: number, caplen: number | 
 }
 
 // Thrown out of a pcap-parser listener to stop it at a record we will not believe.
-const STOP = Symbol('stop');
+/** Thrown from the parser's callbacks to stop it; told from the parser's own errors by identity. */
+const STOP = new Error('stop');
 
 /** The error for the record at `at` when `max` records have been read (ReadOptions.maxRecords). */
 export function tooManyRecords(max: number, at: number): CaptureError {

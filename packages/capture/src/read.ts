@@ -20,7 +20,10 @@ export interface ReadOptions {
    * synthetic ones of repeated packets about 60). Default 200.
    */
   maxGunzipRatio?: number;
-  /** Records read at most; past it the read stops with a `limit` error. Default 5,000,000 (about 1.1 GB of record objects). */
+  /**
+   * Records read at most; past it the read stops with a `limit` error. Default 5,000,000 (about 1.1 GB of record
+   * objects).
+   */
   maxRecords?: number;
 }
 
@@ -69,8 +72,8 @@ export function readCapture(bytes: Buffer, options: ReadOptions = {}): CaptureRe
     // Refused whole: what was inflated so far is a prefix of a bomb, or of a capture too big to hold.
     const why =
       z.over >= maxBytes
-        ? `inflates to more than ${maxBytes} bytes (the maxGunzipBytes bound): refused; gunzip the file first to read it`
-        : `inflates to more than ${z.over} bytes, over ${ratio} times its ${bytes.length} compressed bytes: refused as a compression bomb (the maxGunzipRatio bound)`;
+        ? (`inflates to more than ${maxBytes} bytes (the maxGunzipBytes bound): refused; gunzip the file ` + `first to read it`)
+        : (`inflates to more than ${z.over} bytes, over ${ratio} times its ${bytes.length} compressed ` + `bytes: refused as a compression bomb (the maxGunzipRatio bound)`);
     return { format: z.format ?? 'unknown', gzip: true, records: [], error: { kind: 'gzip', message: `gzip: ${why}`, offset: 0 } };
   }
   const inner = readPlain(z.data, true, maxRecords);

@@ -258,7 +258,10 @@ export class Reassembler {
     return { data, next: set.next, fragments: parts.map((p) => p.frame) };
   }
 
-  /** A set past a per-datagram bound: warned about once, then kept empty until its deadline so its other fragments are dropped. */
+  /**
+   * A set past a per-datagram bound: warned about once, then kept empty until its deadline so its other fragments are
+   * dropped.
+   */
   private bound(set: FragmentSet, reason: string): undefined {
     this.report(set, `dropped, ${reason}`);
     this.stats.droppedByLimits++;

@@ -184,7 +184,7 @@ export function looseRequest(b: Buffer): RequestPacket | undefined {
     options.push({ name, key: name.replace(/[A-Z]+/g, (x) => x.toLowerCase()), value: b.toString('utf8', nameEnd + 1, valueEnd) });
     at = valueEnd + 1;
   }
-  return { opcode: b[1] as typeof Opcode.RRQ | typeof Opcode.WRQ, filename: b.toString('utf8', 2, fileEnd), mode: mode as TransferMode, options, known: {} };
+  return { opcode: b[1], filename: b.toString('utf8', 2, fileEnd), mode: mode as TransferMode, options, known: {} };
 }
 
 /** The TFTP datagrams of a capture, with their conversations, in capture order. */

@@ -117,7 +117,7 @@ class UdpScanner {
     const ihl = (b0 & 0x0f) * 4;
     const total = buf.readUInt16BE(2);
     if (ihl < 20) return this.warn(ctx, `IPv4 header length ${ihl}`);
-    if (total < ihl) return this.warn(ctx, `IPv4 total length ${total} is less than its header length ${ihl}${total === 0 ? ' (segmentation offload?)' : ''}`);
+    if (total < ihl) return this.warn(ctx, (`IPv4 total length ${total} is less than its header length ${ihl}` + `${total === 0 ? ' (segmentation offload?)' : ''}`));
     const cut = total > buf.length;
     if (cut && !ctx.cut) return this.warn(ctx, `IPv4 total length ${total} exceeds the ${buf.length} bytes in the frame`);
     if (buf.length < ihl) return this.warn(ctx, 'IPv4 header cut by the capture');

@@ -26,7 +26,7 @@ const safe = (name: string) => name.replace(/[\r\n]/g, '?');
 
 export function formatList(entries: readonly ListEntry[], nowMs: number): string {
   return entries
-    .map((e) => `${e.directory ? 'drwxr-xr-x' : '-rw-r--r--'} 1 ftp ftp ${String(e.size).padStart(12)} ${lsTime(e.mtimeMs, nowMs)} ${safe(e.name)}\r\n`)
+    .map((e) => (`${e.directory ? 'drwxr-xr-x' : '-rw-r--r--'} 1 ftp ftp ${String(e.size).padStart(12)} ` + `${lsTime(e.mtimeMs, nowMs)} ${safe(e.name)}\r\n`))
     .join('');
 }
 

@@ -91,7 +91,7 @@ const quotePath = (p: string) => `"${p.replace(/"/g, '""')}"`;
 export function mdtmTime(ms: number): string {
   const d = new Date(ms);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  return (`${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}` + `${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`);
 }
 
 const failureReply = (f: LookupFailure): string =>
@@ -146,7 +146,7 @@ export class FtpSession {
       case 'NOOP':
         return say(200, 'NOOP ok.');
       case 'HELP':
-        return say(214, 'Commands: USER PASS SYST FEAT PWD CWD CDUP TYPE MODE STRU SIZE MDTM REST PASV EPSV PORT EPRT RETR LIST NLST NOOP ABOR QUIT\nHelp OK.');
+        return say(214, ('Commands: USER PASS SYST FEAT PWD CWD CDUP TYPE MODE STRU SIZE MDTM REST PASV EPSV PORT EPRT ' + 'RETR LIST NLST NOOP ABOR QUIT\nHelp OK.'));
       case 'AUTH':
       case 'PBSZ':
       case 'PROT':
@@ -227,7 +227,7 @@ export class FtpSession {
       case 'ABOR':
         return { kind: 'abort' };
       case 'STAT':
-        return arg.trim() === '' ? say(211, `bootwire FTP server status:\nLogged in as ${this.user}\nTYPE: ${this.binary ? 'BINARY' : 'ASCII'}\nEnd of status`) : say(502, 'STAT of a path is not offered: use LIST.');
+        return arg.trim() === '' ? say(211, (`bootwire FTP server status:\nLogged in as ${this.user}\nTYPE: ` + `${this.binary ? 'BINARY' : 'ASCII'}\nEnd of status`)) : say(502, 'STAT of a path is not offered: use LIST.');
       default:
         return say(502, 'Command not implemented.');
     }

@@ -57,7 +57,6 @@ export function backupTargetOf(target: string, prefixes: readonly string[]): Bac
   } catch {
     return { ok: false, area, status: 400, reason: 'malformed %-escape' };
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return { ok: false, area, status: 400, reason: 'NUL or control character in the name' };
   if (Buffer.byteLength(name, 'utf8') > BACKUP_NAME_MAX) return { ok: false, area, status: 400, reason: `name longer than ${BACKUP_NAME_MAX} bytes` };
   if (name.includes('/') || name.includes('\\')) return { ok: false, area, status: 403, reason: 'a backup name is one path segment' };

@@ -91,7 +91,9 @@ export class HttpBackupStore implements HttpBackupHook {
     this.realm = realm.replace(/["\\]/g, '');
   }
 
-  /** Checks every area (prefix well-formed and unique, directory existing and writable). Throws with a one-line message. */
+  /**
+   * Checks every area (prefix well-formed and unique, directory existing and writable). Throws with a one-line message.
+   */
   static async open(o: HttpBackupOptions): Promise<HttpBackupStore> {
     const areas: Area[] = [];
     for (const a of o.areas) {

@@ -120,7 +120,9 @@ export interface HttpServerStats {
 
 export const ALLOW = 'GET, HEAD';
 
-/** What a reload may change: the root or resolver, the caps, the HTTPS certificate and key (not the listen addresses). */
+/**
+ * What a reload may change: the root or resolver, the caps, the HTTPS certificate and key (not the listen addresses).
+ */
 export type HttpReconfigureOptions = Pick<HttpServerOptions, 'root' | 'resolver' | 'http' | 'https' | 'maxConnections' | 'maxConnectionsPerClient'>;
 
 /** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */

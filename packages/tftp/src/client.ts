@@ -146,7 +146,7 @@ export async function tftpGet(o: TftpClientOptions, onData: (chunk: Buffer) => v
       ...(o.dallyMs !== undefined ? { dallyMs: o.dallyMs } : {}),
       ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
     });
-    t.start(m);
+    void t.start(m); // its outcome (never a rejection) is read from t.settled below
     // Return at the final block; the socket stays open (not keeping the process alive) while the
     // receiver dallies to answer a resent final DATA.
     const { result } = await t.settled;
@@ -183,7 +183,8 @@ export async function tftpGetBuffer(o: TftpClientOptions): Promise<{ data: Buffe
 export async function tftpGetFile(o: TftpClientOptions, outPath: string, overwrite = true): Promise<TftpTransferInfo> {
   const file = await AtomicFile.create(outPath, { overwrite });
   try {
-    const info = await tftpGet(o, (c) => file.write(c));
+    // A failed write is kept by the file (its promise is marked handled) and rejects commit() below.
+    const info = await tftpGet(o, (c) => void file.write(c));
     await file.commit();
     return info;
   } catch (e) {

@@ -57,7 +57,10 @@ export class NetasciiEncoder {
 export class NetasciiDecoder {
   private pendingCr = false;
 
-  /** Decodes one block. Returns a new buffer (decoding shrinks, so it could be done in place, but the input is a view of a datagram we do not own). */
+  /**
+   * Decodes one block. Returns a new buffer (decoding shrinks, so it could be done in place, but the input is a view of
+   * a datagram we do not own).
+   */
   push(chunk: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(chunk.length + 1);
     let w = 0;

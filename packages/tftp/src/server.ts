@@ -249,7 +249,10 @@ export class TftpServer extends EventEmitter {
     socket.on('error', (e) => this.warn('socket-error', `socket error: ${e.message}`));
   }
 
-  /** The root's real path (uploads, and the default resolver); undefined when only a resolver serves. A reload may change it. */
+  /**
+   * The root's real path (uploads, and the default resolver); undefined when only a resolver serves. A reload may
+   * change it.
+   */
   get rootReal(): string | undefined {
     return this.root;
   }
@@ -300,7 +303,7 @@ export class TftpServer extends EventEmitter {
         socket = await bindRequestSocket(host, port);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new Error(`cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`);
+        throw new Error((`cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}` + `${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`));
       }
     }
     const opts = limitsOf(options, host);
@@ -557,7 +560,7 @@ export class TftpServer extends EventEmitter {
         id,
         peer: from,
         host: this.opts.host,
-        bytes: content.bytes.buffer as SharedArrayBuffer | ArrayBuffer,
+        bytes: content.bytes.buffer,
         offset: content.bytes.byteOffset,
         size,
         mode: netascii ? 'netascii' : 'octet',
@@ -767,7 +770,7 @@ export class TftpServer extends EventEmitter {
     if (this.closing) return;
     this.closing = true;
     this.socket.close();
-    const all = () => Promise.allSettled([...this.active.values()].map((a) => a.done));
+    const all = () => Promise.allSettled([...this.active.values()].flatMap((a) => (a.done ? [a.done] : [])));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([all(), graceOver]);

@@ -37,8 +37,9 @@ export interface UdpTransferOptions {
 
 export interface UdpTransferOutcome {
   result: TransferResult;
-  /** Packets that were not valid TFTP, or came from another TID. */
+  /** Packets from the peer that were not valid TFTP. */
   malformed: number;
+  /** Packets from another address:port than the peer's (answered with ERROR 5, unless ERRORs themselves). */
   foreignTid: number;
 }
 
@@ -131,7 +132,7 @@ export class UdpTransfer implements TransferEffects {
 
   private readonly fromPeer = (msg: Buffer | null): void => {
     const f = this.opts.faults;
-    if (f) f.apply(() => this.machine.state !== 'done' && this.receive(msg));
+    if (f) f.apply(() => this.receive(msg)); // receive() drops what arrives once the transfer is done
     else this.receive(msg);
   };
 
@@ -177,10 +178,10 @@ export class UdpTransfer implements TransferEffects {
       this.finish();
       return;
     }
-    // Re-arm only when the deadline moved earlier than the pending timer; a later deadline is picked
-    // up when the timer fires (tick is a no-op before the deadline). This keeps timer churn off the
-    // per-packet path.
-    if (m.deadline < this.timerAt || (!this.timer && m.deadline !== Infinity)) {
+    // Re-arm only when the deadline moved earlier than the pending timer (timerAt is Infinity when none
+    // is pending); a later deadline is picked up when the timer fires (tick is a no-op before the
+    // deadline). This keeps timer churn off the per-packet path.
+    if (m.deadline < this.timerAt) {
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = m.deadline;
       this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(m.deadline - this.now())));

@@ -49,7 +49,7 @@ export async function boot(flags: BootFlags): Promise<void> {
       throw new UsageError((e as Error).message);
     }
     for (const s of servers) {
-      if (!model.protocols.order.includes(s.protocol)) throw new UsageError(`--server ${flags.server}: the ${model.name} does not fetch files over ${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`);
+      if (!model.protocols.order.includes(s.protocol)) throw new UsageError((`--server ${flags.server}: the ${model.name} does not fetch files over ` + `${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`));
     }
   }
   const backupCredentials = flags.backupUser !== undefined ? parseCredential(flags.backupUser) : undefined;
@@ -91,7 +91,7 @@ export function timeline(r: BootReport): string {
   for (const p of r.phases) {
     const what = (p.phase === 'dhcp' ? `lease ${p.file || '-'}` : (p.url ?? p.file)).padEnd(w);
     lines.push(
-      `  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ${String(Math.round(p.ms)).padStart(7)} ms${p.retransmits ? `  ${p.retransmits} retransmits` : ''}${p.ok ? '' : p.skipped ? `  skipped: ${p.error}` : `  FAILED: ${p.error}`}`,
+      (`  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ` + `${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ` + `${String(Math.round(p.ms)).padStart(7)} ms` + `${p.retransmits ? `  ${p.retransmits} retransmits` : ''}` + `${p.ok ? '' : p.skipped ? `  skipped: ${p.error}` : `  FAILED: ${p.error}`}`),
     );
   }
   lines.push(`  image: ${r.imageDownloaded ? 'downloaded' : 'not downloaded'}${r.imageDecision ? ` (${r.imageDecision})` : ''}`);

@@ -38,12 +38,12 @@ export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   const bounded = fragments?.droppedByLimits ?? 0;
   if (bounded > 0) {
     const s = bounded === 1 ? '' : 's';
-    const bounds = `${DEFAULT_MAX_FRAGMENTS} fragments or ${MAX_SET_BYTES} bytes per datagram, 1024 datagrams or 16 MiB at once`;
-    process.stderr.write(`bootwire: ${file}: ${bounded} fragmented datagram${s} not reassembled: over the reassembly bounds (${bounds})${flags.warnings ? '' : '; --warnings lists them'}\n`);
+    const bounds = (`${DEFAULT_MAX_FRAGMENTS} fragments or ${MAX_SET_BYTES} bytes per datagram, 1024 datagrams or 16 ` + `MiB at once`);
+    process.stderr.write((`bootwire: ${file}: ${bounded} fragmented datagram${s} not reassembled: over the reassembly ` + `bounds (${bounds})${flags.warnings ? '' : '; --warnings lists them'}\n`));
   }
   if (capture.error) {
     const e = capture.error;
-    fail(`${file}: capture ${e.kind} at byte offset ${e.offset}: ${e.message} (${capture.records.length} records read before it)`);
+    fail((`${file}: capture ${e.kind} at byte offset ${e.offset}: ${e.message} (${capture.records.length}` + ` records read before it)`));
   }
 }
 

@@ -79,5 +79,5 @@ export async function put(file: string, url: string, f: ClientFlags): Promise<vo
 
 function summary(bytes: number, started: number, tsize?: number): string {
   const s = (performance.now() - started) / 1000;
-  return `${bytes} bytes in ${s.toFixed(3)} s (${((bytes / 1048576) / Math.max(s, 1e-6)).toFixed(1)} MiB/s)${tsize !== undefined ? `, tsize ${tsize}` : ''}\n`;
+  return (`${bytes} bytes in ${s.toFixed(3)} s (${((bytes / 1048576) / Math.max(s, 1e-6)).toFixed(1)}` + ` MiB/s)${tsize !== undefined ? `, tsize ${tsize}` : ''}\n`);
 }

@@ -74,7 +74,7 @@ function openFile(file: string): SqliteLeaseStore {
     return new SqliteLeaseStore(file);
   } catch (e) {
     const m = (e as Error).message;
-    if (/another process holds it/.test(m)) throw new LeasesError(`${file} is held by another process whose control socket does not answer (a bootwire serve older than this one, or one without a control socket): ${m}`);
+    if (/another process holds it/.test(m)) throw new LeasesError((`${file} is held by another process whose control socket does not answer (a bootwire serve older ` + `than this one, or one without a control socket): ${m}`));
     throw new LeasesError(m);
   }
 }
@@ -122,7 +122,7 @@ export async function listLeases(flags: LeasesFlags): Promise<void> {
     return;
   }
   process.stdout.write(table(leases, now));
-  process.stderr.write(`${leases.length} lease${leases.length === 1 ? '' : 's'}${q.expired ? ' ran out or released' : ' in force'} (from ${source === 'server' ? 'the running server' : file})\n`);
+  process.stderr.write((`${leases.length} lease${leases.length === 1 ? '' : 's'}` + `${q.expired ? ' ran out or released' : ' in force'} (from ` + `${source === 'server' ? 'the running server' : file})\n`));
 }
 
 export async function releaseLeases(flags: LeasesFlags): Promise<void> {
@@ -174,7 +174,7 @@ function table(leases: Lease[], now: number): string {
   const rows = [['ADDRESS', 'MAC', 'STATE', 'EXPIRES', 'SUBNET', 'HOSTNAME']];
   for (const l of leases) {
     const left = l.expiresAt - now;
-    const when = `${new Date(l.expiresAt).toISOString().replace('T', ' ').slice(0, 19)}Z (${left > 0 ? `in ${span(left)}` : `${span(-left)} ago`})`;
+    const when = (`${new Date(l.expiresAt).toISOString().replace('T', ' ').slice(0, 19)}Z (` + `${left > 0 ? `in ${span(left)}` : `${span(-left)} ago`})`);
     // A hostname is the client's text (option 12): no control characters reach the terminal.
     rows.push([l.address, l.mac, l.state, when, l.subnet, cut((l.hostname ?? '').replace(/[\x00-\x1f\x7f-\x9f]/g, '?'), 64)]);
   }

@@ -30,7 +30,6 @@ import {
   RemapFileError,
   type RemapRules,
   type RootResolver,
-  type UniqueRoot,
   UsageError,
 } from '@bootwire/core';
 import { controlSocketPath, DhcpConfigError, DhcpServer, LeaseControlServer } from '@bootwire/dhcp';
@@ -102,7 +101,8 @@ function int(value: string, flag: string, min: number, max: number): number {
 /** TFTP options from the config file, then from flags the user actually typed. */
 function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined, EXAMPLE_ROOT: string): TftpServerOptions | undefined {
   const t = cfg?.tftp;
-  if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined; // a DHCP-only config
+  // a DHCP-only config
+  if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined;
   const pick = <T>(name: keyof ServeFlags, fromFlag: () => T, fromFile: T | undefined, fallback: () => T): T =>
     explicit(name) ? fromFlag() : fromFile !== undefined ? fromFile : fallback();
   const listen = parseHostPort(pick('tftp', () => flags.tftp, t?.listen, () => flags.tftp), '127.0.0.1', '--tftp');
@@ -142,7 +142,9 @@ function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => bo
   return o;
 }
 
-/** HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks. */
+/**
+ * HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks.
+ */
 async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): Promise<HttpServerOptions | undefined> {
   const h = cfg?.http;
   const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
@@ -154,7 +156,7 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
   if (httpsListen && (!cert || !key)) throw new UsageError('--https needs --cert FILE and --key FILE');
   const backup = await backupStore(flags, cfg);
   if (!httpListen && !httpsListen) {
-    if (backup) throw new UsageError('backups (--backup or the config\'s http.backup) are served over HTTP: add --http HOST:PORT or --https HOST:PORT');
+    if (backup) throw new UsageError(('backups (--backup or the config\'s http.backup) are served over HTTP: add --http HOST:PORT or ' + '--https HOST:PORT'));
     return undefined;
   }
   const o: HttpServerOptions = { root };
@@ -199,7 +201,7 @@ async function rootResolverFor(flags: ServeFlags, cfg: BootwireConfig | undefine
   if (unique !== undefined && unique !== 'mac' && unique !== 'ip') throw new UsageError(`--unique-root must be mac or ip, got ${JSON.stringify(unique)}`);
   const names = nameRules({ lowercase: flags.lowercase ?? n?.lowercase ?? false, ...(remap ? { remap } : {}) });
   try {
-    return await createRootResolver({ root, ...(names ? { names } : {}), ...(unique ? { uniqueRoot: unique as UniqueRoot } : {}) });
+    return await createRootResolver({ root, ...(names ? { names } : {}), ...(unique ? { uniqueRoot: unique } : {}) });
   } catch (e) {
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
@@ -442,7 +444,7 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     if (log.isLevelEnabled('info')) tftp.on('transfer-end', (r) => logTransfer(fromTftp(r)));
     tftp.on('warning', (w) => gate.take('tftp-warning', Date.now()) && log.warn(w, w.message));
     const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
-    process.stdout.write(`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}${plan.tftp?.allowWrite ? ', uploads allowed' : ''}\n`);
+    process.stdout.write((`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}` + `${plan.tftp?.allowWrite ? ', uploads allowed' : ''}\n`));
   }
   if (dhcp) {
     // Listeners only at levels that print them: the server skips building events nobody hears.
@@ -450,7 +452,7 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => gate.take('dhcp-ignored', Date.now()) && log.debug(r, 'dhcp ignored'));
     dhcp.on('warning', (m) => gate.take('dhcp-warning', Date.now()) && log.warn(m));
     dhcp.on('alert', (m) => log.error(m));
-    process.stdout.write(`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${plan.dhcp!.leases}${control ? `, control socket ${control.path}` : ''}\n`);
+    process.stdout.write((`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${plan.dhcp!.leases}` + `${control ? `, control socket ${control.path}` : ''}\n`));
   }
 
   if (http) {
@@ -535,7 +537,7 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
 async function startControl(dhcp: DhcpServer, leasesFile: string, log: Logger): Promise<LeaseControlServer | undefined> {
   const at = controlSocketPath(leasesFile);
   if (!at) {
-    log.warn(`no leases control socket: ${leasesFile}.sock is longer than a Unix socket path may be; bootwire leases cannot reach this server (move the leases file)`);
+    log.warn((`no leases control socket: ${leasesFile}.sock is longer than a Unix socket path may be; bootwire ` + `leases cannot reach this server (move the leases file)`));
     return undefined;
   }
   try {

@@ -47,7 +47,7 @@ export class BootwireMetrics {
     const self = this;
     this.transfers = new client.Counter({
       name: 'bootwire_transfers_total',
-      help: 'Transfers ended, by protocol and result: ok, failed (started, not finished), refused (answered with an error before any data)',
+      help: ('Transfers ended, by protocol and result: ok, failed (started, not finished), refused (answered ' + 'with an error before any data)'),
       labelNames: ['protocol', 'result'],
       registers,
     });
@@ -75,7 +75,7 @@ export class BootwireMetrics {
     let deferredSeen = 0;
     new client.Counter({
       name: 'bootwire_udp_send_backpressure_total',
-      help: "TFTP sends that found the socket buffer or the interface queue full and waited (the transports' deferred count, added when each transfer ends)",
+      help: ("TFTP sends that found the socket buffer or the interface queue full and waited (the transports' " + "deferred count, added when each transfer ends)"),
       registers,
       collect() {
         const now = self.tftp?.stats().udp.deferred ?? deferredSeen;
@@ -86,7 +86,7 @@ export class BootwireMetrics {
     const messagesSeen = new Map<string, number>();
     new client.Counter({
       name: 'bootwire_dhcp_messages_total',
-      help: 'DHCP messages received (direction in; malformed ones as type malformed) and replies sent (out), by message type',
+      help: ('DHCP messages received (direction in; malformed ones as type malformed) and replies sent (out), ' + 'by message type'),
       labelNames: ['type', 'direction'],
       registers,
       collect() {
@@ -115,7 +115,7 @@ export class BootwireMetrics {
     });
     new client.Gauge({
       name: 'bootwire_dhcp_pool_addresses',
-      help: 'Addresses each subnet\'s pool can hand out (network, broadcast, the server\'s own and reserved addresses left out)',
+      help: ('Addresses each subnet\'s pool can hand out (network, broadcast, the server\'s own and reserved ' + 'addresses left out)'),
       labelNames: ['subnet'],
       registers,
       collect() {

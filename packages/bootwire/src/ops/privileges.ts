@@ -54,6 +54,6 @@ export function checkWritableDir(dir: string, what: string, account: Account): v
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch {
-    throw new Error(`${what} ${path.resolve(dir)} is not writable by ${account.name} (uid ${account.uid}): give it to that user (chown) or choose another directory`);
+    throw new Error((`${what} ${path.resolve(dir)} is not writable by ${account.name} (uid ${account.uid}): give it ` + `to that user (chown) or choose another directory`));
   }
 }

@@ -58,7 +58,7 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
   const labelMissing = (l: ScriptLine & { label: string }) => {
     const near = nearLabel(l.label);
     const hint = near !== undefined ? ` (line ${near} looks like it but is a comment: a label is "#", one space, one word)` : '';
-    report(l.line, 'error', `label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it gets here${hint}`);
+    report(l.line, 'error', (`label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it ` + `gets here${hint}`));
   };
 
   const seen = new Map<string, number>();

@@ -101,7 +101,10 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
     }
     return p;
   };
-  /** An image named at file:line for a model: present, intact (reported at the image) and for that model; its header when all hold. */
+  /**
+   * An image named at file:line for a model: present, intact (reported at the image) and for that model; its header
+   * when all hold.
+   */
   const checkNamedImage = async (name: string, at: { file: string; line: number }, what: string, m: PhoneModel) => {
     const loc = locate(name);
     if (!loc.ok) {
@@ -161,7 +164,7 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
         if (w.message.startsWith('stopped after') && !proven) add(w.file, w.line, 'error', w.message);
       }
       if (result.appName === undefined) {
-        add(script, 0, 'warning', `no SET APPNAME for the ${m.name} (MODEL4 ${m.script!.variables['MODEL4']}): it keeps the application it runs`);
+        add(script, 0, 'warning', (`no SET APPNAME for the ${m.name} (MODEL4 ${m.script!.variables['MODEL4']}): it keeps the ` + `application it runs`));
       } else {
         await checkNamedImage(result.appName, result.appNameAt!, `SET APPNAME ${result.appName} (the ${m.name})`, m);
       }
@@ -230,10 +233,11 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
   // ------------------------------------------------------------------------- every image intact
   for (const f of [...files].sort()) {
     if (images.has(f)) continue;
-    if (/\.img$/i.test(f)) imageCheck(f);
+    // Started here, awaited in the loop below (verifyImage reports read errors in its result, never rejects).
+    if (/\.img$/i.test(f)) void imageCheck(f);
     else {
       const head = await view.head(f, IMAGE_MAGIC.length);
-      if (head && head.subarray(0, 5).equals(IMAGE_MAGIC.subarray(0, 5))) imageCheck(f);
+      if (head && head.subarray(0, 5).equals(IMAGE_MAGIC.subarray(0, 5))) void imageCheck(f);
     }
   }
   for (const [f, p] of images) {

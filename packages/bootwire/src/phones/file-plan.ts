@@ -132,7 +132,7 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
         break;
       }
       case 'siaddr':
-        if (!isZeroAddress(ack.siaddr)) set('HTTPSRVR', ack.siaddr!, 'siaddr');
+        if (!isZeroAddress(ack.siaddr)) set('HTTPSRVR', ack.siaddr, 'siaddr');
         break;
       case 'avaya-43': {
         const d = ack.options.get(43);

@@ -141,13 +141,13 @@ export function decodeImageHeader(bytes: Uint8Array): ImageCheck {
   if (!b.subarray(0, 8).equals(IMAGE_MAGIC)) {
     // "BWIMG" followed by something else than CR LF SUB: the bytes went through a text-mode transfer.
     const hint = b.subarray(0, 5).toString('latin1') === 'BWIMG' ? ' (line ends changed in transfer? use octet mode)' : '';
-    return fail('bad-magic', `not a bootwire image header: starts with ${b.subarray(0, 8).toString('hex')}, expected ${IMAGE_MAGIC.toString('hex')}${hint}`);
+    return fail('bad-magic', (`not a bootwire image header: starts with ${b.subarray(0, 8).toString('hex')}, expected ` + `${IMAGE_MAGIC.toString('hex')}${hint}`));
   }
   const layout = b.readUInt16BE(8);
   const headerLength = b.readUInt16BE(10);
   if (layout !== IMAGE_LAYOUT_VERSION || headerLength !== IMAGE_HEADER_BYTES) return fail('bad-layout', `header layout ${layout} of ${headerLength} bytes (this version reads layout 1 of 128)`);
   const crc = crc32(b.subarray(0, O_CRC));
-  if (crc !== b.readUInt32BE(O_CRC)) return fail('bad-header-crc', `header CRC-32 is ${b.readUInt32BE(O_CRC).toString(16).padStart(8, '0')}, computed ${crc.toString(16).padStart(8, '0')}: the header is damaged`);
+  if (crc !== b.readUInt32BE(O_CRC)) return fail('bad-header-crc', (`header CRC-32 is ${b.readUInt32BE(O_CRC).toString(16).padStart(8, '0')}, computed ` + `${crc.toString(16).padStart(8, '0')}: the header is damaged`));
   const family = getText(b, F_FAMILY);
   const models = getText(b, F_MODELS);
   const version = getText(b, F_VERSION);
@@ -237,7 +237,7 @@ export class ImageVerifier {
       return fail('wrong-size', `payload is ${this.payloadSeen} bytes, the header announces ${this.header.payloadLength} (truncated image)`);
     }
     const digest = this.hash!.digest();
-    if (!digest.equals(this.header.sha256)) return fail('bad-digest', `payload SHA-256 ${digest.toString('hex').slice(0, 16)}... differs from the header's ${this.header.sha256.toString('hex').slice(0, 16)}...`);
+    if (!digest.equals(this.header.sha256)) return fail('bad-digest', (`payload SHA-256 ${digest.toString('hex').slice(0, 16)}... differs from the header's ` + `${this.header.sha256.toString('hex').slice(0, 16)}...`));
     return { ok: true, header: this.header };
   }
 }

@@ -229,7 +229,7 @@ export function exampleRootFiles(opts: ExampleRootOptions = {}): RootFile[] {
   for (const script of [...new Set(s96.map((m) => m.files.script!))]) {
     files.push({ path: script, content: avayaUpgradeScript(script, s96.filter((m) => m.files.script === script), 'Avaya 9600 SIP') });
   }
-  const backup = opts.backupUri !== undefined ? `## Backup and restore of the 1600/96xx user data (BRURI): HTTP PUT and GET there.\nSET BRURI ${opts.backupUri}\n` : '';
+  const backup = opts.backupUri !== undefined ? (`## Backup and restore of the 1600/96xx user data (BRURI): HTTP PUT and GET there.\nSET BRURI ` + `${opts.backupUri}\n`) : '';
   files.push({ path: '46xxsettings.txt', content: SETTINGS.replace('IF $MODEL4 SEQ 4610 GOTO H323', `${backup}IF $MODEL4 SEQ 4610 GOTO H323`) });
   for (const m of byFamily('avaya-1200-sip')) files.push({ path: m.files.script!, content: sip1200Provisioning(m) });
   files.push({ path: '12x0_device.cfg', content: SIP1200_DEVICE });
@@ -294,7 +294,7 @@ export async function writeRootAtomically(root: string, rootFiles: Iterable<Root
     const entries = await fs.readdir(target);
     if (entries.length === 0) existing = 'empty';
     else if (!opts.force) throw new InitError(`${root} is not empty (use --force to replace an earlier init root)`);
-    else if (!entries.includes(INIT_MARKER)) throw new InitError(`${root} is not empty and was not written by bootwire init: --force replaces only init roots; remove it yourself`);
+    else if (!entries.includes(INIT_MARKER)) throw new InitError((`${root} is not empty and was not written by bootwire init: --force replaces only init roots; ` + `remove it yourself`));
     else existing = 'ours';
   }
   const parent = path.dirname(target);

@@ -92,7 +92,7 @@ export function parseSip1200Provisioning(input: string | Uint8Array): Sip1200Fil
     const n = i + 1;
     const raw = lines[i]!;
     if (raw.length >= SIP1200_MAX_LINE) {
-      problem(n, 'error', `line of ${raw.length} characters (the phone reads lines under ${SIP1200_MAX_LINE}): the rest of the file is ignored`);
+      problem(n, 'error', (`line of ${raw.length} characters (the phone reads lines under ${SIP1200_MAX_LINE}): the rest of ` + `the file is ignored`));
       truncatedAt = n;
       break;
     }

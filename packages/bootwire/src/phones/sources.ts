@@ -18,9 +18,9 @@ export const ref = (section: string): string => `reference/phones.md, ${section}
 
 /** Public manual pages beyond the seeds (quoted in docs/phones.md). */
 export const MANUAL_4600_R22 = 'Avaya 4600 Series IP Telephone R2.2 LAN Administrator Guide, "DHCP" and "Contents of the Upgrade Script"';
-export const MANUAL_1600_INSTALL = 'Avaya 1600 Series IP Telephones Installation and Maintenance Guide, "Contents of the settings file"';
+export const MANUAL_1600_INSTALL = ('Avaya 1600 Series IP Telephones Installation and Maintenance Guide, "Contents of the settings ' + 'file"');
 export const MANUAL_1603_ADMIN = 'Avaya 1603SW-I SIP Deskphones Administrator Guide, "DHCP" (option 55, 57)';
-export const MANUAL_96X1_SIP = 'Administering Avaya 9601/9608/9611G IP Deskphones SIP, "DHCPACK setting of parameter values" and "Contents of the settings file"';
+export const MANUAL_96X1_SIP = ('Administering Avaya 9601/9608/9611G IP Deskphones SIP, "DHCPACK setting of parameter values" ' + 'and "Contents of the settings file"');
 export const MANUAL_1200_SIP = 'SIP Software for Avaya 1200 Series IP Deskphones-Administration, "DHCP options" and "Provisioning file"';
 
 /** A default no manual page confirmed: make it configurable, do not rely on it. */

@@ -82,7 +82,7 @@ async function localAddressFor(host: string, port: number): Promise<string> {
 
 const describe = (x: DhcpExchange) => {
   const m = x.request.message;
-  return `#${x.id} ${typeName(x.request.type)} from ${m.mac} (xid 0x${m.xid.toString(16).padStart(8, '0')}${x.copies > 1 ? `, ${x.copies} copies` : ''})`;
+  return (`#${x.id} ${typeName(x.request.type)} from ${m.mac} (xid 0x${m.xid.toString(16).padStart(8, '0')}` + `${x.copies > 1 ? `, ${x.copies} copies` : ''})`);
 };
 
 /**
@@ -158,7 +158,7 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       const subnet = subnetOf(x);
       const link = subnet ? firstPool.get(subnet) : undefined;
       let map = addressMaps.get(m.mac);
-      if (!map) addressMaps.set(m.mac, (map = new Map()));
+      if (!map) addressMaps.set(m.mac, (map = new Map<string, string>()));
       // A client naming the server that answered it in the capture names the replayed server now.
       const named = m.options.serverId();
       const answeredBy = named !== undefined && x.replies.some((r) => r.message.options.serverId() === named);
@@ -187,7 +187,7 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       if (!known) given.set(m.mac, (known = new Set()));
       const wanted = m.options.requestedAddress() ?? (m.ciaddr !== '0.0.0.0' ? m.ciaddr : undefined);
       if (outcome.verdict === 'different' && type === 3 && recorded?.type === 6 && wanted && !known.has(wanted)) {
-        outcome = { ...outcome, verdict: 'skipped', detail: `the recorded NAK of ${wanted} rests on lease state from before the capture (${outcome.detail.split(',')[0]} now)` };
+        outcome = { ...outcome, verdict: 'skipped', detail: (`the recorded NAK of ${wanted} rests on lease state from before the capture (` + `${outcome.detail.split(',')[0]} now)`) };
       }
       for (const r of x.replies) if ((r.type === 2 || r.type === 5) && r.message.yiaddr !== '0.0.0.0') known.add(r.message.yiaddr);
       outcomes.push(outcome);

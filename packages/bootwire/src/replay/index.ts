@@ -24,7 +24,7 @@ export async function replayCapture(file: string, o: ReplayOptions = {}): Promis
   if (capture.error) {
     const e = capture.error;
     if (capture.records.length === 0) return { capture: file, outcomes: [], warnings, unreadable: `${e.message} (byte ${e.offset})` };
-    warnings.push(`the capture is damaged at byte ${e.offset} (${e.kind}: ${e.message}); replaying the ${capture.records.length} records before it`);
+    warnings.push((`the capture is damaged at byte ${e.offset} (${e.kind}: ${e.message}); replaying the ` + `${capture.records.length} records before it`));
   }
   const scan = udpDatagrams(capture.records);
   warnings.push(...scan.warnings);

@@ -30,7 +30,7 @@ export interface ReplayReport {
 const LABEL: Record<Verdict, string> = { ok: 'ok', skipped: 'skipped', different: 'DIFFERENT' };
 
 export function formatOutcome(o: Outcome): string {
-  const head = `${LABEL[o.verdict].padEnd(9)} ${o.proto} ${o.what}: ${o.verdict === 'skipped' ? `skipped: ${o.detail}` : o.detail}`;
+  const head = (`${LABEL[o.verdict].padEnd(9)} ${o.proto} ${o.what}: ` + `${o.verdict === 'skipped' ? `skipped: ${o.detail}` : o.detail}`);
   return o.notes?.length ? `${head} (${o.notes.join('; ')})` : head;
 }
 
@@ -52,7 +52,7 @@ export function summarize(r: ReplayReport): Summary {
   const line =
     total === 0
       ? `replay ${r.capture}: no TFTP or DHCP conversation to replay${damage}`
-      : `replay ${r.capture}: ${total} conversation${total === 1 ? '' : 's'}: ${ok} ok, ${skipped} skipped, ${different} different${damage}`;
+      : (`replay ${r.capture}: ${total} conversation${total === 1 ? '' : 's'}: ${ok} ok, ${skipped}` + ` skipped, ${different} different${damage}`);
   return { ok, skipped, different, line, exitCode: different > 0 ? 1 : 0 };
 }
 

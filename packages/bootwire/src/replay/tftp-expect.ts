@@ -162,7 +162,7 @@ function planOne(t: RecordedTransfer, policy: OptionPolicy | undefined, place: (
       const e = t.error!;
       if (e.by === 'client') return { kind: 'skip', reason: `the recorded client gave up: ERROR ${e.code} ${JSON.stringify(e.message)}` };
       if (policy && e.code === 8) {
-        return { kind: 'skip', reason: `the recorded server refused the options (ERROR 8 ${JSON.stringify(e.message)}); bootwire's policy accepts them` };
+        return { kind: 'skip', reason: (`the recorded server refused the options (ERROR 8 ${JSON.stringify(e.message)}); bootwire's ` + `policy accepts them`) };
       }
       return { kind: 'error', direction: t.conversation.kind, request: r, code: e.code, message: e.message };
     }
@@ -215,7 +215,7 @@ export function negotiationNotes(t: RecordedTransfer, r: ReplayRequest, got: Neg
   const asked = r.blksize !== undefined || r.windowsize !== undefined || r.timeout !== undefined || r.tsize;
   if (!asked) return notes;
   if (!t.oack) {
-    notes.push(`the recorded server ignored the options${got.blksize !== 512 || got.windowsize !== 1 ? `; now ${negotiationText(got)}` : ''}`);
+    notes.push((`the recorded server ignored the options` + `${got.blksize !== 512 || got.windowsize !== 1 ? `; now ${negotiationText(got)}` : ''}`));
     return notes;
   }
   const rec = new Map(t.oack.map((o) => [o.key, o.value]));
@@ -253,7 +253,7 @@ export function judgeTftp(p: PlannedTransfer, actual: TftpActual | undefined): O
       return {
         ...base,
         verdict: 'different',
-        detail: `bytes differ from byte ${at}: ${what} ${plural(actual.bytes.length, 'byte')} sha256 ${shortHash(h)}, recorded ${size} sha256 ${shortHash(plan.sha256)}`,
+        detail: (`bytes differ from byte ${at}: ${what} ${plural(actual.bytes.length, 'byte')} sha256 ` + `${shortHash(h)}, recorded ${size} sha256 ${shortHash(plan.sha256)}`),
       };
     }
   }

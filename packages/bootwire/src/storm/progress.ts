@@ -10,7 +10,7 @@ export interface Progress {
   stop(): void;
 }
 
-const line = (c: Record<PhoneStage, number>) => `dhcp ${c.dhcp} | script ${c.script} | image ${c.image} | settings ${c.settings}${c.restore + c.backup > 0 ? ` | restore ${c.restore} | backup ${c.backup}` : ''} | done ${c.done} | failed ${c.failed}`;
+const line = (c: Record<PhoneStage, number>) => (`dhcp ${c.dhcp} | script ${c.script} | image ${c.image} | settings ${c.settings}` + `${c.restore + c.backup > 0 ? ` | restore ${c.restore} | backup ${c.backup}` : ''} | done ` + `${c.done} | failed ${c.failed}`);
 
 export function createProgress(label: string, total: number, enabled: boolean): Progress {
   if (!enabled) return { update() {}, stop() {} };

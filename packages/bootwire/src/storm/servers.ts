@@ -39,13 +39,19 @@ const stopper = (child: ChildProcess) => () => stopChild(child);
  * The DHCP part comes from the root's bootwire.json (as `bootwire init` writes it), widened to a /16
  * so a thousand phones fit.
  */
+/** What loopbackConfig reads of a root's bootwire.json (written by `bootwire init`); the rest is passed on. */
+interface RootConfig {
+  dhcp?: { subnets: { subnet: string }[]; [key: string]: unknown };
+}
+
 export async function loopbackConfig(o: { root: string; dir: string; relayPort?: number; http: boolean; ftp?: boolean; backupDir?: string; workers?: number }): Promise<Record<string, unknown>> {
-  const base = existsSync(path.join(o.root, 'bootwire.json')) ? JSON.parse(await readFile(path.join(o.root, 'bootwire.json'), 'utf8')) : {};
+  const file = path.join(o.root, 'bootwire.json');
+  const base = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as RootConfig) : {};
   const cfg: Record<string, unknown> = { root: o.root, tftp: { listen: '127.0.0.1:0', ...(o.workers !== undefined ? { workers: o.workers } : {}) } };
   if (o.http) cfg['http'] = { listen: '127.0.0.1:0', ...(o.backupDir ? { backup: [{ prefix: '/backup/', dir: o.backupDir }] } : {}) };
   if (o.ftp) cfg['ftp'] = { listen: '127.0.0.1:0' };
   if (o.relayPort !== undefined && base.dhcp) {
-    const subnets = (base.dhcp.subnets as { subnet: string }[]).map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
+    const subnets = base.dhcp.subnets.map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
     cfg['dhcp'] = { ...base.dhcp, listen: '127.0.0.1:0', relayPort: o.relayPort, leases: path.join(o.dir, 'leases.db'), subnets };
   }
   return cfg;
@@ -63,11 +69,11 @@ export async function startBootwire(o: { config: Record<string, unknown>; dir: s
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   const got: { tftp?: HostPort; http?: HostPort; ftp?: HostPort; dhcp?: HostPort } = {};
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bootwire serve did not start within 20 s: ${stderr.trim()}`)), 20_000);
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
+    child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       for (const m of out.matchAll(/bootwire: (tftp|http|ftp|dhcp) listening on ([0-9.]+):([0-9]+)/g)) got[m[1] as 'tftp' | 'http' | 'ftp' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
       if (services.every((k) => got[k])) {
@@ -80,7 +86,7 @@ export async function startBootwire(o: { config: Record<string, unknown>; dir: s
       reject(new Error(`bootwire serve exited with ${code}: ${stderr.trim()}`));
     });
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return { name: 'bootwire', pid: child.pid!, ...got, usage: () => procUsage(child.pid!), stop: stopper(child) };
 }
 
@@ -117,9 +123,12 @@ export async function startPeer(name: PeerName, root: string, prefix: string[], 
   const full = [...prefix, ...args[name]];
   const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
+  child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
   // Ready when port 69 answers: a RRQ for a missing file gets an ERROR.
-  const probe = `const s=require('dgram').createSocket('udp4');s.on('message',()=>process.exit(0));s.send(Buffer.from('\\0\\x01probe\\0octet\\0','latin1'),69,'${address}');setTimeout(()=>process.exit(1),300)`;
+  const probe =
+    "const s=require('dgram').createSocket('udp4');s.on('message',()=>process.exit(0));" +
+    `s.send(Buffer.from('\\0\\x01probe\\0octet\\0','latin1'),69,'${address}');` +
+    'setTimeout(()=>process.exit(1),300)';
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.trim()}`);

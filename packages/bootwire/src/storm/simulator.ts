@@ -32,7 +32,7 @@ export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'start
 
 export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
   const n = o.phones.length;
-  const stage: PhoneStage[] = new Array(n).fill('waiting');
+  const stage = new Array<PhoneStage>(n).fill('waiting');
   const counts: Record<PhoneStage, number> = { waiting: n, dhcp: 0, script: 0, image: 0, settings: 0, restore: 0, backup: 0, done: 0, failed: 0 };
   const move = (i: number, to: PhoneStage) => {
     counts[stage[i]!]--;

@@ -25,6 +25,12 @@ export interface SiteDhcp {
   bootwireClasses: ClassConfig[];
 }
 
+/** An option's config value as the peers get it: a list comma-separated (as String gives it), an object as JSON. */
+function optionText(v: string | number | boolean | readonly unknown[] | object): string {
+  if (Array.isArray(v)) return v.join(',');
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
 function vendorClassesMatching(m: Matcher, fleet: readonly string[]): string[] {
   if (typeof m === 'string') return [m];
   if ('exact' in m) return [m.exact];
@@ -43,7 +49,7 @@ export function siteDhcp(site: Site, serverAddress: string, classes: readonly Cl
     const { vendorClass, macPrefix, ...other } = c.match;
     const unsupported = Object.keys(other).filter((k) => (other as Record<string, unknown>)[k] !== undefined);
     if (unsupported.length) throw new Error(`class ${name}: ${unsupported.join(', ')} matching is not translated for the peers in a site`);
-    const options = Object.fromEntries(Object.entries(c.options ?? {}).map(([k, v]) => [k, String(v)]));
+    const options = Object.fromEntries(Object.entries(c.options ?? {}).map(([k, v]) => [k, optionText(v)]));
     return { name, ...(vendorClass !== undefined ? { vendorClasses: vendorClassesMatching(vendorClass, fleet) } : {}), ...(macPrefix ? { macPrefix: macPrefix.toLowerCase() } : {}), options };
   });
   return {

@@ -47,7 +47,7 @@ export async function siteStorm(o: StormOptions, s: SiteStormOptions, root: stri
 
 async function rootClasses(root: string): Promise<ClassConfig[]> {
   const file = path.join(root, 'bootwire.json');
-  if (!existsSync(file)) throw new Error(`${file} is missing: a site's DHCP takes its per-model classes from the root's bootwire.json (bootwire init writes one)`);
+  if (!existsSync(file)) throw new Error((`${file} is missing: a site's DHCP takes its per-model classes from the root's bootwire.json ` + `(bootwire init writes one)`));
   const doc = JSON.parse(await readFile(file, 'utf8')) as { dhcp?: { classes?: ClassConfig[] } };
   return doc.dhcp?.classes ?? [];
 }

@@ -42,6 +42,6 @@ export function nameRules(o: NameRulesOptions): NameMapper | undefined {
   return (request: FileRequest, client: ClientInfo, op: 'read' | 'write'): NameResult => {
     const name = lowercase ? toLower(request.name) : request.name;
     if (!hasRules) return { ok: true, name };
-    return applyRemap(remap!, name, { op: op === 'read' ? 'G' : 'P', address: client.address, ...(client.phone ? { phone: client.phone } : {}) });
+    return applyRemap(remap, name, { op: op === 'read' ? 'G' : 'P', address: client.address, ...(client.phone ? { phone: client.phone } : {}) });
   };
 }

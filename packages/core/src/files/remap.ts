@@ -111,7 +111,7 @@ function parseLine(text: string, line: number): Rule | undefined | { error: stri
       case '6': rule.family = 6; break;
       case '~': rule.inverse = true; break;
       default:
-        return { error: `operation ${JSON.stringify(ops.token)} contains ${JSON.stringify(f)} (operations are ${FLAGS.split('').join(' ')})` };
+        return { error: (`operation ${JSON.stringify(ops.token)} contains ${JSON.stringify(f)} (operations are ` + `${FLAGS.split('').join(' ')})`) };
     }
   }
   if (!rule.rewrite) rule.global = false; // g only means something with r
@@ -122,7 +122,7 @@ function parseLine(text: string, line: number): Rule | undefined | { error: stri
     const RE2 = re2();
     rule.regex = RE2.compile(rx.token, RE2.LONGEST_MATCH | (icase ? RE2.CASE_INSENSITIVE : 0));
   } catch (e) {
-    return { error: `regular expression ${JSON.stringify(rx.token)} cannot be run in linear time or is not valid (RE2 syntax): ${(e as Error).message}` };
+    return { error: (`regular expression ${JSON.stringify(rx.token)} cannot be run in linear time or is not valid ` + `(RE2 syntax): ${(e as Error).message}`) };
   }
   rule.pattern = nextToken(text, rx.next).token;
   rule.needsMac = /(^|[^\\])\{(mac|MAC)\}/.test(rule.pattern);

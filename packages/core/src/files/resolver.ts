@@ -123,7 +123,7 @@ export async function runResolver(resolver: ResolverFunction, request: FileReque
     const r = await Promise.race([Promise.resolve(answer).then(checkResolution), late]);
     if (r.kind === 'fault') {
       // A late answer's stream is closed when it comes: nobody will read it.
-      Promise.resolve(answer).then((a) => isObject(a) && a.kind === 'stream' && closeStream(a.stream as AsyncIterable<Uint8Array>), () => {});
+      Promise.resolve(answer).then((a) => isObject(a) && a.kind === 'stream' && closeStream(a.stream), () => {});
     }
     return r;
   } catch (e) {

@@ -9,7 +9,9 @@
 export interface Phone {
   /** aa:bb:cc:dd:ee:ff, lowercase. */
   mac: string;
-  /** The model when the vendor class names one (AudioCodes: `440HD`), else the DHCP class's name, else the vendor class. */
+  /**
+   * The model when the vendor class names one (AudioCodes: `440HD`), else the DHCP class's name, else the vendor class.
+   */
   model?: string;
   /** The DHCP class the server matched, when one did. */
   className?: string;

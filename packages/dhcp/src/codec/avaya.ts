@@ -76,7 +76,7 @@ export function avayaList(
   params: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string | readonly string[]]>,
 ): AvayaList {
   const list: Iterable<readonly [string, string | readonly string[]]> =
-    Symbol.iterator in params ? (params as Iterable<readonly [string, string | readonly string[]]>) : Object.entries(params);
+    Symbol.iterator in params ? (params) : Object.entries(params);
   const pairs: Array<[string, string]> = [];
   for (const [name, v] of list) pairs.push([name, Array.isArray(v) ? v.join(',') : (v as string)]);
   return { pairs };

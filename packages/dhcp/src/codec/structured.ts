@@ -21,6 +21,7 @@ import {
   hexText,
   ipAt,
   ipBytes,
+  isConfigList,
   okValue,
   type OptionCodec,
   type OptionConfigValue,
@@ -579,7 +580,7 @@ export const viVendorClassCodec: OptionCodec<ViVendorClass[]> = defineCodec<ViVe
   fromConfig(input) {
     // {"3561": "dslforum.org"} or {"3561": ["a", "b"]}
     const value = enterpriseEntries(input).map(([enterprise, v]) => {
-      const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : configError(`enterprise ${enterprise}: expected text or a list, got ${show(v)}`);
+      const list = typeof v === 'string' ? [v] : isConfigList(v) ? v : configError(`enterprise ${enterprise}: expected text or a list, got ${show(v)}`);
       return { enterprise, data: list.map((x) => subOptionFromConfig(x, `enterprise ${enterprise}`)) };
     });
     try {

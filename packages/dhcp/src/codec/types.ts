@@ -38,9 +38,10 @@ export type Decoded<T> =
 export interface OptionCodec<T = unknown, In = T> {
   /** Short type name for documentation and tools: 'ip', 'ip-list', 'u32', 'string', ... */
   readonly type: string;
-  decode(view: Buffer): Decoded<T>;
-  encode(value: In): Buffer;
-  fromConfig(input: OptionConfigValue): Buffer;
+  // `this: void`: codecs are plain objects whose functions are passed around alone (see defineCodec).
+  decode(this: void, view: Buffer): Decoded<T>;
+  encode(this: void, value: In): Buffer;
+  fromConfig(this: void, input: OptionConfigValue): Buffer;
 }
 
 // ------------------------------------------------------------------------------------------- helpers
@@ -107,6 +108,11 @@ export function expectList(value: unknown, what: string, min = 0): asserts value
   let ok = Array.isArray(value) && value.length >= min;
   for (let i = 0; ok && i < (value as unknown[]).length; i++) ok = i in (value as unknown[]);
   expectValue(ok, what, value);
+}
+
+/** Array.isArray, keeping the item type of a config list (Array.isArray narrows a readonly array to any[]). */
+export function isConfigList(v: OptionConfigValue): v is readonly OptionConfigValue[] {
+  return Array.isArray(v);
 }
 
 /** Bytes of a typed value (a Buffer or any Uint8Array view). */
@@ -365,8 +371,8 @@ export function uintListCodec(bytes: 1 | 2, min = 0): OptionCodec<number[]> {
       return b;
     },
     fromConfig(input) {
-      const items: OptionConfigValue[] =
-        typeof input === 'number' ? [input] : typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : Array.isArray(input) ? input : [];
+      const items: readonly OptionConfigValue[] =
+        typeof input === 'number' ? [input] : typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : isConfigList(input) ? input : [];
       if (items.length < Math.max(min, 1)) configError(`expected a list of integers in 0..${max}, got ${show(input)}`);
       const b = Buffer.allocUnsafe(items.length * bytes);
       items.forEach((x, i) => b.writeUIntBE(integerFromConfig(x, 0, max), i * bytes, bytes));

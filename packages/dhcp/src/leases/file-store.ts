@@ -50,7 +50,7 @@ export class FileLeaseStore extends MemoryLeaseStore implements LeaseStore {
       throw new LeaseFileError(`cannot read leases file ${this.file}: ${(e as Error).message}`);
     }
     if (text.startsWith('SQLite format 3\0')) {
-      throw new LeaseFileError(`leases file ${this.file} is an SQLite database, and SQLite (the optional better-sqlite3) is not installed here: install it, or give another file`);
+      throw new LeaseFileError((`leases file ${this.file} is an SQLite database, and SQLite (the optional better-sqlite3) is not ` + `installed here: install it, or give another file`));
     }
     const rows = text.split('\n');
     const last = rows.length - 1;

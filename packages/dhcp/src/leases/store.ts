@@ -210,8 +210,9 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       db.exec(SCHEMA);
       const upsert = db.prepare(`INSERT INTO leases (address, client_key, mac, subnet, state, expires_at, hostname, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(address) DO UPDATE SET client_key = excluded.client_key, mac = excluded.mac, subnet = excluded.subnet,
-          state = excluded.state, expires_at = excluded.expires_at, hostname = excluded.hostname, updated_at = excluded.updated_at`);
+        ON CONFLICT(address) DO UPDATE SET client_key = excluded.client_key, mac = excluded.mac,
+          subnet = excluded.subnet, state = excluded.state, expires_at = excluded.expires_at,
+          hostname = excluded.hostname, updated_at = excluded.updated_at`);
       const remove = db.prepare('DELETE FROM leases WHERE address = ?');
       const commit = db.transaction((rows: (Lease | string)[]) => {
         const t = Date.now();
@@ -353,11 +354,11 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       })();
     } catch (e) {
       next.db.close();
-      throw new LeaseFileError(`leases file ${this.file} was ${what} while running and cannot be rewritten: ${(e as Error).message}`);
+      throw new LeaseFileError((`leases file ${this.file} was ${what} while running and cannot be rewritten: ` + `${(e as Error).message}`));
     }
     this.open = next;
     this.pending = []; // all of it is in the new file
-    this.options.onAlert?.(`leases file ${this.file} was ${what} while running: recreated it with the ${this.byAddress.size} leases held in memory`);
+    this.options.onAlert?.((`leases file ${this.file} was ${what} while running: recreated it with the ${this.byAddress.size}` + ` leases held in memory`));
   }
 
   /** Commits what is pending and closes; the file is closed even when the last commit fails (then it throws). */

@@ -57,7 +57,7 @@ function compileMatcher(m: Matcher | undefined, where: string): TextMatch | unde
     try {
       return { regex: re2().compile(m.regex) };
     } catch (e) {
-      throw new ConfigError(`${where}.regex: not a regular expression bootwire can match in linear time (RE2 syntax): ${(e as Error).message}`);
+      throw new ConfigError((`${where}.regex: not a regular expression bootwire can match in linear time (RE2 syntax): ` + `${(e as Error).message}`));
     }
   }
   return m;
@@ -80,7 +80,7 @@ const NOT_ASSIGNABLE: [string, string][] = [
 
 function checkSubnetSize(cidr: Cidr, where: string): void {
   if (cidr.prefix < MIN_SUBNET_PREFIX) {
-    throw new ConfigError(`${where}.subnet: ${cidr.text} is too large to serve (${(2 ** (32 - cidr.prefix)).toLocaleString('en-US')} addresses); bootwire takes subnets of /${MIN_SUBNET_PREFIX} or smaller`);
+    throw new ConfigError((`${where}.subnet: ${cidr.text} is too large to serve (` + `${(2 ** (32 - cidr.prefix)).toLocaleString('en-US')} addresses); bootwire takes subnets of /` + `${MIN_SUBNET_PREFIX} or smaller`));
   }
   for (const [block, what] of NOT_ASSIGNABLE) {
     const b = parseCidr(block);
@@ -111,7 +111,7 @@ function compileSubnet(s: SubnetConfig, i: number, locals: number[]): CompiledSu
     if (other >= 0) throw new ConfigError(`${field}: ${r} overlaps ${where}.pool[${other}]`);
     pool.push([a, b]);
     const size = pool.reduce((n, [c, d]) => n + d - c + 1, 0);
-    if (size > MAX_POOL_ADDRESSES) throw new ConfigError(`${field}: the pool holds ${size.toLocaleString('en-US')} addresses; bootwire takes at most ${MAX_POOL_ADDRESSES.toLocaleString('en-US')} per subnet`);
+    if (size > MAX_POOL_ADDRESSES) throw new ConfigError((`${field}: the pool holds ${size.toLocaleString('en-US')} addresses; bootwire takes at most ` + `${MAX_POOL_ADDRESSES.toLocaleString('en-US')} per subnet`));
   }
   const reservations = new Map<string, number>();
   const reservedAddresses = new Map<number, string>();
