@@ -15,7 +15,8 @@ export { formatReport, summarize as summarizeReplay, type Outcome, type ReplayRe
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
 // Types the options and results above refer to.
-export type { Endpoint, FetchContext } from './boot/fetch.js';
+export type { FetchContext } from './boot/fetch.js';
+export type { HostPort } from '@bootwire/core';
 export type { MixEntry } from './storm/fleet.js';
 export type { PeerName } from './storm/servers.js';
 export type { SiteStormOptions } from './storm/site-storm.js';
