@@ -7,7 +7,10 @@ const source = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/ind
 export default defineConfig({
   resolve: {
     alias: [
-      ...['core', 'tftp', 'dhcp', 'capture', 'http', 'ftp'].map((p) => ({ find: new RegExp(`^@bootwire/${p}$`), replacement: source(p) })),
+      ...['core', 'tftp', 'dhcp', 'capture', 'http', 'ftp'].map((p) => ({
+        find: new RegExp(`^@bootwire/${p}$`),
+        replacement: source(p),
+      })),
       { find: /^bootwire$/, replacement: source('bootwire') },
     ],
   },

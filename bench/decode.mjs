@@ -89,8 +89,23 @@ function* phone(i) {
     const tid = 32768 + ((i * 3 + n * 5000) % 30000);
     const up = (p, dport = tid) => frame(mac, MAC_SERVER, ip, SERVER, cport, dport, p);
     const down = (p) => frame(MAC_SERVER, mac, SERVER, ip, tid, cport, p);
-    yield up(encodeRequest(Opcode.RRQ, file.name, 'octet', [{ name: 'blksize', value: String(BLKSIZE) }, { name: 'tsize', value: '0' }]), 69);
-    yield down(encodeTftp({ opcode: Opcode.OACK, options: [{ name: 'blksize', key: 'blksize', value: String(BLKSIZE) }, { name: 'tsize', key: 'tsize', value: String(file.size) }], known: {} }));
+    yield up(
+      encodeRequest(Opcode.RRQ, file.name, 'octet', [
+        { name: 'blksize', value: String(BLKSIZE) },
+        { name: 'tsize', value: '0' },
+      ]),
+      69,
+    );
+    yield down(
+      encodeTftp({
+        opcode: Opcode.OACK,
+        options: [
+          { name: 'blksize', key: 'blksize', value: String(BLKSIZE) },
+          { name: 'tsize', key: 'tsize', value: String(file.size) },
+        ],
+        known: {},
+      }),
+    );
     yield up(encodeTftp({ opcode: Opcode.ACK, block: 0 }));
     const blocks = Math.floor(file.size / BLKSIZE) + 1;
     for (let b = 1; b <= blocks; b++) {
@@ -114,7 +129,7 @@ function synthesize(phones, limit = Infinity) {
   let t = 1_732_161_600_000_000; // µs
   let packets = 0;
   while (live.length && packets < limit) {
-    for (let k = 0; k < live.length && packets < limit; ) {
+    for (let k = 0; k < live.length && packets < limit;) {
       const r = live[k].next();
       if (r.done) {
         live.splice(k, 1);
@@ -217,29 +232,48 @@ async function main() {
       const s = median(results[r.name]);
       const st = r.inProcess ? undefined : median(startup[r.name]);
       const net = st === undefined ? 'n/a' : rate(packets, s - st);
-      return (`| ${r.name} | ${s.toFixed(2)} | ${rate(packets, s)} | ${(s / base).toFixed(2)} | ` + `${st === undefined ? 'n/a' : st.toFixed(2)} | ${net} | ` + `${results[r.name].map((x) => x.toFixed(2)).join(', ')} |`);
+      return (
+        `| ${r.name} | ${s.toFixed(2)} | ${rate(packets, s)} | ${(s / base).toFixed(2)} | ` +
+        `${st === undefined ? 'n/a' : st.toFixed(2)} | ${net} | ` +
+        `${results[r.name].map((x) => x.toFixed(2)).join(', ')} |`
+      );
     });
-    const tsharkVersion = tsharkBin ? spawnSync(tsharkBin, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].replace(/\.$/, '') : 'tshark not installed';
+    const tsharkVersion = tsharkBin
+      ? spawnSync(tsharkBin, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].replace(/\.$/, '')
+      : 'tshark not installed';
     const ratio = tsharkBase ? tsharkBase / base : undefined;
     const md = [
       '# Capture decoding: bootwire decode vs tshark',
       '',
-      (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (` + `${os.cpus()[0]?.model ?? 'unknown CPU'}), Linux ${os.release()}, Node ${process.version}; ` + `${tsharkVersion}. `) +
+      `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (` +
+        `${os.cpus()[0]?.model ?? 'unknown CPU'}), Linux ${os.release()}, Node ${process.version}; ` +
+        `${tsharkVersion}. ` +
         `Shared, noisy machine: compare within this run only.`,
       '',
-      (`Capture: ${packets.toLocaleString('en-US')} TFTP packets (${(bytes.length / 2 ** 20).toFixed(1)}` + ` MiB pcap), synthesized by bench/decode.mjs with bootwire's encoders: `) +
-        (`${PHONES} phones at once, each fetching ${FILES.map((f) => f.name).join(', ')} (blksize ` + `${BLKSIZE}, tsize, lock-step), transfers interleaved, each reply from its own TID. `) +
-        (`Each tool is a separate process printing one line per message into a pipe (lines counted; both ` + `print ${packets.toLocaleString('en-US')}). Median of ${ROUNDS} rounds, order alternated, after ` + `one untimed pass. `) +
-        (`"startup" is the same command on a one-packet capture (process start, module loading, dissector ` + `registration), measured each round.`),
+      `Capture: ${packets.toLocaleString('en-US')} TFTP packets (${(bytes.length / 2 ** 20).toFixed(1)}` +
+        ` MiB pcap), synthesized by bench/decode.mjs with bootwire's encoders: ` +
+        (`${PHONES} phones at once, each fetching ${FILES.map((f) => f.name).join(', ')} (blksize ` +
+          `${BLKSIZE}, tsize, lock-step), transfers interleaved, each reply from its own TID. `) +
+        (`Each tool is a separate process printing one line per message into a pipe (lines counted; both ` +
+          `print ${packets.toLocaleString('en-US')}). Median of ${ROUNDS} rounds, order alternated, after ` +
+          `one untimed pass. `) +
+        (`"startup" is the same command on a one-packet capture (process start, module loading, dissector ` +
+          `registration), measured each round.`),
       '',
-      ('| decoder | median s | messages/s | time vs bootwire --json | startup s | messages/s after ' + 'startup | rounds (s) |'),
+      '| decoder | median s | messages/s | time vs bootwire --json | startup s | messages/s after ' +
+        'startup | rounds (s) |',
       '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
       '',
       ratio !== undefined
-        ? (`Ratio: bootwire decode --json decodes ${ratio.toFixed(2)}x as many messages per second as ` + `\`tshark -r FILE -Y tftp\` on this capture (${rate(packets, base)} vs ` + `${rate(packets, tsharkBase)} messages/s, process start included). `) +
-          ('tshark dissects every layer and field (Ethernet, IP checksums, conversations, TFTP reassembly ' + 'state); bootwire reads the whole file, finds UDP, follows the TFTP conversations and decodes ' + 'only the DHCP/TFTP message. ') +
-          ('bootwire loads only the decoder\'s modules (each subcommand loads its own when it runs), which ' + 'the startup column shows.')
+        ? `Ratio: bootwire decode --json decodes ${ratio.toFixed(2)}x as many messages per second as ` +
+          `\`tshark -r FILE -Y tftp\` on this capture (${rate(packets, base)} vs ` +
+          `${rate(packets, tsharkBase)} messages/s, process start included). ` +
+          ('tshark dissects every layer and field (Ethernet, IP checksums, conversations, TFTP reassembly ' +
+            'state); bootwire reads the whole file, finds UDP, follows the TFTP conversations and decodes ' +
+            'only the DHCP/TFTP message. ') +
+          ("bootwire loads only the decoder's modules (each subcommand loads its own when it runs), which " +
+            'the startup column shows.')
         : 'tshark is not installed: no comparison.',
       '',
     ].join('\n');

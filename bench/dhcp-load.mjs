@@ -23,7 +23,8 @@ const macOffset = Number(opt('--mac-offset', 0));
 const timeoutMs = Number(opt('--timeout-ms', 1000));
 const retries = Number(opt('--retries', 4));
 const spread = opt('--macs', 'sequential') === 'spread';
-if (!Number.isInteger(count) || count < 1 || count + macOffset > 0xffffff) throw new Error('--count (+ --mac-offset) must be in 1..16777215');
+if (!Number.isInteger(count) || count < 1 || count + macOffset > 0xffffff)
+  throw new Error('--count (+ --mac-offset) must be in 1..16777215');
 
 const hex = (n) => n.toString(16).padStart(2, '0');
 const macOf = (i) => {
@@ -74,6 +75,15 @@ await client.close();
 times.sort((a, b) => a - b);
 const pct = (p) => (times.length ? times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] : null);
 process.stdout.write(
-  JSON.stringify({ ok, failed, seconds, distinct: addresses.size, retransmits, sent, errors, p50ms: pct(50), p99ms: pct(99) }) +
-    '\n',
+  JSON.stringify({
+    ok,
+    failed,
+    seconds,
+    distinct: addresses.size,
+    retransmits,
+    sent,
+    errors,
+    p50ms: pct(50),
+    p99ms: pct(99),
+  }) + '\n',
 );

@@ -61,7 +61,8 @@ const SCENARIOS = opt('--scenarios', 'sequential/default,sequential/quiet,spread
   .map((s) => {
     if (s === 'relayed/perfdhcp') return { kind: 'perfdhcp', key: 'relayed-perfdhcp' };
     const [macs, logging] = s.split('/');
-    if (!['sequential', 'spread'].includes(macs) || !['default', 'quiet'].includes(logging)) throw new Error(`bad scenario ${s}: MACS/LOGGING, MACS sequential|spread, LOGGING default|quiet`);
+    if (!['sequential', 'spread'].includes(macs) || !['default', 'quiet'].includes(logging))
+      throw new Error(`bad scenario ${s}: MACS/LOGGING, MACS sequential|spread, LOGGING default|quiet`);
     return { macs, logging, key: `${macs}-${logging}` };
   });
 const OUT = path.resolve(opt('--out', path.join(HERE, 'results', 'dhcp-peers.md')));
@@ -154,12 +155,25 @@ const SERVERS = {
         listen: `${SERVER}:67`,
         leases: path.join(dir, 'leases.sqlite'),
         serverId: SERVER,
-        subnets: [{ subnet: '10.99.0.0/16', pool: '10.99.1.1-10.99.200.254', leaseSeconds: 600, options: { '66': SERVER } }],
+        subnets: [
+          { subnet: '10.99.0.0/16', pool: '10.99.1.1-10.99.200.254', leaseSeconds: 600, options: { 66: SERVER } },
+        ],
       },
     };
     await fs.writeFile(path.join(dir, 'bootwire.json'), JSON.stringify(config));
     // info logs one JSON line per reply (pino, synchronous, to stderr = the log file); warn only problems.
-    return { cmd: process.execPath, args: [...extraNode, CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', logging === 'quiet' ? 'warn' : 'info'] };
+    return {
+      cmd: process.execPath,
+      args: [
+        ...extraNode,
+        CLI,
+        'serve',
+        '--config',
+        path.join(dir, 'bootwire.json'),
+        '--log-level',
+        logging === 'quiet' ? 'warn' : 'info',
+      ],
+    };
   },
   async dnsmasq(dir, logging) {
     // --no-ping: dnsmasq otherwise pings each address before offering it and waits up to 3 s, during
@@ -168,10 +182,22 @@ const SERVERS = {
     return {
       cmd: 'dnsmasq',
       args: [
-        '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=',
-        '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600', `--listen-address=${SERVER}`, '--bind-interfaces',
-        `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`, `--dhcp-option=66,${SERVER}`, '--dhcp-lease-max=100000',
-        '--no-ping', `--log-facility=${path.join(dir, 'dnsmasq.log')}`, '--user=root', '--group=root',
+        '--keep-in-foreground',
+        '--conf-file=/dev/null',
+        '--port=0',
+        '--no-resolv',
+        '--no-hosts',
+        '--pid-file=',
+        '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600',
+        `--listen-address=${SERVER}`,
+        '--bind-interfaces',
+        `--dhcp-leasefile=${path.join(dir, 'dnsmasq.leases')}`,
+        `--dhcp-option=66,${SERVER}`,
+        '--dhcp-lease-max=100000',
+        '--no-ping',
+        `--log-facility=${path.join(dir, 'dnsmasq.log')}`,
+        '--user=root',
+        '--group=root',
         ...(logging === 'quiet' ? ['--quiet-dhcp'] : []),
       ],
     };
@@ -180,16 +206,38 @@ const SERVERS = {
     const conf = {
       Dhcp4: {
         'interfaces-config': { interfaces: [`bwv0/${SERVER}`], 'dhcp-socket-type': 'udp' },
-        'lease-database': { type: 'memfile', persist: true, name: path.join(dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+        'lease-database': {
+          type: 'memfile',
+          persist: true,
+          name: path.join(dir, 'kea-leases4.csv'),
+          'lfc-interval': 0,
+        },
         'valid-lifetime': 600,
-        subnet4: [{ id: 1, subnet: '10.99.0.0/16', pools: [{ pool: '10.99.1.1-10.99.200.254' }], 'option-data': [{ name: 'tftp-server-name', data: SERVER }] }],
+        subnet4: [
+          {
+            id: 1,
+            subnet: '10.99.0.0/16',
+            pools: [{ pool: '10.99.1.1-10.99.200.254' }],
+            'option-data': [{ name: 'tftp-server-name', data: SERVER }],
+          },
+        ],
         // INFO (Kea's default severity) logs each lease allocation; the file is rotated by Kea at 10 MB.
-        loggers: [{ name: 'kea-dhcp4', output_options: [{ output: path.join(dir, 'kea.log') }], severity: logging === 'quiet' ? 'WARN' : 'INFO' }],
+        loggers: [
+          {
+            name: 'kea-dhcp4',
+            output_options: [{ output: path.join(dir, 'kea.log') }],
+            severity: logging === 'quiet' ? 'WARN' : 'INFO',
+          },
+        ],
       },
     };
     await fs.writeFile(path.join(dir, 'kea-dhcp4.json'), JSON.stringify(conf));
     // Debian's kea-dhcp4 puts its PID file and logger lock in /run/kea (made by its systemd unit).
-    return { cmd: 'kea-dhcp4', args: ['-c', path.join(dir, 'kea-dhcp4.json')], env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } };
+    return {
+      cmd: 'kea-dhcp4',
+      args: ['-c', path.join(dir, 'kea-dhcp4.json')],
+      env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
+    };
   },
 };
 
@@ -202,11 +250,13 @@ function available(name) {
 async function waitListening(ns, pid, proc, what, logFile) {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${what} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${what} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
     const [c, a] = ns.argv('ss', ['-Hulnp', 'sport = :67']);
     const out = spawnSync(c, a, { encoding: 'utf8', timeout: 5000 }).stdout ?? '';
     if (out.split('\n').some((l) => l.includes(`pid=${pid},`))) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on :67 within 20 s: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not listen on :67 within 20 s: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
     await sleep(50);
   }
 }
@@ -214,7 +264,9 @@ async function waitListening(ns, pid, proc, what, logFile) {
 /** UDP datagrams the kernel dropped in the namespace because a socket's receive buffer was full. */
 function udpDrops(ns) {
   const [c, a] = ns.argv('cat', ['/proc/net/snmp']);
-  const lines = (spawnSync(c, a, { encoding: 'utf8', timeout: 5000 }).stdout ?? '').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = (spawnSync(c, a, { encoding: 'utf8', timeout: 5000 }).stdout ?? '')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   if (lines.length < 2) return NaN;
   const [names, values] = lines.map((l) => l.split(/\s+/).slice(1));
   return Number(values[names.indexOf('RcvbufErrors')]);
@@ -222,7 +274,21 @@ function udpDrops(ns) {
 
 /** Runs the load generator inside the namespace; resolves with its JSON. */
 function load(ns, count, macOffset, macs) {
-  const [c, a] = ns.argv(process.execPath, [LOAD, '--server', `${SERVER}:67`, '--bind', `${CLIENT}:67`, '--count', String(count), '--concurrency', String(CONCURRENCY), '--mac-offset', String(macOffset), '--macs', macs]);
+  const [c, a] = ns.argv(process.execPath, [
+    LOAD,
+    '--server',
+    `${SERVER}:67`,
+    '--bind',
+    `${CLIENT}:67`,
+    '--count',
+    String(count),
+    '--concurrency',
+    String(CONCURRENCY),
+    '--mac-offset',
+    String(macOffset),
+    '--macs',
+    macs,
+  ]);
   return new Promise((resolve, reject) => {
     const p = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
     liveProcs.add(p);
@@ -258,7 +324,11 @@ async function runOne(name, sc, { extraNode = [], keep } = {}) {
     const full = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...s.args]] : [bin, s.args];
     const fd = openSync(logFile, 'w');
     try {
-      proc = spawn(...ns.argv(full[0], full[1]), { stdio: ['ignore', fd, fd], env: { ...process.env, ...(s.env ?? {}) }, cwd: dir });
+      proc = spawn(...ns.argv(full[0], full[1]), {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...(s.env ?? {}) },
+        cwd: dir,
+      });
     } finally {
       closeSync(fd);
     }
@@ -276,7 +346,8 @@ async function runOne(name, sc, { extraNode = [], keep } = {}) {
     window.end = Number(process.hrtime.bigint() / 1000n);
     const after = procStats(pid);
     const drops = udpDrops(ns) - dropsBefore;
-    if (proc.exitCode !== null) throw new Error(`${name} died during the run: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (proc.exitCode !== null)
+      throw new Error(`${name} died during the run: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
     return { ...r, rate: r.ok / r.seconds, cpu: after.cpu - before.cpu, peakMiB: after.peakMiB, drops };
   } finally {
     if (proc) {
@@ -303,8 +374,11 @@ async function rounds(names, sc) {
       const r = await runOne(name, sc);
       results[name].push(r);
       console.log(
-        (`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} DORA/s (${r.ok} ok, ${r.failed} failed, ` + `${(r.sent / r.ok).toFixed(2)} requests per lease, ${r.retransmits} retransmits, ${r.drops}` + ` UDP drops, ${r.distinct} addresses) in ${r.seconds.toFixed(2)} s, `) +
-          (`server CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB, p50 ${r.p50ms} ms, p99 ` + `${r.p99ms} ms`),
+        `  round ${round + 1} ${name}: ${r.rate.toFixed(0)} DORA/s (${r.ok} ok, ${r.failed} failed, ` +
+          `${(r.sent / r.ok).toFixed(2)} requests per lease, ${r.retransmits} retransmits, ${r.drops}` +
+          ` UDP drops, ${r.distinct} addresses) in ${r.seconds.toFixed(2)} s, ` +
+          (`server CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.peakMiB.toFixed(0)} MiB, p50 ${r.p50ms} ms, p99 ` +
+            `${r.p99ms} ms`),
       );
     }
   }
@@ -318,36 +392,60 @@ const MACS_NOTE = {
 
 const LOGGING_NOTE = {
   default:
-    ('Each server logs every exchange to a file, as it does out of the box: bootwire `--log-level ' + 'info` (pino, one JSON line per OFFER and ACK, stderr to a file), dnsmasq `--log-facility=FILE` ' + '(one line per DISCOVER, OFFER, REQUEST, ACK), Kea severity INFO to a file (lease allocations).'),
+    'Each server logs every exchange to a file, as it does out of the box: bootwire `--log-level ' +
+    'info` (pino, one JSON line per OFFER and ACK, stderr to a file), dnsmasq `--log-facility=FILE` ' +
+    '(one line per DISCOVER, OFFER, REQUEST, ACK), Kea severity INFO to a file (lease allocations).',
   quiet: 'Warnings only: bootwire `--log-level warn`, dnsmasq `--quiet-dhcp`, Kea severity WARN.',
 };
 
 function table(sc, results) {
   const base = median(results.bootwire?.map((r) => r.rate) ?? [NaN]);
   const lines = [
-    (`## ${COUNT.toLocaleString('en-US')} phones, ${sc.macs} MACs, ${CONCURRENCY} DORAs in flight, ` + `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}`),
+    `## ${COUNT.toLocaleString('en-US')} phones, ${sc.macs} MACs, ${CONCURRENCY} DORAs in flight, ` +
+      `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}`,
     '',
-    ...(results.dnsmasq && DNSMASQ_COUNT !== COUNT ? [(`dnsmasq serves ${DNSMASQ_COUNT.toLocaleString('en-US')} phones (it rewrites its whole lease ` + `file for every lease, so 10,000 take it about ten minutes a round); its rate is per second like ` + `the others'.`), ''] : []),
+    ...(results.dnsmasq && DNSMASQ_COUNT !== COUNT
+      ? [
+          `dnsmasq serves ${DNSMASQ_COUNT.toLocaleString('en-US')} phones (it rewrites its whole lease ` +
+            `file for every lease, so 10,000 take it about ten minutes a round); its rate is per second like ` +
+            `the others'.`,
+          '',
+        ]
+      : []),
     `${MACS_NOTE[sc.macs]} ${LOGGING_NOTE[sc.logging]}`,
     '',
-    ('| server | median DORA/s | bootwire ÷ this | failed | requests per lease | retransmits | UDP ' + 'drops | server CPU s | CPU ms per 1000 DORA | peak RSS MiB | p99 ms | rounds (DORA/s) |'),
+    '| server | median DORA/s | bootwire ÷ this | failed | requests per lease | retransmits | UDP ' +
+      'drops | server CPU s | CPU ms per 1000 DORA | peak RSS MiB | p99 ms | rounds (DORA/s) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, rs] of Object.entries(results)) {
     const m = median(rs.map((r) => r.rate));
     const cpu = median(rs.map((r) => r.cpu));
     lines.push(
-      (`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${rs.reduce((n, r) => n + r.failed, 0)}` + ` | ${median(rs.map((r) => r.sent / r.ok)).toFixed(2)} | ` + `${rs.reduce((n, r) => n + r.retransmits, 0)} | ${rs.reduce((n, r) => n + r.drops, 0)} | ` + `${cpu.toFixed(2)} | ${((cpu * 1e6) / countOf(name)).toFixed(0)} | ` + `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${median(rs.map((r) => r.p99ms))} | ` + `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`),
+      `| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${rs.reduce((n, r) => n + r.failed, 0)}` +
+        ` | ${median(rs.map((r) => r.sent / r.ok)).toFixed(2)} | ` +
+        `${rs.reduce((n, r) => n + r.retransmits, 0)} | ${rs.reduce((n, r) => n + r.drops, 0)} | ` +
+        `${cpu.toFixed(2)} | ${((cpu * 1e6) / countOf(name)).toFixed(0)} | ` +
+        `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ${median(rs.map((r) => r.p99ms))} | ` +
+        `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`,
     );
   }
   const peers = Object.keys(results).filter((n) => n !== 'bootwire');
   let verdict = '';
   if (results.bootwire && peers.length) {
-    const fastest = peers.reduce((a, b) => (median(results[a].map((r) => r.rate)) >= median(results[b].map((r) => r.rate)) ? a : b));
+    const fastest = peers.reduce((a, b) =>
+      median(results[a].map((r) => r.rate)) >= median(results[b].map((r) => r.rate)) ? a : b,
+    );
     const peer = median(results[fastest].map((r) => r.rate));
-    verdict = (`Target: bootwire at least as fast as the faster of the peers (${fastest}, ${peer.toFixed(0)}` + ` DORA/s): bootwire ${base.toFixed(0)} DORA/s = ${(base / peer).toFixed(2)}x: ` + `${base >= peer ? 'met' : 'NOT met'}.`);
+    verdict =
+      `Target: bootwire at least as fast as the faster of the peers (${fastest}, ${peer.toFixed(0)}` +
+      ` DORA/s): bootwire ${base.toFixed(0)} DORA/s = ${(base / peer).toFixed(2)}x: ` +
+      `${base >= peer ? 'met' : 'NOT met'}.`;
   }
-  return { md: `${lines.join('\n')}\n\n${verdict}\n`, slower: results.bootwire && peers.some((n) => median(results[n].map((r) => r.rate)) > base) };
+  return {
+    md: `${lines.join('\n')}\n\n${verdict}\n`,
+    slower: results.bootwire && peers.some((n) => median(results[n].map((r) => r.rate)) > base),
+  };
 }
 
 // ------------------------------------------------------------------- relayed/perfdhcp (issue 12)
@@ -395,25 +493,46 @@ const PERF_SERVERS = {
         listen: '0.0.0.0:67',
         leases: path.join(dir, 'leases.sqlite'),
         ...(serverId ? { serverId: PERF_SERVER } : {}),
-        subnets: [{ subnet: '10.80.0.0/16', pool: '10.80.1.1-10.80.200.254', leaseSeconds: 600, options: { '66': PERF_SERVER } }],
+        subnets: [
+          { subnet: '10.80.0.0/16', pool: '10.80.1.1-10.80.200.254', leaseSeconds: 600, options: { 66: PERF_SERVER } },
+        ],
       },
     };
     await fs.writeFile(path.join(dir, 'bootwire.json'), JSON.stringify(config));
-    return { cmd: process.execPath, args: [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'warn'] };
+    return {
+      cmd: process.execPath,
+      args: [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'warn'],
+    };
   },
   'bootwire-sid': (dir) => PERF_SERVERS.bootwire(dir, true),
   async kea(dir) {
     const conf = {
       Dhcp4: {
         'interfaces-config': { interfaces: ['bwp0'], 'dhcp-socket-type': 'udp' },
-        'lease-database': { type: 'memfile', persist: true, name: path.join(dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+        'lease-database': {
+          type: 'memfile',
+          persist: true,
+          name: path.join(dir, 'kea-leases4.csv'),
+          'lfc-interval': 0,
+        },
         'valid-lifetime': 600,
-        subnet4: [{ id: 1, subnet: '10.80.0.0/16', pools: [{ pool: '10.80.1.1-10.80.200.254' }], 'option-data': [{ name: 'tftp-server-name', data: PERF_SERVER }] }],
+        subnet4: [
+          {
+            id: 1,
+            subnet: '10.80.0.0/16',
+            pools: [{ pool: '10.80.1.1-10.80.200.254' }],
+            'option-data': [{ name: 'tftp-server-name', data: PERF_SERVER }],
+          },
+        ],
         loggers: [{ name: 'kea-dhcp4', output_options: [{ output: path.join(dir, 'kea.log') }], severity: 'WARN' }],
       },
     };
     await fs.writeFile(path.join(dir, 'kea-dhcp4.json'), JSON.stringify(conf));
-    return { cmd: 'kea-dhcp4', args: ['-c', path.join(dir, 'kea-dhcp4.json')], env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } };
+    return {
+      cmd: 'kea-dhcp4',
+      args: ['-c', path.join(dir, 'kea-dhcp4.json')],
+      env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
+    };
   },
 };
 
@@ -446,18 +565,46 @@ async function runPerf(name) {
     const full = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', bin, ...s.args]] : [bin, s.args];
     const fd = openSync(logFile, 'w');
     try {
-      proc = spawn(...site.srv.argv(full[0], full[1]), { stdio: ['ignore', fd, fd], env: { ...process.env, ...(s.env ?? {}) }, cwd: dir });
+      proc = spawn(...site.srv.argv(full[0], full[1]), {
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, ...(s.env ?? {}) },
+        cwd: dir,
+      });
     } finally {
       closeSync(fd);
     }
     liveProcs.add(proc);
     await waitListening(site.srv, proc.pid, proc, name, logFile);
     const before = procStats(proc.pid);
-    const args = ['-4', '-l', PERF_RELAY, '-r', String(PERF_RATE), '-R', String(PERF_CLIENTS), '-p', String(PERF_SECONDS), '-W', '1000000', '-x', 'e', PERF_SERVER];
-    const r = spawnSync(...site.rly.argv(PERFDHCP, args), { encoding: 'utf8', timeout: (PERF_SECONDS + 60) * 1000, maxBuffer: 64 << 20 });
+    const args = [
+      '-4',
+      '-l',
+      PERF_RELAY,
+      '-r',
+      String(PERF_RATE),
+      '-R',
+      String(PERF_CLIENTS),
+      '-p',
+      String(PERF_SECONDS),
+      '-W',
+      '1000000',
+      '-x',
+      'e',
+      PERF_SERVER,
+    ];
+    const r = spawnSync(...site.rly.argv(PERFDHCP, args), {
+      encoding: 'utf8',
+      timeout: (PERF_SECONDS + 60) * 1000,
+      maxBuffer: 64 << 20,
+    });
     const after = procStats(proc.pid);
-    if (proc.exitCode !== null) throw new Error(`${name} died during the run: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    return { ...parsePerfdhcp(`${r.stdout}${r.stderr}`, r.status), cpu: after.cpu - before.cpu, peakMiB: after.peakMiB };
+    if (proc.exitCode !== null)
+      throw new Error(`${name} died during the run: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    return {
+      ...parsePerfdhcp(`${r.stdout}${r.stderr}`, r.status),
+      cpu: after.cpu - before.cpu,
+      peakMiB: after.peakMiB,
+    };
   } finally {
     if (proc) {
       const exited = proc.exitCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
@@ -476,32 +623,57 @@ async function runPerf(name) {
 async function perfdhcpSection() {
   if (!PERFDHCP) return '## perfdhcp relayed\n\nskipped: perfdhcp missing (apt-get install kea-admin)\n';
   const names = PERF_ONLY.filter((n) => PERF_SERVERS[n] && (n === 'kea' ? available('kea') : existsSync(CLI)));
-  console.log(`relayed/perfdhcp: -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS}, ${ROUNDS} rounds: ${names.join(', ')}`);
+  console.log(
+    `relayed/perfdhcp: -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS}, ${ROUNDS} rounds: ${names.join(', ')}`,
+  );
   const results = Object.fromEntries(names.map((n) => [n, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 ? [...names].reverse() : names) {
       const r = await runPerf(name);
       results[name].push(r);
-      console.log((`  round ${round + 1} ${name}: ${r.rate.toFixed(0)} 4-way/s, ${r.drops} drops, ${r.rejected}` + ` rejected, ${r.malformed} malformed, ${r.errors} errors` + `${r.firstError ? ` (${r.firstError})` : ''}, exit ${r.code}, server CPU ${r.cpu.toFixed(2)} s`));
+      console.log(
+        `  round ${round + 1} ${name}: ${r.rate.toFixed(0)} 4-way/s, ${r.drops} drops, ${r.rejected}` +
+          ` rejected, ${r.malformed} malformed, ${r.errors} errors` +
+          `${r.firstError ? ` (${r.firstError})` : ''}, exit ${r.code}, server CPU ${r.cpu.toFixed(2)} s`,
+      );
     }
   }
   const base = median(results.bootwire?.map((r) => r.rate) ?? [NaN]);
   const kea = median(results.kea?.map((r) => r.rate) ?? [NaN]);
   const lines = [
-    (`## perfdhcp relayed from a subnet where the server has no address: ` + `${PERF_RATE.toLocaleString('en-US')}/s offered to ${PERF_CLIENTS.toLocaleString('en-US')}` + ` clients for ${PERF_SECONDS} s`),
+    `## perfdhcp relayed from a subnet where the server has no address: ` +
+      `${PERF_RATE.toLocaleString('en-US')}/s offered to ${PERF_CLIENTS.toLocaleString('en-US')}` +
+      ` clients for ${PERF_SECONDS} s`,
     '',
-    (`\`perfdhcp -4 -l ${PERF_RELAY} -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS} -W 1000000 ` + `${PERF_SERVER}\` in the router's namespace; the server's namespace reaches 10.80.0.0/16 only ` + `through it. bootwire listens on 0.0.0.0:67 without serverId (option 54 from the route toward ` + `the relay); bootwire-sid is the same with \`serverId\` set by hand; Kea memfile (persist), WARN ` + `logging, the same namespaces. Errors = rejected leases + non-unique addresses + malformed ` + `packets + perfdhcp ERROR lines (such as a missing SERVER_IDENTIFIER, which stops perfdhcp at ` + `once); drops (exchanges without an answer in time: the offered rate beyond what a server keeps ` + `up with) are counted apart.`),
+    `\`perfdhcp -4 -l ${PERF_RELAY} -r ${PERF_RATE} -R ${PERF_CLIENTS} -p ${PERF_SECONDS} -W 1000000 ` +
+      `${PERF_SERVER}\` in the router's namespace; the server's namespace reaches 10.80.0.0/16 only ` +
+      `through it. bootwire listens on 0.0.0.0:67 without serverId (option 54 from the route toward ` +
+      `the relay); bootwire-sid is the same with \`serverId\` set by hand; Kea memfile (persist), WARN ` +
+      `logging, the same namespaces. Errors = rejected leases + non-unique addresses + malformed ` +
+      `packets + perfdhcp ERROR lines (such as a missing SERVER_IDENTIFIER, which stops perfdhcp at ` +
+      `once); drops (exchanges without an answer in time: the offered rate beyond what a server keeps ` +
+      `up with) are counted apart.`,
     '',
-    ('| server | median 4-way/s | bootwire ÷ this | errors (all rounds) | drops | exit codes | server ' + 'CPU s | peak RSS MiB | rounds (4-way/s) |'),
+    '| server | median 4-way/s | bootwire ÷ this | errors (all rounds) | drops | exit codes | server ' +
+      'CPU s | peak RSS MiB | rounds (4-way/s) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const [name, rs] of Object.entries(results)) {
     const m = median(rs.map((r) => r.rate));
     const errors = rs.reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
-    lines.push((`| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${errors} | ` + `${rs.reduce((n, r) => n + r.drops, 0)} | ${rs.map((r) => r.code).join(', ')} | ` + `${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` + `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`));
+    lines.push(
+      `| ${name} | ${m.toFixed(0)} | ${(base / m).toFixed(2)} | ${errors} | ` +
+        `${rs.reduce((n, r) => n + r.drops, 0)} | ${rs.map((r) => r.code).join(', ')} | ` +
+        `${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` +
+        `${rs.map((r) => r.rate.toFixed(0)).join(', ')} |`,
+    );
   }
   const errs = (results.bootwire ?? []).reduce((n, r) => n + r.rejected + r.nonUnique + r.malformed + r.errors, 0);
-  const verdict = results.bootwire && results.kea ? (`Target: 0 errors and bootwire's median at least Kea's: ${errs} errors, ` + `${(base / kea).toFixed(2)}x: ${errs === 0 && base >= kea ? 'met' : 'NOT met'}.`) : '';
+  const verdict =
+    results.bootwire && results.kea
+      ? `Target: 0 errors and bootwire's median at least Kea's: ${errs} errors, ` +
+        `${(base / kea).toFixed(2)}x: ${errs === 0 && base >= kea ? 'met' : 'NOT met'}.`
+      : '';
   return `${lines.join('\n')}\n\n${verdict}\n`;
 }
 
@@ -523,7 +695,8 @@ function summarizeProfile(profile, window, top = 15) {
   const category = (cf) => {
     const url = cf.url.replace(`file://${REPO}/`, '');
     if (!url) return cf.functionName.startsWith('(') ? cf.functionName : 'V8 builtins / native';
-    if (url === 'packages/dhcp/dist/leases/store.js') return 'bootwire dhcp/leases (with the better-sqlite3 native calls made from it)';
+    if (url === 'packages/dhcp/dist/leases/store.js')
+      return 'bootwire dhcp/leases (with the better-sqlite3 native calls made from it)';
     const own = /^packages\/([\w-]+)\/dist\/(.*)$/.exec(url);
     if (own) return `bootwire ${own[1]}${own[2].includes('/') ? `/${own[2].slice(0, own[2].lastIndexOf('/'))}` : ''}`;
     if (url.startsWith('node:')) return `Node.js ${url.includes('dgram') ? 'dgram (send/receive)' : 'internals'}`;
@@ -564,7 +737,10 @@ function summarizeProfile(profile, window, top = 15) {
   const ms = (us) => (us / 1000).toFixed(0);
   const sorted = (m, keep) => [...m].filter(([k]) => keep(k)).sort((a, b) => b[1] - a[1]);
   return [
-    (`Samples of the timed run only: ${(total / 1e6).toFixed(2)} s, of which ` + `${(busy / 1e6).toFixed(2)} s not idle; shares are of the non-idle time. Native code called from ` + `JavaScript (better-sqlite3's statement.run, the sendmsg system call under dgram) is counted in ` + `the calling function.`),
+    `Samples of the timed run only: ${(total / 1e6).toFixed(2)} s, of which ` +
+      `${(busy / 1e6).toFixed(2)} s not idle; shares are of the non-idle time. Native code called from ` +
+      `JavaScript (better-sqlite3's statement.run, the sendmsg system call under dgram) is counted in ` +
+      `the calling function.`,
     '',
     '| where (self time by category) | ms | share |',
     '| --- | --- | --- |',
@@ -572,11 +748,15 @@ function summarizeProfile(profile, window, top = 15) {
     '',
     '| function (self time) | ms | share |',
     '| --- | --- | --- |',
-    ...sorted(fns, (k) => !k.startsWith('(idle)')).slice(0, top).map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
+    ...sorted(fns, (k) => !k.startsWith('(idle)'))
+      .slice(0, top)
+      .map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
     '',
-    "| bootwire function (inclusive: itself and what it calls) | ms | share |",
+    '| bootwire function (inclusive: itself and what it calls) | ms | share |',
     '| --- | --- | --- |',
-    ...sorted(incl, (k) => k.includes('/dist/')).slice(0, top).map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
+    ...sorted(incl, (k) => k.includes('/dist/'))
+      .slice(0, top)
+      .map(([k, us]) => `| \`${k}\` | ${ms(us)} | ${pct(us)} |`),
     '',
   ].join('\n');
 }
@@ -599,7 +779,13 @@ async function profileBootwire(sc) {
       await fs.copyFile(path.join(pd, files[0]), path.join(HERE, 'results', `dhcp-bootwire-${sc.key}.cpuprofile.tmp`));
     },
   });
-  return (`### Where bootwire's time goes (${sc.macs} MACs, ` + `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}, \`node --cpu-prof\`)\n\nOne ` + `extra run under the profiler: ${r.rate.toFixed(0)} DORA/s, ${r.failed} failed, server CPU ` + `${r.cpu.toFixed(2)} s. The raw profile is left in bench/results/dhcp-bootwire-${sc.key}` + `.cpuprofile.tmp (not committed).\n\n${summary}`);
+  return (
+    `### Where bootwire's time goes (${sc.macs} MACs, ` +
+    `${sc.logging === 'quiet' ? 'quiet' : 'logging every exchange'}, \`node --cpu-prof\`)\n\nOne ` +
+    `extra run under the profiler: ${r.rate.toFixed(0)} DORA/s, ${r.failed} failed, server CPU ` +
+    `${r.cpu.toFixed(2)} s. The raw profile is left in bench/results/dhcp-bootwire-${sc.key}` +
+    `.cpuprofile.tmp (not committed).\n\n${summary}`
+  );
 }
 
 // -------------------------------------------------------------------------------------------- main
@@ -616,11 +802,14 @@ async function main() {
       sections.push(await perfdhcpSection());
       continue;
     }
-    console.log(`${COUNT} phones, concurrency ${CONCURRENCY}, warm-up ${WARMUP}, ${sc.macs} MACs, logging: ${sc.logging}`);
+    console.log(
+      `${COUNT} phones, concurrency ${CONCURRENCY}, warm-up ${WARMUP}, ${sc.macs} MACs, logging: ${sc.logging}`,
+    );
     const results = await rounds(names, sc);
     const t = table(sc, results);
     sections.push(t.md);
-    if (names.includes('bootwire') && (PROFILE === 'always' || (PROFILE === 'if-slower' && t.slower))) sections.push(await profileBootwire(sc));
+    if (names.includes('bootwire') && (PROFILE === 'always' || (PROFILE === 'if-slower' && t.slower)))
+      sections.push(await profileBootwire(sc));
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const versions = [
@@ -630,12 +819,22 @@ async function main() {
   const md = [
     '# DHCP peers benchmark',
     '',
-    (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` + `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ` + `${versions}. `) +
-      (`Each server alone in a fresh network namespace (veth bwv0: server 10.99.0.1, load generator ` + `10.99.0.2, traffic over the namespace's loopback); `) +
-      (`the load generator is bootwire's RelayClient (bench/dhcp-load.mjs), relay-style (giaddr ` + `10.99.0.2, replies to port 67), one DISCOVER-OFFER-REQUEST-ACK per distinct MAC, `) +
-      (`${CONCURRENCY} exchanges in flight, 1 s retransmission timeout. Each server serves ${WARMUP}` + ` untimed phones first. Median of ${ROUNDS} rounds, server order alternated each round. `) +
-      ('Leases: bootwire SQLite (WAL, synchronous=FULL, one commit per event-loop turn before its ' + 'replies), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with ' + '--no-ping. ') +
-      ('Server CPU = utime+stime of the server process over the timed run; peak RSS = VmHWM; UDP drops ' + '= RcvbufErrors in the namespace over the timed run; requests per lease = DISCOVERs and REQUESTs ' + 'sent / leases (2.00 when nothing was repeated; NAKs and retransmissions add to it). The load ' + 'generator shares the cores with the server. Shared, noisy machine: compare within this run only.'),
+    `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` +
+      `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}; ` +
+      `${versions}. ` +
+      (`Each server alone in a fresh network namespace (veth bwv0: server 10.99.0.1, load generator ` +
+        `10.99.0.2, traffic over the namespace's loopback); `) +
+      (`the load generator is bootwire's RelayClient (bench/dhcp-load.mjs), relay-style (giaddr ` +
+        `10.99.0.2, replies to port 67), one DISCOVER-OFFER-REQUEST-ACK per distinct MAC, `) +
+      (`${CONCURRENCY} exchanges in flight, 1 s retransmission timeout. Each server serves ${WARMUP}` +
+        ` untimed phones first. Median of ${ROUNDS} rounds, server order alternated each round. `) +
+      ('Leases: bootwire SQLite (WAL, synchronous=FULL, one commit per event-loop turn before its ' +
+        'replies), dnsmasq its lease file, Kea memfile (persist, lfc-interval 0). dnsmasq runs with ' +
+        '--no-ping. ') +
+      ('Server CPU = utime+stime of the server process over the timed run; peak RSS = VmHWM; UDP drops ' +
+        '= RcvbufErrors in the namespace over the timed run; requests per lease = DISCOVERs and REQUESTs ' +
+        'sent / leases (2.00 when nothing was repeated; NAKs and retransmissions add to it). The load ' +
+        'generator shares the cores with the server. Shared, noisy machine: compare within this run only.'),
     '',
     ...sections,
   ].join('\n');

@@ -39,7 +39,11 @@ function send(s, buf, port) {
 }
 
 const rrq = (file, mode = 'octet', options = {}) =>
-  Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0${mode}\0`, 'latin1'), ...Object.entries(options).map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1'))]);
+  Buffer.concat([
+    Buffer.from([0, 1]),
+    Buffer.from(`${file}\0${mode}\0`, 'latin1'),
+    ...Object.entries(options).map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')),
+  ]);
 
 /** A relayed DISCOVER (giaddr in the flood's own subnet), with option 60 as given. */
 function discover(mac, vendorClass) {
@@ -132,7 +136,9 @@ const KINDS = {
   'http-junk'() {
     every(10, () => {
       for (let i = 0; i < 5; i++) {
-        const c = net.connect(80, server, () => c.end(i % 2 ? 'GET /46xxupgrade.scr/ HTTP/1.1\r\nHost: x\r\n\r\n' : 'GET /46xxupgrade.scr\r\n'));
+        const c = net.connect(80, server, () =>
+          c.end(i % 2 ? 'GET /46xxupgrade.scr/ HTTP/1.1\r\nHost: x\r\n\r\n' : 'GET /46xxupgrade.scr\r\n'),
+        );
         stats.sent++;
         c.on('data', count);
         c.on('error', () => stats.errors++);

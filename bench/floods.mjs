@@ -31,8 +31,16 @@ const ROUNDS = Number(opt('--rounds', '3'));
 const KINDS = opt(
   '--only',
   [
-    'dhcp-regex', 'dhcp-pool', 'tftp-timeout', 'tftp-ports', 'tftp-amplify',
-    'tftp-spoof', 'tftp-netascii', 'tftp-longname', 'http-idle', 'http-junk',
+    'dhcp-regex',
+    'dhcp-pool',
+    'tftp-timeout',
+    'tftp-ports',
+    'tftp-amplify',
+    'tftp-spoof',
+    'tftp-netascii',
+    'tftp-longname',
+    'http-idle',
+    'http-junk',
   ].join(','),
 ).split(',');
 const WARMUP_MS = 3000;
@@ -74,20 +82,48 @@ async function run(kind) {
     const d = siteDhcp(site, SERVER_ADDRESS, classes, models);
     const dhcp = bootwireDhcpConfig(d, path.join(dir, 'leases.db'));
     // The hostile class is first: every phone's DISCOVER is matched against it too.
-    dhcp.classes = [{ name: 'hostile', match: { vendorClass: { regex: '(a+)+$' } }, options: { '66': SERVER_ADDRESS } }, ...dhcp.classes];
+    dhcp.classes = [
+      { name: 'hostile', match: { vendorClass: { regex: '(a+)+$' } }, options: { 66: SERVER_ADDRESS } },
+      ...dhcp.classes,
+    ];
     // The flood's own relayed subnet, so that filling its pool leaves the phones' pools alone.
-    dhcp.subnets.push({ subnet: '10.90.0.0/16', pool: '10.90.0.10-10.90.63.250', leaseSeconds: 3600, options: { router: '10.90.0.1' } });
-    const config = { root: path.join(root, 'root'), tftp: { listen: `${SERVER_ADDRESS}:69` }, http: { listen: `${SERVER_ADDRESS}:80` }, dhcp };
+    dhcp.subnets.push({
+      subnet: '10.90.0.0/16',
+      pool: '10.90.0.10-10.90.63.250',
+      leaseSeconds: 3600,
+      options: { router: '10.90.0.1' },
+    });
+    const config = {
+      root: path.join(root, 'root'),
+      tftp: { listen: `${SERVER_ADDRESS}:69` },
+      http: { listen: `${SERVER_ADDRESS}:80` },
+      dhcp,
+    };
     server = await startBootwire({ config, dir, prefix: site.server.prefix });
     relay = await site.startRelay();
     let floodOut = '';
     if (kind) {
-      flood = site.spawnIn(site.router, 'prlimit', ['--nofile=20000:20000', process.execPath, CLIENT, kind, SERVER_ADDRESS]);
+      flood = site.spawnIn(site.router, 'prlimit', [
+        '--nofile=20000:20000',
+        process.execPath,
+        CLIENT,
+        kind,
+        SERVER_ADDRESS,
+      ]);
       flood.stdout.on('data', (c) => (floodOut += c));
       flood.stderr.on('data', (c) => process.stderr.write(c));
       await new Promise((r) => setTimeout(r, WARMUP_MS));
     }
-    const o = { phones: PHONES, mix: parseMix(DEFAULT_MIX), loss: 0, duplicate: 0, reorder: 0, staggerMs: 0, workers: 2, seed: 1 };
+    const o = {
+      phones: PHONES,
+      mix: parseMix(DEFAULT_MIX),
+      loss: 0,
+      duplicate: 0,
+      reorder: 0,
+      staggerMs: 0,
+      workers: 2,
+      seed: 1,
+    };
     const results = await bootSitePhones(site, o, fleet, dir, true);
     const outcomes = results.flatMap((r) => r.outcomes);
     const usage = server.usage();
@@ -123,17 +159,30 @@ for (const kind of KINDS) {
   const { run: r, flood } = await run(kind);
   const amp = flood && flood.sentBytes > 0 ? (flood.receivedBytes / flood.sentBytes).toFixed(2) : '–';
   rows.push(
-    (`| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **` + `${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ` + `${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ` + `${flood?.sent ?? '–'} | ${amp} | ${flood ? flood.cpuSeconds.toFixed(1) : '–'} |`),
+    `| ${kind} | ${what[kind]} | ${r.booted}/${r.phones} | ${r.wallSeconds.toFixed(2)} | **` +
+      `${(r.wallSeconds / base).toFixed(2)}** | ${r.retransmits} | ` +
+      `${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 2 ** 20).toFixed(0) : '–'} | ` +
+      `${flood?.sent ?? '–'} | ${amp} | ${flood ? flood.cpuSeconds.toFixed(1) : '–'} |`,
   );
 }
 const md = [
   '# A storm beside hostile traffic',
   '',
-  (`${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` + `${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}.`),
+  `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` +
+    `${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}.`,
   '',
-  (`Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ` + `${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with ` + `their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default ` + `limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the ` + `phones. The storm alone: ` + `${alone.map((r) => `${r.wallSeconds.toFixed(2)} s (${r.retransmits} retransmissions)`).join(', ')}` + `; median ${base.toFixed(2)} s. The flooder shares the machine's 2 cores with the server and the ` + `phones: its own CPU is in the last column. Target: at most 1.5x with any flood. "Bytes back per ` + `byte sent" is what the server answered the flood with, per byte of it.`),
+  `Reproduce: \`sudo node bench/floods.mjs --phones ${PHONES} --image-size ${IMAGE} --rounds ` +
+    `${ROUNDS}\`. ${PHONES} phones of the default fleet (every image ${IMAGE}) boot in a site with ` +
+    `their leases through ISC dhcrelay, from bootwire serving DHCP, TFTP and HTTP with its default ` +
+    `limits; the flood runs from the router's namespace, started ${WARMUP_MS / 1000} s before the ` +
+    `phones. The storm alone: ` +
+    `${alone.map((r) => `${r.wallSeconds.toFixed(2)} s (${r.retransmits} retransmissions)`).join(', ')}` +
+    `; median ${base.toFixed(2)} s. The flooder shares the machine's 2 cores with the server and the ` +
+    `phones: its own CPU is in the last column. Target: at most 1.5x with any flood. "Bytes back per ` +
+    `byte sent" is what the server answered the flood with, per byte of it.`,
   '',
-  ('| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets ' + 'or connections | bytes back per byte sent | flood CPU s |'),
+  '| flood | what | booted | wall s | ÷ alone | retransmits | server peak RSS MiB | flood packets ' +
+    'or connections | bytes back per byte sent | flood CPU s |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...rows,
   '',

@@ -24,10 +24,21 @@ writeFileSync(path.join(dir, 'img.bin'), randomBytes(size));
 
 function curl(port) {
   return new Promise((resolve, reject) => {
-    const c = spawn('curl', ['-sS', '-m', '120', '-o', '/dev/null', '-w', '%{size_download}', `ftp://127.0.0.1:${port}/img.bin`]);
+    const c = spawn('curl', [
+      '-sS',
+      '-m',
+      '120',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_download}',
+      `ftp://127.0.0.1:${port}/img.bin`,
+    ]);
     let out = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('close', (code) => (code === 0 && Number(out) === size ? resolve() : reject(new Error(`curl exit ${code}, ${out} bytes`))));
+    c.on('close', (code) =>
+      code === 0 && Number(out) === size ? resolve() : reject(new Error(`curl exit ${code}, ${out} bytes`)),
+    );
   });
 }
 
@@ -38,7 +49,11 @@ async function measure(name, port) {
     await Promise.all(Array.from({ length: clients }, () => curl(port)));
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    console.log((`${name.padEnd(8)} round ${r + 1}: ${clients} x ${mib} MiB in ${(ms / 1000).toFixed(2)} s, CPU ` + `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, RSS ` + `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`));
+    console.log(
+      `${name.padEnd(8)} round ${r + 1}: ${clients} x ${mib} MiB in ${(ms / 1000).toFixed(2)} s, CPU ` +
+        `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, RSS ` +
+        `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+    );
   }
 }
 
@@ -50,7 +65,24 @@ if (process.env.FTPSRV_DIR) {
   const require = createRequire(path.join(process.env.FTPSRV_DIR, 'package.json'));
   const FtpSrv = require('ftp-srv');
   const port = 20000 + Math.floor(Math.random() * 10000);
-  const srv = new FtpSrv({ url: `ftp://127.0.0.1:${port}`, pasv_url: '127.0.0.1', pasv_min: 40000, pasv_max: 40999, anonymous: true, blacklist: ['STOR', 'APPE', 'STOU', 'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SITE'], log: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } });
+  const srv = new FtpSrv({
+    url: `ftp://127.0.0.1:${port}`,
+    pasv_url: '127.0.0.1',
+    pasv_min: 40000,
+    pasv_max: 40999,
+    anonymous: true,
+    blacklist: ['STOR', 'APPE', 'STOU', 'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SITE'],
+    log: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn() {},
+      error() {},
+      child() {
+        return this;
+      },
+    },
+  });
   srv.on('login', (_data, resolve) => resolve({ root: dir }));
   await srv.listen();
   await measure('ftp-srv', port);

@@ -49,7 +49,10 @@ async function freePort() {
 /** Port 69 on loopback, free and ours to bind (root): the phones' DHCP answers can then name 127.0.0.1. */
 async function port69() {
   const s = dgram.createSocket('udp4');
-  const bound = await bindUdp(s, 69, '127.0.0.1').then(() => true, () => false);
+  const bound = await bindUdp(s, 69, '127.0.0.1').then(
+    () => true,
+    () => false,
+  );
   if (bound) await new Promise((resolve) => s.close(resolve));
   return bound;
 }
@@ -59,23 +62,39 @@ async function startServer(metrics, round) {
   const relayPort = 20000 + Math.floor(Math.random() * 20000);
   // The classes name the file server 10.77.0.1 (port 69): here it is bootwire on 127.0.0.1:69.
   const classes = JSON.parse(JSON.stringify(base.dhcp.classes).replaceAll('10.77.0.1', '127.0.0.1'));
-  const subnets = base.dhcp.subnets.map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
+  const subnets = base.dhcp.subnets.map((s, i) =>
+    i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s,
+  );
   const config = {
     root,
     tftp: { listen: WITH_DHCP ? '127.0.0.1:69' : '127.0.0.1:0' },
-    ...(WITH_DHCP ? { dhcp: { ...base.dhcp, classes, listen: '127.0.0.1:0', relayPort, leases: path.join(dir, `leases-${round}-${metrics}.db`), subnets } } : {}),
+    ...(WITH_DHCP
+      ? {
+          dhcp: {
+            ...base.dhcp,
+            classes,
+            listen: '127.0.0.1:0',
+            relayPort,
+            leases: path.join(dir, `leases-${round}-${metrics}.db`),
+            subnets,
+          },
+        }
+      : {}),
     ...(metrics ? { metrics: { listen: `127.0.0.1:${await freePort()}` } } : {}),
   };
   const file = path.join(dir, `bootwire-${round}-${metrics}.json`);
   await fs.writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const ports = {};
   let out = '';
   await new Promise((resolve, reject) => {
     child.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
     child.stdout.on('data', (d) => {
       out += d;
-      for (const m of out.matchAll(/bootwire: (tftp|dhcp|metrics) listening on [0-9.]+:(\d+)/g)) ports[m[1]] = Number(m[2]);
+      for (const m of out.matchAll(/bootwire: (tftp|dhcp|metrics) listening on [0-9.]+:(\d+)/g))
+        ports[m[1]] = Number(m[2]);
       if (ports.tftp && (ports.dhcp || !WITH_DHCP) && (!metrics || ports.metrics)) resolve();
     });
   });
@@ -105,8 +124,22 @@ async function round(metrics, i) {
       await new Promise((r) => setTimeout(r, SCRAPE_MS));
     }
   })();
-  const dhcp = WITH_DHCP ? ['--dhcp', `127.0.0.1:${s.ports.dhcp}`, '--relay-port', String(s.relayPort)] : ['--dhcp', 'none'];
-  const args = ['storm', '--phones', PHONES, '--server', `tftp://127.0.0.1:${s.ports.tftp}/`, ...dhcp, '--protocols', 'tftp', '--json', '--no-progress', ...(WINDOW ? ['--client-windowsize', WINDOW] : [])];
+  const dhcp = WITH_DHCP
+    ? ['--dhcp', `127.0.0.1:${s.ports.dhcp}`, '--relay-port', String(s.relayPort)]
+    : ['--dhcp', 'none'];
+  const args = [
+    'storm',
+    '--phones',
+    PHONES,
+    '--server',
+    `tftp://127.0.0.1:${s.ports.tftp}/`,
+    ...dhcp,
+    '--protocols',
+    'tftp',
+    '--json',
+    '--no-progress',
+    ...(WINDOW ? ['--client-windowsize', WINDOW] : []),
+  ];
   // Not spawnSync: the scrapes run in this process's event loop while the storm runs.
   const r = await new Promise((resolve) => {
     const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -121,7 +154,10 @@ async function round(metrics, i) {
   await new Promise((res) => s.child.once('exit', res));
   const run = JSON.parse(r.stdout.trim().split('\n').pop()).runs?.[0] ?? JSON.parse(r.stdout.trim().split('\n').pop());
   if (run.failed) console.error(`round ${i} (${metrics ? 'on' : 'off'}): ${run.failed} phones failed`);
-  console.error((`round ${i} metrics ${metrics ? 'on ' : 'off'}: wall ${run.wallSeconds.toFixed(2)} s, server CPU ` + `${cpu.toFixed(2)} s${metrics ? `, ${scrapes} scrapes` : ''}`));
+  console.error(
+    `round ${i} metrics ${metrics ? 'on ' : 'off'}: wall ${run.wallSeconds.toFixed(2)} s, server CPU ` +
+      `${cpu.toFixed(2)} s${metrics ? `, ${scrapes} scrapes` : ''}`,
+  );
   return { wall: run.wallSeconds, cpu, booted: run.booted, scrapes };
 }
 
@@ -138,18 +174,27 @@ for (let i = 0; i < ROUNDS; i++) {
     off.push(await round(false, i));
   }
 }
-const row = (name, rs) => (`| ${name} | ${rs.map((r) => r.booted).join(', ')} | ${median(rs.map((r) => r.wall)).toFixed(2)}` + ` | ${median(rs.map((r) => r.cpu)).toFixed(2)} |`);
+const row = (name, rs) =>
+  `| ${name} | ${rs.map((r) => r.booted).join(', ')} | ${median(rs.map((r) => r.wall)).toFixed(2)}` +
+  ` | ${median(rs.map((r) => r.cpu)).toFixed(2)} |`;
 const md = [
-  (`## Metrics on and off (\`node bench/metrics.mjs --phones ${PHONES} --rounds ${ROUNDS}` + `${WINDOW ? ` --client-windowsize ${WINDOW}` : ''}\`)`),
+  `## Metrics on and off (\`node bench/metrics.mjs --phones ${PHONES} --rounds ${ROUNDS}` +
+    `${WINDOW ? ` --client-windowsize ${WINDOW}` : ''}\`)`,
   '',
-  (`${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` + `${os.cpus()[0]?.model.trim()}), Node ${process.version}. Default fleet, ` + `${WITH_DHCP ? 'DHCP (relay-style) and TFTP' : 'TFTP only (port 69 not available: no DHCP)'}` + `; with metrics, /metrics scraped every ${SCRAPE_MS} ms during the storm (` + `${median(on.map((r) => r.scrapes))} scrapes in the median round). Medians of ${ROUNDS}` + ` rounds, alternating.`),
+  `${new Date().toISOString().slice(0, 10)} on ${os.availableParallelism()} cores (` +
+    `${os.cpus()[0]?.model.trim()}), Node ${process.version}. Default fleet, ` +
+    `${WITH_DHCP ? 'DHCP (relay-style) and TFTP' : 'TFTP only (port 69 not available: no DHCP)'}` +
+    `; with metrics, /metrics scraped every ${SCRAPE_MS} ms during the storm (` +
+    `${median(on.map((r) => r.scrapes))} scrapes in the median round). Medians of ${ROUNDS}` +
+    ` rounds, alternating.`,
   '',
   '| server | booted | wall s | server CPU s |',
   '| --- | --- | --- | --- |',
   row('bootwire, no metrics', off),
   row('bootwire --metrics', on),
   '',
-  (`Ratio on/off: wall ${(median(on.map((r) => r.wall)) / median(off.map((r) => r.wall))).toFixed(3)}` + `, server CPU ${(median(on.map((r) => r.cpu)) / median(off.map((r) => r.cpu))).toFixed(3)}.`),
+  `Ratio on/off: wall ${(median(on.map((r) => r.wall)) / median(off.map((r) => r.wall))).toFixed(3)}` +
+    `, server CPU ${(median(on.map((r) => r.cpu)) / median(off.map((r) => r.cpu))).toFixed(3)}.`,
   '',
 ].join('\n');
 await fs.mkdir(path.join(HERE, 'results'), { recursive: true });

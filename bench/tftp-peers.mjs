@@ -47,7 +47,11 @@ function netns() {
   sh('ip', ['-n', name, 'addr', 'add', '198.18.0.1/32', 'dev', 'bw0']);
   sh('ip', ['-n', name, 'link', 'set', 'bw0', 'up']);
   sh('ip', ['-n', name, 'link', 'set', 'bw1', 'up']);
-  return { name, exec: (cmd, args) => ['ip', ['netns', 'exec', name, cmd, ...args]], drop: () => spawnSync('ip', ['netns', 'del', name]) };
+  return {
+    name,
+    exec: (cmd, args) => ['ip', ['netns', 'exec', name, cmd, ...args]],
+    drop: () => spawnSync('ip', ['netns', 'del', name]),
+  };
 }
 
 /** /proc numbers of a process: CPU seconds (user+system, threads included) and peak RSS in MiB. */
@@ -68,12 +72,64 @@ function procStats(pid) {
 const SERVERS = {
   // Every client here is 127.0.0.1 (100 curls at once): the per-address limits, sized for phones with
   // an address each, are lifted as for phones behind one NAT address; the peers have none.
-  bootwire: (root, workers, _log) => ['node', [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:69', '--log-level', 'warn', '--max-transfers-per-address', '2000', '--max-request-rate', '0', ...(workers === undefined ? [] : ['--workers', String(workers)])]],
+  bootwire: (root, workers, _log) => [
+    'node',
+    [
+      CLI,
+      'serve',
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:69',
+      '--log-level',
+      'warn',
+      '--max-transfers-per-address',
+      '2000',
+      '--max-request-rate',
+      '0',
+      ...(workers === undefined ? [] : ['--workers', String(workers)]),
+    ],
+  ],
   'tftpd-hpa': (root) => ['in.tftpd', ['-L', '-a', '127.0.0.1:69', '-s', '-u', 'root', root]],
   // Log files are real files of the run: a peer handed /dev/null as its log file once replaced the device.
-  atftpd: (root, _w, log) => [ATFTPD, ['--daemon', '--no-fork', '--port', '69', '--bind-address', '127.0.0.1', '--user', 'root', '--group', 'root', '--logfile', log, root]],
+  atftpd: (root, _w, log) => [
+    ATFTPD,
+    [
+      '--daemon',
+      '--no-fork',
+      '--port',
+      '69',
+      '--bind-address',
+      '127.0.0.1',
+      '--user',
+      'root',
+      '--group',
+      'root',
+      '--logfile',
+      log,
+      root,
+    ],
+  ],
   // dnsmasq serves at most 50 transfers by default (--tftp-max): raised so the storm compares speed, not refusals.
-  dnsmasq: (root, _w, log) => ['dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=1000', '--listen-address=127.0.0.1', '--bind-interfaces', '--user=root', '--group=root', `--log-facility=${log}`]],
+  dnsmasq: (root, _w, log) => [
+    'dnsmasq',
+    [
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--no-resolv',
+      '--no-hosts',
+      '--pid-file=',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      '--tftp-max=1000',
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--user=root',
+      '--group=root',
+      `--log-facility=${log}`,
+    ],
+  ],
 };
 
 function available(name) {
@@ -113,7 +169,7 @@ function runAll(cmds) {
       p.on('close', (code) => {
         clearTimeout(kill);
         if (code !== 0) failed ??= `${cmd} ${args.join(' ')} exited ${code}: ${err.slice(0, 300)}`;
-        if (--left === 0) (failed ? reject(new Error(failed)) : resolve(Number(process.hrtime.bigint() - t0) / 1e9));
+        if (--left === 0) failed ? reject(new Error(failed)) : resolve(Number(process.hrtime.bigint() - t0) / 1e9);
       });
     }
   });
@@ -136,7 +192,10 @@ async function rounds(contenders, measure) {
     for (const c of order) {
       const r = await measure(c);
       results[c.label].push(r);
-      console.log((`  round ${round + 1} ${c.label}: ${r.seconds.toFixed(2)} s, server CPU ${r.cpu.toFixed(2)}` + ` s, peak RSS ${r.peakMiB.toFixed(0)} MiB`));
+      console.log(
+        `  round ${round + 1} ${c.label}: ${r.seconds.toFixed(2)} s, server CPU ${r.cpu.toFixed(2)}` +
+          ` s, peak RSS ${r.peakMiB.toFixed(0)} MiB`,
+      );
     }
   }
   return results;
@@ -144,12 +203,23 @@ async function rounds(contenders, measure) {
 
 function table(title, results, baseLabel, note) {
   const base = median(results[baseLabel].map((r) => r.seconds));
-  const lines = [`## ${title}`, '', note, '', '| server | median s | vs bootwire | server CPU s | peak RSS MiB | rounds (s) |', '| --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    `## ${title}`,
+    '',
+    note,
+    '',
+    '| server | median s | vs bootwire | server CPU s | peak RSS MiB | rounds (s) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
   for (const [label, rs] of Object.entries(results)) {
     const m = median(rs.map((r) => r.seconds));
     // tftpd-hpa serves each transfer from a forked child whose CPU is not accounted to the parent here.
     const cpu = label === 'tftpd-hpa' ? 'n/a' : median(rs.map((r) => r.cpu)).toFixed(2);
-    lines.push((`| ${label} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${cpu} | ` + `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` + `${rs.map((r) => r.seconds.toFixed(2)).join(', ')} |`));
+    lines.push(
+      `| ${label} | ${m.toFixed(2)} | ${(m / base).toFixed(2)} | ${cpu} | ` +
+        `${median(rs.map((r) => r.peakMiB)).toFixed(0)} | ` +
+        `${rs.map((r) => r.seconds.toFixed(2)).join(', ')} |`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -161,7 +231,19 @@ async function atftp64(root, out) {
   const results = await rounds(contenders, ({ name }) =>
     withServer(name, root, undefined, async (ns, pid) => {
       const o = path.join(out, `${name}-64.bin`);
-      const get = ns.exec('atftp', ['--option', 'blksize 1428', '--option', 'windowsize 16', '--get', '-r', 'image64.bin', '-l', o, '127.0.0.1', '69']);
+      const get = ns.exec('atftp', [
+        '--option',
+        'blksize 1428',
+        '--option',
+        'windowsize 16',
+        '--get',
+        '-r',
+        'image64.bin',
+        '-l',
+        o,
+        '127.0.0.1',
+        '69',
+      ]);
       await runAll([get]); // warm-up: loads bootwire's cache and the page cache for everyone
       // A fetch takes under half a second: a round is the median of 5, so one hiccup does not decide it.
       const times = [];
@@ -172,7 +254,13 @@ async function atftp64(root, out) {
       return { seconds: median(times), cpu: (after.cpu - before.cpu) / 5, peakMiB: after.peakMiB };
     }),
   );
-  return table('One 64 MiB image: atftp, blksize 1428, windowsize 16', results, 'bootwire', ('Target: bootwire at most atftpd\'s time. Each server is warmed with one untimed fetch; a round ' + 'is the median of 5 fetches, CPU is per fetch.'));
+  return table(
+    'One 64 MiB image: atftp, blksize 1428, windowsize 16',
+    results,
+    'bootwire',
+    "Target: bootwire at most atftpd's time. Each server is warmed with one untimed fetch; a round " +
+      'is the median of 5 fetches, CPU is per fetch.',
+  );
 }
 
 async function curlStorm(root, out, contenders, title, note) {
@@ -182,7 +270,11 @@ async function curlStorm(root, out, contenders, title, note) {
     withServer(name, root, workers, async (ns, pid) => {
       const outs = Array.from({ length: 100 }, (_, i) => path.join(out, `${label}-${i}.bin`));
       const before = procStats(pid);
-      const seconds = await runAll(outs.map((o) => ns.exec('curl', ['-sS', '-m', '280', '--tftp-blksize', '1468', 'tftp://127.0.0.1/image8.bin', '-o', o])));
+      const seconds = await runAll(
+        outs.map((o) =>
+          ns.exec('curl', ['-sS', '-m', '280', '--tftp-blksize', '1468', 'tftp://127.0.0.1/image8.bin', '-o', o]),
+        ),
+      );
       const after = procStats(pid);
       await checkSizes(outs, 8 * MiB);
       await Promise.all(outs.map((o) => fs.rm(o)));
@@ -197,7 +289,23 @@ async function rss200(root) {
   console.log('200 concurrent transfers of one 32 MiB image: peak RSS');
   const results = await rounds([{ name: 'bootwire', label: 'bootwire' }], () =>
     withServer('bootwire', root, undefined, async (ns, pid) => {
-      const clients = ns.exec('node', [path.join(HERE, 'clients.mjs'), '--host', '127.0.0.1', '--port', '69', '--file', 'image32.bin', '--count', '200', '--size', String(32 * MiB), '--blksize', '1468', '--windowsize', '16']);
+      const clients = ns.exec('node', [
+        path.join(HERE, 'clients.mjs'),
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '69',
+        '--file',
+        'image32.bin',
+        '--count',
+        '200',
+        '--size',
+        String(32 * MiB),
+        '--blksize',
+        '1468',
+        '--windowsize',
+        '16',
+      ]);
       const before = procStats(pid);
       const seconds = await runAll([clients]);
       const after = procStats(pid);
@@ -206,14 +314,21 @@ async function rss200(root) {
   );
   const peak = median(results.bootwire.map((r) => r.peakMiB));
   return (
-    table('200 concurrent transfers of one 32 MiB image (bootwire clients, blksize 1468, windowsize 16)', results, 'bootwire', 'Target: peak RSS of the server process under 150 MB (VmHWM, all threads).') +
-    (`\nPeak RSS ${peak.toFixed(0)} MiB = ${((peak * MiB) / 1e6).toFixed(0)} MB for 200 transfers of ` + `a 32 MiB image: one shared copy.\n`)
+    table(
+      '200 concurrent transfers of one 32 MiB image (bootwire clients, blksize 1468, windowsize 16)',
+      results,
+      'bootwire',
+      'Target: peak RSS of the server process under 150 MB (VmHWM, all threads).',
+    ) +
+    (`\nPeak RSS ${peak.toFixed(0)} MiB = ${((peak * MiB) / 1e6).toFixed(0)} MB for 200 transfers of ` +
+      `a 32 MiB image: one shared copy.\n`)
   );
 }
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
-  for (const bin of ['ip', 'curl', 'atftp']) if (!have(bin)) throw new Error(`${bin} missing: run .ci/run --system-only`);
+  for (const bin of ['ip', 'curl', 'atftp'])
+    if (!have(bin)) throw new Error(`${bin} missing: run .ci/run --system-only`);
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-root-'));
   const out = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-bench-out-'));
   const sections = [];
@@ -221,23 +336,44 @@ async function main() {
     if (ONLY.includes('atftp64')) sections.push(await atftp64(root, out));
     if (ONLY.includes('storm')) {
       const c = ['bootwire', 'tftpd-hpa', 'dnsmasq'].filter(available).map((name) => ({ name, label: name }));
-      sections.push(await curlStorm(root, out, c, '100 curl clients at once, 8 MiB each, blksize 1468, lock-step', ("Target: bootwire at most tftpd-hpa's time. dnsmasq runs with --tftp-max=1000 (its default of 50 " + "would refuse half the storm).")));
+      sections.push(
+        await curlStorm(
+          root,
+          out,
+          c,
+          '100 curl clients at once, 8 MiB each, blksize 1468, lock-step',
+          "Target: bootwire at most tftpd-hpa's time. dnsmasq runs with --tftp-max=1000 (its default of 50 " +
+            'would refuse half the storm).',
+        ),
+      );
     }
     if (ONLY.includes('workers')) {
       const c = [2, 1, 0].map((workers) => ({ name: 'bootwire', workers, label: `bootwire --workers ${workers}` }));
-      sections.push(await curlStorm(root, out, c, 'The same storm with --workers 2, 1, 0', 'Transfers in 2 or 1 worker threads, or on the main thread (0).'));
+      sections.push(
+        await curlStorm(
+          root,
+          out,
+          c,
+          'The same storm with --workers 2, 1, 0',
+          'Transfers in 2 or 1 worker threads, or on the main thread (0).',
+        ),
+      );
     }
     if (ONLY.includes('rss')) sections.push(await rss200(root));
   } finally {
     await fs.rm(root, { recursive: true, force: true });
     await fs.rm(out, { recursive: true, force: true });
-    for (const name of Object.keys(SERVERS)) await fs.rm(path.join(os.tmpdir(), `bw-bench-${process.pid}-${name}.log`), { force: true });
+    for (const name of Object.keys(SERVERS))
+      await fs.rm(path.join(os.tmpdir(), `bw-bench-${process.pid}-${name}.log`), { force: true });
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const md = [
     '# TFTP peers benchmark',
     '',
-    (`${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` + `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}` + `. Loopback inside a fresh network namespace per server run; median of ${ROUNDS} rounds, server ` + `order alternated each round. Shared, noisy machine: compare within this run only.`),
+    `${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores (${cpu}), ` +
+      `${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}` +
+      `. Loopback inside a fresh network namespace per server run; median of ${ROUNDS} rounds, server ` +
+      `order alternated each round. Shared, noisy machine: compare within this run only.`,
     '',
     ...sections,
   ].join('\n');

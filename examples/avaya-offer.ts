@@ -26,7 +26,10 @@ if (!r.ok) throw new Error(`the OFFER does not decode: ${r.error.message}`);
 const o = r.message.options;
 const list = o.get(242); // typed: AvayaList
 assert.ok(list);
-assert.deepEqual(list.pairs.map(([k]) => k), ['MCIPADD', 'MCPORT', 'HTTPSRVR']);
+assert.deepEqual(
+  list.pairs.map(([k]) => k),
+  ['MCIPADD', 'MCPORT', 'HTTPSRVR'],
+);
 assert.deepEqual(o.get('avaya-242'), list); // the same option, by name
 const vendor = o.get(43); // typed: Option43
 assert.ok(vendor);

@@ -13,7 +13,8 @@ if (!file) {
   process.exit(2);
 }
 const capture = await readCaptureFile(file);
-if (capture.error) console.error(`warning: read up to the damage at byte ${capture.error.offset}: ${capture.error.message}`);
+if (capture.error)
+  console.error(`warning: read up to the damage at byte ${capture.error.offset}: ${capture.error.message}`);
 const counts = new Map<string, number>();
 for (const d of udpDatagrams(capture.records).datagrams) {
   if (!DHCP_PORTS.has(d.srcPort) && !DHCP_PORTS.has(d.dstPort)) continue;

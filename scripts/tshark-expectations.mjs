@@ -52,11 +52,15 @@ function captures() {
 
 /** Ports other than 69 that tshark saw TFTP requests go to. */
 function requestPorts(file) {
-  const out = execFileSync(TSHARK, ['-r', file, '-Y', 'tftp.opcode == 1 || tftp.opcode == 2', '-T', 'fields', '-e', 'udp.dstport'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const out = execFileSync(
+    TSHARK,
+    ['-r', file, '-Y', 'tftp.opcode == 1 || tftp.opcode == 2', '-T', 'fields', '-e', 'udp.dstport'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const ports = new Set();
   for (const l of out.split('\n')) {
     const p = Number(l.split(',').pop());
@@ -68,7 +72,9 @@ function requestPorts(file) {
 const ENTITIES = { quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" };
 const unescape = (s) =>
   s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e) =>
-    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : (ENTITIES[e] ?? m),
+    e[0] === '#'
+      ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+      : (ENTITIES[e] ?? m),
   );
 
 function attrs(line) {
@@ -79,7 +85,15 @@ function attrs(line) {
 
 /** Runs tshark once and turns its PDML into expectation lines. */
 function decode(file, decodeAs) {
-  const args = ['-r', file, ...decodeAs.flatMap((p) => ['-d', `udp.port==${p},tftp`]), '-Y', 'dhcp || tftp', '-T', 'pdml'];
+  const args = [
+    '-r',
+    file,
+    ...decodeAs.flatMap((p) => ['-d', `udp.port==${p},tftp`]),
+    '-Y',
+    'dhcp || tftp',
+    '-T',
+    'pdml',
+  ];
   const p = spawn(TSHARK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
@@ -179,7 +193,11 @@ function dhcpField(m, a, stack) {
       if (!top) {
         // Inside option 52: <option 52> <"Server host name option overload"> <option>.
         const holder = stack[stack.length - 1];
-        const inOverload = stack.length === 2 && stack[0].name === 'dhcp.option.type' && stack[0].value?.startsWith('34') && /option overload$/.test(holder.show ?? '');
+        const inOverload =
+          stack.length === 2 &&
+          stack[0].name === 'dhcp.option.type' &&
+          stack[0].value?.startsWith('34') &&
+          /option overload$/.test(holder.show ?? '');
         if (!inOverload) return; // a sub-option that reuses the name
         area = holder.show.startsWith('Server') ? 'sname' : 'file';
       }
@@ -231,7 +249,9 @@ function tftpField(m, a, udpLength) {
 async function main() {
   const only = process.argv.slice(2);
   const files = only.length ? only.map((f) => path.resolve(f)) : captures();
-  const version = execFileSync(TSHARK, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0];
+  const version = execFileSync(TSHARK, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(
+    '\n',
+  )[0];
   mkdirSync(OUT, { recursive: true });
   const seen = new Set();
   for (const file of files) {
@@ -241,12 +261,21 @@ async function main() {
     const decodeAs = requestPorts(file);
     const lines = await decode(file, decodeAs);
     const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-    const header = { capture: name, sha256, tshark: version, filter: 'dhcp || tftp', decodeAs: decodeAs.map((p) => `udp.port==${p},tftp`), messages: lines.length };
+    const header = {
+      capture: name,
+      sha256,
+      tshark: version,
+      filter: 'dhcp || tftp',
+      decodeAs: decodeAs.map((p) => `udp.port==${p},tftp`),
+      messages: lines.length,
+    };
     const text = [header, ...lines].map((l) => JSON.stringify(l)).join('\n') + '\n';
     const target = path.join(OUT, `${name}.jsonl`);
     writeFileSync(`${target}.tmp`, text);
     renameSync(`${target}.tmp`, target);
-    process.stdout.write(`${name}: ${lines.length} messages${decodeAs.length ? ` (decode-as ${decodeAs.join(',')})` : ''}\n`);
+    process.stdout.write(
+      `${name}: ${lines.length} messages${decodeAs.length ? ` (decode-as ${decodeAs.join(',')})` : ''}\n`,
+    );
   }
 }
 

@@ -70,7 +70,10 @@ describe('bootwire CLI', () => {
     await fs.writeFile(path.join(root, 'img.bin'), data);
     const { proc, port } = await serve(['--root', root, '--tftp', '127.0.0.1:0']);
     try {
-      const ok = await run(['get', `tftp://127.0.0.1:${port}/img.bin`, '--blksize', '1468', '--windowsize', '8', '--tsize'], dir);
+      const ok = await run(
+        ['get', `tftp://127.0.0.1:${port}/img.bin`, '--blksize', '1468', '--windowsize', '8', '--tsize'],
+        dir,
+      );
       expect(ok.code).toBe(0);
       expect(ok.stderr).toContain('tsize 100000');
       expect(sha(await fs.readFile(path.join(dir, 'img.bin')))).toBe(sha(data));

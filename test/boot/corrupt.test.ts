@@ -8,7 +8,20 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootCli, IMAGE_FILE_BYTES, initRoot, readState, relayPort, replaceFile, scratch, type Site, startSite, stateFile, steps, writeConfig } from './helpers.js';
+import {
+  bootCli,
+  IMAGE_FILE_BYTES,
+  initRoot,
+  readState,
+  relayPort,
+  replaceFile,
+  scratch,
+  type Site,
+  startSite,
+  stateFile,
+  steps,
+  writeConfig,
+} from './helpers.js';
 
 let dir: string;
 let root: string;
@@ -70,7 +83,10 @@ const DAMAGE: Record<string, Damage> = {
     code: 'wrong-size',
     make: (good) => good.subarray(0, good.length - 1000),
     bytes: IMAGE_FILE_BYTES - 1000,
-    detail: new RegExp((`payload is ${IMAGE_FILE_BYTES - 1128} bytes, the header announces ${IMAGE_FILE_BYTES - 128}` + ` \\(truncated image\\)`)),
+    detail: new RegExp(
+      `payload is ${IMAGE_FILE_BYTES - 1128} bytes, the header announces ${IMAGE_FILE_BYTES - 128}` +
+        ` \\(truncated image\\)`,
+    ),
   },
   'header byte changed': {
     code: 'bad-header-crc',

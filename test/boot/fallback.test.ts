@@ -40,14 +40,21 @@ beforeAll(async () => {
   root = await initRoot(dir);
   // HTTPDIR=web: a directory with the script and settings but no image.
   await fs.mkdir(path.join(root, 'web'));
-  for (const f of ['46xxupgrade.scr', '46xxsettings.txt']) await fs.copyFile(path.join(root, f), path.join(root, 'web', f));
+  for (const f of ['46xxupgrade.scr', '46xxsettings.txt'])
+    await fs.copyFile(path.join(root, f), path.join(root, 'web', f));
   closed = await closedTcpPort();
   const relay = await relayPort();
   const config = await writeConfig(dir, root, relay, (c) => {
-    const only = (name: string, mac: string, options: Record<string, string>) => ({ name, match: { macPrefix: mac }, options });
+    const only = (name: string, mac: string, options: Record<string, string>) => ({
+      name,
+      match: { macPrefix: mac },
+      options,
+    });
     c.dhcp.classes.unshift(
       only('4600-both', MAC.both, { '176': 'MCIPADD=10.77.0.5,HTTPSRVR=10.77.0.1,TFTPSRVR=10.77.0.1' }),
-      only('4600-web-only', MAC.webOnly, { '176': 'MCIPADD=10.77.0.5,HTTPDIR=web,HTTPSRVR=10.77.0.1,TFTPSRVR=10.77.0.1' }),
+      only('4600-web-only', MAC.webOnly, {
+        '176': 'MCIPADD=10.77.0.5,HTTPDIR=web,HTTPSRVR=10.77.0.1,TFTPSRVR=10.77.0.1',
+      }),
       only('96xx-tls-http', MAC.tlsAndHttp, { '242': 'TLSSRVR=10.77.0.1,HTTPSRVR=10.77.0.1' }),
       only('96xx-http-tftp', MAC.httpAndTftp96, { '242': 'HTTPSRVR=10.77.0.1,TFTPSRVR=10.77.0.1' }),
     );
@@ -78,7 +85,15 @@ describe('file server fallback', () => {
   });
 
   it('4610: HTTP and TFTP both offered and up → HTTP only', async () => {
-    const r = await bootCli(['--model', '4610', '--mac', MAC.both, '--state', path.join(dir, 'st-both'), ...site.bootArgs]);
+    const r = await bootCli([
+      '--model',
+      '4610',
+      '--mac',
+      MAC.both,
+      '--state',
+      path.join(dir, 'st-both'),
+      ...site.bootArgs,
+    ]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.report!.phases.map((p) => p.protocol)).toEqual(['dhcp', 'http', 'http', 'http', 'http']);
   });
@@ -86,7 +101,11 @@ describe('file server fallback', () => {
   it('4610: after HTTP worked, an image HTTP lacks is not looked for over TFTP (which has it)', async () => {
     const r = await bootCli(['--model', '4610', '--mac', MAC.webOnly, ...site.bootArgs]);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(steps(r.report!)).toEqual(['dhcp dhcp -', 'script http 46xxupgrade.scr', 'image http a10d01b2_3.bin FAILED']);
+    expect(steps(r.report!)).toEqual([
+      'dhcp dhcp -',
+      'script http 46xxupgrade.scr',
+      'image http a10d01b2_3.bin FAILED',
+    ]);
     expect(r.report!.phases[1]!.url).toBe('http://10.77.0.1/web/46xxupgrade.scr');
     expect(r.report!.failedIn).toBe('image');
     expect(r.report!.error).toBe('image a10d01b2_3.bin: http://10.77.0.1/web/a10d01b2_3.bin: HTTP 404');
@@ -110,6 +129,8 @@ describe('file server fallback', () => {
     expect(r.code, r.stdout + r.stderr).toBe(1);
     expect(steps(r.report!)).toEqual(['dhcp dhcp -', 'script http 96x1Supgrade.txt FAILED']);
     expect(r.report!.failedIn).toBe('script');
-    expect(r.report!.error).toMatch(/^script 96x1Supgrade\.txt: http:\/\/10\.77\.0\.1\/96x1Supgrade\.txt: ECONNREFUSED/);
+    expect(r.report!.error).toMatch(
+      /^script 96x1Supgrade\.txt: http:\/\/10\.77\.0\.1\/96x1Supgrade\.txt: ECONNREFUSED/,
+    );
   });
 });

@@ -8,7 +8,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backupData, phoneExtension } from '../../packages/bootwire/src/boot/backup.js';
 import { findModel } from '../../packages/bootwire/src/phones/models.js';
-import { bootCli, classOptions, IMAGE_FILE_BYTES, initRoot, relayPort, scratch, type Site, sip1200User, startSite, steps, writeConfig } from './helpers.js';
+import {
+  bootCli,
+  classOptions,
+  IMAGE_FILE_BYTES,
+  initRoot,
+  relayPort,
+  scratch,
+  type Site,
+  sip1200User,
+  startSite,
+  steps,
+  writeConfig,
+} from './helpers.js';
 
 let dir: string;
 let root: string;
@@ -25,7 +37,13 @@ beforeAll(async () => {
   // (SRV_USER_NAME/SRV_USER_PASS); the settings ask for backups.
   for (const name of ['1220SIP.cfg', '1230SIP.cfg']) {
     const prov = path.join(root, name);
-    await fs.writeFile(prov, (await fs.readFile(prov, 'utf8')).replace('PROTOCOL TFTP', 'PROTOCOL FTP\nSRV_USER_NAME fw\nSRV_USER_PASS fw-secret'));
+    await fs.writeFile(
+      prov,
+      (await fs.readFile(prov, 'utf8')).replace(
+        'PROTOCOL TFTP',
+        'PROTOCOL FTP\nSRV_USER_NAME fw\nSRV_USER_PASS fw-secret',
+      ),
+    );
   }
   const settings = path.join(root, '46xxsettings.txt');
   await fs.writeFile(settings, `SET BRURI http://10.77.0.1/backup\n${await fs.readFile(settings, 'utf8')}`);
@@ -38,13 +56,32 @@ beforeAll(async () => {
   const ftpConfig = await writeConfig(dir, root, r1, (c) => {
     classOptions(c, 'avaya-1200-sip')['66'] = 'ftp://prov;prov-pw@10.77.0.1';
     classOptions(c, 'audiocodes-400hd')['160'] = 'ftp://prov:prov-pw@10.77.0.1/<MODEL>.img;<MODEL>.cfg';
-    c['ftp'] = { listen: '127.0.0.1:0', anonymous: false, users: [{ user: 'prov', password: 'prov-pw' }, { user: 'fw', password: 'fw-secret' }] };
+    c['ftp'] = {
+      listen: '127.0.0.1:0',
+      anonymous: false,
+      users: [
+        { user: 'prov', password: 'prov-pw' },
+        { user: 'fw', password: 'fw-secret' },
+      ],
+    };
   });
   ftpSite = await startSite(ftpConfig, r1, [], ['tftp', 'dhcp', 'ftp']);
   const r2 = await relayPort();
-  backupSite = await startSite(await writeConfig(dir, root, r2), r2, ['--http', '127.0.0.1:0', '--backup', `/backup/=${open}`]);
+  backupSite = await startSite(await writeConfig(dir, root, r2), r2, [
+    '--http',
+    '127.0.0.1:0',
+    '--backup',
+    `/backup/=${open}`,
+  ]);
   const r3 = await relayPort();
-  authSite = await startSite(await writeConfig(dir, root, r3), r3, ['--http', '127.0.0.1:0', '--backup', `/backup/=${locked}`, '--backup-user', 'phone:s3cret']);
+  authSite = await startSite(await writeConfig(dir, root, r3), r3, [
+    '--http',
+    '127.0.0.1:0',
+    '--backup',
+    `/backup/=${locked}`,
+    '--backup-user',
+    'phone:s3cret',
+  ]);
 });
 afterAll(async () => {
   await ftpSite?.served.stop();
@@ -79,11 +116,29 @@ describe('boots over FTP', () => {
   });
 
   it('--server ftp://HOST:PORT/ for a 1220', async () => {
-    const r = await bootCli(['--model', '1220', '--mac', '00:17:65:c0:00:06', '--dhcp', 'none', '--server', `ftp://prov:prov-pw@127.0.0.1:${ftpSite.served.ports.ftp}/`]);
+    const r = await bootCli([
+      '--model',
+      '1220',
+      '--mac',
+      '00:17:65:c0:00:06',
+      '--dhcp',
+      'none',
+      '--server',
+      `ftp://prov:prov-pw@127.0.0.1:${ftpSite.served.ports.ftp}/`,
+    ]);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(steps(r.report!).slice(0, 2)).toEqual(['script ftp 1220SIP.cfg', 'image ftp SIP12x004.04.09.00.bin']);
     // Without the login the server refuses it (no anonymous here): the boot fails at once, no retries.
-    const anon = await bootCli(['--model', '1220', '--mac', '00:17:65:c0:00:16', '--dhcp', 'none', '--server', `ftp://127.0.0.1:${ftpSite.served.ports.ftp}/`]);
+    const anon = await bootCli([
+      '--model',
+      '1220',
+      '--mac',
+      '00:17:65:c0:00:16',
+      '--dhcp',
+      'none',
+      '--server',
+      `ftp://127.0.0.1:${ftpSite.served.ports.ftp}/`,
+    ]);
     expect(anon.code).toBe(1);
     expect(anon.report!.failedIn).toBe('script');
     expect(anon.report!.error).toMatch(/530/);
@@ -92,46 +147,86 @@ describe('boots over FTP', () => {
 
 describe('backup and restore (BRURI)', () => {
   it.for([
-    { model: '1608', mac: '00:04:0d:c0:00:03', script: '16xxupgrade.txt', image: 'ha16xxua1_5_0.bin', file: '2003_16xxdata.txt' },
-    { model: '9608', mac: '00:04:0d:c0:00:04', script: '96x1Supgrade.txt', image: 'S96x1_SALBR7_1_2_0.tar', file: '2004_96xxdata.txt' },
-  ])('$model backs up after its boot and restores on the next', { timeout: 60_000 }, async ({ model, mac, script, image, file }) => {
-    expect(`${phoneExtension(mac)}_`).toBe(file.slice(0, 5));
-    const state = path.join(dir, `state-${model}`);
-    const first = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
-    expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
-    expect(steps(first.report!)).toEqual(['dhcp dhcp -', `script http ${script}`, `image http ${image}`, `script http ${script}`, 'settings http 46xxsettings.txt', `backup http ${file}`]);
-    const m = findModel(model)!;
-    const v1 = backupData(m, mac, 1);
-    expect((await fs.readFile(path.join(open, file))).equals(v1)).toBe(true);
-    const put = first.report!.phases.at(-1)!;
-    expect(put.bytes).toBe(v1.length);
-    expect(put.url).toBe(`http://10.77.0.1/backup/${file}`);
+    {
+      model: '1608',
+      mac: '00:04:0d:c0:00:03',
+      script: '16xxupgrade.txt',
+      image: 'ha16xxua1_5_0.bin',
+      file: '2003_16xxdata.txt',
+    },
+    {
+      model: '9608',
+      mac: '00:04:0d:c0:00:04',
+      script: '96x1Supgrade.txt',
+      image: 'S96x1_SALBR7_1_2_0.tar',
+      file: '2004_96xxdata.txt',
+    },
+  ])(
+    '$model backs up after its boot and restores on the next',
+    { timeout: 60_000 },
+    async ({ model, mac, script, image, file }) => {
+      expect(`${phoneExtension(mac)}_`).toBe(file.slice(0, 5));
+      const state = path.join(dir, `state-${model}`);
+      const first = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
+      expect(first.code, `${first.stdout}\n${first.stderr}`).toBe(0);
+      expect(steps(first.report!)).toEqual([
+        'dhcp dhcp -',
+        `script http ${script}`,
+        `image http ${image}`,
+        `script http ${script}`,
+        'settings http 46xxsettings.txt',
+        `backup http ${file}`,
+      ]);
+      const m = findModel(model)!;
+      const v1 = backupData(m, mac, 1);
+      expect((await fs.readFile(path.join(open, file))).equals(v1)).toBe(true);
+      const put = first.report!.phases.at(-1)!;
+      expect(put.bytes).toBe(v1.length);
+      expect(put.url).toBe(`http://10.77.0.1/backup/${file}`);
 
-    const second = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
-    expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
-    expect(steps(second.report!)).toEqual(['dhcp dhcp -', `script http ${script}`, 'settings http 46xxsettings.txt', `restore http ${file}`, `backup http ${file}`]);
-    expect(second.report!.phases.find((p) => p.phase === 'restore')!.bytes).toBe(v1.length);
-    expect((await fs.readFile(path.join(open, file))).equals(backupData(m, mac, 2))).toBe(true);
+      const second = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
+      expect(second.code, `${second.stdout}\n${second.stderr}`).toBe(0);
+      expect(steps(second.report!)).toEqual([
+        'dhcp dhcp -',
+        `script http ${script}`,
+        'settings http 46xxsettings.txt',
+        `restore http ${file}`,
+        `backup http ${file}`,
+      ]);
+      expect(second.report!.phases.find((p) => p.phase === 'restore')!.bytes).toBe(v1.length);
+      expect((await fs.readFile(path.join(open, file))).equals(backupData(m, mac, 2))).toBe(true);
 
-    // A restore that finds other bytes than the phone backed up is a failed phase, not a failed boot.
-    await fs.writeFile(path.join(open, file), 'ABKNAME001=Someone else\r\n');
-    const third = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
-    expect(third.code).toBe(0);
-    expect(steps(third.report!).slice(-2)).toEqual([`restore http ${file} FAILED`, `backup http ${file}`]);
-  });
+      // A restore that finds other bytes than the phone backed up is a failed phase, not a failed boot.
+      await fs.writeFile(path.join(open, file), 'ABKNAME001=Someone else\r\n');
+      const third = await bootCli(['--model', model, '--mac', mac, '--state', state, ...backupSite.bootArgs]);
+      expect(third.code).toBe(0);
+      expect(steps(third.report!).slice(-2)).toEqual([`restore http ${file} FAILED`, `backup http ${file}`]);
+    },
+  );
 
-  it(('with Basic auth: the phone that knows the credentials backs up; one that does not fails that ' + 'phase only'), async () => {
-    const mac = '00:04:0d:c0:00:13';
-    const file = `${phoneExtension(mac)}_16xxdata.txt`;
-    const without = await bootCli(['--model', '1608', '--mac', mac, ...authSite.bootArgs]);
-    expect(without.code).toBe(0);
-    expect(without.report!.ok).toBe(true);
-    expect(steps(without.report!).at(-1)).toBe(`backup http ${file} FAILED`);
-    expect(without.report!.phases.at(-1)!.error).toMatch(/HTTP 401/);
-    expect(await fs.readdir(locked)).toEqual([]);
-    const withCreds = await bootCli(['--model', '1608', '--mac', mac, '--backup-user', 'phone:s3cret', ...authSite.bootArgs]);
-    expect(withCreds.code).toBe(0);
-    expect(steps(withCreds.report!).at(-1)).toBe(`backup http ${file}`);
-    expect((await fs.readFile(path.join(locked, file))).equals(backupData(findModel('1608')!, mac, 1))).toBe(true);
-  });
+  it(
+    'with Basic auth: the phone that knows the credentials backs up; one that does not fails that ' + 'phase only',
+    async () => {
+      const mac = '00:04:0d:c0:00:13';
+      const file = `${phoneExtension(mac)}_16xxdata.txt`;
+      const without = await bootCli(['--model', '1608', '--mac', mac, ...authSite.bootArgs]);
+      expect(without.code).toBe(0);
+      expect(without.report!.ok).toBe(true);
+      expect(steps(without.report!).at(-1)).toBe(`backup http ${file} FAILED`);
+      expect(without.report!.phases.at(-1)!.error).toMatch(/HTTP 401/);
+      expect(await fs.readdir(locked)).toEqual([]);
+      const withCreds = await bootCli([
+        '--model',
+        '1608',
+        '--mac',
+        mac,
+        '--backup-user',
+        'phone:s3cret',
+        ...authSite.bootArgs,
+      ]);
+      expect(withCreds.code).toBe(0);
+      expect(steps(withCreds.report!).at(-1)).toBe(`backup http ${file}`);
+      expect((await fs.readFile(path.join(locked, file))).equals(backupData(findModel('1608')!, mac, 1))).toBe(true);
+    },
+  );
 });

@@ -39,7 +39,9 @@ export async function scratch(prefix: string): Promise<string> {
 /** `bootwire init DIR/root --image-size IMAGE_PAYLOAD`; returns the root. */
 export async function initRoot(dir: string): Promise<string> {
   const root = path.join(dir, 'root');
-  const r = await run(process.execPath, [CLI, 'init', root, '--image-size', String(IMAGE_PAYLOAD)], { timeoutMs: 30_000 });
+  const r = await run(process.execPath, [CLI, 'init', root, '--image-size', String(IMAGE_PAYLOAD)], {
+    timeoutMs: 30_000,
+  });
   if (r.code !== 0) throw new Error(`bootwire init failed (${r.code}): ${r.stderr}`);
   return root;
 }
@@ -61,7 +63,12 @@ export type Config = {
  * The init root's bootwire.json with ephemeral TFTP and DHCP ports, replies to `relayPort`, leases and
  * the file itself in `dir/conf-N` (outside the served root). `edit` changes it further.
  */
-export async function writeConfig(dir: string, root: string, relayPort: number, edit: (c: Config) => void = () => {}): Promise<string> {
+export async function writeConfig(
+  dir: string,
+  root: string,
+  relayPort: number,
+  edit: (c: Config) => void = () => {},
+): Promise<string> {
   const c = JSON.parse(await fs.readFile(path.join(root, 'bootwire.json'), 'utf8')) as Config;
   const confDir = await fs.mkdtemp(path.join(dir, 'conf-'));
   c.root = path.relative(confDir, root);
@@ -95,7 +102,9 @@ process.on('exit', () => {
 
 /** Starts `bootwire serve ARGS` and waits until it printed a "<kind> listening on" line for each of `kinds`. */
 export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp'>): Promise<Served> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(proc);
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
@@ -109,7 +118,8 @@ export async function serve(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http
   const ports: Served['ports'] = {};
   const deadline = Date.now() + 20_000;
   for (;;) {
-    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https|ftp) listening on \S+:(\d+),/g)) ports[m[1] as 'tftp'] = Number(m[2]);
+    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https|ftp) listening on \S+:(\d+),/g))
+      ports[m[1] as 'tftp'] = Number(m[2]);
     if (kinds.every((k) => ports[k] !== undefined)) break;
     if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -140,10 +150,22 @@ export interface Site {
 }
 
 /** Serves `config` (plus `extra` serve flags), DHCP and TFTP from the file, HTTP on an ephemeral port. */
-export async function startSite(config: string, relayPort: number, extra: string[] = ['--http', '127.0.0.1:0'], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp'> = ['tftp', 'dhcp', 'http']): Promise<Site> {
+export async function startSite(
+  config: string,
+  relayPort: number,
+  extra: string[] = ['--http', '127.0.0.1:0'],
+  kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'ftp'> = ['tftp', 'dhcp', 'http'],
+): Promise<Site> {
   const served = await serve(['--config', config, ...extra], kinds);
   const p = served.ports;
-  const bootArgs = ['--dhcp', `127.0.0.1:${p.dhcp}`, '--relay', `127.0.0.1:${relayPort}`, '--redirect', `tftp://10.77.0.1=127.0.0.1:${p.tftp}`];
+  const bootArgs = [
+    '--dhcp',
+    `127.0.0.1:${p.dhcp}`,
+    '--relay',
+    `127.0.0.1:${relayPort}`,
+    '--redirect',
+    `tftp://10.77.0.1=127.0.0.1:${p.tftp}`,
+  ];
   if (p.http !== undefined) bootArgs.push('--redirect', `http://10.77.0.1=127.0.0.1:${p.http}`);
   if (p.https !== undefined) bootArgs.push('--redirect', `https://10.77.0.1=127.0.0.1:${p.https}`);
   if (p.ftp !== undefined) bootArgs.push('--redirect', `ftp://10.77.0.1=127.0.0.1:${p.ftp}`);
@@ -157,7 +179,16 @@ export interface JsonReport {
   ok: boolean;
   imageDownloaded: boolean;
   imageDecision?: string;
-  phases: { phase: string; file: string; protocol: string; bytes: number; ms: number; ok: boolean; url?: string; error?: string }[];
+  phases: {
+    phase: string;
+    file: string;
+    protocol: string;
+    bytes: number;
+    ms: number;
+    ok: boolean;
+    url?: string;
+    error?: string;
+  }[];
   error?: string;
   failedIn?: string;
   address?: string;
@@ -174,7 +205,10 @@ export interface BootRun {
 /**
  * `bootwire boot --json ARGS` (the timeline with `json: false`; optionally through `wrap`, e.g. `ip netns exec NS`).
  */
-export async function bootCli(args: string[], opts: { timeoutMs?: number; wrap?: [string, string[]]; json?: boolean } = {}): Promise<BootRun> {
+export async function bootCli(
+  args: string[],
+  opts: { timeoutMs?: number; wrap?: [string, string[]]; json?: boolean } = {},
+): Promise<BootRun> {
   const argv = [CLI, 'boot', ...(opts.json === false ? [] : ['--json']), ...args];
   const [cmd, a] = opts.wrap ? [opts.wrap[0], [...opts.wrap[1], process.execPath, ...argv]] : [process.execPath, argv];
   const result = await run(cmd, a, { timeoutMs: opts.timeoutMs ?? 60_000 });
@@ -204,7 +238,8 @@ export const sip1200User = (mac: string) => `SIP${mac.replace(/:/g, '').toUpperC
 export const relayPort = () => freeUdpPort('127.0.0.1');
 
 /** Phases as `phase protocol file` strings, for compact, exact comparisons. */
-export const steps = (r: JsonReport) => r.phases.map((p) => `${p.phase} ${p.protocol} ${p.phase === 'dhcp' ? '-' : p.file}${p.ok ? '' : ' FAILED'}`);
+export const steps = (r: JsonReport) =>
+  r.phases.map((p) => `${p.phase} ${p.protocol} ${p.phase === 'dhcp' ? '-' : p.file}${p.ok ? '' : ' FAILED'}`);
 
 /** Replaces a file atomically (a new inode: the server's cache sees a new version). */
 export async function replaceFile(file: string, bytes: Uint8Array): Promise<void> {

@@ -12,7 +12,18 @@ import { MemoryStateStore } from '../../packages/bootwire/src/boot/state.js';
 import { findModel } from '../../packages/bootwire/src/phones/models.js';
 import { needBinary } from '../helpers/peers.js';
 import { selfSigned } from '../http/helpers.js';
-import { bootCli, classOptions, IMAGE_FILE_BYTES, initRoot, relayPort, scratch, type Site, startSite, steps, writeConfig } from './helpers.js';
+import {
+  bootCli,
+  classOptions,
+  IMAGE_FILE_BYTES,
+  initRoot,
+  relayPort,
+  scratch,
+  type Site,
+  startSite,
+  steps,
+  writeConfig,
+} from './helpers.js';
 
 const OPENSSL = needBinary('openssl', 'openssl');
 
@@ -35,7 +46,12 @@ beforeAll(async () => {
   const config = await writeConfig(dir, root, relay, (c) => {
     classOptions(c, 'avaya-9600-sip')['242'] = 'TLSSRVR=10.77.0.1,SIP_CONTROLLER_LIST=10.77.0.5:5061;transport=tls';
   });
-  site = await startSite(config, relay, ['--https', '127.0.0.1:0', '--cert', pem.cert, '--key', pem.key], ['tftp', 'dhcp', 'https']);
+  site = await startSite(
+    config,
+    relay,
+    ['--https', '127.0.0.1:0', '--cert', pem.cert, '--key', pem.key],
+    ['tftp', 'dhcp', 'https'],
+  );
 });
 afterAll(async () => {
   await site?.served.stop();
@@ -43,12 +59,26 @@ afterAll(async () => {
 });
 
 const httpsUrl = () => `https://127.0.0.1:${site!.served.ports.https}/`;
-const ALL_HTTPS = ['script https 96x1Supgrade.txt', 'image https S96x1_SALBR7_1_2_0.tar', 'script https 96x1Supgrade.txt', 'settings https 46xxsettings.txt'];
+const ALL_HTTPS = [
+  'script https 96x1Supgrade.txt',
+  'image https S96x1_SALBR7_1_2_0.tar',
+  'script https 96x1Supgrade.txt',
+  'settings https 46xxsettings.txt',
+];
 
 describe('bootwire boot over HTTPS (self-signed certificate)', () => {
   it('a 9608 given --server https://… boots over HTTPS without knowing the certificate', async (ctx) => {
     OPENSSL.use(ctx);
-    const r = await bootCli(['--model', '9608', '--mac', '00:04:0d:d0:00:01', '--dhcp', 'none', '--server', httpsUrl()]);
+    const r = await bootCli([
+      '--model',
+      '9608',
+      '--mac',
+      '00:04:0d:d0:00:01',
+      '--dhcp',
+      'none',
+      '--server',
+      httpsUrl(),
+    ]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(steps(r.report!)).toEqual(ALL_HTTPS);
     expect(r.report!.phases.find((p) => p.phase === 'image')!.bytes).toBe(IMAGE_FILE_BYTES);
@@ -71,7 +101,13 @@ describe('bootwire boot over HTTPS (self-signed certificate)', () => {
   it('FetchContext.ca: the right CA boots, a wrong CA is refused at the first file', async (ctx) => {
     OPENSSL.use(ctx);
     const model = findModel('9608')!;
-    const good = await bootPhone({ model, mac: '00:04:0d:d0:00:03', server: httpsUrl(), state: new MemoryStateStore(), fetch: { ca: await fs.readFile(pem.cert) } });
+    const good = await bootPhone({
+      model,
+      mac: '00:04:0d:d0:00:03',
+      server: httpsUrl(),
+      state: new MemoryStateStore(),
+      fetch: { ca: await fs.readFile(pem.cert) },
+    });
     expect(good.error).toBeUndefined();
     expect(good.ok).toBe(true);
     expect(good.phases.map((p) => p.protocol)).toEqual(['https', 'https', 'https', 'https']);
@@ -80,7 +116,9 @@ describe('bootwire boot over HTTPS (self-signed certificate)', () => {
     const bad = await bootPhone({ model, mac: '00:04:0d:d0:00:04', server: httpsUrl(), state, fetch: { ca: otherCa } });
     expect(bad.ok).toBe(false);
     expect(bad.failedIn).toBe('script');
-    expect(bad.error).toMatch(/^script 96x1Supgrade\.txt: https:\/\/127\.0\.0\.1:\d+\/96x1Supgrade\.txt: .*(self[- ]signed|unable to verify|certificate)/i);
+    expect(bad.error).toMatch(
+      /^script 96x1Supgrade\.txt: https:\/\/127\.0\.0\.1:\d+\/96x1Supgrade\.txt: .*(self[- ]signed|unable to verify|certificate)/i,
+    );
     expect(bad.phases).toHaveLength(1);
     expect(bad.phases[0]).toMatchObject({ phase: 'script', protocol: 'https', ok: false, bytes: 0 });
     expect(bad.imageDownloaded).toBe(false);

@@ -10,7 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../../packages/http/src/client.js';
 import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
 import { run } from '../helpers/peers.js';
-import { bootCli, CLI, classOptions, initRoot, relayPort, scratch, serve, type Site, startSite, steps, writeConfig } from './helpers.js';
+import {
+  bootCli,
+  CLI,
+  classOptions,
+  initRoot,
+  relayPort,
+  scratch,
+  serve,
+  type Site,
+  startSite,
+  steps,
+  writeConfig,
+} from './helpers.js';
 
 let dir: string;
 let root: string;
@@ -75,7 +87,10 @@ describe('serve --remap, --lowercase, config names', () => {
     const rules = path.join(dir, 'rules');
     await fs.writeFile(rules, 'r ^firmware/\na \\.exe$\n');
     await fs.writeFile(path.join(root, 'lower.cfg'), 'stored in lowercase\n');
-    const s = await serve(['--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--remap', rules, '--lowercase'], ['tftp', 'http']);
+    const s = await serve(
+      ['--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--remap', rules, '--lowercase'],
+      ['tftp', 'http'],
+    );
     try {
       const t = await tftpGetBuffer({ host: '127.0.0.1', port: s.ports.tftp!, filename: 'FIRMWARE/Lower.CFG' });
       expect(t.data.toString()).toBe('stored in lowercase\n');
@@ -88,15 +103,28 @@ describe('serve --remap, --lowercase, config names', () => {
     }
   });
 
-  it(("a bad regular expression stops serve at start with the file's line; so does an unknown " + "--unique-root"), async () => {
-    const rules = path.join(dir, 'bad-rules');
-    await fs.writeFile(rules, '# fine\nr ^a b\nr (x)\\1 y\n');
-    const r = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--remap', rules], { timeoutMs: 20_000 });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^bootwire: remap file ${rules.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, line 3: regular expression "\\(x\\)\\\\\\\\1" cannot be run in linear time`));
-    const u = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--unique-root', 'host'], { timeoutMs: 20_000 });
-    expect([u.code, u.stderr.trim()]).toEqual([2, 'bootwire: --unique-root must be mac or ip, got "host"']);
-  });
+  it(
+    "a bad regular expression stops serve at start with the file's line; so does an unknown " + '--unique-root',
+    async () => {
+      const rules = path.join(dir, 'bad-rules');
+      await fs.writeFile(rules, '# fine\nr ^a b\nr (x)\\1 y\n');
+      const r = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--remap', rules], {
+        timeoutMs: 20_000,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^bootwire: remap file ${rules.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, line 3: regular expression "\\(x\\)\\\\\\\\1" cannot be run in linear time`,
+        ),
+      );
+      const u = await run(
+        process.execPath,
+        [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--unique-root', 'host'],
+        { timeoutMs: 20_000 },
+      );
+      expect([u.code, u.stderr.trim()]).toEqual([2, 'bootwire: --unique-root must be mac or ip, got "host"']);
+    },
+  );
 
   it('the config file: names.remap relative to it, names.lowercase, names.uniqueRoot', async () => {
     const confDir = path.join(dir, 'conf-names');
@@ -106,7 +134,11 @@ describe('serve --remap, --lowercase, config names', () => {
     await fs.writeFile(path.join(confDir, 'remap.rules'), 'r ^alias\\.txt$ mine.txt\n');
     await fs.writeFile(
       path.join(confDir, 'bootwire.json'),
-      JSON.stringify({ root: path.relative(confDir, root), tftp: { listen: '127.0.0.1:0' }, names: { remap: 'remap.rules', lowercase: true, uniqueRoot: 'ip' } }),
+      JSON.stringify({
+        root: path.relative(confDir, root),
+        tftp: { listen: '127.0.0.1:0' },
+        names: { remap: 'remap.rules', lowercase: true, uniqueRoot: 'ip' },
+      }),
     );
     const s = await serve(['--config', path.join(confDir, 'bootwire.json')], ['tftp']);
     try {

@@ -62,17 +62,44 @@ const IMAGE: Record<Model, string> = {
 /** What the model fetches from servers that serve the init root over `proto`; without the image on a second boot. */
 function expected(model: Model, mac: string, proto: string, withImage: boolean): string[] {
   const img = withImage ? [`image ${proto} ${IMAGE[model]}`] : [];
-  if (model === '4610' || model === '4620') return [`script ${proto} 46xxupgrade.scr`, ...img, ...(withImage ? [`script ${proto} 46xxupgrade.scr`] : []), `settings ${proto} 46xxsettings.txt`];
-  if (model === '1608') return [`script ${proto} 16xxupgrade.txt`, ...img, ...(withImage ? [`script ${proto} 16xxupgrade.txt`] : []), `settings ${proto} 46xxsettings.txt`];
-  if (model === '9608' || model === '9611') return [`script ${proto} 96x1Supgrade.txt`, ...img, ...(withImage ? [`script ${proto} 96x1Supgrade.txt`] : []), `settings ${proto} 46xxsettings.txt`];
-  if (model === '1220' || model === '1230') return [`script ${proto} ${model}SIP.cfg`, ...img, `settings ${proto} 12x0_device.cfg`, `settings ${proto} ${sip1200User(mac)} FAILED`];
+  if (model === '4610' || model === '4620')
+    return [
+      `script ${proto} 46xxupgrade.scr`,
+      ...img,
+      ...(withImage ? [`script ${proto} 46xxupgrade.scr`] : []),
+      `settings ${proto} 46xxsettings.txt`,
+    ];
+  if (model === '1608')
+    return [
+      `script ${proto} 16xxupgrade.txt`,
+      ...img,
+      ...(withImage ? [`script ${proto} 16xxupgrade.txt`] : []),
+      `settings ${proto} 46xxsettings.txt`,
+    ];
+  if (model === '9608' || model === '9611')
+    return [
+      `script ${proto} 96x1Supgrade.txt`,
+      ...img,
+      ...(withImage ? [`script ${proto} 96x1Supgrade.txt`] : []),
+      `settings ${proto} 46xxsettings.txt`,
+    ];
+  if (model === '1220' || model === '1230')
+    return [
+      `script ${proto} ${model}SIP.cfg`,
+      ...img,
+      `settings ${proto} 12x0_device.cfg`,
+      `settings ${proto} ${sip1200User(mac)} FAILED`,
+    ];
   // 400HD: the image phase is there on the second boot too (the header read, then a stop).
   return [`image ${proto} ${IMAGE[model]}`, `settings ${proto} ${model}.cfg`];
 }
 
 // ------------------------------------------------------------------------------------ dnsmasq
 
-const DNSMASQ_CONF = (leases: string, log: string) => `# bootwire boot test: the init root's DHCP classes, for 10.163.0.0/24
+const DNSMASQ_CONF = (
+  leases: string,
+  log: string,
+) => `# bootwire boot test: the init root's DHCP classes, for 10.163.0.0/24
 port=0
 no-resolv
 no-hosts
@@ -108,7 +135,9 @@ dhcp-option=tag:avaya,tag:!sip96,242,"MCIPADD=10.163.0.5,MCPORT=1719,HTTPSRVR=${
 async function listening(ns: Netns, flags: string, port: number, program: string): Promise<boolean> {
   const r = await ns.exec('ss', [flags, `sport = :${port}`], { timeoutMs: 5000 });
   const text = r.stdout.toString();
-  return new RegExp(`(${SERVER.replaceAll('.', '\\.')}|0\\.0\\.0\\.0|\\*):${port}\\b`).test(text) && text.includes(program);
+  return (
+    new RegExp(`(${SERVER.replaceAll('.', '\\.')}|0\\.0\\.0\\.0|\\*):${port}\\b`).test(text) && text.includes(program)
+  );
 }
 
 describe('bootwire boot against dnsmasq (DHCP + TFTP) and busybox httpd, in a network namespace', () => {
@@ -139,8 +168,20 @@ describe('bootwire boot against dnsmasq (DHCP + TFTP) and busybox httpd, in a ne
       const conf = path.join(dir, 'dnsmasq.conf');
       await fs.writeFile(conf, DNSMASQ_CONF(leases, log));
       const n = ns;
-      dnsmasq = await startDaemon(n, 'dnsmasq', PEERS.dnsmasq.path!, ['--keep-in-foreground', `--conf-file=${conf}`, '--pid-file='], async () => (await listening(n, '-Hulnp', 67, 'dnsmasq')) && (await listening(n, '-Hulnp', 69, 'dnsmasq')));
-      httpd = await startDaemon(n, 'busybox httpd', PEERS.busybox.path!, ['httpd', '-f', '-vv', '-p', `${SERVER}:80`, '-h', root], () => listening(n, '-Htlnp', 80, 'busybox'));
+      dnsmasq = await startDaemon(
+        n,
+        'dnsmasq',
+        PEERS.dnsmasq.path!,
+        ['--keep-in-foreground', `--conf-file=${conf}`, '--pid-file='],
+        async () => (await listening(n, '-Hulnp', 67, 'dnsmasq')) && (await listening(n, '-Hulnp', 69, 'dnsmasq')),
+      );
+      httpd = await startDaemon(
+        n,
+        'busybox httpd',
+        PEERS.busybox.path!,
+        ['httpd', '-f', '-vv', '-p', `${SERVER}:80`, '-h', root],
+        () => listening(n, '-Htlnp', 80, 'busybox'),
+      );
     } catch (e) {
       setupError = e as Error;
     }
@@ -151,34 +192,53 @@ describe('bootwire boot against dnsmasq (DHCP + TFTP) and busybox httpd, in a ne
     await ns?.delete();
   });
 
-  it.for(PHONES)('$model boots from dnsmasq, then again without its image', { timeout: 90_000 }, async ({ model, mac }, ctx) => {
-    useAll(ctx, PEERS.dnsmasq, PEERS.ip, PEERS.ss, PEERS.busybox);
-    requireRoot(ctx);
-    if (setupError) throw setupError;
-    const state = path.join(dir, 'state-dnsmasq');
-    const args = ['--model', model, '--mac', mac, '--dhcp', `${SERVER}:67`, '--relay', `${RELAY}:67`, '--link-selection', 'none', '--state', state];
-    const bootIn = () => bootCli(args, { wrap: ['ip', ['netns', 'exec', ns!.name]], timeoutMs: 60_000 });
-    const proto = model === '1608' || model.startsWith('96') ? 'http' : 'tftp';
-    const diag = async () => (`\n--- dnsmasq ---\n${(await fs.readFile(log, 'utf8').catch(() => '')).slice(-3000)}\n--- httpd ` + `---\n${httpd!.out().slice(-1000)}`);
+  it.for(PHONES)(
+    '$model boots from dnsmasq, then again without its image',
+    { timeout: 90_000 },
+    async ({ model, mac }, ctx) => {
+      useAll(ctx, PEERS.dnsmasq, PEERS.ip, PEERS.ss, PEERS.busybox);
+      requireRoot(ctx);
+      if (setupError) throw setupError;
+      const state = path.join(dir, 'state-dnsmasq');
+      const args = [
+        '--model',
+        model,
+        '--mac',
+        mac,
+        '--dhcp',
+        `${SERVER}:67`,
+        '--relay',
+        `${RELAY}:67`,
+        '--link-selection',
+        'none',
+        '--state',
+        state,
+      ];
+      const bootIn = () => bootCli(args, { wrap: ['ip', ['netns', 'exec', ns!.name]], timeoutMs: 60_000 });
+      const proto = model === '1608' || model.startsWith('96') ? 'http' : 'tftp';
+      const diag = async () =>
+        `\n--- dnsmasq ---\n${(await fs.readFile(log, 'utf8').catch(() => '')).slice(-3000)}\n--- httpd ` +
+        `---\n${httpd!.out().slice(-1000)}`;
 
-    const first = await bootIn();
-    expect(first.code, `${first.stdout}\n${first.stderr}${await diag()}`).toBe(0);
-    const r = first.report!;
-    expect(steps(r)).toEqual(['dhcp dhcp -', ...expected(model, mac, proto, true)]);
-    expect(r.address).toMatch(/^10\.163\.0\.1[0-9]{2}$/);
-    expect(r.imageDownloaded).toBe(true);
-    expect(r.phases.find((p) => p.phase === 'image')!.bytes).toBe(IMAGE_FILE_BYTES);
-    expect(r.phases[1]!.url).toMatch(new RegExp(`^${proto}://10\\.163\\.0\\.1/`));
-    expect(((await readState(state, mac)) as { image: { name: string } }).image.name).toBe(IMAGE[model]);
-    // dnsmasq recorded the lease.
-    expect(await fs.readFile(leases, 'utf8')).toContain(` ${mac} ${r.address} `);
+      const first = await bootIn();
+      expect(first.code, `${first.stdout}\n${first.stderr}${await diag()}`).toBe(0);
+      const r = first.report!;
+      expect(steps(r)).toEqual(['dhcp dhcp -', ...expected(model, mac, proto, true)]);
+      expect(r.address).toMatch(/^10\.163\.0\.1[0-9]{2}$/);
+      expect(r.imageDownloaded).toBe(true);
+      expect(r.phases.find((p) => p.phase === 'image')!.bytes).toBe(IMAGE_FILE_BYTES);
+      expect(r.phases[1]!.url).toMatch(new RegExp(`^${proto}://10\\.163\\.0\\.1/`));
+      expect(((await readState(state, mac)) as { image: { name: string } }).image.name).toBe(IMAGE[model]);
+      // dnsmasq recorded the lease.
+      expect(await fs.readFile(leases, 'utf8')).toContain(` ${mac} ${r.address} `);
 
-    const second = await bootIn();
-    expect(second.code, second.stdout + second.stderr).toBe(0);
-    expect(second.report!.imageDownloaded).toBe(false);
-    expect(steps(second.report!)).toEqual(['dhcp dhcp -', ...expected(model, mac, proto, false)]);
-    expect(second.report!.address).toBe(r.address);
-  });
+      const second = await bootIn();
+      expect(second.code, second.stdout + second.stderr).toBe(0);
+      expect(second.report!.imageDownloaded).toBe(false);
+      expect(steps(second.report!)).toEqual(['dhcp dhcp -', ...expected(model, mac, proto, false)]);
+      expect(second.report!.address).toBe(r.address);
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------- tftpd-hpa
@@ -200,25 +260,29 @@ describe('bootwire boot against tftpd-hpa (--dhcp none --server tftp://…)', ()
 
   const TFTP_PHONES = PHONES.filter((p) => p.model !== '1608' && !p.model.startsWith('96'));
 
-  it.for(TFTP_PHONES)('$model boots from tftpd-hpa, then again without its image', { timeout: 90_000 }, async ({ model, mac }, ctx) => {
-    PEERS.tftpdHpa.use(ctx);
-    requireRoot(ctx);
-    if (setupError) throw setupError;
-    const base = `tftp://127.0.0.1:${peer!.port}/`;
-    // The 400HD is given a provisioning URL (firmware;configuration), as an administrator types it.
-    const server = model.endsWith('HD') ? `${base}<MODEL>.img;<MODEL>.cfg` : base;
-    const state = path.join(dir, 'state-tftpd-hpa');
-    const args = ['--model', model, '--mac', mac, '--dhcp', 'none', '--server', server, '--state', state];
-    const first = await bootCli(args);
-    expect(first.code, `${first.stdout}\n${first.stderr}\n--- tftpd-hpa ---\n${peer!.log().slice(-2000)}`).toBe(0);
-    expect(steps(first.report!)).toEqual(expected(model, mac, 'tftp', true));
-    expect(first.report!.phases.find((p) => p.phase === 'image')!.bytes).toBe(IMAGE_FILE_BYTES);
-    expect(first.report!.phases[0]!.url).toMatch(new RegExp(`^tftp://127\\.0\\.0\\.1:${peer!.port}/`));
-    expect(((await readState(state, mac)) as { image: { name: string } }).image.name).toBe(IMAGE[model]);
+  it.for(TFTP_PHONES)(
+    '$model boots from tftpd-hpa, then again without its image',
+    { timeout: 90_000 },
+    async ({ model, mac }, ctx) => {
+      PEERS.tftpdHpa.use(ctx);
+      requireRoot(ctx);
+      if (setupError) throw setupError;
+      const base = `tftp://127.0.0.1:${peer!.port}/`;
+      // The 400HD is given a provisioning URL (firmware;configuration), as an administrator types it.
+      const server = model.endsWith('HD') ? `${base}<MODEL>.img;<MODEL>.cfg` : base;
+      const state = path.join(dir, 'state-tftpd-hpa');
+      const args = ['--model', model, '--mac', mac, '--dhcp', 'none', '--server', server, '--state', state];
+      const first = await bootCli(args);
+      expect(first.code, `${first.stdout}\n${first.stderr}\n--- tftpd-hpa ---\n${peer!.log().slice(-2000)}`).toBe(0);
+      expect(steps(first.report!)).toEqual(expected(model, mac, 'tftp', true));
+      expect(first.report!.phases.find((p) => p.phase === 'image')!.bytes).toBe(IMAGE_FILE_BYTES);
+      expect(first.report!.phases[0]!.url).toMatch(new RegExp(`^tftp://127\\.0\\.0\\.1:${peer!.port}/`));
+      expect(((await readState(state, mac)) as { image: { name: string } }).image.name).toBe(IMAGE[model]);
 
-    const second = await bootCli(args);
-    expect(second.code, second.stdout + second.stderr).toBe(0);
-    expect(second.report!.imageDownloaded).toBe(false);
-    expect(steps(second.report!)).toEqual(expected(model, mac, 'tftp', false));
-  });
+      const second = await bootCli(args);
+      expect(second.code, second.stdout + second.stderr).toBe(0);
+      expect(second.report!.imageDownloaded).toBe(false);
+      expect(steps(second.report!)).toEqual(expected(model, mac, 'tftp', false));
+    },
+  );
 });

@@ -10,10 +10,27 @@ import { findModel } from '../../packages/bootwire/src/phones/models.js';
 
 /** A DHCP client that always gets 10.77.0.150 from an ACK naming no file server. */
 function dhcpWithoutFileServer(): RelayClient {
-  const bytes = buildDhcp({ op: 2, xid: 1, yiaddr: '10.77.0.150', chaddr: '00:04:0d:aa:bb:01', options: [[53, Buffer.from([5])], [54, Buffer.from([10, 77, 0, 1])], [51, Buffer.from([0, 0, 14, 16])]] }).bytes;
+  const bytes = buildDhcp({
+    op: 2,
+    xid: 1,
+    yiaddr: '10.77.0.150',
+    chaddr: '00:04:0d:aa:bb:01',
+    options: [
+      [53, Buffer.from([5])],
+      [54, Buffer.from([10, 77, 0, 1])],
+      [51, Buffer.from([0, 0, 14, 16])],
+    ],
+  }).bytes;
   const d = decodeDhcp(bytes);
   if (!d.ok) throw new Error('test ACK does not decode');
-  const lease = { address: '10.77.0.150', serverId: '10.77.0.1', leaseSeconds: 3600, ack: d.message, ms: 1, retransmits: 0 };
+  const lease = {
+    address: '10.77.0.150',
+    serverId: '10.77.0.1',
+    leaseSeconds: 3600,
+    ack: d.message,
+    ms: 1,
+    retransmits: 0,
+  };
   return { dora: async () => ({ ok: true as const, lease }) } as unknown as RelayClient;
 }
 
@@ -22,7 +39,12 @@ describe('phone state', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bw-state-'));
     try {
       const store = new DirStateStore(dir);
-      const r = await bootPhone({ model: findModel('9608')!, mac: '00:04:0d:aa:bb:01', dhcp: dhcpWithoutFileServer(), state: store });
+      const r = await bootPhone({
+        model: findModel('9608')!,
+        mac: '00:04:0d:aa:bb:01',
+        dhcp: dhcpWithoutFileServer(),
+        state: store,
+      });
       expect([r.ok, r.failedIn, r.address]).toEqual([false, 'script', '10.77.0.150']);
       expect(r.error).toMatch(/names no file server a 9608 reads/);
       expect(JSON.parse(readFileSync(path.join(dir, '00040daabb01.json'), 'utf8'))).toEqual({ address: '10.77.0.150' });
@@ -38,7 +60,12 @@ describe('phone state', () => {
       const file = path.join(dir, '00040daabb01.json');
       const { writeFileSync } = await import('node:fs');
       writeFileSync(file, '{not json');
-      const r = await bootPhone({ model: findModel('9608')!, mac: '00:04:0d:aa:bb:01', dhcp: dhcpWithoutFileServer(), state: new DirStateStore(dir) });
+      const r = await bootPhone({
+        model: findModel('9608')!,
+        mac: '00:04:0d:aa:bb:01',
+        dhcp: dhcpWithoutFileServer(),
+        state: new DirStateStore(dir),
+      });
       expect(r.ok).toBe(false);
       expect(r.error).toBe(`${file} is not a phone state file (not JSON): remove it to start the phone afresh`);
       expect(readFileSync(file, 'utf8')).toBe('{not json');

@@ -30,7 +30,10 @@ export interface PcapRecordSpec {
   origLen?: number;
 }
 
-export function pcapFile(opts: { linktype: number; endian?: Endian; nanos?: boolean; snaplen?: number; version?: [number, number] }, records: PcapRecordSpec[]): Buffer {
+export function pcapFile(
+  opts: { linktype: number; endian?: Endian; nanos?: boolean; snaplen?: number; version?: [number, number] },
+  records: PcapRecordSpec[],
+): Buffer {
   const e = opts.endian ?? 'little';
   const [major, minor] = opts.version ?? [2, 4];
   const header = Buffer.concat([
@@ -71,10 +74,18 @@ export function block(type: number, body: Buffer, e: Endian): Buffer {
 
 export function shb(e: Endian, opts: Option[] = [], version: [number, number] = [1, 0]): Buffer {
   const sectionLength = Buffer.alloc(8, 0xff); // -1: not given
-  return block(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d, e), u16(version[0], e), u16(version[1], e), sectionLength, options(opts, e)]), e);
+  return block(
+    0x0a0d0d0a,
+    Buffer.concat([u32(0x1a2b3c4d, e), u16(version[0], e), u16(version[1], e), sectionLength, options(opts, e)]),
+    e,
+  );
 }
 
-export function idb(e: Endian, linktype: number, o: { tsresol?: number; tsoffset?: bigint; snaplen?: number; name?: string } = {}): Buffer {
+export function idb(
+  e: Endian,
+  linktype: number,
+  o: { tsresol?: number; tsoffset?: bigint; snaplen?: number; name?: string } = {},
+): Buffer {
   const opts: Option[] = [];
   if (o.name !== undefined) opts.push({ code: 2, value: Buffer.from(o.name) });
   if (o.tsresol !== undefined) opts.push({ code: 9, value: Buffer.from([o.tsresol]) });
@@ -88,10 +99,25 @@ export function idb(e: Endian, linktype: number, o: { tsresol?: number; tsoffset
 }
 
 /** Enhanced Packet Block; `ts` in the interface's units. */
-export function epb(e: Endian, ifid: number, ts: bigint, data: Buffer, origLen = data.length, opts: Option[] = []): Buffer {
+export function epb(
+  e: Endian,
+  ifid: number,
+  ts: bigint,
+  data: Buffer,
+  origLen = data.length,
+  opts: Option[] = [],
+): Buffer {
   return block(
     6,
-    Buffer.concat([u32(ifid, e), u32(Number(ts >> 32n), e), u32(Number(ts & 0xffffffffn), e), u32(data.length, e), u32(origLen, e), pad4(data), options(opts, e)]),
+    Buffer.concat([
+      u32(ifid, e),
+      u32(Number(ts >> 32n), e),
+      u32(Number(ts & 0xffffffffn), e),
+      u32(data.length, e),
+      u32(origLen, e),
+      pad4(data),
+      options(opts, e),
+    ]),
     e,
   );
 }
@@ -103,7 +129,15 @@ export function spb(e: Endian, data: Buffer, origLen = data.length): Buffer {
 export function opb(e: Endian, ifid: number, ts: bigint, data: Buffer, origLen = data.length): Buffer {
   return block(
     2,
-    Buffer.concat([u16(ifid, e), u16(0, e), u32(Number(ts >> 32n), e), u32(Number(ts & 0xffffffffn), e), u32(data.length, e), u32(origLen, e), pad4(data)]),
+    Buffer.concat([
+      u16(ifid, e),
+      u16(0, e),
+      u32(Number(ts >> 32n), e),
+      u32(Number(ts & 0xffffffffn), e),
+      u32(data.length, e),
+      u32(origLen, e),
+      pad4(data),
+    ]),
     e,
   );
 }
@@ -170,8 +204,21 @@ export function ipv4(s: Ipv4Spec): Buffer {
   return Buffer.concat([h, s.payload]);
 }
 
-export function ipv4Udp(src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer, id?: number): Buffer {
-  return ipv4({ src, dst, proto: 17, payload: udpHeader(srcPort, dstPort, payload), ...(id === undefined ? {} : { id }) });
+export function ipv4Udp(
+  src: string,
+  dst: string,
+  srcPort: number,
+  dstPort: number,
+  payload: Buffer,
+  id?: number,
+): Buffer {
+  return ipv4({
+    src,
+    dst,
+    proto: 17,
+    payload: udpHeader(srcPort, dstPort, payload),
+    ...(id === undefined ? {} : { id }),
+  });
 }
 
 /** Splits an IPv4 datagram's payload into fragments of at most `chunk` bytes (a multiple of 8). */
@@ -186,7 +233,14 @@ export function ipv4Fragments(s: Omit<Ipv4Spec, 'offset' | 'more'>, chunk: numbe
 
 /** IPv6 with `next` as the first next header; `ext` are ready-made extension headers placed first. */
 export function ipv6(src: string, dst: string, next: number, payload: Buffer, payloadLength = payload.length): Buffer {
-  return Buffer.concat([Buffer.from([0x60, 0, 0, 0]), u16(payloadLength), Buffer.from([next, 64]), ipv6Bytes(src), ipv6Bytes(dst), payload]);
+  return Buffer.concat([
+    Buffer.from([0x60, 0, 0, 0]),
+    u16(payloadLength),
+    Buffer.from([next, 64]),
+    ipv6Bytes(src),
+    ipv6Bytes(dst),
+    payload,
+  ]);
 }
 
 /** An options-type extension header (hop-by-hop, destination options): next, length, PadN to 8 bytes. */
@@ -218,7 +272,11 @@ export function nullHeader(family: number, e: Endian, payload: Buffer): Buffer {
 }
 
 /** An 802.11 data frame (ToDS) carrying LLC/SNAP + `ethertype`. */
-export function wifiData(ethertype: number, payload: Buffer, o: { qos?: boolean; protected?: boolean; fourAddress?: boolean; order?: boolean } = {}): Buffer {
+export function wifiData(
+  ethertype: number,
+  payload: Buffer,
+  o: { qos?: boolean; protected?: boolean; fourAddress?: boolean; order?: boolean } = {},
+): Buffer {
   const subtype = o.qos ? 0x8 : 0;
   const fc0 = (subtype << 4) | 0x08;
   let flags = o.fourAddress ? 0x03 : 0x01;

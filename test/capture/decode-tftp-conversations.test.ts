@@ -5,9 +5,11 @@ import { dg, resetFrames } from '../helpers/datagrams.js';
 import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp } from '../../packages/tftp/src/codec.js';
 import { Opcode } from '../../packages/tftp/src/packet.js';
 
-const rrq = (file: string, opts: { name: string; value: string }[] = []) => encodeRequest(Opcode.RRQ, file, 'octet', opts);
+const rrq = (file: string, opts: { name: string; value: string }[] = []) =>
+  encodeRequest(Opcode.RRQ, file, 'octet', opts);
 const wrq = (file: string) => encodeRequest(Opcode.WRQ, file, 'octet');
-const data = (block: number, length: number) => encodeTftp({ opcode: Opcode.DATA, block, payload: Buffer.alloc(length, 0x41) });
+const data = (block: number, length: number) =>
+  encodeTftp({ opcode: Opcode.DATA, block, payload: Buffer.alloc(length, 0x41) });
 const ack = (block: number) => Buffer.from(encodeAck(block));
 
 /** Item summaries: frame, conversation id (0: none), opcode name or error kind. */
@@ -38,7 +40,18 @@ describe('trackTftp', () => {
     ]);
     expect(summary(items)).toEqual(['1:1:RRQ', '2:1:OACK', '3:1:ACK', '4:1:DATA', '5:1:ACK', '6:1:DATA', '7:1:ACK']);
     const c = items[0]!.conversation!;
-    expect(c).toMatchObject({ kind: 'read', client: C, server: '127.0.0.1:9000', serverTid: 41000, filename: 'server_file', mode: 'octet', blksize: 1425, ended: 'complete', requests: 1, requestFrame: 1 });
+    expect(c).toMatchObject({
+      kind: 'read',
+      client: C,
+      server: '127.0.0.1:9000',
+      serverTid: 41000,
+      filename: 'server_file',
+      mode: 'octet',
+      blksize: 1425,
+      ended: 'complete',
+      requests: 1,
+      requestFrame: 1,
+    });
     expect(c.options).toEqual([{ name: 'blksize', key: 'blksize', value: '1425' }]);
   });
 
@@ -46,7 +59,13 @@ describe('trackTftp', () => {
     resetFrames();
     const C = '10.0.0.5:2000';
     const S = '10.0.0.1:69';
-    const items = run([dg(C, S, rrq('a.cfg')), dg(S, C, data(1, 512)), dg(C, S, ack(1)), dg(S, C, data(2, 0)), dg(C, S, ack(2))]);
+    const items = run([
+      dg(C, S, rrq('a.cfg')),
+      dg(S, C, data(1, 512)),
+      dg(C, S, ack(1)),
+      dg(S, C, data(2, 0)),
+      dg(C, S, ack(2)),
+    ]);
     expect(summary(items)).toEqual(['1:1:RRQ', '2:1:DATA', '3:1:ACK', '4:1:DATA', '5:1:ACK']);
     expect(items[0]!.conversation).toMatchObject({ serverTid: 69, ended: 'complete' });
   });
@@ -54,7 +73,12 @@ describe('trackTftp', () => {
   it('keeps a retransmitted RRQ in the conversation it repeats', () => {
     resetFrames();
     const C = '10.0.0.5:2000';
-    const items = run([dg(C, '10.0.0.1:69', rrq('f')), dg(C, '10.0.0.1:69', rrq('f')), dg('10.0.0.1:3000', C, data(1, 100)), dg(C, '10.0.0.1:3000', ack(1))]);
+    const items = run([
+      dg(C, '10.0.0.1:69', rrq('f')),
+      dg(C, '10.0.0.1:69', rrq('f')),
+      dg('10.0.0.1:3000', C, data(1, 100)),
+      dg(C, '10.0.0.1:3000', ack(1)),
+    ]);
     expect(summary(items)).toEqual(['1:1:RRQ', '2:1:RRQ', '3:1:DATA', '4:1:ACK']);
     expect(items[0]!.conversation).toMatchObject({ requests: 2, requestFrame: 1, serverTid: 3000 });
   });
@@ -73,7 +97,16 @@ describe('trackTftp', () => {
       dg('[fc0c::8]:3002', B, ack(1)),
       dg('[fc0c::8]:3001', A, data(2, 1)),
     ]);
-    expect(summary(items)).toEqual(['1:1:RRQ', '2:2:WRQ', '3:1:DATA', '4:2:ACK', '5:1:ACK', '6:2:DATA', '7:2:ACK', '8:1:DATA']);
+    expect(summary(items)).toEqual([
+      '1:1:RRQ',
+      '2:2:WRQ',
+      '3:1:DATA',
+      '4:2:ACK',
+      '5:1:ACK',
+      '6:2:DATA',
+      '7:2:ACK',
+      '8:1:DATA',
+    ]);
     const [one, two] = [items[0]!.conversation!, items[1]!.conversation!];
     expect(one).toMatchObject({ kind: 'read', client: A, server: '[fc0c::8]:69', serverTid: 3001, ended: 'complete' });
     expect(two).toMatchObject({ kind: 'write', client: B, serverTid: 3002, ended: 'complete' });

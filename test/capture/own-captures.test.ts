@@ -73,7 +73,13 @@ describe('captures/', () => {
           const offer = decodeDhcp(dhcp[1]!.payload);
           if (!offer.ok) throw new Error('no offer');
           expect(offer.message.yiaddr).toMatch(/^10\.151\.0\.1\d\d$/);
-          expect(offer.message.options.get(242)).toEqual({ pairs: [['MCIPADD', '10.151.0.5'], ['MCPORT', '1719'], ['HTTPSRVR', '10.151.0.1']] });
+          expect(offer.message.options.get(242)).toEqual({
+            pairs: [
+              ['MCIPADD', '10.151.0.5'],
+              ['MCPORT', '1719'],
+              ['HTTPSRVR', '10.151.0.1'],
+            ],
+          });
         });
       }
 
@@ -97,7 +103,9 @@ describe('captures/', () => {
             } else {
               // The refusals record.sh asks for: a missing file, an upload leaving the root.
               expect(t.status).toBe('refused');
-              expect([t.conversation.filename, t.error!.code]).toEqual(file.startsWith('tftp-missing-') ? ['no-such-file.bin', 1] : ['../escape.bin', 2]);
+              expect([t.conversation.filename, t.error!.code]).toEqual(
+                file.startsWith('tftp-missing-') ? ['no-such-file.bin', 1] : ['../escape.bin', 2],
+              );
             }
           }
         });

@@ -61,11 +61,16 @@ describe('pcap-parser 0.2.1, as observed', () => {
 
   it('reads neither nanosecond pcap nor pcapng', () => {
     expect(parseSync(pcapFile({ linktype: 1, nanos: true }, RECS)).errors).toEqual(['unknown magic number: 4d3cb2a1']);
-    expect(parseSync(Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex')).errors).toEqual(['unknown magic number: 0a0d0d0a']);
+    expect(parseSync(Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex')).errors).toEqual([
+      'unknown magic number: 0a0d0d0a',
+    ]);
   });
 
   it('lets version 3.4 through (its check is `major != 2 && minor != 4`)', () => {
-    expect(parseSync(pcapFile({ linktype: 1, version: [3, 4] }, RECS))).toMatchObject({ errors: [], packets: { length: 3 } });
+    expect(parseSync(pcapFile({ linktype: 1, version: [3, 4] }, RECS))).toMatchObject({
+      errors: [],
+      packets: { length: 3 },
+    });
   });
 
   it('says nothing about a file cut inside a record, whether from a Buffer or a file', async () => {

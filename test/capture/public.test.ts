@@ -26,7 +26,9 @@ interface Source {
 }
 
 function sources(): Source[] {
-  const [header, ...lines] = readFileSync(TSV, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const [header, ...lines] = readFileSync(TSV, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const cols = (header ?? '').split('\t');
   const col = (name: string) => {
     const i = cols.indexOf(name);
@@ -48,7 +50,10 @@ const LINKTYPES: Record<string, number> = { ether: 1, 'linux-sll': 113, null: 0,
  * a UDP length of 12336 in a 12316-byte IP payload: tshark shows the frame as malformed UDP, we skip it.
  */
 const NOT_UDP_FOR_US: Record<string, { frames: number[]; warning: RegExp }> = {
-  'the-tcpdump-group__tcpdump__tftp-heapoverflow.pcap': { frames: [1], warning: /^frame 1: UDP length 12336 exceeds the 12316-byte IP payload/ },
+  'the-tcpdump-group__tcpdump__tftp-heapoverflow.pcap': {
+    frames: [1],
+    warning: /^frame 1: UDP length 12336 exceeds the 12316-byte IP payload/,
+  },
 };
 
 const cache = new Map<string, { bytes: Buffer; result: CaptureResult; datagrams: UdpDatagram[]; warnings: string[] }>();
@@ -123,18 +128,26 @@ describe.runIf(PRESENT)('public captures', () => {
         const known = NOT_UDP_FOR_US[src.file];
         if (known) {
           expect(datagrams.map((d) => d.frame)).not.toContain(known.frames[0]);
-          expect(warnings.some((w) => known.warning.test(w)), warnings.join('\n')).toBe(true);
+          expect(
+            warnings.some((w) => known.warning.test(w)),
+            warnings.join('\n'),
+          ).toBe(true);
           return;
         }
         const tftp = tftpServerPorts(datagrams);
         tftp.add(69);
-        const found = datagrams.filter((d) => DHCP_PORTS.has(d.srcPort) || DHCP_PORTS.has(d.dstPort) || tftp.has(d.srcPort) || tftp.has(d.dstPort));
-        expect(found.length, `${datagrams.length} datagrams; warnings: ${warnings.slice(0, 5).join(' | ')}`).toBeGreaterThan(0);
+        const found = datagrams.filter(
+          (d) => DHCP_PORTS.has(d.srcPort) || DHCP_PORTS.has(d.dstPort) || tftp.has(d.srcPort) || tftp.has(d.dstPort),
+        );
+        expect(
+          found.length,
+          `${datagrams.length} datagrams; warnings: ${warnings.slice(0, 5).join(' | ')}`,
+        ).toBeGreaterThan(0);
       });
     });
   }
 
-  it('the UDP frames, ports and lengths are tshark\'s, file by file', async (ctx) => {
+  it("the UDP frames, ports and lengths are tshark's, file by file", async (ctx) => {
     const tshark = PEERS.tshark.use(ctx);
     const run = promisify(execFile);
     const mismatches: string[] = [];
@@ -142,7 +155,26 @@ describe.runIf(PRESENT)('public captures', () => {
     const queue = [...rows];
     const worker = async () => {
       for (let src = queue.shift(); src; src = queue.shift()) {
-        const args = ['-r', path.join(DIR, src.file), '-Y', 'udp', '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.number', '-e', 'frame.protocols', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'udp.length'];
+        const args = [
+          '-r',
+          path.join(DIR, src.file),
+          '-Y',
+          'udp',
+          '-T',
+          'fields',
+          '-E',
+          'separator=/t',
+          '-e',
+          'frame.number',
+          '-e',
+          'frame.protocols',
+          '-e',
+          'udp.srcport',
+          '-e',
+          'udp.dstport',
+          '-e',
+          'udp.length',
+        ];
         const { stdout } = await run(tshark, args, { maxBuffer: 64 * 1024 * 1024 });
         // A UDP header quoted in an ICMP error is not a datagram: keep frames where UDP comes before ICMP.
         const theirs = stdout
@@ -164,14 +196,23 @@ describe.runIf(PRESENT)('public captures', () => {
         for (const d of datagrams) if (!ours.has(d.frame)) ours.set(d.frame, d);
         const oursFrames = [...ours.keys()];
         if (oursFrames.join() !== theirs.map((t) => t.frame).join()) {
-          mismatches.push((`${src.file}: frames differ: ours ${oursFrames.length}, tshark ${theirs.length}` + `; first difference near ${firstDifference(oursFrames, theirs.map((t) => t.frame))}`));
+          mismatches.push(
+            `${src.file}: frames differ: ours ${oursFrames.length}, tshark ${theirs.length}` +
+              `; first difference near ${firstDifference(
+                oursFrames,
+                theirs.map((t) => t.frame),
+              )}`,
+          );
           continue;
         }
         for (const t of theirs) {
           const d = ours.get(t.frame)!;
           const len = d.truncated ? t.len : d.payload.length + 8;
           if (d.srcPort !== t.sport || d.dstPort !== t.dport || len !== t.len) {
-            mismatches.push((`${src.file} frame ${t.frame}: ours ${d.srcPort}>${d.dstPort} len ${len}, tshark ${t.sport}>` + `${t.dport} len ${t.len}`));
+            mismatches.push(
+              `${src.file} frame ${t.frame}: ours ${d.srcPort}>${d.dstPort} len ${len}, tshark ${t.sport}>` +
+                `${t.dport} len ${t.len}`,
+            );
           }
         }
         compared += theirs.length;
@@ -184,6 +225,7 @@ describe.runIf(PRESENT)('public captures', () => {
 });
 
 function firstDifference(a: number[], b: number[]): string {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return `index ${i}: ours ${a[i]}, tshark ${b[i]}`;
+  for (let i = 0; i < Math.max(a.length, b.length); i++)
+    if (a[i] !== b[i]) return `index ${i}: ours ${a[i]}, tshark ${b[i]}`;
   return 'none';
 }

@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { detectFormat, readCapture, readCaptureFile, type CaptureRecord, type CaptureResult } from '../../packages/capture/src/index.js';
+import {
+  detectFormat,
+  readCapture,
+  readCaptureFile,
+  type CaptureRecord,
+  type CaptureResult,
+} from '../../packages/capture/src/index.js';
 import { PEERS } from '../helpers/peers.js';
 import { block, epb, idb, opb, pcapFile, shb, spb, type Endian } from './build.js';
 
@@ -52,7 +58,14 @@ describe('classic pcap (pcap-parser)', () => {
       expect(r.records).toHaveLength(3);
       expectViews(r, file);
       const [a, b, c] = r.records;
-      expect(a).toMatchObject({ frame: 1, linktype: 1, interface: 0, origLen: 60, offset: 24, timeNs: 1_700_000_000_123_456_000n });
+      expect(a).toMatchObject({
+        frame: 1,
+        linktype: 1,
+        interface: 0,
+        origLen: 60,
+        offset: 24,
+        timeNs: 1_700_000_000_123_456_000n,
+      });
       expect(a!.time).toBeCloseTo(1_700_000_000.123456, 6);
       expect(a!.data.equals(frame(1, 60))).toBe(true);
       expect(b).toMatchObject({ frame: 2, origLen: 1514, offset: 24 + 16 + 60, timeNs: 1_700_000_001_999_999_000n });
@@ -181,14 +194,20 @@ describe('pcapng', () => {
   });
 
   it('caps a simple packet block at the interface snaplen', () => {
-    const r = readCapture(Buffer.concat([shb('little'), idb('little', 1, { snaplen: 20 }), spb('little', frame(1, 60), 60)]));
+    const r = readCapture(
+      Buffer.concat([shb('little'), idb('little', 1, { snaplen: 20 }), spb('little', frame(1, 60), 60)]),
+    );
     expect(r.records[0]).toMatchObject({ origLen: 60 });
     expect(r.records[0]!.data.length).toBe(20);
   });
 
   it('handles if_tsresol beyond nanoseconds (picoseconds) and a negative if_tsoffset', () => {
     const r = readCapture(
-      Buffer.concat([shb('little'), idb('little', 1, { tsresol: 12, tsoffset: -10n }), epb('little', 0, 12_345_678_901_234n, frame(1))]),
+      Buffer.concat([
+        shb('little'),
+        idb('little', 1, { tsresol: 12, tsoffset: -10n }),
+        epb('little', 0, 12_345_678_901_234n, frame(1)),
+      ]),
     );
     expect(r.records[0]!.timeNs).toBe(12_345_678_901n - 10_000_000_000n);
   });
@@ -203,7 +222,12 @@ describe('pcapng', () => {
   ];
   for (const [what, damage, message] of corrupt) {
     it(`reports ${what} at the block's offset, after the records before it`, () => {
-      const file = Buffer.concat([shb('little'), idb('little', 1), epb('little', 0, 1n, frame(1)), epb('little', 0, 2n, frame(2))]);
+      const file = Buffer.concat([
+        shb('little'),
+        idb('little', 1),
+        epb('little', 0, 1n, frame(1)),
+        epb('little', 0, 2n, frame(2)),
+      ]);
       expect(epb('little', 0, 2n, frame(2)).length).toBe(92); // 28 bytes of header, 60 of data, 4 of trailer
       damage(file);
       const r = readCapture(file);
@@ -217,7 +241,12 @@ describe('pcapng', () => {
     const bad = shb('little');
     bad.writeUInt32LE(0x12345678, 8);
     expect(readCapture(bad).error).toMatchObject({ kind: 'corrupt', offset: 0 });
-    const v2 = Buffer.concat([shb('little'), idb('little', 1), epb('little', 0, 1n, frame(1)), shb('little', [], [2, 0])]);
+    const v2 = Buffer.concat([
+      shb('little'),
+      idb('little', 1),
+      epb('little', 0, 1n, frame(1)),
+      shb('little', [], [2, 0]),
+    ]);
     const r = readCapture(v2);
     expect(r.records).toHaveLength(1);
     expect(r.error).toMatchObject({ kind: 'unsupported' });
@@ -235,18 +264,36 @@ describe('truncated captures', () => {
     /** Where each record ends. */
     packetEnds: number[];
   }
-  const ends = (start: number, parts: Buffer[]): number[] => parts.map((_, i) => start + parts.slice(0, i + 1).reduce((n, p) => n + p.length, 0));
+  const ends = (start: number, parts: Buffer[]): number[] =>
+    parts.map((_, i) => start + parts.slice(0, i + 1).reduce((n, p) => n + p.length, 0));
   const cases: Case[] = [];
   for (const nanos of [false, true]) {
     const opts = { linktype: 1, nanos, endian: nanos ? ('big' as const) : ('little' as const) };
     const parts = RECS.map((r) => pcapFile(opts, [r]).subarray(24));
     const packetEnds = ends(24, parts);
-    cases.push({ name: nanos ? 'nanosecond pcap' : 'microsecond pcap', file: Buffer.concat([pcapFile(opts, []), ...parts]), clean: [24, ...packetEnds], packetEnds });
+    cases.push({
+      name: nanos ? 'nanosecond pcap' : 'microsecond pcap',
+      file: Buffer.concat([pcapFile(opts, []), ...parts]),
+      clean: [24, ...packetEnds],
+      packetEnds,
+    });
   }
   for (const e of ['little', 'big'] as const) {
-    const blocks = [shb(e), idb(e, 1), epb(e, 0, 1n, frame(1, 61)), block(0xbad, Buffer.alloc(7), e), spb(e, frame(2, 10)), epb(e, 0, 3n, frame(3, 3))];
+    const blocks = [
+      shb(e),
+      idb(e, 1),
+      epb(e, 0, 1n, frame(1, 61)),
+      block(0xbad, Buffer.alloc(7), e),
+      spb(e, frame(2, 10)),
+      epb(e, 0, 3n, frame(3, 3)),
+    ];
     const blockEnds = ends(0, blocks);
-    cases.push({ name: `pcapng ${e}-endian`, file: Buffer.concat(blocks), clean: blockEnds, packetEnds: [2, 4, 5].map((i) => blockEnds[i]!) });
+    cases.push({
+      name: `pcapng ${e}-endian`,
+      file: Buffer.concat(blocks),
+      clean: blockEnds,
+      packetEnds: [2, 4, 5].map((i) => blockEnds[i]!),
+    });
   }
 
   for (const { name, file, clean, packetEnds } of cases) {
@@ -309,7 +356,11 @@ describe('gzip and format detection', () => {
   });
 
   it('a corrupt gzip stream gives what decompressed before the damage', () => {
-    const parts = Array.from({ length: 300 }, (_, i) => ({ sec: i, frac: 0, data: Buffer.from(`record ${i} `.repeat(20)) }));
+    const parts = Array.from({ length: 300 }, (_, i) => ({
+      sec: i,
+      frac: 0,
+      data: Buffer.from(`record ${i} `.repeat(20)),
+    }));
     const file = pcapFile({ linktype: 1 }, parts);
     const z = Buffer.from(gzipSync(file));
     for (let i = Math.floor(z.length * 0.6); i < Math.floor(z.length * 0.6) + 16; i++) z[i] = 0xff;
@@ -325,7 +376,11 @@ describe('gzip and format detection', () => {
     expect(detectFormat(pcapFile({ linktype: 1 }, []))).toBe('pcap');
     expect(detectFormat(shb('big'))).toBe('pcapng');
     expect(detectFormat(Buffer.from('hello world'))).toBeUndefined();
-    expect(readCapture(Buffer.alloc(0))).toMatchObject({ format: 'unknown', records: [], error: { kind: 'unknown-format', offset: 0 } });
+    expect(readCapture(Buffer.alloc(0))).toMatchObject({
+      format: 'unknown',
+      records: [],
+      error: { kind: 'unknown-format', offset: 0 },
+    });
     expect(readCapture(Buffer.from('GET / HTTP/1.1\r\n')).error!.message).toMatch(/unknown magic number 47455420/);
     expect(readCapture(gzipSync(gzipSync(Buffer.from('x')))).error!.message).toMatch(/gzip inside gzip/);
   });
@@ -348,7 +403,9 @@ describe('gzip and format detection', () => {
 // ------------------------------------------------------------------------------------------ properties
 
 describe('never throws, never hangs', () => {
-  const MAGICS = ['d4c3b2a1', 'a1b2c3d4', '4d3cb2a1', 'a1b23c4d', '0a0d0d0a', '1f8b0800'].map((h) => Buffer.from(h, 'hex'));
+  const MAGICS = ['d4c3b2a1', 'a1b2c3d4', '4d3cb2a1', 'a1b23c4d', '0a0d0d0a', '1f8b0800'].map((h) =>
+    Buffer.from(h, 'hex'),
+  );
 
   it('random bytes, with and without a known magic number', () => {
     fc.assert(
@@ -363,7 +420,12 @@ describe('never throws, never hangs', () => {
   });
 
   it('valid captures with random bytes overwritten', () => {
-    const files = [pcapFile({ linktype: 1 }, RECS), pcapFile({ linktype: 1, nanos: true, endian: 'big' }, RECS), twoInterfaces('little').file, twoInterfaces('big').file];
+    const files = [
+      pcapFile({ linktype: 1 }, RECS),
+      pcapFile({ linktype: 1, nanos: true, endian: 'big' }, RECS),
+      twoInterfaces('little').file,
+      twoInterfaces('big').file,
+    ];
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: files.length - 1 }),
@@ -387,35 +449,66 @@ describe('never throws, never hangs', () => {
 // ------------------------------------------------------------------------------------------ tshark
 
 describe('hand-built captures agree with tshark', () => {
-  it(('frame numbers, interfaces, lengths and ns timestamps of multi-interface and mixed-endian ' + 'pcapng, and ns pcap'), (ctx) => {
-    const tshark = PEERS.tshark.use(ctx);
-    const dir = mkdtempSync(path.join(tmpdir(), 'bootwire-capture-'));
-    try {
-      const files: [string, Buffer][] = [
-        ['le.pcapng', twoInterfaces('little', false).file],
-        ['be.pcapng', twoInterfaces('big', false).file],
-        ['mixed.pcapng', Buffer.concat([twoInterfaces('little', false).file, twoInterfaces('big', false).file])],
-        ['ns.pcap', pcapFile({ linktype: 1, nanos: true, endian: 'big' }, RECS)],
-        ['us.pcap', pcapFile({ linktype: 1, endian: 'big' }, RECS)],
-      ];
-      for (const [name, bytes] of files) {
-        const f = path.join(dir, name);
-        writeFileSync(f, bytes);
-        const out = execFileSync(tshark, ['-r', f, '-T', 'fields', '-e', 'frame.number', '-e', 'frame.interface_id', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len'], {
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'ignore'],
-        });
-        // A simple packet block has no timestamp: tshark leaves the field empty, we give 0.
-        const theirs = out.trim().split('\n').map((l) => l.split('\t').map((v, i) => (i === 2 && v === '' ? '0.000000000' : v)));
-        // tshark numbers interfaces within their section; ours run across the file (3 per section here).
-        const local = (r: CaptureRecord) => (name === 'mixed.pcapng' && r.frame > 5 ? r.interface - 3 : r.interface);
-        const ours = readCapture(bytes).records.map((r) => [String(r.frame), name.endsWith('.pcapng') ? String(local(r)) : '', epoch(r.timeNs), String(r.origLen), String(r.data.length)]);
-        expect(ours, name).toEqual(theirs);
+  it(
+    'frame numbers, interfaces, lengths and ns timestamps of multi-interface and mixed-endian ' + 'pcapng, and ns pcap',
+    (ctx) => {
+      const tshark = PEERS.tshark.use(ctx);
+      const dir = mkdtempSync(path.join(tmpdir(), 'bootwire-capture-'));
+      try {
+        const files: [string, Buffer][] = [
+          ['le.pcapng', twoInterfaces('little', false).file],
+          ['be.pcapng', twoInterfaces('big', false).file],
+          ['mixed.pcapng', Buffer.concat([twoInterfaces('little', false).file, twoInterfaces('big', false).file])],
+          ['ns.pcap', pcapFile({ linktype: 1, nanos: true, endian: 'big' }, RECS)],
+          ['us.pcap', pcapFile({ linktype: 1, endian: 'big' }, RECS)],
+        ];
+        for (const [name, bytes] of files) {
+          const f = path.join(dir, name);
+          writeFileSync(f, bytes);
+          const out = execFileSync(
+            tshark,
+            [
+              '-r',
+              f,
+              '-T',
+              'fields',
+              '-e',
+              'frame.number',
+              '-e',
+              'frame.interface_id',
+              '-e',
+              'frame.time_epoch',
+              '-e',
+              'frame.len',
+              '-e',
+              'frame.cap_len',
+            ],
+            {
+              encoding: 'utf8',
+              stdio: ['ignore', 'pipe', 'ignore'],
+            },
+          );
+          // A simple packet block has no timestamp: tshark leaves the field empty, we give 0.
+          const theirs = out
+            .trim()
+            .split('\n')
+            .map((l) => l.split('\t').map((v, i) => (i === 2 && v === '' ? '0.000000000' : v)));
+          // tshark numbers interfaces within their section; ours run across the file (3 per section here).
+          const local = (r: CaptureRecord) => (name === 'mixed.pcapng' && r.frame > 5 ? r.interface - 3 : r.interface);
+          const ours = readCapture(bytes).records.map((r) => [
+            String(r.frame),
+            name.endsWith('.pcapng') ? String(local(r)) : '',
+            epoch(r.timeNs),
+            String(r.origLen),
+            String(r.data.length),
+          ]);
+          expect(ours, name).toEqual(theirs);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 /** tshark's frame.time_epoch: seconds with 9 decimals. */

@@ -29,7 +29,12 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const EXPECTATIONS = path.join(REPO, 'test/expectations');
 const DIRS = [path.resolve(REPO, '../shared/captures/public'), path.join(REPO, 'captures')];
 const CAPTURE = /\.(pcap|pcapng|cap)(\.gz)?$/;
-const files = DIRS.filter(existsSync).flatMap((d) => readdirSync(d).filter((f) => CAPTURE.test(f)).sort().map((f) => path.join(d, f)));
+const files = DIRS.filter(existsSync).flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => CAPTURE.test(f))
+    .sort()
+    .map((f) => path.join(d, f)),
+);
 
 interface Exception {
   frames: number[];
@@ -46,7 +51,9 @@ const EXCEPTIONS: Record<string, Exception[]> = {
     {
       frames: [1],
       tsharkOnly: true,
-      reason: ('a fuzzed UDP length (12336 in a 12316-byte IP payload): bootwire skips the datagram with a ' + 'warning (public.test.ts), tshark shows a malformed TFTP packet'),
+      reason:
+        'a fuzzed UDP length (12336 in a 12316-byte IP payload): bootwire skips the datagram with a ' +
+        'warning (public.test.ts), tshark shows a malformed TFTP packet',
     },
   ],
   'iagox86__dissector__tftp.pcap': [
@@ -54,7 +61,9 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [9],
       fields: ['op'],
       error: /^unknown-opcode: unknown opcode 48879$/,
-      reason: ('opcode 48879 is no TFTP opcode: tshark shows the number, bootwire reports the packet malformed ' + 'and names no opcode'),
+      reason:
+        'opcode 48879 is no TFTP opcode: tshark shows the number, bootwire reports the packet malformed ' +
+        'and names no opcode',
     },
   ],
   'ntop__nDPI__tftp.pcap': [
@@ -62,7 +71,9 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [1, 2],
       fields: ['file', 'mode', 'opts'],
       error: /^empty-filename/,
-      reason: ('requests with an empty file name: tshark shows empty strings as file, mode and options, ' + 'bootwire reports the request malformed and opens no conversation'),
+      reason:
+        'requests with an empty file name: tshark shows empty strings as file, mode and options, ' +
+        'bootwire reports the request malformed and opens no conversation',
     },
   ],
   'realjimmy__sample-captures__uaudp_ipv6.pcap': [
@@ -70,7 +81,9 @@ const EXCEPTIONS: Record<string, Exception[]> = {
       frames: [358, 1318, 2445],
       fields: ['opts'],
       error: /^empty-option-name/,
-      reason: ('Alcatel phones send six empty option names after "ethernetaddress"; `options` is an object ' + 'keyed by name, so they collapse into one "" entry (the conversation is followed all the same)'),
+      reason:
+        'Alcatel phones send six empty option names after "ethernetaddress"; `options` is an object ' +
+        'keyed by name, so they collapse into one "" entry (the conversation is followed all the same)',
     },
   ],
 };
@@ -85,7 +98,17 @@ function ours(m: CaptureMessage): Key {
     const d = m.dhcp;
     if (!d) return { f: m.frame, p: 'dhcp' };
     const t = d.options.find((o) => o.code === 53);
-    const k: Key = { f: m.frame, p: 'dhcp', op: d.op, xid: d.xid, ci: d.ciaddr, yi: d.yiaddr, si: d.siaddr, gi: d.giaddr, ch: d.chaddr.replaceAll(':', '').toLowerCase() };
+    const k: Key = {
+      f: m.frame,
+      p: 'dhcp',
+      op: d.op,
+      xid: d.xid,
+      ci: d.ciaddr,
+      yi: d.yiaddr,
+      si: d.siaddr,
+      gi: d.giaddr,
+      ch: d.chaddr.replaceAll(':', '').toLowerCase(),
+    };
     if (t && t.raw.length >= 2) k.type = parseInt(t.raw.slice(0, 2), 16);
     if (d.options.length) k.o = d.options.map((o) => [o.code, o.raw]);
     return k;
@@ -96,7 +119,13 @@ function ours(m: CaptureMessage): Key {
   if (t.filename !== undefined) k.file = t.filename;
   if (t.mode !== undefined) k.mode = t.mode;
   if (t.options && Object.keys(t.options).length) k.opts = Object.entries(t.options);
-  for (const [from, to] of [['block', 'block'], ['code', 'code'], ['message', 'msg'], ['length', 'len']] as const) if (t[from] !== undefined) k[to] = t[from];
+  for (const [from, to] of [
+    ['block', 'block'],
+    ['code', 'code'],
+    ['message', 'msg'],
+    ['length', 'len'],
+  ] as const)
+    if (t[from] !== undefined) k[to] = t[from];
   return k;
 }
 
@@ -107,7 +136,9 @@ function ours(m: CaptureMessage): Key {
  */
 function rfc3396(instances: [number, string | null, string?][]): { options: [number, string][]; malformed: number[] } {
   const malformed = instances.filter((i) => i[1] === null).map((i) => i[0]);
-  const ordered = ['options', 'file', 'sname'].flatMap((area) => instances.filter((i) => i[1] !== null && (i[2] ?? 'options') === area));
+  const ordered = ['options', 'file', 'sname'].flatMap((area) =>
+    instances.filter((i) => i[1] !== null && (i[2] ?? 'options') === area),
+  );
   const joined = new Map<number, string>();
   for (const [code, raw] of ordered) joined.set(code, (joined.get(code) ?? '') + raw);
   return { options: [...joined], malformed };
@@ -130,7 +161,10 @@ function compare(name: string, mine: CaptureMessage[], theirs: Key[]): string[] 
   if (a.join() !== b.join()) {
     const i = a.findIndex((x, j) => x !== b[j]);
     const at = i < 0 ? Math.min(a.length, b.length) : i;
-    return [(`${name}: messages differ at index ${at}: bootwire ${a[at] ?? '(end)'} (${a.length} messages), ` + `tshark ${b[at] ?? '(end)'} (${b.length})`)];
+    return [
+      `${name}: messages differ at index ${at}: bootwire ${a[at] ?? '(end)'} (${a.length} messages), ` +
+        `tshark ${b[at] ?? '(end)'} (${b.length})`,
+    ];
   }
   mine.forEach((m, i) => {
     const t = { ...theirsKept[i]! };
@@ -141,13 +175,19 @@ function compare(name: string, mine: CaptureMessage[], theirs: Key[]): string[] 
       else delete t.o;
       for (const code of malformed) {
         const warned = m.proto === 'dhcp' && m.dhcp?.warnings?.some((w) => w.startsWith(`option ${code} at `));
-        if (!warned) problems.push(`${name} frame ${m.frame}: tshark shows option ${code} malformed, bootwire gives no overrun warning for it`);
+        if (!warned)
+          problems.push(
+            `${name} frame ${m.frame}: tshark shows option ${code} malformed, bootwire gives no overrun warning for it`,
+          );
       }
     }
     const ex = exceptionFor(m.frame);
     const skip = new Set(ex?.fields ?? []);
     if (ex?.fields) {
-      if (!ex.error?.test(m.error ?? '')) problems.push(`${name} frame ${m.frame}: expected an error matching ${String(ex.error)}, got ${m.error ?? 'none'}`);
+      if (!ex.error?.test(m.error ?? ''))
+        problems.push(
+          `${name} frame ${m.frame}: expected an error matching ${String(ex.error)}, got ${m.error ?? 'none'}`,
+        );
     }
     for (const field of new Set([...Object.keys(t), ...Object.keys(k)])) {
       const [x, y] = [JSON.stringify(t[field]), JSON.stringify(k[field])];
@@ -156,17 +196,25 @@ function compare(name: string, mine: CaptureMessage[], theirs: Key[]): string[] 
         used.add(ex!);
         continue;
       }
-      problems.push((`${name} frame ${m.frame} ${field}: tshark ${x?.slice(0, 160)}, bootwire ${y?.slice(0, 160)}` + `${m.error ? ` (error: ${m.error})` : ''}`));
+      problems.push(
+        `${name} frame ${m.frame} ${field}: tshark ${x?.slice(0, 160)}, bootwire ${y?.slice(0, 160)}` +
+          `${m.error ? ` (error: ${m.error})` : ''}`,
+      );
     }
   });
-  for (const e of exceptions) if (!used.has(e)) problems.push(`${name}: exception for frames ${e.frames.join(',')} no longer needed (${e.reason})`);
+  for (const e of exceptions)
+    if (!used.has(e))
+      problems.push(`${name}: exception for frames ${e.frames.join(',')} no longer needed (${e.reason})`);
   return problems;
 }
 
 function expectation(file: string): { header: Record<string, unknown>; messages: Key[] } | undefined {
   const p = path.join(EXPECTATIONS, `${path.basename(file)}.jsonl`);
   if (!existsSync(p)) return undefined;
-  const [header, ...messages] = readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Key);
+  const [header, ...messages] = readFileSync(p, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Key);
   return { header: header!, messages };
 }
 
@@ -186,7 +234,10 @@ describe('decode agrees with tshark', () => {
       expect(exp, `no test/expectations/${name}.jsonl: run node scripts/tshark-expectations.mjs`).toBeDefined();
       const { bytes, messages } = decodeFile(file);
       const sha = createHash('sha256').update(bytes).digest('hex');
-      expect(exp!.header.sha256, `${name} changed since its expectation was made: run node scripts/tshark-expectations.mjs ${file}`).toBe(sha);
+      expect(
+        exp!.header.sha256,
+        `${name} changed since its expectation was made: run node scripts/tshark-expectations.mjs ${file}`,
+      ).toBe(sha);
       expect(compare(name, messages, exp!.messages)).toEqual([]);
       total += messages.length;
     });
@@ -199,10 +250,16 @@ describe('decode agrees with tshark', () => {
   const cliFile = files.find((f) => path.basename(f) === 'realjimmy__sample-captures__uaudp_ipv6.pcap');
   it.skipIf(!cliFile)('the CLI prints the same messages (one spawn of bootwire decode --json)', () => {
     const cli = path.join(REPO, 'packages/bootwire/dist/cli/main.js');
-    const r = spawnSync(process.execPath, [cli, 'decode', '--json', cliFile!], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, [cli, 'decode', '--json', cliFile!], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const printed = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as CaptureMessage);
+    const printed = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as CaptureMessage);
     expect(printed).toEqual(decodeFile(cliFile!).messages);
     expect(compare(path.basename(cliFile!), printed, expectation(cliFile!)!.messages)).toEqual([]);
   });

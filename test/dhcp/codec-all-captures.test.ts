@@ -14,7 +14,11 @@ import { checkOptionRoundTrip } from '../helpers/dhcp-options.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIRS = [path.resolve(REPO, '../shared/captures/public'), path.join(REPO, 'captures')];
-const files = DIRS.filter(existsSync).flatMap((d) => readdirSync(d).filter((f) => /\.(pcap|pcapng|cap)(\.gz)?$/.test(f)).map((f) => path.join(d, f)));
+const files = DIRS.filter(existsSync).flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => /\.(pcap|pcapng|cap)(\.gz)?$/.test(f))
+    .map((f) => path.join(d, f)),
+);
 
 describe('DHCP codec on every capture', () => {
   it.skipIf(files.length === 0)('finds captures to walk', () => {
@@ -40,7 +44,8 @@ describe('DHCP codec on every capture', () => {
         expect(encodeDhcp(r.message).equals(d.payload), `frame ${d.frame} re-encodes differently`).toBe(true);
         const o = r.message.options;
         const vendorClass = o.vendorClass();
-        for (const code of o.codes()) if (checkOptionRoundTrip(code, o.raw(code)!, code === 43 ? vendorClass : undefined)) typed++;
+        for (const code of o.codes())
+          if (checkOptionRoundTrip(code, o.raw(code)!, code === 43 ? vendorClass : undefined)) typed++;
       }
     });
   }

@@ -40,7 +40,7 @@ function dhcpPayloads(file: string): Buffer[] {
   const u32 = (at: number) => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
   if ((u32(20) & 0xffff) !== 1) return []; // Ethernet only (the upper bits may carry FCS information)
   const out: Buffer[] = [];
-  for (let at = 24; at + 16 <= b.length; ) {
+  for (let at = 24; at + 16 <= b.length;) {
     const frame = b.subarray(at + 16, Math.min(at + 16 + u32(at + 8), b.length));
     at += 16 + u32(at + 8);
     let e = 12;
@@ -93,26 +93,35 @@ describe('real captures', () => {
     });
   }
 
-  it.skipIf(!present.includes('zeek__zeek__dhcp.pcap'))('zeek: a whole DHCP conversation, message types and helpers', () => {
-    const ms = messages('zeek__zeek__dhcp.pcap');
-    expect(ms.map((m) => m.options.messageType())).toEqual([1, 2, 3, 6, 3, 5, 4, 7, 8]);
-    const offer = ms[1]!;
-    expect(offer.mac).toBe('90:b1:1c:99:49:29');
-    expect(offer.yiaddr).toBe('128.2.6.97');
-    expect(offer.options.vendorClass()).toBe('ArubaAP');
-    expect(offer.options.decode(43)!.value).toMatchObject({ form: 'raw', text: '"172.18.6.37"' });
-    expect(ms[3]!.options.decode(56)!.value).toBe('requested address not available');
-  });
+  it.skipIf(!present.includes('zeek__zeek__dhcp.pcap'))(
+    'zeek: a whole DHCP conversation, message types and helpers',
+    () => {
+      const ms = messages('zeek__zeek__dhcp.pcap');
+      expect(ms.map((m) => m.options.messageType())).toEqual([1, 2, 3, 6, 3, 5, 4, 7, 8]);
+      const offer = ms[1]!;
+      expect(offer.mac).toBe('90:b1:1c:99:49:29');
+      expect(offer.yiaddr).toBe('128.2.6.97');
+      expect(offer.options.vendorClass()).toBe('ArubaAP');
+      expect(offer.options.decode(43)!.value).toMatchObject({ form: 'raw', text: '"172.18.6.37"' });
+      expect(ms[3]!.options.decode(56)!.value).toBe('requested address not available');
+    },
+  );
 
-  it.skipIf(!present.includes('the-tcpdump-group__tcpdump__dhcp-rfc3004.pcap'))('tcpdump: RFC 3004 user classes', () => {
-    const discover = messages('the-tcpdump-group__tcpdump__dhcp-rfc3004.pcap')[0]!;
-    expect(discover.options.userClasses()).toEqual(['subopt1', 'subopt2-123456789', 'subopt3-12']);
-  });
+  it.skipIf(!present.includes('the-tcpdump-group__tcpdump__dhcp-rfc3004.pcap'))(
+    'tcpdump: RFC 3004 user classes',
+    () => {
+      const discover = messages('the-tcpdump-group__tcpdump__dhcp-rfc3004.pcap')[0]!;
+      expect(discover.options.userClasses()).toEqual(['subopt1', 'subopt2-123456789', 'subopt3-12']);
+    },
+  );
 
-  it.skipIf(!present.includes('the-tcpdump-group__tcpdump__dhcp-rfc5859.pcap'))('tcpdump: option 150 TFTP server addresses', () => {
-    const offer = messages('the-tcpdump-group__tcpdump__dhcp-rfc5859.pcap')[1]!;
-    expect(offer.options.decode(150)!.value).toEqual(['192.168.1.10', '192.168.1.11']);
-  });
+  it.skipIf(!present.includes('the-tcpdump-group__tcpdump__dhcp-rfc5859.pcap'))(
+    'tcpdump: option 150 TFTP server addresses',
+    () => {
+      const offer = messages('the-tcpdump-group__tcpdump__dhcp-rfc5859.pcap')[1]!;
+      expect(offer.options.decode(150)!.value).toEqual(['192.168.1.10', '192.168.1.11']);
+    },
+  );
 
   it.skipIf(!present.includes('OISF__suricata-verify__dhcp-option-52-overload-both__input.pcap'))(
     'suricata: option 56 concatenated across the options field, file and sname',
@@ -127,31 +136,42 @@ describe('real captures', () => {
   it.skipIf(!present.includes('realjimmy__sample-captures__PRIV_bootp-both_overload_empty-no_end.pcap'))(
     'wireshark sample: overloaded fields that are empty and lack End give warnings',
     () => {
-      const p = dhcpPayloads(path.join(DIR, 'realjimmy__sample-captures__PRIV_bootp-both_overload_empty-no_end.pcap'))[0]!;
+      const p = dhcpPayloads(
+        path.join(DIR, 'realjimmy__sample-captures__PRIV_bootp-both_overload_empty-no_end.pcap'),
+      )[0]!;
       const r = decodeDhcp(p);
       expect(r.ok && r.issues.map((i) => i.kind)).toEqual(['missing-end', 'missing-end', 'missing-end']);
     },
   );
 
-  it.skipIf(!present.includes('seladb__PcapPlusPlus__Dhcp1.pcap'))('PcapPlusPlus: relay agent circuit id, SIP server, client id', () => {
-    const m = messages('seladb__PcapPlusPlus__Dhcp1.pcap')[0]!;
-    expect(m.giaddr).toBe('10.10.8.240');
-    expect(m.options.relayAgent()!.circuitId!.toString('latin1')).toContain('PON 1/1/07/01:1.0.1');
-    expect(m.options.decode(120)!.value).toEqual({ encoding: 'addresses', servers: ['172.22.178.234'] });
-    expect(m.options.decode(61)!.text).toBe('type 0 "nathan1clientid"');
-  });
+  it.skipIf(!present.includes('seladb__PcapPlusPlus__Dhcp1.pcap'))(
+    'PcapPlusPlus: relay agent circuit id, SIP server, client id',
+    () => {
+      const m = messages('seladb__PcapPlusPlus__Dhcp1.pcap')[0]!;
+      expect(m.giaddr).toBe('10.10.8.240');
+      expect(m.options.relayAgent()!.circuitId!.toString('latin1')).toContain('PON 1/1/07/01:1.0.1');
+      expect(m.options.decode(120)!.value).toEqual({ encoding: 'addresses', servers: ['172.22.178.234'] });
+      expect(m.options.decode(61)!.text).toBe('type 0 "nathan1clientid"');
+    },
+  );
 
-  it.skipIf(!present.includes('seladb__PcapPlusPlus__Dhcp3.pcap'))('PcapPlusPlus: option 125 (TR-111 device identity)', () => {
-    const m = messages('seladb__PcapPlusPlus__Dhcp3.pcap')[0]!;
-    expect(m.options.decode(125)!.text).toBe('3561: 4="002682" 5="WECO10KH05005695" 6="VDSL2CPE"');
-  });
+  it.skipIf(!present.includes('seladb__PcapPlusPlus__Dhcp3.pcap'))(
+    'PcapPlusPlus: option 125 (TR-111 device identity)',
+    () => {
+      const m = messages('seladb__PcapPlusPlus__Dhcp3.pcap')[0]!;
+      expect(m.options.decode(125)!.text).toBe('3561: 4="002682" 5="WECO10KH05005695" 6="VDSL2CPE"');
+    },
+  );
 
-  it.skipIf(!present.includes('zeek__zeek__dhcp_ack_subscriber_id_and_agent_remote_id.pcap'))('zeek: option 82 with subscriber id', () => {
-    const ra = messages('zeek__zeek__dhcp_ack_subscriber_id_and_agent_remote_id.pcap')[0]!.options.relayAgent()!;
-    expect(ra.subOptions.map((s) => s.code)).toEqual([1, 2, 6]);
-    expect(ra.circuitId!.toString()).toBe('this is only a test...');
-    expect(ra.subOptions[2]!.value.toString()).toBe('-subID-');
-  });
+  it.skipIf(!present.includes('zeek__zeek__dhcp_ack_subscriber_id_and_agent_remote_id.pcap'))(
+    'zeek: option 82 with subscriber id',
+    () => {
+      const ra = messages('zeek__zeek__dhcp_ack_subscriber_id_and_agent_remote_id.pcap')[0]!.options.relayAgent()!;
+      expect(ra.subOptions.map((s) => s.code)).toEqual([1, 2, 6]);
+      expect(ra.circuitId!.toString()).toBe('this is only a test...');
+      expect(ra.subOptions[2]!.value.toString()).toBe('-subID-');
+    },
+  );
 
   it.skipIf(!present.includes('danderson__netboot__dhcp.pcap'))('netboot: PXE DISCOVER and proxy OFFER', () => {
     const [discover, proxyOffer] = messages('danderson__netboot__dhcp.pcap');
@@ -161,6 +181,11 @@ describe('real captures', () => {
     expect(discover!.options.decode(97)!.value).toMatchObject({ guid: '00020003-0004-0005-0006-000700080009' });
     const pxe = proxyOffer!.options.decode(43)!.value as { form: string; subOptions: Array<{ name?: string }> };
     expect(pxe.form).toBe('pxe');
-    expect(pxe.subOptions.map((s) => s.name)).toEqual(['PXE_DISCOVERY_CONTROL', 'PXE_BOOT_SERVERS', 'PXE_BOOT_MENU', 'PXE_MENU_PROMPT']);
+    expect(pxe.subOptions.map((s) => s.name)).toEqual([
+      'PXE_DISCOVERY_CONTROL',
+      'PXE_BOOT_SERVERS',
+      'PXE_BOOT_MENU',
+      'PXE_MENU_PROMPT',
+    ]);
   });
 });

@@ -28,7 +28,9 @@ import {
 // ------------------------------------------------------------------------------------------ helpers
 
 const b = (...parts: (number | string | number[])[]): Buffer =>
-  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))));
+  Buffer.concat(
+    parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))),
+  );
 
 /** Decodes bytes as option `code` and expects a typed value. */
 function typed(code: number, view: Buffer): { value: unknown; text: string; warnings: string[] } {
@@ -47,7 +49,8 @@ function raw(code: number, view: Buffer): string[] {
   return d.warnings;
 }
 
-const cfg = (key: string | number, input: Parameters<typeof optionFromConfig>[1]): Buffer => optionFromConfig(key, input).value;
+const cfg = (key: string | number, input: Parameters<typeof optionFromConfig>[1]): Buffer =>
+  optionFromConfig(key, input).value;
 
 function cfgError(key: string | number, input: Parameters<typeof optionFromConfig>[1]): string {
   try {
@@ -161,11 +164,16 @@ describe('registry', () => {
 
   it('decodes every registered option from random bytes without throwing', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...OPTION_DEFS.map((d) => d.code)), fc.uint8Array({ maxLength: 80 }), fc.constantFrom(undefined, 'PXEClient', 'ccp.avaya.com'), (code, bytes, vc) => {
-        const d = decodeOption(code, Buffer.from(bytes), vc === undefined ? {} : { vendorClass: vc });
-        expect(typeof d.text).toBe('string');
-        if (!d.ok) expect(d.value.equals(Buffer.from(bytes))).toBe(true);
-      }),
+      fc.property(
+        fc.constantFrom(...OPTION_DEFS.map((d) => d.code)),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.constantFrom(undefined, 'PXEClient', 'ccp.avaya.com'),
+        (code, bytes, vc) => {
+          const d = decodeOption(code, Buffer.from(bytes), vc === undefined ? {} : { vendorClass: vc });
+          expect(typeof d.text).toBe('string');
+          if (!d.ok) expect(d.value.equals(Buffer.from(bytes))).toBe(true);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -175,15 +183,29 @@ describe('registry', () => {
 
 describe('address helpers', () => {
   it('parses dotted quads strictly', () => {
-    for (const good of ['0.0.0.0', '255.255.255.255', '10.77.0.1', '100.200.0.9']) expect(parseIPv4(good)!.join('.')).toBe(good);
-    for (const bad of ['1.2.3', '1.2.3.4.5', '01.2.3.4', '256.1.1.1', '1..2.3', '1.2.3.4.', '', 'a.b.c.d', '1.2.3.1000', ' 1.2.3.4', '1.2.3.-4']) {
+    for (const good of ['0.0.0.0', '255.255.255.255', '10.77.0.1', '100.200.0.9'])
+      expect(parseIPv4(good)!.join('.')).toBe(good);
+    for (const bad of [
+      '1.2.3',
+      '1.2.3.4.5',
+      '01.2.3.4',
+      '256.1.1.1',
+      '1..2.3',
+      '1.2.3.4.',
+      '',
+      'a.b.c.d',
+      '1.2.3.1000',
+      ' 1.2.3.4',
+      '1.2.3.-4',
+    ]) {
       expect(parseIPv4(bad)).toBeUndefined();
     }
   });
 
   it('parses MAC spellings and prints colon hex', () => {
     const mac = [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc];
-    for (const s of ['00:1b:4f:aa:bb:cc', '00-1B-4F-AA-BB-CC', '001b.4faa.bbcc', '001b4faabbcc', '0:1b:4f:aa:bb:cc']) expect([...parseMac(s)!]).toEqual(mac);
+    for (const s of ['00:1b:4f:aa:bb:cc', '00-1B-4F-AA-BB-CC', '001b.4faa.bbcc', '001b4faabbcc', '0:1b:4f:aa:bb:cc'])
+      expect([...parseMac(s)!]).toEqual(mac);
     expect(parseMac('not a mac')).toBeUndefined();
     expect(parseMac('001b4faabbc')).toBeUndefined();
     expect(colonHex(Buffer.from(mac))).toBe('00:1b:4f:aa:bb:cc');
@@ -195,7 +217,10 @@ describe('value codecs', () => {
   it('ip and ip lists, with raw fallback on wrong lengths', () => {
     expect(typed(1, b(255, 255, 255, 0)).value).toBe('255.255.255.0');
     expect(typed(3, b(10, 77, 0, 1)).value).toEqual(['10.77.0.1']);
-    expect(typed(6, b(10, 0, 0, 1, 10, 0, 0, 2))).toMatchObject({ value: ['10.0.0.1', '10.0.0.2'], text: '10.0.0.1, 10.0.0.2' });
+    expect(typed(6, b(10, 0, 0, 1, 10, 0, 0, 2))).toMatchObject({
+      value: ['10.0.0.1', '10.0.0.2'],
+      text: '10.0.0.1, 10.0.0.2',
+    });
     expect(raw(3, b(10, 77, 0))[0]).toMatch(/3 bytes/); // a 3-byte router
     raw(3, b());
     raw(1, b(255, 255, 255, 0, 0));
@@ -208,7 +233,9 @@ describe('value codecs', () => {
   it('address pairs (static routes, policy filters)', () => {
     expect(typed(33, b(10, 1, 0, 0, 10, 0, 0, 1)).value).toEqual([['10.1.0.0', '10.0.0.1']]);
     raw(33, b(10, 1, 0, 0));
-    expect(cfg('static-route', ['10.1.0.0 10.0.0.1', '10.2.0.0 10.0.0.2'])).toEqual(b(10, 1, 0, 0, 10, 0, 0, 1, 10, 2, 0, 0, 10, 0, 0, 2));
+    expect(cfg('static-route', ['10.1.0.0 10.0.0.1', '10.2.0.0 10.0.0.2'])).toEqual(
+      b(10, 1, 0, 0, 10, 0, 0, 1, 10, 2, 0, 0, 10, 0, 0, 2),
+    );
     expect(cfg(21, [['10.0.0.0', '255.0.0.0']])).toEqual(b(10, 0, 0, 0, 255, 0, 0, 0));
     expect(cfgError(33, ['10.1.0.0'])).toMatch(/pair/);
   });
@@ -259,7 +286,9 @@ describe('fromConfig: the JSON forms of a configuration file', () => {
     expect(cfg('66', '10.77.0.1')).toEqual(b('10.77.0.1')); // option 66 is a string, even holding an address
     expect(cfg('51', 3600)).toEqual(b(0, 0, 0x0e, 0x10));
     expect(cfg('lease-time', '86400')).toEqual(b(0, 1, 0x51, 0x80));
-    expect(cfg('242', 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1')).toEqual(b('MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1'));
+    expect(cfg('242', 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1')).toEqual(
+      b('MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1'),
+    );
     expect(cfg('43', { '1': '6889', '2': '10.0.0.1' })).toEqual(b(1, 4, '6889', 2, 8, '10.0.0.1'));
     expect(cfg(57, 1500)).toEqual(b(0x05, 0xdc));
     expect(cfg('ip-forwarding', false)).toEqual(b(0));
@@ -304,7 +333,10 @@ describe('fromConfig: the JSON forms of a configuration file', () => {
 
 describe('structured options', () => {
   it('61 client identifier', () => {
-    expect(typed(61, b(1, 0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc))).toMatchObject({ value: { type: 1, mac: '00:1b:4f:aa:bb:cc' }, text: 'ethernet 00:1b:4f:aa:bb:cc' });
+    expect(typed(61, b(1, 0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc))).toMatchObject({
+      value: { type: 1, mac: '00:1b:4f:aa:bb:cc' },
+      text: 'ethernet 00:1b:4f:aa:bb:cc',
+    });
     expect(typed(61, b(0, 'nathan1clientid')).text).toBe('type 0 "nathan1clientid"');
     expect(typed(61, b(255, 0, 0, 0, 1, 0, 1, 2, 3)).text).toBe('iaid 0x00000001 duid 0x00010203');
     raw(61, b(1));
@@ -314,7 +346,9 @@ describe('structured options', () => {
   });
 
   it('77 user class: RFC 3004 items, or the plain string phones and Windows send', () => {
-    expect(typed(77, b(7, 'subopt1', 3, 'abc'))).toMatchObject({ value: { form: 'rfc3004', classes: ['subopt1', 'abc'] } });
+    expect(typed(77, b(7, 'subopt1', 3, 'abc'))).toMatchObject({
+      value: { form: 'rfc3004', classes: ['subopt1', 'abc'] },
+    });
     expect(typed(77, b('440HD')).value).toEqual({ form: 'plain', classes: ['440HD'] });
     expect(typed(77, b('RRAS.Microsoft', 0)).value).toEqual({ form: 'plain', classes: ['RRAS.Microsoft'] });
     expect(typed(77, b(3, 'ab')).value).toEqual({ form: 'plain', classes: ['\u0003ab'] }); // lengths do not add up
@@ -326,9 +360,17 @@ describe('structured options', () => {
   });
 
   it('81 client FQDN in ASCII and wire form', () => {
-    expect(typed(81, b(0x01, 0, 0, 'host.example.com', 0)).value).toMatchObject({ flags: 1, s: true, e: false, name: 'host.example.com' });
+    expect(typed(81, b(0x01, 0, 0, 'host.example.com', 0)).value).toMatchObject({
+      flags: 1,
+      s: true,
+      e: false,
+      name: 'host.example.com',
+    });
     const wire = b(0x05, 255, 255, 4, 'host', 7, 'example', 3, 'com', 0);
-    expect(typed(81, wire)).toMatchObject({ value: { s: true, e: true, o: false, n: false, rcode1: 255, name: 'host.example.com' }, text: 'flags 0x05 [SE] "host.example.com"' });
+    expect(typed(81, wire)).toMatchObject({
+      value: { s: true, e: true, o: false, n: false, rcode1: 255, name: 'host.example.com' },
+      text: 'flags 0x05 [SE] "host.example.com"',
+    });
     expect(typed(81, b(0x04, 0, 0, 4, 'host')).value).toMatchObject({ name: 'host' }); // partial name
     expect(typed(81, b(0x04, 0, 0)).value).toMatchObject({ name: '' });
     raw(81, b(0x04, 0));
@@ -373,12 +415,18 @@ describe('structured options', () => {
   });
 
   it('readDnsNames never throws on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 60 }), (a) => void readDnsNames(a, true)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (a) => void readDnsNames(a, true)),
+      { numRuns: 2000 },
+    );
   });
 
   it('120 SIP servers as names or addresses', () => {
     expect(typed(120, b(1, 172, 22, 178, 234)).value).toEqual({ encoding: 'addresses', servers: ['172.22.178.234'] });
-    expect(typed(120, b(0, 3, 'sip', 7, 'example', 3, 'com', 0)).value).toEqual({ encoding: 'names', servers: ['sip.example.com'] });
+    expect(typed(120, b(0, 3, 'sip', 7, 'example', 3, 'com', 0)).value).toEqual({
+      encoding: 'names',
+      servers: ['sip.example.com'],
+    });
     raw(120, b(1, 10, 0, 0));
     raw(120, b(2, 1, 2, 3, 4));
     expect(cfg(120, ['10.0.0.1', '10.0.0.2'])).toEqual(b(1, 10, 0, 0, 1, 10, 0, 0, 2));
@@ -386,7 +434,45 @@ describe('structured options', () => {
   });
 
   it('121 classless static routes (RFC 3442 width encoding)', () => {
-    const view = b(0, 10, 0, 0, 1, 8, 10, 10, 0, 0, 2, 24, 10, 229, 0, 10, 0, 0, 3, 25, 10, 229, 0, 128, 10, 0, 0, 4, 32, 10, 198, 122, 47, 10, 0, 0, 5);
+    const view = b(
+      0,
+      10,
+      0,
+      0,
+      1,
+      8,
+      10,
+      10,
+      0,
+      0,
+      2,
+      24,
+      10,
+      229,
+      0,
+      10,
+      0,
+      0,
+      3,
+      25,
+      10,
+      229,
+      0,
+      128,
+      10,
+      0,
+      0,
+      4,
+      32,
+      10,
+      198,
+      122,
+      47,
+      10,
+      0,
+      0,
+      5,
+    );
     expect(typed(121, view).value).toEqual([
       { destination: '0.0.0.0/0', router: '10.0.0.1' },
       { destination: '10.0.0.0/8', router: '10.0.0.2' },
@@ -398,7 +484,9 @@ describe('structured options', () => {
     raw(121, b(33, 10, 0, 0, 0, 0, 10, 0, 0, 1));
     raw(121, b(24, 10, 0, 0, 10, 0));
     expect(typed(121, b(7, 11, 10, 0, 0, 1)).warnings[0]).toMatch(/past its prefix/);
-    expect(cfg(121, { '10.0.0.0/8': '10.77.0.1', '0.0.0.0/0': '10.77.0.254' })).toEqual(b(8, 10, 10, 77, 0, 1, 0, 10, 77, 0, 254));
+    expect(cfg(121, { '10.0.0.0/8': '10.77.0.1', '0.0.0.0/0': '10.77.0.254' })).toEqual(
+      b(8, 10, 10, 77, 0, 1, 0, 10, 77, 0, 254),
+    );
     expect(cfg(121, ['10.229.0.128/25 via 10.0.0.4'])).toEqual(b(25, 10, 229, 0, 128, 10, 0, 0, 4));
     expect(cfgError(121, { '10.0.0.1/8': '10.0.0.2' })).toMatch(/host bits/);
     expect(cfgError(121, ['10.0.0.0/8'])).toMatch(/destination\/width router/);
@@ -460,7 +548,12 @@ describe('Avaya 176/242 NAME=value lists', () => {
     expect(long.length).toBeGreaterThan(127);
     const d = typed(242, b(`MCIPADD=${long},MCPORT=1719`, 0));
     expect(d.text).toBe(`MCIPADD=${long},MCPORT=1719`);
-    expect(d.value).toEqual({ pairs: [['MCIPADD', long], ['MCPORT', '1719']] });
+    expect(d.value).toEqual({
+      pairs: [
+        ['MCIPADD', long],
+        ['MCPORT', '1719'],
+      ],
+    });
     expect(d.warnings).toEqual([`MCIPADD is ${long.length} characters, over the phones' 127`]);
     expect(avayaListWarnings([['HTTPDIR', 'my dir']])[0]).toMatch(/white space/);
     expect(typed(176, b('MCIPADD=10.0.0.5')).warnings).toEqual([]);
@@ -480,13 +573,19 @@ describe('Avaya 176/242 NAME=value lists', () => {
     expect(cfg(242, { MCIPADD: ['10.0.0.5', '10.0.0.6'], MCPORT: 1719 })).toEqual(b(text));
     expect(cfg(176, ['MCIPADD=10.0.0.5,10.0.0.6', 'MCPORT=1719'])).toEqual(b(text));
     expect(cfgError(242, { mcport: '1' })).toMatch(/not \[A-Z0-9_\]\+/);
-    expect(() => encodeOption(242, avayaList([['mcport', '1']]))).toThrow(/^option 242 \(avaya-242\): Avaya parameter name "mcport"/);
-    expect(() => encodeOption(176, avayaList([['HTTPDIR', 'a,L2Q=1']]))).toThrow(/^option 176 \(avaya-site-specific\): .*new pair/);
+    expect(() => encodeOption(242, avayaList([['mcport', '1']]))).toThrow(
+      /^option 242 \(avaya-242\): Avaya parameter name "mcport"/,
+    );
+    expect(() => encodeOption(176, avayaList([['HTTPDIR', 'a,L2Q=1']]))).toThrow(
+      /^option 176 \(avaya-site-specific\): .*new pair/,
+    );
   });
 
   it('round-trips random pair lists', () => {
     const name = fc.stringMatching(/^[A-Z0-9_]{1,12}$/);
-    const value = fc.array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLength: 1, maxLength: 3 }).map((a) => a.join(','));
+    const value = fc
+      .array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLength: 1, maxLength: 3 })
+      .map((a) => a.join(','));
     fc.assert(
       fc.property(fc.array(fc.tuple(name, value), { maxLength: 6 }), (pairs) => {
         const [, bytes] = encodeOption(242, { pairs });
@@ -502,7 +601,26 @@ describe('Avaya 176/242 NAME=value lists', () => {
 
 describe('option 43', () => {
   it('reads the Avaya form with parameter names', () => {
-    const view = b(1, 4, '6889', 2, 9, '10.77.0.1', 3, 4, 'j100', 4, 2, '80', 10, 2, '20', 15, 24, 'sm1.example.com:5061;tls');
+    const view = b(
+      1,
+      4,
+      '6889',
+      2,
+      9,
+      '10.77.0.1',
+      3,
+      4,
+      'j100',
+      4,
+      2,
+      '80',
+      10,
+      2,
+      '20',
+      15,
+      24,
+      'sm1.example.com:5061;tls',
+    );
     const d = decodeOption43(view);
     expect(d.form).toBe('avaya');
     expect(d.subOptions.map((s) => [s.code, s.name, s.text])).toEqual([
@@ -523,16 +641,50 @@ describe('option 43', () => {
     expect(bytes).toEqual(b(1, 4, AVAYA_ENTERPRISE, 2, 19, '10.77.0.1,10.77.0.2', 10, 2, '20'));
     expect(decodeOption43(bytes).form).toBe('avaya');
     expect(cfg(43, { HTTPSRVR: '10.77.0.1', '1': '6889' })).toEqual(b(1, 4, '6889', 2, 9, '10.77.0.1'));
-    expect(() => avaya43({ HTTPSERVER: '10.77.0.1' })).toThrow(/^option 43 \(vendor-specific\): "HTTPSERVER" is neither an Avaya sub-option/);
+    expect(() => avaya43({ HTTPSERVER: '10.77.0.1' })).toThrow(
+      /^option 43 \(vendor-specific\): "HTTPSERVER" is neither an Avaya sub-option/,
+    );
     // An Avaya form must say so with sub-option 1 "6889"; other sub-options go as given.
     expect(() => encodeOption(43, avaya43({ '1': '1234' }))).toThrow(/needs sub-option 1 "6889"/);
     expect(encodeOption(43, { subOptions: [{ code: 2, value: b('x') }] })[1]).toEqual(b(2, 1, 'x'));
-    expect(() => encodeOption(43, { subOptions: [{ code: 255, value: b('x') }] })).toThrow(/sub-option code 255 is not in 1..254/);
+    expect(() => encodeOption(43, { subOptions: [{ code: 255, value: b('x') }] })).toThrow(
+      /sub-option code 255 is not in 1..254/,
+    );
     expect(encodeOption(43, { form: 'raw', raw: b('172.18.6.37') })[1]).toEqual(b('172.18.6.37'));
   });
 
   it('reads PXE sub-options when the vendor class is PXEClient', () => {
-    const view = b(6, 1, 3, 8, 7, 0x80, 0x00, 1, 192, 168, 16, 10, 9, 12, 0x80, 0x00, 9, 'Pixiecore', 10, 10, 0, 'Pixiecore', 71, 4, 0x80, 0, 0, 0, 255);
+    const view = b(
+      6,
+      1,
+      3,
+      8,
+      7,
+      0x80,
+      0x00,
+      1,
+      192,
+      168,
+      16,
+      10,
+      9,
+      12,
+      0x80,
+      0x00,
+      9,
+      'Pixiecore',
+      10,
+      10,
+      0,
+      'Pixiecore',
+      71,
+      4,
+      0x80,
+      0,
+      0,
+      0,
+      255,
+    );
     const d = decodeOption43(view, 'PXEClient:Arch:00000:UNDI:002001');
     expect(d.form).toBe('pxe');
     expect(d.warnings).toEqual([]);
@@ -546,7 +698,10 @@ describe('option 43', () => {
     // The same bytes without the vendor class are plain TLV.
     expect(decodeOption43(view).form).toBe('tlv');
     expect(decodeOption43(b(8, 2, 1, 2), 'PXEClient').warnings[0]).toMatch(/unexpected length/);
-    expect(decodeOption43(b(6, 5, 1), 'PXEClient')).toMatchObject({ form: 'raw', warnings: [expect.stringMatching(/not well-formed/)] });
+    expect(decodeOption43(b(6, 5, 1), 'PXEClient')).toMatchObject({
+      form: 'raw',
+      warnings: [expect.stringMatching(/not well-formed/)],
+    });
   });
 
   it('reads other TLV, and falls back to raw text or hex', () => {
@@ -567,15 +722,33 @@ describe('option 43', () => {
 
 describe('option 82 relay agent information', () => {
   const view = b(
-    1, 4, 'eth0',
-    2, 6, [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc],
-    5, 4, [10, 77, 0, 0],
-    6, 3, 'sub',
-    9, 7, [0, 0, 0x0d, 0xe9, 2, 1, 2],
-    11, 4, [10, 77, 0, 1],
-    151, 5, 0, 'vpn1',
-    152, 0,
-    200, 2, [1, 2],
+    1,
+    4,
+    'eth0',
+    2,
+    6,
+    [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc],
+    5,
+    4,
+    [10, 77, 0, 0],
+    6,
+    3,
+    'sub',
+    9,
+    7,
+    [0, 0, 0x0d, 0xe9, 2, 1, 2],
+    11,
+    4,
+    [10, 77, 0, 1],
+    151,
+    5,
+    0,
+    'vpn1',
+    152,
+    0,
+    200,
+    2,
+    [1, 2],
   );
 
   it('keeps sub-options in order, names the known ones, and keeps unknown ones raw', () => {
@@ -586,7 +759,9 @@ describe('option 82 relay agent information', () => {
     expect(ra.subOptions.at(-1)!.value).toEqual(b(1, 2));
     expect(ra.warnings).toEqual([]);
     expect(typed(82, view).text).toBe(
-      ('circuit-id="eth0" remote-id=0x001b4faabbcc link-selection=10.77.0.0 subscriber-id="sub" ' + 'vendor-specific=3561:0x0102 server-id-override=10.77.0.1 vss=type 0 0x76706e31 vss-control=0x ' + 'sub-option-200=0x0102'),
+      'circuit-id="eth0" remote-id=0x001b4faabbcc link-selection=10.77.0.0 subscriber-id="sub" ' +
+        'vendor-specific=3561:0x0102 server-id-override=10.77.0.1 vss=type 0 0x76706e31 vss-control=0x ' +
+        'sub-option-200=0x0102',
     );
     expect(encodeRelayAgent(ra.subOptions)).toEqual(view);
   });
@@ -602,7 +777,9 @@ describe('option 82 relay agent information', () => {
   });
 
   it('builds from config with names or codes, in code order', () => {
-    expect(cfg(82, { '2': '0x001b4faabbcc', 'circuit-id': 'eth0' })).toEqual(b(1, 4, 'eth0', 2, 6, [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc]));
+    expect(cfg(82, { '2': '0x001b4faabbcc', 'circuit-id': 'eth0' })).toEqual(
+      b(1, 4, 'eth0', 2, 6, [0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc]),
+    );
     expect(cfgError(82, 'eth0')).toMatch(/expected/);
   });
 });

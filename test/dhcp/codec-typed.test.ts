@@ -23,7 +23,9 @@ import { checkOptionRoundTrip } from '../helpers/dhcp-options.js';
 import { intToIp } from '../../packages/core/src/ipv4.js';
 
 const b = (...parts: (number | string | number[])[]): Buffer =>
-  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))));
+  Buffer.concat(
+    parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(typeof p === 'number' ? [p] : p))),
+  );
 
 /** A message of the given option bytes (after the cookie), decoded. */
 function message(options: Buffer) {
@@ -65,7 +67,13 @@ describe('typed options', () => {
     expect(r.ok && r.warnings).toEqual([]);
     if (!r.ok) return;
     const o = r.message.options;
-    expect(o.get(242)).toEqual({ pairs: [['MCIPADD', '10.77.0.5,10.77.0.6'], ['MCPORT', '1719'], ['HTTPSRVR', '10.77.0.1']] });
+    expect(o.get(242)).toEqual({
+      pairs: [
+        ['MCIPADD', '10.77.0.5,10.77.0.6'],
+        ['MCPORT', '1719'],
+        ['HTTPSRVR', '10.77.0.1'],
+      ],
+    });
     expect(o.get('avaya-242')).toEqual(o.get(242));
     expect(o.get('242')).toEqual(o.get(242));
     expect(o.get(43)!.form).toBe('avaya');
@@ -87,7 +95,13 @@ describe('typed options', () => {
     expect(o.get(3)).toBeUndefined(); // a 3-byte router
     expect(o.has('router')).toBe(true);
     expect(o.raw('routers')).toEqual(b(10, 77, 0));
-    expect(o.decode('Router')).toMatchObject({ code: 3, name: 'router', ok: false, value: b(10, 77, 0), text: '0x0a4d00' });
+    expect(o.decode('Router')).toMatchObject({
+      code: 3,
+      name: 'router',
+      ok: false,
+      value: b(10, 77, 0),
+      text: '0x0a4d00',
+    });
     expect(o.decode(3)!.warnings[0]).toMatch(/4-byte IPv4/);
     expect(o.get('avaya-242')).toEqual({ pairs: [['L2Q', '1']] });
     expect(o.decode(242)).toMatchObject({ ok: true, text: 'L2Q=1', warnings: [] });
@@ -104,7 +118,8 @@ describe('typed options', () => {
 
   it('one lookup for every key, the same entry by code, digits, name, alias and option-N', () => {
     const def = lookupOption(242);
-    for (const key of ['242', 'avaya-242', 'AVAYA_242', 'avaya-site-specific-242', 'option-242', ' 242 ']) expect(lookupOption(key)).toBe(def);
+    for (const key of ['242', 'avaya-242', 'AVAYA_242', 'avaya-site-specific-242', 'option-242', ' 242 '])
+      expect(lookupOption(key)).toBe(def);
     expect(def).toMatchObject({ code: 242, name: 'avaya-242', registered: true });
     expect(def.codec.decode(b('MCPORT=1719')).value).toEqual({ pairs: [['MCPORT', '1719']] });
   });
@@ -116,13 +131,23 @@ describe('a value an option cannot carry', () => {
   it('is a DhcpOptionError naming the option, where bytes were made before', () => {
     // Each of these made bytes before (a byte 300 sent as 44, flags masked, "false" sent as true, 1.5 as
     // 1, uninitialised memory for the hole of a sparse list, text taken as bytes, two classes glued).
-    expect(refusal(94, { type: 1, major: 300, minor: 0 }).message).toBe('option 94 (client-network-interface): 300 is not an integer in 0..255');
-    expect(refusal(81, { flags: 0x104, rcode1: 0, rcode2: 0, name: 'pc1' }).message).toMatch(/^option 81 \(client-fqdn\): 260 is not an integer in 0\.\.255/);
-    expect(refusal('ip-forwarding', 'false')).toMatchObject({ option: 19, optionName: 'ip-forwarding', message: 'option 19 (ip-forwarding): expected true or false, got "false"' });
+    expect(refusal(94, { type: 1, major: 300, minor: 0 }).message).toBe(
+      'option 94 (client-network-interface): 300 is not an integer in 0..255',
+    );
+    expect(refusal(81, { flags: 0x104, rcode1: 0, rcode2: 0, name: 'pc1' }).message).toMatch(
+      /^option 81 \(client-fqdn\): 260 is not an integer in 0\.\.255/,
+    );
+    expect(refusal('ip-forwarding', 'false')).toMatchObject({
+      option: 19,
+      optionName: 'ip-forwarding',
+      message: 'option 19 (ip-forwarding): expected true or false, got "false"',
+    });
     expect(refusal(93, [1.5]).message).toMatch(/1\.5 is not an integer/);
     // eslint-disable-next-line no-sparse-arrays -- the hole is what is refused
     expect(refusal(55, [1, , 3]).message).toMatch(/^option 55 \(parameter-request-list\): expected a list of integers/);
-    expect(refusal(63, 'text').message).toBe('option 63 (netware-ip-information): expected the value as a Buffer, got "text"');
+    expect(refusal(63, 'text').message).toBe(
+      'option 63 (netware-ip-information): expected the value as a Buffer, got "text"',
+    );
     expect(refusal(77, { form: 'plain', classes: ['a', 'b'] }).message).toMatch(/one string, got 2/);
     expect(refusal(52, 7).message).toMatch(/^option 52 \(overload\): 7 is not an integer in 1\.\.3/);
   });
@@ -131,21 +156,40 @@ describe('a value an option cannot carry', () => {
     expect(refusal(12, 42).message).toBe('option 12 (host-name): expected the value as a string, got 42');
     expect(refusal(12, 'a\ud800b').message).toMatch(/not well-formed Unicode/);
     expect(refusal('lease-time', -1).message).toBe('option 51 (lease-time): -1 is not an integer in 0..4294967295');
-    expect(refusal('router', '10.77.0.1').message).toMatch(/^option 3 \(router\): expected a list of at least 1 IPv4 addresses/);
-    expect(refusal(1, '10.77.0.256').message).toBe('option 1 (subnet-mask): not an IPv4 address (a.b.c.d): "10.77.0.256"');
-    expect(refusal(43, { subOptions: [{ code: 0, value: b('x') }] }).message).toMatch(/sub-option code 0 is not in 1\.\.254/);
-    expect(refusal(43, { form: 'avaya', subOptions: [{ code: 2, value: b('x') }] }).message).toMatch(/needs sub-option 1 "6889"/);
-    expect(refusal(82, { subOptions: [{ code: 1, value: 'eth0' }] }).message).toMatch(/sub-option 1's value as a Buffer/);
+    expect(refusal('router', '10.77.0.1').message).toMatch(
+      /^option 3 \(router\): expected a list of at least 1 IPv4 addresses/,
+    );
+    expect(refusal(1, '10.77.0.256').message).toBe(
+      'option 1 (subnet-mask): not an IPv4 address (a.b.c.d): "10.77.0.256"',
+    );
+    expect(refusal(43, { subOptions: [{ code: 0, value: b('x') }] }).message).toMatch(
+      /sub-option code 0 is not in 1\.\.254/,
+    );
+    expect(refusal(43, { form: 'avaya', subOptions: [{ code: 2, value: b('x') }] }).message).toMatch(
+      /needs sub-option 1 "6889"/,
+    );
+    expect(refusal(82, { subOptions: [{ code: 1, value: 'eth0' }] }).message).toMatch(
+      /sub-option 1's value as a Buffer/,
+    );
     expect(refusal(121, [{ destination: '10.0.0.1/8', router: '10.0.0.2' }]).message).toMatch(/host bits/);
     expect(refusal(242, avayaList({ HTTPDIR: 'a,L2Q=1' })).message).toMatch(/would read as a new pair/);
-    expect(refusal('no-such-option', 1)).toMatchObject({ message: 'option "no-such-option": not a DHCP option (use a code 1..254 or a name)' });
+    expect(refusal('no-such-option', 1)).toMatchObject({
+      message: 'option "no-such-option": not a DHCP option (use a code 1..254 or a name)',
+    });
     expect(refusal(0, b()).message).toMatch(/^option 0 \(option-0\): not a DHCP option/);
     expect(refusal(10n as unknown as number, 1).option).toBeNaN();
   });
 
   it('never escapes as another exception, and what is accepted decodes as that option (any value, any option)', () => {
     const keys = [...OPTION_DEFS.map((d) => d.code), 224];
-    const anything = fc.anything({ withTypedArray: true, withSparseArray: true, withBigInt: true, withBoxedValues: true, withMap: true, withNullPrototype: true });
+    const anything = fc.anything({
+      withTypedArray: true,
+      withSparseArray: true,
+      withBigInt: true,
+      withBoxedValues: true,
+      withMap: true,
+      withNullPrototype: true,
+    });
     fc.assert(
       fc.property(fc.constantFrom(...keys), anything, (code, value) => {
         let bytes: Buffer;
@@ -174,8 +218,11 @@ const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, m
 const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.endsWith('\0'));
 const label = fc.stringMatching(/^[A-Za-z0-9-]{1,20}$/);
 const dnsName = fc.array(label, { maxLength: 4 }).map((l) => l.join('.'));
-const avayaValue = fc.array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLength: 1, maxLength: 3 }).map((a) => a.join(','));
-const subOptions = (lo: number, hi: number, maxLength: number) => fc.array(fc.record({ code: fc.integer({ min: lo, max: hi }), value: bytes(20) }), { maxLength });
+const avayaValue = fc
+  .array(fc.stringMatching(/^[a-z0-9.:;/]{0,10}$/), { minLength: 1, maxLength: 3 })
+  .map((a) => a.join(','));
+const subOptions = (lo: number, hi: number, maxLength: number) =>
+  fc.array(fc.record({ code: fc.integer({ min: lo, max: hi }), value: bytes(20) }), { maxLength });
 const route = fc.tuple(fc.integer({ min: 0, max: 32 }), u32, fc.ipV4()).map(([width, n, router]) => {
   const net = width === 0 ? 0 : (n & ((0xffffffff << (32 - width)) >>> 0)) >>> 0;
   return { destination: `${intToIp(net)}/${width}`, router };
@@ -200,9 +247,15 @@ const VALUES: Record<string, fc.Arbitrary<unknown>> = {
   overload: fc.constantFrom(1, 2, 3),
   'client-id': fc.record({ type: u8, data: bytes(20, 1) }),
   'user-class': fc.oneof(
-    fc.record({ form: fc.constant('plain'), classes: fc.oneof(fc.constant([]), fc.tuple(text.filter((s) => s !== ''))) }),
+    fc.record({
+      form: fc.constant('plain'),
+      classes: fc.oneof(fc.constant([]), fc.tuple(text.filter((s) => s !== ''))),
+    }),
     // At most 8 graphemes: an item is at most 255 bytes of UTF-8.
-    fc.record({ form: fc.constant('rfc3004'), classes: fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 4 }) }),
+    fc.record({
+      form: fc.constant('rfc3004'),
+      classes: fc.array(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 4 }),
+    }),
   ),
   fqdn: fc.oneof(
     fc.record({ flags: u8.map((f) => f | 0x04), rcode1: u8, rcode2: u8, name: dnsName }),
@@ -210,19 +263,32 @@ const VALUES: Record<string, fc.Arbitrary<unknown>> = {
   ),
   'client-arch': fc.array(u16, { minLength: 1, maxLength: 4 }),
   'client-ndi': fc.record({ type: u8, major: u8, minor: u8 }),
-  'machine-id': fc.oneof(fc.record({ type: fc.constant(0), id: bytes(16, 16) }), fc.record({ type: fc.integer({ min: 1, max: 255 }), id: bytes(20) })),
+  'machine-id': fc.oneof(
+    fc.record({ type: fc.constant(0), id: bytes(16, 16) }),
+    fc.record({ type: fc.integer({ min: 1, max: 255 }), id: bytes(20) }),
+  ),
   'domain-list': fc.array(dnsName, { maxLength: 4 }),
   'sip-servers': fc.oneof(
     fc.record({ encoding: fc.constant('addresses'), servers: fc.array(fc.ipV4(), { minLength: 1, maxLength: 3 }) }),
     fc.record({ encoding: fc.constant('names'), servers: fc.array(dnsName, { minLength: 1, maxLength: 3 }) }),
   ),
   'classless-routes': fc.array(route, { minLength: 1, maxLength: 4 }),
-  'vi-vendor-class': fc.array(fc.record({ enterprise: u32, data: fc.array(bytes(20), { maxLength: 4 }) }), { minLength: 1, maxLength: 3 }),
-  'vi-vendor-specific': fc.array(fc.record({ enterprise: u32, subOptions: subOptions(0, 255, 4) }), { minLength: 1, maxLength: 3 }),
-  'avaya-list': fc.array(fc.tuple(fc.stringMatching(/^[A-Z0-9_]{1,12}$/), avayaValue), { maxLength: 6 }).map((pairs) => ({ pairs })),
+  'vi-vendor-class': fc.array(fc.record({ enterprise: u32, data: fc.array(bytes(20), { maxLength: 4 }) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
+  'vi-vendor-specific': fc.array(fc.record({ enterprise: u32, subOptions: subOptions(0, 255, 4) }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
+  'avaya-list': fc
+    .array(fc.tuple(fc.stringMatching(/^[A-Z0-9_]{1,12}$/), avayaValue), { maxLength: 6 })
+    .map((pairs) => ({ pairs })),
   'vendor-specific': fc.oneof(
     // Sub-options 2.. only: a first "6889" would make any list Avaya's.
-    subOptions(2, 254, 5).filter((s) => s.length > 0).map((s) => ({ form: 'tlv', subOptions: s })),
+    subOptions(2, 254, 5)
+      .filter((s) => s.length > 0)
+      .map((s) => ({ form: 'tlv', subOptions: s })),
     fc.record({ HTTPSRVR: fc.ipV4(), L2QVLAN: fc.integer({ min: 0, max: 4094 }).map(String) }).map((p) => avaya43(p)),
   ),
   'relay-agent': subOptions(0, 255, 5).map((s) => ({ subOptions: s })),

@@ -13,8 +13,24 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 it('the registry types every option by code and by name, both ways (tsc)', () => {
-  const args = ['--noEmit', '--strict', '--noUncheckedIndexedAccess', '--skipLibCheck', '--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--types', 'node'];
-  const r = spawnSync(process.execPath, [TSC, ...args, path.join(HERE, 'typed-options.types.ts')], { encoding: 'utf8', timeout: 120_000 });
+  const args = [
+    '--noEmit',
+    '--strict',
+    '--noUncheckedIndexedAccess',
+    '--skipLibCheck',
+    '--target',
+    'ES2022',
+    '--module',
+    'NodeNext',
+    '--moduleResolution',
+    'NodeNext',
+    '--types',
+    'node',
+  ];
+  const r = spawnSync(process.execPath, [TSC, ...args, path.join(HERE, 'typed-options.types.ts')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.stdout + r.stderr).toBe('');
   expect(r.status).toBe(0);
 });

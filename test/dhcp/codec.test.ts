@@ -56,8 +56,9 @@ function header(h: HeaderSpec = {}): Buffer {
 /** Header + cookie + raw option bytes (strings are ASCII). */
 function packet(options: (number | string)[], h: HeaderSpec = {}): Buffer {
   const bytes: number[] = [];
-  for (const o of options) if (typeof o === 'string') bytes.push(...Buffer.from(o, 'latin1'));
-  else bytes.push(o);
+  for (const o of options)
+    if (typeof o === 'string') bytes.push(...Buffer.from(o, 'latin1'));
+    else bytes.push(o);
   return Buffer.concat([header(h), Buffer.from(COOKIE), Buffer.from(bytes)]);
 }
 
@@ -81,12 +82,39 @@ function roundTrips(buf: Buffer): void {
 /** A DISCOVER as an Avaya 9608 sends it: 53, 61, 57, 55 (with 242), 60 NUL-terminated, 12, End, pads to 340. */
 function avayaDiscover(): Buffer {
   const b = packet([
-    53, 1, 1,
-    61, 7, 1, 0x00, 0x1b, 0x4f, 0xaa, 0xbb, 0xcc,
-    57, 2, 0x05, 0xdc,
-    55, 8, 1, 3, 6, 15, 42, 43, 66, 242,
-    60, 14, 'ccp.avaya.com', 0,
-    12, 16, 'SEP001B4FAABBCC0',
+    53,
+    1,
+    1,
+    61,
+    7,
+    1,
+    0x00,
+    0x1b,
+    0x4f,
+    0xaa,
+    0xbb,
+    0xcc,
+    57,
+    2,
+    0x05,
+    0xdc,
+    55,
+    8,
+    1,
+    3,
+    6,
+    15,
+    42,
+    43,
+    66,
+    242,
+    60,
+    14,
+    'ccp.avaya.com',
+    0,
+    12,
+    16,
+    'SEP001B4FAABBCC0',
     255,
   ]);
   return Buffer.concat([b, Buffer.alloc(340 - b.length)]);
@@ -154,7 +182,8 @@ describe('decodeDhcp: the BOOTP header', () => {
     for (const v of [m.chaddr, m.sname, m.file]) expect(v.buffer).toBe(buf.buffer);
     expect(m.options.messageType()).toBe(2);
     expect(describeDhcp(m)).toBe(
-      ('OFFER xid=0xdeadbeef mac=00:1b:4f:aa:bb:cc ciaddr=10.0.0.1 yiaddr=10.77.0.50 siaddr=10.77.0.1 ' + 'giaddr=192.168.1.254 options=53'),
+      'OFFER xid=0xdeadbeef mac=00:1b:4f:aa:bb:cc ciaddr=10.0.0.1 yiaddr=10.77.0.50 siaddr=10.77.0.1 ' +
+        'giaddr=192.168.1.254 options=53',
     );
   });
 
@@ -298,12 +327,17 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.raw(99)).toBeUndefined();
     expect(o.decode(99)).toBeUndefined();
     expect(o.decode(55)!.text).toBe(
-      ('1 (subnet-mask), 3 (router), 6 (domain-name-server), 15 (domain-name), 42 (ntp-servers), 43 ' + '(vendor-specific), 66 (tftp-server-name), 242 (avaya-242)'),
+      '1 (subnet-mask), 3 (router), 6 (domain-name-server), 15 (domain-name), 42 (ntp-servers), 43 ' +
+        '(vendor-specific), 66 (tftp-server-name), 242 (avaya-242)',
     );
   });
 
   it('reads the address, lease and server helpers of an OFFER', () => {
-    const o = decoded(packet([53, 1, 2, 54, 4, 10, 77, 0, 1, 51, 4, 0, 0, 0x0e, 0x10, 50, 4, 10, 77, 0, 50, 1, 4, 255, 255, 255, 0, 255])).options;
+    const o = decoded(
+      packet([
+        53, 1, 2, 54, 4, 10, 77, 0, 1, 51, 4, 0, 0, 0x0e, 0x10, 50, 4, 10, 77, 0, 50, 1, 4, 255, 255, 255, 0, 255,
+      ]),
+    ).options;
     expect(o.serverId()).toBe('10.77.0.1');
     expect(o.leaseTime()).toBe(3600);
     expect(o.requestedAddress()).toBe('10.77.0.50');
@@ -321,17 +355,25 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     for (const i of o.instances()) expect(i.value.buffer).toBe(buf.buffer);
     // Changing the datagram shows through: proof that nothing was copied.
     const v = o.raw(12)!;
-    buf[buf.indexOf('SEP', 240) ] = 0x54;
+    buf[buf.indexOf('SEP', 240)] = 0x54;
     expect(v.toString('latin1', 0, 3)).toBe('TEP');
   });
 
   it('concatenates a 600-byte option split over three instances (RFC 3396), only when asked', () => {
     const value = Buffer.from(Array.from({ length: 600 }, (_, i) => i & 0xff));
     const buf = packet([
-      53, 1, 5,
-      43, 255, ...value.subarray(0, 255),
-      43, 255, ...value.subarray(255, 510),
-      43, 90, ...value.subarray(510),
+      53,
+      1,
+      5,
+      43,
+      255,
+      ...value.subarray(0, 255),
+      43,
+      255,
+      ...value.subarray(255, 510),
+      43,
+      90,
+      ...value.subarray(510),
       255,
     ]);
     const o = decoded(buf).options;
@@ -369,7 +411,12 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
     expect(o.instances(56).map((i) => i.area)).toEqual(['options', 'file', 'sname']);
     expect(o.decode(67)!.value).toBe('46xxupgrade.scr');
     expect(o.decode(66)!.value).toBe('10.77.0.1');
-    expect(o.layout().filter((i) => i.area === 'file').map((i) => i.kind)).toEqual(['option', 'pad', 'option', 'end', 'trailing']);
+    expect(
+      o
+        .layout()
+        .filter((i) => i.area === 'file')
+        .map((i) => i.kind),
+    ).toEqual(['option', 'pad', 'option', 'end', 'trailing']);
     expect(kinds(buf)).toEqual([]);
     roundTrips(buf);
   });
@@ -391,7 +438,9 @@ describe('DhcpOptions: values, RFC 3396 concatenation and overload', () => {
   });
 
   it('reads the option 82 helper and user classes through the message', () => {
-    const o = decoded(packet([82, 8, 1, 2, 0x41, 0x42, 2, 2, 0x43, 0x44, 77, 6, 5, ...Buffer.from('440HD'), 255])).options;
+    const o = decoded(
+      packet([82, 8, 1, 2, 0x41, 0x42, 2, 2, 0x43, 0x44, 77, 6, 5, ...Buffer.from('440HD'), 255]),
+    ).options;
     const ra = o.relayAgent()!;
     expect(ra.circuitId!.toString()).toBe('AB');
     expect(ra.remoteId!.toString()).toBe('CD');
@@ -472,7 +521,17 @@ describe('buildDhcp', () => {
     const r = ok(decodeDhcp(bytes));
     expect(r.warnings).toEqual([]);
     const m = r.message;
-    expect(m).toMatchObject({ op: 2, htype: 1, hlen: 6, hops: 0, xid: 0xcafebabe, flags: 0x8000, yiaddr: '10.77.0.50', siaddr: '10.77.0.1', mac: '00:1b:4f:aa:bb:cc' });
+    expect(m).toMatchObject({
+      op: 2,
+      htype: 1,
+      hlen: 6,
+      hops: 0,
+      xid: 0xcafebabe,
+      flags: 0x8000,
+      yiaddr: '10.77.0.50',
+      siaddr: '10.77.0.1',
+      mac: '00:1b:4f:aa:bb:cc',
+    });
     expect(m.file.toString('latin1').replace(/\0+$/, '')).toBe('46xxupgrade.scr');
     expect(m.options.codes()).toEqual([53, 54, 51, 1, 3, 242]);
     expect(m.options.rawEntries()).toEqual(offerOptions());
@@ -484,12 +543,21 @@ describe('buildDhcp', () => {
     expect(buildDhcp({ options: [[53, Buffer.from([3])]] }).bytes[0]).toBe(1);
     expect(buildDhcp({ options: [[53, Buffer.from([5])]] }).bytes[0]).toBe(2);
     expect(buildDhcp({ op: 1, options: [[53, Buffer.from([5])]] }).bytes[0]).toBe(1);
-    expect(buildDhcp({ chaddr: Buffer.from([1, 2, 3]), hlen: 3, htype: 6 }).bytes.subarray(1, 3)).toEqual(Buffer.from([6, 3]));
+    expect(buildDhcp({ chaddr: Buffer.from([1, 2, 3]), hlen: 3, htype: 6 }).bytes.subarray(1, 3)).toEqual(
+      Buffer.from([6, 3]),
+    );
   });
 
   it('splits options over 255 bytes into consecutive instances (RFC 3396)', () => {
     const big = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7) & 0xff));
-    const { bytes, overloaded } = buildDhcp({ maxSize: 1500, options: [[53, Buffer.from([5])], [125, big], [3, Buffer.from([10, 0, 0, 1])]] });
+    const { bytes, overloaded } = buildDhcp({
+      maxSize: 1500,
+      options: [
+        [53, Buffer.from([5])],
+        [125, big],
+        [3, Buffer.from([10, 0, 0, 1])],
+      ],
+    });
     expect(overloaded).toBe(0);
     const o = decoded(bytes).options;
     expect(o.instances().map((i) => [i.code, i.value.length])).toEqual([
@@ -526,13 +594,23 @@ describe('buildDhcp', () => {
     expect(o.overload()).toBe(1);
     expect(o.codes().filter((c) => c !== 52)).toEqual(opts.map(([c]) => c));
     for (const [c, v] of opts) expect(o.raw(c)!.equals(v)).toBe(true);
-    expect(o.instances().slice(0, 2).map((i) => i.code)).toEqual([53, 52]); // 52 right after 53
+    expect(
+      o
+        .instances()
+        .slice(0, 2)
+        .map((i) => i.code),
+    ).toEqual([53, 52]); // 52 right after 53
     expect(o.instances(160)[0]!.area).toBe('file');
     expect(o.instances(67)[0]!.area).toBe('file');
   });
 
   it('continues in sname after file, and uses sname alone when file is taken', () => {
-    const opts: Array<[number, Buffer]> = [...offerOptions(), [43, Buffer.alloc(200, 1)], [224, Buffer.alloc(120, 2)], [225, Buffer.alloc(50, 3)]];
+    const opts: Array<[number, Buffer]> = [
+      ...offerOptions(),
+      [43, Buffer.alloc(200, 1)],
+      [224, Buffer.alloc(120, 2)],
+      [225, Buffer.alloc(50, 3)],
+    ];
     const both = buildDhcp({ options: opts });
     expect(both.overloaded).toBe(3);
     expect(both.bytes.length).toBeLessThanOrEqual(548);
@@ -540,7 +618,10 @@ describe('buildDhcp', () => {
     for (const [c, v] of opts) expect(o.raw(c)!.equals(v)).toBe(true);
     expect(o.instances().map((i) => i.area)).toEqual([...Array<string>(8).fill('options'), 'file', 'sname']);
 
-    const withFile = buildDhcp({ file: 'pxelinux.0', options: [...offerOptions(), [43, Buffer.alloc(200, 1)], [225, Buffer.alloc(50, 3)]] });
+    const withFile = buildDhcp({
+      file: 'pxelinux.0',
+      options: [...offerOptions(), [43, Buffer.alloc(200, 1)], [225, Buffer.alloc(50, 3)]],
+    });
     expect(withFile.overloaded).toBe(2);
     const m = decoded(withFile.bytes);
     expect(m.file.toString('latin1', 0, 10)).toBe('pxelinux.0');
@@ -597,7 +678,12 @@ describe('buildDhcp', () => {
 
     // 53, 54, 51 and 1 are always required.
     const keepDefaults = buildDhcp({
-      options: [[224, Buffer.alloc(255)], [225, Buffer.alloc(255)], [1, Buffer.alloc(4)], [53, Buffer.from([2])]],
+      options: [
+        [224, Buffer.alloc(255)],
+        [225, Buffer.alloc(255)],
+        [1, Buffer.alloc(4)],
+        [53, Buffer.from([2])],
+      ],
       allowOverload: false,
     });
     expect(keepDefaults.dropped).toEqual([225]);
@@ -610,7 +696,14 @@ describe('buildDhcp', () => {
     expect(() => buildDhcp({ chaddr: 'not a mac' })).toThrow(RangeError);
     expect(() => buildDhcp({ file: 'x'.repeat(128) })).toThrow(RangeError);
     expect(() => buildDhcp({ yiaddr: '10.0.0.256' })).toThrow(RangeError);
-    expect(() => buildDhcp({ options: [[53, Buffer.alloc(1)], [54, Buffer.alloc(1200)]] })).toThrow(/required options do not fit/);
+    expect(() =>
+      buildDhcp({
+        options: [
+          [53, Buffer.alloc(1)],
+          [54, Buffer.alloc(1200)],
+        ],
+      }),
+    ).toThrow(/required options do not fit/);
   });
 
   it('names the option of an entry it cannot take (DhcpOptionError)', () => {
@@ -622,8 +715,16 @@ describe('buildDhcp', () => {
       }
       throw new Error('not refused');
     };
-    expect(thrown([[52, Buffer.from([1])]])).toMatchObject({ name: 'DhcpOptionError', option: 52, optionName: 'overload' });
-    expect(thrown([[66, '10.77.0.1']])).toMatchObject({ option: 66, optionName: 'tftp-server-name', message: expect.stringMatching(/^option 66 \(tftp-server-name\): the value is not a Buffer/) });
+    expect(thrown([[52, Buffer.from([1])]])).toMatchObject({
+      name: 'DhcpOptionError',
+      option: 52,
+      optionName: 'overload',
+    });
+    expect(thrown([[66, '10.77.0.1']])).toMatchObject({
+      option: 66,
+      optionName: 'tftp-server-name',
+      message: expect.stringMatching(/^option 66 \(tftp-server-name\): the value is not a Buffer/),
+    });
     expect(thrown([[300, Buffer.alloc(1)]])).toBeInstanceOf(DhcpOptionError);
   });
 });
@@ -638,14 +739,21 @@ const withOptions = fc
     tail: fc.uint8Array({ maxLength: 400 }),
   })
   .map(({ head, overload, tail }) =>
-    Buffer.concat([Buffer.from(head), Buffer.from(COOKIE), Buffer.from(overload ? [52, 1, overload] : []), Buffer.from(tail)]),
+    Buffer.concat([
+      Buffer.from(head),
+      Buffer.from(COOKIE),
+      Buffer.from(overload ? [52, 1, overload] : []),
+      Buffer.from(tail),
+    ]),
   );
 
 /** Option-shaped bytes: mostly well-formed code/length/value runs, with pads, End and cuts. */
 const optionish = fc
   .array(
     fc.oneof(
-      fc.record({ code: fc.integer({ min: 1, max: 254 }), value: fc.uint8Array({ maxLength: 40 }) }).map(({ code, value }) => [code, value.length, ...value]),
+      fc
+        .record({ code: fc.integer({ min: 1, max: 254 }), value: fc.uint8Array({ maxLength: 40 }) })
+        .map(({ code, value }) => [code, value.length, ...value]),
       fc.constant([0]),
       fc.constant([255]),
       fc.uint8Array({ maxLength: 3 }).map((a) => [...a]),
@@ -666,7 +774,12 @@ const structured = fc
     const h = Buffer.from(head);
     Buffer.from(sname.slice(0, 64)).copy(h, 44);
     Buffer.from(file.slice(0, 128)).copy(h, 108);
-    return Buffer.concat([h, Buffer.from(COOKIE), Buffer.from(overload ? [52, 1, overload] : []), Buffer.from(options)]);
+    return Buffer.concat([
+      h,
+      Buffer.from(COOKIE),
+      Buffer.from(overload ? [52, 1, overload] : []),
+      Buffer.from(options),
+    ]);
   });
 
 function checkAnyInput(buf: Buffer): void {
@@ -687,7 +800,10 @@ function checkAnyInput(buf: Buffer): void {
 
 describe('properties', () => {
   it('random bytes never throw, and what decodes re-encodes exactly', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 700 }), (a) => checkAnyInput(Buffer.from(a))), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 700 }), (a) => checkAnyInput(Buffer.from(a))),
+      { numRuns: 3000 },
+    );
   });
 
   it('random bytes after a valid header and cookie never throw and re-encode exactly', () => {
@@ -711,7 +827,10 @@ describe('properties', () => {
         fc.boolean(),
         fc.constantFrom('', 'boot.img'),
         (list, maxSize, allowOverload, file) => {
-          const options: Array<[number, Buffer]> = [[53, Buffer.from([2])], ...list.map((e): [number, Buffer] => [e.code, Buffer.from(e.value)])];
+          const options: Array<[number, Buffer]> = [
+            [53, Buffer.from([2])],
+            ...list.map((e): [number, Buffer] => [e.code, Buffer.from(e.value)]),
+          ];
           const r = buildDhcp({ options, maxSize, allowOverload, file });
           expect(r.bytes.length).toBeGreaterThanOrEqual(300);
           expect(r.bytes.length).toBeLessThanOrEqual(maxSize - 28);

@@ -17,9 +17,19 @@ const ISSUE_CONFIG = {
   dhcp: {
     listen: '0.0.0.0:67',
     leases: './leases.db',
-    subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: '10.77.0.1', '66': '10.77.0.1' } }],
+    subnets: [
+      {
+        subnet: '10.77.0.0/24',
+        pool: '10.77.0.100-10.77.0.199',
+        leaseSeconds: 3600,
+        options: { router: '10.77.0.1', '66': '10.77.0.1' },
+      },
+    ],
     classes: [
-      { match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1', '67': '46xxupgrade.scr' } },
+      {
+        match: { vendorClass: 'ccp.avaya.com' },
+        options: { '242': 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1', '67': '46xxupgrade.scr' },
+      },
       { match: { vendorClass: '440HD' }, options: { '160': 'tftp://10.77.0.1/440HD.img;440HD.cfg' } },
     ],
   },
@@ -35,7 +45,17 @@ function engine(extra: Record<string, unknown> = {}, store = new MemoryLeaseStor
 }
 
 function req(type: number, mac: string, more: Partial<ClientRequest> = {}): ClientRequest {
-  return { messageType: type, xid: 1, flags: 0, ciaddr: '0.0.0.0', giaddr: '0.0.0.0', mac, requestedOptions: [1, 3, 66, 67, 242], userClasses: [], ...more };
+  return {
+    messageType: type,
+    xid: 1,
+    flags: 0,
+    ciaddr: '0.0.0.0',
+    giaddr: '0.0.0.0',
+    mac,
+    requestedOptions: [1, 3, 66, 67, 242],
+    userClasses: [],
+    ...more,
+  };
 }
 
 function reply(d: ReturnType<DhcpEngine['handle']>) {
@@ -59,13 +79,33 @@ describe('config', () => {
   });
 
   for (const [what, change, message] of [
-    ['a bad subnet', { subnets: [{ subnet: '10.77.0.0/33', pool: '10.77.0.1-10.77.0.2' }] }, /dhcp\.subnets\[0\]\.subnet: expected an IPv4 subnet/],
+    [
+      'a bad subnet',
+      { subnets: [{ subnet: '10.77.0.0/33', pool: '10.77.0.1-10.77.0.2' }] },
+      /dhcp\.subnets\[0\]\.subnet: expected an IPv4 subnet/,
+    ],
     ['a bad pool', { subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.1' }] }, /dhcp\.subnets\[0\]\.pool/],
-    ['a pool outside the subnet', { subnets: [{ subnet: '10.77.0.0/24', pool: '10.78.0.1-10.78.0.9' }] }, /dhcp\.subnets\[0\]\.pool: .* is not inside 10\.77\.0\.0\/24/],
-    ['an unknown option name', { subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.10-10.77.0.20', options: { rooter: '1.2.3.4' } }] }, /dhcp\.subnets\[0\]\.options\.rooter: unknown option name/],
-    ['a bad option value', { subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.10-10.77.0.20', options: { router: 'not-an-ip' } }] }, /dhcp\.subnets\[0\]\.options\.router: /],
+    [
+      'a pool outside the subnet',
+      { subnets: [{ subnet: '10.77.0.0/24', pool: '10.78.0.1-10.78.0.9' }] },
+      /dhcp\.subnets\[0\]\.pool: .* is not inside 10\.77\.0\.0\/24/,
+    ],
+    [
+      'an unknown option name',
+      { subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.10-10.77.0.20', options: { rooter: '1.2.3.4' } }] },
+      /dhcp\.subnets\[0\]\.options\.rooter: unknown option name/,
+    ],
+    [
+      'a bad option value',
+      { subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.10-10.77.0.20', options: { router: 'not-an-ip' } }] },
+      /dhcp\.subnets\[0\]\.options\.router: /,
+    ],
     ['an unknown field', { subnet: [] }, /dhcp: .*subnet/],
-    ['a bad regex', { classes: [{ match: { vendorClass: { regex: '(' } }, options: {} }] }, /dhcp\.classes\[0\]\.match\.vendorClass/],
+    [
+      'a bad regex',
+      { classes: [{ match: { vendorClass: { regex: '(' } }, options: {} }] },
+      /dhcp\.classes\[0\]\.match\.vendorClass/,
+    ],
   ] as const) {
     it(`names the field for ${what}`, () => {
       let err: unknown;
@@ -86,7 +126,12 @@ describe('DHCP engine', () => {
   it('DORA: offers a pool address with the options asked for, in the client order, then ACKs and stores it', () => {
     const e = engine();
     const mac = '00:04:0d:aa:bb:01';
-    const offer = reply(e.handle(req(MessageType.DISCOVER, mac, { vendorClass: 'ccp.avaya.com', requestedOptions: [242, 1, 3, 66, 67, 6] }), 1000));
+    const offer = reply(
+      e.handle(
+        req(MessageType.DISCOVER, mac, { vendorClass: 'ccp.avaya.com', requestedOptions: [242, 1, 3, 66, 67, 6] }),
+        1000,
+      ),
+    );
     expect(offer.type).toBe(MessageType.OFFER);
     expect(offer.yiaddr).toBe('10.77.0.100');
     // 53, 54, 51 first; then the client's order; 6 has no value and is left out.
@@ -96,7 +141,16 @@ describe('DHCP engine', () => {
     expect(offer.className).toBe('classes[0]');
     expect(offer.destination).toMatchObject({ kind: 'broadcast' });
 
-    const ack = reply(e.handle(req(MessageType.REQUEST, mac, { vendorClass: 'ccp.avaya.com', serverId: '10.77.0.1', requestedAddress: '10.77.0.100' }), 2000));
+    const ack = reply(
+      e.handle(
+        req(MessageType.REQUEST, mac, {
+          vendorClass: 'ccp.avaya.com',
+          serverId: '10.77.0.1',
+          requestedAddress: '10.77.0.100',
+        }),
+        2000,
+      ),
+    );
     expect(ack.type).toBe(MessageType.ACK);
     expect(ack.yiaddr).toBe('10.77.0.100');
     expect(e.store.get('10.77.0.100')).toMatchObject({ state: 'bound', mac, expiresAt: 2000 + 3600_000 });
@@ -104,42 +158,70 @@ describe('DHCP engine', () => {
 
   it('a class without a match gets only the subnet options; the 440HD class gets option 160', () => {
     const e = engine();
-    const plain = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01', { requestedOptions: [242, 160, 66] }), 0));
+    const plain = reply(
+      e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01', { requestedOptions: [242, 160, 66] }), 0),
+    );
     expect(codes(plain)).toEqual([53, 54, 51, 66, 1]);
-    const hd = reply(e.handle(req(MessageType.DISCOVER, '00:90:8f:00:00:01', { vendorClass: '440HD', requestedOptions: [160, 66, 67] }), 0));
+    const hd = reply(
+      e.handle(
+        req(MessageType.DISCOVER, '00:90:8f:00:00:01', { vendorClass: '440HD', requestedOptions: [160, 66, 67] }),
+        0,
+      ),
+    );
     expect(opt(hd, 160)!.toString()).toBe('tftp://10.77.0.1/440HD.img;440HD.cfg');
   });
 
-  it(('matches classes by user class, MAC prefix, client id and circuit id, by exact text, prefix or ' + 'regex; the first match wins'), () => {
-    const e = engine({
-      classes: [
-        { name: 'uc', match: { userClass: { prefix: 'Avaya' } }, options: { '67': 'uc.scr' } },
-        { name: 'mac', match: { macPrefix: '00:04:0d' }, options: { '67': 'mac.scr' } },
-        { name: 'cid', match: { clientId: { regex: '^01' } }, options: { '67': 'cid.scr' } },
-        { name: 'circuit', match: { circuitId: 'port-7' }, options: { '67': 'circuit.scr' } },
-      ],
-    });
-    const file = (r: Partial<ClientRequest>, mac = '11:22:33:44:55:66') => opt(reply(e.handle(req(MessageType.DISCOVER, mac, { requestedOptions: [67], ...r }), 0)), 67)?.toString();
-    expect(file({ userClasses: ['x', 'Avaya-phones'] })).toBe('uc.scr');
-    expect(file({ userClasses: ['Avaya'] }, '00:04:0d:01:02:03')).toBe('uc.scr');
-    expect(file({}, '00:04:0d:01:02:03')).toBe('mac.scr');
-    expect(file({ clientId: '01112233445566' })).toBe('cid.scr');
-    expect(file({ circuitId: 'port-7', giaddr: '10.77.0.2' })).toBe('circuit.scr');
-    expect(file({ circuitId: 'port-77', giaddr: '10.77.0.2' })).toBeUndefined();
-  });
+  it(
+    'matches classes by user class, MAC prefix, client id and circuit id, by exact text, prefix or ' +
+      'regex; the first match wins',
+    () => {
+      const e = engine({
+        classes: [
+          { name: 'uc', match: { userClass: { prefix: 'Avaya' } }, options: { '67': 'uc.scr' } },
+          { name: 'mac', match: { macPrefix: '00:04:0d' }, options: { '67': 'mac.scr' } },
+          { name: 'cid', match: { clientId: { regex: '^01' } }, options: { '67': 'cid.scr' } },
+          { name: 'circuit', match: { circuitId: 'port-7' }, options: { '67': 'circuit.scr' } },
+        ],
+      });
+      const file = (r: Partial<ClientRequest>, mac = '11:22:33:44:55:66') =>
+        opt(reply(e.handle(req(MessageType.DISCOVER, mac, { requestedOptions: [67], ...r }), 0)), 67)?.toString();
+      expect(file({ userClasses: ['x', 'Avaya-phones'] })).toBe('uc.scr');
+      expect(file({ userClasses: ['Avaya'] }, '00:04:0d:01:02:03')).toBe('uc.scr');
+      expect(file({}, '00:04:0d:01:02:03')).toBe('mac.scr');
+      expect(file({ clientId: '01112233445566' })).toBe('cid.scr');
+      expect(file({ circuitId: 'port-7', giaddr: '10.77.0.2' })).toBe('circuit.scr');
+      expect(file({ circuitId: 'port-77', giaddr: '10.77.0.2' })).toBeUndefined();
+    },
+  );
 
   it('always-send options go out unasked', () => {
-    const e = engine({ classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.77.0.5' }, alwaysSend: ['242'] }] });
-    const r = reply(e.handle(req(MessageType.DISCOVER, '00:04:0d:00:00:01', { vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3] }), 0));
+    const e = engine({
+      classes: [
+        { match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.77.0.5' }, alwaysSend: ['242'] },
+      ],
+    });
+    const r = reply(
+      e.handle(
+        req(MessageType.DISCOVER, '00:04:0d:00:00:01', { vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3] }),
+        0,
+      ),
+    );
     expect(codes(r)).toEqual([53, 54, 51, 1, 3, 242]);
   });
 
   it('REQUEST for another server withdraws our offer and stays silent', () => {
     const e = engine();
     const offer = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:02'), 0));
-    expect(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:02', { serverId: '10.77.0.9', requestedAddress: offer.yiaddr }), 1)).toMatchObject({ kind: 'ignore' });
+    expect(
+      e.handle(
+        req(MessageType.REQUEST, '00:00:00:00:00:02', { serverId: '10.77.0.9', requestedAddress: offer.yiaddr }),
+        1,
+      ),
+    ).toMatchObject({ kind: 'ignore' });
     // The address is free again for someone else (who asks for it).
-    expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03', { requestedAddress: offer.yiaddr }), 2)).yiaddr).toBe(offer.yiaddr);
+    expect(
+      reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03', { requestedAddress: offer.yiaddr }), 2)).yiaddr,
+    ).toBe(offer.yiaddr);
   });
 
   it('INIT-REBOOT: ACK for the client own address, NAK for another subnet or another client address', () => {
@@ -148,10 +230,14 @@ describe('DHCP engine', () => {
     const b = '00:00:00:00:00:0b';
     e.handle(req(MessageType.DISCOVER, a), 0);
     reply(e.handle(req(MessageType.REQUEST, a, { serverId: '10.77.0.1', requestedAddress: '10.77.0.100' }), 1));
-    expect(reply(e.handle(req(MessageType.REQUEST, a, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(MessageType.ACK);
+    expect(reply(e.handle(req(MessageType.REQUEST, a, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(
+      MessageType.ACK,
+    );
     // b has a record (an offer of .101), and asks for a's address.
     expect(reply(e.handle(req(MessageType.DISCOVER, b), 10)).yiaddr).toBe('10.77.0.101');
-    expect(reply(e.handle(req(MessageType.REQUEST, b, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(MessageType.NAK);
+    expect(reply(e.handle(req(MessageType.REQUEST, b, { requestedAddress: '10.77.0.100' }), 10)).type).toBe(
+      MessageType.NAK,
+    );
     const wrong = reply(e.handle(req(MessageType.REQUEST, b, { requestedAddress: '192.168.1.5' }), 10));
     expect(wrong.type).toBe(MessageType.NAK);
     expect(wrong.destination).toMatchObject({ kind: 'broadcast' });
@@ -183,12 +269,17 @@ describe('DHCP engine', () => {
     expect(e.store.get('10.77.0.101')!.state).toBe('released');
     expect(reply(e.handle(req(MessageType.DISCOVER, b), 13)).yiaddr).toBe('10.77.0.101');
     // After the quarantine the declined address is usable again.
-    expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:0f', { requestedAddress: '10.77.0.100' }), 700_000)).yiaddr).toBe('10.77.0.100');
+    expect(
+      reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:0f', { requestedAddress: '10.77.0.100' }), 700_000))
+        .yiaddr,
+    ).toBe('10.77.0.100');
   });
 
   it('INFORM gets the options without an address or lease time, unicast', () => {
     const e = engine();
-    const r = reply(e.handle(req(MessageType.INFORM, '00:00:00:00:00:10', { ciaddr: '10.77.0.50', requestedOptions: [66, 3] }), 0));
+    const r = reply(
+      e.handle(req(MessageType.INFORM, '00:00:00:00:00:10', { ciaddr: '10.77.0.50', requestedOptions: [66, 3] }), 0),
+    );
     expect(r.type).toBe(MessageType.ACK);
     expect(r.yiaddr).toBe('0.0.0.0');
     expect(codes(r)).toEqual([53, 54, 66, 3]);
@@ -196,26 +287,62 @@ describe('DHCP engine', () => {
   });
 
   it('relayed requests: subnet by giaddr, reply to the relay, option 82 echoed last', () => {
-    const e = engine({ subnets: [...ISSUE_CONFIG.dhcp.subnets, { subnet: '10.88.0.0/24', pool: '10.88.0.10-10.88.0.20' }] });
+    const e = engine({
+      subnets: [...ISSUE_CONFIG.dhcp.subnets, { subnet: '10.88.0.0/24', pool: '10.88.0.10-10.88.0.20' }],
+    });
     const agent = Buffer.from([1, 6, 0x70, 0x6f, 0x72, 0x74, 0x2d, 0x37]);
-    const r = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:11', { giaddr: '10.88.0.1', relayAgent: agent, circuitId: 'port-7', localAddress: '10.77.0.1' }), 0));
+    const r = reply(
+      e.handle(
+        req(MessageType.DISCOVER, '00:00:00:00:00:11', {
+          giaddr: '10.88.0.1',
+          relayAgent: agent,
+          circuitId: 'port-7',
+          localAddress: '10.77.0.1',
+        }),
+        0,
+      ),
+    );
     expect(r.yiaddr).toBe('10.88.0.10');
     expect(r.destination).toEqual({ kind: 'relay', address: '10.88.0.1' });
     expect(r.options.at(-1)).toEqual([82, agent]);
     // Link selection (82.5) beats giaddr.
-    const ls = reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:12', { giaddr: '10.88.0.1', linkSelection: '10.77.0.0', localAddress: '10.77.0.1' }), 0));
+    const ls = reply(
+      e.handle(
+        req(MessageType.DISCOVER, '00:00:00:00:00:12', {
+          giaddr: '10.88.0.1',
+          linkSelection: '10.77.0.0',
+          localAddress: '10.77.0.1',
+        }),
+        0,
+      ),
+    );
     expect(ls.yiaddr).toBe('10.77.0.100');
   });
 
   it('reservations, and a full pool stays silent', () => {
-    const e = engine({ subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.101', reservations: [{ mac: '00:04:0d:00:00:99', address: '10.77.0.50' }] }] });
+    const e = engine({
+      subnets: [
+        {
+          subnet: '10.77.0.0/24',
+          pool: '10.77.0.100-10.77.0.101',
+          reservations: [{ mac: '00:04:0d:00:00:99', address: '10.77.0.50' }],
+        },
+      ],
+    });
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:04:0d:00:00:99'), 0)).yiaddr).toBe('10.77.0.50');
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01'), 0)).yiaddr).toBe('10.77.0.100');
     expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:02'), 0)).yiaddr).toBe('10.77.0.101');
-    expect(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03'), 0)).toMatchObject({ kind: 'ignore', reason: 'pool of 10.77.0.0/24 exhausted' });
+    expect(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:03'), 0)).toMatchObject({
+      kind: 'ignore',
+      reason: 'pool of 10.77.0.0/24 exhausted',
+    });
     // Another client may not take the reserved address (silence without a record; NAK with one).
-    expect(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:03', { requestedAddress: '10.77.0.50' }), 0)).toMatchObject({ kind: 'ignore' });
-    expect(reply(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:01', { requestedAddress: '10.77.0.50' }), 0)).type).toBe(MessageType.NAK);
+    expect(
+      e.handle(req(MessageType.REQUEST, '00:00:00:00:00:03', { requestedAddress: '10.77.0.50' }), 0),
+    ).toMatchObject({ kind: 'ignore' });
+    expect(
+      reply(e.handle(req(MessageType.REQUEST, '00:00:00:00:00:01', { requestedAddress: '10.77.0.50' }), 0)).type,
+    ).toBe(MessageType.NAK);
   });
 
   it('leases in SQLite survive kill -9 of the process that stored them: the client keeps its address', async () => {
@@ -249,7 +376,9 @@ describe('DHCP engine', () => {
         process.kill(process.pid, 'SIGKILL');`;
       const { execFile } = await import('node:child_process');
       const out = await new Promise<{ stdout: string; signal: string | null }>((resolve) => {
-        const p = execFile(process.execPath, ['--input-type=module', '-e', child], { cwd: ROOT }, (_err, stdout) => resolve({ stdout, signal: p.signalCode }));
+        const p = execFile(process.execPath, ['--input-type=module', '-e', child], { cwd: ROOT }, (_err, stdout) =>
+          resolve({ stdout, signal: p.signalCode }),
+        );
       });
       expect(out.signal).toBe('SIGKILL');
       expect(out.stdout).toBe('10.77.0.101');
@@ -257,7 +386,9 @@ describe('DHCP engine', () => {
       expect(e.store.get('10.77.0.101')).toMatchObject({ mac, state: 'bound' });
       // A fresh server would offer .100 to anyone: this client gets its .101 back.
       expect(reply(e.handle(req(MessageType.DISCOVER, mac), 10)).yiaddr).toBe('10.77.0.101');
-      expect(reply(e.handle(req(MessageType.REQUEST, mac, { requestedAddress: '10.77.0.101' }), 10)).type).toBe(MessageType.ACK);
+      expect(reply(e.handle(req(MessageType.REQUEST, mac, { requestedAddress: '10.77.0.101' }), 10)).type).toBe(
+        MessageType.ACK,
+      );
       expect(reply(e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:99'), 10)).yiaddr).toBe('10.77.0.100');
       e.store.close();
     } finally {

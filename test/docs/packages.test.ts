@@ -13,20 +13,27 @@ import { describe, expect, it } from 'vitest';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const ping = spawnSync('npm', ['ping'], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
-const why = ping.status === 0 ? undefined : `npm ping failed (no npm registry): ${(ping.stderr || ping.stdout || String(ping.error ?? '')).trim().split('\n').pop()}`;
+const why =
+  ping.status === 0
+    ? undefined
+    : `npm ping failed (no npm registry): ${(ping.stderr || ping.stdout || String(ping.error ?? '')).trim().split('\n').pop()}`;
 
 describe('packages as a new user installs them (scripts/check-packages.mjs)', () => {
-  it.skipIf(why !== undefined)(`pack, install with no compiler, tsc --strict the examples, run them (${why ?? 'registry reachable'})`, async () => {
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(REPO, 'scripts/check-packages.mjs')], { cwd: REPO });
-      let output = '';
-      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-      child.on('error', reject);
-      child.on('close', (c) => resolve({ code: c, output }));
-    });
-    expect(output, output).toMatch(/^all checks passed/m);
-    expect(output).not.toMatch(/^FAIL/m);
-    expect(code, output).toBe(0);
-  }, 900_000);
+  it.skipIf(why !== undefined)(
+    `pack, install with no compiler, tsc --strict the examples, run them (${why ?? 'registry reachable'})`,
+    async () => {
+      const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(REPO, 'scripts/check-packages.mjs')], { cwd: REPO });
+        let output = '';
+        child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+        child.on('error', reject);
+        child.on('close', (c) => resolve({ code: c, output }));
+      });
+      expect(output, output).toMatch(/^all checks passed/m);
+      expect(output).not.toMatch(/^FAIL/m);
+      expect(code, output).toBe(0);
+    },
+    900_000,
+  );
 });

@@ -33,7 +33,15 @@ describe('API reference (TypeDoc)', () => {
     const problems = text.split('\n').filter((l) => /\[(warning|error)\]/.test(l));
     expect(problems, text).toEqual([]);
     expect(code, text).toBe(0);
-    for (const page of ['_bootwire_core', '_bootwire_tftp', '_bootwire_dhcp', '_bootwire_capture', '_bootwire_http', '_bootwire_ftp', 'bootwire']) {
+    for (const page of [
+      '_bootwire_core',
+      '_bootwire_tftp',
+      '_bootwire_dhcp',
+      '_bootwire_capture',
+      '_bootwire_http',
+      '_bootwire_ftp',
+      'bootwire',
+    ]) {
       expect(existsSync(path.join(out, 'modules', `${page}.html`)), `${page} documented`).toBe(true);
     }
   }, 600_000);

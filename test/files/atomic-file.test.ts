@@ -24,7 +24,11 @@ async function freshDir(): Promise<string> {
   return d;
 }
 
-const exists = (p: string) => fs.lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 const list = async (d: string) => (await fs.readdir(d)).sort();
 /** Lets queued writes reach the disk. */
 const settle = () => new Promise((r) => setTimeout(r, 20));
@@ -129,16 +133,19 @@ describe('AtomicFile', () => {
     await expect(AtomicFile.create(target, { overwrite: false })).rejects.toBeInstanceOf(FileExistsError);
   });
 
-  it(('commit with overwrite=false when the target appeared meanwhile throws FileExistsError and ' + 'cleans up'), async () => {
-    const d = await freshDir();
-    const target = path.join(d, 'race.bin');
-    const f = await AtomicFile.create(target, { overwrite: false });
-    void f.write(Buffer.from('mine'));
-    await fs.writeFile(target, 'theirs'); // another writer got there first
-    await expect(f.commit()).rejects.toBeInstanceOf(FileExistsError);
-    expect(await fs.readFile(target, 'utf8')).toBe('theirs');
-    expect(await list(d)).toEqual(['race.bin']); // no temporary file left
-  });
+  it(
+    'commit with overwrite=false when the target appeared meanwhile throws FileExistsError and ' + 'cleans up',
+    async () => {
+      const d = await freshDir();
+      const target = path.join(d, 'race.bin');
+      const f = await AtomicFile.create(target, { overwrite: false });
+      void f.write(Buffer.from('mine'));
+      await fs.writeFile(target, 'theirs'); // another writer got there first
+      await expect(f.commit()).rejects.toBeInstanceOf(FileExistsError);
+      expect(await fs.readFile(target, 'utf8')).toBe('theirs');
+      expect(await list(d)).toEqual(['race.bin']); // no temporary file left
+    },
+  );
 
   it('overwrite=true replaces an existing file atomically', async () => {
     const d = await freshDir();
@@ -181,7 +188,9 @@ describe('AtomicFile', () => {
 
   it('create in a missing directory rejects', async () => {
     const d = await freshDir();
-    await expect(AtomicFile.create(path.join(d, 'nodir', 'x'), { overwrite: true })).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(AtomicFile.create(path.join(d, 'nodir', 'x'), { overwrite: true })).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
   });
 });
 
@@ -225,8 +234,12 @@ describe('AtomicFile: durability, reservations and names', () => {
       await f.commit();
       expect(await fs.readFile(target, 'utf8')).toBe(String(n));
     }
-    await expect(AtomicFile.create(path.join(d, 'n'.repeat(256)), { overwrite: false })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
-    await expect(AtomicFile.create(path.join(d, 'm'.repeat(256)), { overwrite: true })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    await expect(AtomicFile.create(path.join(d, 'n'.repeat(256)), { overwrite: false })).rejects.toMatchObject({
+      code: 'ENAMETOOLONG',
+    });
+    await expect(AtomicFile.create(path.join(d, 'm'.repeat(256)), { overwrite: true })).rejects.toMatchObject({
+      code: 'ENAMETOOLONG',
+    });
     expect((await list(d)).filter((x) => x.startsWith('.'))).toEqual([]);
   });
 
@@ -238,7 +251,7 @@ describe('AtomicFile: durability, reservations and names', () => {
     const events: string[] = [];
     const realSync = proto.sync;
     proto.sync = async function (this: unknown) {
-      events.push(`sync, target ${await exists(target) ? 'present' : 'absent'}`);
+      events.push(`sync, target ${(await exists(target)) ? 'present' : 'absent'}`);
       return realSync.call(this);
     };
     try {

@@ -150,7 +150,11 @@ describe('ImageCache', () => {
   });
 
   it('past maxBytes the least recently used unreferenced entries are evicted', async () => {
-    const [pa, pb, pc] = [await file(Buffer.alloc(60, 1)), await file(Buffer.alloc(60, 2)), await file(Buffer.alloc(60, 3))];
+    const [pa, pb, pc] = [
+      await file(Buffer.alloc(60, 1)),
+      await file(Buffer.alloc(60, 2)),
+      await file(Buffer.alloc(60, 3)),
+    ];
     const cache = new ImageCache(150);
     (await cache.acquire(pa)).release(); // 60
     (await cache.acquire(pb)).release(); // 120
@@ -170,7 +174,11 @@ describe('ImageCache', () => {
   });
 
   it('eviction never drops an entry that is leased', async () => {
-    const [pa, pb, pc] = [await file(Buffer.alloc(80, 1)), await file(Buffer.alloc(80, 2)), await file(Buffer.alloc(80, 3))];
+    const [pa, pb, pc] = [
+      await file(Buffer.alloc(80, 1)),
+      await file(Buffer.alloc(80, 2)),
+      await file(Buffer.alloc(80, 3)),
+    ];
     const cache = new ImageCache(100);
     const a = await cache.acquire(pa); // oldest, but held
     const b = await cache.acquire(pb); // held

@@ -66,7 +66,14 @@ type Outcome = { ok: true; sha: string } | { ok: false; code: number };
 
 async function outcome(port: number, filename: string): Promise<Outcome & { message?: string }> {
   try {
-    const { data } = await tftpGetBuffer({ host: '127.0.0.1', port, filename, localAddress: CLIENT, timeoutMs: 1000, maxRetries: 3 });
+    const { data } = await tftpGetBuffer({
+      host: '127.0.0.1',
+      port,
+      filename,
+      localAddress: CLIENT,
+      timeoutMs: 1000,
+      maxRetries: 3,
+    });
     return { ok: true, sha: createHash('sha256').update(data).digest('hex') };
   } catch (e) {
     if (!(e instanceof TftpError)) throw e;
@@ -78,7 +85,13 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 async function bootwireWith(rulesFile: string): Promise<TftpServer> {
   const names = nameRules({ remap: await loadRemapFile(rulesFile) })!;
-  return TftpServer.start({ root, resolver: await createRootResolver({ root, names }), host: '127.0.0.1', port: 0, workers: 0 });
+  return TftpServer.start({
+    root,
+    resolver: await createRootResolver({ root, names }),
+    host: '127.0.0.1',
+    port: 0,
+    workers: 0,
+  });
 }
 
 beforeAll(async () => {
@@ -108,7 +121,8 @@ describe('remap rules: bootwire serves what in.tftpd -m serves', () => {
         mine[n] = await outcome(ours.address().port, n);
       }
       const strip = (o: Outcome & { message?: string }) => (o.ok ? o : { ok: false, code: o.code });
-      for (const n of NAMES) expect(strip(mine[n]!), `${n}\ntftpd-hpa log:\n${peer.log().slice(-2000)}`).toEqual(strip(theirs[n]!));
+      for (const n of NAMES)
+        expect(strip(mine[n]!), `${n}\ntftpd-hpa log:\n${peer.log().slice(-2000)}`).toEqual(strip(theirs[n]!));
       // Not a vacuous agreement: what each rule should do, it did.
       const served = (text: string) => ({ ok: true, sha: sha(text) });
       expect(mine).toMatchObject({

@@ -4,7 +4,13 @@
  * the same rules is compared in remap-peer.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { addressHex, applyRemap, parseRemapRules, REMAP_MAX_STEPS, type RemapContext } from '../../packages/core/src/files/remap.js';
+import {
+  addressHex,
+  applyRemap,
+  parseRemapRules,
+  REMAP_MAX_STEPS,
+  type RemapContext,
+} from '../../packages/core/src/files/remap.js';
 import { nameRules } from '../../packages/core/src/files/names.js';
 
 const rules = (text: string) => {
@@ -13,7 +19,8 @@ const rules = (text: string) => {
   return p.rules;
 };
 const ctx: RemapContext = { op: 'G', address: '192.0.2.169' };
-const map = (text: string, name: string, c: Partial<RemapContext> = {}) => applyRemap(rules(text), name, { ...ctx, ...c });
+const map = (text: string, name: string, c: Partial<RemapContext> = {}) =>
+  applyRemap(rules(text), name, { ...ctx, ...c });
 const name = (text: string, n: string, c: Partial<RemapContext> = {}) => {
   const r = map(text, n, c);
   if (!r.ok) throw new Error(`refused: ${r.message}`);
@@ -54,7 +61,10 @@ describe('remap rules: operations', () => {
 
   it('a refuses the request, with the replacement as the message', () => {
     expect(map('a \\.exe$', 'evil.exe')).toEqual({ ok: false });
-    expect(map('a \\.exe$ no\\ programs\\ for\\ \\i', 'evil.exe')).toEqual({ ok: false, message: 'no programs for 192.0.2.169' });
+    expect(map('a \\.exe$ no\\ programs\\ for\\ \\i', 'evil.exe')).toEqual({
+      ok: false,
+      message: 'no programs for 192.0.2.169',
+    });
     expect(map('a \\.exe$', 'fine.cfg')).toEqual({ ok: true, name: 'fine.cfg' });
     // The message is the pattern alone, its groups from the match (as in.tftpd sends it: remap-peer.test.ts).
     expect(map('a ^deny/(.*)\\.(.*)$ no\\ \\2\\ files', 'deny/x.exe')).toEqual({ ok: false, message: 'no exe files' });
@@ -120,7 +130,9 @@ describe('remap files refused at start, with the line', () => {
   };
 
   it('a regular expression RE2 cannot run in linear time (a back-reference) or cannot parse', () => {
-    expect(bad('r a b\n\nr (a)\\1 x')).toMatch(/^3: regular expression "\(a\)\\\\1" cannot be run in linear time or is not valid \(RE2 syntax\): .*\\1/);
+    expect(bad('r a b\n\nr (a)\\1 x')).toMatch(
+      /^3: regular expression "\(a\)\\\\1" cannot be run in linear time or is not valid \(RE2 syntax\): .*\\1/,
+    );
     expect(bad('# ok\nr a( x')).toMatch(/^2: regular expression "a\(" .*missing closing \)/);
   });
 
@@ -135,8 +147,14 @@ describe('name rules: lowercase before the rules', () => {
   it('folds ASCII letters, then applies the rules to the folded name', () => {
     const m = nameRules({ lowercase: true, remap: rules('r ^sip(.*)$ SIP\\1') })!;
     const client = { address: '10.0.0.1', port: 1 };
-    expect(m({ name: 'SIPDefault.CNF', protocol: 'tftp', mode: 'octet' }, client, 'read')).toEqual({ ok: true, name: 'SIPdefault.cnf' });
+    expect(m({ name: 'SIPDefault.CNF', protocol: 'tftp', mode: 'octet' }, client, 'read')).toEqual({
+      ok: true,
+      name: 'SIPdefault.cnf',
+    });
     expect(nameRules({})).toBeUndefined();
-    expect(nameRules({ lowercase: true })!({ name: 'ÄB.C', protocol: 'http', mode: 'GET' }, client, 'read')).toEqual({ ok: true, name: 'Äb.c' });
+    expect(nameRules({ lowercase: true })!({ name: 'ÄB.C', protocol: 'http', mode: 'GET' }, client, 'read')).toEqual({
+      ok: true,
+      name: 'Äb.c',
+    });
   });
 });

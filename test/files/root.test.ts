@@ -122,7 +122,15 @@ describe('resolveForRead', () => {
   });
 
   it('`..` anywhere is forbidden', async () => {
-    for (const name of ['..', '../x', 'a/../../x', 'sub/../file.txt', '/../etc/passwd', `${root}/../outside/secret.txt`, 'sub/..']) {
+    for (const name of [
+      '..',
+      '../x',
+      'a/../../x',
+      'sub/../file.txt',
+      '/../etc/passwd',
+      `${root}/../outside/secret.txt`,
+      'sub/..',
+    ]) {
       expectFail(await resolveForRead(root, name), 'forbidden');
     }
   });

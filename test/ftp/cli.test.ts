@@ -26,7 +26,9 @@ afterAll(async () => {
 });
 
 async function serve(args: string[]): Promise<{ proc: ChildProcess; port: number; out: () => string }> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.push(proc);
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
@@ -43,8 +45,28 @@ async function serve(args: string[]): Promise<{ proc: ChildProcess; port: number
 describe('bootwire serve --ftp', () => {
   it('serves the root with a passive port range and a configured user', async (ctx) => {
     const curl = PEERS.curl.use(ctx);
-    const s = await serve(['--root', root, '--tftp', '127.0.0.1:0', '--ftp', '127.0.0.1:0', '--ftp-passive-ports', '47100-47109', '--ftp-user', 'phone:pw']);
-    const r = await run(curl, ['-sS', '-m', '20', '-v', '--disable-epsv', '-u', 'phone:pw', `ftp://127.0.0.1:${s.port}/440HD.img`]);
+    const s = await serve([
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:0',
+      '--ftp',
+      '127.0.0.1:0',
+      '--ftp-passive-ports',
+      '47100-47109',
+      '--ftp-user',
+      'phone:pw',
+    ]);
+    const r = await run(curl, [
+      '-sS',
+      '-m',
+      '20',
+      '-v',
+      '--disable-epsv',
+      '-u',
+      'phone:pw',
+      `ftp://127.0.0.1:${s.port}/440HD.img`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(r.stdout)).toBe(sha256(img));
     const m = /227 Entering Passive Mode \(127,0,0,1,(\d+),(\d+)\)/.exec(r.stderr)!;
@@ -55,15 +77,32 @@ describe('bootwire serve --ftp', () => {
     expect(await new Promise((res) => s.proc.once('exit', res))).toBe(0);
   });
 
-  it('takes the config file\'s ftp section (anonymous off, users, advertised address)', async (ctx) => {
+  it("takes the config file's ftp section (anonymous off, users, advertised address)", async (ctx) => {
     const curl = PEERS.curl.use(ctx);
     const cfg = path.join(dir, 'bootwire.json');
-    await fs.writeFile(cfg, JSON.stringify({ root: 'root', tftp: { listen: '127.0.0.1:0' }, ftp: { listen: '127.0.0.1:0', anonymous: false, users: [{ user: 'u', password: 'p' }], advertise: '192.0.2.1' } }));
+    await fs.writeFile(
+      cfg,
+      JSON.stringify({
+        root: 'root',
+        tftp: { listen: '127.0.0.1:0' },
+        ftp: { listen: '127.0.0.1:0', anonymous: false, users: [{ user: 'u', password: 'p' }], advertise: '192.0.2.1' },
+      }),
+    );
     const s = await serve(['--config', cfg]);
     const anon = await run(curl, ['-sS', '-m', '20', `ftp://127.0.0.1:${s.port}/440HD.img`]);
     expect(anon.code).toBe(67);
     // EPSV names no address; --ftp-skip-pasv-ip would ignore the advertised one for PASV.
-    const r = await run(curl, ['-sS', '-m', '20', '-v', '-u', 'u:p', '--disable-epsv', '--ftp-skip-pasv-ip', `ftp://127.0.0.1:${s.port}/440HD.img`]);
+    const r = await run(curl, [
+      '-sS',
+      '-m',
+      '20',
+      '-v',
+      '-u',
+      'u:p',
+      '--disable-epsv',
+      '--ftp-skip-pasv-ip',
+      `ftp://127.0.0.1:${s.port}/440HD.img`,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/227 Entering Passive Mode \(192,0,2,1,/);
     expect(sha256(r.stdout)).toBe(sha256(img));

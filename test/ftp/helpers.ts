@@ -20,7 +20,11 @@ export interface RawControl {
 
 export function rawControl(port: number, opts: { localAddress?: string; host?: string } = {}): Promise<RawControl> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: opts.host ?? '127.0.0.1', port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const socket = net.connect({
+      host: opts.host ?? '127.0.0.1',
+      port,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     const replies: Reply[] = [];
     const waiters: ((r: Reply | undefined) => void)[] = [];
     let buf = '';

@@ -35,7 +35,14 @@ beforeAll(async () => {
   await fs.writeFile(path.join(root, '.hidden'), 'x');
   await fs.writeFile(path.join(dir, 'secret.txt'), 'secret\n');
   await fs.symlink(path.join(dir, 'secret.txt'), path.join(root, 'escape.txt'));
-  server = await FtpServer.start({ host: '127.0.0.1', port: 0, root, users: [{ user: 'phone', password: 'pw:with:colons' }], dataIdleTimeoutMs: 1500, dataConnectTimeoutMs: 3000 });
+  server = await FtpServer.start({
+    host: '127.0.0.1',
+    port: 0,
+    root,
+    users: [{ user: 'phone', password: 'pw:with:colons' }],
+    dataIdleTimeoutMs: 1500,
+    dataConnectTimeoutMs: 3000,
+  });
   server.on('transfer', (r) => records.push(r));
   port = server.address().port;
   base = `ftp://127.0.0.1:${port}`;
@@ -94,7 +101,9 @@ describe('curl', () => {
     // curl turns the CRLF of an ASCII-mode listing into LF.
     const lines = list.stdout.toString().trim().split(/\r?\n/);
     expect(lines.map((l) => l.split(/\s+/).pop())).toEqual(['big.bin', 'img.bin', 'sub']);
-    expect(lines[1]).toMatch(new RegExp(`^-rw-r--r-- 1 ftp ftp +${img.length} \\w{3} [ \\d]\\d [\\d ]\\d[:\\d]\\d+ img\\.bin$`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^-rw-r--r-- 1 ftp ftp +${img.length} \\w{3} [ \\d]\\d [\\d ]\\d[:\\d]\\d+ img\\.bin$`),
+    );
     expect(lines[2]).toMatch(/^drwxr-xr-x /);
     const names = await curl(['--list-only', `${base}/sub/`]);
     expect(names.code, names.stderr).toBe(0);
@@ -140,10 +149,16 @@ describe('busybox ftpget', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(out)).toBe(sha256(img));
     const out2 = path.join(dir, 'ftpget.cfg');
-    const u = await run(bb, ['ftpget', '-u', 'phone', '-p', 'pw:with:colons', '-P', String(port), '127.0.0.1', out2, 'sub/1230SIP.cfg'], { timeoutMs: 30_000 });
+    const u = await run(
+      bb,
+      ['ftpget', '-u', 'phone', '-p', 'pw:with:colons', '-P', String(port), '127.0.0.1', out2, 'sub/1230SIP.cfg'],
+      { timeoutMs: 30_000 },
+    );
     expect(u.code, u.stderr).toBe(0);
     expect((await fs.readFile(out2)).equals(script)).toBe(true);
-    const missing = await run(bb, ['ftpget', '-P', String(port), '127.0.0.1', path.join(dir, 'x'), 'missing.bin'], { timeoutMs: 30_000 });
+    const missing = await run(bb, ['ftpget', '-P', String(port), '127.0.0.1', path.join(dir, 'x'), 'missing.bin'], {
+      timeoutMs: 30_000,
+    });
     expect(missing.code).not.toBe(0);
   });
 });
@@ -165,7 +180,16 @@ describe('raw control connections', () => {
   it('refuses writes with 550 and unknown commands with 502; junk gets 500 and the session goes on', async () => {
     const c = await rawControl(port);
     await login(c);
-    for (const w of ['STOR x', 'DELE img.bin', 'MKD d', 'RMD sub', 'RNFR img.bin', 'APPE img.bin', 'SITE CHMOD 777 img.bin']) expect((await c.cmd(w)).code, w).toBe(550);
+    for (const w of [
+      'STOR x',
+      'DELE img.bin',
+      'MKD d',
+      'RMD sub',
+      'RNFR img.bin',
+      'APPE img.bin',
+      'SITE CHMOD 777 img.bin',
+    ])
+      expect((await c.cmd(w)).code, w).toBe(550);
     expect((await c.cmd('XYZZ')).code).toBe(502);
     c.send(Buffer.from([0x00, 0x01, 0x02, 0xfe, 0x80, 0x0d, 0x0a]));
     expect((await c.reply()).code).toBe(500);
@@ -207,33 +231,36 @@ describe('raw control connections', () => {
     c.close();
   });
 
-  it(('gives a client that never reads its data connection a bounded time, then 426, while others are ' + 'served'), async (ctx) => {
-    PEERS.curl.use(ctx);
-    const c = await rawControl(port);
-    await login(c);
-    expect((await c.cmd('TYPE I')).code).toBe(200);
-    const p = pasvPort((await c.cmd('PASV')).text);
-    const data = net.connect({ host: '127.0.0.1', port: p });
-    await new Promise((r) => data.once('connect', r));
-    data.pause(); // never reads: the kernel buffers fill and the server's writes stop draining
-    const started = Date.now();
-    expect((await c.cmd('RETR big.bin')).code).toBe(150);
-    // Meanwhile another client downloads.
-    const other = await curl([`${base}/img.bin`]);
-    expect(other.code, other.stderr).toBe(0);
-    expect(sha256(other.stdout)).toBe(sha256(img));
-    const end = await c.reply(20_000);
-    expect(end.code).toBe(426);
-    expect(Date.now() - started).toBeLessThan(15_000);
-    const rec = records.find((r) => r.path === '/big.bin')!;
-    expect(rec.ok).toBe(false);
-    expect(rec.error).toBe('timeout');
-    expect(rec.bytes).toBeLessThan(big.length);
-    // The control connection goes on.
-    expect((await c.cmd('NOOP')).code).toBe(200);
-    data.destroy();
-    c.close();
-  });
+  it(
+    'gives a client that never reads its data connection a bounded time, then 426, while others are ' + 'served',
+    async (ctx) => {
+      PEERS.curl.use(ctx);
+      const c = await rawControl(port);
+      await login(c);
+      expect((await c.cmd('TYPE I')).code).toBe(200);
+      const p = pasvPort((await c.cmd('PASV')).text);
+      const data = net.connect({ host: '127.0.0.1', port: p });
+      await new Promise((r) => data.once('connect', r));
+      data.pause(); // never reads: the kernel buffers fill and the server's writes stop draining
+      const started = Date.now();
+      expect((await c.cmd('RETR big.bin')).code).toBe(150);
+      // Meanwhile another client downloads.
+      const other = await curl([`${base}/img.bin`]);
+      expect(other.code, other.stderr).toBe(0);
+      expect(sha256(other.stdout)).toBe(sha256(img));
+      const end = await c.reply(20_000);
+      expect(end.code).toBe(426);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      const rec = records.find((r) => r.path === '/big.bin')!;
+      expect(rec.ok).toBe(false);
+      expect(rec.error).toBe('timeout');
+      expect(rec.bytes).toBeLessThan(big.length);
+      // The control connection goes on.
+      expect((await c.cmd('NOOP')).code).toBe(200);
+      data.destroy();
+      c.close();
+    },
+  );
 
   it('ABOR during a transfer: 426, then 226', async () => {
     const c = await rawControl(port);
@@ -253,49 +280,72 @@ describe('raw control connections', () => {
 });
 
 describe('bounds', () => {
-  it(('a flood of 1,000 control connections is bounded per address and overall, and timed out; another ' + 'client is served meanwhile'), async (ctx) => {
-    PEERS.curl.use(ctx);
-    // 1,000 connections from ten addresses: 100 each, over the per-address cap (50) and together
-    // over the global one (300).
-    const flooded = await FtpServer.start({ host: '127.0.0.1', port: 0, root, maxConnectionsPerClient: 50, maxConnections: 300, loginTimeoutMs: 3000 });
-    const fport = flooded.address().port;
-    const sockets: net.Socket[] = [];
-    try {
-      await Promise.all(
-        Array.from(
-          { length: 1000 },
-          (_, i) =>
-            new Promise<void>((resolve) => {
-              const s = net.connect({ host: '127.0.0.1', port: fport, localAddress: `127.0.1.${1 + (i % 10)}` });
-              sockets.push(s);
-              s.on('error', () => {});
-              s.once('connect', () => resolve());
-              s.once('error', () => resolve());
-            }),
-        ),
-      );
-      // The server accepts what the kernel queued: wait until it has seen all 1,000.
-      for (let i = 0; i < 100 && flooded.stats().connections + flooded.stats().connectionsDropped < 1000; i++) await new Promise((r) => setTimeout(r, 20));
-      const st = flooded.stats();
-      expect(st.activeConnections).toBeLessThanOrEqual(300);
-      expect(st.idleClosed + st.connectionsDropped).toBeGreaterThanOrEqual(700);
-      // A phone from another address gets its file while the flood holds.
-      const r = await run(PEERS.curl.path!, ['-sS', '-m', '20', '--interface', '127.0.0.3', `ftp://127.0.0.1:${fport}/img.bin`], { timeoutMs: 25_000 });
-      expect(r.code, r.stderr).toBe(0);
-      expect(sha256(r.stdout)).toBe(sha256(img));
-      // The flood never logs in: the login timeout (3 s) closes what is left, at the latest 2 s after
-      // its 421 (the flood does not read, so it never answers the close).
-      for (let i = 0; i < 100 && flooded.stats().activeConnections > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(flooded.stats().activeConnections).toBe(0);
-      expect(flooded.stats().loginTimeouts).toBeGreaterThan(0);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await flooded.close(0);
-    }
-  });
+  it(
+    'a flood of 1,000 control connections is bounded per address and overall, and timed out; another ' +
+      'client is served meanwhile',
+    async (ctx) => {
+      PEERS.curl.use(ctx);
+      // 1,000 connections from ten addresses: 100 each, over the per-address cap (50) and together
+      // over the global one (300).
+      const flooded = await FtpServer.start({
+        host: '127.0.0.1',
+        port: 0,
+        root,
+        maxConnectionsPerClient: 50,
+        maxConnections: 300,
+        loginTimeoutMs: 3000,
+      });
+      const fport = flooded.address().port;
+      const sockets: net.Socket[] = [];
+      try {
+        await Promise.all(
+          Array.from(
+            { length: 1000 },
+            (_, i) =>
+              new Promise<void>((resolve) => {
+                const s = net.connect({ host: '127.0.0.1', port: fport, localAddress: `127.0.1.${1 + (i % 10)}` });
+                sockets.push(s);
+                s.on('error', () => {});
+                s.once('connect', () => resolve());
+                s.once('error', () => resolve());
+              }),
+          ),
+        );
+        // The server accepts what the kernel queued: wait until it has seen all 1,000.
+        for (let i = 0; i < 100 && flooded.stats().connections + flooded.stats().connectionsDropped < 1000; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        const st = flooded.stats();
+        expect(st.activeConnections).toBeLessThanOrEqual(300);
+        expect(st.idleClosed + st.connectionsDropped).toBeGreaterThanOrEqual(700);
+        // A phone from another address gets its file while the flood holds.
+        const r = await run(
+          PEERS.curl.path!,
+          ['-sS', '-m', '20', '--interface', '127.0.0.3', `ftp://127.0.0.1:${fport}/img.bin`],
+          { timeoutMs: 25_000 },
+        );
+        expect(r.code, r.stderr).toBe(0);
+        expect(sha256(r.stdout)).toBe(sha256(img));
+        // The flood never logs in: the login timeout (3 s) closes what is left, at the latest 2 s after
+        // its 421 (the flood does not read, so it never answers the close).
+        for (let i = 0; i < 100 && flooded.stats().activeConnections > 0; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(flooded.stats().activeConnections).toBe(0);
+        expect(flooded.stats().loginTimeouts).toBeGreaterThan(0);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await flooded.close(0);
+      }
+    },
+  );
 
   it('passive ports come from the configured range; PASV announces the advertised address', async () => {
-    const s = await FtpServer.start({ host: '127.0.0.1', port: 0, root, passivePorts: { from: 47000, to: 47002 }, advertise: '192.0.2.10' });
+    const s = await FtpServer.start({
+      host: '127.0.0.1',
+      port: 0,
+      root,
+      passivePorts: { from: 47000, to: 47002 },
+      advertise: '192.0.2.10',
+    });
     try {
       const c = await rawControl(s.address().port);
       await login(c);

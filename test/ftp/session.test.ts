@@ -1,10 +1,22 @@
 /** The FTP session state machine alone: commands in, decisions and replies out (no sockets). */
 import { describe, expect, it } from 'vitest';
-import { type Decision, FtpSession, mdtmTime, parseEprt, parsePort, resolvePath } from '../../packages/ftp/src/session.js';
+import {
+  type Decision,
+  FtpSession,
+  mdtmTime,
+  parseEprt,
+  parsePort,
+  resolvePath,
+} from '../../packages/ftp/src/session.js';
 import { CredentialSet } from '../../packages/core/src/credentials.js';
 
 const session = (o: { anonymous?: boolean; client?: string } = {}) =>
-  new FtpSession({ anonymous: o.anonymous ?? true, users: new CredentialSet([{ user: 'phone', password: 's3cret' }]), clientAddress: o.client ?? '10.0.0.5', maxLoginFailures: 3 });
+  new FtpSession({
+    anonymous: o.anonymous ?? true,
+    users: new CredentialSet([{ user: 'phone', password: 's3cret' }]),
+    clientAddress: o.client ?? '10.0.0.5',
+    maxLoginFailures: 3,
+  });
 
 const code = (d: Decision) => (d.kind === 'reply' ? Number(d.reply.slice(0, 3)) : d.kind);
 
@@ -47,7 +59,8 @@ describe('login', () => {
 
   it('answers nothing but login commands before login', () => {
     const s = session();
-    for (const c of ['RETR x', 'LIST', 'CWD /', 'PASV', 'PORT 10,0,0,5,20,1', 'SIZE x', 'STOR x']) expect(code(s.command(c))).toBe(530);
+    for (const c of ['RETR x', 'LIST', 'CWD /', 'PASV', 'PORT 10,0,0,5,20,1', 'SIZE x', 'STOR x'])
+      expect(code(s.command(c))).toBe(530);
     expect(code(s.command('SYST'))).toBe(215);
     expect(code(s.command('FEAT'))).toBe(211);
   });
@@ -56,7 +69,20 @@ describe('login', () => {
 describe('read-only', () => {
   it('refuses every write command with 550', () => {
     const s = loggedIn();
-    for (const c of ['STOR a', 'STOU', 'APPE a', 'DELE a', 'RMD d', 'XRMD d', 'MKD d', 'XMKD d', 'RNFR a', 'RNTO b', 'SITE CHMOD 777 a']) expect(code(s.command(c))).toBe(550);
+    for (const c of [
+      'STOR a',
+      'STOU',
+      'APPE a',
+      'DELE a',
+      'RMD d',
+      'XRMD d',
+      'MKD d',
+      'XMKD d',
+      'RNFR a',
+      'RNTO b',
+      'SITE CHMOD 777 a',
+    ])
+      expect(code(s.command(c))).toBe(550);
   });
 
   it('answers unknown commands and junk with 5xx, never a decision', () => {
@@ -95,8 +121,18 @@ describe('data channels', () => {
     expect(code(s.command('EPRT |1|192.0.2.1|6000|'))).toBe(500);
     expect(code(s.command('EPRT |2|::1|6000|'))).toBe(500);
     expect(code(s.command('PORT 10,0,0,5,0,25'))).toBe(500); // privileged port of the client itself
-    expect(s.command('PORT 10,0,0,5,19,137')).toEqual({ kind: 'active', host: '10.0.0.5', port: 5001, extended: false });
-    expect(s.command('EPRT |1|10.0.0.5|6000|')).toEqual({ kind: 'active', host: '10.0.0.5', port: 6000, extended: true });
+    expect(s.command('PORT 10,0,0,5,19,137')).toEqual({
+      kind: 'active',
+      host: '10.0.0.5',
+      port: 5001,
+      extended: false,
+    });
+    expect(s.command('EPRT |1|10.0.0.5|6000|')).toEqual({
+      kind: 'active',
+      host: '10.0.0.5',
+      port: 6000,
+      extended: true,
+    });
     expect(code(s.command('PORT 1,2,3'))).toBe(501);
     expect(code(s.command('EPRT |1|not-an-address|6000|'))).toBe(522);
   });
@@ -105,12 +141,16 @@ describe('data channels', () => {
     const s = loggedIn();
     expect(code(s.command('RETR a.bin'))).toBe(425);
     expect(s.command('EPSV')).toEqual({ kind: 'passive', extended: true });
-    expect(s.passiveResult({ ok: true, extended: true, address: '10.0.0.1', port: 50000 })).toBe('229 Entering Extended Passive Mode (|||50000|).\r\n');
+    expect(s.passiveResult({ ok: true, extended: true, address: '10.0.0.1', port: 50000 })).toBe(
+      '229 Entering Extended Passive Mode (|||50000|).\r\n',
+    );
     expect(s.command('RETR a.bin')).toEqual({ kind: 'file', op: 'retr', path: '/a.bin', offset: 0 });
     expect(s.fileResult('retr', { ok: true, size: 10, mtimeMs: 0, name: 'a.bin' })).toMatch(/^150 /);
     expect(code(s.command('RETR a.bin'))).toBe(425);
     expect(s.command('PASV')).toEqual({ kind: 'passive', extended: false });
-    expect(s.passiveResult({ ok: true, extended: false, address: '10.0.0.1', port: 50001 })).toBe('227 Entering Passive Mode (10,0,0,1,195,81).\r\n');
+    expect(s.passiveResult({ ok: true, extended: false, address: '10.0.0.1', port: 50001 })).toBe(
+      '227 Entering Passive Mode (10,0,0,1,195,81).\r\n',
+    );
   });
 
   it('REST applies to the next RETR only', () => {
@@ -139,7 +179,9 @@ describe('SIZE and MDTM', () => {
     const s = loggedIn();
     expect(s.command('SIZE /x/y.bin')).toEqual({ kind: 'file', op: 'size', path: '/x/y.bin', offset: 0 });
     expect(s.fileResult('size', { ok: true, size: 1234, mtimeMs: 0, name: 'x/y.bin' })).toBe('213 1234\r\n');
-    expect(s.fileResult('mdtm', { ok: true, size: 1, mtimeMs: Date.UTC(2026, 11, 3, 18, 5, 9), name: 'x' })).toBe('213 20261203180509\r\n');
+    expect(s.fileResult('mdtm', { ok: true, size: 1, mtimeMs: Date.UTC(2026, 11, 3, 18, 5, 9), name: 'x' })).toBe(
+      '213 20261203180509\r\n',
+    );
     expect(s.fileResult('size', { ok: false, failure: 'not-found' })).toMatch(/^550 /);
     expect(mdtmTime(0)).toBe('19700101000000');
   });

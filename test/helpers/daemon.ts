@@ -84,4 +84,3 @@ export async function startDaemon(
   }
   return { proc, out: () => out, stop };
 }
-

@@ -14,5 +14,16 @@ export function dg(src: string, dst: string, payload: Buffer, extra: Partial<Udp
   const s = parseHostPort(src);
   const d = parseHostPort(dst);
   frame++;
-  return { frame, time: frame, timeNs: BigInt(frame) * 1_000_000_000n, src: s.host, dst: d.host, srcPort: s.port, dstPort: d.port, payload, ipVersion: s.host.includes(':') ? 6 : 4, ...extra };
+  return {
+    frame,
+    time: frame,
+    timeNs: BigInt(frame) * 1_000_000_000n,
+    src: s.host,
+    dst: d.host,
+    srcPort: s.port,
+    dstPort: d.port,
+    payload,
+    ipVersion: s.host.includes(':') ? 6 : 4,
+    ...extra,
+  };
 }

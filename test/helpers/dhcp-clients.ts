@@ -4,7 +4,12 @@ import path from 'node:path';
 
 /** `NAME=value` lines (as `env | sort` writes them) as an object. */
 export function envOf(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 /**
@@ -12,7 +17,10 @@ export function envOf(text: string): Record<string, string> {
  * given), asks for option 242 among others and gives up after `timeout` seconds; dhclient-script.sh
  * writes the BOUND environment to `envFile`.
  */
-export async function writeAvayaDhclient(dir: string, o: { envFile: string; timeout: number; clientId?: string }): Promise<{ conf: string; script: string }> {
+export async function writeAvayaDhclient(
+  dir: string,
+  o: { envFile: string; timeout: number; clientId?: string },
+): Promise<{ conf: string; script: string }> {
   const conf = path.join(dir, 'dhclient.conf');
   await fs.writeFile(
     conf,
@@ -26,6 +34,8 @@ export async function writeAvayaDhclient(dir: string, o: { envFile: string; time
     ].join('\n'),
   );
   const script = path.join(dir, 'dhclient-script.sh');
-  await fs.writeFile(script, `#!/bin/sh\n[ "$reason" = BOUND ] && env | sort > "${o.envFile}"\nexit 0\n`, { mode: 0o755 });
+  await fs.writeFile(script, `#!/bin/sh\n[ "$reason" = BOUND ] && env | sort > "${o.envFile}"\nexit 0\n`, {
+    mode: 0o755,
+  });
   return { conf, script };
 }

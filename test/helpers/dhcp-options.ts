@@ -36,7 +36,8 @@ export const EXACT_TYPES: ReadonlySet<string> = new Set([
 
 /** Option 43's `raw` is the bytes read (pads included): the value is its form and sub-options. */
 function comparable(code: number, v: unknown): unknown {
-  if (code === 43 && typeof v === 'object' && v !== null && (v as { form?: string }).form !== 'raw') return { ...v, raw: undefined };
+  if (code === 43 && typeof v === 'object' && v !== null && (v as { form?: string }).form !== 'raw')
+    return { ...v, raw: undefined };
   return v;
 }
 
@@ -52,9 +53,16 @@ export function checkOptionRoundTrip(code: number, bytes: Buffer, vendorClass?: 
   const [c, e1] = encodeOption(code, d1.value as never);
   expect(c).toBe(code);
   const d2 = decodeOption(code, e1, ctx);
-  expect(d2.ok, `option ${code} ${bytes.toString('hex')} re-encoded as ${e1.toString('hex')}: ${d2.warnings.join('; ')}`).toBe(true);
+  expect(
+    d2.ok,
+    `option ${code} ${bytes.toString('hex')} re-encoded as ${e1.toString('hex')}: ${d2.warnings.join('; ')}`,
+  ).toBe(true);
   expect(comparable(code, d2.value)).toEqual(comparable(code, d1.value));
-  expect(encodeOption(code, d2.value as never)[1].equals(e1), `option ${code}: ${e1.toString('hex')} is not a fixed point`).toBe(true);
-  if (EXACT_TYPES.has(lookupOption(code)!.codec.type)) expect(e1.toString('hex'), `option ${code}`).toBe(bytes.toString('hex'));
+  expect(
+    encodeOption(code, d2.value as never)[1].equals(e1),
+    `option ${code}: ${e1.toString('hex')} is not a fixed point`,
+  ).toBe(true);
+  if (EXACT_TYPES.has(lookupOption(code)!.codec.type))
+    expect(e1.toString('hex'), `option ${code}`).toBe(bytes.toString('hex'));
   return e1;
 }

@@ -31,5 +31,9 @@ export async function loopbackDhcpServer(o: LoopbackDhcp): Promise<DhcpServer> {
     },
     o.dir,
   );
-  return DhcpServer.start({ config: cfg.dhcp!, localAddresses: [ipToInt('127.0.0.1')], ...(o.phones ? { phones: o.phones } : {}) });
+  return DhcpServer.start({
+    config: cfg.dhcp!,
+    localAddresses: [ipToInt('127.0.0.1')],
+    ...(o.phones ? { phones: o.phones } : {}),
+  });
 }

@@ -346,7 +346,11 @@ describe('lossy relay', () => {
 
   it('supports a deterministic dropFirst hook', async () => {
     const N = 30;
-    const { relay: r, serverGot, clientGot } = await runStream(N, {
+    const {
+      relay: r,
+      serverGot,
+      clientGot,
+    } = await runStream(N, {
       dropFirst: (dir, packet, info) =>
         (dir === 'toServer' && info.seq < 3) || (dir === 'toClient' && packet.toString() === 'S:7'),
     });

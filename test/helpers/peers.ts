@@ -278,7 +278,11 @@ const SETPRIV = findBinary('setpriv', 'util-linux');
  * Spawn `cmd args` as the leader of a new process group (so the whole group can be killed),
  * under `setpriv --pdeathsig KILL` when available (the kernel kills it if we die, even by SIGKILL).
  */
-function spawnTracked(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin: 'pipe' | 'ignore' }): ChildProcess {
+function spawnTracked(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin: 'pipe' | 'ignore' },
+): ChildProcess {
   const resolved = cmd.includes('/') ? cmd : findBinary(cmd, '?');
   if (resolved === undefined) throw new Error(`${cmd}: command not found`);
   const [file, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', resolved, ...args]] : [resolved, args];
@@ -324,7 +328,9 @@ export interface RunResult {
 /** Run a program to completion; never rejects for a non-zero exit, always kills it at the timeout. */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const command = [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const command = [cmd, ...args]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`))
+    .join(' ');
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
@@ -574,11 +580,24 @@ export async function startTftpdHpa(root: string, opts: PeerOptions = {}): Promi
       scratch = mkdtempSync(path.join(tmpdir(), 'bw-tftpd-hpa-'));
       scratchDirs.add(scratch);
       proc = new ServerProcess('unshare', [
-        '--mount', '--propagation', 'private', 'sh', '-c', SYSLOG_WRAPPER, 'sh', scratch, busybox, SETPRIV ?? '', bin, ...args,
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        SYSLOG_WRAPPER,
+        'sh',
+        scratch,
+        busybox,
+        SETPRIV ?? '',
+        bin,
+        ...args,
       ]);
     } else {
       proc = new ServerProcess(bin, args);
-      proc.note(`syslog capture unavailable${syslogCaptureBroken ? `: ${syslogCaptureBroken}` : ''}; tftpd-hpa logs only to syslog`);
+      proc.note(
+        `syslog capture unavailable${syslogCaptureBroken ? `: ${syslogCaptureBroken}` : ''}; tftpd-hpa logs only to syslog`,
+      );
     }
     const cleanupScratch = (): void => {
       if (scratch === undefined) return;
@@ -586,7 +605,11 @@ export async function startTftpdHpa(root: string, opts: PeerOptions = {}): Promi
       scratchDirs.delete(scratch);
     };
     try {
-      await proc.waitReady(`tftpd-hpa on ${host}:${port}`, () => tftpAnswers(host, port), opts.readyTimeoutMs ?? 15_000);
+      await proc.waitReady(
+        `tftpd-hpa on ${host}:${port}`,
+        () => tftpAnswers(host, port),
+        opts.readyTimeoutMs ?? 15_000,
+      );
     } catch (e) {
       await proc.stop();
       cleanupScratch();
@@ -627,9 +650,21 @@ export async function startAtftpd(root: string, opts: PeerOptions = {}): Promise
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freeUdpPort(host);
     const proc = new ServerProcess(bin, [
-      '--daemon', '--no-fork', '--port', String(port), '--bind-address', host,
-      '--user', user, '--group', group, '--logfile', '-', '--verbose=7',
-      ...(opts.extraArgs ?? []), dir,
+      '--daemon',
+      '--no-fork',
+      '--port',
+      String(port),
+      '--bind-address',
+      host,
+      '--user',
+      user,
+      '--group',
+      group,
+      '--logfile',
+      '-',
+      '--verbose=7',
+      ...(opts.extraArgs ?? []),
+      dir,
     ]);
     try {
       await proc.waitReady(`atftpd on ${host}:${port}`, () => tftpAnswers(host, port), opts.readyTimeoutMs ?? 15_000);
@@ -656,9 +691,20 @@ export async function startDnsmasqTftp(root: string, opts: PeerOptions = {}): Pr
   let proc: ServerProcess | undefined;
   try {
     const [cmd, args] = ns.argv(bin, [
-      '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts',
-      '--pid-file=', '--enable-tftp', `--tftp-root=${dir}`, '--listen-address=127.0.0.1',
-      '--bind-interfaces', `--user=${user}`, `--group=${group}`, '--log-facility=-', '--log-debug',
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--no-resolv',
+      '--no-hosts',
+      '--pid-file=',
+      '--enable-tftp',
+      `--tftp-root=${dir}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      `--user=${user}`,
+      `--group=${group}`,
+      '--log-facility=-',
+      '--log-debug',
       ...(opts.extraArgs ?? []),
     ]);
     const p = new ServerProcess(cmd, args);

@@ -35,7 +35,10 @@ export function recordEvents<End>(server: EventEmitter): RecordedEvents<End> {
  * A resolver that fails as resolvers can: `throws` throws, `rejects` rejects, `hangs` never answers
  * (counted by `hung()`), each name of `more` gives what its function returns; any other name: `good`.
  */
-export function faultyResolver(good: Uint8Array, more: Record<string, () => unknown> = {}): { resolver: Resolver; hung: () => number } {
+export function faultyResolver(
+  good: Uint8Array,
+  more: Record<string, () => unknown> = {},
+): { resolver: Resolver; hung: () => number } {
   let hung = 0;
   const resolver = ((req: FileRequest) => {
     if (Object.hasOwn(more, req.name)) return more[req.name]!();

@@ -114,19 +114,33 @@ describe('curl PUT, GET, HEAD, DELETE', () => {
     await fs.writeFile(local, randomBytes(MAX + 1));
     const a = await curl(bin, ['-T', local, `${base}/backup/big.txt`], dir);
     expect(a.status).toBe(413);
-    const b = await run(bin, ['-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', '-T', '-', `${base}/backup/chunked.txt`], { input: randomBytes(4 * MAX) });
+    const b = await run(
+      bin,
+      ['-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', '-T', '-', `${base}/backup/chunked.txt`],
+      { input: randomBytes(4 * MAX) },
+    );
     expect(b.stdout.toString()).toBe('413');
     expect(await listing(open)).toEqual([]);
   });
 
   it('answers Expect: 100-continue only for a PUT it may store (413 and 401 come before the body)', async () => {
     const port = server.address('http')!.port;
-    const big = await rawRequest(port, `PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${MAX + 1}\r\n\r\n`);
+    const big = await rawRequest(
+      port,
+      `PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${MAX + 1}\r\n\r\n`,
+    );
     expect(big.head).toMatch(/^HTTP\/1\.1 413 /);
     expect(big.closedByServer).toBe(true);
-    const noAuth = await rawRequest(port, 'PUT /secure/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n');
+    const noAuth = await rawRequest(
+      port,
+      'PUT /secure/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n',
+    );
     expect(noAuth.head).toMatch(/^HTTP\/1\.1 401 /);
-    const ok = await rawRequest(port, 'PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n', { waitMs: 500 });
+    const ok = await rawRequest(
+      port,
+      'PUT /backup/e.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n',
+      { waitMs: 500 },
+    );
     expect(ok.raw.toString('latin1')).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
     // That client then left without its body: the temporary file goes with it.
     for (let i = 0; i < 50 && (await listing(open)).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -193,7 +207,9 @@ describe('Basic auth', () => {
     expect(get.status).toBe(200);
     expect(get.body.toString()).toBe('OPTCLICKS=1\r\n');
     expect((await curl(bin, ['-X', 'DELETE', `${base}/secure/299_96xxdata.txt`], dir)).status).toBe(401);
-    expect((await curl(bin, ['-u', '299:p:a:ss', '-X', 'DELETE', `${base}/secure/299_96xxdata.txt`], dir)).status).toBe(204);
+    expect((await curl(bin, ['-u', '299:p:a:ss', '-X', 'DELETE', `${base}/secure/299_96xxdata.txt`], dir)).status).toBe(
+      204,
+    );
   });
 });
 
@@ -208,7 +224,10 @@ describe('atomicity', () => {
     s.write(`PUT /backup/slow.txt HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
     s.write(body.subarray(0, 10_000));
     await new Promise((r) => setTimeout(r, 200));
-    const mid = await rawRequest(server.address('http')!.port, 'GET /backup/slow.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const mid = await rawRequest(
+      server.address('http')!.port,
+      'GET /backup/slow.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     expect(mid.status).toBe(200);
     expect(mid.body.toString()).toBe('old\n');
     expect((await listing(open)).filter((n) => !n.startsWith('.'))).toEqual(['slow.txt']);
@@ -241,7 +260,11 @@ describe('bootwire serve --backup (a process)', () => {
   afterAll(() => proc?.kill('SIGKILL'));
 
   async function start(args: string[]): Promise<{ proc: ChildProcess; port: number; https?: number }> {
-    const p = spawn(process.execPath, [CLI, 'serve', '--root', root, '--workers', '0', '--log-level', 'warn', '--tftp', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [CLI, 'serve', '--root', root, '--workers', '0', '--log-level', 'warn', '--tftp', '127.0.0.1:0', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     proc = p;
     let out = '';
     p.stdout.on('data', (d) => (out += d));
@@ -251,7 +274,8 @@ describe('bootwire serve --backup (a process)', () => {
       const m = /bootwire: http listening on \S+:(\d+),/.exec(out);
       const b = /http backups under \/backup\//.test(out);
       const s = /bootwire: https listening on \S+:(\d+),/.exec(out);
-      if (m && b && (!args.includes('--https') || s)) return { proc: p, port: Number(m[1]), ...(s ? { https: Number(s[1]) } : {}) };
+      if (m && b && (!args.includes('--https') || s))
+        return { proc: p, port: Number(m[1]), ...(s ? { https: Number(s[1]) } : {}) };
       if (p.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start: ${out}`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -265,7 +289,18 @@ describe('bootwire serve --backup (a process)', () => {
     const body = randomBytes(900 * 1024);
     const local = path.join(dir, 'kill.txt');
     await fs.writeFile(local, body);
-    const r = await run(bin, ['-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', '-T', local, `http://127.0.0.1:${s.port}/backup/299_96xxdata.txt`]);
+    const r = await run(bin, [
+      '-sS',
+      '-m',
+      '20',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-T',
+      local,
+      `http://127.0.0.1:${s.port}/backup/299_96xxdata.txt`,
+    ]);
     s.proc.kill('SIGKILL'); // at once: whatever was acknowledged must be there
     expect(r.stdout.toString()).toBe('201');
     await new Promise((res) => s.proc.once('exit', res));
@@ -302,7 +337,20 @@ describe('bootwire serve --backup (a process)', () => {
     const store = path.join(dir, 'tls');
     await fs.mkdir(store);
     const { cert, key } = await selfSigned(openssl, dir);
-    const s = await start(['--http', '127.0.0.1:0', '--https', '127.0.0.1:0', '--cert', cert, '--key', key, '--backup', `/backup/=${store}`, '--backup-user', '299:secret']);
+    const s = await start([
+      '--http',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--cert',
+      cert,
+      '--key',
+      key,
+      '--backup',
+      `/backup/=${store}`,
+      '--backup-user',
+      '299:secret',
+    ]);
     const local = path.join(dir, 'tls.txt');
     await fs.writeFile(local, 'PHNLABEL01=299\r\n');
     const url = `https://127.0.0.1:${s.https}/backup/299_16xxdata.txt`;
@@ -315,13 +363,44 @@ describe('bootwire serve --backup (a process)', () => {
   });
 
   it('refuses a backup area it cannot use, and --backup without HTTP (exit 2)', async () => {
-    const missing = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--backup', `/backup/=${path.join(dir, 'nope')}`]);
+    const missing = await run(process.execPath, [
+      CLI,
+      'serve',
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--backup',
+      `/backup/=${path.join(dir, 'nope')}`,
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/backup directory .*nope.*ENOENT/);
-    const noHttp = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--backup', `/backup/=${open}`]);
+    const noHttp = await run(process.execPath, [
+      CLI,
+      'serve',
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:0',
+      '--backup',
+      `/backup/=${open}`,
+    ]);
     expect(noHttp.code).toBe(2);
     expect(noHttp.stderr).toMatch(/--http/);
-    const rootPrefix = await run(process.execPath, [CLI, 'serve', '--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--backup', `/=${open}`]);
+    const rootPrefix = await run(process.execPath, [
+      CLI,
+      'serve',
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--backup',
+      `/=${open}`,
+    ]);
     expect(rootPrefix.code).toBe(2);
   });
 });

@@ -33,7 +33,8 @@ async function serve(args: string[], expect: Array<'tftp' | 'http' | 'https'>): 
     proc.stdout.on('data', (d) => {
       out += d;
       const found: Served['ports'] = { tftp: undefined, http: undefined, https: undefined };
-      for (const m of out.matchAll(/bootwire: (tftp|http|https) listening on \S+:(\d+),/g)) found[m[1] as 'tftp'] = Number(m[2]);
+      for (const m of out.matchAll(/bootwire: (tftp|http|https) listening on \S+:(\d+),/g))
+        found[m[1] as 'tftp'] = Number(m[2]);
       if (expect.every((k) => found[k] !== undefined)) resolve(found);
     });
     void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
@@ -63,7 +64,22 @@ describe('bootwire serve --http --https', () => {
     const [bin, openssl] = [PEERS.curl.use(ctx), OPENSSL.use(ctx)];
     const pem = await selfSigned(openssl, dir);
     const s = await serve(
-      ['--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--https', '127.0.0.1:0', '--cert', pem.cert, '--key', pem.key, '--workers', '0'],
+      [
+        '--root',
+        root,
+        '--tftp',
+        '127.0.0.1:0',
+        '--http',
+        '127.0.0.1:0',
+        '--https',
+        '127.0.0.1:0',
+        '--cert',
+        pem.cert,
+        '--key',
+        pem.key,
+        '--workers',
+        '0',
+      ],
       ['tftp', 'http', 'https'],
     );
     try {
@@ -73,7 +89,11 @@ describe('bootwire serve --http --https', () => {
       expect([t.status, sha256(t.body)]).toEqual([200, sha256(image)]);
       const tftp = await run(bin, ['-sS', '-m', '20', `tftp://127.0.0.1:${s.ports.tftp}/image.bin`]);
       expect(sha256(tftp.stdout)).toBe(sha256(image));
-      const nm = await curl(bin, ['-H', `If-None-Match: ${h.headers.etag}`, `http://127.0.0.1:${s.ports.http}/image.bin`], dir);
+      const nm = await curl(
+        bin,
+        ['-H', `If-None-Match: ${h.headers.etag}`, `http://127.0.0.1:${s.ports.http}/image.bin`],
+        dir,
+      );
       expect(nm.status).toBe(304);
       const r = await curl(bin, ['-r', '-100', `http://127.0.0.1:${s.ports.http}/image.bin`], dir);
       expect(r.body.equals(image.subarray(image.length - 100))).toBe(true);
@@ -89,7 +109,11 @@ describe('bootwire serve --http --https', () => {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     // One transfer record per response (src/ops/transfer-log.ts).
-    const reqs = lines.filter((l) => l.event === 'transfer' && (l.protocol === 'http' || l.protocol === 'https')) as { protocol: string; options: { method: string; status: number }; result: string }[];
+    const reqs = lines.filter((l) => l.event === 'transfer' && (l.protocol === 'http' || l.protocol === 'https')) as {
+      protocol: string;
+      options: { method: string; status: number };
+      result: string;
+    }[];
     expect(reqs.map((l) => [l.options.method, l.options.status, l.protocol, l.result])).toEqual([
       ['GET', 200, 'http', 'ok'],
       ['GET', 200, 'https', 'ok'],
@@ -98,8 +122,13 @@ describe('bootwire serve --http --https', () => {
       ['GET', 403, 'http', 'refused'],
     ]);
     expect(reqs[0]).toMatchObject({ file: 'image.bin', bytes: image.length, result: 'ok' });
-    expect((reqs[0] as { msg?: string }).msg).toMatch(new RegExp(`^http read image\\.bin to 127\\.0\\.0\\.1:\\d+ ok, ${image.length.toLocaleString('en-US')} bytes in \\d+ ms$`));
-    const stopped = lines.find((l) => l.msg === 'stopped') as { http: { requests: number; bytesSent: number } } | undefined;
+    expect((reqs[0] as { msg?: string }).msg).toMatch(
+      new RegExp(
+        `^http read image\\.bin to 127\\.0\\.0\\.1:\\d+ ok, ${image.length.toLocaleString('en-US')} bytes in \\d+ ms$`,
+      ),
+    );
+    const stopped = lines.find((l) => l.msg === 'stopped') as
+      { http: { requests: number; bytesSent: number } } | undefined;
     expect(stopped?.http).toMatchObject({ requests: 5, bytesSent: 2 * image.length + 100 });
   });
 
@@ -107,7 +136,10 @@ describe('bootwire serve --http --https', () => {
     // Larger than loopback's socket buffers: the server is still sending when the signal comes.
     const big = randomBytes(24 * 1024 * 1024);
     await fs.writeFile(path.join(root, 'big.bin'), big);
-    const s = await serve(['--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--workers', '0', '--grace', '30'], ['http']);
+    const s = await serve(
+      ['--root', root, '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--workers', '0', '--grace', '30'],
+      ['http'],
+    );
     const url = `http://127.0.0.1:${s.ports.http}/big.bin`;
     let resume!: () => void;
     const body = new Promise<Buffer>((resolve, reject) => {
@@ -130,13 +162,17 @@ describe('bootwire serve --http --https', () => {
     await new Promise<void>((r) => (paused = r));
     s.proc.kill('SIGTERM');
     while (!s.stderr().includes('SIGTERM: stopping')) await new Promise((r) => setTimeout(r, 20));
-    const refused = await new Promise<string>((r) => http.get(url, { agent: false }, () => r('answered')).on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')));
+    const refused = await new Promise<string>((r) =>
+      http.get(url, { agent: false }, () => r('answered')).on('error', (e: NodeJS.ErrnoException) => r(e.code ?? '')),
+    );
     expect(refused).toBe('ECONNREFUSED');
     expect(s.proc.exitCode).toBeNull(); // still serving the running response
     resume();
     expect(sha256(await body)).toBe(sha256(big));
     expect(await s.exited).toBe(0);
-    expect(s.stderr()).toMatch(/"options":\{"method":"GET","status":200\},"bytes":25165824,"ms":\d+,"retransmits":0,"result":"ok"/);
+    expect(s.stderr()).toMatch(
+      /"options":\{"method":"GET","status":200\},"bytes":25165824,"ms":\d+,"retransmits":0,"result":"ok"/,
+    );
   });
 
   it('the config file http section, with cert and key relative to the file', async (ctx) => {
@@ -155,7 +191,11 @@ describe('bootwire serve --http --https', () => {
     );
     const s = await serve(['--config', cfg], ['tftp', 'http', 'https']);
     try {
-      const t = await curl(bin, ['--cacert', path.join(cfgDir, 'cert.pem'), `https://127.0.0.1:${s.ports.https}/46xxupgrade.scr`], dir);
+      const t = await curl(
+        bin,
+        ['--cacert', path.join(cfgDir, 'cert.pem'), `https://127.0.0.1:${s.ports.https}/46xxupgrade.scr`],
+        dir,
+      );
       expect(t.body.toString()).toBe('GET 46xxsettings.txt\n');
       const h = await curl(bin, [`http://127.0.0.1:${s.ports.http}/46xxupgrade.scr`], dir);
       expect(h.body.toString()).toBe('GET 46xxsettings.txt\n');
@@ -165,41 +205,75 @@ describe('bootwire serve --http --https', () => {
     expect(await s.exited).toBe(0);
   });
 
-  it(('the config file caps connections per client address: the second idle one from an address closes ' + 'the first'), async () => {
-    const cfg = path.join(dir, 'caps.json');
-    await fs.writeFile(cfg, JSON.stringify({ root, http: { listen: '127.0.0.1:0', maxConnectionsPerClient: 1 } }));
-    const s = await serve(['--config', cfg], ['http']);
-    try {
-      const closed: boolean[] = [false, false];
-      const socks = [0, 1].map((i) => {
-        const c = net.connect({ port: s.ports.http!, host: '127.0.0.1', localAddress: '127.0.0.30' });
-        c.on('error', () => {});
-        c.on('close', () => (closed[i] = true));
-        return c;
-      });
-      while (!closed[0]) await new Promise((r) => setTimeout(r, 20));
-      const other = await new Promise<number>((r) => http.get(`http://127.0.0.1:${s.ports.http}/46xxupgrade.scr`, { agent: false }, (res) => (res.resume(), r(res.statusCode ?? 0))));
-      expect([closed[1], other]).toEqual([false, 200]);
-      for (const c of socks) c.destroy();
-    } finally {
-      s.proc.kill('SIGTERM');
-    }
-    expect(await s.exited).toBe(0);
-  });
+  it(
+    'the config file caps connections per client address: the second idle one from an address closes ' + 'the first',
+    async () => {
+      const cfg = path.join(dir, 'caps.json');
+      await fs.writeFile(cfg, JSON.stringify({ root, http: { listen: '127.0.0.1:0', maxConnectionsPerClient: 1 } }));
+      const s = await serve(['--config', cfg], ['http']);
+      try {
+        const closed: boolean[] = [false, false];
+        const socks = [0, 1].map((i) => {
+          const c = net.connect({ port: s.ports.http!, host: '127.0.0.1', localAddress: '127.0.0.30' });
+          c.on('error', () => {});
+          c.on('close', () => (closed[i] = true));
+          return c;
+        });
+        while (!closed[0]) await new Promise((r) => setTimeout(r, 20));
+        const other = await new Promise<number>((r) =>
+          http.get(
+            `http://127.0.0.1:${s.ports.http}/46xxupgrade.scr`,
+            { agent: false },
+            (res) => (res.resume(), r(res.statusCode ?? 0)),
+          ),
+        );
+        expect([closed[1], other]).toEqual([false, 200]);
+        for (const c of socks) c.destroy();
+      } finally {
+        s.proc.kill('SIGTERM');
+      }
+      expect(await s.exited).toBe(0);
+    },
+  );
 
   it('usage errors exit 2 with one line', async () => {
     const noCert = await cli(['serve', '--tftp', '127.0.0.1:0', '--https', '127.0.0.1:0']);
     expect([noCert.code, noCert.stderr.trim()]).toEqual([2, 'bootwire: --https needs --cert FILE and --key FILE']);
     const certAlone = await cli(['serve', '--tftp', '127.0.0.1:0', '--cert', 'x.pem', '--key', 'y.pem']);
-    expect([certAlone.code, certAlone.stderr.trim()]).toEqual([2, 'bootwire: --cert and --key go with --https HOST:PORT']);
-    const missing = await cli(['serve', '--tftp', '127.0.0.1:0', '--https', '127.0.0.1:0', '--cert', path.join(dir, 'none.pem'), '--key', path.join(dir, 'none.pem')]);
+    expect([certAlone.code, certAlone.stderr.trim()]).toEqual([
+      2,
+      'bootwire: --cert and --key go with --https HOST:PORT',
+    ]);
+    const missing = await cli([
+      'serve',
+      '--tftp',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--cert',
+      path.join(dir, 'none.pem'),
+      '--key',
+      path.join(dir, 'none.pem'),
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read --cert .*none\.pem: ENOENT/);
     const badAddr = await cli(['serve', '--tftp', '127.0.0.1:0', '--http', 'nonsense']);
     expect(badAddr.code).toBe(2);
     expect(badAddr.stderr).toMatch(/--http/);
     await fs.writeFile(path.join(dir, 'bad.pem'), 'not a certificate');
-    const badPem = await cli(['serve', '--root', root, '--tftp', '127.0.0.1:0', '--https', '127.0.0.1:0', '--cert', path.join(dir, 'bad.pem'), '--key', path.join(dir, 'bad.pem')]);
+    const badPem = await cli([
+      'serve',
+      '--root',
+      root,
+      '--tftp',
+      '127.0.0.1:0',
+      '--https',
+      '127.0.0.1:0',
+      '--cert',
+      path.join(dir, 'bad.pem'),
+      '--key',
+      path.join(dir, 'bad.pem'),
+    ]);
     expect(badPem.code).toBe(2);
     expect(badPem.stderr).toMatch(/cannot serve: bad TLS certificate or key/);
   });

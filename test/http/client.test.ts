@@ -99,7 +99,9 @@ describe('httpGet', () => {
     short.close();
 
     const silent = await rawServer(() => {});
-    await expect(httpGet(`http://127.0.0.1:${silent.port}/x`, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
+    await expect(httpGet(`http://127.0.0.1:${silent.port}/x`, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
     const ac = new AbortController();
     const pending = httpGet(`http://127.0.0.1:${silent.port}/x`, { signal: ac.signal });
     ac.abort();

@@ -8,7 +8,7 @@ function table(maxConnections: number, maxPerClient: number) {
 }
 
 describe('ConnectionTable', () => {
-  it('at the per-client cap closes that client\'s longest-idle connection, never another client\'s', () => {
+  it("at the per-client cap closes that client's longest-idle connection, never another client's", () => {
     const { t, closed } = table(100, 2);
     expect(['a1', 'b1', 'a2'].map((c) => t.admit(c, c[0]!))).toEqual(['admitted', 'admitted', 'admitted']);
     expect(t.admit('a3', 'a')).toBe('admitted');

@@ -35,7 +35,13 @@ export async function curl(bin: string, args: string[], dir: string): Promise<Cu
     const i = l.indexOf(':');
     if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
   }
-  return { code: r.code, status: Number(/^HTTP\/\S+ (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0), headers, body: r.stdout, stderr: r.stderr };
+  return {
+    code: r.code,
+    status: Number(/^HTTP\/\S+ (\d{3})/.exec(statusLine ?? '')?.[1] ?? 0),
+    headers,
+    body: r.stdout,
+    stderr: r.stderr,
+  };
 }
 
 export interface RawResponse {
@@ -52,7 +58,11 @@ export interface RawResponse {
  * Sends `request` bytes as they are on a fresh connection and reads until the server closes or
  * `waitMs` passes. `halfClose` shuts the sending side after the request (as some HTTP/1.0 clients do).
  */
-export function rawRequest(port: number, request: string | Buffer, opts: { halfClose?: boolean; waitMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  request: string | Buffer,
+  opts: { halfClose?: boolean; waitMs?: number } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let closedByServer = false;
@@ -66,7 +76,13 @@ export function rawRequest(port: number, request: string | Buffer, opts: { halfC
       const raw = Buffer.concat(chunks);
       const sep = raw.indexOf('\r\n\r\n');
       const head = sep < 0 ? raw.toString('latin1') : raw.subarray(0, sep).toString('latin1');
-      resolve({ status: Number(/^HTTP\/\S+ (\d{3})/.exec(head)?.[1] ?? 0), head, body: sep < 0 ? Buffer.alloc(0) : raw.subarray(sep + 4), raw, closedByServer });
+      resolve({
+        status: Number(/^HTTP\/\S+ (\d{3})/.exec(head)?.[1] ?? 0),
+        head,
+        body: sep < 0 ? Buffer.alloc(0) : raw.subarray(sep + 4),
+        raw,
+        closedByServer,
+      });
     });
   });
 }
@@ -80,9 +96,23 @@ export async function selfSigned(openssl: string, dir: string): Promise<{ cert: 
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   const r = await run(openssl, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=bootwire test',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=bootwire test',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
   ]);
   if (r.code !== 0) throw new Error(`${r.command} failed: ${r.stderr}`);
   return { cert, key };

@@ -34,7 +34,9 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function start(o: Partial<HttpServerOptions> = {}): Promise<{ server: HttpFileServer; port: number; base: string }> {
+async function start(
+  o: Partial<HttpServerOptions> = {},
+): Promise<{ server: HttpFileServer; port: number; base: string }> {
   const server = await HttpFileServer.start({ root: dir, http: { host: '127.0.0.1', port: 0 }, ...o });
   const port = server.address('http')!.port;
   return { server, port, base: `http://127.0.0.1:${port}` };
@@ -78,96 +80,117 @@ function stalled(url: string, from: string): Promise<http.IncomingMessage> {
 
 /** Open files this process may hold (node raises the soft limit to the hard one at start). */
 function fileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   return Number(line?.split(/\s+/)[3] ?? 0);
 }
 
 describe('connection floods', () => {
-  it(('4,500 idle connections from 100 addresses (default caps): the oldest give way, a phone is ' + 'served while they stay open'), async (ctx) => {
-    if (fileLimit() < 12_000) ctx.skip(); // both ends of 4,500 connections live in this process
-    const { server, base, port } = await start();
-    expect(DEFAULT_MAX_CONNECTIONS).toBe(4096);
-    const rssBefore = process.memoryUsage().rss;
-    const flood: Held[] = [];
-    for (let i = 0; i < 4500; i += 100) {
-      flood.push(...(await Promise.all(Array.from({ length: 100 }, (_, k) => idle(port, `127.0.0.${2 + ((i + k) % 100)}`)))));
-    }
-    await until(() => server.stats().idleClosed >= 4500 - 4096);
-    expect(server.stats()).toMatchObject({ connectionsDropped: 0, idleClosed: 404 });
-    expect(server.stats().activeConnections).toBeLessThanOrEqual(4096);
-    // The oldest were closed (the first four batches of 100, then 4 of the fifth, which connected together).
-    await until(() => flood.filter((h) => h.closed).length >= 404);
-    expect(flood.slice(0, 400).every((h) => h.closed)).toBe(true);
-    expect(flood.slice(500).filter((h) => h.closed)).toHaveLength(0);
-    expect(flood.filter((h) => h.closed)).toHaveLength(404);
+  it(
+    '4,500 idle connections from 100 addresses (default caps): the oldest give way, a phone is ' +
+      'served while they stay open',
+    async (ctx) => {
+      if (fileLimit() < 12_000) ctx.skip(); // both ends of 4,500 connections live in this process
+      const { server, base, port } = await start();
+      expect(DEFAULT_MAX_CONNECTIONS).toBe(4096);
+      const rssBefore = process.memoryUsage().rss;
+      const flood: Held[] = [];
+      for (let i = 0; i < 4500; i += 100) {
+        flood.push(
+          ...(await Promise.all(Array.from({ length: 100 }, (_, k) => idle(port, `127.0.0.${2 + ((i + k) % 100)}`)))),
+        );
+      }
+      await until(() => server.stats().idleClosed >= 4500 - 4096);
+      expect(server.stats()).toMatchObject({ connectionsDropped: 0, idleClosed: 404 });
+      expect(server.stats().activeConnections).toBeLessThanOrEqual(4096);
+      // The oldest were closed (the first four batches of 100, then 4 of the fifth, which connected together).
+      await until(() => flood.filter((h) => h.closed).length >= 404);
+      expect(flood.slice(0, 400).every((h) => h.closed)).toBe(true);
+      expect(flood.slice(500).filter((h) => h.closed)).toHaveLength(0);
+      expect(flood.filter((h) => h.closed)).toHaveLength(404);
 
-    const r = await httpGet(`${base}/big.bin`, { timeoutMs: 50_000 });
-    expect([r.status, r.sha256]).toEqual([200, sha256(big)]);
-    expect(server.stats().idleClosed).toBe(405); // the phone's connection took the oldest idle one's slot
-    // Bounded: the server never held more than its cap; the process grew by far less than the flood's size in
-    // buffers.
-    expect(server.stats().activeConnections).toBeLessThanOrEqual(4096);
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 2 ** 20);
-    for (const h of flood) h.socket.destroy();
-    await server.close(0);
-  }, 120_000);
+      const r = await httpGet(`${base}/big.bin`, { timeoutMs: 50_000 });
+      expect([r.status, r.sha256]).toEqual([200, sha256(big)]);
+      expect(server.stats().idleClosed).toBe(405); // the phone's connection took the oldest idle one's slot
+      // Bounded: the server never held more than its cap; the process grew by far less than the flood's size in
+      // buffers.
+      expect(server.stats().activeConnections).toBeLessThanOrEqual(4096);
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(400 * 2 ** 20);
+      for (const h of flood) h.socket.destroy();
+      await server.close(0);
+    },
+    120_000,
+  );
 
-  it(('one address at its cap: its own oldest idle connection gives way; busy ones never do, so then ' + 'it is refused'), async () => {
-    const { server, base, port } = await start({ maxConnectionsPerClient: 4 });
-    const a: Held[] = [];
-    for (let i = 0; i < 10; i++) {
-      a.push(await idle(port, '127.0.0.9'));
-      await until(() => server.stats().activeConnections + server.stats().idleClosed >= i + 1);
-    }
-    await until(() => a.slice(0, 6).every((h) => h.closed));
-    expect(a.map((h) => h.closed)).toEqual([true, true, true, true, true, true, false, false, false, false]);
-    expect(server.stats()).toMatchObject({ idleClosed: 6, connectionsDropped: 0 });
-    // Another address is not affected by that one's cap.
-    expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
-    for (const h of a) h.socket.destroy();
+  it(
+    'one address at its cap: its own oldest idle connection gives way; busy ones never do, so then ' + 'it is refused',
+    async () => {
+      const { server, base, port } = await start({ maxConnectionsPerClient: 4 });
+      const a: Held[] = [];
+      for (let i = 0; i < 10; i++) {
+        a.push(await idle(port, '127.0.0.9'));
+        await until(() => server.stats().activeConnections + server.stats().idleClosed >= i + 1);
+      }
+      await until(() => a.slice(0, 6).every((h) => h.closed));
+      expect(a.map((h) => h.closed)).toEqual([true, true, true, true, true, true, false, false, false, false]);
+      expect(server.stats()).toMatchObject({ idleClosed: 6, connectionsDropped: 0 });
+      // Another address is not affected by that one's cap.
+      expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
+      for (const h of a) h.socket.destroy();
 
-    // Four downloads in progress from one address: the fifth connection has no idle one to take over.
-    const busy = await Promise.all([0, 1, 2, 3].map(() => stalled(`${base}/big.bin`, '127.0.0.10')));
-    const fifth = await idle(port, '127.0.0.10');
-    await until(() => fifth.closed);
-    expect(server.stats().connectionsDropped).toBe(1);
-    expect(busy.every((res) => !res.destroyed)).toBe(true);
-    expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
-    for (const res of busy) res.destroy();
-    await server.close(0);
-  });
+      // Four downloads in progress from one address: the fifth connection has no idle one to take over.
+      const busy = await Promise.all([0, 1, 2, 3].map(() => stalled(`${base}/big.bin`, '127.0.0.10')));
+      const fifth = await idle(port, '127.0.0.10');
+      await until(() => fifth.closed);
+      expect(server.stats().connectionsDropped).toBe(1);
+      expect(busy.every((res) => !res.destroyed)).toBe(true);
+      expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
+      for (const res of busy) res.destroy();
+      await server.close(0);
+    },
+  );
 
-  it(('at the global cap the oldest idle connection gives way, whoever holds it; with all busy the new ' + 'one is refused'), async () => {
-    const { server, base, port } = await start({ maxConnections: 4 });
-    const held: Held[] = [];
-    for (const from of ['127.0.0.11', '127.0.0.12', '127.0.0.11', '127.0.0.13']) {
-      held.push(await idle(port, from));
-      await until(() => server.stats().activeConnections >= held.length);
-    }
-    expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
-    await until(() => held[0]!.closed);
-    expect(held.map((h) => h.closed)).toEqual([true, false, false, false]);
-    expect(server.stats().idleClosed).toBe(1);
-    for (const h of held) h.socket.destroy();
-    await until(() => server.stats().activeConnections === 0);
+  it(
+    'at the global cap the oldest idle connection gives way, whoever holds it; with all busy the new ' +
+      'one is refused',
+    async () => {
+      const { server, base, port } = await start({ maxConnections: 4 });
+      const held: Held[] = [];
+      for (const from of ['127.0.0.11', '127.0.0.12', '127.0.0.11', '127.0.0.13']) {
+        held.push(await idle(port, from));
+        await until(() => server.stats().activeConnections >= held.length);
+      }
+      expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
+      await until(() => held[0]!.closed);
+      expect(held.map((h) => h.closed)).toEqual([true, false, false, false]);
+      expect(server.stats().idleClosed).toBe(1);
+      for (const h of held) h.socket.destroy();
+      await until(() => server.stats().activeConnections === 0);
 
-    const busy = await Promise.all([0, 1, 2, 3].map((i) => stalled(`${base}/big.bin`, `127.0.0.${20 + i}`)));
-    const refused = await rawRequest(port, 'GET /hello.txt HTTP/1.0\r\n\r\n');
-    expect(refused.raw.length).toBe(0);
-    expect(server.stats().connectionsDropped).toBe(1);
-    for (const res of busy) res.destroy();
-    await until(() => server.stats().activeConnections === 0);
-    expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
-    await server.close(0);
-  });
+      const busy = await Promise.all([0, 1, 2, 3].map((i) => stalled(`${base}/big.bin`, `127.0.0.${20 + i}`)));
+      const refused = await rawRequest(port, 'GET /hello.txt HTTP/1.0\r\n\r\n');
+      expect(refused.raw.length).toBe(0);
+      expect(server.stats().connectionsDropped).toBe(1);
+      for (const res of busy) res.destroy();
+      await until(() => server.stats().activeConnections === 0);
+      expect((await httpGet(`${base}/hello.txt`)).status).toBe(200);
+      await server.close(0);
+    },
+  );
 });
 
-describe('request lines that node\'s parser lets through', () => {
+describe("request lines that node's parser lets through", () => {
   it('HTTP/0.9 `GET /hello.txt` (no version): 400 and closed at once, not after the 20 s headers timeout', async () => {
     const { server, base, port } = await start(); // default headers timeout: 20 s
     const errors: string[] = [];
     server.on('client-error', (m) => errors.push(m));
-    for (const line of ['GET /hello.txt\r\n', 'GET /hello.txt\n', '\r\nGET /hello.txt\r\n', `${'\r\n'.repeat(50)}GET /hello.txt\r\n`]) {
+    for (const line of [
+      'GET /hello.txt\r\n',
+      'GET /hello.txt\n',
+      '\r\nGET /hello.txt\r\n',
+      `${'\r\n'.repeat(50)}GET /hello.txt\r\n`,
+    ]) {
       const r = await rawRequest(port, line, { waitMs: 40_000 });
       expect([r.status, r.closedByServer, r.body.length], JSON.stringify(line)).toEqual([400, true, 0]);
     }
@@ -202,53 +225,66 @@ describe('request lines that node\'s parser lets through', () => {
     await server.close(0);
   });
 
-  it(('over TLS: HTTP/0.9 gets 400 at once; at the cap an idle connection gives way, a download in ' + 'progress does not'), async (ctx) => {
-    const openssl = OPENSSL.use(ctx);
-    const pem = await selfSigned(openssl, dir);
-    const { server } = await start({ https: { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) } });
-    const port = server.address('https')!.port;
-    const got = await new Promise<string>((resolve, reject) => {
-      const c = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () => c.write('GET /hello.txt\r\n'));
-      let text = '';
-      c.on('data', (d: Buffer) => (text += d.toString('latin1')));
-      c.on('close', () => resolve(text));
-      c.on('error', reject);
-    });
-    expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    const ca = await fs.readFile(pem.cert);
-    const ok = await httpGet(`https://127.0.0.1:${port}/hello.txt`, { ca });
-    expect(ok.status).toBe(200);
-    await server.close(0);
+  it(
+    'over TLS: HTTP/0.9 gets 400 at once; at the cap an idle connection gives way, a download in ' +
+      'progress does not',
+    async (ctx) => {
+      const openssl = OPENSSL.use(ctx);
+      const pem = await selfSigned(openssl, dir);
+      const { server } = await start({
+        https: { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) },
+      });
+      const port = server.address('https')!.port;
+      const got = await new Promise<string>((resolve, reject) => {
+        const c = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }, () =>
+          c.write('GET /hello.txt\r\n'),
+        );
+        let text = '';
+        c.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        c.on('close', () => resolve(text));
+        c.on('error', reject);
+      });
+      expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      const ca = await fs.readFile(pem.cert);
+      const ok = await httpGet(`https://127.0.0.1:${port}/hello.txt`, { ca });
+      expect(ok.status).toBe(200);
+      await server.close(0);
 
-    // The caps over TLS: a download in progress is busy (its TLS socket is traced to its TCP one), a
-    // connection that finished its handshake and sent nothing is idle and gives way.
-    const capped = (await start({ maxConnections: 2, https: { host: '127.0.0.1', port: 0, cert: ca, key: await fs.readFile(pem.key) } })).server;
-    const tlsPort = capped.address('https')!.port;
-    const download = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      https
-        .get(`https://127.0.0.1:${tlsPort}/big.bin`, { agent: false, ca }, (res) => {
-          res.once('data', () => (res.pause(), resolve(res)));
-          res.on('error', () => {});
+      // The caps over TLS: a download in progress is busy (its TLS socket is traced to its TCP one), a
+      // connection that finished its handshake and sent nothing is idle and gives way.
+      const capped = (
+        await start({
+          maxConnections: 2,
+          https: { host: '127.0.0.1', port: 0, cert: ca, key: await fs.readFile(pem.key) },
         })
-        .on('error', reject);
-    });
-    let idleClosed = false;
-    const idleTls = await new Promise<tls.TLSSocket>((resolve) => {
-      const c = tls.connect({ port: tlsPort, host: '127.0.0.1', ca }, () => resolve(c));
-      c.on('error', () => {});
-      c.on('close', () => (idleClosed = true));
-    });
-    const third = await httpGet(`https://127.0.0.1:${tlsPort}/hello.txt`, { ca });
-    expect(third.status).toBe(200);
-    await until(() => idleClosed);
-    expect(download.destroyed).toBe(false);
-    expect(capped.stats()).toMatchObject({ idleClosed: 1, connectionsDropped: 0 });
-    download.destroy();
-    idleTls.destroy();
-    await capped.close(0);
-  });
+      ).server;
+      const tlsPort = capped.address('https')!.port;
+      const download = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        https
+          .get(`https://127.0.0.1:${tlsPort}/big.bin`, { agent: false, ca }, (res) => {
+            res.once('data', () => (res.pause(), resolve(res)));
+            res.on('error', () => {});
+          })
+          .on('error', reject);
+      });
+      let idleClosed = false;
+      const idleTls = await new Promise<tls.TLSSocket>((resolve) => {
+        const c = tls.connect({ port: tlsPort, host: '127.0.0.1', ca }, () => resolve(c));
+        c.on('error', () => {});
+        c.on('close', () => (idleClosed = true));
+      });
+      const third = await httpGet(`https://127.0.0.1:${tlsPort}/hello.txt`, { ca });
+      expect(third.status).toBe(200);
+      await until(() => idleClosed);
+      expect(download.destroyed).toBe(false);
+      expect(capped.stats()).toMatchObject({ idleClosed: 1, connectionsDropped: 0 });
+      download.destroy();
+      idleTls.destroy();
+      await capped.close(0);
+    },
+  );
 
-  it('a TLS handshake that never finishes is cut at the headers timeout, not node\'s 120 s', async (ctx) => {
+  it("a TLS handshake that never finishes is cut at the headers timeout, not node's 120 s", async (ctx) => {
     const openssl = OPENSSL.use(ctx);
     const pem = await selfSigned(openssl, dir);
     const https0 = { host: '127.0.0.1', port: 0, cert: await fs.readFile(pem.cert), key: await fs.readFile(pem.key) };
@@ -263,27 +299,30 @@ describe('request lines that node\'s parser lets through', () => {
     await server.close(0);
   });
 
-  it(('a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); ' + 'directories stay 403'), async () => {
-    const { server, port } = await start();
-    for (const [target, status] of [
-      ['/hello.txt/', 404],
-      ['/hello.txt/.', 404],
-      ['/hello.txt/%2e', 404],
-      ['/hello.txt%2f', 404],
-      ['//hello.txt//', 404],
-      ['/dir/', 403],
-      ['/', 403],
-      ['/hello.txt', 200],
-      ['/./hello.txt', 200],
-    ] as const) {
-      const r = await rawRequest(port, `GET ${target} HTTP/1.0\r\n\r\n`);
-      expect(r.status, target).toBe(status);
-      if (status !== 200) expect(r.body.length, target).toBe(0);
-    }
-    await server.close(0);
-  });
+  it(
+    'a file named as a directory is 404 (`/hello.txt/`, `/hello.txt/.`, `/hello.txt/%2e`); ' + 'directories stay 403',
+    async () => {
+      const { server, port } = await start();
+      for (const [target, status] of [
+        ['/hello.txt/', 404],
+        ['/hello.txt/.', 404],
+        ['/hello.txt/%2e', 404],
+        ['/hello.txt%2f', 404],
+        ['//hello.txt//', 404],
+        ['/dir/', 403],
+        ['/', 403],
+        ['/hello.txt', 200],
+        ['/./hello.txt', 200],
+      ] as const) {
+        const r = await rawRequest(port, `GET ${target} HTTP/1.0\r\n\r\n`);
+        expect(r.status, target).toBe(status);
+        if (status !== 200) expect(r.body.length, target).toBe(0);
+      }
+      await server.close(0);
+    },
+  );
 
-  it('neither responses nor log lines name the server\'s directories', async () => {
+  it("neither responses nor log lines name the server's directories", async () => {
     const { server, port } = await start();
     const logs: string[] = [];
     server.on('warning', (w) => logs.push(w.message));
@@ -319,7 +358,7 @@ describe('request lines that node\'s parser lets through', () => {
     expect(statuses).toEqual([500, 403, 404, 403, 400, 405, 400]);
     expect(logs.length).toBeGreaterThan(0);
     expect(logs.join('\n')).not.toContain(server.rootReal!);
-    expect(logs).toContain('GET /hello.txt: EIO: i/o error, read \'<root>/hello.txt\'');
+    expect(logs).toContain("GET /hello.txt: EIO: i/o error, read '<root>/hello.txt'");
     await server.close(0);
   });
 });

@@ -57,19 +57,27 @@ describe('HTTPS', () => {
     const before = server!.stats().clientErrors;
     const r = await curl(bin, [`${httpsBase()}/image.bin`], dir);
     expect(r.code).toBe(60);
-    for (let i = 0; i < 100 && server!.stats().clientErrors === before; i++) await new Promise((res) => setTimeout(res, 10));
+    for (let i = 0; i < 100 && server!.stats().clientErrors === before; i++)
+      await new Promise((res) => setTimeout(res, 10));
     expect(server!.stats().clientErrors).toBe(before + 1);
   });
 
-  it(('httpGet trusts the certificate given as ca, refuses it otherwise, accepts anything with ' + 'rejectUnauthorized false'), async (ctx) => {
-    OPENSSL.use(ctx);
-    const ca = await fs.readFile(pem!.cert);
-    const ok = await httpGet(`${httpsBase()}/image.bin`, { ca });
-    expect([ok.status, ok.bytes, ok.sha256]).toEqual([200, image.length, sha256(image)]);
-    await expect(httpGet(`${httpsBase()}/image.bin`)).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/self[- ]signed/i) });
-    const any = await httpGet(`${httpsBase()}/image.bin`, { rejectUnauthorized: false });
-    expect(any.sha256).toBe(sha256(image));
-  });
+  it(
+    'httpGet trusts the certificate given as ca, refuses it otherwise, accepts anything with ' +
+      'rejectUnauthorized false',
+    async (ctx) => {
+      OPENSSL.use(ctx);
+      const ca = await fs.readFile(pem!.cert);
+      const ok = await httpGet(`${httpsBase()}/image.bin`, { ca });
+      expect([ok.status, ok.bytes, ok.sha256]).toEqual([200, image.length, sha256(image)]);
+      await expect(httpGet(`${httpsBase()}/image.bin`)).rejects.toMatchObject({
+        code: 'network',
+        message: expect.stringMatching(/self[- ]signed/i),
+      });
+      const any = await httpGet(`${httpsBase()}/image.bin`, { rejectUnauthorized: false });
+      expect(any.sha256).toBe(sha256(image));
+    },
+  );
 
   it('HTTP and HTTPS serve the same cached copy', async (ctx) => {
     OPENSSL.use(ctx);
@@ -80,7 +88,10 @@ describe('HTTPS', () => {
 
   it('a bad certificate or key stops the server from starting, with a clear message', async () => {
     await expect(
-      HttpFileServer.start({ root, https: { host: '127.0.0.1', port: 0, cert: 'not a certificate', key: 'not a key' } }),
+      HttpFileServer.start({
+        root,
+        https: { host: '127.0.0.1', port: 0, cert: 'not a certificate', key: 'not a key' },
+      }),
     ).rejects.toThrow(/bad TLS certificate or key/);
   });
 });

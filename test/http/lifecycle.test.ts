@@ -25,7 +25,9 @@ afterAll(async () => {
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-async function start(o: Partial<HttpServerOptions> = {}): Promise<{ server: HttpFileServer; base: string; port: number }> {
+async function start(
+  o: Partial<HttpServerOptions> = {},
+): Promise<{ server: HttpFileServer; base: string; port: number }> {
   const server = await HttpFileServer.start({ root: dir, http: { host: '127.0.0.1', port: 0 }, ...o });
   const port = server.address('http')!.port;
   return { server, port, base: `http://127.0.0.1:${port}` };
@@ -107,20 +109,28 @@ describe('graceful close', () => {
 });
 
 describe('limits', () => {
-  it(('a connection past maxConnections takes the place of the oldest idle one (hostile.test.ts has ' + 'the rest)'), async () => {
-    const { server, port, base } = await start({ maxConnections: 2 });
-    const held = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => r(c));
-    })));
-    while (server.stats().activeConnections < 2) await new Promise((r) => setTimeout(r, 10));
-    const third = await rawRequest(port, 'GET /small.txt HTTP/1.0\r\n\r\n');
-    expect(third.status).toBe(200);
-    expect(server.stats()).toMatchObject({ connectionsDropped: 0, idleClosed: 1 });
-    for (const c of held) c.destroy();
-    while (server.stats().activeConnections > 0) await new Promise((r) => setTimeout(r, 10));
-    expect((await httpGet(`${base}/small.txt`)).status).toBe(200);
-    await server.close(0);
-  });
+  it(
+    'a connection past maxConnections takes the place of the oldest idle one (hostile.test.ts has ' + 'the rest)',
+    async () => {
+      const { server, port, base } = await start({ maxConnections: 2 });
+      const held = await Promise.all(
+        [0, 1].map(
+          () =>
+            new Promise<net.Socket>((r) => {
+              const c = net.connect(port, '127.0.0.1', () => r(c));
+            }),
+        ),
+      );
+      while (server.stats().activeConnections < 2) await new Promise((r) => setTimeout(r, 10));
+      const third = await rawRequest(port, 'GET /small.txt HTTP/1.0\r\n\r\n');
+      expect(third.status).toBe(200);
+      expect(server.stats()).toMatchObject({ connectionsDropped: 0, idleClosed: 1 });
+      for (const c of held) c.destroy();
+      while (server.stats().activeConnections > 0) await new Promise((r) => setTimeout(r, 10));
+      expect((await httpGet(`${base}/small.txt`)).status).toBe(200);
+      await server.close(0);
+    },
+  );
 
   it('a client that stops reading is disconnected after the idle timeout', async () => {
     const { server, base } = await start({ idleTimeoutMs: 300 });
@@ -150,7 +160,11 @@ describe('a boot storm over one shared copy', () => {
     const { server, base } = await start();
     // Hash in the pipe: 20 bodies of 32 MiB are not kept anywhere.
     const runs = await Promise.all(
-      Array.from({ length: 20 }, () => run('bash', ['-c', `set -o pipefail; '${bin}' -sS --fail -m 120 '${base}/image32.bin' | sha256sum`], { timeoutMs: 150_000 })),
+      Array.from({ length: 20 }, () =>
+        run('bash', ['-c', `set -o pipefail; '${bin}' -sS --fail -m 120 '${base}/image32.bin' | sha256sum`], {
+          timeoutMs: 150_000,
+        }),
+      ),
     );
     for (const r of runs) {
       expect(r.code, r.stderr).toBe(0);

@@ -37,7 +37,8 @@ async function start(o: Partial<HttpServerOptions>): Promise<Started> {
   return { server, base: `http://127.0.0.1:${port}`, port, ...events };
 }
 
-const get = (url: string, o: Parameters<typeof httpGet>[1] = {}) => httpGet(url, { keepBody: true, timeoutMs: 10_000, ...o });
+const get = (url: string, o: Parameters<typeof httpGet>[1] = {}) =>
+  httpGet(url, { keepBody: true, timeoutMs: 10_000, ...o });
 
 beforeAll(async () => {
   dir = await scratchDir('bw-http-resolver-');
@@ -50,12 +51,17 @@ afterAll(async () => {
 });
 
 describe('HTTP resolver: bytes', () => {
-  it('a slice of Node\'s pool and a view deep in a big buffer: exactly the view, with ranges and HEAD', async () => {
+  it("a slice of Node's pool and a view deep in a big buffer: exactly the view, with ranges and HEAD", async () => {
     const slice = poolSlice('<config><sip server="10.0.0.1"/></config>\n');
     const big = randomBytes(1 << 20);
     const deep = new Uint8Array(big.buffer, big.byteOffset + 77_777, 300_000);
     const content: Record<string, Uint8Array> = { 'slice.xml': slice, 'deep.bin': deep };
-    const { base } = await start({ resolver: (req) => (content[req.name] ? { kind: 'bytes', bytes: content[req.name]!, name: req.name } : { kind: 'refusal', reason: 'not-found' }) });
+    const { base } = await start({
+      resolver: (req) =>
+        content[req.name]
+          ? { kind: 'bytes', bytes: content[req.name]!, name: req.name }
+          : { kind: 'refusal', reason: 'not-found' },
+    });
     for (const [name, bytes] of Object.entries(content)) {
       const r = await get(`${base}/${name}`);
       expect(r.status).toBe(200);
@@ -73,7 +79,12 @@ describe('HTTP resolver: bytes', () => {
 
   it('validators only when the resolver gives an ETag: then 304 and If-Range work', async () => {
     const bytes = Buffer.from('versioned\n');
-    const { base } = await start({ resolver: (req) => (req.name === 'tagged.txt' ? { kind: 'bytes', bytes, etag: '"v1"', mtimeMs: Date.parse('2026-01-01T00:00:00Z') } : { kind: 'bytes', bytes }) });
+    const { base } = await start({
+      resolver: (req) =>
+        req.name === 'tagged.txt'
+          ? { kind: 'bytes', bytes, etag: '"v1"', mtimeMs: Date.parse('2026-01-01T00:00:00Z') }
+          : { kind: 'bytes', bytes },
+    });
     const tagged = await get(`${base}/tagged.txt`);
     expect([tagged.headers.etag, tagged.headers['last-modified']]).toEqual(['"v1"', 'Thu, 01 Jan 2026 00:00:00 GMT']);
     expect((await get(`${base}/tagged.txt`, { headers: { 'If-None-Match': '"v1"' } })).status).toBe(304);
@@ -107,7 +118,11 @@ describe('HTTP resolver: streams', () => {
   it('chunked without a size, Content-Length with one; HEAD sends none of it', async () => {
     const { base, ends } = await start({ resolver });
     const a = await get(`${base}/chunked`);
-    expect([a.status, a.headers['transfer-encoding'], a.headers['content-length']]).toEqual([200, 'chunked', undefined]);
+    expect([a.status, a.headers['transfer-encoding'], a.headers['content-length']]).toEqual([
+      200,
+      'chunked',
+      undefined,
+    ]);
     expect(sha(a.body!)).toBe(sha(whole));
     const b = await get(`${base}/sized`);
     expect([b.status, b.headers['content-length']]).toEqual([200, String(whole.length)]);
@@ -129,58 +144,75 @@ describe('HTTP resolver: streams', () => {
     expect(sha(r.body)).toBe(sha(whole));
   });
 
-  it(('a stream that fails, runs past its size or the limit: the body is cut off (never a ' + 'whole-looking one), others served'), async () => {
-    const { base, warnings } = await start({ resolver, maxStreamBytes: whole.length - 1 });
-    for (const name of ['fails', 'liar', 'chunked']) {
-      const e = await get(`${base}/${name}`).catch((err: unknown) => err);
-      expect(e, name).toBeInstanceOf(HttpClientError);
-    }
-    expect(warnings.map((w) => [w.code, w.message])).toEqual([
-      ['stream-failed', 'GET /fails: stream failed: generator failed'],
-      ['stream-failed', 'GET /liar: stream ran past its size of 1000 bytes'],
-      ['stream-failed', `GET /chunked: stream ran past the limit of ${whole.length - 1} bytes`],
-    ]);
-    expect((await get(`${base}/missing`).then((r) => r.status))).toBe(404);
-  });
+  it(
+    'a stream that fails, runs past its size or the limit: the body is cut off (never a ' +
+      'whole-looking one), others served',
+    async () => {
+      const { base, warnings } = await start({ resolver, maxStreamBytes: whole.length - 1 });
+      for (const name of ['fails', 'liar', 'chunked']) {
+        const e = await get(`${base}/${name}`).catch((err: unknown) => err);
+        expect(e, name).toBeInstanceOf(HttpClientError);
+      }
+      expect(warnings.map((w) => [w.code, w.message])).toEqual([
+        ['stream-failed', 'GET /fails: stream failed: generator failed'],
+        ['stream-failed', 'GET /liar: stream ran past its size of 1000 bytes'],
+        ['stream-failed', `GET /chunked: stream ran past the limit of ${whole.length - 1} bytes`],
+      ]);
+      expect(await get(`${base}/missing`).then((r) => r.status)).toBe(404);
+    },
+  );
 });
 
 describe('HTTP resolver: refusals and faults', () => {
-  it(('not-found 404, forbidden and invalid 403; throws, rejects, hangs, garbage: 500 to that client, ' + 'others served'), async () => {
-    const good = poolSlice('good\n');
-    const { resolver, hung } = faultyResolver(good, {
-      gone: () => ({ kind: 'refusal', reason: 'not-found' }),
-      secret: () => ({ kind: 'refusal', reason: 'forbidden' }),
-      bad: () => ({ kind: 'refusal', reason: 'invalid' }),
-      garbage: () => ({ kind: 'bytes', bytes: [1, 2, 3] }),
-      number: () => 42,
-    });
-    const { base, warnings, ends, server } = await start({ resolver, resolveTimeoutMs: 1500 });
-    const hanging = get(`${base}/hangs`);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(hung()).toBe(1);
-    const names = ['gone', 'secret', 'bad', 'throws', 'rejects', 'garbage', 'number'];
-    const all = await Promise.all([...names.map((n) => get(`${base}/${n}`)), get(`${base}/good.txt`)]);
-    expect(all.map((r) => r.status)).toEqual([404, 403, 403, 500, 500, 500, 500, 200]);
-    expect(all.slice(0, -1).every((r) => r.bytes === 0)).toBe(true);
-    expect(all.at(-1)!.body!.toString()).toBe('good\n');
-    expect((await hanging).status).toBe(500);
-    expect(warnings.map((w) => w.code)).toEqual(Array(5).fill('resolver-failed'));
-    expect(warnings.map((w) => w.message).sort()).toEqual([
-      'GET /garbage: resolver returned bytes that are not a Uint8Array',
-      'GET /hangs: resolver did not answer within 1500 ms',
-      'GET /number: resolver returned number, not a resolution',
-      'GET /rejects: resolver failed: async boom',
-      'GET /throws: resolver failed: boom',
-    ]);
-    expect(ends.find((r) => r.name === 'throws')).toMatchObject({ protocol: 'http', status: 500, ok: true, bytes: 0 });
-    await server.idle();
-    expect(server.stats().activeRequests).toBe(0);
-  });
+  it(
+    'not-found 404, forbidden and invalid 403; throws, rejects, hangs, garbage: 500 to that client, ' + 'others served',
+    async () => {
+      const good = poolSlice('good\n');
+      const { resolver, hung } = faultyResolver(good, {
+        gone: () => ({ kind: 'refusal', reason: 'not-found' }),
+        secret: () => ({ kind: 'refusal', reason: 'forbidden' }),
+        bad: () => ({ kind: 'refusal', reason: 'invalid' }),
+        garbage: () => ({ kind: 'bytes', bytes: [1, 2, 3] }),
+        number: () => 42,
+      });
+      const { base, warnings, ends, server } = await start({ resolver, resolveTimeoutMs: 1500 });
+      const hanging = get(`${base}/hangs`);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(hung()).toBe(1);
+      const names = ['gone', 'secret', 'bad', 'throws', 'rejects', 'garbage', 'number'];
+      const all = await Promise.all([...names.map((n) => get(`${base}/${n}`)), get(`${base}/good.txt`)]);
+      expect(all.map((r) => r.status)).toEqual([404, 403, 403, 500, 500, 500, 500, 200]);
+      expect(all.slice(0, -1).every((r) => r.bytes === 0)).toBe(true);
+      expect(all.at(-1)!.body!.toString()).toBe('good\n');
+      expect((await hanging).status).toBe(500);
+      expect(warnings.map((w) => w.code)).toEqual(Array(5).fill('resolver-failed'));
+      expect(warnings.map((w) => w.message).sort()).toEqual([
+        'GET /garbage: resolver returned bytes that are not a Uint8Array',
+        'GET /hangs: resolver did not answer within 1500 ms',
+        'GET /number: resolver returned number, not a resolution',
+        'GET /rejects: resolver failed: async boom',
+        'GET /throws: resolver failed: boom',
+      ]);
+      expect(ends.find((r) => r.name === 'throws')).toMatchObject({
+        protocol: 'http',
+        status: 500,
+        ok: true,
+        bytes: 0,
+      });
+      await server.idle();
+      expect(server.stats().activeRequests).toBe(0);
+    },
+  );
 });
 
 describe('HTTP resolver: events and names', () => {
   it('transfer-start and transfer-end name the phone; the resolver sees it', async () => {
-    const phone = { mac: '00:04:0d:aa:bb:01', model: 'avaya-96xx', className: 'avaya-96xx', vendorClass: 'ccp.avaya.com' };
+    const phone = {
+      mac: '00:04:0d:aa:bb:01',
+      model: 'avaya-96xx',
+      className: 'avaya-96xx',
+      vendorClass: 'ccp.avaya.com',
+    };
     const seen: ClientInfo[] = [];
     const { base, starts, ends } = await start({
       phones: { phoneAt: (a) => (a === '127.0.0.1' ? phone : undefined) },
@@ -191,8 +223,27 @@ describe('HTTP resolver: events and names', () => {
     });
     await get(`${base}/46xxsettings.txt`);
     expect(seen[0]).toEqual({ address: '127.0.0.1', port: expect.any(Number), phone });
-    expect(starts).toEqual([{ protocol: 'http', client: { address: '127.0.0.1', port: expect.any(Number) }, phone: { mac: phone.mac, model: 'avaya-96xx' }, direction: 'read', name: '46xxsettings.txt', file: 'gen/46xxsettings.txt', size: 16 }]);
-    expect(ends[0]).toMatchObject({ protocol: 'http', phone: { mac: phone.mac, model: 'avaya-96xx' }, direction: 'read', name: '46xxsettings.txt', file: 'gen/46xxsettings.txt', status: 200, bytes: 16, ok: true });
+    expect(starts).toEqual([
+      {
+        protocol: 'http',
+        client: { address: '127.0.0.1', port: expect.any(Number) },
+        phone: { mac: phone.mac, model: 'avaya-96xx' },
+        direction: 'read',
+        name: '46xxsettings.txt',
+        file: 'gen/46xxsettings.txt',
+        size: 16,
+      },
+    ]);
+    expect(ends[0]).toMatchObject({
+      protocol: 'http',
+      phone: { mac: phone.mac, model: 'avaya-96xx' },
+      direction: 'read',
+      name: '46xxsettings.txt',
+      file: 'gen/46xxsettings.txt',
+      status: 200,
+      bytes: 16,
+      ok: true,
+    });
   });
 
   it('the same name rules as TFTP apply to URL paths (curl)', async (ctx) => {

@@ -88,7 +88,16 @@ describe('GET and HEAD with curl', () => {
 
   it('keeps the connection alive between requests', async (ctx) => {
     const bin = PEERS.curl.use(ctx);
-    const r = await run(bin, ['-sS', '-v', '-o', '/dev/null', '-o', '/dev/null', `${base}/img.bin`, `${base}/dir/46xxupgrade.scr`]);
+    const r = await run(bin, [
+      '-sS',
+      '-v',
+      '-o',
+      '/dev/null',
+      '-o',
+      '/dev/null',
+      `${base}/img.bin`,
+      `${base}/dir/46xxupgrade.scr`,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/Re-using existing connection/);
   });
@@ -151,7 +160,11 @@ describe('conditional requests with curl', () => {
     const stale = await curl(bin, ['-H', `If-Modified-Since: ${older}`, `${base}/img.bin`], dir);
     expect(stale.status).toBe(200);
     expect(sha256(stale.body)).toBe(sha256(img));
-    const other = await curl(bin, ['-H', 'If-None-Match: "something-else"', '-H', `If-Modified-Since: ${lm}`, `${base}/img.bin`], dir);
+    const other = await curl(
+      bin,
+      ['-H', 'If-None-Match: "something-else"', '-H', `If-Modified-Since: ${lm}`, `${base}/img.bin`],
+      dir,
+    );
     expect(other.status).toBe(200); // If-None-Match present: If-Modified-Since is not looked at
   });
 
@@ -354,7 +367,13 @@ describe('records and stats', () => {
       ['GET', 206, 100, true],
       ['GET', 404, 0, true],
     ]);
-    expect(mine[0]).toMatchObject({ file: 'img.bin', size: img.length, range: `bytes 0-99/${img.length}`, tls: false, httpVersion: '1.1' });
+    expect(mine[0]).toMatchObject({
+      file: 'img.bin',
+      size: img.length,
+      range: `bytes 0-99/${img.length}`,
+      tls: false,
+      httpVersion: '1.1',
+    });
     expect(mine[0]!.userAgent).toMatch(/^curl\//);
     const after = server.stats();
     expect(after.requests - before.requests).toBe(2);

@@ -58,7 +58,13 @@ describe('bootwire client against tftpd-hpa', () => {
     PEERS.tftpdHpa.use(ctx);
     const peer = await startTftpdHpa(root);
     ctx.onTestFinished(() => peer.stop());
-    const { data, info } = await tftpGetBuffer({ host: peer.host, port: peer.port, filename: 'image.bin', blksize: 1428, windowsize: 16 });
+    const { data, info } = await tftpGetBuffer({
+      host: peer.host,
+      port: peer.port,
+      filename: 'image.bin',
+      blksize: 1428,
+      windowsize: 16,
+    });
     expect(sha256(data)).toBe(sha256(files['image.bin']!));
     expect(info.windowsize).toBe(1);
   });
@@ -70,14 +76,29 @@ describe('bootwire client against atftpd', () => {
     const peer = await startAtftpd(root);
     ctx.onTestFinished(() => peer.stop());
     for (const windowsize of [1, 4, 16]) {
-      const { data, info } = await tftpGetBuffer({ host: peer.host, port: peer.port, filename: 'image.bin', blksize: 1428, windowsize, tsize: true });
+      const { data, info } = await tftpGetBuffer({
+        host: peer.host,
+        port: peer.port,
+        filename: 'image.bin',
+        blksize: 1428,
+        windowsize,
+        tsize: true,
+      });
       expect(sha256(data)).toBe(sha256(files['image.bin']!));
       expect(info.windowsize).toBe(windowsize);
       expect(info.tsize).toBe(files['image.bin']!.length);
     }
-    const exact = await tftpGetBuffer({ host: peer.host, port: peer.port, filename: 'exact.bin', blksize: 1024, windowsize: 16 });
+    const exact = await tftpGetBuffer({
+      host: peer.host,
+      port: peer.port,
+      filename: 'exact.bin',
+      blksize: 1024,
+      windowsize: 16,
+    });
     expect(sha256(exact.data)).toBe(sha256(files['exact.bin']!));
-    const missing = await tftpGetBuffer({ host: peer.host, port: peer.port, filename: 'missing.bin' }).catch((e: unknown) => e);
+    const missing = await tftpGetBuffer({ host: peer.host, port: peer.port, filename: 'missing.bin' }).catch(
+      (e: unknown) => e,
+    );
     expect((missing as TftpError).code).toBe(1);
   });
 });
@@ -90,7 +111,9 @@ describe("bootwire client against dnsmasq's TFTP server (in a network namespace)
     ctx.onTestFinished(() => peer.stop());
     for (const args of [[], ['--blksize', '1468', '--tsize'], ['--blksize', '8192']]) {
       const o = path.join(root, `..`, `${path.basename(root)}-dnsmasq-${args.length}.bin`);
-      const r = await peer.exec(process.execPath, [CLI, 'get', 'tftp://127.0.0.1:69/image.bin', '-o', o, ...args], { timeoutMs: 60_000 });
+      const r = await peer.exec(process.execPath, [CLI, 'get', 'tftp://127.0.0.1:69/image.bin', '-o', o, ...args], {
+        timeoutMs: 60_000,
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(sha256(o)).toBe(sha256(files['image.bin']!));
       await fs.rm(o);

@@ -112,10 +112,10 @@ async function runPhones(ns: Netns, count: number): Promise<PhoneResult[]> {
   const script = path.join(dir, 'client.mjs');
   await fs.writeFile(script, CLIENT_SCRIPT);
   const r = await ns.exec(process.execPath, [script, String(count), SERVER, RELAY], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`client script failed (${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}): ${r.stderr}`);
+  if (r.code !== 0)
+    throw new Error(`client script failed (${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}): ${r.stderr}`);
   return JSON.parse(r.stdout.toString()) as PhoneResult[];
 }
-
 
 function expectLeases(results: PhoneResult[], log: string): void {
   const failed = results.filter((r) => !r.ok);
@@ -156,10 +156,22 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
           'dnsmasq',
           dnsmasq!,
           [
-            '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--no-resolv', '--no-hosts', '--pid-file=',
-            '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600', `--listen-address=${SERVER}`, '--bind-interfaces',
-            `--dhcp-leasefile=${leases}`, `--dhcp-option=66,${SERVER}`, '--dhcp-lease-max=100000', '--no-ping',
-            `--log-facility=${log}`, '--user=root', '--group=root',
+            '--keep-in-foreground',
+            '--conf-file=/dev/null',
+            '--port=0',
+            '--no-resolv',
+            '--no-hosts',
+            '--pid-file=',
+            '--dhcp-range=10.99.1.1,10.99.200.254,255.255.0.0,600',
+            `--listen-address=${SERVER}`,
+            '--bind-interfaces',
+            `--dhcp-leasefile=${leases}`,
+            `--dhcp-option=66,${SERVER}`,
+            '--dhcp-lease-max=100000',
+            '--no-ping',
+            `--log-facility=${log}`,
+            '--user=root',
+            '--group=root',
           ],
           () => listening(ns, 'dnsmasq'),
         ),
@@ -191,7 +203,14 @@ describe("bootwire's RelayClient against dnsmasq and Kea, in a network namespace
             'interfaces-config': { interfaces: [`bwv0/${SERVER}`], 'dhcp-socket-type': 'udp' },
             'lease-database': { type: 'memfile', persist: true, name: leases, 'lfc-interval': 0 },
             'valid-lifetime': 600,
-            subnet4: [{ id: 1, subnet: '10.99.0.0/16', pools: [{ pool: '10.99.1.1-10.99.200.254' }], 'option-data': [{ name: 'tftp-server-name', data: SERVER }] }],
+            subnet4: [
+              {
+                id: 1,
+                subnet: '10.99.0.0/16',
+                pools: [{ pool: '10.99.1.1-10.99.200.254' }],
+                'option-data': [{ name: 'tftp-server-name', data: SERVER }],
+              },
+            ],
             loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
           },
         }),

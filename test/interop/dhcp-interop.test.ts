@@ -28,16 +28,33 @@ const CONFIG = (leases: string) => ({
   dhcp: {
     listen: '0.0.0.0:67',
     leases,
-    subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: '10.77.0.1', '66': '10.77.0.1' } }],
+    subnets: [
+      {
+        subnet: '10.77.0.0/24',
+        pool: '10.77.0.100-10.77.0.199',
+        leaseSeconds: 3600,
+        options: { router: '10.77.0.1', '66': '10.77.0.1' },
+      },
+    ],
     classes: [
-      { match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1', '67': '46xxupgrade.scr' } },
+      {
+        match: { vendorClass: 'ccp.avaya.com' },
+        options: { '242': 'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1', '67': '46xxupgrade.scr' },
+      },
       { match: { vendorClass: '440HD' }, options: { '160': 'tftp://10.77.0.1/440HD.img;440HD.cfg' } },
     ],
   },
 });
 
 async function startServer(): Promise<{ proc: ChildProcess; out: () => string }> {
-  const [cmd, args] = srv!.argv(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'bootwire.json'), '--log-level', 'debug']);
+  const [cmd, args] = srv!.argv(process.execPath, [
+    CLI,
+    'serve',
+    '--config',
+    path.join(dir, 'bootwire.json'),
+    '--log-level',
+    'debug',
+  ]);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
@@ -69,7 +86,9 @@ async function stop(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 /** A udhcpc script that writes its environment (the lease and options) to a file. */
 async function udhcpcScript(): Promise<string> {
   const p = path.join(dir, 'udhcpc.sh');
-  await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, { mode: 0o755 });
+  await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, {
+    mode: 0o755,
+  });
   return p;
 }
 
@@ -94,61 +113,122 @@ afterAll(async () => {
 });
 
 describe('bootwire DHCP server with real clients, in network namespaces', () => {
-  it(('busybox udhcpc gets a lease and the Avaya class options (242, 66, 67); a SIGKILLed and ' + 'restarted server keeps the lease'), async (ctx) => {
-    useAll(ctx, PEERS.busybox, PEERS.ip);
-    requireRoot(ctx);
-    expect(ready).toBe(true);
-    const script = await udhcpcScript();
-    const udhcpc = (extra: string[] = []) =>
-      cli!.exec(PEERS.busybox.path!, ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '4', '-T', '1', '-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67', '-s', script, ...extra], { timeoutMs: 30_000 });
-    let server = await startServer();
-    try {
-      // The client asks for .150: a fresh server (or one that lost its leases) would give .100 to a
-      // DISCOVER without a request, so only a lease that survived brings the client back to .150.
-      const r = await udhcpc(['-r', SURVIVOR]);
-      expect(r.code, `${r.stderr}\n${server.out()}`).toBe(0);
-      const env = envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8'));
-      expect(env.ip).toBe(SURVIVOR);
-      expect(env.subnet).toBe('255.255.255.0');
-      expect(env.router).toBe('10.77.0.1');
-      expect(env.serverid).toBe('10.77.0.1');
-      expect(env.lease).toBe('3600');
-      expect(env.tftp).toBe('10.77.0.1');
-      expect(env.bootfile).toBe('46xxupgrade.scr');
-      expect(Buffer.from(env.opt242 ?? '', 'hex').toString()).toBe('MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1');
+  it(
+    'busybox udhcpc gets a lease and the Avaya class options (242, 66, 67); a SIGKILLed and ' +
+      'restarted server keeps the lease',
+    async (ctx) => {
+      useAll(ctx, PEERS.busybox, PEERS.ip);
+      requireRoot(ctx);
+      expect(ready).toBe(true);
+      const script = await udhcpcScript();
+      const udhcpc = (extra: string[] = []) =>
+        cli!.exec(
+          PEERS.busybox.path!,
+          [
+            'udhcpc',
+            '-i',
+            'bwcli0',
+            '-f',
+            '-q',
+            '-n',
+            '-t',
+            '4',
+            '-T',
+            '1',
+            '-V',
+            'ccp.avaya.com',
+            '-O',
+            '242',
+            '-O',
+            '66',
+            '-O',
+            '67',
+            '-s',
+            script,
+            ...extra,
+          ],
+          { timeoutMs: 30_000 },
+        );
+      let server = await startServer();
+      try {
+        // The client asks for .150: a fresh server (or one that lost its leases) would give .100 to a
+        // DISCOVER without a request, so only a lease that survived brings the client back to .150.
+        const r = await udhcpc(['-r', SURVIVOR]);
+        expect(r.code, `${r.stderr}\n${server.out()}`).toBe(0);
+        const env = envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8'));
+        expect(env.ip).toBe(SURVIVOR);
+        expect(env.subnet).toBe('255.255.255.0');
+        expect(env.router).toBe('10.77.0.1');
+        expect(env.serverid).toBe('10.77.0.1');
+        expect(env.lease).toBe('3600');
+        expect(env.tftp).toBe('10.77.0.1');
+        expect(env.bootfile).toBe('46xxupgrade.scr');
+        expect(Buffer.from(env.opt242 ?? '', 'hex').toString()).toBe(
+          'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1',
+        );
 
-      // kill -9 right after the ACK, restart: a DISCOVER that asks for nothing gets .150 back, which
-      // only the lease on disk can tell the new server.
-      await stop(server.proc, 'SIGKILL');
-      server = await startServer();
-      await fs.rm(path.join(dir, 'udhcpc.bwcli0.env'));
-      const again = await udhcpc();
-      expect(again.code, `${again.stderr}\n${server.out()}`).toBe(0);
-      expect(envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8')).ip).toBe(SURVIVOR);
-      // And INIT-REBOOT with its address is ACKed (a server without the record would stay silent).
-      await fs.rm(path.join(dir, 'udhcpc.bwcli0.env'));
-      expect((await udhcpc(['-r', SURVIVOR])).code).toBe(0);
-      expect(envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8')).ip).toBe(SURVIVOR);
-    } finally {
-      await stop(server.proc);
-    }
-  });
+        // kill -9 right after the ACK, restart: a DISCOVER that asks for nothing gets .150 back, which
+        // only the lease on disk can tell the new server.
+        await stop(server.proc, 'SIGKILL');
+        server = await startServer();
+        await fs.rm(path.join(dir, 'udhcpc.bwcli0.env'));
+        const again = await udhcpc();
+        expect(again.code, `${again.stderr}\n${server.out()}`).toBe(0);
+        expect(envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8')).ip).toBe(SURVIVOR);
+        // And INIT-REBOOT with its address is ACKed (a server without the record would stay silent).
+        await fs.rm(path.join(dir, 'udhcpc.bwcli0.env'));
+        expect((await udhcpc(['-r', SURVIVOR])).code).toBe(0);
+        expect(envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8')).ip).toBe(SURVIVOR);
+      } finally {
+        await stop(server.proc);
+      }
+    },
+  );
 
   it('ISC dhclient with a vendor class and a request for 242 gets a lease and the option', async (ctx) => {
     const [dhclient] = useAll(ctx, PEERS.dhclient, PEERS.ip);
     requireRoot(ctx);
     expect(ready).toBe(true);
-    const { conf, script } = await writeAvayaDhclient(dir, { envFile: `${dir}/dhclient.env`, timeout: 20, clientId: '01:02:00:00:00:00:42' });
+    const { conf, script } = await writeAvayaDhclient(dir, {
+      envFile: `${dir}/dhclient.env`,
+      timeout: 20,
+      clientId: '01:02:00:00:00:00:42',
+    });
     const server = await startServer();
     try {
-      const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', path.join(dir, 'dhclient.leases'), '-pf', path.join(dir, 'dhclient.pid'), 'bwcli0'], { timeoutMs: 40_000 });
+      const r = await cli!.exec(
+        dhclient!,
+        [
+          '-1',
+          '-v',
+          '-cf',
+          conf,
+          '-sf',
+          script,
+          '-lf',
+          path.join(dir, 'dhclient.leases'),
+          '-pf',
+          path.join(dir, 'dhclient.pid'),
+          'bwcli0',
+        ],
+        { timeoutMs: 40_000 },
+      );
       expect(r.code, `${r.stderr}\n${server.out()}`).toBe(0);
       const env = envOf(await fs.readFile(path.join(dir, 'dhclient.env'), 'utf8'));
       expect(env.new_ip_address).toMatch(/^10\.77\.0\.1\d\d$/);
       expect(env.new_routers).toBe('10.77.0.1');
       expect(env.new_avaya_242).toBe("'MCIPADD=10.77.0.5,MCPORT=1719,HTTPSRVR=10.77.0.1'".replaceAll("'", ''));
       expect(env.new_bootfile_name).toBe('46xxupgrade.scr');
-      await cli!.exec(dhclient!, ['-x', '-pf', path.join(dir, 'dhclient.pid'), '-lf', path.join(dir, 'dhclient.leases'), 'bwcli0']).catch(() => undefined);
+      await cli!
+        .exec(dhclient!, [
+          '-x',
+          '-pf',
+          path.join(dir, 'dhclient.pid'),
+          '-lf',
+          path.join(dir, 'dhclient.leases'),
+          'bwcli0',
+        ])
+        .catch(() => undefined);
     } finally {
       await stop(server.proc);
     }
@@ -177,7 +257,11 @@ describe('bootwire DHCP server with real clients, in network namespaces', () => 
       const f = await srv!.exec(process.execPath, ['-e', flood], { timeoutMs: 20_000 });
       expect(f.code, f.stderr).toBe(0);
       const script = await udhcpcScript();
-      const r = await cli!.exec(PEERS.busybox.path!, ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '4', '-T', '1', '-V', '440HD', '-O', '160', '-s', script], { timeoutMs: 30_000 });
+      const r = await cli!.exec(
+        PEERS.busybox.path!,
+        ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '4', '-T', '1', '-V', '440HD', '-O', '160', '-s', script],
+        { timeoutMs: 30_000 },
+      );
       expect(r.code, `${r.stderr}\n${server.out()}`).toBe(0);
       const env = envOf(await fs.readFile(path.join(dir, 'udhcpc.bwcli0.env'), 'utf8'));
       expect(Buffer.from(env.opt160 ?? '', 'hex').toString()).toBe('tftp://10.77.0.1/440HD.img;440HD.cfg');
@@ -187,4 +271,3 @@ describe('bootwire DHCP server with real clients, in network namespaces', () => 
     }
   });
 });
-

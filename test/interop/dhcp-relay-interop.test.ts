@@ -38,12 +38,31 @@ const CONFIG = (leases: string) => ({
     leases,
     // No address of the server is on the relayed subnet: option 54 has to be set.
     serverId: '10.78.0.2',
-    subnets: [{ subnet: '10.77.0.0/24', pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: '10.77.0.1', '66': '10.78.0.2' } }],
+    subnets: [
+      {
+        subnet: '10.77.0.0/24',
+        pool: '10.77.0.100-10.77.0.199',
+        leaseSeconds: 3600,
+        options: { router: '10.77.0.1', '66': '10.78.0.2' },
+      },
+    ],
     classes: [
       // First match wins: the most specific classes first.
-      { name: 'avaya-on-bwrly0', match: { vendorClass: 'ccp.avaya.com', circuitId: 'bwrly0' }, options: { '242': AVAYA_242, '67': 'relay-bwrly0.scr' } },
-      { name: 'avaya-on-other-port', match: { vendorClass: 'ccp.avaya.com', circuitId: { prefix: 'eth' } }, options: { '242': AVAYA_242, '67': 'wrong-port.scr' } },
-      { name: 'avaya', match: { vendorClass: 'ccp.avaya.com' }, options: { '242': AVAYA_242, '67': '46xxupgrade.scr' } },
+      {
+        name: 'avaya-on-bwrly0',
+        match: { vendorClass: 'ccp.avaya.com', circuitId: 'bwrly0' },
+        options: { '242': AVAYA_242, '67': 'relay-bwrly0.scr' },
+      },
+      {
+        name: 'avaya-on-other-port',
+        match: { vendorClass: 'ccp.avaya.com', circuitId: { prefix: 'eth' } },
+        options: { '242': AVAYA_242, '67': 'wrong-port.scr' },
+      },
+      {
+        name: 'avaya',
+        match: { vendorClass: 'ccp.avaya.com' },
+        options: { '242': AVAYA_242, '67': '46xxupgrade.scr' },
+      },
       { name: 'port-bwrly0', match: { circuitId: 'bwrly0' }, options: { '67': 'port-bwrly0.cfg' } },
     ],
   },
@@ -57,7 +76,10 @@ const UNCONFIGURED = (leases: string) => {
     dhcp: {
       ...dhcp,
       listen: '0.0.0.0:67',
-      subnets: [...dhcp.subnets, { subnet: '10.76.0.0/22', pool: '10.76.0.10-10.76.3.250', leaseSeconds: 600, options: { '66': '10.78.0.2' } }],
+      subnets: [
+        ...dhcp.subnets,
+        { subnet: '10.76.0.0/22', pool: '10.76.0.10-10.76.3.250', leaseSeconds: 600, options: { '66': '10.78.0.2' } },
+      ],
     },
   };
 };
@@ -69,11 +91,23 @@ let srv: Netns | undefined;
 let ready = false;
 
 const startServer = (config = 'bootwire.json', level = 'debug') =>
-  startDaemon(srv!, 'bootwire serve', process.execPath, [CLI, 'serve', '--config', path.join(dir, config), '--log-level', level], async (out) => /dhcp listening/.test(out));
+  startDaemon(
+    srv!,
+    'bootwire serve',
+    process.execPath,
+    [CLI, 'serve', '--config', path.join(dir, config), '--log-level', level],
+    async (out) => /dhcp listening/.test(out),
+  );
 
 /** ISC dhcrelay 4.4: -id downstream (client side), -iu upstream (server side), -a adds option 82. */
 const startRelay = () =>
-  startDaemon(rly!, 'dhcrelay', PEERS.dhcrelay.path!, ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'], async (out) => /Sending on\s+Socket\/fallback/.test(out));
+  startDaemon(
+    rly!,
+    'dhcrelay',
+    PEERS.dhcrelay.path!,
+    ['-4', '-d', '-a', '--no-pid', '-id', 'bwrly0', '-iu', 'bwrly1', '10.78.0.2'],
+    async (out) => /Sending on\s+Socket\/fallback/.test(out),
+  );
 
 /** Runs `fn` with bootwire (config file `config`) and dhcrelay running, and stops both whatever happens. */
 async function withRelayedServer(config: string, fn: (server: Daemon, relay: Daemon) => Promise<void>): Promise<void> {
@@ -93,7 +127,9 @@ async function withRelayedServer(config: string, fn: (server: Daemon, relay: Dae
 /** A udhcpc script that writes its environment (the lease and options) to a file. */
 async function udhcpcScript(): Promise<string> {
   const p = path.join(dir, 'udhcpc.sh');
-  await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, { mode: 0o755 });
+  await fs.writeFile(p, `#!/bin/sh\n[ "$1" = bound ] && env | sort > "${dir}/udhcpc.$interface.env"\nexit 0\n`, {
+    mode: 0o755,
+  });
   return p;
 }
 
@@ -101,7 +137,11 @@ async function udhcpc(extra: string[]): Promise<{ code: number | null; stderr: s
   const envFile = path.join(dir, 'udhcpc.bwcli0.env');
   await fs.rm(envFile, { force: true });
   const script = await udhcpcScript();
-  const r = await cli!.exec(PEERS.busybox.path!, ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', script, ...extra], { timeoutMs: 30_000 });
+  const r = await cli!.exec(
+    PEERS.busybox.path!,
+    ['udhcpc', '-i', 'bwcli0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', script, ...extra],
+    { timeoutMs: 30_000 },
+  );
   const text = await fs.readFile(envFile, 'utf8').catch(() => '');
   return { code: r.code, stderr: r.stderr, env: envOf(text) };
 }
@@ -118,14 +158,19 @@ function replies(log: string): { type: string; mac: string; yiaddr: string; to: 
         return undefined;
       }
     })
-    .filter((r): r is { type: string; mac: string; yiaddr: string; to: string; className?: string } => r?.type !== undefined);
+    .filter(
+      (r): r is { type: string; mac: string; yiaddr: string; to: string; className?: string } => r?.type !== undefined,
+    );
 }
 
 beforeAll(async () => {
   if (!IS_ROOT || PEERS.ip.missing) return;
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bw-dhcp-relay-'));
   await fs.writeFile(path.join(dir, 'bootwire.json'), JSON.stringify(CONFIG(path.join(dir, 'leases.db'))));
-  await fs.writeFile(path.join(dir, 'unconfigured.json'), JSON.stringify(UNCONFIGURED(path.join(dir, 'unconfigured.db'))));
+  await fs.writeFile(
+    path.join(dir, 'unconfigured.json'),
+    JSON.stringify(UNCONFIGURED(path.join(dir, 'unconfigured.db'))),
+  );
   cli = await createNetns();
   rly = await createNetns();
   srv = await createNetns();
@@ -160,76 +205,88 @@ afterAll(async () => {
 });
 
 describe('bootwire DHCP server behind ISC dhcrelay (option 82), in network namespaces', () => {
-  it('udhcpc gets a lease on the relayed subnet with the Avaya class options, chosen by the circuit-id the relay added', { timeout: 90_000 }, async (ctx) => {
-    useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
-    requireRoot(ctx);
-    expect(ready).toBe(true);
-    await withRelayedServer('bootwire.json', async (server, relay) => {
-      const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
-      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-      expect(r.code, why).toBe(0);
-      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-      expect(r.env.subnet).toBe('255.255.255.0');
-      expect(r.env.router).toBe('10.77.0.1');
-      expect(r.env.serverid).toBe('10.78.0.2');
-      expect(r.env.lease).toBe('3600');
-      expect(r.env.tftp).toBe('10.78.0.2');
-      expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
-      // Only the class that matches circuit-id "bwrly0" gives this file: the server saw option 82.
-      expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
+  it(
+    'udhcpc gets a lease on the relayed subnet with the Avaya class options, chosen by the circuit-id the relay added',
+    { timeout: 90_000 },
+    async (ctx) => {
+      useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
+      requireRoot(ctx);
+      expect(ready).toBe(true);
+      await withRelayedServer('bootwire.json', async (server, relay) => {
+        const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
+        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+        expect(r.code, why).toBe(0);
+        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+        expect(r.env.subnet).toBe('255.255.255.0');
+        expect(r.env.router).toBe('10.77.0.1');
+        expect(r.env.serverid).toBe('10.78.0.2');
+        expect(r.env.lease).toBe('3600');
+        expect(r.env.tftp).toBe('10.78.0.2');
+        expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
+        // Only the class that matches circuit-id "bwrly0" gives this file: the server saw option 82.
+        expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
 
-      // The relay added option 82 and forwarded the server's replies to the client.
-      expect(relay.out()).toMatch(/Adding \d+-byte relay agent option/);
-      expect(relay.out()).toMatch(/Forwarded BOOTREPLY for/);
-      // The server answered the relay (giaddr, port 67), with the circuit-id class.
-      const sent = replies(server.out());
-      expect(sent.map((s) => s.type)).toEqual(expect.arrayContaining(['OFFER', 'ACK']));
-      for (const s of sent) {
-        expect(s.to).toBe('10.77.0.1:67');
-        expect(s.yiaddr).toBe(r.env.ip);
-        expect(s.className).toBe('avaya-on-bwrly0');
-      }
-      expect(server.proc.exitCode).toBeNull();
-    });
-  });
+        // The relay added option 82 and forwarded the server's replies to the client.
+        expect(relay.out()).toMatch(/Adding \d+-byte relay agent option/);
+        expect(relay.out()).toMatch(/Forwarded BOOTREPLY for/);
+        // The server answered the relay (giaddr, port 67), with the circuit-id class.
+        const sent = replies(server.out());
+        expect(sent.map((s) => s.type)).toEqual(expect.arrayContaining(['OFFER', 'ACK']));
+        for (const s of sent) {
+          expect(s.to).toBe('10.77.0.1:67');
+          expect(s.yiaddr).toBe(r.env.ip);
+          expect(s.className).toBe('avaya-on-bwrly0');
+        }
+        expect(server.proc.exitCode).toBeNull();
+      });
+    },
+  );
 
-  it('a client without a vendor class gets the class that matches the relay circuit-id alone', { timeout: 90_000 }, async (ctx) => {
-    useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
-    requireRoot(ctx);
-    expect(ready).toBe(true);
-    await withRelayedServer('bootwire.json', async (server, relay) => {
-      // busybox sends its own option 60 ("udhcp 1.35.0") unless told otherwise; -V '' sends none.
-      const r = await udhcpc(['-V', '', '-O', '66', '-O', '67']);
-      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-      expect(r.code, why).toBe(0);
-      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-      expect(r.env.bootfile, why).toBe('port-bwrly0.cfg');
-      expect(r.env.opt242).toBeUndefined();
-      const sent = replies(server.out());
-      expect(sent.length).toBeGreaterThanOrEqual(2);
-      for (const s of sent) expect(s.className).toBe('port-bwrly0');
-    });
-  });
+  it(
+    'a client without a vendor class gets the class that matches the relay circuit-id alone',
+    { timeout: 90_000 },
+    async (ctx) => {
+      useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
+      requireRoot(ctx);
+      expect(ready).toBe(true);
+      await withRelayedServer('bootwire.json', async (server, relay) => {
+        // busybox sends its own option 60 ("udhcp 1.35.0") unless told otherwise; -V '' sends none.
+        const r = await udhcpc(['-V', '', '-O', '66', '-O', '67']);
+        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+        expect(r.code, why).toBe(0);
+        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+        expect(r.env.bootfile, why).toBe('port-bwrly0.cfg');
+        expect(r.env.opt242).toBeUndefined();
+        const sent = replies(server.out());
+        expect(sent.length).toBeGreaterThanOrEqual(2);
+        for (const s of sent) expect(s.className).toBe('port-bwrly0');
+      });
+    },
+  );
 });
 
 describe('relayed DHCP where the server has no address and no serverId (issue 12)', () => {
-  it('udhcpc through dhcrelay gets a lease and its class options; option 54 is the server address toward the relay', { timeout: 90_000 }, async (ctx) => {
-    useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
-    requireRoot(ctx);
-    expect(ready).toBe(true);
-    await withRelayedServer('unconfigured.json', async (server, relay) => {
-      const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
-      const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
-      expect(r.code, why).toBe(0);
-      expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
-      expect(r.env.serverid, why).toBe('10.78.0.2');
-      expect(r.env.router).toBe('10.77.0.1');
-      expect(r.env.tftp).toBe('10.78.0.2');
-      expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
-      expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
-      expect(server.proc.exitCode).toBeNull();
-    });
-  });
+  it(
+    'udhcpc through dhcrelay gets a lease and its class options; option 54 is the server address toward the relay',
+    { timeout: 90_000 },
+    async (ctx) => {
+      useAll(ctx, PEERS.busybox, PEERS.dhcrelay, PEERS.ip);
+      requireRoot(ctx);
+      expect(ready).toBe(true);
+      await withRelayedServer('unconfigured.json', async (server, relay) => {
+        const r = await udhcpc(['-V', 'ccp.avaya.com', '-O', '242', '-O', '66', '-O', '67']);
+        const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
+        expect(r.code, why).toBe(0);
+        expect(r.env.ip, why).toMatch(/^10\.77\.0\.1\d\d$/);
+        expect(r.env.serverid, why).toBe('10.78.0.2');
+        expect(r.env.router).toBe('10.77.0.1');
+        expect(r.env.tftp).toBe('10.78.0.2');
+        expect(Buffer.from(r.env.opt242 ?? '', 'hex').toString()).toBe(AVAYA_242);
+        expect(r.env.bootfile, why).toBe('relay-bwrly0.scr');
+        expect(server.proc.exitCode).toBeNull();
+      });
+    },
+  );
 
   it('ISC dhclient through dhcrelay gets a lease and its class options', { timeout: 90_000 }, async (ctx) => {
     const [dhclient] = useAll(ctx, PEERS.dhclient, PEERS.dhcrelay, PEERS.ip);
@@ -241,7 +298,9 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
     await withRelayedServer('unconfigured.json', async (server, relay) => {
       const lf = path.join(dir, 'dhclient.leases');
       const pf = path.join(dir, 'dhclient.pid');
-      const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', lf, '-pf', pf, 'bwcli0'], { timeoutMs: 45_000 });
+      const r = await cli!.exec(dhclient!, ['-1', '-v', '-cf', conf, '-sf', script, '-lf', lf, '-pf', pf, 'bwcli0'], {
+        timeoutMs: 45_000,
+      });
       const why = `${r.stderr}\n--- relay ---\n${relay.out()}\n--- server ---\n${server.out()}`;
       expect(r.code, why).toBe(0);
       const env = envOf(await fs.readFile(envFile, 'utf8'));
@@ -262,7 +321,11 @@ describe('relayed DHCP where the server has no address and no serverId (issue 12
     try {
       // 100 DORA/s offered to 300 clients for 3 s from the relay address 10.76.0.1; -W waits for the
       // last replies; -x e says why it stopped. Exit 0 only when every exchange completed.
-      const r = await rly!.exec(perfdhcp!, ['-4', '-l', '10.76.0.1', '-r', '100', '-R', '300', '-p', '3', '-W', '2000000', '-x', 'e', '10.78.0.2'], { timeoutMs: 30_000 });
+      const r = await rly!.exec(
+        perfdhcp!,
+        ['-4', '-l', '10.76.0.1', '-r', '100', '-R', '300', '-p', '3', '-W', '2000000', '-x', 'e', '10.78.0.2'],
+        { timeoutMs: 30_000 },
+      );
       const out = r.stdout.toString() + r.stderr.toString();
       const why = `${out}\n--- server ---\n${server.out()}`;
       expect(out, why).not.toMatch(/SERVER_IDENTIFIER/);

@@ -113,8 +113,21 @@ describe('atftpd', () => {
     const out = outFile('atftpd-atftp');
     const r = await run(
       'atftp',
-      ['--option', 'windowsize 16', '--option', 'blksize 1428', '--option', 'tsize',
-        '--get', '-r', BIG, '-l', out, peer.host, String(peer.port)],
+      [
+        '--option',
+        'windowsize 16',
+        '--option',
+        'blksize 1428',
+        '--option',
+        'tsize',
+        '--get',
+        '-r',
+        BIG,
+        '-l',
+        out,
+        peer.host,
+        String(peer.port),
+      ],
       { timeoutMs: 60_000 },
     );
     expect(r.code, `${r.command}\n${r.stdout.toString()}${r.stderr}\n${peer.log()}`).toBe(0);
@@ -167,17 +180,23 @@ describe('client behaviour (against tftpd-hpa)', () => {
     useAll(ctx, PEERS.tftpdHpa, PEERS.tftp);
     const s = srv();
     const out = outFile('tftp-octet');
-    const r1 = await run('tftp', [s.host, String(s.port), '-m', 'binary', '-c', 'get', BIG, out], { timeoutMs: 60_000 });
+    const r1 = await run('tftp', [s.host, String(s.port), '-m', 'binary', '-c', 'get', BIG, out], {
+      timeoutMs: 60_000,
+    });
     expect(r1.code, r1.stdout.toString() + r1.stderr).toBe(0);
     expect(sha256(out)).toBe(bigSha);
 
     const txt = outFile('tftp-netascii');
-    const r2 = await run('tftp', [s.host, String(s.port), '-m', 'netascii', '-c', 'get', TEXT, txt], { timeoutMs: 30_000 });
+    const r2 = await run('tftp', [s.host, String(s.port), '-m', 'netascii', '-c', 'get', TEXT, txt], {
+      timeoutMs: 30_000,
+    });
     expect(r2.code).toBe(0);
     expect(readFileSync(txt, 'latin1')).toBe(TEXT_CONTENT); // converted back from CRLF / CR NUL
 
     const missing = outFile('tftp-missing');
-    const r3 = await run('tftp', [s.host, String(s.port), '-m', 'binary', '-c', 'get', 'no-such-file', missing], { timeoutMs: 30_000 });
+    const r3 = await run('tftp', [s.host, String(s.port), '-m', 'binary', '-c', 'get', 'no-such-file', missing], {
+      timeoutMs: 30_000,
+    });
     expect(r3.code).toBe(0);
     expect(r3.stdout.toString()).toMatch(/^Error code 1: File not found$/m);
     expect(statSync(missing).size).toBe(0);
@@ -192,11 +211,15 @@ describe('client behaviour (against tftpd-hpa)', () => {
     expect(r1.code).toBe(68);
     expect(existsSync(missing)).toBe(false);
 
-    const r2 = await run('curl', ['-sS', '-m', '20', `${base}/${TEXT};mode=netascii`, '-o', outFile('curl-na')], { timeoutMs: 30_000 });
+    const r2 = await run('curl', ['-sS', '-m', '20', `${base}/${TEXT};mode=netascii`, '-o', outFile('curl-na')], {
+      timeoutMs: 30_000,
+    });
     expect(r2.code).toBe(42);
 
     const txt = outFile('curl-na-noopt');
-    const r3 = await run('curl', ['-sS', '-m', '20', '--tftp-no-options', `${base}/${TEXT};mode=netascii`, '-o', txt], { timeoutMs: 30_000 });
+    const r3 = await run('curl', ['-sS', '-m', '20', '--tftp-no-options', `${base}/${TEXT};mode=netascii`, '-o', txt], {
+      timeoutMs: 30_000,
+    });
     expect(r3.code).toBe(0);
     expect(readFileSync(txt, 'latin1')).toBe('line1\r\nline2\r\0\r\nline3\r\n\r\nend');
   });
@@ -204,12 +227,20 @@ describe('client behaviour (against tftpd-hpa)', () => {
   it('atftp: ERROR 1 exits 255 with the message on stderr; netascii via --option "mode netascii"', async (ctx) => {
     useAll(ctx, PEERS.tftpdHpa, PEERS.atftp);
     const s = srv();
-    const r1 = await run('atftp', ['--get', '-r', 'no-such-file', '-l', outFile('atftp-missing'), s.host, String(s.port)], { timeoutMs: 30_000 });
+    const r1 = await run(
+      'atftp',
+      ['--get', '-r', 'no-such-file', '-l', outFile('atftp-missing'), s.host, String(s.port)],
+      { timeoutMs: 30_000 },
+    );
     expect(r1.code).toBe(255);
     expect(r1.stderr).toContain('tftp: error received from server <File not found>');
 
     const txt = outFile('atftp-na');
-    const r2 = await run('atftp', ['--option', 'mode netascii', '--get', '-r', TEXT, '-l', txt, s.host, String(s.port)], { timeoutMs: 30_000 });
+    const r2 = await run(
+      'atftp',
+      ['--option', 'mode netascii', '--get', '-r', TEXT, '-l', txt, s.host, String(s.port)],
+      { timeoutMs: 30_000 },
+    );
     expect(r2.code, r2.stderr).toBe(0);
     expect(readFileSync(txt, 'latin1')).toBe(TEXT_CONTENT);
   });
@@ -218,12 +249,16 @@ describe('client behaviour (against tftpd-hpa)', () => {
     useAll(ctx, PEERS.tftpdHpa, PEERS.busybox);
     const s = srv();
     const out = outFile('bb');
-    const r1 = await run('busybox', ['tftp', '-g', '-r', BIG, '-l', out, '-b', '1428', s.host, String(s.port)], { timeoutMs: 60_000 });
+    const r1 = await run('busybox', ['tftp', '-g', '-r', BIG, '-l', out, '-b', '1428', s.host, String(s.port)], {
+      timeoutMs: 60_000,
+    });
     expect(r1.code, r1.stderr).toBe(0);
     expect(sha256(out)).toBe(bigSha);
 
     const missing = outFile('bb-missing');
-    const r2 = await run('busybox', ['tftp', '-g', '-r', 'no-such-file', '-l', missing, s.host, String(s.port)], { timeoutMs: 30_000 });
+    const r2 = await run('busybox', ['tftp', '-g', '-r', 'no-such-file', '-l', missing, s.host, String(s.port)], {
+      timeoutMs: 30_000,
+    });
     expect(r2.code).toBe(1);
     expect(r2.stderr).toContain('tftp: server error: (1) File not found');
     expect(existsSync(missing)).toBe(false);

@@ -59,7 +59,9 @@ describe('bootwire server with curl', () => {
   it('fetches without options (plain RFC 1350) and rolls block numbers over past 65535', async (ctx) => {
     const curl = PEERS.curl.use(ctx);
     const o = outFile('rollover.bin');
-    const r = await run(curl, ['-sS', '-m', '120', '--tftp-no-options', url('rollover.bin'), '-o', o], { timeoutMs: 130_000 });
+    const r = await run(curl, ['-sS', '-m', '120', '--tftp-no-options', url('rollover.bin'), '-o', o], {
+      timeoutMs: 130_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(o)).toBe(sha256(files['rollover.bin']!));
   });
@@ -75,7 +77,11 @@ describe('bootwire server with curl', () => {
   it('40 curl clients at once all get whole files', async (ctx) => {
     const curl = PEERS.curl.use(ctx);
     const outs = Array.from({ length: 40 }, () => outFile('image.bin'));
-    const results = await Promise.all(outs.map((o) => run(curl, ['-sS', '-m', '120', '--tftp-blksize', '1468', url('image.bin'), '-o', o], { timeoutMs: 130_000 })));
+    const results = await Promise.all(
+      outs.map((o) =>
+        run(curl, ['-sS', '-m', '120', '--tftp-blksize', '1468', url('image.bin'), '-o', o], { timeoutMs: 130_000 }),
+      ),
+    );
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     for (const o of outs) expect(sha256(o)).toBe(sha256(files['image.bin']!));
   });
@@ -84,8 +90,12 @@ describe('bootwire server with curl', () => {
     const curl = PEERS.curl.use(ctx);
     // curl's exit codes: 68 = TFTP ERROR 1 (not found), 69 = ERROR 2 (permission).
     expect((await run(curl, ['-sS', '-m', '20', url('missing.bin'), '-o', outFile('x')])).code).toBe(68);
-    expect((await run(curl, ['-sS', '-m', '20', '--path-as-is', url('../../etc/passwd'), '-o', outFile('x')])).code).toBe(69);
-    expect((await run(curl, ['-sS', '-m', '20', `tftp://127.0.0.1:${port}//etc/passwd`, '-o', outFile('x')])).code).toBe(69);
+    expect(
+      (await run(curl, ['-sS', '-m', '20', '--path-as-is', url('../../etc/passwd'), '-o', outFile('x')])).code,
+    ).toBe(69);
+    expect(
+      (await run(curl, ['-sS', '-m', '20', `tftp://127.0.0.1:${port}//etc/passwd`, '-o', outFile('x')])).code,
+    ).toBe(69);
   });
 
   it('uploads (curl -T) to a server that allows writes', async (ctx) => {
@@ -104,7 +114,9 @@ describe('bootwire server with tftp-hpa', () => {
   it('fetches in octet mode', async (ctx) => {
     const tftp = PEERS.tftp.use(ctx);
     const o = outFile('image.bin');
-    const r = await run(tftp, ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', 'image.bin', o], { timeoutMs: 120_000 });
+    const r = await run(tftp, ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', 'image.bin', o], {
+      timeoutMs: 120_000,
+    });
     expect(r.stdout.toString()).not.toMatch(/Error code/);
     expect(sha256(o)).toBe(sha256(files['image.bin']!));
   });
@@ -119,7 +131,8 @@ describe('bootwire server with tftp-hpa', () => {
 
   it('reports the refusals with their codes', async (ctx) => {
     const tftp = PEERS.tftp.use(ctx);
-    const get = async (name: string) => (await run(tftp, ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', name, outFile('x')])).stdout.toString();
+    const get = async (name: string) =>
+      (await run(tftp, ['127.0.0.1', String(port), '-m', 'binary', '-c', 'get', name, outFile('x')])).stdout.toString();
     expect(await get('missing.bin')).toMatch(/^Error code 1:/m);
     expect(await get('../etc/passwd')).toMatch(/^Error code 2:/m);
     expect(await get('/etc/passwd')).toMatch(/^Error code 2:/m);
@@ -133,7 +146,27 @@ describe('bootwire server with atftp', () => {
       const o = outFile('image.bin');
       // 16 x 8 KiB overflows atftp's default socket buffer on loopback whichever server sends (atftpd
       // too): the client then waits for its retransmission timeout, so shorten it to 1 s.
-      const r = await run(atftp, ['--tftp-timeout', '1', '--option', `blksize ${blksize}`, '--option', 'windowsize 16', '--option', 'tsize', '--get', '-r', 'image.bin', '-l', o, '127.0.0.1', String(port)], { timeoutMs: 60_000 });
+      const r = await run(
+        atftp,
+        [
+          '--tftp-timeout',
+          '1',
+          '--option',
+          `blksize ${blksize}`,
+          '--option',
+          'windowsize 16',
+          '--option',
+          'tsize',
+          '--get',
+          '-r',
+          'image.bin',
+          '-l',
+          o,
+          '127.0.0.1',
+          String(port),
+        ],
+        { timeoutMs: 60_000 },
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(sha256(o)).toBe(sha256(files['image.bin']!));
     });
@@ -142,7 +175,19 @@ describe('bootwire server with atftp', () => {
   it('fetches an exact multiple of blksize with windowsize 16', async (ctx) => {
     const atftp = PEERS.atftp.use(ctx);
     const o = outFile('exact.bin');
-    const r = await run(atftp, ['--option', 'blksize 1428', '--option', 'windowsize 16', '--get', '-r', 'exact.bin', '-l', o, '127.0.0.1', String(port)]);
+    const r = await run(atftp, [
+      '--option',
+      'blksize 1428',
+      '--option',
+      'windowsize 16',
+      '--get',
+      '-r',
+      'exact.bin',
+      '-l',
+      o,
+      '127.0.0.1',
+      String(port),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(o)).toBe(sha256(files['exact.bin']!));
   });
@@ -160,7 +205,9 @@ describe('bootwire server with busybox tftp', () => {
     it(`fetches ${args.join(' ') || 'with default blksize'} (busybox always sends tsize)`, async (ctx) => {
       const busybox = PEERS.busybox.use(ctx);
       const o = outFile('image.bin');
-      const r = await run(busybox, ['tftp', '-g', '-r', 'image.bin', '-l', o, ...args, '127.0.0.1', String(port)], { timeoutMs: 120_000 });
+      const r = await run(busybox, ['tftp', '-g', '-r', 'image.bin', '-l', o, ...args, '127.0.0.1', String(port)], {
+        timeoutMs: 120_000,
+      });
       expect(r.code, r.stderr).toBe(0);
       expect(sha256(o)).toBe(sha256(files['image.bin']!));
     });

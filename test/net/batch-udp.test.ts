@@ -27,7 +27,10 @@ afterEach(() => {
 });
 
 function socket(slotBytes = 516, burst = 1): BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> } {
-  const s = new BatchSocket({ address: '127.0.0.1', slotBytes, burst }) as BatchSocket & { got: Got[]; wait(n: number): Promise<Got[]> };
+  const s = new BatchSocket({ address: '127.0.0.1', slotBytes, burst }) as BatchSocket & {
+    got: Got[];
+    wait(n: number): Promise<Got[]>;
+  };
   open.push(s);
   s.got = [];
   let waiter: (() => void) | undefined;
@@ -68,7 +71,8 @@ describe('batched UDP', () => {
     it('delivers every datagram of a burst to many sockets, in order per socket, with its source', async () => {
       const from = socket();
       const to = Array.from({ length: 40 }, () => socket());
-      for (let i = 0; i < 25; i++) for (const [k, t] of to.entries()) from.sendTo(LOOP, t.port, Buffer.from([k, i]), Buffer.from(`#${i}`));
+      for (let i = 0; i < 25; i++)
+        for (const [k, t] of to.entries()) from.sendTo(LOOP, t.port, Buffer.from([k, i]), Buffer.from(`#${i}`));
       for (const [k, t] of to.entries()) {
         const got = await t.wait(25);
         expect(got.map((g) => g.msg!.toString('latin1', 2))).toEqual(Array.from({ length: 25 }, (_, i) => `#${i}`));
@@ -87,7 +91,12 @@ describe('batched UDP', () => {
       for (const l of longs) from.sendTo(LOOP, to.port, l.subarray(0, 4), l.subarray(4));
       from.sendTo(LOOP, to.port, Buffer.from('tail'));
       const got = (await to.wait(5)).slice(1);
-      expect(got.map((g) => (g.msg ? sha(g.msg) : null))).toEqual([null, null, sha(longs[2]!), sha(Buffer.from('tail'))]);
+      expect(got.map((g) => (g.msg ? sha(g.msg) : null))).toEqual([
+        null,
+        null,
+        sha(longs[2]!),
+        sha(Buffer.from('tail')),
+      ]);
       // Read one at a time (burst 1, a lock-step socket), every one arrives whole.
       const one = socket(64, 1);
       for (const l of longs) from.sendTo(LOOP, one.port, l.subarray(0, 4), l.subarray(4));
@@ -134,28 +143,33 @@ describe('batched UDP', () => {
       expect(tx.segmentedSends).toBe(1);
     });
 
-    it(('with one transfer in the thread, a window leaves one datagram at a time (the client starts ' + 'sooner)'), async () => {
-      const rx = socket();
-      const tx = socket();
-      open.splice(open.indexOf(rx), 1);
-      rx.close(); // only tx is left open
-      const sink = dgram.createSocket('udp4');
-      await bindUdp(sink, 0, '127.0.0.1');
-      const got: Buffer[] = [];
-      sink.on('message', (m) => got.push(m));
-      tx.connect('127.0.0.1', sink.address().port);
-      for (let b = 1; b <= 4; b++) tx.queue(Buffer.from([0, 3, 0, b]), Buffer.alloc(512, b));
-      tx.flush();
-      await new Promise((r) => setTimeout(r, 100));
-      sink.close();
-      expect(got.map((m) => m[3])).toEqual([1, 2, 3, 4]);
-      expect(tx.segmentedSends).toBe(0);
-    });
+    it(
+      'with one transfer in the thread, a window leaves one datagram at a time (the client starts ' + 'sooner)',
+      async () => {
+        const rx = socket();
+        const tx = socket();
+        open.splice(open.indexOf(rx), 1);
+        rx.close(); // only tx is left open
+        const sink = dgram.createSocket('udp4');
+        await bindUdp(sink, 0, '127.0.0.1');
+        const got: Buffer[] = [];
+        sink.on('message', (m) => got.push(m));
+        tx.connect('127.0.0.1', sink.address().port);
+        for (let b = 1; b <= 4; b++) tx.queue(Buffer.from([0, 3, 0, b]), Buffer.alloc(512, b));
+        tx.flush();
+        await new Promise((r) => setTimeout(r, 100));
+        sink.close();
+        expect(got.map((m) => m[3])).toEqual([1, 2, 3, 4]);
+        expect(tx.segmentedSends).toBe(0);
+      },
+    );
 
     it('an unref’d socket does not keep the process alive; an open one does', async () => {
       const script = (unref: boolean) =>
-        (`import('${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js').replaceAll('\\', '/')}` + `').then(({ BatchSocket }) => {`) +
-        (` const s = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); ` + `${unref ? 's.unref();' : ''} console.log(s.port); })`);
+        `import('${path.join(REPO, 'packages/tftp/dist/net/batch-udp.js').replaceAll('\\', '/')}` +
+        `').then(({ BatchSocket }) => {` +
+        (` const s = new BatchSocket({ address: '127.0.0.1', slotBytes: 512 }); ` +
+          `${unref ? 's.unref();' : ''} console.log(s.port); })`);
       const exits = (unref: boolean) =>
         new Promise<boolean>((resolve) => {
           const p = spawn(process.execPath, ['-e', script(unref)], { stdio: 'ignore' });
@@ -201,7 +215,10 @@ describe('batched UDP', () => {
           tx.close(); other.close(); rx.close();`;
         const r = await ns.exec(process.execPath, ['--input-type=module', '-e', code], { timeoutMs: 10_000 });
         expect(r.stderr.toString()).toBe('');
-        expect(JSON.parse(r.stdout.toString())).toEqual({ got: Array.from({ length: 6 }, (_, b) => [8196, b]), segmented: 0 });
+        expect(JSON.parse(r.stdout.toString())).toEqual({
+          got: Array.from({ length: 6 }, (_, b) => [8196, b]),
+          segmented: 0,
+        });
       } finally {
         await ns.delete();
       }

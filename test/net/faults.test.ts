@@ -8,15 +8,23 @@ import { tftpGetBuffer } from '../../packages/tftp/src/client.js';
 import { TftpServer } from '../../packages/tftp/src/server.js';
 
 /** A scripted random source: returns the given values in turn. */
-const script = (...xs: number[]) => () => {
-  if (xs.length === 0) throw new Error('random called more often than scripted');
-  return xs.shift()!;
-};
+const script =
+  (...xs: number[]) =>
+  () => {
+    if (xs.length === 0) throw new Error('random called more often than scripted');
+    return xs.shift()!;
+  };
 
 describe('FaultInjector', () => {
   it('drops, delays and duplicates as its random source says', () => {
     const held: (() => void)[] = [];
-    const f = new FaultInjector({ loss: 0.1, duplicate: 0.1, reorder: 0.1, random: script(0.05, 0.5, 0.05, 0.5, 0.5, 0.5, 0.05), later: (fn) => held.push(fn) });
+    const f = new FaultInjector({
+      loss: 0.1,
+      duplicate: 0.1,
+      reorder: 0.1,
+      random: script(0.05, 0.5, 0.05, 0.5, 0.5, 0.5, 0.05),
+      later: (fn) => held.push(fn),
+    });
     const got: string[] = [];
     f.apply(() => got.push('a')); // lost
     f.apply(() => got.push('b')); // reordered, not duplicated
@@ -40,7 +48,9 @@ describe('FaultInjector', () => {
     expect(() => new FaultInjector({ duplicate: -0.1 })).toThrow(/duplicate/);
     expect(parseProbability('5%', '--loss')).toBeCloseTo(0.05);
     expect(parseProbability('0.2', '--loss')).toBe(0.2);
-    expect(() => parseProbability('abc', '--loss')).toThrow('--loss must be a probability such as 0.05 or 5%, got "abc"');
+    expect(() => parseProbability('abc', '--loss')).toThrow(
+      '--loss must be a probability such as 0.05 or 5%, got "abc"',
+    );
     expect(() => parseProbability('150%', '--loss')).toThrow(/--loss/);
   });
 });
@@ -62,9 +72,18 @@ describe('a TFTP client with faults at its socket', () => {
   for (const windowsize of [1, 8]) {
     it(`gets the same bytes through 10% loss, duplication and reordering (windowsize ${windowsize})`, async () => {
       let seed = 12345;
-      const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
       const faults = new FaultInjector({ loss: 0.1, duplicate: 0.1, reorder: 0.1, reorderDelayMs: 3, random });
-      const { data: got } = await tftpGetBuffer({ host: '127.0.0.1', port: server.address().port, filename: 'image.bin', blksize: 1428, windowsize, timeoutMs: 100, maxRetries: 20, faults });
+      const { data: got } = await tftpGetBuffer({
+        host: '127.0.0.1',
+        port: server.address().port,
+        filename: 'image.bin',
+        blksize: 1428,
+        windowsize,
+        timeoutMs: 100,
+        maxRetries: 20,
+        faults,
+      });
       expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
       expect(faults.counters.dropped).toBeGreaterThan(0);
       expect(faults.counters.duplicated).toBeGreaterThan(0);

@@ -27,8 +27,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function udp(): Promise<dgram.Socket & { got: { msg: Buffer; from: Endpoint }[]; next(): Promise<{ msg: Buffer; from: Endpoint }> }> {
-  const s = dgram.createSocket('udp4') as dgram.Socket & { got: { msg: Buffer; from: Endpoint }[]; next(): Promise<{ msg: Buffer; from: Endpoint }> };
+async function udp(): Promise<
+  dgram.Socket & { got: { msg: Buffer; from: Endpoint }[]; next(): Promise<{ msg: Buffer; from: Endpoint }> }
+> {
+  const s = dgram.createSocket('udp4') as dgram.Socket & {
+    got: { msg: Buffer; from: Endpoint }[];
+    next(): Promise<{ msg: Buffer; from: Endpoint }>;
+  };
   await bindUdp(s, 0, '127.0.0.1');
   cleanups.push(() => s.close());
   s.got = [];
@@ -66,32 +71,43 @@ function listen(t: TransferTransport) {
 }
 
 describe.each(KINDS)('$kind transport', ({ open }) => {
-  it(('a server side hears its peer; a stranger on the same port is told apart; flush sends a batch in ' + 'order'), async () => {
-    const client = await udp();
-    const stranger = await udp();
-    const t = await open({ local: '127.0.0.1', peer: { address: '127.0.0.1', port: client.address().port }, peerPortKnown: true });
-    cleanups.push(() => t.close());
-    const { peer, strangers, until } = listen(t);
-    for (let i = 0; i < 5; i++) t.queue(Buffer.from([0, 3, 0, i]), Buffer.alloc(100, i));
-    t.flush();
-    for (let i = 0; i < 5; i++) {
-      const g = await client.next();
-      expect([g.msg.length, g.msg[3], g.from.port]).toEqual([104, i, t.port]);
-    }
-    client.send(Buffer.from('ack'), t.port, '127.0.0.1');
-    stranger.send(Buffer.from('who'), t.port, '127.0.0.1');
-    await until(() => peer.length === 1 && strangers.length === 1);
-    expect(peer[0]!.toString()).toBe('ack');
-    expect(strangers[0]!.from).toEqual({ address: '127.0.0.1', port: stranger.address().port });
-    t.sendTo(strangers[0]!.from, Buffer.from('go away'));
-    expect((await stranger.next()).msg.toString()).toBe('go away');
-    expect(t.counters.datagrams).toBe(5);
-  });
+  it(
+    'a server side hears its peer; a stranger on the same port is told apart; flush sends a batch in ' + 'order',
+    async () => {
+      const client = await udp();
+      const stranger = await udp();
+      const t = await open({
+        local: '127.0.0.1',
+        peer: { address: '127.0.0.1', port: client.address().port },
+        peerPortKnown: true,
+      });
+      cleanups.push(() => t.close());
+      const { peer, strangers, until } = listen(t);
+      for (let i = 0; i < 5; i++) t.queue(Buffer.from([0, 3, 0, i]), Buffer.alloc(100, i));
+      t.flush();
+      for (let i = 0; i < 5; i++) {
+        const g = await client.next();
+        expect([g.msg.length, g.msg[3], g.from.port]).toEqual([104, i, t.port]);
+      }
+      client.send(Buffer.from('ack'), t.port, '127.0.0.1');
+      stranger.send(Buffer.from('who'), t.port, '127.0.0.1');
+      await until(() => peer.length === 1 && strangers.length === 1);
+      expect(peer[0]!.toString()).toBe('ack');
+      expect(strangers[0]!.from).toEqual({ address: '127.0.0.1', port: stranger.address().port });
+      t.sendTo(strangers[0]!.from, Buffer.from('go away'));
+      expect((await stranger.next()).msg.toString()).toBe('go away');
+      expect(t.counters.datagrams).toBe(5);
+    },
+  );
 
   it("a client learns the server's TID from its first answer; others are strangers from then on", async () => {
     const server69 = await udp();
     const tid = await udp();
-    const t = await open({ local: '127.0.0.1', peer: { address: '127.0.0.1', port: server69.address().port }, peerPortKnown: false });
+    const t = await open({
+      local: '127.0.0.1',
+      peer: { address: '127.0.0.1', port: server69.address().port },
+      peerPortKnown: false,
+    });
     cleanups.push(() => t.close());
     const { peer, strangers, until } = listen(t);
     t.queue(Buffer.from('RRQ'));
@@ -183,38 +199,63 @@ const SENDER = (batches: number[]) => `
   s.close(); other.close();`;
 
 describe.runIf(batchUdpAvailable())('back-pressure through a shaped uplink', () => {
-  it(('a window larger than the uplink queue arrives whole and in order: refused datagrams wait, none ' + 'is counted as sent before it is'), { timeout: 60_000 }, async (ctx) => {
-    requireRoot(ctx);
-    // 20 Mbit/s, a 2 ms queue and a 32 KiB bucket: about 37 KB, where one window of 64 x 1404 bytes is 90 KB.
-    const site = Site.create({ voiceSubnets: 1, phonesPerSubnet: 1, uplink: { rateMbit: 20, queueMs: 2, burstKb: 32 } });
-    try {
-      const received = inNamespace(site, 'phones', RECEIVER(64));
-      await new Promise((r) => setTimeout(r, 500));
-      const counters = (await inNamespace(site, 'server', SENDER([64]))) as { datagrams: number; deferred: number; errors: number; superseded: number };
-      expect(await received).toEqual(Array.from({ length: 64 }, (_, i) => i));
-      expect(counters.datagrams).toBe(64);
-      expect(counters.deferred).toBeGreaterThan(0);
-      expect(counters.errors + counters.superseded).toBe(0);
-      expect(site.uplinkCounters()!.dropped).toBeGreaterThan(0); // the queue did refuse them: they were sent again
-    } finally {
-      site.destroy();
-    }
-  });
+  it(
+    'a window larger than the uplink queue arrives whole and in order: refused datagrams wait, none ' +
+      'is counted as sent before it is',
+    { timeout: 60_000 },
+    async (ctx) => {
+      requireRoot(ctx);
+      // 20 Mbit/s, a 2 ms queue and a 32 KiB bucket: about 37 KB, where one window of 64 x 1404 bytes is 90 KB.
+      const site = Site.create({
+        voiceSubnets: 1,
+        phonesPerSubnet: 1,
+        uplink: { rateMbit: 20, queueMs: 2, burstKb: 32 },
+      });
+      try {
+        const received = inNamespace(site, 'phones', RECEIVER(64));
+        await new Promise((r) => setTimeout(r, 500));
+        const counters = (await inNamespace(site, 'server', SENDER([64]))) as {
+          datagrams: number;
+          deferred: number;
+          errors: number;
+          superseded: number;
+        };
+        expect(await received).toEqual(Array.from({ length: 64 }, (_, i) => i));
+        expect(counters.datagrams).toBe(64);
+        expect(counters.deferred).toBeGreaterThan(0);
+        expect(counters.errors + counters.superseded).toBe(0);
+        expect(site.uplinkCounters()!.dropped).toBeGreaterThan(0); // the queue did refuse them: they were sent again
+      } finally {
+        site.destroy();
+      }
+    },
+  );
 
-  it("a newer batch replaces what is left of an older one (a transfer's later window covers its earlier)", { timeout: 60_000 }, async (ctx) => {
-    requireRoot(ctx);
-    const site = Site.create({ voiceSubnets: 1, phonesPerSubnet: 1, uplink: { rateMbit: 20, queueMs: 2, burstKb: 32 } });
-    try {
-      const received = inNamespace(site, 'phones', RECEIVER(1000));
-      await new Promise((r) => setTimeout(r, 500));
-      // 64 datagrams, then at once a batch of one (number 64): what was still waiting of the 64 never goes.
-      const counters = (await inNamespace(site, 'server', SENDER([64, 1]))) as { datagrams: number; superseded: number };
-      const got = (await received) as number[];
-      expect(counters.superseded).toBeGreaterThan(0);
-      expect(counters.datagrams + counters.superseded).toBe(65);
-      expect(got).toEqual([...Array.from({ length: 64 - counters.superseded }, (_, i) => i), 64]);
-    } finally {
-      site.destroy();
-    }
-  });
+  it(
+    "a newer batch replaces what is left of an older one (a transfer's later window covers its earlier)",
+    { timeout: 60_000 },
+    async (ctx) => {
+      requireRoot(ctx);
+      const site = Site.create({
+        voiceSubnets: 1,
+        phonesPerSubnet: 1,
+        uplink: { rateMbit: 20, queueMs: 2, burstKb: 32 },
+      });
+      try {
+        const received = inNamespace(site, 'phones', RECEIVER(1000));
+        await new Promise((r) => setTimeout(r, 500));
+        // 64 datagrams, then at once a batch of one (number 64): what was still waiting of the 64 never goes.
+        const counters = (await inNamespace(site, 'server', SENDER([64, 1]))) as {
+          datagrams: number;
+          superseded: number;
+        };
+        const got = (await received) as number[];
+        expect(counters.superseded).toBeGreaterThan(0);
+        expect(counters.datagrams + counters.superseded).toBe(65);
+        expect(got).toEqual([...Array.from({ length: 64 - counters.superseded }, (_, i) => i), 64]);
+      } finally {
+        site.destroy();
+      }
+    },
+  );
 });

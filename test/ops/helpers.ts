@@ -44,8 +44,15 @@ process.on('exit', () => {
 });
 
 /** Starts `bootwire serve ARGS` and waits for a "<kind> listening on" line for each of `kinds`. */
-export async function startServe(args: string[], kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'metrics'>, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Served> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+export async function startServe(
+  args: string[],
+  kinds: Array<'tftp' | 'dhcp' | 'http' | 'https' | 'metrics'>,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Served> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--workers', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+  });
   running.add(proc);
   let out = '';
   let err = '';
@@ -72,7 +79,8 @@ export async function startServe(args: string[], kinds: Array<'tftp' | 'dhcp' | 
   const ports: Served['ports'] = {};
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
-    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https|metrics) listening on \S+:(\d+),/g)) ports[m[1] as 'tftp'] = Number(m[2]);
+    for (const m of out.matchAll(/bootwire: (tftp|dhcp|http|https|metrics) listening on \S+:(\d+),/g))
+      ports[m[1] as 'tftp'] = Number(m[2]);
     if (kinds.every((k) => ports[k] !== undefined)) break;
     if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -93,7 +101,8 @@ export async function startServe(args: string[], kinds: Array<'tftp' | 'dhcp' | 
       for (;;) {
         const found = records().find(pred);
         if (found) return found;
-        if (Date.now() > end || proc.exitCode !== null) throw new Error(`no ${what} within ${ms} ms; stderr:\n${err.slice(-4000)}`);
+        if (Date.now() > end || proc.exitCode !== null)
+          throw new Error(`no ${what} within ${ms} ms; stderr:\n${err.slice(-4000)}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },
@@ -152,8 +161,16 @@ export function siteConfig(relayPort: number, edit: (c: SiteConfig) => void = ()
       listen: '127.0.0.1:0',
       relayPort,
       leases: 'leases.db',
-      subnets: [{ subnet: SUBNET, pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: LINK, '66': LINK } }],
-      classes: [{ name: 'avaya', match: { vendorClass: { prefix: 'ccp.avaya.com' } }, options: { '242': 'HTTPSRVR=10.77.0.1' } }],
+      subnets: [
+        { subnet: SUBNET, pool: '10.77.0.100-10.77.0.199', leaseSeconds: 3600, options: { router: LINK, '66': LINK } },
+      ],
+      classes: [
+        {
+          name: 'avaya',
+          match: { vendorClass: { prefix: 'ccp.avaya.com' } },
+          options: { '242': 'HTTPSRVR=10.77.0.1' },
+        },
+      ],
     },
   };
   edit(c);
@@ -169,7 +186,11 @@ export async function writeConfig(dir: string, c: SiteConfig, name = 'bootwire.j
 }
 
 /** A root with `small.cfg` (600 bytes) and `big.bin` (`bigBytes`). */
-export async function makeRoot(dir: string, bigBytes = 2 * 1024 * 1024, name = 'root'): Promise<{ root: string; small: Buffer; big: Buffer }> {
+export async function makeRoot(
+  dir: string,
+  bigBytes = 2 * 1024 * 1024,
+  name = 'root',
+): Promise<{ root: string; small: Buffer; big: Buffer }> {
   const root = path.join(dir, name);
   await fs.mkdir(root, { recursive: true });
   const small = bytes(600, 7);
@@ -179,16 +200,28 @@ export async function makeRoot(dir: string, bigBytes = 2 * 1024 * 1024, name = '
   return { root, small, big };
 }
 
-export const mac = (i: number) => (`00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:` + `${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
+export const mac = (i: number) =>
+  `00:04:0d:${((i >> 16) & 255).toString(16).padStart(2, '0')}:` +
+  `${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 
 /** A relay socket on 127.0.0.1:`relayPort` talking to the server on `dhcpPort`. */
 export async function relay(relayPort: number, dhcpPort: number, timeoutMs = 5000): Promise<RelayClient> {
-  return RelayClient.open({ bind: { address: '127.0.0.1', port: relayPort }, server: { host: '127.0.0.1', port: dhcpPort }, linkSelection: LINK, timeoutMs, retries: 3 });
+  return RelayClient.open({
+    bind: { address: '127.0.0.1', port: relayPort },
+    server: { host: '127.0.0.1', port: dhcpPort },
+    linkSelection: LINK,
+    timeoutMs,
+    retries: 3,
+  });
 }
 
 /** The DORAs of phones `from`..`from+n-1` (Avaya vendor class), all at once. */
 export function doras(client: RelayClient, from: number, n: number): Promise<DoraResult[]> {
-  return Promise.all(Array.from({ length: n }, (_, k) => client.dora({ mac: mac(from + k), vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 66, 242] })));
+  return Promise.all(
+    Array.from({ length: n }, (_, k) =>
+      client.dora({ mac: mac(from + k), vendorClass: 'ccp.avaya.com', requestedOptions: [1, 3, 66, 242] }),
+    ),
+  );
 }
 
 export { freeUdpPort, run, type RunResult };

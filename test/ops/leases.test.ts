@@ -10,7 +10,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteLeaseStore } from '../../packages/dhcp/src/leases/store.js';
-import { cli, doras, freeUdpPort, mac, makeRoot, relay, scratch, siteConfig, startServe, writeConfig } from './helpers.js';
+import {
+  cli,
+  doras,
+  freeUdpPort,
+  mac,
+  makeRoot,
+  relay,
+  scratch,
+  siteConfig,
+  startServe,
+  writeConfig,
+} from './helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -58,7 +69,9 @@ describe('bootwire leases', () => {
       expect(byMac.leases.map((l) => l.address)).toEqual([address(2)]);
       const byIp = json<Listed>(await cli(['leases', '--config', config, '--ip', address(4), '--json']));
       expect(byIp.leases.map((l) => l.mac)).toEqual([mac(5)]);
-      expect(json<Listed>(await cli(['leases', '--config', config, '--subnet', '10.78.0.0/24', '--json'])).leases).toEqual([]);
+      expect(
+        json<Listed>(await cli(['leases', '--config', config, '--subnet', '10.78.0.0/24', '--json'])).leases,
+      ).toEqual([]);
 
       // The table: a header and one line a lease; the count on stderr.
       const table = await cli(['leases', '--config', config]);
@@ -71,7 +84,12 @@ describe('bootwire leases', () => {
       expect(rel.stdout.toString()).toBe(`released ${address(0)} (${mac(1)}, 10.77.0.0/24)\n`);
       const after = json<Listed>(await cli(['leases', '--config', config, '--json']));
       expect(after.leases.map((l) => l.mac)).not.toContain(mac(1));
-      expect(json<Listed>(await cli(['leases', '--config', config, '--expired', '--json'])).leases.map((l) => [l.address, l.state])).toEqual([[address(0), 'released']]);
+      expect(
+        json<Listed>(await cli(['leases', '--config', config, '--expired', '--json'])).leases.map((l) => [
+          l.address,
+          l.state,
+        ]),
+      ).toEqual([[address(0), 'released']]);
       // Releasing it again, or an address nobody has: exit 1 with the reason.
       const twice = await cli(['leases', 'release', '--config', config, '--ip', address(0)]);
       expect(twice.code).toBe(1);
@@ -79,7 +97,10 @@ describe('bootwire leases', () => {
       // By MAC, as JSON.
       const byMacRel = await cli(['leases', 'release', '--db', db, '--mac', mac(2), '--json']);
       expect(byMacRel.code).toBe(0);
-      expect(json<{ source: string; released: { address: string }[] }>(byMacRel)).toMatchObject({ source: 'server', released: [{ address: address(1) }] });
+      expect(json<{ source: string; released: { address: string }[] }>(byMacRel)).toMatchObject({
+        source: 'server',
+        released: [{ address: address(1) }],
+      });
       // The server still answers, and the released state is on disk once it stops.
       const [more] = await doras(client, 10, 1);
       expect(more!.ok).toBe(true);
@@ -89,7 +110,13 @@ describe('bootwire leases', () => {
     }
     const store = new SqliteLeaseStore(db);
     try {
-      expect(store.all().filter((l) => l.state === 'released').map((l) => l.mac).sort()).toEqual([mac(1), mac(2)]);
+      expect(
+        store
+          .all()
+          .filter((l) => l.state === 'released')
+          .map((l) => l.mac)
+          .sort(),
+      ).toEqual([mac(1), mac(2)]);
     } finally {
       store.close();
     }
@@ -106,7 +133,14 @@ describe('bootwire leases', () => {
       const storm = doras(client, 100, 80);
       const listings = [];
       for (let i = 0; i < 5; i++) listings.push(await cli(['leases', '--config', config, '--json']));
-      const release = await cli(['leases', 'release', '--config', config, '--ip', first!.ok ? first!.lease.address : '']);
+      const release = await cli([
+        'leases',
+        'release',
+        '--config',
+        config,
+        '--ip',
+        first!.ok ? first!.lease.address : '',
+      ]);
       const results = await storm;
       expect(results.every((r) => r.ok)).toBe(true);
       for (const l of listings) {
@@ -146,59 +180,79 @@ describe('bootwire leases', () => {
     store.close();
   });
 
-  it(('a server killed with -9 leaves a stale socket: the command reads the file, a new server takes ' + 'the socket over'), async () => {
-    const { relayPort, config, db } = await site('stale');
-    const s = await startServe(['--config', config, '--log-level', 'warn'], ['dhcp']);
-    const client = await relay(relayPort, s.ports.dhcp!);
-    await doras(client, 1, 2);
-    await client.close();
-    s.signal('SIGKILL');
-    await s.exited;
-    expect(statSync(`${db}.sock`).isSocket()).toBe(true);
-    const listed = await cli(['leases', '--config', config, '--json']);
-    expect(listed.code, listed.stderr).toBe(0);
-    expect(json<Listed>(listed)).toMatchObject({ source: 'file' });
-    expect(json<Listed>(listed).leases).toHaveLength(2);
-    const again = await startServe(['--config', config, '--log-level', 'warn'], ['dhcp']);
-    try {
-      expect(again.stdout()).toContain(`control socket ${db}.sock`);
-      expect(json<Listed>(await cli(['leases', '--config', config, '--json'])).source).toBe('server');
-    } finally {
-      await again.stop();
-    }
-  });
+  it(
+    'a server killed with -9 leaves a stale socket: the command reads the file, a new server takes ' +
+      'the socket over',
+    async () => {
+      const { relayPort, config, db } = await site('stale');
+      const s = await startServe(['--config', config, '--log-level', 'warn'], ['dhcp']);
+      const client = await relay(relayPort, s.ports.dhcp!);
+      await doras(client, 1, 2);
+      await client.close();
+      s.signal('SIGKILL');
+      await s.exited;
+      expect(statSync(`${db}.sock`).isSocket()).toBe(true);
+      const listed = await cli(['leases', '--config', config, '--json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(json<Listed>(listed)).toMatchObject({ source: 'file' });
+      expect(json<Listed>(listed).leases).toHaveLength(2);
+      const again = await startServe(['--config', config, '--log-level', 'warn'], ['dhcp']);
+      try {
+        expect(again.stdout()).toContain(`control socket ${db}.sock`);
+        expect(json<Listed>(await cli(['leases', '--config', config, '--json'])).source).toBe('server');
+      } finally {
+        await again.stop();
+      }
+    },
+  );
 
-  it(('bad inputs: arguments (exit 2), a missing file, a file held by a process with no control socket ' + '(exit 1)'), async () => {
-    const { config, db } = await site('bad');
-    for (const args of [
-      ['leases'],
-      ['leases', '--config', config, '--db', db],
-      ['leases', '--db', db, '--mac', 'zz:zz'],
-      ['leases', '--db', db, '--ip', '10.0.0.300'],
-      ['leases', '--db', db, '--subnet', '10.0.0.0/40'],
-      ['leases', 'release', '--db', db],
-      ['leases', '--config', path.join(dir, 'nope.json')],
-    ]) {
-      const r = await cli(args);
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
-    }
-    const missing = await cli(['leases', '--db', path.join(dir, 'none.db')]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe(`bootwire: no leases file ${path.join(dir, 'none.db')}\n`);
-    expect(await fs.stat(path.join(dir, 'none.db')).catch(() => 'absent')).toBe('absent');
+  it(
+    'bad inputs: arguments (exit 2), a missing file, a file held by a process with no control socket ' + '(exit 1)',
+    async () => {
+      const { config, db } = await site('bad');
+      for (const args of [
+        ['leases'],
+        ['leases', '--config', config, '--db', db],
+        ['leases', '--db', db, '--mac', 'zz:zz'],
+        ['leases', '--db', db, '--ip', '10.0.0.300'],
+        ['leases', '--db', db, '--subnet', '10.0.0.0/40'],
+        ['leases', 'release', '--db', db],
+        ['leases', '--config', path.join(dir, 'nope.json')],
+      ]) {
+        const r = await cli(args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      }
+      const missing = await cli(['leases', '--db', path.join(dir, 'none.db')]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe(`bootwire: no leases file ${path.join(dir, 'none.db')}\n`);
+      expect(await fs.stat(path.join(dir, 'none.db')).catch(() => 'absent')).toBe('absent');
 
-    // Another process holds the file (the server's exclusive lock) and has no control socket.
-    new SqliteLeaseStore(db).close();
-    const storeModule = fileURLToPath(new URL('../../packages/dhcp/dist/leases/store.js', import.meta.url));
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', (`const { SqliteLeaseStore } = await import(${JSON.stringify(storeModule)}); const s = new ` + `SqliteLeaseStore(${JSON.stringify(db)}); s.put({ address: '10.77.0.5', clientKey: 'mac:x', mac: ` + `'00:00:00:00:00:05', subnet: '10.77.0.0/24', state: 'bound', expiresAt: Date.now() + 60000 }); ` + `s.flush(); process.stdout.write('held\\n'); setInterval(() => {}, 1000);`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    try {
-      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
-      const held = await cli(['leases', '--db', db]);
-      expect(held.code).toBe(1);
-      expect(held.stderr).toMatch(/^bootwire: .*leases\.db is held by another process whose control socket does not answer/);
-    } finally {
-      holder.kill('SIGKILL');
-    }
-  });
+      // Another process holds the file (the server's exclusive lock) and has no control socket.
+      new SqliteLeaseStore(db).close();
+      const storeModule = fileURLToPath(new URL('../../packages/dhcp/dist/leases/store.js', import.meta.url));
+      const holder = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { SqliteLeaseStore } = await import(${JSON.stringify(storeModule)}); const s = new ` +
+            `SqliteLeaseStore(${JSON.stringify(db)}); s.put({ address: '10.77.0.5', clientKey: 'mac:x', mac: ` +
+            `'00:00:00:00:00:05', subnet: '10.77.0.0/24', state: 'bound', expiresAt: Date.now() + 60000 }); ` +
+            `s.flush(); process.stdout.write('held\\n'); setInterval(() => {}, 1000);`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      try {
+        await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+        const held = await cli(['leases', '--db', db]);
+        expect(held.code).toBe(1);
+        expect(held.stderr).toMatch(
+          /^bootwire: .*leases\.db is held by another process whose control socket does not answer/,
+        );
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    },
+  );
 });

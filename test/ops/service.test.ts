@@ -38,28 +38,39 @@ function verify(analyze: string, file: string) {
 }
 
 describe('contrib/bootwire.service', () => {
-  it(('says what the issue asks: an unprivileged user, the capability to bind low ports, SIGHUP on ' + 'reload, a state directory'), () => {
-    const unit = readFileSync(UNIT, 'utf8');
-    const keys = new Map<string, string[]>();
-    for (const line of unit.split('\n')) {
-      const m = /^([A-Za-z]+)=(.*)$/.exec(line);
-      if (m) keys.set(m[1]!, [...(keys.get(m[1]!) ?? []), m[2]!]);
-    }
-    expect(keys.get('User')).toEqual(['bootwire']);
-    expect(keys.get('AmbientCapabilities')).toEqual(['CAP_NET_BIND_SERVICE']);
-    expect(keys.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
-    expect(keys.get('StateDirectory')).toEqual(['bootwire']);
-    expect(keys.get('ExecStart')![0]).toMatch(/ serve --config \/etc\/bootwire\/bootwire\.json$/);
-  });
+  it(
+    'says what the issue asks: an unprivileged user, the capability to bind low ports, SIGHUP on ' +
+      'reload, a state directory',
+    () => {
+      const unit = readFileSync(UNIT, 'utf8');
+      const keys = new Map<string, string[]>();
+      for (const line of unit.split('\n')) {
+        const m = /^([A-Za-z]+)=(.*)$/.exec(line);
+        if (m) keys.set(m[1]!, [...(keys.get(m[1]!) ?? []), m[2]!]);
+      }
+      expect(keys.get('User')).toEqual(['bootwire']);
+      expect(keys.get('AmbientCapabilities')).toEqual(['CAP_NET_BIND_SERVICE']);
+      expect(keys.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
+      expect(keys.get('StateDirectory')).toEqual(['bootwire']);
+      expect(keys.get('ExecStart')![0]).toMatch(/ serve --config \/etc\/bootwire\/bootwire\.json$/);
+    },
+  );
 
   it('passes systemd-analyze verify (no warning), which does find a broken copy', async (ctx) => {
     const analyze = SYSTEMD_ANALYZE.use(ctx);
     // verify wants ExecStart's program to exist: the built CLI, made executable through a wrapper.
     const wrapper = path.join(dir, 'bootwire');
-    await fs.writeFile(wrapper, `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, 'dist', 'cli', 'main.js')}" "$@"\n`, { mode: 0o755 });
+    await fs.writeFile(
+      wrapper,
+      `#!/bin/sh\nexec "${process.execPath}" "${path.join(REPO_ROOT, 'dist', 'cli', 'main.js')}" "$@"\n`,
+      { mode: 0o755 },
+    );
     const good = verify(analyze, await unitCopy(wrapper));
     expect(good.status, good.stderr).toBe(0);
-    expect(good.stderr.split('\n').filter((l) => l.includes('bootwire.service')), good.stderr).toEqual([]);
+    expect(
+      good.stderr.split('\n').filter((l) => l.includes('bootwire.service')),
+      good.stderr,
+    ).toEqual([]);
     // The check can fail: an unknown key, a program that is not there.
     const typo = verify(analyze, await unitCopy(wrapper, (t) => t.replace('ExecReload=', 'ExecRelaod=')));
     expect(typo.stderr).toMatch(/Unknown key 'ExecRelaod'/);
@@ -71,7 +82,11 @@ describe('contrib/bootwire.service', () => {
 
 describe('Dockerfile', () => {
   const docker = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 20_000 });
-  const why = docker.error ? `no docker client (${docker.error.message})` : docker.status !== 0 ? `no Docker daemon answers (docker info: ${(docker.stderr || docker.stdout).trim().split('\n').pop()})` : undefined;
+  const why = docker.error
+    ? `no docker client (${docker.error.message})`
+    : docker.status !== 0
+      ? `no Docker daemon answers (docker info: ${(docker.stderr || docker.stdout).trim().split('\n').pop()})`
+      : undefined;
 
   it('names node:20-slim, builds with dev tools in a stage of their own, documents host networking', () => {
     const text = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
@@ -82,9 +97,15 @@ describe('Dockerfile', () => {
 
   // No daemon here (a container without one): the build runs where there is one, CI included.
   it.skipIf(why !== undefined)(`builds (${why ?? 'docker available'})`, () => {
-    const r = spawnSync('docker', ['build', '-t', 'bootwire-test:latest', REPO_ROOT], { encoding: 'utf8', timeout: 30 * 60_000 });
+    const r = spawnSync('docker', ['build', '-t', 'bootwire-test:latest', REPO_ROOT], {
+      encoding: 'utf8',
+      timeout: 30 * 60_000,
+    });
     expect(r.status, r.stderr.slice(-4000)).toBe(0);
-    const help = spawnSync('docker', ['run', '--rm', 'bootwire-test:latest', '--help'], { encoding: 'utf8', timeout: 60_000 });
+    const help = spawnSync('docker', ['run', '--rm', 'bootwire-test:latest', '--help'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(help.stdout).toMatch(/Usage: bootwire/);
   });
 });
@@ -92,42 +113,52 @@ describe('Dockerfile', () => {
 describe('serve --user', () => {
   const NOBODY = 65534;
 
-  it(('binds a privileged port as root, then runs as nobody: DHCP leases still written, the control ' + 'socket answers, SIGHUP rereads'), async (ctx) => {
-    requireRoot(ctx);
-    const site = path.join(dir, 'user');
-    await fs.mkdir(site);
-    await makeRoot(site);
-    chownSync(site, NOBODY, NOBODY); // the leases directory: nobody creates the WAL there
-    const relayPort = await freeUdpPort();
-    // A port below 1024 that nothing uses: only root can bind it.
-    let low = 0;
-    for (let p = 600; p < 1000 && !low; p++) if (await isFreeUdp(p)) low = p;
-    const config = await writeConfig(site, siteConfig(relayPort, (c) => (c.tftp!.listen = `127.0.0.1:${low}`)));
-    const s = await startServe(['--config', config, '--user', 'nobody', '--log-level', 'info'], ['tftp', 'dhcp', 'http']);
-    try {
-      expect(s.ports.tftp).toBe(low);
-      const status = readFileSync(`/proc/${s.pid}/status`, 'utf8');
-      expect(status).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}$`, 'm'));
-      expect(status).toMatch(new RegExp(`^Gid:\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}$`, 'm'));
-      // Running as nobody and saying nothing about root.
-      expect(s.stderr()).not.toMatch(/running as root/);
-      expect((await tftpGetBuffer({ host: '127.0.0.1', port: low, filename: 'small.cfg' })).data.length).toBe(600);
-      const client = await relay(relayPort, s.ports.dhcp!);
-      const got = await doras(client, 1, 5);
-      await client.close();
-      expect(got.every((g) => g.ok)).toBe(true);
-      const listed = await cli(['leases', '--config', config, '--json']);
-      expect(listed.code, listed.stderr).toBe(0);
-      expect((JSON.parse(listed.stdout.toString()) as { source: string; leases: unknown[] }).leases).toHaveLength(5);
-      s.signal('SIGHUP');
-      await s.waitFor((r) => r.event === 'reloaded', 10_000, 'the reload');
-    } finally {
-      expect(await s.stop()).toBe(0);
-    }
-    // The leases outlived the server, in a file nobody owns.
-    const db = path.join(site, 'leases.db');
-    expect((await fs.stat(db)).uid).toBe(NOBODY);
-  });
+  it(
+    'binds a privileged port as root, then runs as nobody: DHCP leases still written, the control ' +
+      'socket answers, SIGHUP rereads',
+    async (ctx) => {
+      requireRoot(ctx);
+      const site = path.join(dir, 'user');
+      await fs.mkdir(site);
+      await makeRoot(site);
+      chownSync(site, NOBODY, NOBODY); // the leases directory: nobody creates the WAL there
+      const relayPort = await freeUdpPort();
+      // A port below 1024 that nothing uses: only root can bind it.
+      let low = 0;
+      for (let p = 600; p < 1000 && !low; p++) if (await isFreeUdp(p)) low = p;
+      const config = await writeConfig(
+        site,
+        siteConfig(relayPort, (c) => (c.tftp!.listen = `127.0.0.1:${low}`)),
+      );
+      const s = await startServe(
+        ['--config', config, '--user', 'nobody', '--log-level', 'info'],
+        ['tftp', 'dhcp', 'http'],
+      );
+      try {
+        expect(s.ports.tftp).toBe(low);
+        const status = readFileSync(`/proc/${s.pid}/status`, 'utf8');
+        expect(status).toMatch(new RegExp(`^Uid:\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}$`, 'm'));
+        expect(status).toMatch(new RegExp(`^Gid:\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}\\s+${NOBODY}$`, 'm'));
+        // Running as nobody and saying nothing about root.
+        expect(s.stderr()).not.toMatch(/running as root/);
+        expect((await tftpGetBuffer({ host: '127.0.0.1', port: low, filename: 'small.cfg' })).data.length).toBe(600);
+        const client = await relay(relayPort, s.ports.dhcp!);
+        const got = await doras(client, 1, 5);
+        await client.close();
+        expect(got.every((g) => g.ok)).toBe(true);
+        const listed = await cli(['leases', '--config', config, '--json']);
+        expect(listed.code, listed.stderr).toBe(0);
+        expect((JSON.parse(listed.stdout.toString()) as { source: string; leases: unknown[] }).leases).toHaveLength(5);
+        s.signal('SIGHUP');
+        await s.waitFor((r) => r.event === 'reloaded', 10_000, 'the reload');
+      } finally {
+        expect(await s.stop()).toBe(0);
+      }
+      // The leases outlived the server, in a file nobody owns.
+      const db = path.join(site, 'leases.db');
+      expect((await fs.stat(db)).uid).toBe(NOBODY);
+    },
+  );
 
   it('refuses to run when the leases directory is not writable by the user, and names it', async (ctx) => {
     requireRoot(ctx);
@@ -137,7 +168,10 @@ describe('serve --user', () => {
     const config = await writeConfig(site, siteConfig(await freeUdpPort()));
     const r = await cli(['serve', '--config', config, '--user', 'nobody', '--workers', '0']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe((`bootwire: --user nobody: the leases directory ${site} is not writable by nobody (uid ${NOBODY}` + `): give it to that user (chown) or choose another directory\n`));
+    expect(r.stderr).toBe(
+      `bootwire: --user nobody: the leases directory ${site} is not writable by nobody (uid ${NOBODY}` +
+        `): give it to that user (chown) or choose another directory\n`,
+    );
   });
 
   it('an unknown user is a usage error; run as root without --user it says once that it could', async (ctx) => {
@@ -157,7 +191,9 @@ describe('serve --user', () => {
     } finally {
       await s.stop();
     }
-    expect(s.records().filter((r) => /running as root: --user NAME would drop privileges/.test(r.msg ?? ''))).toHaveLength(1);
+    expect(
+      s.records().filter((r) => /running as root: --user NAME would drop privileges/.test(r.msg ?? '')),
+    ).toHaveLength(1);
   });
 });
 

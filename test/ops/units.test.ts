@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../packages/bootwire/src/config/load.js';
-import { leaseFilter, LeaseQueryError, normalizeMac, releaseChange, selectLeases } from '../../packages/dhcp/src/leases/query.js';
+import {
+  leaseFilter,
+  LeaseQueryError,
+  normalizeMac,
+  releaseChange,
+  selectLeases,
+} from '../../packages/dhcp/src/leases/query.js';
 import { type Lease, MemoryLeaseStore } from '../../packages/dhcp/src/leases/store.js';
 import { compileDhcpConfig } from '../../packages/dhcp/src/server/compile.js';
 import { type ClientRequest, DhcpEngine, MessageType } from '../../packages/dhcp/src/server/engine.js';
@@ -58,9 +64,22 @@ describe('ReloadQueue: a SIGHUP storm is coalesced', () => {
 
 describe('configChanges', () => {
   it('names the differing leaves and the entries added or removed', () => {
-    const a = { root: '/a', tftp: { maxBlksize: 1468, listen: 'x:1' }, dhcp: { subnets: [{ pool: 'p1', options: { '66': 'a' } }] } };
-    const b = { root: '/a', tftp: { maxBlksize: 512, listen: 'x:1' }, dhcp: { subnets: [{ pool: 'p2', options: { '66': 'a', '150': 'b' } }, { pool: 'p3' }] } };
-    expect(configChanges(a, b)).toEqual(['tftp.maxBlksize', 'dhcp.subnets[0].pool', 'dhcp.subnets[0].options.150', 'dhcp.subnets[1]']);
+    const a = {
+      root: '/a',
+      tftp: { maxBlksize: 1468, listen: 'x:1' },
+      dhcp: { subnets: [{ pool: 'p1', options: { '66': 'a' } }] },
+    };
+    const b = {
+      root: '/a',
+      tftp: { maxBlksize: 512, listen: 'x:1' },
+      dhcp: { subnets: [{ pool: 'p2', options: { '66': 'a', '150': 'b' } }, { pool: 'p3' }] },
+    };
+    expect(configChanges(a, b)).toEqual([
+      'tftp.maxBlksize',
+      'dhcp.subnets[0].pool',
+      'dhcp.subnets[0].options.150',
+      'dhcp.subnets[1]',
+    ]);
     expect(configChanges(a, structuredClone(a))).toEqual([]);
     expect(configChanges(undefined, { x: 1 })).toEqual(['(top level)']);
   });
@@ -130,11 +149,18 @@ describe('transfer records', () => {
       retransmits: 2,
       result: 'ok',
     });
-    expect(describeTransfer(t)).toBe('tftp read 46xxupgrade.scr to 10.77.0.5:2070 ok, 1,024 bytes in 35 ms, 2 retransmitted');
+    expect(describeTransfer(t)).toBe(
+      'tftp read 46xxupgrade.scr to 10.77.0.5:2070 ok, 1,024 bytes in 35 ms, 2 retransmitted',
+    );
   });
 
   it('a failed and a refused TFTP request carry the error; the phone the server knew adds MAC and model', () => {
-    const failed = fromTftp({ ...tftpOk, ok: false, result: 'failed', error: { code: 0, message: 'timed out', by: 'local' } });
+    const failed = fromTftp({
+      ...tftpOk,
+      ok: false,
+      result: 'failed',
+      error: { code: 0, message: 'timed out', by: 'local' },
+    });
     expect(failed.result).toBe('failed');
     expect(failed.error).toBe('ERROR 0: timed out');
     const refusal: TftpTransferRecord = {
@@ -155,20 +181,63 @@ describe('transfer records', () => {
       error: { code: 1, message: '"nope" not found', by: 'local' },
     };
     const r = fromTftp(refusal);
-    expect(r).toMatchObject({ client: '10.77.0.6', result: 'refused', bytes: 0, error: 'ERROR 1: "nope" not found', mac: '00:04:0d:aa:bb:01', model: '9608' });
-    expect(describeTransfer(r)).toBe('tftp read nope to 10.77.0.6:1 (00:04:0d:aa:bb:01 9608) refused: ERROR 1: "nope" not found');
+    expect(r).toMatchObject({
+      client: '10.77.0.6',
+      result: 'refused',
+      bytes: 0,
+      error: 'ERROR 1: "nope" not found',
+      mac: '00:04:0d:aa:bb:01',
+      model: '9608',
+    });
+    expect(describeTransfer(r)).toBe(
+      'tftp read nope to 10.77.0.6:1 (00:04:0d:aa:bb:01 9608) refused: ERROR 1: "nope" not found',
+    );
   });
 
   it('HTTP: ok, refused by status, failed when cut short', () => {
-    const base: HttpTransferRecord = { protocol: 'https', client: { address: '10.77.0.7', port: 40000 }, direction: 'read', name: '/a.bin', tls: true, httpVersion: '1.1', method: 'GET', target: '/a.bin', file: 'a.bin', status: 200, bytes: 5, size: 5, ms: 3, ok: true, result: 'ok' };
-    expect(fromHttp(base)).toMatchObject({ protocol: 'https', file: 'a.bin', result: 'ok', options: { method: 'GET', status: 200 } });
+    const base: HttpTransferRecord = {
+      protocol: 'https',
+      client: { address: '10.77.0.7', port: 40000 },
+      direction: 'read',
+      name: '/a.bin',
+      tls: true,
+      httpVersion: '1.1',
+      method: 'GET',
+      target: '/a.bin',
+      file: 'a.bin',
+      status: 200,
+      bytes: 5,
+      size: 5,
+      ms: 3,
+      ok: true,
+      result: 'ok',
+    };
+    expect(fromHttp(base)).toMatchObject({
+      protocol: 'https',
+      file: 'a.bin',
+      result: 'ok',
+      options: { method: 'GET', status: 200 },
+    });
     const { file: _f, ...noFile } = base;
-    expect(fromHttp({ ...noFile, status: 404, target: '/x', result: 'refused' })).toMatchObject({ file: '/x', result: 'refused', error: '404 Not Found' });
-    expect(fromHttp({ ...base, ok: false, result: 'failed', range: 'bytes 0-1/5' })).toMatchObject({ result: 'failed', options: { range: 'bytes 0-1/5' } });
+    expect(fromHttp({ ...noFile, status: 404, target: '/x', result: 'refused' })).toMatchObject({
+      file: '/x',
+      result: 'refused',
+      error: '404 Not Found',
+    });
+    expect(fromHttp({ ...base, ok: false, result: 'failed', range: 'bytes 0-1/5' })).toMatchObject({
+      result: 'failed',
+      options: { range: 'bytes 0-1/5' },
+    });
   });
 });
 
-const lease = (address: string, m: string, state: Lease['state'], expiresAt: number, subnet = '10.77.0.0/24'): Lease => ({ address, clientKey: `mac:${m}`, mac: m, subnet, state, expiresAt });
+const lease = (
+  address: string,
+  m: string,
+  state: Lease['state'],
+  expiresAt: number,
+  subnet = '10.77.0.0/24',
+): Lease => ({ address, clientKey: `mac:${m}`, mac: m, subnet, state, expiresAt });
 
 describe('lease queries', () => {
   const now = 1_000_000;
@@ -211,9 +280,23 @@ describe('lease queries', () => {
 
 describe('DhcpEngine across a reload, its summary and an operator release', () => {
   const dhcp = (pool: string, extra: Record<string, unknown> = {}) =>
-    parseConfig({ dhcp: { listen: '127.0.0.1:67', leases: 'x.db', subnets: [{ subnet: '10.77.0.0/24', pool, ...extra }] } }, '/').dhcp!;
-  const engineFor = (store: MemoryLeaseStore, pool: string, previous?: DhcpEngine, extra?: Record<string, unknown>) => new DhcpEngine(compileDhcpConfig(dhcp(pool, extra), []), store, previous);
-  const req = (type: number, m: string, extra: Partial<ClientRequest> = {}): ClientRequest => ({ messageType: type, xid: 1, flags: 0, ciaddr: '0.0.0.0', giaddr: '10.77.0.1', mac: m, requestedOptions: [1, 3], userClasses: [], ...extra });
+    parseConfig(
+      { dhcp: { listen: '127.0.0.1:67', leases: 'x.db', subnets: [{ subnet: '10.77.0.0/24', pool, ...extra }] } },
+      '/',
+    ).dhcp!;
+  const engineFor = (store: MemoryLeaseStore, pool: string, previous?: DhcpEngine, extra?: Record<string, unknown>) =>
+    new DhcpEngine(compileDhcpConfig(dhcp(pool, extra), []), store, previous);
+  const req = (type: number, m: string, extra: Partial<ClientRequest> = {}): ClientRequest => ({
+    messageType: type,
+    xid: 1,
+    flags: 0,
+    ciaddr: '0.0.0.0',
+    giaddr: '10.77.0.1',
+    mac: m,
+    requestedOptions: [1, 3],
+    userClasses: [],
+    ...extra,
+  });
   const yiaddr = (d: ReturnType<DhcpEngine['handle']>) => (d.kind === 'reply' ? d.yiaddr : undefined);
   const type = (d: ReturnType<DhcpEngine['handle']>) => (d.kind === 'reply' ? d.type : d.reason);
 
@@ -226,12 +309,26 @@ describe('DhcpEngine across a reload, its summary and an operator release', () =
     const offered = yiaddr(before.handle(req(MessageType.DISCOVER, '00:00:00:00:00:02'), t))!;
     const after = engineFor(store, '10.77.0.10-10.77.0.30', before);
     // The client that was offered an address before the reload gets its ACK after it.
-    expect(type(after.handle(req(MessageType.REQUEST, '00:00:00:00:00:02', { requestedAddress: offered, serverId: '127.0.0.1' }), t + 10))).toBe(MessageType.ACK);
+    expect(
+      type(
+        after.handle(
+          req(MessageType.REQUEST, '00:00:00:00:00:02', { requestedAddress: offered, serverId: '127.0.0.1' }),
+          t + 10,
+        ),
+      ),
+    ).toBe(MessageType.ACK);
     // The lease from before is kept: the same client is offered its address again.
     expect(yiaddr(after.handle(req(MessageType.DISCOVER, '00:00:00:00:00:01'), t + 20))).toBe(a);
     // Without carrying the offer over, that REQUEST would have met silence (RFC 2131 4.3.2).
     const fresh = engineFor(new MemoryLeaseStore(), '10.77.0.10-10.77.0.30');
-    expect(type(fresh.handle(req(MessageType.REQUEST, '00:00:00:00:00:02', { requestedAddress: offered, serverId: '127.0.0.1' }), t + 10))).toMatch(/no record/);
+    expect(
+      type(
+        fresh.handle(
+          req(MessageType.REQUEST, '00:00:00:00:00:02', { requestedAddress: offered, serverId: '127.0.0.1' }),
+          t + 10,
+        ),
+      ),
+    ).toMatch(/no record/);
   });
 
   it('an offer outside the new pools is dropped; nothing else is offered twice', () => {
@@ -255,7 +352,15 @@ describe('DhcpEngine across a reload, its summary and an operator release', () =
     store.put(lease('10.77.0.13', '00:00:00:00:00:13', 'declined', now + 1000));
     const e = engineFor(store, '10.77.0.10-10.77.0.19');
     e.handle(req(MessageType.DISCOVER, '00:00:00:00:00:20'), now);
-    expect(e.leaseSummary(now)).toEqual([{ subnet: '10.77.0.0/24', poolSize: 10, inUse: 2, offered: 1, states: { bound: 1, expired: 1, released: 1, declined: 1 } }]);
+    expect(e.leaseSummary(now)).toEqual([
+      {
+        subnet: '10.77.0.0/24',
+        poolSize: 10,
+        inUse: 2,
+        offered: 1,
+        states: { bound: 1, expired: 1, released: 1, declined: 1 },
+      },
+    ]);
   });
 
   it('releaseLease frees a bound address for others and lifts a quarantine', () => {

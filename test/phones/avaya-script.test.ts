@@ -15,7 +15,12 @@ const D4600 = findModel('4610')!.script!.dialect;
 const D1600 = findModel('1608')!.script!.dialect;
 const D9600 = findModel('9608')!.script!.dialect;
 
-function run(text: string, dialect: ScriptDialect, variables: Record<string, string>, files: Record<string, string> = {}): ScriptResult & { fetched: string[] } {
+function run(
+  text: string,
+  dialect: ScriptDialect,
+  variables: Record<string, string>,
+  files: Record<string, string> = {},
+): ScriptResult & { fetched: string[] } {
   const fetched: string[] = [];
   const r = runAvayaScript({ name: 'upgrade.txt', text }, { dialect, variables }, (f) => {
     fetched.push(f);
@@ -24,29 +29,44 @@ function run(text: string, dialect: ScriptDialect, variables: Record<string, str
   return { ...r, fetched };
 }
 
-describe('Avaya upgrade script: the manuals\' examples', () => {
+describe("Avaya upgrade script: the manuals' examples", () => {
   // reference/phones.md, "The Avaya upgrade-script language", "Example shape":
-  const EXAMPLE = ['IF $MODEL4 SEQ 4610 GOTO 4610', 'GOTO GETSET', '# 4610', 'SET APPNAME a10d01b2_3.bin', '# GETSET', 'GET 46xxsettings.txt'].join('\n');
+  const EXAMPLE = [
+    'IF $MODEL4 SEQ 4610 GOTO 4610',
+    'GOTO GETSET',
+    '# 4610',
+    'SET APPNAME a10d01b2_3.bin',
+    '# GETSET',
+    'GET 46xxsettings.txt',
+  ].join('\n');
 
-  it(('"IF $MODEL4 SEQ 4610 GOTO 4610 ... SET APPNAME a10d01b2_3.bin": a 4610 gets the application, ' + 'then the settings'), () => {
-    const m = findModel('4610')!;
-    const r = run(EXAMPLE, D4600, scriptVariables(m, '00:04:0d:aa:bb:01'), { '46xxsettings.txt': 'SET SNTPSRVR 10.0.0.1\n' });
-    expect(r.appName).toBe('a10d01b2_3.bin');
-    expect(r.appNameAt).toEqual({ file: 'upgrade.txt', line: 4 });
-    expect(r.fetched).toEqual(['46xxsettings.txt']);
-    expect(r.values.get('SNTPSRVR')).toBe('10.0.0.1');
-    expect(r.settings.map((s) => [s.name, s.file, s.line])).toEqual([
-      ['APPNAME', 'upgrade.txt', 4],
-      ['SNTPSRVR', '46xxsettings.txt', 1],
-    ]);
-    expect(r.warnings).toEqual([]);
-    expect(r.completed).toBe(true);
-  });
+  it(
+    '"IF $MODEL4 SEQ 4610 GOTO 4610 ... SET APPNAME a10d01b2_3.bin": a 4610 gets the application, ' +
+      'then the settings',
+    () => {
+      const m = findModel('4610')!;
+      const r = run(EXAMPLE, D4600, scriptVariables(m, '00:04:0d:aa:bb:01'), {
+        '46xxsettings.txt': 'SET SNTPSRVR 10.0.0.1\n',
+      });
+      expect(r.appName).toBe('a10d01b2_3.bin');
+      expect(r.appNameAt).toEqual({ file: 'upgrade.txt', line: 4 });
+      expect(r.fetched).toEqual(['46xxsettings.txt']);
+      expect(r.values.get('SNTPSRVR')).toBe('10.0.0.1');
+      expect(r.settings.map((s) => [s.name, s.file, s.line])).toEqual([
+        ['APPNAME', 'upgrade.txt', 4],
+        ['SNTPSRVR', '46xxsettings.txt', 1],
+      ]);
+      expect(r.warnings).toEqual([]);
+      expect(r.completed).toBe(true);
+    },
+  );
 
   it('the same script on a 4620 skips the 4610 block: no APPNAME, settings still read', () => {
     const r = run(EXAMPLE, D4600, scriptVariables(findModel('4620')!, '00:04:0d:aa:bb:02'), { '46xxsettings.txt': '' });
     expect(r.appName).toBeUndefined();
-    expect(r.gets).toEqual([{ file: '46xxsettings.txt', written: '46xxsettings.txt', from: 'upgrade.txt', line: 6, ok: true }]);
+    expect(r.gets).toEqual([
+      { file: '46xxsettings.txt', written: '46xxsettings.txt', from: 'upgrade.txt', line: 6, ok: true },
+    ]);
   });
 
   // 4600 LAN Administrator Guide, "Contents of the Upgrade Script": "The following is a sample upgrade
@@ -54,11 +74,17 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
   // The excerpt has no # GETAPP or # END label: "If no such statement exists, the rest of the file is ignored".
   const SAMPLE_4600 = 'IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP\nSET APPNAME REPLBOOT_V3.APP\nGOTO END\n';
 
-  it(('"IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP": case-insensitive on the 4600; a missing label ' + 'ignores the rest'), () => {
-    const r = run(SAMPLE_4600, D4600, { BOOTNAME: '46xxcommon.v03' });
-    expect(r.appName).toBeUndefined();
-    expect(r.warnings).toEqual([{ file: 'upgrade.txt', line: 1, message: 'label "GETAPP" not found: the rest of upgrade.txt is ignored' }]);
-  });
+  it(
+    '"IF $BOOTNAME SEQ 46XXCOMMON.V03 GOTO GETAPP": case-insensitive on the 4600; a missing label ' +
+      'ignores the rest',
+    () => {
+      const r = run(SAMPLE_4600, D4600, { BOOTNAME: '46xxcommon.v03' });
+      expect(r.appName).toBeUndefined();
+      expect(r.warnings).toEqual([
+        { file: 'upgrade.txt', line: 1, message: 'label "GETAPP" not found: the rest of upgrade.txt is ignored' },
+      ]);
+    },
+  );
 
   it('another boot code name falls through to SET APPNAME REPLBOOT_V3.APP, then GOTO END finds no label', () => {
     const r = run(SAMPLE_4600, D4600, { BOOTNAME: 'b10d01b2_2.bin' });
@@ -66,11 +92,19 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
     expect(r.warnings.map((w) => w.line)).toEqual([3]);
   });
 
-  it(('an unknown variable makes the IF line be ignored ("If no such name exists, the entire ' + 'conditional is ignored")'), () => {
-    const r = run(SAMPLE_4600, D4600, {}); // BOOTNAME unknown to this phone
-    expect(r.appName).toBe('REPLBOOT_V3.APP');
-    expect(r.warnings[0]).toEqual({ file: 'upgrade.txt', line: 1, message: '$BOOTNAME is not a variable this phone can test: line ignored' });
-  });
+  it(
+    'an unknown variable makes the IF line be ignored ("If no such name exists, the entire ' +
+      'conditional is ignored")',
+    () => {
+      const r = run(SAMPLE_4600, D4600, {}); // BOOTNAME unknown to this phone
+      expect(r.appName).toBe('REPLBOOT_V3.APP');
+      expect(r.warnings[0]).toEqual({
+        file: 'upgrade.txt',
+        line: 1,
+        message: '$BOOTNAME is not a variable this phone can test: line ignored',
+      });
+    },
+  );
 
   // 9600 SIP / 96x1 manuals: SEQ "exactly matches"; 4600 R2.2 and 1600: "case-insensitive equivalent".
   it('SEQ is exact on the 9600 and case-insensitive on the 4600 and 1600', () => {
@@ -116,7 +150,9 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
     const r = run('GET $MACADDR.txt\nGET $NOPE.txt\nGET $GROUP-$MODEL4.txt\n', D9600, vars);
     expect(r.fetched).toEqual(['00:04:0d:aa:bb:01.txt', '0-9608.txt']);
     expect(r.gets[0]!.written).toBe('$MACADDR.txt');
-    expect(r.warnings).toEqual([{ file: 'upgrade.txt', line: 2, message: 'GET $NOPE.txt: $NOPE is not a variable of this phone: line ignored' }]);
+    expect(r.warnings).toEqual([
+      { file: 'upgrade.txt', line: 2, message: 'GET $NOPE.txt: $NOPE is not a variable of this phone: line ignored' },
+    ]);
   });
 
   it('labels are "#", one space, one word; every other # line is a comment', () => {
@@ -126,13 +162,17 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
   });
 
   it('SET values may be quoted to hold spaces; a SET of a variable changes it for later IFs', () => {
-    const r = run('SET MYCERTCN "Avaya phone 1"\nSET GROUP 5\nIF $GROUP SEQ 5 GOTO G5\nSET G5 no\n# G5\n', D9600, { GROUP: '0' });
+    const r = run('SET MYCERTCN "Avaya phone 1"\nSET GROUP 5\nIF $GROUP SEQ 5 GOTO G5\nSET G5 no\n# G5\n', D9600, {
+      GROUP: '0',
+    });
     expect(r.values.get('MYCERTCN')).toBe('Avaya phone 1');
     expect(r.values.has('G5')).toBe(false);
   });
 
   it('lines that are not statements are comments (lower-case keywords too), malformed statements warn', () => {
-    const r = run('hello world\nset APPNAME x.bin\nIF $MODEL4 SEQ 9608\nGOTO\nSET APPNAME y.bin\n', D9600, { MODEL4: '9608' });
+    const r = run('hello world\nset APPNAME x.bin\nIF $MODEL4 SEQ 9608\nGOTO\nSET APPNAME y.bin\n', D9600, {
+      MODEL4: '9608',
+    });
     expect(r.appName).toBe('y.bin');
     expect(r.warnings.map((w) => [w.line, w.message])).toEqual([
       [3, 'malformed IF (expected IF $VAR SEQ VALUE GOTO LABEL): read as a comment'],
@@ -150,7 +190,10 @@ describe('Avaya upgrade script: the manuals\' examples', () => {
 
 describe('Avaya upgrade script: the step API', () => {
   it('yields each GET with its origin and resumes with the content or the failure', () => {
-    const run = new AvayaScriptRun({ name: 'main.txt', text: 'GET a.txt\nSET X 1\n' }, { dialect: D4600, variables: {} });
+    const run = new AvayaScriptRun(
+      { name: 'main.txt', text: 'GET a.txt\nSET X 1\n' },
+      { dialect: D4600, variables: {} },
+    );
     const s1 = run.step();
     expect(s1).toEqual({ type: 'get', file: 'a.txt', from: 'main.txt', line: 1 });
     const s2 = run.step({ ok: true, text: 'SET Y 2\nGET b.txt\n' });
@@ -158,13 +201,20 @@ describe('Avaya upgrade script: the step API', () => {
     const s3 = run.step({ ok: false, reason: 'timeout' });
     expect(s3.type).toBe('done');
     if (s3.type !== 'done') return;
-    expect(s3.result.settings.map((s) => `${s.file}:${s.line} ${s.name}=${s.value}`)).toEqual(['a.txt:1 Y=2', 'main.txt:2 X=1']);
+    expect(s3.result.settings.map((s) => `${s.file}:${s.line} ${s.name}=${s.value}`)).toEqual([
+      'a.txt:1 Y=2',
+      'main.txt:2 X=1',
+    ]);
     expect(s3.result.gets.map((g) => g.ok)).toEqual([true, false]);
     expect(run.step()).toEqual(s3); // finished stays finished
   });
 
   it('bytes are read as UTF-8 (a settings file fetched as a Buffer)', () => {
-    const r = runAvayaScript({ name: 'm', text: Buffer.from('SET NAME "Zürich"\n') }, { dialect: D9600, variables: {} }, () => undefined);
+    const r = runAvayaScript(
+      { name: 'm', text: Buffer.from('SET NAME "Zürich"\n') },
+      { dialect: D9600, variables: {} },
+      () => undefined,
+    );
     expect(r.values.get('NAME')).toBe('Zürich');
   });
 });
@@ -198,50 +248,96 @@ describe('Avaya upgrade script: hostile input gives warnings, not exceptions', (
   });
 
   const statement = fc.oneof(
-    fc.constantFrom('# A', '# B', '# C', 'GOTO A', 'GOTO B', 'GOTO Z', 'GET s.txt', 'GET $MACADDR.txt', 'GET $X.txt', '## c', ''),
-    fc.tuple(fc.constantFrom('MODEL4', 'GROUP', 'NOPE'), fc.constantFrom('0', '9608'), fc.constantFrom('A', 'B', 'Z')).map(([v, x, l]) => `IF $${v} SEQ ${x} GOTO ${l}`),
+    fc.constantFrom(
+      '# A',
+      '# B',
+      '# C',
+      'GOTO A',
+      'GOTO B',
+      'GOTO Z',
+      'GET s.txt',
+      'GET $MACADDR.txt',
+      'GET $X.txt',
+      '## c',
+      '',
+    ),
+    fc
+      .tuple(fc.constantFrom('MODEL4', 'GROUP', 'NOPE'), fc.constantFrom('0', '9608'), fc.constantFrom('A', 'B', 'Z'))
+      .map(([v, x, l]) => `IF $${v} SEQ ${x} GOTO ${l}`),
     fc.tuple(fc.constantFrom('APPNAME', 'GROUP', 'X'), fc.string({ maxLength: 8 })).map(([n, v]) => `SET ${n} ${v}`),
     fc.string({ maxLength: 40 }),
   );
 
   it('random scripts built from statements always terminate within the limits', () => {
     fc.assert(
-      fc.property(fc.array(statement, { maxLength: 60 }), fc.array(statement, { maxLength: 20 }), fc.constantFrom(D4600, D1600, D9600), (main, settings, dialect) => {
-        const r = runAvayaScript(
-          { name: 'm', text: main.join('\n') },
-          { dialect, variables: { MODEL4: '9608', GROUP: '0', MACADDR: '00:04:0d:00:00:01' }, limits: { maxSteps: 5000 } },
-          (f) => (f === 's.txt' ? settings.join('\r\n') : undefined),
-        );
-        expect(r.steps).toBeLessThanOrEqual(5000);
-        expect(r.gets.length).toBeLessThanOrEqual(5000);
-      }),
+      fc.property(
+        fc.array(statement, { maxLength: 60 }),
+        fc.array(statement, { maxLength: 20 }),
+        fc.constantFrom(D4600, D1600, D9600),
+        (main, settings, dialect) => {
+          const r = runAvayaScript(
+            { name: 'm', text: main.join('\n') },
+            {
+              dialect,
+              variables: { MODEL4: '9608', GROUP: '0', MACADDR: '00:04:0d:00:00:01' },
+              limits: { maxSteps: 5000 },
+            },
+            (f) => (f === 's.txt' ? settings.join('\r\n') : undefined),
+          );
+          expect(r.steps).toBeLessThanOrEqual(5000);
+          expect(r.gets.length).toBeLessThanOrEqual(5000);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('binary garbage and arbitrary text neither throw in the parser, the interpreter nor the linter', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 2000 }), fc.string({ maxLength: 2000 }), fc.string({ unit: 'binary', maxLength: 500 })), (input) => {
-        const r = runAvayaScript({ name: 'g', text: input }, { dialect: D9600, variables: { MODEL4: '9608' } }, () => input);
-        expect(r.steps).toBeLessThanOrEqual(100_000);
-        expect(Array.isArray(lintAvayaScript('g', input))).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 2000 }),
+          fc.string({ maxLength: 2000 }),
+          fc.string({ unit: 'binary', maxLength: 500 }),
+        ),
+        (input) => {
+          const r = runAvayaScript(
+            { name: 'g', text: input },
+            { dialect: D9600, variables: { MODEL4: '9608' } },
+            () => input,
+          );
+          expect(r.steps).toBeLessThanOrEqual(100_000);
+          expect(Array.isArray(lintAvayaScript('g', input))).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
 
 describe('Avaya script lint', () => {
-  const lint = (text: string) => lintAvayaScript('46xxupgrade.scr', text).map((d) => `${d.line} ${d.severity}: ${d.message}`);
+  const lint = (text: string) =>
+    lintAvayaScript('46xxupgrade.scr', text).map((d) => `${d.line} ${d.severity}: ${d.message}`);
 
   it('reports a GOTO to a missing label at its line, and a comment that looks like the label', () => {
     expect(lint('IF $MODEL4 SEQ 4610 GOTO APP\nGOTO END\n#APP\nSET APPNAME a.bin\n# END\n')).toEqual([
-      ('1 error: label "APP" is not defined: the phone ignores the rest of the file when it gets here ' + '(line 3 looks like it but is a comment: a label is "#", one space, one word)'),
+      '1 error: label "APP" is not defined: the phone ignores the rest of the file when it gets here ' +
+        '(line 3 looks like it but is a comment: a label is "#", one space, one word)',
     ]);
   });
 
   it('reports malformed statements, lower-case keywords, unknown variables, duplicate labels, loops', () => {
-    const text = ['IF $MODEL4 SEQ 4610 GOTO', 'set APPNAME a.bin', 'IF $FOO SEQ 1 GOTO L', '# L', '# L', 'SET X 1', 'GOTO L', 'SET A b c', 'GET "unterminated'].join('\n');
+    const text = [
+      'IF $MODEL4 SEQ 4610 GOTO',
+      'set APPNAME a.bin',
+      'IF $FOO SEQ 1 GOTO L',
+      '# L',
+      '# L',
+      'SET X 1',
+      'GOTO L',
+      'SET A b c',
+      'GET "unterminated',
+    ].join('\n');
     expect(lint(text)).toEqual([
       '1 error: malformed IF: expected IF $VAR SEQ VALUE GOTO LABEL (the phone reads the line as a comment)',
       '2 warning: "set" is not upper case: the phone reads this line as a comment',
@@ -258,7 +354,14 @@ describe('Avaya script lint', () => {
   });
 
   it('the example scripts of every family lint clean', () => {
-    const scripts = ['IF $MODEL4 SEQ 4610 GOTO 4610', 'GOTO GETSET', '# 4610', 'SET APPNAME a10d01b2_3.bin', '# GETSET', 'GET 46xxsettings.txt'];
+    const scripts = [
+      'IF $MODEL4 SEQ 4610 GOTO 4610',
+      'GOTO GETSET',
+      '# 4610',
+      'SET APPNAME a10d01b2_3.bin',
+      '# GETSET',
+      'GET 46xxsettings.txt',
+    ];
     expect(lint(scripts.join('\n'))).toEqual([]);
   });
 

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { avaya43, buildDhcp, decodeDhcp, type DhcpMessage, encodeOption } from '../../packages/dhcp/src/codec/index.js';
-import { findModel, fwDirective, parseSip1200Provisioning, PHONE_MODELS, planFileServers, sip1200ImageServer } from '../../packages/bootwire/src/phones/index.js';
+import {
+  findModel,
+  fwDirective,
+  parseSip1200Provisioning,
+  PHONE_MODELS,
+  planFileServers,
+  sip1200ImageServer,
+} from '../../packages/bootwire/src/phones/index.js';
 
 const text = (s: string) => Buffer.from(s, 'latin1');
 
@@ -23,7 +30,8 @@ function ack(options: Array<[number, Buffer]>, siaddr = '0.0.0.0'): DhcpMessage 
 
 const plan = (model: string, options: Array<[number, Buffer]>, siaddr?: string, mac?: string) =>
   planFileServers(findModel(model)!, ack(options, siaddr), mac !== undefined ? { mac } : {});
-const servers = (p: ReturnType<typeof plan>) => p.servers.map((s) => `${s.protocol}://${s.host}:${s.port}/${s.pathPrefix} (${s.source})`);
+const servers = (p: ReturnType<typeof plan>) =>
+  p.servers.map((s) => `${s.protocol}://${s.host}:${s.port}/${s.pathPrefix} (${s.source})`);
 
 describe('file-server plan: Avaya 4600', () => {
   it('option 176 overrides option 66; HTTP before TFTP; TFTPDIR; MCIPADD list and MCPORT', () => {
@@ -31,7 +39,10 @@ describe('file-server plan: Avaya 4600', () => {
       [66, text('10.0.0.9')],
       [176, text('MCIPADD=10.0.0.5,10.0.0.6,MCPORT=1719,TFTPDIR=phones,TFTPSRVR=10.0.0.1,HTTPSRVR=10.0.0.2')],
     ]);
-    expect(servers(p)).toEqual(['http://10.0.0.2:80/ (option 176 HTTPSRVR)', 'tftp://10.0.0.1:69/phones/ (option 176 TFTPSRVR)']);
+    expect(servers(p)).toEqual([
+      'http://10.0.0.2:80/ (option 176 HTTPSRVR)',
+      'tftp://10.0.0.1:69/phones/ (option 176 TFTPSRVR)',
+    ]);
     expect(p.noTftpAfterHttp).toBe(true);
     expect(p.files).toEqual({ script: '46xxupgrade.scr' });
     expect(p.callServer).toEqual({ addresses: ['10.0.0.5', '10.0.0.6'], port: 1719, sipControllers: [] });
@@ -40,7 +51,10 @@ describe('file-server plan: Avaya 4600', () => {
   });
 
   it('option 66 alone: a list of TFTP servers tried in order; TLSSRVR goes first on port 411', () => {
-    expect(servers(plan('4620', [[66, text('10.0.0.9,10.0.0.10')]]))).toEqual(['tftp://10.0.0.9:69/ (option 66 TFTPSRVR)', 'tftp://10.0.0.10:69/ (option 66 TFTPSRVR)']);
+    expect(servers(plan('4620', [[66, text('10.0.0.9,10.0.0.10')]]))).toEqual([
+      'tftp://10.0.0.9:69/ (option 66 TFTPSRVR)',
+      'tftp://10.0.0.10:69/ (option 66 TFTPSRVR)',
+    ]);
     expect(servers(plan('4620', [[176, text('TLSSRVR=10.0.0.3,HTTPSRVR=10.0.0.2,HTTPPORT=8080')]]))).toEqual([
       'https://10.0.0.3:411/ (option 176 TLSSRVR)',
       'http://10.0.0.2:8080/ (option 176 HTTPSRVR)',
@@ -49,7 +63,10 @@ describe('file-server plan: Avaya 4600', () => {
 
   it('warns when TFTPDIR follows TFTPSRVR and when a port is not a port', () => {
     const p = plan('4610', [[176, text('TFTPSRVR=10.0.0.1,TFTPDIR=x,HTTPSRVR=10.0.0.2,HTTPPORT=99999')]]);
-    expect(p.warnings).toEqual(['option 176: TFTPDIR comes after TFTPSRVR (the manuals ask for TFTPDIR first)', 'HTTPPORT=99999 is not a port; using 80']);
+    expect(p.warnings).toEqual([
+      'option 176: TFTPDIR comes after TFTPSRVR (the manuals ask for TFTPDIR first)',
+      'HTTPPORT=99999 is not a port; using 80',
+    ]);
   });
 });
 
@@ -72,7 +89,10 @@ describe('file-server plan: Avaya 1600 and 9600 SIP', () => {
     );
     expect(servers(p)).toEqual(['http://10.0.0.2:8080/ (option 242 HTTPSRVR)']);
     expect(p.files.script).toBe('96x1Supgrade.txt');
-    expect(p.callServer).toEqual({ addresses: ['10.0.0.5:5060;transport=tcp'], sipControllers: ['10.0.0.5:5060;transport=tcp'] });
+    expect(p.callServer).toEqual({
+      addresses: ['10.0.0.5:5060;transport=tcp'],
+      sipControllers: ['10.0.0.5:5060;transport=tcp'],
+    });
     expect(p.parameters.map((x) => `${x.source}: ${x.name}`)).toEqual([
       'siaddr: HTTPSRVR',
       'option 43.2: HTTPSRVR',
@@ -84,36 +104,68 @@ describe('file-server plan: Avaya 1600 and 9600 SIP', () => {
   });
 
   it('9611: option 43 alone (Avaya 6889) gives HTTPSRVR; a non-Avaya 43 is ignored with a warning', () => {
-    expect(servers(plan('9611', [encodeOption(43, avaya43({ HTTPSRVR: '10.0.0.4', TLSSRVR: '10.0.0.4', TLSPORT: '443' }))]))).toEqual([
-      'https://10.0.0.4:443/ (option 43.5 TLSSRVR)',
-      'http://10.0.0.4:80/ (option 43.2 HTTPSRVR)',
-    ]);
+    expect(
+      servers(plan('9611', [encodeOption(43, avaya43({ HTTPSRVR: '10.0.0.4', TLSSRVR: '10.0.0.4', TLSPORT: '443' }))])),
+    ).toEqual(['https://10.0.0.4:443/ (option 43.5 TLSSRVR)', 'http://10.0.0.4:80/ (option 43.2 HTTPSRVR)']);
     const p = plan('9611', [[43, Buffer.from([1, 4, 0x31, 0x32, 0x33, 0x34, 2, 1, 0x41])]]);
     expect(p.servers).toEqual([]);
-    expect(p.warnings).toEqual(['option 43 is not Avaya\'s (sub-option 1 is not "6889"): ignored', 'no file server for the 9611 in this DHCP answer']);
+    expect(p.warnings).toEqual([
+      'option 43 is not Avaya\'s (sub-option 1 is not "6889"): ignored',
+      'no file server for the 9611 in this DHCP answer',
+    ]);
   });
 
   it('9620 does not read option 66 (an HTTP-only phone): 242 or siaddr only', () => {
     const p = plan('9620', [[66, text('10.0.0.9')]]);
     expect(p.servers).toEqual([]);
-    expect(servers(plan('9620', [[66, text('10.0.0.9')], [242, text('HTTPSRVR=10.0.0.2')]]))).toEqual(['http://10.0.0.2:80/ (option 242 HTTPSRVR)']);
+    expect(
+      servers(
+        plan('9620', [
+          [66, text('10.0.0.9')],
+          [242, text('HTTPSRVR=10.0.0.2')],
+        ]),
+      ),
+    ).toEqual(['http://10.0.0.2:80/ (option 242 HTTPSRVR)']);
   });
 });
 
 describe('file-server plan: Avaya 1200 SIP', () => {
   it('an address in option 66 is a TFTP server; a URL gives protocol, host, port and directory', () => {
     expect(servers(plan('1230', [[66, text('10.0.0.7')]]))).toEqual(['tftp://10.0.0.7:69/ (option 66)']);
-    expect(servers(plan('1220', [[66, text('http://prov.example.com:8080/sip/phones')]]))).toEqual(['http://prov.example.com:8080/sip/phones/ (option 66)']);
-    expect(servers(plan('1230', [[66, text('ftp://user;pass@10.0.0.7/ABC')]]))).toEqual(['ftp://10.0.0.7:21/ABC/ (option 66)']);
+    expect(servers(plan('1220', [[66, text('http://prov.example.com:8080/sip/phones')]]))).toEqual([
+      'http://prov.example.com:8080/sip/phones/ (option 66)',
+    ]);
+    expect(servers(plan('1230', [[66, text('ftp://user;pass@10.0.0.7/ABC')]]))).toEqual([
+      'ftp://10.0.0.7:21/ABC/ (option 66)',
+    ]);
     expect(plan('1230', [[66, text('10.0.0.7')]]).files).toEqual({ script: '1230SIP.cfg' });
   });
 
   it('the [FW] image comes from SERVER_IP with PROTOCOL, or from the provisioning server', () => {
     const prov = plan('1230', [[66, text('tftp://10.0.0.7:6969/sip')]]).servers[0]!;
-    const fw = (extra: string) => fwDirective(parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\nFILENAME fw.bin\n${extra}`))!;
-    expect(sip1200ImageServer(fw(''), prov)).toEqual({ protocol: 'tftp', host: '10.0.0.7', port: 6969, pathPrefix: 'sip/', source: '[FW] provisioning server' });
-    expect(sip1200ImageServer(fw('PROTOCOL HTTP\n'), prov)).toEqual({ protocol: 'http', host: '10.0.0.7', port: 80, pathPrefix: '', source: '[FW] provisioning server' });
-    expect(sip1200ImageServer(fw('SERVER_IP 10.0.0.8\n'), prov)).toEqual({ protocol: 'tftp', host: '10.0.0.8', port: 69, pathPrefix: '', source: '[FW] SERVER_IP' });
+    const fw = (extra: string) =>
+      fwDirective(parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\nFILENAME fw.bin\n${extra}`))!;
+    expect(sip1200ImageServer(fw(''), prov)).toEqual({
+      protocol: 'tftp',
+      host: '10.0.0.7',
+      port: 6969,
+      pathPrefix: 'sip/',
+      source: '[FW] provisioning server',
+    });
+    expect(sip1200ImageServer(fw('PROTOCOL HTTP\n'), prov)).toEqual({
+      protocol: 'http',
+      host: '10.0.0.7',
+      port: 80,
+      pathPrefix: '',
+      source: '[FW] provisioning server',
+    });
+    expect(sip1200ImageServer(fw('SERVER_IP 10.0.0.8\n'), prov)).toEqual({
+      protocol: 'tftp',
+      host: '10.0.0.8',
+      port: 69,
+      pathPrefix: '',
+      source: '[FW] SERVER_IP',
+    });
   });
 
   it('an unusable option 66, or none, gives no server and a warning', () => {
@@ -126,21 +178,51 @@ describe('file-server plan: AudioCodes 400HD', () => {
   const MAC = '00:90:8f:12:34:56';
 
   it('option 160 wins over 66+67; macros <MODEL> and <MAC> are filled in', () => {
-    const p = plan('440HD', [[66, text('10.0.0.9')], [67, text('x.img')], [160, text('http://10.0.0.8/phones/<MODEL>.img;<MAC>.cfg')]], undefined, MAC);
+    const p = plan(
+      '440HD',
+      [
+        [66, text('10.0.0.9')],
+        [67, text('x.img')],
+        [160, text('http://10.0.0.8/phones/<MODEL>.img;<MAC>.cfg')],
+      ],
+      undefined,
+      MAC,
+    );
     expect(servers(p)).toEqual(['http://10.0.0.8:80/phones/ (option 160)']);
     expect(p.files).toEqual({ image: '440HD.img', config: '00908f123456.cfg' });
   });
 
   it('66 + 67: the TFTP server and the firmware file name; defaults otherwise', () => {
-    const p = plan('420HD', [[66, text('10.0.0.9')], [67, text('fw/420HD.img')]], undefined, MAC);
+    const p = plan(
+      '420HD',
+      [
+        [66, text('10.0.0.9')],
+        [67, text('fw/420HD.img')],
+      ],
+      undefined,
+      MAC,
+    );
     expect(servers(p)).toEqual(['tftp://10.0.0.9:69/fw/ (option 66)']);
     expect(p.files).toEqual({ image: '420HD.img', config: '00908f123456.cfg' });
-    expect(plan('420HD', [[66, text('10.0.0.9')]], undefined, MAC).files).toEqual({ image: '420HD.img', config: '00908f123456.cfg' });
+    expect(plan('420HD', [[66, text('10.0.0.9')]], undefined, MAC).files).toEqual({
+      image: '420HD.img',
+      config: '00908f123456.cfg',
+    });
   });
 
   it('option 43 as a URL is the last resort; a bad 160 falls through to the next source', () => {
-    expect(servers(plan('440HD', [[43, text('10.0.0.6')]], undefined, MAC))).toEqual(['tftp://10.0.0.6:69/ (option 43)']);
-    const p = plan('440HD', [[160, text('ftp://10.0.0.8/fw.bin')], [66, text('10.0.0.9')]], undefined, MAC);
+    expect(servers(plan('440HD', [[43, text('10.0.0.6')]], undefined, MAC))).toEqual([
+      'tftp://10.0.0.6:69/ (option 43)',
+    ]);
+    const p = plan(
+      '440HD',
+      [
+        [160, text('ftp://10.0.0.8/fw.bin')],
+        [66, text('10.0.0.9')],
+      ],
+      undefined,
+      MAC,
+    );
     expect(servers(p)).toEqual(['tftp://10.0.0.9:69/ (option 66)']);
     expect(p.warnings).toEqual(['option 160: firmware file "fw.bin" does not end in .img']);
   });

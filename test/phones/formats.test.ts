@@ -50,7 +50,12 @@ describe('1200 provisioning file', () => {
   it('reads sections, keywords with their lines, comments after #', () => {
     const f = parseSip1200Provisioning(FILE);
     expect(f.problems).toEqual([]);
-    expect(f.sections.map((s) => `${s.name}@${s.line}`)).toEqual(['DEVICE_CONFIG@2', 'FW@6', 'LANGUAGE@12', 'USER_CONFIG@15']);
+    expect(f.sections.map((s) => `${s.name}@${s.line}`)).toEqual([
+      'DEVICE_CONFIG@2',
+      'FW@6',
+      'LANGUAGE@12',
+      'USER_CONFIG@15',
+    ]);
     expect(fwDirective(f)).toEqual({
       version: 'SIP12x004.04.09.00',
       mode: 'FORCED',
@@ -73,17 +78,24 @@ describe('1200 provisioning file', () => {
     expect(fwDirective(f)!.serverIp).toBeUndefined();
   });
 
-  it(('"The maximum length of a line item ... is 80 characters ... the remaining portion of the file ' + '... is ignored"'), () => {
-    const f = parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\n# ${'x'.repeat(80)}\nFILENAME fw.bin\n`);
-    expect(f.truncatedAt).toBe(3);
-    expect(f.problems.map((p) => `${p.line} ${p.severity}: ${p.message}`)).toEqual([
-      '3 error: line of 82 characters (the phone reads lines under 80): the rest of the file is ignored',
-      '1 error: [FW] has no FILENAME',
-    ]);
-  });
+  it(
+    '"The maximum length of a line item ... is 80 characters ... the remaining portion of the file ' +
+      '... is ignored"',
+    () => {
+      const f = parseSip1200Provisioning(`[FW]\nVERSION SIP12x004.04.09.00\n# ${'x'.repeat(80)}\nFILENAME fw.bin\n`);
+      expect(f.truncatedAt).toBe(3);
+      expect(f.problems.map((p) => `${p.line} ${p.severity}: ${p.message}`)).toEqual([
+        '3 error: line of 82 characters (the phone reads lines under 80): the rest of the file is ignored',
+        '1 error: [FW] has no FILENAME',
+      ]);
+    },
+  );
 
   it('reports missing VERSION, bad values, unknown keywords and sections with their lines', () => {
-    const f = parseSip1200Provisioning(('FILENAME early.cfg\n[DEVICE_CONFIG]\nVERSION 12\nDOWNLOAD_MODE SOMETIMES\nFILENAME ' + 'd.cfg\nPROTOCOL GOPHER\nCOLOR red\n[FOO]\nVERSION 000001\nFILENAME f\n[FW]\nFILENAME x.bin\n'));
+    const f = parseSip1200Provisioning(
+      'FILENAME early.cfg\n[DEVICE_CONFIG]\nVERSION 12\nDOWNLOAD_MODE SOMETIMES\nFILENAME ' +
+        'd.cfg\nPROTOCOL GOPHER\nCOLOR red\n[FOO]\nVERSION 000001\nFILENAME f\n[FW]\nFILENAME x.bin\n',
+    );
     expect(f.problems.map((p) => `${p.line} ${p.severity}: ${p.message}`)).toEqual([
       '1 warning: FILENAME outside any section is ignored',
       '7 warning: unknown keyword COLOR',
@@ -121,15 +133,38 @@ describe('AudioCodes provisioning URL', () => {
     expect(r).toEqual({
       ok: true,
       warnings: [],
-      url: { protocol: 'https', host: 'prov.example.com', port: 8443, directory: 'ph/', image: '440HD.img', config: '00908f123456.cfg', imageGiven: true, configGiven: true },
+      url: {
+        protocol: 'https',
+        host: 'prov.example.com',
+        port: 8443,
+        directory: 'ph/',
+        image: '440HD.img',
+        config: '00908f123456.cfg',
+        imageGiven: true,
+        configGiven: true,
+      },
     });
     const t = parseProvisioningUrl('10.0.0.8', phone);
-    expect(t.ok && t.url).toMatchObject({ protocol: 'tftp', port: 69, directory: '', image: '440HD.img', config: '00908f123456.cfg', imageGiven: false });
+    expect(t.ok && t.url).toMatchObject({
+      protocol: 'tftp',
+      port: 69,
+      directory: '',
+      image: '440HD.img',
+      config: '00908f123456.cfg',
+      imageGiven: false,
+    });
   });
 
   it('a path without .img is a directory; credentials are kept apart', () => {
     const r = parseProvisioningUrl('ftp://user:pw@10.0.0.8/phones/', phone);
-    expect(r.ok && r.url).toMatchObject({ protocol: 'ftp', port: 21, directory: 'phones/', image: '440HD.img', user: 'user', password: 'pw' });
+    expect(r.ok && r.url).toMatchObject({
+      protocol: 'ftp',
+      port: 21,
+      directory: 'phones/',
+      image: '440HD.img',
+      user: 'user',
+      password: 'pw',
+    });
   });
 
   it('refuses what the phone cannot use: other extensions, .., other protocols, spaces', () => {
@@ -146,7 +181,10 @@ describe('AudioCodes provisioning URL', () => {
   });
 
   it('never throws', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => void parseProvisioningUrl(s, phone)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => void parseProvisioningUrl(s, phone)),
+      { numRuns: 500 },
+    );
   });
 });
 
@@ -154,9 +192,14 @@ describe('AudioCodes .cfg model check', () => {
   it('applies a file whose system/type is the model; reports the line otherwise', () => {
     const cfg = parseAudiocodesCfg('# 440HD.cfg\nsystem/type=440HD\nvoip/line/0/enabled=1\n');
     expect(checkCfgModel(cfg, '440HD')).toEqual({ ok: true });
-    expect(checkCfgModel(cfg, '420HD')).toEqual({ ok: false, problem: { line: 2, message: 'system/type is "440HD": a 420HD does not apply this file' } });
+    expect(checkCfgModel(cfg, '420HD')).toEqual({
+      ok: false,
+      problem: { line: 2, message: 'system/type is "440HD": a 420HD does not apply this file' },
+    });
     expect(checkCfgModel(parseAudiocodesCfg('a=b\n'), '440HD')).toMatchObject({ ok: false, problem: { line: 0 } });
-    expect(parseAudiocodesCfg('junk line\nk=v').warnings).toEqual([{ line: 1, message: 'not a key=value line: "junk line"' }]);
+    expect(parseAudiocodesCfg('junk line\nk=v').warnings).toEqual([
+      { line: 1, message: 'not a key=value line: "junk line"' },
+    ]);
   });
 });
 
@@ -181,7 +224,10 @@ describe('image header', () => {
     expect(img.subarray(84, 116).toString('hex')).toBe(sha(payload));
     expect(img.readUInt32BE(124)).toBe(crc32(img.subarray(0, 124)));
     const r = verifyImage(img, { model: '440hd', family: 'audiocodes-400hd' });
-    expect(r).toEqual({ ok: true, header: { ...fields, payloadLength: 5000, sha256: createHash('sha256').update(payload).digest() } });
+    expect(r).toEqual({
+      ok: true,
+      header: { ...fields, payloadLength: 5000, sha256: createHash('sha256').update(payload).digest() },
+    });
     // the header alone, as a phone reads it first
     expect(decodeImageHeader(img.subarray(0, IMAGE_HEADER_BYTES))).toEqual(r);
   });
@@ -202,7 +248,10 @@ describe('image header', () => {
     expect(code(header)).toBe('bad-header-crc');
     const text = Buffer.concat([img.subarray(0, 5), Buffer.from('\n\x1a'), img.subarray(8)]);
     const t = verifyImage(text);
-    expect(!t.ok && t.error).toEqual({ code: 'bad-magic', message: expect.stringMatching(/line ends changed in transfer/) });
+    expect(!t.ok && t.error).toEqual({
+      code: 'bad-magic',
+      message: expect.stringMatching(/line ends changed in transfer/),
+    });
     expect(code(img.subarray(0, 100))).toBe('short');
     expect(code(img, { model: '420HD' })).toBe('wrong-model');
     expect(code(img, { family: 'avaya-9600-sip' })).toBe('wrong-family');
@@ -239,7 +288,10 @@ describe('image header', () => {
   });
 
   it('garbage never throws', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => void verifyImage(b)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (b) => void verifyImage(b)),
+      { numRuns: 500 },
+    );
   });
 
   it('refuses fields that do not fit when encoding (a programming error)', () => {
@@ -261,24 +313,40 @@ describe('image download decisions', () => {
   it('4600 and 9600: by application name', () => {
     const p = findModel('4610')!;
     expect(decideImage(p, {}, { name: 'a10d01b2_3.bin' }).download).toBe(true);
-    expect(decideImage(p, { name: 'a10d01b2_3.bin' }, { name: 'a10d01b2_3.bin' })).toEqual({ download: false, reason: 'already runs a10d01b2_3.bin' });
-    expect(decideImage(findModel('9620')!, { name: 'ha96xxua3_1_0_S.bin' }, { name: 'ha96xxua3_2_0_S.bin' }).download).toBe(true);
+    expect(decideImage(p, { name: 'a10d01b2_3.bin' }, { name: 'a10d01b2_3.bin' })).toEqual({
+      download: false,
+      reason: 'already runs a10d01b2_3.bin',
+    });
+    expect(
+      decideImage(findModel('9620')!, { name: 'ha96xxua3_1_0_S.bin' }, { name: 'ha96xxua3_2_0_S.bin' }).download,
+    ).toBe(true);
   });
 
   it('1600: by the version in the name', () => {
     const p = findModel('1608')!;
     expect(decideImage(p, { name: 'ha16xxua1_5_0.bin' }, { name: 'ha16xxua1_5_0.bin' }).download).toBe(false);
     expect(decideImage(p, { version: '1.5.0' }, { name: 'renamed_ha16xxua1_5_0.bin' }).download).toBe(false);
-    expect(decideImage(p, { version: '1.4.0' }, { name: 'ha16xxua1_5_0.bin' })).toEqual({ download: true, reason: 'runs version 1.4.0, the server offers 1.5.0' });
+    expect(decideImage(p, { version: '1.4.0' }, { name: 'ha16xxua1_5_0.bin' })).toEqual({
+      download: true,
+      reason: 'runs version 1.4.0, the server offers 1.5.0',
+    });
   });
 
   it('1200: AUTO only for a higher VERSION, FORCED always', () => {
     const p = findModel('1230')!;
     const running = { version: 'SIP12x004.04.09.00' };
-    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.04.09.00', mode: 'AUTO' }).download).toBe(false);
-    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.03.00.00', mode: 'AUTO' }).download).toBe(false);
-    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.05.00.00', mode: 'AUTO' }).download).toBe(true);
-    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.03.00.00', mode: 'FORCED' }).download).toBe(true);
+    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.04.09.00', mode: 'AUTO' }).download).toBe(
+      false,
+    );
+    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.03.00.00', mode: 'AUTO' }).download).toBe(
+      false,
+    );
+    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.05.00.00', mode: 'AUTO' }).download).toBe(
+      true,
+    );
+    expect(decideImage(p, running, { name: 'fw.bin', version: 'SIP12x004.03.00.00', mode: 'FORCED' }).download).toBe(
+      true,
+    );
   });
 
   it('400HD: by the header version', () => {

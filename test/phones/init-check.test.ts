@@ -65,7 +65,16 @@ describe('bootwire init', () => {
       expect(files).toContain(m.files.image);
       if (m.files.script) expect(files).toContain(m.files.script);
     }
-    expect(files).toEqual(expect.arrayContaining(['bootwire.json', '46xxsettings.txt', '420HD.cfg', '440HD.cfg', '12x0_device.cfg', INIT_MARKER]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'bootwire.json',
+        '46xxsettings.txt',
+        '420HD.cfg',
+        '440HD.cfg',
+        '12x0_device.cfg',
+        INIT_MARKER,
+      ]),
+    );
   });
 
   it('is deterministic: the same seed gives the same bytes, another seed other images', async () => {
@@ -81,8 +90,12 @@ describe('bootwire init', () => {
     expect(hc['440HD.img']).not.toBe(ha['440HD.img']);
   });
 
-  it('gives images their models\' typical sizes by default (1.5 MB for the 4600 ... 16 MB for the 96x1)', () => {
-    const sizes = Object.fromEntries(exampleRootFiles().filter((f) => f.image).map((f) => [f.path, f.image!.payloadBytes]));
+  it("gives images their models' typical sizes by default (1.5 MB for the 4600 ... 16 MB for the 96x1)", () => {
+    const sizes = Object.fromEntries(
+      exampleRootFiles()
+        .filter((f) => f.image)
+        .map((f) => [f.path, f.image!.payloadBytes]),
+    );
     expect(sizes).toEqual({
       'a10d01b2_3.bin': 1_500_000,
       'a20d01b2_3.bin': 1_500_000,
@@ -100,7 +113,9 @@ describe('bootwire init', () => {
     await fs.mkdir(other);
     await fs.writeFile(path.join(other, 'precious.txt'), 'keep me');
     await expect(writeExampleRoot(other, { imageSize: SMALL })).rejects.toThrow(/not empty \(use --force/);
-    await expect(writeExampleRoot(other, { imageSize: SMALL, force: true })).rejects.toThrow(/was not written by bootwire init/);
+    await expect(writeExampleRoot(other, { imageSize: SMALL, force: true })).rejects.toThrow(
+      /was not written by bootwire init/,
+    );
     expect(await fs.readdir(other)).toEqual(['precious.txt']);
     const file = path.join(dir, 'a-file');
     await fs.writeFile(file, 'x');
@@ -121,25 +136,28 @@ describe('bootwire init', () => {
     expect((await fs.readdir(empty)).length).toBe(exampleRootFiles().length);
   });
 
-  it(('a failure while writing leaves nothing: no partial root, no temporary directory, an old root ' + 'intact'), async () => {
-    const failing = (after: number): Iterable<RootFile> => ({
-      *[Symbol.iterator]() {
-        let n = 0;
-        for (const f of exampleRootFiles({ imageSize: SMALL })) {
-          if (n++ === after) throw new Error('disk full (simulated)');
-          yield f;
-        }
-      },
-    });
-    const fresh = path.join(dir, 'fails');
-    await expect(writeRootAtomically(fresh, failing(5), { force: false })).rejects.toThrow(InitError);
-    const old = path.join(dir, 'old-root');
-    await writeExampleRoot(old, { imageSize: SMALL });
-    const before = await hashes(old);
-    await expect(writeRootAtomically(old, failing(12), { force: true })).rejects.toThrow('disk full (simulated)');
-    expect(await hashes(old)).toEqual(before);
-    expect((await fs.readdir(dir)).filter((f) => f.startsWith('.') || f === 'fails')).toEqual([]);
-  });
+  it(
+    'a failure while writing leaves nothing: no partial root, no temporary directory, an old root ' + 'intact',
+    async () => {
+      const failing = (after: number): Iterable<RootFile> => ({
+        *[Symbol.iterator]() {
+          let n = 0;
+          for (const f of exampleRootFiles({ imageSize: SMALL })) {
+            if (n++ === after) throw new Error('disk full (simulated)');
+            yield f;
+          }
+        },
+      });
+      const fresh = path.join(dir, 'fails');
+      await expect(writeRootAtomically(fresh, failing(5), { force: false })).rejects.toThrow(InitError);
+      const old = path.join(dir, 'old-root');
+      await writeExampleRoot(old, { imageSize: SMALL });
+      const before = await hashes(old);
+      await expect(writeRootAtomically(old, failing(12), { force: true })).rejects.toThrow('disk full (simulated)');
+      expect(await hashes(old)).toEqual(before);
+      expect((await fs.readdir(dir)).filter((f) => f.startsWith('.') || f === 'fails')).toEqual([]);
+    },
+  );
 
   it('parses sizes as --image-size takes them', () => {
     expect(parseSize('1M')).toBe(1 << 20);
@@ -184,7 +202,8 @@ describe('bootwire check', () => {
       '440HD.img: the 440HD reads 440HD.img: image is for 420HD, not 440HD',
       '46xxsettings.txt:21: GOTO LOOP loops forever: nothing between the label and this line can leave the loop',
       '46xxupgrade.scr:5: label "GETSETT" is not defined: the phone ignores the rest of the file when it gets here',
-      ('96x1Supgrade.txt:9: GET 46XXsettings.txt: 46XXsettings.txt is not in the root (46xxsettings.txt ' + 'is: names are case-sensitive)'),
+      '96x1Supgrade.txt:9: GET 46XXsettings.txt: 46XXsettings.txt is not in the root (46xxsettings.txt ' +
+        'is: names are case-sensitive)',
       '96xxupgrade.txt:7: SET APPNAME ha96xxua3_3_0_S.bin (the 9620): ha96xxua3_3_0_S.bin is not in the root',
       '96xxupgrade.txt:7: SET APPNAME ha96xxua3_3_0_S.bin (the 9640): ha96xxua3_3_0_S.bin is not in the root',
       'bootwire.json:40: option 160 for the 420HD: 420HD-site.cfg is not in the root',
@@ -222,9 +241,14 @@ describe('the check and init commands', () => {
     await fs.appendFile(path.join(root, '46xxupgrade.scr'), 'GOTO NOWHERE\n');
     const bad = await run(['check', root]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toBe('46xxupgrade.scr:13: label "NOWHERE" is not defined: the phone ignores the rest of the file when it gets here\n');
+    expect(bad.stdout).toBe(
+      '46xxupgrade.scr:13: label "NOWHERE" is not defined: the phone ignores the rest of the file when it gets here\n',
+    );
     const json = await run(['check', root, '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ errors: 1, diagnostics: [{ file: '46xxupgrade.scr', line: 13, severity: 'error' }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      errors: 1,
+      diagnostics: [{ file: '46xxupgrade.scr', line: 13, severity: 'error' }],
+    });
     expect((await run(['check', path.join(dir, 'nope')])).code).toBe(2);
     expect((await run(['init', root])).code).toBe(2); // not empty, no --force
     expect((await run(['init', path.join(dir, 'x'), '--image-size', 'huge'])).code).toBe(2);
@@ -234,12 +258,17 @@ describe('the check and init commands', () => {
   it('serve --config ROOT/bootwire.json serves the root (ports moved to 0 for the test)', async () => {
     const root = path.join(dir, 'served');
     await writeExampleRoot(root, { imageSize: SMALL });
-    const cfg = JSON.parse(await fs.readFile(path.join(root, 'bootwire.json'), 'utf8')) as Record<'tftp' | 'dhcp', { listen: string }>;
+    const cfg = JSON.parse(await fs.readFile(path.join(root, 'bootwire.json'), 'utf8')) as Record<
+      'tftp' | 'dhcp',
+      { listen: string }
+    >;
     cfg.tftp.listen = '127.0.0.1:0';
     cfg.dhcp.listen = '127.0.0.1:0';
     const cfgFile = path.join(root, 'bootwire.test.json');
     await fs.writeFile(cfgFile, JSON.stringify(cfg));
-    const proc: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--config', cfgFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
@@ -247,7 +276,9 @@ describe('the check and init commands', () => {
         proc.stderr!.on('data', (d) => (err += d));
         proc.stdout!.on('data', (d) => {
           out += d;
-          const m = /TFTP[^\n]*?listening on [^\s]+:(\d+)|listening on [^\s]+:(\d+)[^\n]*TFTP/i.exec(out) ?? /listening on [^\s]+:(\d+)/.exec(out);
+          const m =
+            /TFTP[^\n]*?listening on [^\s]+:(\d+)|listening on [^\s]+:(\d+)[^\n]*TFTP/i.exec(out) ??
+            /listening on [^\s]+:(\d+)/.exec(out);
           if (m && /TFTP|tftp/.test(out)) resolve(Number(m[1] ?? m[2]));
         });
         proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err} ${out}`)));
@@ -255,7 +286,9 @@ describe('the check and init commands', () => {
       });
       const got = await run(['get', `tftp://127.0.0.1:${port}/440HD.img`, '-o', path.join(dir, 'got.img')]);
       expect(got.code).toBe(0);
-      expect(sha(await fs.readFile(path.join(dir, 'got.img')))).toBe(sha(await fs.readFile(path.join(root, '440HD.img'))));
+      expect(sha(await fs.readFile(path.join(dir, 'got.img')))).toBe(
+        sha(await fs.readFile(path.join(root, '440HD.img'))),
+      );
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -268,7 +301,8 @@ describe('bootwire check on hostile roots', () => {
     const root = path.join(dir, 'garbage');
     await writeExampleRoot(root, { imageSize: SMALL });
     let seed = 7;
-    const junk = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 255));
+    const junk = (n: number) =>
+      Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 255));
     for (const f of ['46xxupgrade.scr', '46xxsettings.txt', '1230SIP.cfg', '440HD.cfg', 'bootwire.json', '420HD.img']) {
       await fs.writeFile(path.join(root, f), junk(5000));
     }
@@ -286,6 +320,8 @@ describe('bootwire check on hostile roots', () => {
 
 describe('diagnostic lines', () => {
   it('show control characters from hostile files as ?', () => {
-    expect(formatDiagnostic({ file: 'a\x1b[2J.txt', line: 3, severity: 'warning', message: 'bad \x00\x07 bytes\n' })).toBe('a?[2J.txt:3: warning: bad ?? bytes?');
+    expect(
+      formatDiagnostic({ file: 'a\x1b[2J.txt', line: 3, severity: 'warning', message: 'bad \x00\x07 bytes\n' }),
+    ).toBe('a?[2J.txt:3: warning: bad ?? bytes?');
   });
 });

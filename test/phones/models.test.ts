@@ -38,7 +38,13 @@ describe('phone models: the catalogue', () => {
 
   it('every model names the source of its protocol order, DHCP request, server sources and image rule', () => {
     for (const model of PHONE_MODELS) {
-      for (const key of ['protocols', 'dhcp.parameterRequestList', 'fileServerSources', 'image.decision', 'image.typicalBytes']) {
+      for (const key of [
+        'protocols',
+        'dhcp.parameterRequestList',
+        'fileServerSources',
+        'image.decision',
+        'image.typicalBytes',
+      ]) {
         expect(model.provenance[key], `${model.name} ${key}`).toBeDefined();
       }
       for (const [key, p] of Object.entries(model.provenance)) {
@@ -70,8 +76,17 @@ describe('phone models against the manuals', () => {
     expect(p.fileServerSources).toEqual(['site-specific', 'option-66']);
     expect(p.files).toMatchObject({ script: '46xxupgrade.scr', settings: '46xxsettings.txt', image: 'a10d01b2_3.bin' });
     expect(p.image.decision).toBe('name-differs');
-    expect(p.script!.dialect).toEqual({ seqCaseInsensitive: true, get: 'avaya-4600', variables: ['GROUP', 'MACADDR', 'MODEL', 'MODEL4', 'BOOTNAME', 'SIG'] });
-    expect(scriptVariables(p, '00:04:0D:AA:BB:01')).toEqual({ GROUP: '0', MODEL: '4610SW', MODEL4: '4610', MACADDR: '00:04:0d:aa:bb:01' });
+    expect(p.script!.dialect).toEqual({
+      seqCaseInsensitive: true,
+      get: 'avaya-4600',
+      variables: ['GROUP', 'MACADDR', 'MODEL', 'MODEL4', 'BOOTNAME', 'SIG'],
+    });
+    expect(scriptVariables(p, '00:04:0D:AA:BB:01')).toEqual({
+      GROUP: '0',
+      MODEL: '4610SW',
+      MODEL4: '4610',
+      MACADDR: '00:04:0d:aa:bb:01',
+    });
   });
 
   it('Avaya 1600: HTTP(S) only; option 55 1,3,6,7,15,26,42 + 242; option 57 1000; by version', () => {
@@ -85,26 +100,40 @@ describe('phone models against the manuals', () => {
     expect(p.script!.dialect.get).toBe('avaya-96xx');
   });
 
-  it(('Avaya 9600 SIP: HTTP(S); 242 over 43 over siaddr; refuses an OFFER without a lease time; 96x1 ' + 'script names'), () => {
-    expect(m('9608').files.script).toBe('96x1Supgrade.txt');
-    expect(m('9611').files.script).toBe('96x1Supgrade.txt');
-    expect(m('9620').files).toMatchObject({ script: '96xxupgrade.txt', image: 'ha96xxua3_2_0_S.bin', imageVersion: '3.2.0' });
-    const p = m('9608');
-    expect(p.protocols.order).toEqual(['https', 'http']);
-    expect(p.fileServerSources).toEqual(['site-specific', 'avaya-43', 'siaddr']);
-    expect(p.dhcp.siteSpecificOption).toBe(242);
-    expect(p.dhcp.requireLeaseTime).toBe(true);
-    expect(p.dhcp.vendorClass).toBe('ccp.avaya.com');
-    expect(p.provenance['dhcp.vendorClass']!.verified).toBe(false);
-    expect(p.script!.dialect.seqCaseInsensitive).toBe(false);
-    expect(p.script!.dialect.variables).toEqual(expect.arrayContaining(['VPNACTIVE', 'SIG_IN_USE', 'HWVERS']));
-    expect(scriptVariables(m('9611'), '00:04:0d:aa:bb:03')).toMatchObject({ MODEL: '9611G', MODEL4: '9611' });
-  });
+  it(
+    'Avaya 9600 SIP: HTTP(S); 242 over 43 over siaddr; refuses an OFFER without a lease time; 96x1 ' + 'script names',
+    () => {
+      expect(m('9608').files.script).toBe('96x1Supgrade.txt');
+      expect(m('9611').files.script).toBe('96x1Supgrade.txt');
+      expect(m('9620').files).toMatchObject({
+        script: '96xxupgrade.txt',
+        image: 'ha96xxua3_2_0_S.bin',
+        imageVersion: '3.2.0',
+      });
+      const p = m('9608');
+      expect(p.protocols.order).toEqual(['https', 'http']);
+      expect(p.fileServerSources).toEqual(['site-specific', 'avaya-43', 'siaddr']);
+      expect(p.dhcp.siteSpecificOption).toBe(242);
+      expect(p.dhcp.requireLeaseTime).toBe(true);
+      expect(p.dhcp.vendorClass).toBe('ccp.avaya.com');
+      expect(p.provenance['dhcp.vendorClass']!.verified).toBe(false);
+      expect(p.script!.dialect.seqCaseInsensitive).toBe(false);
+      expect(p.script!.dialect.variables).toEqual(expect.arrayContaining(['VPNACTIVE', 'SIG_IN_USE', 'HWVERS']));
+      expect(scriptVariables(m('9611'), '00:04:0d:aa:bb:03')).toMatchObject({ MODEL: '9611G', MODEL4: '9611' });
+    },
+  );
 
   it('Avaya 1200 SIP: TFTP by default; Nortel-SIP-Phone-A NUL-terminated; 57 = 1190; longest lease within 1 s', () => {
     const p = m('1230');
     expect(p.protocols.order[0]).toBe('tftp');
-    expect(p.dhcp).toMatchObject({ vendorClass: 'Nortel-SIP-Phone-A', vendorClassNul: true, maxMessageSize: 1190, clientIdIsMac: true, offerSelection: 'longest-lease', offerWaitMs: 1000 });
+    expect(p.dhcp).toMatchObject({
+      vendorClass: 'Nortel-SIP-Phone-A',
+      vendorClassNul: true,
+      maxMessageSize: 1190,
+      clientIdIsMac: true,
+      offerSelection: 'longest-lease',
+      offerWaitMs: 1000,
+    });
     expect(p.dhcp.parameterRequestList.slice(0, 9)).toEqual([1, 3, 6, 15, 28, 43, 58, 59, 66]);
     expect(p.files).toMatchObject({ script: '1230SIP.cfg', imageVersion: 'SIP12x004.04.09.00' });
     expect(m('1220').files.script).toBe('1220SIP.cfg');
@@ -113,16 +142,19 @@ describe('phone models against the manuals', () => {
     expect(settingsFileFor(p, '00:17:65:fd:bf:1d')).toBe('SIP001765FDBF1D.cfg');
   });
 
-  it(('AudioCodes 400HD: asks for 66/67/160; model name in 60 and 77; 160, then 66+67, then 43; by ' + 'header version'), () => {
-    const p = m('440HD');
-    expect(p.dhcp.parameterRequestList).toEqual(expect.arrayContaining([66, 67, 160, 43]));
-    expect(p.dhcp.vendorClass).toBe('440HD');
-    expect(p.dhcp.userClass).toBe('440HD');
-    expect(p.fileServerSources).toEqual(['option-160', 'option-66', 'option-43-url']);
-    expect(p.files).toMatchObject({ image: '440HD.img', settings: '<MAC>.cfg' });
-    expect(p.image).toMatchObject({ decision: 'version-differs', versionFrom: 'header' });
-    expect(settingsFileFor(p, '00:90:8F:12:34:56')).toBe('00908f123456.cfg');
-  });
+  it(
+    'AudioCodes 400HD: asks for 66/67/160; model name in 60 and 77; 160, then 66+67, then 43; by ' + 'header version',
+    () => {
+      const p = m('440HD');
+      expect(p.dhcp.parameterRequestList).toEqual(expect.arrayContaining([66, 67, 160, 43]));
+      expect(p.dhcp.vendorClass).toBe('440HD');
+      expect(p.dhcp.userClass).toBe('440HD');
+      expect(p.fileServerSources).toEqual(['option-160', 'option-66', 'option-43-url']);
+      expect(p.files).toMatchObject({ image: '440HD.img', settings: '<MAC>.cfg' });
+      expect(p.image).toMatchObject({ decision: 'version-differs', versionFrom: 'header' });
+      expect(settingsFileFor(p, '00:90:8F:12:34:56')).toBe('00908f123456.cfg');
+    },
+  );
 
   it('realistic image sizes within 1-40 MB; TFTP requests carry no options by default', () => {
     for (const p of PHONE_MODELS) {
@@ -136,7 +168,12 @@ describe('phone models against the manuals', () => {
 describe('the DHCP request each model sends', () => {
   const discover = (name: string, mac: string) => {
     const sent: Buffer[] = [];
-    const machine = new DoraMachine({ send: (p) => sent.push(p) }, dhcpIdentity(m(name), mac), { giaddr: '10.77.0.1', timeoutMs: 1000, retries: 1 }, 0x1234);
+    const machine = new DoraMachine(
+      { send: (p) => sent.push(p) },
+      dhcpIdentity(m(name), mac),
+      { giaddr: '10.77.0.1', timeoutMs: 1000, retries: 1 },
+      0x1234,
+    );
     machine.start(0);
     const r = decodeDhcp(sent[0]!);
     if (!r.ok) throw new Error(r.error.message);

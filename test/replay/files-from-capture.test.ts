@@ -41,7 +41,12 @@ describe('recordedTransfers', () => {
 
   it('takes the block size from the OACK and records the OACK and tsize', () => {
     const file = bytes(5000);
-    const [t] = rebuild(lockstep(file, 1468, [{ name: 'blksize', value: '1468' }, { name: 'tsize', value: '5000' }]));
+    const [t] = rebuild(
+      lockstep(file, 1468, [
+        { name: 'blksize', value: '1468' },
+        { name: 'tsize', value: '5000' },
+      ]),
+    );
     expect(t!.status).toBe('complete');
     expect(t!.blksize).toBe(1468);
     expect(t!.tsize).toBe(5000);
@@ -52,7 +57,11 @@ describe('recordedTransfers', () => {
   it('drops retransmitted copies and fills a gap from blocks seen ahead of it (a window resent)', () => {
     const file = bytes(8 * 512 + 100);
     const d = blocks(file, 512);
-    const ds = [dg(C, S69, rrq('f.bin', [{ name: 'windowsize', value: '4' }])), dg(T, C, oack([{ name: 'windowsize', value: '4' }])), dg(C, T, ack(0))];
+    const ds = [
+      dg(C, S69, rrq('f.bin', [{ name: 'windowsize', value: '4' }])),
+      dg(T, C, oack([{ name: 'windowsize', value: '4' }])),
+      dg(C, T, ack(0)),
+    ];
     // Block 2 lost on the way to the capture point the first time; 3 and 4 seen ahead of it.
     for (const i of [0, 2, 3]) ds.push(dg(T, C, d[i]!));
     ds.push(dg(C, T, ack(1)));
@@ -84,24 +93,36 @@ describe('recordedTransfers', () => {
     expect(rebuild(gap)[0]!.damage).toEqual(['block 2 missing']);
   });
 
-  it(('tells a refused request, a server that gave up midway, a client that gave up and an unanswered ' + 'request apart'), () => {
-    const refused = rebuild([dg(C, S69, rrq('missing')), dg(T, C, error(1, 'File not found'))])[0]!;
-    expect(refused.status).toBe('refused');
-    expect(refused.error).toMatchObject({ code: 1, message: 'File not found', by: 'server', afterBlocks: 0 });
+  it(
+    'tells a refused request, a server that gave up midway, a client that gave up and an unanswered ' + 'request apart',
+    () => {
+      const refused = rebuild([dg(C, S69, rrq('missing')), dg(T, C, error(1, 'File not found'))])[0]!;
+      expect(refused.status).toBe('refused');
+      expect(refused.error).toMatchObject({ code: 1, message: 'File not found', by: 'server', afterBlocks: 0 });
 
-    resetFrames();
-    const midway = rebuild([dg(C, S69, rrq('f')), dg(T, C, data(1, bytes(512))), dg(C, T, ack(1)), dg(T, C, error(0, 'disk gone'))])[0]!;
-    expect(midway.status).toBe('incomplete');
-    expect(midway.damage).toEqual(['ended by ERROR 0 from the server after 1 block']);
+      resetFrames();
+      const midway = rebuild([
+        dg(C, S69, rrq('f')),
+        dg(T, C, data(1, bytes(512))),
+        dg(C, T, ack(1)),
+        dg(T, C, error(0, 'disk gone')),
+      ])[0]!;
+      expect(midway.status).toBe('incomplete');
+      expect(midway.damage).toEqual(['ended by ERROR 0 from the server after 1 block']);
 
-    resetFrames();
-    const client = rebuild([dg(C, S69, rrq('f', [{ name: 'blksize', value: '9000' }])), dg(T, C, oack([{ name: 'blksize', value: '9000' }])), dg(C, T, error(8, 'no'))])[0]!;
-    expect(client.status).toBe('refused');
-    expect(client.error!.by).toBe('client');
+      resetFrames();
+      const client = rebuild([
+        dg(C, S69, rrq('f', [{ name: 'blksize', value: '9000' }])),
+        dg(T, C, oack([{ name: 'blksize', value: '9000' }])),
+        dg(C, T, error(8, 'no')),
+      ])[0]!;
+      expect(client.status).toBe('refused');
+      expect(client.error!.by).toBe('client');
 
-    resetFrames();
-    expect(rebuild([dg(C, S69, rrq('f')), dg(C, S69, rrq('f'))])[0]!.status).toBe('unanswered');
-  });
+      resetFrames();
+      expect(rebuild([dg(C, S69, rrq('f')), dg(C, S69, rrq('f'))])[0]!.status).toBe('unanswered');
+    },
+  );
 
   it('rebuilds an upload from the client DATA (a WRQ)', () => {
     const file = bytes(1500);

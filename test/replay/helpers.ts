@@ -1,10 +1,18 @@
 /** Synthetic UDP datagrams for the replay unit tests. */
-import { encodeAck, encodeError, encodeOack, encodeRequest, encodeTftp, type OptionPair } from '../../packages/tftp/src/codec.js';
+import {
+  encodeAck,
+  encodeError,
+  encodeOack,
+  encodeRequest,
+  encodeTftp,
+  type OptionPair,
+} from '../../packages/tftp/src/codec.js';
 import { Opcode } from '../../packages/tftp/src/packet.js';
 
 export { dg, resetFrames } from '../helpers/datagrams.js';
 
-export const rrq = (file: string, opts: OptionPair[] = [], mode = 'octet') => encodeRequest(Opcode.RRQ, file, mode, opts);
+export const rrq = (file: string, opts: OptionPair[] = [], mode = 'octet') =>
+  encodeRequest(Opcode.RRQ, file, mode, opts);
 export const wrq = (file: string, opts: OptionPair[] = []) => encodeRequest(Opcode.WRQ, file, 'octet', opts);
 export const data = (block: number, payload: Buffer) => encodeTftp({ opcode: Opcode.DATA, block, payload });
 export const ack = (block: number) => Buffer.from(encodeAck(block));

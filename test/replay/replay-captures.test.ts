@@ -16,7 +16,13 @@ import { MemoryLeaseStore } from '../../packages/dhcp/src/leases/store.js';
 import { DhcpServer } from '../../packages/dhcp/src/server/server.js';
 import { dhcpSchema } from '../../packages/bootwire/src/config/schema.js';
 import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
-import { recordedTransfers, replayCapture, replayTftp, summarize, type ReplayReport } from '../../packages/bootwire/src/replay/index.js';
+import {
+  recordedTransfers,
+  replayCapture,
+  replayTftp,
+  summarize,
+  type ReplayReport,
+} from '../../packages/bootwire/src/replay/index.js';
 import { TftpServer } from '../../packages/tftp/src/server.js';
 import { CAPTURE_FILES, captureFileBytes } from '../../captures/files.mjs';
 import { REPO_ROOT } from '../helpers/peers.js';
@@ -37,7 +43,9 @@ const counts = (r: ReplayReport) => {
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, 'replay', ...args], { timeout: 60_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, 'replay', ...args], {
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -66,15 +74,23 @@ describe('replay of the captures in captures/ against the built-in servers', () 
 
   it('says how the recorded servers negotiated where bootwire differs', async () => {
     const r = await replayCapture(path.join(OWN, 'tftp-window-tftpd-hpa.pcap'));
-    expect(r.outcomes[0]).toMatchObject({ verdict: 'ok', detail: expect.stringMatching(/; blksize 8192, windowsize 16$/), notes: ['windowsize 16, the recorded server gave none (1)'] });
+    expect(r.outcomes[0]).toMatchObject({
+      verdict: 'ok',
+      detail: expect.stringMatching(/; blksize 8192, windowsize 16$/),
+      notes: ['windowsize 16, the recorded server gave none (1)'],
+    });
     const put = await replayCapture(path.join(OWN, 'tftp-put-bootwire.pcapng'));
     expect(verdicts(put)).toEqual([
-      expect.stringMatching(/^ok tftp #1 WRQ "upload-80k.bin" from 10\.151\.0\.50:\d+: 80000 bytes, sha256 [0-9a-f]{16}; blksize 512$/),
+      expect.stringMatching(
+        /^ok tftp #1 WRQ "upload-80k.bin" from 10\.151\.0\.50:\d+: 80000 bytes, sha256 [0-9a-f]{16}; blksize 512$/,
+      ),
       expect.stringMatching(/^ok tftp #2 WRQ "\.\.\/escape\.bin" from 10\.151\.0\.50:\d+: ERROR 2 as recorded$/),
     ]);
     const dhcp = await replayCapture(path.join(OWN, 'dhcp-udhcpc-kea.pcapng'));
     expect(verdicts(dhcp)).toEqual([
-      expect.stringMatching(/^ok dhcp #1 DISCOVER from [0-9a-f:]{17} \(xid 0x[0-9a-f]{8}\): OFFER 10\.151\.0\.100 with 1, 3, 66, 67, 242 as asked$/),
+      expect.stringMatching(
+        /^ok dhcp #1 DISCOVER from [0-9a-f:]{17} \(xid 0x[0-9a-f]{8}\): OFFER 10\.151\.0\.100 with 1, 3, 66, 67, 242 as asked$/,
+      ),
       expect.stringMatching(/^ok dhcp #2 REQUEST .*: ACK 10\.151\.0\.100 with 1, 3, 66, 67, 242 as asked$/),
     ]);
   });
@@ -153,11 +169,19 @@ describe.skipIf(!existsSync(PUBLIC))('replay of the public captures against the 
       const why = verdicts(r).join('\n');
       for (const o of r.outcomes) {
         expect(o.verdict, why).not.toBe('different');
-        if (o.verdict === 'skipped') expect(DOCUMENTED_SKIPS.some((re) => re.test(o.detail)), `undocumented skip: ${o.detail}`).toBe(true);
+        if (o.verdict === 'skipped')
+          expect(
+            DOCUMENTED_SKIPS.some((re) => re.test(o.detail)),
+            `undocumented skip: ${o.detail}`,
+          ).toBe(true);
       }
       const expected = PUBLIC_EXPECTED[file];
       if (expected) expect(counts(r), why).toEqual(expected);
-      else expect(r.outcomes.filter((o) => o.verdict === 'ok').length, `${file} has TFTP or DHCP conversations: list it in PUBLIC_EXPECTED`).toBe(0);
+      else
+        expect(
+          r.outcomes.filter((o) => o.verdict === 'ok').length,
+          `${file} has TFTP or DHCP conversations: list it in PUBLIC_EXPECTED`,
+        ).toBe(0);
     });
   }
 });
@@ -186,9 +210,17 @@ describe('a server that differs, a damaged capture, and the command line', () =>
   });
 
   it('names the first differing byte when the server serves other bytes', async () => {
-    const r = await replayCapture(path.join(OWN, 'tftp-curl-tftpd-hpa.pcap'), { tftp: { server: { host: '127.0.0.1', port: wrong.address().port } } });
-    expect(verdicts(r)).toEqual([expect.stringMatching(/^different tftp #1 RRQ "curl-100k.bin" from 10\.151\.0\.50:\d+: bytes differ from byte 70000: received 100000 bytes sha256 [0-9a-f]{16}, recorded 100000 bytes sha256 [0-9a-f]{16}$/)]);
-    const short = await replayCapture(path.join(OWN, 'tftp-lockstep-atftpd.pcap'), { tftp: { server: { host: '127.0.0.1', port: wrong.address().port } } });
+    const r = await replayCapture(path.join(OWN, 'tftp-curl-tftpd-hpa.pcap'), {
+      tftp: { server: { host: '127.0.0.1', port: wrong.address().port } },
+    });
+    expect(verdicts(r)).toEqual([
+      expect.stringMatching(
+        /^different tftp #1 RRQ "curl-100k.bin" from 10\.151\.0\.50:\d+: bytes differ from byte 70000: received 100000 bytes sha256 [0-9a-f]{16}, recorded 100000 bytes sha256 [0-9a-f]{16}$/,
+      ),
+    ]);
+    const short = await replayCapture(path.join(OWN, 'tftp-lockstep-atftpd.pcap'), {
+      tftp: { server: { host: '127.0.0.1', port: wrong.address().port } },
+    });
     expect(short.outcomes[0]!.detail).toMatch(/^bytes differ from byte 65000: received 65000 bytes/);
   });
 
@@ -217,11 +249,20 @@ describe('a server that differs, a damaged capture, and the command line', () =>
     const cut = path.join(root, 'cut.pcap');
     await fs.writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
     const r = await replayCapture(cut);
-    expect(r.warnings[0]).toMatch(/^the capture is damaged at byte \d+ \(truncated: .*\); replaying the \d+ records before it$/);
-    expect(verdicts(r)).toEqual([expect.stringMatching(/^skipped tftp #1 RRQ "lockstep-64k.bin" .*: incomplete \(the capture ends after block \d+, which is not short\)$/)]);
+    expect(r.warnings[0]).toMatch(
+      /^the capture is damaged at byte \d+ \(truncated: .*\); replaying the \d+ records before it$/,
+    );
+    expect(verdicts(r)).toEqual([
+      expect.stringMatching(
+        /^skipped tftp #1 RRQ "lockstep-64k.bin" .*: incomplete \(the capture ends after block \d+, which is not short\)$/,
+      ),
+    ]);
     expect(summarize(r).exitCode).toBe(0);
 
-    const two = Buffer.concat([await fs.readFile(path.join(OWN, 'tftp-missing-tftpd-hpa.pcap')), Buffer.from([1, 2, 3])]);
+    const two = Buffer.concat([
+      await fs.readFile(path.join(OWN, 'tftp-missing-tftpd-hpa.pcap')),
+      Buffer.from([1, 2, 3]),
+    ]);
     await fs.writeFile(cut, two);
     const c = await cli([cut]);
     expect(c.code).toBe(0);
@@ -238,7 +279,9 @@ describe('a server that differs, a damaged capture, and the command line', () =>
       return out;
     };
     const long = 'x'.repeat(300);
-    const transfers = recordedTransfers(trackTftp([...download(long, 1000), ...download('../up.bin', 1010), ...download('ok.bin', 1020)]));
+    const transfers = recordedTransfers(
+      trackTftp([...download(long, 1000), ...download('../up.bin', 1010), ...download('ok.bin', 1020)]),
+    );
     const out = await replayTftp(transfers, { server: 'builtin' });
     expect(out.map((o) => `${o.verdict}: ${o.detail}`)).toEqual([
       'skipped: the file cannot be written to a root: ENAMETOOLONG',
@@ -257,13 +300,24 @@ describe('a server that differs, a damaged capture, and the command line', () =>
       leases: 'memory',
       relayPort,
       serverId: '10.151.0.1',
-      subnets: [{ subnet: '10.151.0.0/24', pool: '10.151.0.100-10.151.0.199', options: { router: '10.151.0.1', '66': '10.151.0.1' } }],
-      classes: [{ match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.151.0.5', '67': '46xxupgrade.scr' } }],
+      subnets: [
+        {
+          subnet: '10.151.0.0/24',
+          pool: '10.151.0.100-10.151.0.199',
+          options: { router: '10.151.0.1', '66': '10.151.0.1' },
+        },
+      ],
+      classes: [
+        { match: { vendorClass: 'ccp.avaya.com' }, options: { '242': 'MCIPADD=10.151.0.5', '67': '46xxupgrade.scr' } },
+      ],
     });
     const server = await DhcpServer.start({ config, store: new MemoryLeaseStore(), localAddresses: [] });
     try {
       const r = await replayCapture(path.join(OWN, 'dhcp-dhclient-dnsmasq.pcap'), {
-        dhcp: { server: { host: '127.0.0.1', port: server.address().port }, relay: { address: '127.0.0.1', port: relayPort } },
+        dhcp: {
+          server: { host: '127.0.0.1', port: server.address().port },
+          relay: { address: '127.0.0.1', port: relayPort },
+        },
       });
       expect(verdicts(r)).toEqual([
         expect.stringMatching(/^ok dhcp #1 DISCOVER .*: OFFER 10\.151\.0\.1\d\d with 1, 3, 66, 67, 242 as asked/),

@@ -18,12 +18,15 @@ import { BUILTIN_POLICY, planTftp } from '../../packages/bootwire/src/replay/tft
 import { PEERS, REPO_ROOT, startTftpdHpa, type Peer } from '../helpers/peers.js';
 
 const OWN = path.join(REPO_ROOT, 'captures');
-const TFTP_CAPTURES = readdirSync(OWN).filter((f) => /^tftp-.*\.pcap(ng)?$/.test(f)).sort();
+const TFTP_CAPTURES = readdirSync(OWN)
+  .filter((f) => /^tftp-.*\.pcap(ng)?$/.test(f))
+  .sort();
 
 let root: string | undefined;
 let peer: Peer | undefined;
 
-const lines = (r: ReplayReport) => r.outcomes.map((o) => `${o.verdict} ${o.what}: ${o.detail}${o.notes ? ` (${o.notes.join('; ')})` : ''}`);
+const lines = (r: ReplayReport) =>
+  r.outcomes.map((o) => `${o.verdict} ${o.what}: ${o.detail}${o.notes ? ` (${o.notes.join('; ')})` : ''}`);
 
 beforeAll(async () => {
   if (PEERS.tftpdHpa.skip) return;
@@ -54,20 +57,36 @@ describe.skipIf(PEERS.tftpdHpa.skip)('replay against tftpd-hpa serving the rebui
   }
 
   it('notes where the recorded server negotiated otherwise than tftpd-hpa', async () => {
-    const r = await replayCapture(path.join(OWN, 'tftp-window-atftpd.pcap'), { tftp: { server: { host: peer!.host, port: peer!.port } } });
-    expect(lines(r)).toEqual([expect.stringMatching(/^ok #1 RRQ "window-300k.bin" from [\d.:]+: 300000 bytes, sha256 [0-9a-f]{16}; blksize 8192 \(windowsize 1, the recorded server gave 16\)$/)]);
+    const r = await replayCapture(path.join(OWN, 'tftp-window-atftpd.pcap'), {
+      tftp: { server: { host: peer!.host, port: peer!.port } },
+    });
+    expect(lines(r)).toEqual([
+      expect.stringMatching(
+        /^ok #1 RRQ "window-300k.bin" from [\d.:]+: 300000 bytes, sha256 [0-9a-f]{16}; blksize 8192 \(windowsize 1, the recorded server gave 16\)$/,
+      ),
+    ]);
   });
 
   it("uploads are accepted; bootwire's refusal of ../escape.bin is the difference", async () => {
-    const hpa = await replayCapture(path.join(OWN, 'tftp-put-tftpd-hpa.pcap'), { tftp: { server: { host: peer!.host, port: peer!.port } } });
-    expect(lines(hpa)).toEqual([expect.stringMatching(/^ok #1 WRQ "upload-80k.bin" from [\d.:]+: 80000 bytes uploaded \(stored bytes not checked\); blksize 512$/)]);
+    const hpa = await replayCapture(path.join(OWN, 'tftp-put-tftpd-hpa.pcap'), {
+      tftp: { server: { host: peer!.host, port: peer!.port } },
+    });
+    expect(lines(hpa)).toEqual([
+      expect.stringMatching(
+        /^ok #1 WRQ "upload-80k.bin" from [\d.:]+: 80000 bytes uploaded \(stored bytes not checked\); blksize 512$/,
+      ),
+    ]);
     expect((await fs.readFile(path.join(root!, 'upload-80k.bin'))).length).toBe(80000);
     await fs.rm(path.join(root!, 'upload-80k.bin'));
 
-    const bw = await replayCapture(path.join(OWN, 'tftp-put-bootwire.pcapng'), { tftp: { server: { host: peer!.host, port: peer!.port } } });
+    const bw = await replayCapture(path.join(OWN, 'tftp-put-bootwire.pcapng'), {
+      tftp: { server: { host: peer!.host, port: peer!.port } },
+    });
     expect(lines(bw)).toEqual([
       expect.stringMatching(/^ok #1 WRQ "upload-80k.bin" .*: 80000 bytes uploaded/),
-      expect.stringMatching(/^different #2 WRQ "\.\.\/escape\.bin" .*: the upload was accepted, recorded ERROR 2 "\\"\.\.\/escape\.bin\\" leaves the root"$/),
+      expect.stringMatching(
+        /^different #2 WRQ "\.\.\/escape\.bin" .*: the upload was accepted, recorded ERROR 2 "\\"\.\.\/escape\.bin\\" leaves the root"$/,
+      ),
     ]);
     expect(summarize(bw).exitCode).toBe(1);
     expect((await fs.stat(path.join(root!, 'escape.bin'))).size).toBe(0);

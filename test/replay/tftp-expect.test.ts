@@ -4,14 +4,28 @@ import { trackTftp } from '../../packages/capture/src/tftp-conversations.js';
 import type { UdpDatagram } from '../../packages/capture/src/types.js';
 import { recordedTransfers } from '../../packages/bootwire/src/replay/files-from-capture.js';
 import { formatOutcome, formatReport, summarize } from '../../packages/bootwire/src/replay/report.js';
-import { BUILTIN_POLICY, expectedNegotiation, judgeTftp, placeInRoot, planTftp, replayRequest, sha256 } from '../../packages/bootwire/src/replay/tftp-expect.js';
+import {
+  BUILTIN_POLICY,
+  expectedNegotiation,
+  judgeTftp,
+  placeInRoot,
+  planTftp,
+  replayRequest,
+  sha256,
+} from '../../packages/bootwire/src/replay/tftp-expect.js';
 import { decodeTftp } from '../../packages/tftp/src/codec.js';
 import { ack, blocks, bytes, dg, error, oack, resetFrames, rrq, wrq } from './helpers.js';
 
 const S69 = '10.0.0.1:69';
 
 /** A download of `file` named `name` by client port `port`, with the OACK echoing `opts`. */
-function download(name: string, file: Buffer, port: number, opts: { name: string; value: string }[] = [], blksize = 512): UdpDatagram[] {
+function download(
+  name: string,
+  file: Buffer,
+  port: number,
+  opts: { name: string; value: string }[] = [],
+  blksize = 512,
+): UdpDatagram[] {
   const C = `10.0.0.50:${port}`;
   const T = `10.0.0.1:${port + 10000}`;
   const out = [dg(C, S69, rrq(name, opts))];
@@ -43,19 +57,62 @@ describe('placeInRoot', () => {
 
 describe('replayRequest and expectedNegotiation', () => {
   it('keeps the options the client can send and lists the others', () => {
-    const r = replayRequest(req(rrq('f', [{ name: 'BlkSize', value: '1468' }, { name: 'rollover', value: '0' }, { name: 'tsize', value: '0' }, { name: 'timeout', value: '3' }])));
-    expect(r).toEqual({ filename: 'f', mode: 'octet', blksize: 1468, timeout: 3, tsize: true, notReplayed: ['rollover=0'] });
+    const r = replayRequest(
+      req(
+        rrq('f', [
+          { name: 'BlkSize', value: '1468' },
+          { name: 'rollover', value: '0' },
+          { name: 'tsize', value: '0' },
+          { name: 'timeout', value: '3' },
+        ]),
+      ),
+    );
+    expect(r).toEqual({
+      filename: 'f',
+      mode: 'octet',
+      blksize: 1468,
+      timeout: 3,
+      tsize: true,
+      notReplayed: ['rollover=0'],
+    });
     expect(replayRequest({ ...req(rrq('f')), mode: 'mail' })).toHaveProperty('unsupported');
   });
 
-  it(("grants what bootwire's policy grants: blksize and windowsize capped, tsize the file's size " + "(netascii-encoded in netascii)"), () => {
-    const file = Buffer.from('a\nb\n');
-    const r = replayRequest(req(rrq('f', [{ name: 'blksize', value: '65464' }, { name: 'windowsize', value: '100' }, { name: 'tsize', value: '0' }])));
-    if ('unsupported' in r) throw new Error('unexpected');
-    expect(expectedNegotiation('read', r, file, { maxBlksize: 1468, maxWindowsize: 64 })).toEqual({ blksize: 1468, windowsize: 64, tsize: 4 });
-    expect(expectedNegotiation('read', { ...r, mode: 'netascii' }, file, BUILTIN_POLICY)).toEqual({ blksize: 65464, windowsize: 64, tsize: 6 });
-    expect(expectedNegotiation('read', { ...r, blksize: undefined, windowsize: undefined, tsize: false }, file, BUILTIN_POLICY)).toEqual({ blksize: 512, windowsize: 1 });
-  });
+  it(
+    "grants what bootwire's policy grants: blksize and windowsize capped, tsize the file's size " +
+      '(netascii-encoded in netascii)',
+    () => {
+      const file = Buffer.from('a\nb\n');
+      const r = replayRequest(
+        req(
+          rrq('f', [
+            { name: 'blksize', value: '65464' },
+            { name: 'windowsize', value: '100' },
+            { name: 'tsize', value: '0' },
+          ]),
+        ),
+      );
+      if ('unsupported' in r) throw new Error('unexpected');
+      expect(expectedNegotiation('read', r, file, { maxBlksize: 1468, maxWindowsize: 64 })).toEqual({
+        blksize: 1468,
+        windowsize: 64,
+        tsize: 4,
+      });
+      expect(expectedNegotiation('read', { ...r, mode: 'netascii' }, file, BUILTIN_POLICY)).toEqual({
+        blksize: 65464,
+        windowsize: 64,
+        tsize: 6,
+      });
+      expect(
+        expectedNegotiation(
+          'read',
+          { ...r, blksize: undefined, windowsize: undefined, tsize: false },
+          file,
+          BUILTIN_POLICY,
+        ),
+      ).toEqual({ blksize: 512, windowsize: 1 });
+    },
+  );
 });
 
 describe('planTftp', () => {
@@ -92,15 +149,30 @@ describe('planTftp', () => {
   });
 
   it('refuses to serve a file and a directory of one name', () => {
-    const set = planTftp(transfersOf([...download('cfg', bytes(10), 2001), ...download('cfg/a', bytes(10), 2002)]), BUILTIN_POLICY);
-    expect(set.planned[1]!.plan).toMatchObject({ kind: 'skip', reason: 'the file cannot be served next to "cfg" (a file and a directory of one name)' });
+    const set = planTftp(
+      transfersOf([...download('cfg', bytes(10), 2001), ...download('cfg/a', bytes(10), 2002)]),
+      BUILTIN_POLICY,
+    );
+    expect(set.planned[1]!.plan).toMatchObject({
+      kind: 'skip',
+      reason: 'the file cannot be served next to "cfg" (a file and a directory of one name)',
+    });
   });
 });
 
 describe('judgeTftp', () => {
   const file = bytes(2000);
   const plan = () => {
-    const ds = download('f.bin', file, 3001, [{ name: 'blksize', value: '1468' }, { name: 'tsize', value: '2000' }], 1468);
+    const ds = download(
+      'f.bin',
+      file,
+      3001,
+      [
+        { name: 'blksize', value: '1468' },
+        { name: 'tsize', value: '2000' },
+      ],
+      1468,
+    );
     return planTftp(transfersOf(ds), BUILTIN_POLICY).planned[0]!;
   };
 
@@ -116,23 +188,53 @@ describe('judgeTftp', () => {
     wrong[1500] = wrong[1500]! ^ 1;
     const bytesDiffer = judgeTftp(plan(), { ok: true, bytes: wrong, blksize: 1468, windowsize: 1, tsize: 2000 });
     expect(bytesDiffer.verdict).toBe('different');
-    expect(bytesDiffer.detail).toMatch(/^bytes differ from byte 1500: received 2000 bytes sha256 [0-9a-f]{16}, recorded 2000 bytes sha256 [0-9a-f]{16}$/);
-    expect(judgeTftp(plan(), { ok: true, bytes: file, blksize: 512, windowsize: 1, tsize: 2000 }).detail).toBe("negotiated blksize 512, bootwire's policy grants 1468");
-    expect(judgeTftp(plan(), { ok: false, code: 1, message: 'File not found', by: 'peer' }).detail).toBe('got ERROR 1 "File not found", recorded a download of 2000 bytes');
-    expect(judgeTftp(plan(), { ok: false, code: 0, message: 'timed out after 5 retries', by: 'local' }).detail).toBe('got no transfer (timed out after 5 retries), recorded a download of 2000 bytes');
+    expect(bytesDiffer.detail).toMatch(
+      /^bytes differ from byte 1500: received 2000 bytes sha256 [0-9a-f]{16}, recorded 2000 bytes sha256 [0-9a-f]{16}$/,
+    );
+    expect(judgeTftp(plan(), { ok: true, bytes: file, blksize: 512, windowsize: 1, tsize: 2000 }).detail).toBe(
+      "negotiated blksize 512, bootwire's policy grants 1468",
+    );
+    expect(judgeTftp(plan(), { ok: false, code: 1, message: 'File not found', by: 'peer' }).detail).toBe(
+      'got ERROR 1 "File not found", recorded a download of 2000 bytes',
+    );
+    expect(judgeTftp(plan(), { ok: false, code: 0, message: 'timed out after 5 retries', by: 'local' }).detail).toBe(
+      'got no transfer (timed out after 5 retries), recorded a download of 2000 bytes',
+    );
   });
 
   it('expects a recorded ERROR to come back with the same code', () => {
-    const ds = [dg('10.0.0.50:4001', S69, rrq('gone')), dg('10.0.0.1:14001', '10.0.0.50:4001', error(1, 'File not found'))];
+    const ds = [
+      dg('10.0.0.50:4001', S69, rrq('gone')),
+      dg('10.0.0.1:14001', '10.0.0.50:4001', error(1, 'File not found')),
+    ];
     const p = planTftp(transfersOf(ds), BUILTIN_POLICY).planned[0]!;
-    expect(judgeTftp(p, { ok: false, code: 1, message: '"gone" not found', by: 'peer' })).toMatchObject({ verdict: 'ok', detail: 'ERROR 1 as recorded', notes: ['message "\\"gone\\" not found"'] });
-    expect(judgeTftp(p, { ok: false, code: 2, message: 'no', by: 'peer' }).detail).toBe('got ERROR 2 "no", recorded ERROR 1 "File not found"');
-    expect(judgeTftp(p, { ok: true, bytes: Buffer.alloc(3), blksize: 512, windowsize: 1 }).detail).toBe('the download was accepted, recorded ERROR 1 "File not found"');
+    expect(judgeTftp(p, { ok: false, code: 1, message: '"gone" not found', by: 'peer' })).toMatchObject({
+      verdict: 'ok',
+      detail: 'ERROR 1 as recorded',
+      notes: ['message "\\"gone\\" not found"'],
+    });
+    expect(judgeTftp(p, { ok: false, code: 2, message: 'no', by: 'peer' }).detail).toBe(
+      'got ERROR 2 "no", recorded ERROR 1 "File not found"',
+    );
+    expect(judgeTftp(p, { ok: true, bytes: Buffer.alloc(3), blksize: 512, windowsize: 1 }).detail).toBe(
+      'the download was accepted, recorded ERROR 1 "File not found"',
+    );
   });
 
   it('notes how the recorded server negotiated differently, without calling it a difference', () => {
     const C = '10.0.0.50:5001';
-    const ds = [dg(C, S69, rrq('w', [{ name: 'blksize', value: '8192' }, { name: 'windowsize', value: '16' }])), dg('10.0.0.1:15001', C, oack([{ name: 'blksize', value: '8192' }])), dg(C, '10.0.0.1:15001', ack(0))];
+    const ds = [
+      dg(
+        C,
+        S69,
+        rrq('w', [
+          { name: 'blksize', value: '8192' },
+          { name: 'windowsize', value: '16' },
+        ]),
+      ),
+      dg('10.0.0.1:15001', C, oack([{ name: 'blksize', value: '8192' }])),
+      dg(C, '10.0.0.1:15001', ack(0)),
+    ];
     blocks(bytes(9000), 8192).forEach((d) => ds.push(dg('10.0.0.1:15001', C, d)));
     const p = planTftp(transfersOf(ds), BUILTIN_POLICY).planned[0]!;
     const o = judgeTftp(p, { ok: true, bytes: bytes(9000), blksize: 8192, windowsize: 16 });
@@ -147,8 +249,12 @@ describe('judgeTftp', () => {
     const p = planTftp(transfersOf(ds), BUILTIN_POLICY).planned[0]!;
     expect(p.plan.kind).toBe('write');
     expect(judgeTftp(p, { ok: true, bytes: up, blksize: 512, windowsize: 1 }).verdict).toBe('ok');
-    expect(judgeTftp(p, { ok: true, bytes: up.subarray(0, 512), blksize: 512, windowsize: 1 }).detail).toMatch(/^bytes differ from byte 512: stored 512 bytes/);
-    expect(judgeTftp(p, { ok: true, blksize: 512, windowsize: 1 }).detail).toBe('600 bytes uploaded (stored bytes not checked); blksize 512');
+    expect(judgeTftp(p, { ok: true, bytes: up.subarray(0, 512), blksize: 512, windowsize: 1 }).detail).toMatch(
+      /^bytes differ from byte 512: stored 512 bytes/,
+    );
+    expect(judgeTftp(p, { ok: true, blksize: 512, windowsize: 1 }).detail).toBe(
+      '600 bytes uploaded (stored bytes not checked); blksize 512',
+    );
   });
 });
 
@@ -174,6 +280,8 @@ describe('report', () => {
     ]);
     expect(summarize(r).exitCode).toBe(1);
     expect(summarize({ ...r, outcomes: r.outcomes.slice(0, 2) }).exitCode).toBe(0);
-    expect(summarize({ capture: 'y', outcomes: [], warnings: [], unreadable: 'unknown magic number 00000000 (byte 0)' })).toMatchObject({ exitCode: 1, line: 'replay y: cannot read the capture: unknown magic number 00000000 (byte 0)' });
+    expect(
+      summarize({ capture: 'y', outcomes: [], warnings: [], unreadable: 'unknown magic number 00000000 (byte 0)' }),
+    ).toMatchObject({ exitCode: 1, line: 'replay y: cannot read the capture: unknown magic number 00000000 (byte 0)' });
   });
 });

@@ -76,78 +76,118 @@ const PHONES = [
 ];
 
 describe('names per phone, DHCP in the same process', () => {
-  it(('relayed DORA, then TFTP and HTTP from the leased address: {mac}, {MAC}, {model}, a directory ' + 'per MAC, records with the phone'), async () => {
-    const root = path.join(dir, 'root');
-    await fs.mkdir(root, { recursive: true });
-    // The 400HD's own directory: its settings differ; everything else comes from the root.
-    await fs.mkdir(path.join(root, macDirectory(PHONES[0]!.mac)));
-    await fs.writeFile(path.join(root, macDirectory(PHONES[0]!.mac), 'settings.txt'), 'settings of the 440HD on this desk\n');
-    await fs.writeFile(path.join(root, 'settings.txt'), 'settings for every phone\n');
-    await fs.writeFile(path.join(root, 'phone.cfg'), 'no lease known: the default\n');
-    for (const p of PHONES) await fs.writeFile(path.join(root, `${p.mac.replace(/:/g, '')}.cfg`), `config of ${p.mac}\n`);
-    await fs.writeFile(path.join(root, '440HD.txt'), 'model 440HD\n');
-    await fs.writeFile(path.join(root, 'avaya-96xx.txt'), 'model avaya-96xx\n');
-    await fs.writeFile(path.join(root, 'unknown-vendor.txt'), 'model unknown-vendor\n');
-    await fs.writeFile(path.join(root, 'SIP00040DAABB01.cfg'), 'uppercase name\n');
-    const rules = parseRemapRules(['r ^phone\\.cfg$ {mac}.cfg', 'r ^model\\.txt$ {model}.txt', 'r ^user\\.cfg$ SIP{MAC}.cfg'].join('\n'));
-    if (!rules.ok) throw new Error(rules.message);
+  it(
+    'relayed DORA, then TFTP and HTTP from the leased address: {mac}, {MAC}, {model}, a directory ' +
+      'per MAC, records with the phone',
+    async () => {
+      const root = path.join(dir, 'root');
+      await fs.mkdir(root, { recursive: true });
+      // The 400HD's own directory: its settings differ; everything else comes from the root.
+      await fs.mkdir(path.join(root, macDirectory(PHONES[0]!.mac)));
+      await fs.writeFile(
+        path.join(root, macDirectory(PHONES[0]!.mac), 'settings.txt'),
+        'settings of the 440HD on this desk\n',
+      );
+      await fs.writeFile(path.join(root, 'settings.txt'), 'settings for every phone\n');
+      await fs.writeFile(path.join(root, 'phone.cfg'), 'no lease known: the default\n');
+      for (const p of PHONES)
+        await fs.writeFile(path.join(root, `${p.mac.replace(/:/g, '')}.cfg`), `config of ${p.mac}\n`);
+      await fs.writeFile(path.join(root, '440HD.txt'), 'model 440HD\n');
+      await fs.writeFile(path.join(root, 'avaya-96xx.txt'), 'model avaya-96xx\n');
+      await fs.writeFile(path.join(root, 'unknown-vendor.txt'), 'model unknown-vendor\n');
+      await fs.writeFile(path.join(root, 'SIP00040DAABB01.cfg'), 'uppercase name\n');
+      const rules = parseRemapRules(
+        ['r ^phone\\.cfg$ {mac}.cfg', 'r ^model\\.txt$ {model}.txt', 'r ^user\\.cfg$ SIP{MAC}.cfg'].join('\n'),
+      );
+      if (!rules.ok) throw new Error(rules.message);
 
-    const phones = new PhoneDirectory();
-    const resolver = await createRootResolver({ root, names: nameRules({ remap: rules.rules })!, uniqueRoot: 'mac' });
-    const tftp = await TftpServer.start({ root, resolver, phones, host: '127.0.0.1', port: 0, workers: 0, timeoutMs: 300 });
-    closers.push(() => tftp.close(0));
-    const http = await HttpFileServer.start({ root, resolver, phones, http: { host: '127.0.0.1', port: 0 } });
-    closers.push(() => http.close(0));
-    const records: TransferRecord[] = [];
-    tftp.on('transfer-end', (r) => records.push(r));
-    http.on('transfer-end', (r) => records.push(r));
-    const client = await RelayClient.open({ bind: { address: '127.0.0.2', port: 0 }, server: { host: '127.0.0.1', port: 0 }, timeoutMs: 500, retries: 4 });
-    closers.push(() => client.close());
-    const leases = path.join(dir, 'leases.db');
-    let dhcp = await dhcpServer(client.address.port, leases, phones);
-    closers.push(() => dhcp.close());
-    client.setServer({ host: '127.0.0.1', port: dhcp.address().port });
+      const phones = new PhoneDirectory();
+      const resolver = await createRootResolver({ root, names: nameRules({ remap: rules.rules })!, uniqueRoot: 'mac' });
+      const tftp = await TftpServer.start({
+        root,
+        resolver,
+        phones,
+        host: '127.0.0.1',
+        port: 0,
+        workers: 0,
+        timeoutMs: 300,
+      });
+      closers.push(() => tftp.close(0));
+      const http = await HttpFileServer.start({ root, resolver, phones, http: { host: '127.0.0.1', port: 0 } });
+      closers.push(() => http.close(0));
+      const records: TransferRecord[] = [];
+      tftp.on('transfer-end', (r) => records.push(r));
+      http.on('transfer-end', (r) => records.push(r));
+      const client = await RelayClient.open({
+        bind: { address: '127.0.0.2', port: 0 },
+        server: { host: '127.0.0.1', port: 0 },
+        timeoutMs: 500,
+        retries: 4,
+      });
+      closers.push(() => client.close());
+      const leases = path.join(dir, 'leases.db');
+      let dhcp = await dhcpServer(client.address.port, leases, phones);
+      closers.push(() => dhcp.close());
+      client.setServer({ host: '127.0.0.1', port: dhcp.address().port });
 
-    const addresses: string[] = [];
-    for (const p of PHONES) {
-      const r = await client.dora({ mac: p.mac, vendorClass: p.vendorClass, requestedOptions: [1, 3, 66] });
-      if (!r.ok) throw new Error(r.error);
-      addresses.push(r.lease.address);
-    }
-    expect(addresses.every((a) => a.startsWith('127.1.0.'))).toBe(true);
-    const tftpGet = async (from: string, filename: string) => (await tftpGetBuffer({ host: '127.0.0.1', port: tftp.address().port, filename, localAddress: from, timeoutMs: 500 })).data.toString();
-    const webGet = async (from: string, name: string) => (await httpGet(`http://127.0.0.1:${http.address('http')!.port}/${name}`, { localAddress: from, keepBody: true })).body!.toString();
-
-    for (const [i, p] of PHONES.entries()) {
-      const a = addresses[i]!;
-      for (const fetch of [tftpGet, webGet]) {
-        expect(await fetch(a, 'phone.cfg')).toBe(`config of ${p.mac}\n`);
-        expect(await fetch(a, 'settings.txt')).toBe(i === 0 ? 'settings of the 440HD on this desk\n' : 'settings for every phone\n');
+      const addresses: string[] = [];
+      for (const p of PHONES) {
+        const r = await client.dora({ mac: p.mac, vendorClass: p.vendorClass, requestedOptions: [1, 3, 66] });
+        if (!r.ok) throw new Error(r.error);
+        addresses.push(r.lease.address);
       }
-    }
-    expect(await tftpGet(addresses[0]!, 'model.txt')).toBe('model 440HD\n');
-    expect(await webGet(addresses[1]!, 'model.txt')).toBe('model avaya-96xx\n');
-    expect(await tftpGet(addresses[2]!, 'model.txt')).toBe('model unknown-vendor\n');
-    expect(await tftpGet(addresses[1]!, 'user.cfg')).toBe('uppercase name\n');
-    // An address bootwire's DHCP did not lease: the rules that need a phone do not apply.
-    expect(await tftpGet('127.1.0.200', 'phone.cfg')).toBe('no lease known: the default\n');
-    expect(await webGet('127.1.0.200', 'settings.txt')).toBe('settings for every phone\n');
+      expect(addresses.every((a) => a.startsWith('127.1.0.'))).toBe(true);
+      const tftpGet = async (from: string, filename: string) =>
+        (
+          await tftpGetBuffer({
+            host: '127.0.0.1',
+            port: tftp.address().port,
+            filename,
+            localAddress: from,
+            timeoutMs: 500,
+          })
+        ).data.toString();
+      const webGet = async (from: string, name: string) =>
+        (
+          await httpGet(`http://127.0.0.1:${http.address('http')!.port}/${name}`, {
+            localAddress: from,
+            keepBody: true,
+          })
+        ).body!.toString();
 
-    const from = (r: TransferRecord) => r.client.address.replace(/^::ffff:/, '');
-    const first = records.filter((r) => from(r) === addresses[0] && r.name === 'phone.cfg');
-    expect(first.map((r) => [r.protocol, r.phone, r.file])).toEqual([
-      ['tftp', { mac: PHONES[0]!.mac, model: '440HD' }, '00908fb00009.cfg'],
-      ['http', { mac: PHONES[0]!.mac, model: '440HD' }, '00908fb00009.cfg'],
-    ]);
-    const own = records.find((r) => from(r) === addresses[0] && r.name === 'settings.txt');
-    expect(own?.file).toBe(`${macDirectory(PHONES[0]!.mac)}/settings.txt`);
-    expect(records.filter((r) => from(r) === '127.1.0.200').every((r) => r.phone === undefined)).toBe(true);
+      for (const [i, p] of PHONES.entries()) {
+        const a = addresses[i]!;
+        for (const fetch of [tftpGet, webGet]) {
+          expect(await fetch(a, 'phone.cfg')).toBe(`config of ${p.mac}\n`);
+          expect(await fetch(a, 'settings.txt')).toBe(
+            i === 0 ? 'settings of the 440HD on this desk\n' : 'settings for every phone\n',
+          );
+        }
+      }
+      expect(await tftpGet(addresses[0]!, 'model.txt')).toBe('model 440HD\n');
+      expect(await webGet(addresses[1]!, 'model.txt')).toBe('model avaya-96xx\n');
+      expect(await tftpGet(addresses[2]!, 'model.txt')).toBe('model unknown-vendor\n');
+      expect(await tftpGet(addresses[1]!, 'user.cfg')).toBe('uppercase name\n');
+      // An address bootwire's DHCP did not lease: the rules that need a phone do not apply.
+      expect(await tftpGet('127.1.0.200', 'phone.cfg')).toBe('no lease known: the default\n');
+      expect(await webGet('127.1.0.200', 'settings.txt')).toBe('settings for every phone\n');
 
-    // A restarted DHCP server tells the directory its bound leases at start: the MACs are known again
-    // before any phone asks (the model only comes back with each phone's next DHCP exchange).
-    await dhcp.close();
-    const fresh = new PhoneDirectory();
-    dhcp = await dhcpServer(client.address.port, leases, fresh);
-    expect(PHONES.map((_, i) => fresh.phoneAt(addresses[i]!))).toEqual(PHONES.map((p) => ({ mac: p.mac })));
-  });
+      const from = (r: TransferRecord) => r.client.address.replace(/^::ffff:/, '');
+      const first = records.filter((r) => from(r) === addresses[0] && r.name === 'phone.cfg');
+      expect(first.map((r) => [r.protocol, r.phone, r.file])).toEqual([
+        ['tftp', { mac: PHONES[0]!.mac, model: '440HD' }, '00908fb00009.cfg'],
+        ['http', { mac: PHONES[0]!.mac, model: '440HD' }, '00908fb00009.cfg'],
+      ]);
+      const own = records.find((r) => from(r) === addresses[0] && r.name === 'settings.txt');
+      expect(own?.file).toBe(`${macDirectory(PHONES[0]!.mac)}/settings.txt`);
+      expect(records.filter((r) => from(r) === '127.1.0.200').every((r) => r.phone === undefined)).toBe(true);
+
+      // A restarted DHCP server tells the directory its bound leases at start: the MACs are known again
+      // before any phone asks (the model only comes back with each phone's next DHCP exchange).
+      await dhcp.close();
+      const fresh = new PhoneDirectory();
+      dhcp = await dhcpServer(client.address.port, leases, fresh);
+      expect(PHONES.map((_, i) => fresh.phoneAt(addresses[i]!))).toEqual(PHONES.map((p) => ({ mac: p.mac })));
+    },
+  );
 });

@@ -39,7 +39,7 @@ function expectClean40(j: StormJson): void {
 }
 
 describe('bootwire storm against bootwire on loopback', () => {
-  it('the default fleet, 40 phones: all boot, every file\'s bytes, exit 0', async () => {
+  it("the default fleet, 40 phones: all boot, every file's bytes, exit 0", async () => {
     const r = await stormCli(['--phones', '40', '--image-size', '256k', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = r.json as StormJson;
@@ -54,7 +54,9 @@ describe('bootwire storm against bootwire on loopback', () => {
     expect(j.simulatorCpuSeconds).toBeGreaterThan(0);
     expect(j.bootSeconds.p50).toBeLessThanOrEqual(j.bootSeconds.p95);
     expect(j.bootSeconds.p95).toBeLessThanOrEqual(j.bootSeconds.max);
-    console.log(`storm default 40 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), retransmits ${j.retransmits}`);
+    console.log(
+      `storm default 40 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), retransmits ${j.retransmits}`,
+    );
   });
 
   it('--protocols tftp: the same files, all over TFTP', async () => {
@@ -67,7 +69,19 @@ describe('bootwire storm against bootwire on loopback', () => {
   });
 
   it('--client-windowsize 16 --client-blksize 1428 --protocols tftp', async () => {
-    const r = await stormCli(['--phones', '40', '--root', root, '--protocols', 'tftp', '--client-windowsize', '16', '--client-blksize', '1428', '--json']);
+    const r = await stormCli([
+      '--phones',
+      '40',
+      '--root',
+      root,
+      '--protocols',
+      'tftp',
+      '--client-windowsize',
+      '16',
+      '--client-blksize',
+      '1428',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const j = r.json as StormJson;
     expectClean40(j);
@@ -89,10 +103,13 @@ describe('bootwire storm against bootwire on loopback', () => {
     expect(j.faults[counter]).toBeGreaterThan(0);
     expect(j.faults.dropped).toBe(0);
     expect(j.faults[counter === 'duplicated' ? 'reordered' : 'duplicated']).toBe(0);
-    console.log((`storm 40 phones ${flag} 5%: ${j.faults[counter]} datagrams ${counter}, retransmits ` + `${j.retransmits}, wall ${j.wallSeconds} s`));
+    console.log(
+      `storm 40 phones ${flag} 5%: ${j.faults[counter]} datagrams ${counter}, retransmits ` +
+        `${j.retransmits}, wall ${j.wallSeconds} s`,
+    );
   });
 
-  it('--report FILE: one self-contained HTML page with Chart.js and the run\'s data', async () => {
+  it("--report FILE: one self-contained HTML page with Chart.js and the run's data", async () => {
     const file = path.join(dir, 'report.html');
     const r = await stormCli(['--phones', '20', '--image-size', '256k', '--report', file, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -101,13 +118,16 @@ describe('bootwire storm against bootwire on loopback', () => {
     const html = await fs.readFile(file, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('Chart.js v4');
-    expect(html).toContain('new Chart(document.getElementById(\'timeline\')');
+    expect(html).toContain("new Chart(document.getElementById('timeline')");
     // Nothing fetched from the network: no script, stylesheet or image from elsewhere.
     expect(html).not.toMatch(/<script[^>]*\bsrc=/i);
     expect(html).not.toMatch(/<link[^>]*\bhref=/i);
     expect(html).not.toMatch(/<img[^>]*\bsrc=/i);
     // The data: one timeline point per booted phone, ending at 20; the phases; the table row.
-    const timeline = JSON.parse(/const timeline = (.*);\n/.exec(html)![1]!) as { label: string; data: { x: number; y: number }[] }[];
+    const timeline = JSON.parse(/const timeline = (.*);\n/.exec(html)![1]!) as {
+      label: string;
+      data: { x: number; y: number }[];
+    }[];
     expect(timeline.map((t) => t.label)).toEqual(['builtin']);
     expect(timeline[0]!.data.map((p) => p.y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(JSON.parse(/const phases = (.*);\n/.exec(html)![1]!)).toEqual(PHASES);
@@ -150,17 +170,35 @@ async function recordingTftp(): Promise<{ port: number; requests: Buffer[]; clos
 }
 
 describe('the TFTP options the phones ask for', () => {
-  const rrq = (file: string, ...opts: string[]) => Buffer.concat([Buffer.from([0, 1]), Buffer.from([file, 'octet', ...opts, ''].join('\0'), 'latin1')]);
+  const rrq = (file: string, ...opts: string[]) =>
+    Buffer.concat([Buffer.from([0, 1]), Buffer.from([file, 'octet', ...opts, ''].join('\0'), 'latin1')]);
 
   it.for<[string, string[], Buffer]>([
     // A 4610 asks for no option at all (its profile), …
     ['none by default', [], rrq('46xxupgrade.scr')],
     // … and with the flags every request carries both.
-    ['--client-blksize 1428 --client-windowsize 16', ['--client-blksize', '1428', '--client-windowsize', '16'], rrq('46xxupgrade.scr', 'blksize', '1428', 'windowsize', '16')],
+    [
+      '--client-blksize 1428 --client-windowsize 16',
+      ['--client-blksize', '1428', '--client-windowsize', '16'],
+      rrq('46xxupgrade.scr', 'blksize', '1428', 'windowsize', '16'),
+    ],
   ])('%s', async ([, flags, expected]) => {
     const stub = await recordingTftp();
     try {
-      const r = await stormCli(['--phones', '1', '--mix', '4610=100%', '--server', `tftp://127.0.0.1:${stub.port}/`, '--dhcp', 'none', '--root', root, ...flags, '--json']);
+      const r = await stormCli([
+        '--phones',
+        '1',
+        '--mix',
+        '4610=100%',
+        '--server',
+        `tftp://127.0.0.1:${stub.port}/`,
+        '--dhcp',
+        'none',
+        '--root',
+        root,
+        ...flags,
+        '--json',
+      ]);
       // The server said "File not found": the phone fails at once (no retries), the storm exits 1.
       expect(r.code, r.stderr).toBe(1);
       const j = r.json as StormJson;
@@ -180,15 +218,39 @@ describe('usage errors: exit 2, one line on stderr, nothing on stdout', () => {
     ['--mix twice', ['--mix', '4610=50%,4610=50%'], 'bootwire: --mix: 4610 is given twice'],
     ['--mix empty', ['--mix', ','], 'bootwire: --mix is empty: give MODEL=SHARE,… such as 4610=30%,9608=70%'],
     ['--loss 2', ['--loss', '2'], 'bootwire: --loss must be a probability such as 0.05 or 5%, got "2"'],
-    ['--duplicate 101%', ['--duplicate', '101%'], 'bootwire: --duplicate must be a probability such as 0.05 or 5%, got "101%"'],
-    ['--compare foo', ['--compare', 'tftpd-hpa,foo'], 'bootwire: --compare: "foo" is not one of tftpd-hpa, atftpd, dnsmasq'],
-    ['--server gopher://x', ['--server', 'gopher://x', '--dhcp', 'none'], 'bootwire: --server must be builtin or a tftp://, http://, https:// or ftp:// URL, got "gopher://x"'],
-    ['--server URL with bootwire\'s DHCP', ['--server', 'tftp://127.0.0.1:69/'], 'bootwire: --server URL measures another file server: give --dhcp none (or the DHCP server as HOST:PORT)'],
+    [
+      '--duplicate 101%',
+      ['--duplicate', '101%'],
+      'bootwire: --duplicate must be a probability such as 0.05 or 5%, got "101%"',
+    ],
+    [
+      '--compare foo',
+      ['--compare', 'tftpd-hpa,foo'],
+      'bootwire: --compare: "foo" is not one of tftpd-hpa, atftpd, dnsmasq',
+    ],
+    [
+      '--server gopher://x',
+      ['--server', 'gopher://x', '--dhcp', 'none'],
+      'bootwire: --server must be builtin or a tftp://, http://, https:// or ftp:// URL, got "gopher://x"',
+    ],
+    [
+      "--server URL with bootwire's DHCP",
+      ['--server', 'tftp://127.0.0.1:69/'],
+      'bootwire: --server URL measures another file server: give --dhcp none (or the DHCP server as HOST:PORT)',
+    ],
     ['--dhcp not HOST:PORT', ['--dhcp', '127.0.0.1:99999'], 'bootwire: --dhcp: bad port "99999"'],
     ['--phones 0', ['--phones', '0'], 'bootwire: --phones must be an integer in 1..100000, got "0"'],
-    ['--image-size 0', ['--image-size', '0'], 'bootwire: --image-size: "0" is not a size from 1 to 256M (such as 8M or 512k)'],
+    [
+      '--image-size 0',
+      ['--image-size', '0'],
+      'bootwire: --image-size: "0" is not a size from 1 to 256M (such as 8M or 512k)',
+    ],
     ['--protocols smtp', ['--protocols', 'tftp,smtp'], 'bootwire: --protocols: "smtp" is not tftp, http, https or ftp'],
-    ['--client-blksize 4', ['--client-blksize', '4'], 'bootwire: --client-blksize must be an integer in 8..65464, got "4"'],
+    [
+      '--client-blksize 4',
+      ['--client-blksize', '4'],
+      'bootwire: --client-blksize must be an integer in 8..65464, got "4"',
+    ],
   ])('%s', async ([, args, message]) => {
     const r = await stormCli(args, { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(2);

@@ -36,23 +36,39 @@ describe('bootwire storm', () => {
   });
 
   it('--dhcp none --server ftp://…: the phones are pointed at FTP directly', { timeout: 120_000 }, async () => {
-    const r = await stormCli(['--phones', '10', '--image-size', '256k', '--protocols', 'ftp', '--dhcp', 'none', '--json']);
+    const r = await stormCli([
+      '--phones',
+      '10',
+      '--image-size',
+      '256k',
+      '--protocols',
+      'ftp',
+      '--dhcp',
+      'none',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const j = r.json as StormJson;
     expect(j.booted).toBe(10);
     expect(Object.keys(j.bytesByProtocol)).toEqual(['ftp']);
   });
 
-  it('a root with BRURI: the 1600 and 96xx phones back up, acknowledged byte for byte', { timeout: 120_000 }, async () => {
-    const withBackup = path.join(dir, 'brroot');
-    await writeExampleRoot(withBackup, { imageSize: 256 * 1024, backupUri: 'http://10.77.0.1/backup/' });
-    const r = await stormCli(['--phones', '40', '--root', withBackup, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const j = r.json as StormJson;
-    expect(j.booted).toBe(40);
-    expect(Object.keys(j.phases)).toEqual(['dhcp', 'script', 'image', 'settings', 'backup']);
-    // Every 1608 and 9608 PUT its data file and got a 2xx (a refused PUT counts no bytes).
-    const puts = DEFAULT_40['1608'] * backupData(findModel('1608')!, '00:04:0d:00:00:01', 1).length + DEFAULT_40['9608'] * backupData(findModel('9608')!, '00:04:0d:00:00:01', 1).length;
-    expect(j.bytes).toBe(fleetBytes(withBackup, DEFAULT_40) + puts);
-  });
+  it(
+    'a root with BRURI: the 1600 and 96xx phones back up, acknowledged byte for byte',
+    { timeout: 120_000 },
+    async () => {
+      const withBackup = path.join(dir, 'brroot');
+      await writeExampleRoot(withBackup, { imageSize: 256 * 1024, backupUri: 'http://10.77.0.1/backup/' });
+      const r = await stormCli(['--phones', '40', '--root', withBackup, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const j = r.json as StormJson;
+      expect(j.booted).toBe(40);
+      expect(Object.keys(j.phases)).toEqual(['dhcp', 'script', 'image', 'settings', 'backup']);
+      // Every 1608 and 9608 PUT its data file and got a 2xx (a refused PUT counts no bytes).
+      const puts =
+        DEFAULT_40['1608'] * backupData(findModel('1608')!, '00:04:0d:00:00:01', 1).length +
+        DEFAULT_40['9608'] * backupData(findModel('9608')!, '00:04:0d:00:00:01', 1).length;
+      expect(j.bytes).toBe(fleetBytes(withBackup, DEFAULT_40) + puts);
+    },
+  );
 });

@@ -49,7 +49,9 @@ export interface StormRun {
 /** `bootwire storm --no-progress ARGS` (through `wrap`, e.g. `ip netns exec NS`, when given). */
 export async function stormCli(args: string[], opts: { timeoutMs?: number } = {}): Promise<StormRun> {
   const t0 = Date.now();
-  const result = await run(process.execPath, [CLI, 'storm', '--no-progress', ...args], { timeoutMs: opts.timeoutMs ?? 120_000 });
+  const result = await run(process.execPath, [CLI, 'storm', '--no-progress', ...args], {
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
   const stdout = result.stdout.toString('utf8');
   let json: unknown;
   try {
@@ -120,13 +122,19 @@ export function fleetBytes(root: string, counts: Readonly<Record<string, number>
 }
 
 /** Per-model phone counts of a --json run. */
-export const modelPhones = (j: StormJson) => Object.fromEntries(Object.entries(j.models).map(([m, v]) => [m, v.phones]));
+export const modelPhones = (j: StormJson) =>
+  Object.fromEntries(Object.entries(j.models).map(([m, v]) => [m, v.phones]));
 
 /**
  * A run in which every phone booted with every byte: exit 0, no failure, `counts` phones of each model,
  * one image each, and the bytes those models' files hold under `root`. Gives the run's JSON.
  */
-export function expectAllBooted(expect: ExpectStatic, r: StormRun, root: string, counts: Readonly<Record<string, number>>): StormJson {
+export function expectAllBooted(
+  expect: ExpectStatic,
+  r: StormRun,
+  root: string,
+  counts: Readonly<Record<string, number>>,
+): StormJson {
   expect(r.code, r.stderr).toBe(0);
   const j = r.json as StormJson;
   const n = Object.values(counts).reduce((a, b) => a + b, 0);

@@ -49,7 +49,10 @@ describe('parseMix', () => {
     ['4610=-5%,9608=105%', '--mix: "4610=-5%" is not MODEL=SHARE (such as 9608=30%)'],
     ['4610=1.2.3', '--mix: bad share in "4610=1.2.3"'],
     ['4610=0,9608=0', '--mix: the shares add up to nothing'],
-    ['4610=50%,9608=5', '--mix: give every share as a percentage (4610=30%,9608=70%) or every one as a weight (4610=3,9608=7), not both'],
+    [
+      '4610=50%,9608=5',
+      '--mix: give every share as a percentage (4610=30%,9608=70%) or every one as a weight (4610=3,9608=7), not both',
+    ],
   ])('%j → %s', ([text, message]) => {
     expect(() => parseMix(text)).toThrowError(new MixError(message));
     expect(() => parseMix(text)).toThrow(MixError);
@@ -86,7 +89,18 @@ describe('buildFleet', () => {
   const mix = parseMix(DEFAULT_MIX);
 
   it('interleaves the models in proportion, in a fixed order', () => {
-    expect(buildFleet(10, mix).map((p) => p.model)).toEqual(['4610', '9608', '440HD', '1608', '4610', '9608', '1230', '440HD', '4610', '9608']);
+    expect(buildFleet(10, mix).map((p) => p.model)).toEqual([
+      '4610',
+      '9608',
+      '440HD',
+      '1608',
+      '4610',
+      '9608',
+      '1230',
+      '440HD',
+      '4610',
+      '9608',
+    ]);
     expect(buildFleet(10, mix).map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
@@ -95,7 +109,7 @@ describe('buildFleet', () => {
     const seen = new Map<string, number>();
     fleet.forEach((p, i) => {
       seen.set(p.model, (seen.get(p.model) ?? 0) + 1);
-      for (const e of mix) expect(Math.abs((seen.get(e.model.name) ?? 0) - (e.share * (i + 1)))).toBeLessThanOrEqual(1);
+      for (const e of mix) expect(Math.abs((seen.get(e.model.name) ?? 0) - e.share * (i + 1))).toBeLessThanOrEqual(1);
     });
     expect(Object.fromEntries(seen)).toEqual({ '4610': 60, '1608': 20, '9608': 60, '1230': 20, '440HD': 40 });
   });
@@ -123,8 +137,16 @@ describe('buildFleet', () => {
 
   it('salt shifts the MACs (wrapping at 24 bits), not the models', () => {
     const two = parseMix('440HD=1,4610=1');
-    expect(buildFleet(3, two, 0x123456).map((p) => p.mac)).toEqual(['00:90:8f:12:34:56', '00:04:0d:12:34:57', '00:90:8f:12:34:58']);
-    expect(buildFleet(3, two, 0xfffffe).map((p) => p.mac)).toEqual(['00:90:8f:ff:ff:fe', '00:04:0d:ff:ff:ff', '00:90:8f:00:00:00']);
+    expect(buildFleet(3, two, 0x123456).map((p) => p.mac)).toEqual([
+      '00:90:8f:12:34:56',
+      '00:04:0d:12:34:57',
+      '00:90:8f:12:34:58',
+    ]);
+    expect(buildFleet(3, two, 0xfffffe).map((p) => p.mac)).toEqual([
+      '00:90:8f:ff:ff:fe',
+      '00:04:0d:ff:ff:ff',
+      '00:90:8f:00:00:00',
+    ]);
     expect(buildFleet(50, mix, 99).map((p) => p.model)).toEqual(buildFleet(50, mix, 0).map((p) => p.model));
   });
 
@@ -176,19 +198,75 @@ const outcome = (o: Partial<PhoneOutcome> & Pick<PhoneOutcome, 'index' | 'model'
 const TIMEOUT = 'image 440HD.img: transfer failed (error 0): timed out after 5 retries';
 
 const OUTCOMES: PhoneOutcome[] = [
-  outcome({ index: 0, model: '4610', ok: true, endSeconds: 1.6, bootSeconds: 1.5, bytes: 1000, retransmits: 1, phases: { dhcp: 0.1, script: 0.2, image: 1, settings: 0.2 }, bytesByProtocol: { http: 1000 } }),
-  outcome({ index: 1, model: '4610', ok: true, imageDownloaded: false, endSeconds: 2.5, bootSeconds: 2.5, bytes: 2000, phases: { dhcp: 0.3, script: 0.3 }, bytesByProtocol: { tftp: 2000 }, faults: { dropped: 2, duplicated: 1, reordered: 0 } }),
-  outcome({ index: 2, model: '440HD', ok: false, endSeconds: 38.05, bootSeconds: 38, phases: { dhcp: 0.05, image: 38 }, bytesByProtocol: { tftp: 0 }, failedIn: 'image', error: TIMEOUT }),
-  outcome({ index: 3, model: '440HD', ok: false, endSeconds: 30, bootSeconds: 30, retransmits: 4, phases: { image: 30 }, failedIn: 'image', error: TIMEOUT.replace('5 retries', '4 retries') }),
+  outcome({
+    index: 0,
+    model: '4610',
+    ok: true,
+    endSeconds: 1.6,
+    bootSeconds: 1.5,
+    bytes: 1000,
+    retransmits: 1,
+    phases: { dhcp: 0.1, script: 0.2, image: 1, settings: 0.2 },
+    bytesByProtocol: { http: 1000 },
+  }),
+  outcome({
+    index: 1,
+    model: '4610',
+    ok: true,
+    imageDownloaded: false,
+    endSeconds: 2.5,
+    bootSeconds: 2.5,
+    bytes: 2000,
+    phases: { dhcp: 0.3, script: 0.3 },
+    bytesByProtocol: { tftp: 2000 },
+    faults: { dropped: 2, duplicated: 1, reordered: 0 },
+  }),
+  outcome({
+    index: 2,
+    model: '440HD',
+    ok: false,
+    endSeconds: 38.05,
+    bootSeconds: 38,
+    phases: { dhcp: 0.05, image: 38 },
+    bytesByProtocol: { tftp: 0 },
+    failedIn: 'image',
+    error: TIMEOUT,
+  }),
+  outcome({
+    index: 3,
+    model: '440HD',
+    ok: false,
+    endSeconds: 30,
+    bootSeconds: 30,
+    retransmits: 4,
+    phases: { image: 30 },
+    failedIn: 'image',
+    error: TIMEOUT.replace('5 retries', '4 retries'),
+  }),
   outcome({ index: 4, model: '1230', ok: false, endSeconds: 0.5, bootSeconds: 0.5 }),
 ];
 
-const USAGE = { simulatorCpuSeconds: 1.23456, simulatorPeakRssBytes: 1000, serverCpuSeconds: 0.5, serverPeakRssBytes: 2000, relayFaults: { dropped: 1, duplicated: 0, reordered: 3 } };
+const USAGE = {
+  simulatorCpuSeconds: 1.23456,
+  simulatorPeakRssBytes: 1000,
+  serverCpuSeconds: 0.5,
+  serverPeakRssBytes: 2000,
+  relayFaults: { dropped: 1, duplicated: 0, reordered: 3 },
+};
 
 describe('summarize and toJson', () => {
-  it('the --json object, exactly, the issue\'s keys first', () => {
+  it("the --json object, exactly, the issue's keys first", () => {
     const j = toJson(summarize('builtin', OUTCOMES, 38.05, USAGE));
-    expect(Object.keys(j).slice(0, 8)).toEqual(['phones', 'booted', 'failed', 'wallSeconds', 'bootSeconds', 'bytes', 'retransmits', 'server']);
+    expect(Object.keys(j).slice(0, 8)).toEqual([
+      'phones',
+      'booted',
+      'failed',
+      'wallSeconds',
+      'bootSeconds',
+      'bytes',
+      'retransmits',
+      'server',
+    ]);
     expect(j).toEqual({
       phones: 5,
       booted: 2,
@@ -224,7 +302,7 @@ describe('summarize and toJson', () => {
     });
   });
 
-  it('keeps the chart data out of --json; boot times are the booted phones\' end times', () => {
+  it("keeps the chart data out of --json; boot times are the booted phones' end times", () => {
     const r = summarize('builtin', OUTCOMES, 38.05, USAGE);
     expect(r.bootTimes).toEqual([1.6, 2.5]);
     expect(r.phaseSeconds['image']).toEqual([1, 38, 30]);
@@ -234,40 +312,103 @@ describe('summarize and toJson', () => {
   });
 
   it('no server measured (another file server): no server CPU or RSS keys; no faults: zeros', () => {
-    const j = toJson(summarize('tftp://127.0.0.1:69/', OUTCOMES.slice(0, 1), 0, { simulatorCpuSeconds: 0, simulatorPeakRssBytes: 0 }));
+    const j = toJson(
+      summarize('tftp://127.0.0.1:69/', OUTCOMES.slice(0, 1), 0, { simulatorCpuSeconds: 0, simulatorPeakRssBytes: 0 }),
+    );
     expect(j).not.toHaveProperty('serverCpuSeconds');
     expect(j).not.toHaveProperty('serverPeakRssBytes');
-    expect(j).toMatchObject({ server: 'tftp://127.0.0.1:69/', phones: 1, booted: 1, failed: 0, goodputBytesPerSecond: 0, faults: { dropped: 0, duplicated: 0, reordered: 0 }, failures: {} });
+    expect(j).toMatchObject({
+      server: 'tftp://127.0.0.1:69/',
+      phones: 1,
+      booted: 1,
+      failed: 0,
+      goodputBytesPerSecond: 0,
+      faults: { dropped: 0, duplicated: 0, reordered: 0 },
+      failures: {},
+    });
   });
 
   it('an empty storm', () => {
-    expect(toJson(summarize('builtin', [], 0, { simulatorCpuSeconds: 0, simulatorPeakRssBytes: 0 }))).toMatchObject({ phones: 0, booted: 0, failed: 0, bytes: 0, bootSeconds: { p50: 0, p95: 0, p99: 0, max: 0 }, phases: {}, models: {} });
+    expect(toJson(summarize('builtin', [], 0, { simulatorCpuSeconds: 0, simulatorPeakRssBytes: 0 }))).toMatchObject({
+      phones: 0,
+      booted: 0,
+      failed: 0,
+      bytes: 0,
+      bootSeconds: { p50: 0, p95: 0, p99: 0, max: 0 },
+      phases: {},
+      models: {},
+    });
   });
 
   it('the table names each failure kind with its count, and the faults injected', () => {
     const text = table([summarize('builtin', OUTCOMES, 38.05, USAGE)]);
-    expect(text).toContain('  2 failed: image: image 440HD.img: transfer failed (error N): timed out after N retries\n');
+    expect(text).toContain(
+      '  2 failed: image: image 440HD.img: transfer failed (error N): timed out after N retries\n',
+    );
     expect(text).toContain('  1 failed: boot: failed\n');
-    expect(text).toContain(('builtin: 1 images downloaded; per phase: dhcp p50 0.10 s / p95 0.30 s, script p50 0.20 s / p95 ' + '0.30 s, image p50 30.00 s / p95 38.00 s, settings p50 0.20 s / p95 0.20 s; faults injected: 3 ' + 'dropped, 1 duplicated, 3 reordered\n'));
-    expect(text.split('\n')[1]).toMatch(/^builtin\s+2\/5\s+3\s+38\.05\s+1\.50\s+2\.50\s+2\.50\s+2\.50\s+2\.9 KiB\s+79 B\/s\s+5\s+0\.50\s+1\.24\s+2\.0 KiB$/);
+    expect(text).toContain(
+      'builtin: 1 images downloaded; per phase: dhcp p50 0.10 s / p95 0.30 s, script p50 0.20 s / p95 ' +
+        '0.30 s, image p50 30.00 s / p95 38.00 s, settings p50 0.20 s / p95 0.20 s; faults injected: 3 ' +
+        'dropped, 1 duplicated, 3 reordered\n',
+    );
+    expect(text.split('\n')[1]).toMatch(
+      /^builtin\s+2\/5\s+3\s+38\.05\s+1\.50\s+2\.50\s+2\.50\s+2\.50\s+2\.9 KiB\s+79 B\/s\s+5\s+0\.50\s+1\.24\s+2\.0 KiB$/,
+    );
   });
 });
 
 describe('failureKind', () => {
-  const kind = (error: string | undefined, failedIn?: PhoneOutcome['failedIn']) => failureKind(outcome({ index: 0, model: '4610', ok: false, ...(error !== undefined ? { error } : {}), ...(failedIn ? { failedIn } : {}) }));
+  const kind = (error: string | undefined, failedIn?: PhoneOutcome['failedIn']) =>
+    failureKind(
+      outcome({
+        index: 0,
+        model: '4610',
+        ok: false,
+        ...(error !== undefined ? { error } : {}),
+        ...(failedIn ? { failedIn } : {}),
+      }),
+    );
 
   it.for<[string | undefined, PhoneOutcome['failedIn'] | undefined, string]>([
     // Numbers fold; digits inside file names stay.
-    ['script 46xxupgrade.scr: transfer failed (error 0): timed out after 5 retries', 'script', 'script: script 46xxupgrade.scr: transfer failed (error N): timed out after N retries'],
-    ['script 96x1Supgrade.txt: server error 1: File not found', 'script', 'script: script 96x1Supgrade.txt: server error N: File not found'],
-    ['image a10d01b2_3.bin: http://127.0.0.1:40123/a10d01b2_3.bin: HTTP 503', 'image', 'image: image a10d01b2_3.bin: http://N:N/a10d01b2_3.bin: HTTP N'],
-    ['12x0_device.cfg (named in [DEVICE_CONFIG] of 1230SIP.cfg, line 5): timed out after 2000ms', 'settings', 'settings: 12x0_device.cfg (named in [DEVICE_CONFIG] of 1230SIP.cfg, line N): timed out after Nms'],
-    ['image SIP12x004.04.09.00.bin is not fit to burn (bad-digest): version 4.4.', 'image', 'image: image SIP12x004.04.09.00.bin is not fit to burn (bad-digest): version N.'],
+    [
+      'script 46xxupgrade.scr: transfer failed (error 0): timed out after 5 retries',
+      'script',
+      'script: script 46xxupgrade.scr: transfer failed (error N): timed out after N retries',
+    ],
+    [
+      'script 96x1Supgrade.txt: server error 1: File not found',
+      'script',
+      'script: script 96x1Supgrade.txt: server error N: File not found',
+    ],
+    [
+      'image a10d01b2_3.bin: http://127.0.0.1:40123/a10d01b2_3.bin: HTTP 503',
+      'image',
+      'image: image a10d01b2_3.bin: http://N:N/a10d01b2_3.bin: HTTP N',
+    ],
+    [
+      '12x0_device.cfg (named in [DEVICE_CONFIG] of 1230SIP.cfg, line 5): timed out after 2000ms',
+      'settings',
+      'settings: 12x0_device.cfg (named in [DEVICE_CONFIG] of 1230SIP.cfg, line N): timed out after Nms',
+    ],
+    [
+      'image SIP12x004.04.09.00.bin is not fit to burn (bad-digest): version 4.4.',
+      'image',
+      'image: image SIP12x004.04.09.00.bin is not fit to burn (bad-digest): version N.',
+    ],
     // MACs in either spelling fold before the numbers.
-    ['SIP00040DAABB01.cfg: no lease for 00:04:0d:aa:bb:01 or 00-04-0D-AA-BB-02 or 00040DAABB03', 'settings', 'settings: SIPMAC.cfg: no lease for MAC or MAC or MAC'],
+    [
+      'SIP00040DAABB01.cfg: no lease for 00:04:0d:aa:bb:01 or 00-04-0D-AA-BB-02 or 00040DAABB03',
+      'settings',
+      'settings: SIPMAC.cfg: no lease for MAC or MAC or MAC',
+    ],
     ['configuration 00908faabb01.cfg: HTTP 404', 'settings', 'settings: configuration MAC.cfg: HTTP N'],
     // Twelve hex letters with no digit are a word, not a MAC; a longer hex run is not a MAC either.
-    ['fetch of facadeaccede failed, sha256 00908faabb0100908faabb01', 'image', 'image: fetch of facadeaccede failed, sha256 00908faabb0100908faabb01'],
+    [
+      'fetch of facadeaccede failed, sha256 00908faabb0100908faabb01',
+      'image',
+      'image: fetch of facadeaccede failed, sha256 00908faabb0100908faabb01',
+    ],
     ['DHCP: no OFFER after 6 retries', 'dhcp', 'dhcp: DHCP: no OFFER after N retries'],
     // No phase: "boot"; no message: "failed".
     ['simulator: boom', undefined, 'boot: simulator: boom'],
@@ -299,7 +440,13 @@ describe('DHCP relay sockets', () => {
   });
 
   it('each on a loopback address of its own, never .0 or .255', () => {
-    expect([0, 1, 253, 254, 255].map(relayAddress)).toEqual(['127.0.10.1', '127.0.10.2', '127.0.10.254', '127.0.11.1', '127.0.11.2']);
+    expect([0, 1, 253, 254, 255].map(relayAddress)).toEqual([
+      '127.0.10.1',
+      '127.0.10.2',
+      '127.0.10.254',
+      '127.0.11.1',
+      '127.0.11.2',
+    ]);
     const all = Array.from({ length: 256 }, (_, k) => relayAddress(k));
     expect(new Set(all).size).toBe(256);
     for (const a of all) expect(a).toMatch(/^127\.0\.1[01]\.([1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-4])$/);

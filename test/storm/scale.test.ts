@@ -10,7 +10,13 @@ const site = useInitRoot('bw-storm-scale-', '64k');
 describe('bootwire storm at scale', () => {
   it('1,000 phones boot with no failure', { timeout: 180_000 }, async () => {
     const r = await stormCli(['--phones', '1000', '--image-size', '64k', '--json'], { timeoutMs: 170_000 });
-    const j = expectAllBooted(expect, r, site.root, { '4610': 300, '1608': 100, '9608': 300, '1230': 100, '440HD': 200 });
+    const j = expectAllBooted(expect, r, site.root, {
+      '4610': 300,
+      '1608': 100,
+      '9608': 300,
+      '1230': 100,
+      '440HD': 200,
+    });
     console.log(
       `storm 1000 phones: wall ${j.wallSeconds} s (process ${r.seconds} s), ` +
         `boot p50 ${j.bootSeconds.p50} s p99 ${j.bootSeconds.p99} s, DHCP p50 ${j.phases['dhcp']!.p50} s, ` +

@@ -10,7 +10,14 @@ import {
   encodeRequest,
   encodeTftp,
 } from '../../packages/tftp/src/codec.js';
-import { type DecodeErrorKind, type DecodeResult, type KnownOptions, Opcode, type TftpOption, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import {
+  type DecodeErrorKind,
+  type DecodeResult,
+  type KnownOptions,
+  Opcode,
+  type TftpOption,
+  type TftpPacket,
+} from '../../packages/tftp/src/packet.js';
 
 // ------------------------------------------------------------------------------------------ helpers
 
@@ -85,7 +92,9 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
   });
 
   it('decodes a WRQ with options', () => {
-    const p = ok(decodeTftp(wire(op(2), 'cfg/SEP001122.cnf.xml\0', 'octet\0', 'blksize\0', '1428\0', 'tsize\0', '2048\0')));
+    const p = ok(
+      decodeTftp(wire(op(2), 'cfg/SEP001122.cnf.xml\0', 'octet\0', 'blksize\0', '1428\0', 'tsize\0', '2048\0')),
+    );
     expect(p).toEqual({
       opcode: Opcode.WRQ,
       filename: 'cfg/SEP001122.cnf.xml',
@@ -105,7 +114,21 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
 
   it('decodes every known option with its numeric value', () => {
     const p = ok(
-      decodeTftp(wire(op(1), 'f\0', 'octet\0', 'blksize\0', '8\0', 'timeout\0', '255\0', 'tsize\0', '0\0', 'windowsize\0', '65535\0')),
+      decodeTftp(
+        wire(
+          op(1),
+          'f\0',
+          'octet\0',
+          'blksize\0',
+          '8\0',
+          'timeout\0',
+          '255\0',
+          'tsize\0',
+          '0\0',
+          'windowsize\0',
+          '65535\0',
+        ),
+      ),
     );
     expect(p.opcode === Opcode.RRQ && p.known).toEqual({ blksize: 8, timeout: 255, tsize: 0, windowsize: 65535 });
   });
@@ -154,7 +177,11 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
       code: 1,
       message: 'File not found',
     });
-    expect(ok(decodeTftp(wire(op(5), [0xff, 0xfe], '\0')))).toEqual({ opcode: Opcode.ERROR, code: 0xfffe, message: '' });
+    expect(ok(decodeTftp(wire(op(5), [0xff, 0xfe], '\0')))).toEqual({
+      opcode: Opcode.ERROR,
+      code: 0xfffe,
+      message: '',
+    });
   });
 
   it('decodes an ERROR whose message has no NUL (lenient)', () => {
@@ -206,7 +233,11 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
 
   it('option names are case-insensitive: key lower-cased, name keeps its spelling', () => {
     const p = rrqWithOptions('BlkSize', '1024', 'TSIZE', '0', 'WindowSize', '4');
-    expectOptions(p, [['BlkSize', 'blksize', '1024'], ['TSIZE', 'tsize', '0'], ['WindowSize', 'windowsize', '4']]);
+    expectOptions(p, [
+      ['BlkSize', 'blksize', '1024'],
+      ['TSIZE', 'tsize', '0'],
+      ['WindowSize', 'windowsize', '4'],
+    ]);
     expect(p.known).toEqual({ blksize: 1024, tsize: 0, windowsize: 4 });
   });
 
@@ -221,7 +252,11 @@ describe('decodeTftp: every packet kind from hand-written bytes', () => {
 
   it('unknown options are kept in `options` but absent from `known`', () => {
     const p = rrqWithOptions('multicast', '', 'blksize', '512', 'X-Vendor', 'abc');
-    expectOptions(p, [['multicast', 'multicast', ''], ['blksize', 'blksize', '512'], ['X-Vendor', 'x-vendor', 'abc']]);
+    expectOptions(p, [
+      ['multicast', 'multicast', ''],
+      ['blksize', 'blksize', '512'],
+      ['X-Vendor', 'x-vendor', 'abc'],
+    ]);
     expect(p.known).toEqual({ blksize: 512 });
     expect(Object.keys(p.known)).toEqual(['blksize']);
   });
@@ -419,7 +454,11 @@ describe('decodeTftp: every malformed input yields its typed error', () => {
       ['BlkSize', '7'],
     ];
     for (const [name, value] of bad) {
-      expect([name, value, errKind(rrq('f\0', 'octet\0', `${name}\0`, `${value}\0`))]).toEqual([name, value, 'bad-option-value']);
+      expect([name, value, errKind(rrq('f\0', 'octet\0', `${name}\0`, `${value}\0`))]).toEqual([
+        name,
+        value,
+        'bad-option-value',
+      ]);
       expect([name, value, errKind(wire(op(6), `${name}\0`, `${value}\0`))]).toEqual([name, value, 'bad-option-value']);
     }
   });
@@ -540,7 +579,10 @@ const optionsArb = fc.array(fc.oneof(knownOptionArb, unknownOptionArb), { maxLen
 const requestArb: fc.Arbitrary<TftpPacket> = fc
   .record({
     opcode: fc.constantFrom(Opcode.RRQ, Opcode.WRQ),
-    filename: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }), fc.string({ minLength: 1, maxLength: 64 })),
+    filename: fc.oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }),
+      fc.string({ minLength: 1, maxLength: 64 }),
+    ),
     mode: fc.constantFrom('octet' as const, 'netascii' as const, 'mail' as const),
     options: optionsArb,
   })
@@ -551,7 +593,9 @@ const dataArb: fc.Arbitrary<TftpPacket> = fc
   .record({ block: fc.integer({ min: 0, max: 65535 }), payload: fc.uint8Array({ maxLength: 1500 }) })
   .map(({ block, payload }) => ({ opcode: Opcode.DATA, block, payload: Buffer.from(payload) }));
 
-const ackArb: fc.Arbitrary<TftpPacket> = fc.integer({ min: 0, max: 65535 }).map((block) => ({ opcode: Opcode.ACK, block }));
+const ackArb: fc.Arbitrary<TftpPacket> = fc
+  .integer({ min: 0, max: 65535 })
+  .map((block) => ({ opcode: Opcode.ACK, block }));
 
 const errorArb: fc.Arbitrary<TftpPacket> = fc
   .record({
@@ -561,7 +605,11 @@ const errorArb: fc.Arbitrary<TftpPacket> = fc
   .filter((e) => noNul(e.message))
   .map(({ code, message }) => ({ opcode: Opcode.ERROR, code, message }));
 
-const oackArb: fc.Arbitrary<TftpPacket> = optionsArb.map((options) => ({ opcode: Opcode.OACK, options, known: knownOf(options) }));
+const oackArb: fc.Arbitrary<TftpPacket> = optionsArb.map((options) => ({
+  opcode: Opcode.OACK,
+  options,
+  known: knownOf(options),
+}));
 
 const packetArb = fc.oneof(requestArb, dataArb, ackArb, errorArb, oackArb);
 
@@ -650,7 +698,20 @@ describe('properties', () => {
   // Random bytes rarely form strings and options: build datagrams from NUL-separated tokens instead, so
   // the mode, option and value branches are all reached with both good and bad inputs.
   const tokenArb = fc.oneof(
-    fc.constantFrom('', 'f', 'octet', 'OCTET', 'netascii', 'mail', 'binary', 'blksize', 'BlkSize', 'timeout', 'tsize', 'windowsize'),
+    fc.constantFrom(
+      '',
+      'f',
+      'octet',
+      'OCTET',
+      'netascii',
+      'mail',
+      'binary',
+      'blksize',
+      'BlkSize',
+      'timeout',
+      'tsize',
+      'windowsize',
+    ),
     fc.constantFrom('0', '1', '7', '8', '255', '256', '512', '65464', '65465', '65535', '65536', 'abc', '-1'),
     fc.string({ maxLength: 6 }),
     fc.uint8Array({ maxLength: 4 }).map((b) => Buffer.from(b).toString('latin1')),
@@ -697,8 +758,7 @@ describe('properties', () => {
   it('any decoded `known` is the first valid instance of each known option', () => {
     fc.assert(
       fc.property(optionsArb, fc.constantFrom(Opcode.RRQ, Opcode.OACK), (options, opcode) => {
-        const buf =
-          opcode === Opcode.RRQ ? encodeRequest(Opcode.RRQ, 'f', 'octet', options) : encodeOack(options);
+        const buf = opcode === Opcode.RRQ ? encodeRequest(Opcode.RRQ, 'f', 'octet', options) : encodeOack(options);
         const p = ok(decodeTftp(buf));
         if (p.opcode !== Opcode.RRQ && p.opcode !== Opcode.OACK) throw new Error('wrong kind');
         expect(p.known).toEqual(knownOf(options));

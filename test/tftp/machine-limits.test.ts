@@ -41,7 +41,8 @@ const recorder = () => {
   const sent: Sent[] = [];
   return {
     sent,
-    send: (h: Buffer, b?: Buffer) => sent.push({ opcode: h.readUInt16BE(0), block: h.readUInt16BE(2), bytes: h.length + (b?.length ?? 0) }),
+    send: (h: Buffer, b?: Buffer) =>
+      sent.push({ opcode: h.readUInt16BE(0), block: h.readUInt16BE(2), bytes: h.length + (b?.length ?? 0) }),
   };
 };
 
@@ -49,7 +50,12 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
   for (const windowsize of [1, 4, 16]) {
     for (const size of [0, 511, 512, 512 * windowsize, 512 * windowsize * 3 + 7, 20_000]) {
       it(`windowsize ${windowsize}, ${size} bytes, 5 ms per write`, () => {
-        const r = expectWhole({ direction: 'upload', data: bytes(size, size + windowsize), request: { blksize: 512, windowsize }, writeMs: 5 });
+        const r = expectWhole({
+          direction: 'upload',
+          data: bytes(size, size + windowsize),
+          request: { blksize: 512, windowsize },
+          writeMs: 5,
+        });
         expectAcksFollowWrites(r);
         // The final ACK follows the final write (the commit).
         const finalAck = r.log.filter((p) => p.from === 'server' && p.packet.opcode === Opcode.ACK).at(-1)!;
@@ -63,8 +69,17 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
     // A window takes 150 or 320 ms to write against a 100 ms retransmission timeout: the client resends
     // while the server writes (within its patience: 3 retries, 1.5 s), the server spends no retry of its
     // own waiting for its disk.
-    for (const [windowsize, writeMs] of [[1, 150], [8, 40]] as const) {
-      const r = expectWhole({ direction: 'upload', data: bytes(512 * 20 + 3), request: { blksize: 512, windowsize }, writeMs, maxRetries: 3 });
+    for (const [windowsize, writeMs] of [
+      [1, 150],
+      [8, 40],
+    ] as const) {
+      const r = expectWhole({
+        direction: 'upload',
+        data: bytes(512 * 20 + 3),
+        request: { blksize: 512, windowsize },
+        writeMs,
+        maxRetries: 3,
+      });
       expectAcksFollowWrites(r);
       expect(r.maxQueuedWrites).toBeLessThanOrEqual(windowsize);
       expect(r.server!.stats.retransmits).toBe(0);
@@ -78,7 +93,14 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
       const r0 = rng(seed);
       const policy: Policy = () => ({ drop: r0() < 0.15, copies: r0() < 0.1 ? 2 : 1, delay: r0() < 0.1 ? 3 : 0 });
       const w = rng(seed + 100);
-      const r = expectWhole({ direction: 'upload', data: bytes(30_000, seed), request: { blksize: 512, windowsize: 8 }, policy, maxRetries: 20, writeMs: () => Math.floor(w() * 150) });
+      const r = expectWhole({
+        direction: 'upload',
+        data: bytes(30_000, seed),
+        request: { blksize: 512, windowsize: 8 },
+        policy,
+        maxRetries: 20,
+        writeMs: () => Math.floor(w() * 150),
+      });
       expectAcksFollowWrites(r);
       expect(r.maxQueuedWrites).toBeLessThanOrEqual(8);
     });
@@ -87,7 +109,10 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
   it('by hand: no ACK before the write, then one for the window; blocks past the window are dropped', () => {
     const out = recorder();
     const delivered: { length: number; final: boolean }[] = [];
-    const rcv = new TftpReceiver({ send: out.send, deliver: (p, final) => delivered.push({ length: p.length, final }) }, { role: 'server', blksize: 512, windowsize: 4, timeoutMs: 100, maxRetries: 3, awaitWrites: true });
+    const rcv = new TftpReceiver(
+      { send: out.send, deliver: (p, final) => delivered.push({ length: p.length, final }) },
+      { role: 'server', blksize: 512, windowsize: 4, timeoutMs: 100, maxRetries: 3, awaitWrites: true },
+    );
     rcv.start(0);
     expect(out.sent).toEqual([{ opcode: Opcode.ACK, block: 0, bytes: 4 }]);
     out.sent.length = 0;
@@ -114,9 +139,12 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
     expect(rcv.state).toBe('dallying');
   });
 
-  it('by hand: waiting for the disk spends no retries; a failed write ends with the edge\'s ERROR and no ACK', () => {
+  it("by hand: waiting for the disk spends no retries; a failed write ends with the edge's ERROR and no ACK", () => {
     const out = recorder();
-    const rcv = new TftpReceiver({ send: out.send, deliver: () => {} }, { role: 'server', blksize: 512, windowsize: 1, timeoutMs: 100, maxRetries: 2, awaitWrites: true });
+    const rcv = new TftpReceiver(
+      { send: out.send, deliver: () => {} },
+      { role: 'server', blksize: 512, windowsize: 1, timeoutMs: 100, maxRetries: 2, awaitWrites: true },
+    );
     rcv.start(0);
     rcv.receive({ opcode: Opcode.DATA, block: 1, payload: Buffer.alloc(512) }, 1);
     out.sent.length = 0;
@@ -125,7 +153,10 @@ describe('uploads: an ACK is sent only once what it acknowledges is written', ()
     expect(out.sent).toEqual([]);
     rcv.writeFailed(ErrorCode.DISK_FULL, 'disk full or allocation exceeded');
     expect(out.sent.map((p) => [p.opcode, p.block])).toEqual([[Opcode.ERROR, ErrorCode.DISK_FULL]]);
-    expect(rcv.result).toEqual({ ok: false, error: { code: 3, message: 'disk full or allocation exceeded', by: 'local' } });
+    expect(rcv.result).toEqual({
+      ok: false,
+      error: { code: 3, message: 'disk full or allocation exceeded', by: 'local' },
+    });
     expect(rcv.deadline).toBe(Infinity);
   });
 });
@@ -136,7 +167,22 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
   /** Starts a server sender with an OACK, acknowledges it with ACK 0, then stays silent to the end. */
   function silentAfterAck0(limits: { maxUnackedBytes?: number }) {
     const out = recorder();
-    const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(Buffer.alloc(64 * 1024 * 1024)), blksize: BIG, windowsize: 64, oack: [{ name: 'blksize', value: String(BIG) }, { name: 'windowsize', value: '64' }], timeoutMs: 1000, maxRetries: 5, ...limits });
+    const s = new TftpSender(
+      { send: out.send },
+      {
+        role: 'server',
+        source: new OctetSource(Buffer.alloc(64 * 1024 * 1024)),
+        blksize: BIG,
+        windowsize: 64,
+        oack: [
+          { name: 'blksize', value: String(BIG) },
+          { name: 'windowsize', value: '64' },
+        ],
+        timeoutMs: 1000,
+        maxRetries: 5,
+        ...limits,
+      },
+    );
     s.start(0);
     s.receive({ opcode: Opcode.ACK, block: 0 }, 1);
     while (s.state !== 'done') s.tick(s.deadline);
@@ -144,22 +190,35 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
     return { out, s, dataBytes };
   }
 
-  it(('blksize 65464, windowsize 64, one ACK 0, then silence: two windows of the byte cap, then one ' + 'block per retry'), () => {
-    const cap = 512 * 1024;
-    const { dataBytes, s } = silentAfterAck0({ maxUnackedBytes: cap });
-    // 8 blocks of 65464 fit in 512 KiB: sent, resent once, then one block on each of the 4 other retries.
-    expect(dataBytes).toBe((8 + 8 + 4) * (BIG + 4));
-    expect(dataBytes).toBeLessThan(1.5 * 1024 * 1024);
-    expect(s.result).toMatchObject({ ok: false, error: { code: 0 } });
-    // Without the cap a window is 4 MiB: sent twice, still not six times (the issue's 25 MB a request).
-    const uncapped = silentAfterAck0({});
-    expect(uncapped.dataBytes).toBe((64 + 64 + 4) * (BIG + 4));
-  });
+  it(
+    'blksize 65464, windowsize 64, one ACK 0, then silence: two windows of the byte cap, then one ' + 'block per retry',
+    () => {
+      const cap = 512 * 1024;
+      const { dataBytes, s } = silentAfterAck0({ maxUnackedBytes: cap });
+      // 8 blocks of 65464 fit in 512 KiB: sent, resent once, then one block on each of the 4 other retries.
+      expect(dataBytes).toBe((8 + 8 + 4) * (BIG + 4));
+      expect(dataBytes).toBeLessThan(1.5 * 1024 * 1024);
+      expect(s.result).toMatchObject({ ok: false, error: { code: 0 } });
+      // Without the cap a window is 4 MiB: sent twice, still not six times (the issue's 25 MB a request).
+      const uncapped = silentAfterAck0({});
+      expect(uncapped.dataBytes).toBe((64 + 64 + 4) * (BIG + 4));
+    },
+  );
 
   it('a request nobody answers gets 1 + retriesBeforeAnswer packets and no ERROR', () => {
     for (const oack of [undefined, [{ name: 'tsize', value: '5000' }]]) {
       const out = recorder();
-      const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(bytes(5000)), ...(oack ? { oack } : {}), timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 1 });
+      const s = new TftpSender(
+        { send: out.send },
+        {
+          role: 'server',
+          source: new OctetSource(bytes(5000)),
+          ...(oack ? { oack } : {}),
+          timeoutMs: 100,
+          maxRetries: 5,
+          retriesBeforeAnswer: 1,
+        },
+      );
       s.start(0);
       while (s.state !== 'done') s.tick(s.deadline);
       expect(out.sent.map((p) => p.opcode)).toEqual(oack ? [Opcode.OACK, Opcode.OACK] : [Opcode.DATA, Opcode.DATA]);
@@ -167,7 +226,10 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
     }
     // An upload's ACK 0 likewise.
     const out = recorder();
-    const rcv = new TftpReceiver({ send: out.send }, { role: 'server', timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 1 });
+    const rcv = new TftpReceiver(
+      { send: out.send },
+      { role: 'server', timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 1 },
+    );
     rcv.start(0);
     while (rcv.state !== 'done') rcv.tick(rcv.deadline);
     expect(out.sent.map((p) => p.opcode)).toEqual([Opcode.ACK, Opcode.ACK]);
@@ -176,7 +238,10 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
   it('past retriesBeforeAnswer it waits silently: a late answer or a repeated request still gets through', () => {
     // The client's ACK 1 was lost twice; its own retransmission arrives after the server stopped sending.
     const out = recorder();
-    const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(bytes(1500)), timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 1 });
+    const s = new TftpSender(
+      { send: out.send },
+      { role: 'server', source: new OctetSource(bytes(1500)), timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 1 },
+    );
     s.start(0);
     s.tick(s.deadline);
     s.tick(s.deadline);
@@ -187,7 +252,10 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
     expect(s.state).toBe('transferring');
     // A client that lost every DATA 1 repeats its RRQ: each repetition gets DATA 1 once more.
     const out2 = recorder();
-    const s2 = new TftpSender({ send: out2.send }, { role: 'server', source: new OctetSource(bytes(1500)), timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 0 });
+    const s2 = new TftpSender(
+      { send: out2.send },
+      { role: 'server', source: new OctetSource(bytes(1500)), timeoutMs: 100, maxRetries: 5, retriesBeforeAnswer: 0 },
+    );
     s2.start(0);
     s2.tick(s2.deadline);
     expect(out2.sent.map((p) => p.block)).toEqual([1]);
@@ -201,17 +269,36 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
 
   it('once the client has answered, the full retries apply, and an ERROR ends it', () => {
     const out = recorder();
-    const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(bytes(5000)), timeoutMs: 100, maxRetries: 4, retriesBeforeAnswer: 1 });
+    const s = new TftpSender(
+      { send: out.send },
+      { role: 'server', source: new OctetSource(bytes(5000)), timeoutMs: 100, maxRetries: 4, retriesBeforeAnswer: 1 },
+    );
     s.start(0);
     s.receive({ opcode: Opcode.ACK, block: 1 }, 5);
     out.sent.length = 0;
     while (s.state !== 'done') s.tick(s.deadline);
-    expect(out.sent.map((p) => [p.opcode, p.block])).toEqual([[3, 2], [3, 2], [3, 2], [3, 2], [Opcode.ERROR, 0]]);
+    expect(out.sent.map((p) => [p.opcode, p.block])).toEqual([
+      [3, 2],
+      [3, 2],
+      [3, 2],
+      [3, 2],
+      [Opcode.ERROR, 0],
+    ]);
   });
 
   it('the answer to a resent block reopens the window once', () => {
     const out = recorder();
-    const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(bytes(512 * 20)), blksize: 512, windowsize: 4, timeoutMs: 100, maxRetries: 5 });
+    const s = new TftpSender(
+      { send: out.send },
+      {
+        role: 'server',
+        source: new OctetSource(bytes(512 * 20)),
+        blksize: 512,
+        windowsize: 4,
+        timeoutMs: 100,
+        maxRetries: 5,
+      },
+    );
     s.start(0);
     s.receive({ opcode: Opcode.ACK, block: 2 }, 5); // window 3..6 out
     out.sent.length = 0;
@@ -230,7 +317,17 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
 
   it('a client that ACKs just before each timeout is ended at maxLifeMs', () => {
     const out = recorder();
-    const s = new TftpSender({ send: out.send }, { role: 'server', source: new OctetSource(bytes(512 * 1000)), blksize: 512, timeoutMs: 100, maxRetries: 5, maxLifeMs: 1000 });
+    const s = new TftpSender(
+      { send: out.send },
+      {
+        role: 'server',
+        source: new OctetSource(bytes(512 * 1000)),
+        blksize: 512,
+        timeoutMs: 100,
+        maxRetries: 5,
+        maxLifeMs: 1000,
+      },
+    );
     s.start(0);
     let now = 0;
     for (let block = 1; s.state !== 'done'; block++) {
@@ -247,7 +344,14 @@ describe('a silent or hostile peer costs bounded packets and bytes', () => {
     it(`downloads stay whole under loss with a byte cap below the window (seed ${seed})`, () => {
       const r0 = rng(seed);
       const policy: Policy = () => ({ drop: r0() < 0.15, copies: r0() < 0.1 ? 2 : 1, delay: r0() < 0.1 ? 3 : 0 });
-      const r = expectWhole({ direction: 'download', data: bytes(100_000, seed), request: { blksize: 1024, windowsize: 16 }, policy, maxRetries: 20, serverLimits: { maxUnackedBytes: 4096 } });
+      const r = expectWhole({
+        direction: 'download',
+        data: bytes(100_000, seed),
+        request: { blksize: 1024, windowsize: 16 },
+        policy,
+        maxRetries: 20,
+        serverLimits: { maxUnackedBytes: 4096 },
+      });
       // Never more than 4 KiB (4 blocks) past the last ACK the server had received.
       let acked = 0;
       let worst = 0;

@@ -24,7 +24,18 @@ describe('transfer machines on a simulated network', () => {
   describe('clean transfers', () => {
     for (const direction of ['download', 'upload'] as const) {
       for (const windowsize of [1, 2, 4, 16]) {
-        for (const size of [0, 1, 511, 512, 513, 1024, 512 * windowsize, 512 * windowsize + 1, 512 * windowsize * 3 - 1, 10_000]) {
+        for (const size of [
+          0,
+          1,
+          511,
+          512,
+          513,
+          1024,
+          512 * windowsize,
+          512 * windowsize + 1,
+          512 * windowsize * 3 - 1,
+          10_000,
+        ]) {
           it(`${direction} ${size} bytes, windowsize ${windowsize}`, () => {
             const data = bytes(size, size + windowsize);
             const r = expectWhole({ direction, data, request: { blksize: 512, windowsize } });
@@ -59,7 +70,13 @@ describe('transfer machines on a simulated network', () => {
     });
 
     it('the server caps blksize and windowsize at its policy, and the client follows', () => {
-      const r = expectWhole({ direction: 'download', data: bytes(50_000), request: { blksize: 9000, windowsize: 100 }, maxBlksize: 1468, maxWindowsize: 8 });
+      const r = expectWhole({
+        direction: 'download',
+        data: bytes(50_000),
+        request: { blksize: 9000, windowsize: 100 },
+        maxBlksize: 1468,
+        maxWindowsize: 8,
+      });
       expect(r.client.blksize).toBe(1468);
       expect(r.client.windowsize).toBe(8);
     });
@@ -75,7 +92,9 @@ describe('transfer machines on a simulated network', () => {
       }
       // And what crossed the wire is the netascii form.
       const r = simulate({ direction: 'download', data: text, mode: 'netascii', request: { blksize: 512 } });
-      const wire = Buffer.concat(r.log.filter((p) => p.packet.opcode === Opcode.DATA).map((p) => (p.packet as { payload: Buffer }).payload));
+      const wire = Buffer.concat(
+        r.log.filter((p) => p.packet.opcode === Opcode.DATA).map((p) => (p.packet as { payload: Buffer }).payload),
+      );
       expect(wire.equals(toNetascii(text))).toBe(true);
     });
   });
@@ -85,7 +104,9 @@ describe('transfer machines on a simulated network', () => {
       it(`70,000 blocks at blksize 8, windowsize ${windowsize}`, () => {
         const data = bytes(8 * 70_000 + 3);
         const r = expectWhole({ direction: 'download', data, request: { blksize: 8, windowsize } });
-        const blocks = r.log.filter((p) => p.from === 'server' && p.packet.opcode === Opcode.DATA).map((p) => (p.packet as { block: number }).block);
+        const blocks = r.log
+          .filter((p) => p.from === 'server' && p.packet.opcode === Opcode.DATA)
+          .map((p) => (p.packet as { block: number }).block);
         const i = blocks.indexOf(65535);
         expect(blocks[i + 1]).toBe(0);
         expect(blocks[i + 2]).toBe(1);
@@ -120,10 +141,16 @@ describe('transfer machines on a simulated network', () => {
               expectWhole({ ...base, policy: (p) => ({ drop: `${p.from} ${p.kind}` === kind && p.nth === nth }) });
             });
             it(`${direction} ws=${windowsize}: ${kind} #${nth} duplicated`, () => {
-              expectWhole({ ...base, policy: (p) => ({ copies: `${p.from} ${p.kind}` === kind && p.nth === nth ? 3 : 1 }) });
+              expectWhole({
+                ...base,
+                policy: (p) => ({ copies: `${p.from} ${p.kind}` === kind && p.nth === nth ? 3 : 1 }),
+              });
             });
             it(`${direction} ws=${windowsize}: ${kind} #${nth} delayed past later packets`, () => {
-              expectWhole({ ...base, policy: (p) => ({ delay: `${p.from} ${p.kind}` === kind && p.nth === nth ? 5 : 0 }) });
+              expectWhole({
+                ...base,
+                policy: (p) => ({ delay: `${p.from} ${p.kind}` === kind && p.nth === nth ? 5 : 0 }),
+              });
             });
           }
         }
@@ -135,7 +162,13 @@ describe('transfer machines on a simulated network', () => {
         it(`random 20% loss, 10% duplication, 10% reordering (seed ${seed}, ws=${windowsize})`, () => {
           const r = rng(seed);
           const policy: Policy = () => ({ drop: r() < 0.2, copies: r() < 0.1 ? 2 : 1, delay: r() < 0.1 ? 3 : 0 });
-          expectWhole({ direction: seed % 2 ? 'download' : 'upload', data: bytes(40_000, seed), request: { blksize: 512, windowsize }, policy, maxRetries: 20 });
+          expectWhole({
+            direction: seed % 2 ? 'download' : 'upload',
+            data: bytes(40_000, seed),
+            request: { blksize: 512, windowsize },
+            policy,
+            maxRetries: 20,
+          });
         });
       }
     }
@@ -145,7 +178,12 @@ describe('transfer machines on a simulated network', () => {
     it('duplicated ACKs never cause a resend', () => {
       for (const windowsize of [1, 4]) {
         const data = bytes(512 * 40);
-        const r = expectWhole({ direction: 'download', data, request: { blksize: 512, windowsize }, policy: (p) => ({ copies: p.packet.opcode === Opcode.ACK ? 2 : 1 }) });
+        const r = expectWhole({
+          direction: 'download',
+          data,
+          request: { blksize: 512, windowsize },
+          policy: (p) => ({ copies: p.packet.opcode === Opcode.ACK ? 2 : 1 }),
+        });
         expect(r.server!.stats.retransmits).toBe(0);
         expect(r.sent['server DATA']! + r.sent['server final DATA']!).toBe(41);
         expect(r.server!.stats.duplicates).toBeGreaterThan(0);
@@ -161,7 +199,12 @@ describe('transfer machines on a simulated network', () => {
         data,
         timeoutMs: 100,
         request: { blksize: 512 },
-        policy: (p) => ({ delay: p.kind === 'ACK' && p.from === 'client' && (p.packet as { block: number }).block === 3 && p.nth === 3 ? 150 : 0 }),
+        policy: (p) => ({
+          delay:
+            p.kind === 'ACK' && p.from === 'client' && (p.packet as { block: number }).block === 3 && p.nth === 3
+              ? 150
+              : 0,
+        }),
       });
       expect(r.server!.stats.retransmits).toBe(1); // DATA 4... only the one timed-out block
     });
@@ -170,7 +213,17 @@ describe('transfer machines on a simulated network', () => {
   describe('windows', () => {
     it('an ACK in the middle of the window slides it to that block and resends the rest', () => {
       const sent: Buffer[] = [];
-      const s = new TftpSender({ send: (h, b) => sent.push(Buffer.concat([h, b ?? Buffer.alloc(0)])) }, { role: 'server', source: new OctetSource(bytes(512 * 10)), blksize: 512, windowsize: 4, timeoutMs: 100, maxRetries: 3 });
+      const s = new TftpSender(
+        { send: (h, b) => sent.push(Buffer.concat([h, b ?? Buffer.alloc(0)])) },
+        {
+          role: 'server',
+          source: new OctetSource(bytes(512 * 10)),
+          blksize: 512,
+          windowsize: 4,
+          timeoutMs: 100,
+          maxRetries: 3,
+        },
+      );
       s.start(0);
       expect(sent.map((b) => b.readUInt16BE(2))).toEqual([1, 2, 3, 4]);
       sent.length = 0;
@@ -188,7 +241,17 @@ describe('transfer machines on a simulated network', () => {
     it('a timeout resends the window, later ones one block, the highest sent, with back-off', () => {
       const sent: { t: number; block: number }[] = [];
       let now = 0;
-      const s = new TftpSender({ send: (h) => sent.push({ t: now, block: h.readUInt16BE(2) }) }, { role: 'server', source: new OctetSource(bytes(512 * 10)), blksize: 512, windowsize: 3, timeoutMs: 100, maxRetries: 3 });
+      const s = new TftpSender(
+        { send: (h) => sent.push({ t: now, block: h.readUInt16BE(2) }) },
+        {
+          role: 'server',
+          source: new OctetSource(bytes(512 * 10)),
+          blksize: 512,
+          windowsize: 3,
+          timeoutMs: 100,
+          maxRetries: 3,
+        },
+      );
       s.start(0);
       s.receive({ opcode: Opcode.ACK, block: 2 }, 10);
       sent.length = 0;
@@ -207,7 +270,15 @@ describe('transfer machines on a simulated network', () => {
 
   describe('errors and limits', () => {
     it('retry exhaustion ends both kinds of machine with ERROR 0 and frees them', () => {
-      const r = simulate({ direction: 'download', data: bytes(5000), request: { blksize: 512 }, maxRetries: 4, policy: (p) => ({ drop: p.from === 'client' && p.packet.opcode === Opcode.ACK && (p.packet as { block: number }).block >= 2 }) });
+      const r = simulate({
+        direction: 'download',
+        data: bytes(5000),
+        request: { blksize: 512 },
+        maxRetries: 4,
+        policy: (p) => ({
+          drop: p.from === 'client' && p.packet.opcode === Opcode.ACK && (p.packet as { block: number }).block >= 2,
+        }),
+      });
       expect(r.server!.result).toMatchObject({ ok: false, error: { code: 0, by: 'local' } });
       expect(r.server!.state).toBe('done');
       expect(r.server!.deadline).toBe(Infinity);
@@ -218,14 +289,30 @@ describe('transfer machines on a simulated network', () => {
     });
 
     it('a client gets nothing back: it resends its request, then gives up', () => {
-      const r = simulate({ direction: 'download', data: bytes(10), maxRetries: 3, policy: (p) => ({ drop: p.from === 'client' }) });
+      const r = simulate({
+        direction: 'download',
+        data: bytes(10),
+        maxRetries: 3,
+        policy: (p) => ({ drop: p.from === 'client' }),
+      });
       expect(r.sent['client RRQ']).toBe(4);
       expect(r.client.result).toMatchObject({ ok: false, error: { code: 0, by: 'local' } });
     });
 
     it('ERROR 8 from the client after the OACK (a tsize probe) ends the sender at once', () => {
       const sent: Buffer[] = [];
-      const s = new TftpSender({ send: (h) => sent.push(h) }, { role: 'server', source: new OctetSource(bytes(100_000)), blksize: 512, windowsize: 1, oack: [{ name: 'tsize', value: '100000' }], timeoutMs: 100, maxRetries: 3 });
+      const s = new TftpSender(
+        { send: (h) => sent.push(h) },
+        {
+          role: 'server',
+          source: new OctetSource(bytes(100_000)),
+          blksize: 512,
+          windowsize: 1,
+          oack: [{ name: 'tsize', value: '100000' }],
+          timeoutMs: 100,
+          maxRetries: 3,
+        },
+      );
       s.start(0);
       expect(sent[0]![1]).toBe(Opcode.OACK);
       s.receive({ opcode: Opcode.ERROR, code: ErrorCode.OPTION_NEGOTIATION, message: 'just the size, thanks' }, 1);
@@ -249,7 +336,11 @@ describe('transfer machines on a simulated network', () => {
     });
 
     it('an OACK the client did not ask for is refused with ERROR 8', () => {
-      for (const oack of [[{ name: 'blksize', value: '4096' }], [{ name: 'windowsize', value: '4' }], [{ name: 'weird', value: '1' }]]) {
+      for (const oack of [
+        [{ name: 'blksize', value: '4096' }],
+        [{ name: 'windowsize', value: '4' }],
+        [{ name: 'weird', value: '1' }],
+      ]) {
         const r = simulate({
           direction: 'download',
           data: bytes(100),
@@ -266,7 +357,10 @@ describe('transfer machines on a simulated network', () => {
 
     it('a receiver refuses more than maxBytes with ERROR 3', () => {
       const sent: Buffer[] = [];
-      const rcv = new TftpReceiver({ send: (h) => sent.push(h), deliver: () => {} }, { role: 'server', blksize: 512, timeoutMs: 100, maxRetries: 3, maxBytes: 1000 });
+      const rcv = new TftpReceiver(
+        { send: (h) => sent.push(h), deliver: () => {} },
+        { role: 'server', blksize: 512, timeoutMs: 100, maxRetries: 3, maxBytes: 1000 },
+      );
       rcv.start(0);
       rcv.receive({ opcode: Opcode.DATA, block: 1, payload: Buffer.alloc(512) }, 1);
       rcv.receive({ opcode: Opcode.DATA, block: 2, payload: Buffer.alloc(512) }, 2);
@@ -276,7 +370,10 @@ describe('transfer machines on a simulated network', () => {
 
     it('DATA larger than the negotiated blksize is an illegal operation', () => {
       const sent: Buffer[] = [];
-      const rcv = new TftpReceiver({ send: (h) => sent.push(h) }, { role: 'server', blksize: 512, timeoutMs: 100, maxRetries: 3 });
+      const rcv = new TftpReceiver(
+        { send: (h) => sent.push(h) },
+        { role: 'server', blksize: 512, timeoutMs: 100, maxRetries: 3 },
+      );
       rcv.start(0);
       rcv.receive({ opcode: Opcode.DATA, block: 1, payload: Buffer.alloc(513) }, 1);
       expect(rcv.result).toMatchObject({ ok: false, error: { code: 4 } });
@@ -284,7 +381,10 @@ describe('transfer machines on a simulated network', () => {
 
     it('abort ends a running transfer with the given ERROR; a dallying receiver just closes', () => {
       const sent: Buffer[] = [];
-      const s = new TftpSender({ send: (h) => sent.push(h) }, { role: 'server', source: new OctetSource(bytes(5000)), timeoutMs: 100, maxRetries: 3 });
+      const s = new TftpSender(
+        { send: (h) => sent.push(h) },
+        { role: 'server', source: new OctetSource(bytes(5000)), timeoutMs: 100, maxRetries: 3 },
+      );
       s.start(0);
       s.abort(0, 'server shutting down');
       expect(s.result).toMatchObject({ ok: false, error: { code: 0, message: 'server shutting down' } });
@@ -306,7 +406,12 @@ describe('transfer machines on a simulated network', () => {
   describe('dally', () => {
     it('the receiver answers a resent final DATA while it dallies', () => {
       // Drop the first ACK of the final block: the sender resends the final DATA.
-      const r = expectWhole({ direction: 'download', data: bytes(1300), request: { blksize: 512 }, policy: (p) => ({ drop: p.from === 'client' && (p.packet as { block?: number }).block === 3 && p.nth === 3 }) });
+      const r = expectWhole({
+        direction: 'download',
+        data: bytes(1300),
+        request: { blksize: 512 },
+        policy: (p) => ({ drop: p.from === 'client' && (p.packet as { block?: number }).block === 3 && p.nth === 3 }),
+      });
       expect(r.sent['server final DATA']).toBe(2);
       expect(r.server!.result).toEqual({ ok: true });
     });

@@ -8,8 +8,19 @@ import { DEFAULT_BLKSIZE, Opcode, type RequestPacket } from '../../packages/tftp
 const POLICY: OptionPolicy = { maxBlksize: 1468, maxWindowsize: 16 };
 
 /** A request as the server sees it: encoded and decoded, so `known` is what the decoder made of it. */
-function request(opcode: typeof Opcode.RRQ | typeof Opcode.WRQ, options: [string, string][], filename = 'f.bin'): RequestPacket {
-  const r = decodeTftp(encodeRequest(opcode, filename, 'octet', options.map(([name, value]) => ({ name, value }))));
+function request(
+  opcode: typeof Opcode.RRQ | typeof Opcode.WRQ,
+  options: [string, string][],
+  filename = 'f.bin',
+): RequestPacket {
+  const r = decodeTftp(
+    encodeRequest(
+      opcode,
+      filename,
+      'octet',
+      options.map(([name, value]) => ({ name, value })),
+    ),
+  );
   if (!r.ok) throw new Error(`${r.error.kind}: ${r.error.message}`);
   if (r.packet.opcode !== Opcode.RRQ && r.packet.opcode !== Opcode.WRQ) throw new Error('not a request');
   return r.packet;
@@ -63,7 +74,10 @@ describe('negotiate', () => {
 
   it('a timeout above the policy cap is declined: left out of the OACK, the server timeout applies', () => {
     const capped = { ...POLICY, maxTimeoutMs: 5000 };
-    expect(negotiate(rrq(['timeout', '5']), capped)).toMatchObject({ timeoutMs: 5000, oack: [{ name: 'timeout', value: '5' }] });
+    expect(negotiate(rrq(['timeout', '5']), capped)).toMatchObject({
+      timeoutMs: 5000,
+      oack: [{ name: 'timeout', value: '5' }],
+    });
     const n = negotiate(rrq(['blksize', '1024'], ['timeout', '255']), capped);
     expect(n.timeoutMs).toBeUndefined();
     expect(n.oack).toEqual([{ name: 'blksize', value: '1024' }]);
@@ -111,7 +125,11 @@ describe('negotiate', () => {
       { name: 'timeout', value: '3' },
     ]);
     expect(n).toMatchObject({ blksize: 1468, windowsize: 8, timeoutMs: 3000, tsize: 42 });
-    const reversed = negotiate(rrq(['timeout', '3'], ['BlkSize', '9000'], ['windowsize', '8'], ['tsize', '0']), POLICY, 42);
+    const reversed = negotiate(
+      rrq(['timeout', '3'], ['BlkSize', '9000'], ['windowsize', '8'], ['tsize', '0']),
+      POLICY,
+      42,
+    );
     expect(reversed.oack.map((o) => o.name)).toEqual(['timeout', 'BlkSize', 'windowsize', 'tsize']);
   });
 
@@ -142,7 +160,10 @@ describe('negotiate', () => {
     )
     .chain(([key, n]) => fc.mixedCase(fc.constant(key)).map((name): OptionPair => ({ name, value: String(n) })));
   const unknownArb = fc
-    .record({ name: fc.constantFrom('multicast', 'rollover', 'utimeout', 'X', 'blksize2'), value: fc.string({ maxLength: 5 }) })
+    .record({
+      name: fc.constantFrom('multicast', 'rollover', 'utimeout', 'X', 'blksize2'),
+      value: fc.string({ maxLength: 5 }),
+    })
     .filter((o) => !o.value.includes('\0'));
 
   it('property: the OACK is the first instance of each known option, in client order, within policy', () => {
@@ -150,10 +171,16 @@ describe('negotiate', () => {
       fc.property(
         fc.array(fc.oneof(knownArb, unknownArb), { maxLength: 10 }),
         fc.constantFrom(Opcode.RRQ, Opcode.WRQ),
-        fc.record({ maxBlksize: fc.integer({ min: 8, max: 65464 }), maxWindowsize: fc.integer({ min: 1, max: 65535 }) }),
+        fc.record({
+          maxBlksize: fc.integer({ min: 8, max: 65464 }),
+          maxWindowsize: fc.integer({ min: 1, max: 65535 }),
+        }),
         fc.option(fc.nat({ max: 1e9 }), { nil: undefined }),
         (options, opcode, policy, size) => {
-          const req = request(opcode, options.map((o) => [o.name, o.value]));
+          const req = request(
+            opcode,
+            options.map((o) => [o.name, o.value]),
+          );
           const n = negotiate(req, policy, size);
 
           // expected: first instance of each known key, in order

@@ -177,9 +177,13 @@ describe('netascii properties', () => {
 
   it('NetasciiEncoder.fill with a different size for every block concatenates to toNetascii(x)', () => {
     fc.assert(
-      fc.property(textyBytes, fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }), (x, sizes) => {
-        expect(arr(Buffer.concat(encodeInBlocks(x, sizes)))).toEqual(arr(toNetascii(x)));
-      }),
+      fc.property(
+        textyBytes,
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }),
+        (x, sizes) => {
+          expect(arr(Buffer.concat(encodeInBlocks(x, sizes)))).toEqual(arr(toNetascii(x)));
+        },
+      ),
       { numRuns: 1000 },
     );
   });

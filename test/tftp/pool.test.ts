@@ -36,12 +36,26 @@ describe('transfers in the worker pool', () => {
         expect(server.runner.workers).toBe(workers);
         const port = server.address().port;
         const got = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => tftpGetBuffer({ host: '127.0.0.1', port, filename: 'image.bin', blksize: 1468, windowsize: i % 3 === 0 ? 8 : 1 })),
+          Array.from({ length: 20 }, (_, i) =>
+            tftpGetBuffer({
+              host: '127.0.0.1',
+              port,
+              filename: 'image.bin',
+              blksize: 1468,
+              windowsize: i % 3 === 0 ? 8 : 1,
+            }),
+          ),
         );
         for (const g of got) expect(sha(g.data)).toBe(sha(image));
         await server.idle();
         const s = server.stats();
-        expect(s).toMatchObject({ transfersStarted: 20, transfersCompleted: 20, transfersFailed: 0, bytesSent: 20 * image.length, activeTransfers: 0 });
+        expect(s).toMatchObject({
+          transfersStarted: 20,
+          transfersCompleted: 20,
+          transfersFailed: 0,
+          bytesSent: 20 * image.length,
+          activeTransfers: 0,
+        });
         expect(server.cache.stats().loads).toBe(1);
       } finally {
         await server.close(0);
@@ -49,67 +63,74 @@ describe('transfers in the worker pool', () => {
     }
   });
 
-  it(('a worker that dies loses only its transfers, which get an ERROR; the pool replaces it and ' + 'serving goes on'), async () => {
-    const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, workers: 2, timeoutMs: 3000 });
-    const port = server.address().port;
-    try {
-      // Six transfers, stalled after their first block (the clients do not ACK yet).
-      const clients = await Promise.all(Array.from({ length: 6 }, () => RawUdp.open()));
-      const tids: number[] = [];
-      for (const c of clients) {
-        c.send(encodeRequest(Opcode.RRQ, 'image.bin', 'octet', [{ name: 'blksize', value: '1000' }]), port);
-        const first = await c.next();
-        expect(decode(first!.msg)).toMatchObject({ opcode: Opcode.OACK });
-        tids.push(first!.port);
+  it(
+    'a worker that dies loses only its transfers, which get an ERROR; the pool replaces it and ' + 'serving goes on',
+    async () => {
+      const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, workers: 2, timeoutMs: 3000 });
+      const port = server.address().port;
+      try {
+        // Six transfers, stalled after their first block (the clients do not ACK yet).
+        const clients = await Promise.all(Array.from({ length: 6 }, () => RawUdp.open()));
+        const tids: number[] = [];
+        for (const c of clients) {
+          c.send(encodeRequest(Opcode.RRQ, 'image.bin', 'octet', [{ name: 'blksize', value: '1000' }]), port);
+          const first = await c.next();
+          expect(decode(first!.msg)).toMatchObject({ opcode: Opcode.OACK });
+          tids.push(first!.port);
+        }
+        const threads = (server.runner as unknown as { threads: Worker[] }).threads;
+        expect(threads.length).toBe(2);
+        await threads[0]!.terminate();
+
+        // Each client either got an ERROR from its own TID (its worker died) or finishes its transfer.
+        let failed = 0;
+        let finished = 0;
+        await Promise.all(
+          clients.map(async (c, i) => {
+            const chunks: Buffer[] = [];
+            for (let block = 0; ; block++) {
+              c.send(encodeAck(block), tids[i]!);
+              const d = await c.next(5000);
+              expect(d, `client ${i} got no answer`).toBeDefined();
+              expect(d!.port).toBe(tids[i]);
+              const p = decode(d!.msg);
+              if (p.opcode === Opcode.ERROR) {
+                expect(p.code).toBe(0);
+                expect(p.message).toMatch(/worker/);
+                failed++;
+                return;
+              }
+              expect(p).toMatchObject({ opcode: Opcode.DATA, block: (block + 1) & 0xffff });
+              const payload = (p as { payload: Buffer }).payload;
+              chunks.push(payload);
+              if (payload.length < 1000) {
+                c.send(encodeAck(block + 1), tids[i]!);
+                expect(sha(Buffer.concat(chunks))).toBe(sha(image));
+                finished++;
+                return;
+              }
+            }
+          }),
+        );
+        expect(failed).toBeGreaterThan(0);
+        expect(failed + finished).toBe(6);
+        for (const c of clients) c.close();
+
+        // The pool is whole again and new transfers are served by both workers.
+        const got = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            tftpGetBuffer({ host: '127.0.0.1', port, filename: 'image.bin', blksize: 1468 }),
+          ),
+        );
+        for (const g of got) expect(sha(g.data)).toBe(sha(image));
+        await server.idle();
+        expect(server.stats()).toMatchObject({ transfersFailed: failed, activeTransfers: 0 });
+        expect(server.stats().errorsSent[0]).toBe(failed);
+      } finally {
+        await server.close(0);
       }
-      const threads = (server.runner as unknown as { threads: Worker[] }).threads;
-      expect(threads.length).toBe(2);
-      await threads[0]!.terminate();
-
-      // Each client either got an ERROR from its own TID (its worker died) or finishes its transfer.
-      let failed = 0;
-      let finished = 0;
-      await Promise.all(
-        clients.map(async (c, i) => {
-          const chunks: Buffer[] = [];
-          for (let block = 0; ; block++) {
-            c.send(encodeAck(block), tids[i]!);
-            const d = await c.next(5000);
-            expect(d, `client ${i} got no answer`).toBeDefined();
-            expect(d!.port).toBe(tids[i]);
-            const p = decode(d!.msg);
-            if (p.opcode === Opcode.ERROR) {
-              expect(p.code).toBe(0);
-              expect(p.message).toMatch(/worker/);
-              failed++;
-              return;
-            }
-            expect(p).toMatchObject({ opcode: Opcode.DATA, block: (block + 1) & 0xffff });
-            const payload = (p as { payload: Buffer }).payload;
-            chunks.push(payload);
-            if (payload.length < 1000) {
-              c.send(encodeAck(block + 1), tids[i]!);
-              expect(sha(Buffer.concat(chunks))).toBe(sha(image));
-              finished++;
-              return;
-            }
-          }
-        }),
-      );
-      expect(failed).toBeGreaterThan(0);
-      expect(failed + finished).toBe(6);
-      for (const c of clients) c.close();
-
-      // The pool is whole again and new transfers are served by both workers.
-      const got = await Promise.all(Array.from({ length: 10 }, () => tftpGetBuffer({ host: '127.0.0.1', port, filename: 'image.bin', blksize: 1468 })));
-      for (const g of got) expect(sha(g.data)).toBe(sha(image));
-      await server.idle();
-      expect(server.stats()).toMatchObject({ transfersFailed: failed, activeTransfers: 0 });
-      expect(server.stats().errorsSent[0]).toBe(failed);
-    } finally {
-      await server.close(0);
-    }
-  });
+    },
+  );
 
   it('shutdown ends transfers running in workers with ERROR 0', async () => {
     const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, workers: 2, timeoutMs: 3000 });

@@ -7,7 +7,8 @@ const TEN = ipToInt('10.0.0.0');
 describe('RateLimiter (per-source token buckets, injected clock)', () => {
   it('allows a burst, then the rate, per source', () => {
     const r = new RateLimiter(10, 5);
-    const taken = (source: string, now: number, n: number) => Array.from({ length: n }, () => r.take(source, now)).filter(Boolean).length;
+    const taken = (source: string, now: number, n: number) =>
+      Array.from({ length: n }, () => r.take(source, now)).filter(Boolean).length;
     expect(taken('a', 0, 20)).toBe(5);
     expect(taken('b', 0, 20)).toBe(5); // another source has its own bucket
     expect(taken('a', 100, 20)).toBe(1); // 10 a second: one token per 100 ms

@@ -32,7 +32,13 @@ async function acknowledgedTimeouts(port: number): Promise<(string | undefined)[
   const out: (string | undefined)[] = [];
   for (const t of ['3', '9']) {
     const c = await RawUdp.open(); // a new TID each: a repeated request from one would only get its first answer again
-    c.send(encodeRequest(Opcode.RRQ, 'f.cfg', 'octet', [{ name: 'blksize', value: '512' }, { name: 'timeout', value: t }]), port);
+    c.send(
+      encodeRequest(Opcode.RRQ, 'f.cfg', 'octet', [
+        { name: 'blksize', value: '512' },
+        { name: 'timeout', value: t },
+      ]),
+      port,
+    );
     const d = await c.next();
     const r = decodeTftp(d!.msg);
     if (!r.ok) throw new Error(r.error.message);
@@ -50,14 +56,31 @@ describe('bootwire serve: TFTP limits', () => {
     const def = await serve(['--root', root, '--tftp', '127.0.0.1:0', '--grace', '0'], ['tftp']);
     running.push(def);
     expect(await acknowledgedTimeouts(def.ports.tftp!)).toEqual(['3', undefined]);
-    const low = await serve(['--root', root, '--tftp', '127.0.0.1:0', '--grace', '0', '--max-client-timeout', '2'], ['tftp']);
+    const low = await serve(
+      ['--root', root, '--tftp', '127.0.0.1:0', '--grace', '0', '--max-client-timeout', '2'],
+      ['tftp'],
+    );
     running.push(low);
     expect(await acknowledgedTimeouts(low.ports.tftp!)).toEqual([undefined, undefined]);
   });
 
   it('the config file sets them, a flag overrides it', async () => {
     const config = path.join(dir, 'bootwire.json');
-    await fs.writeFile(config, JSON.stringify({ root: 'root', tftp: { listen: '127.0.0.1:0', maxClientTimeout: 10, maxTransfersPerAddress: 4, maxRequestRate: 100, maxUnackedKb: 64, maxTransferSeconds: 60, retriesBeforeAnswer: 2 } }));
+    await fs.writeFile(
+      config,
+      JSON.stringify({
+        root: 'root',
+        tftp: {
+          listen: '127.0.0.1:0',
+          maxClientTimeout: 10,
+          maxTransfersPerAddress: 4,
+          maxRequestRate: 100,
+          maxUnackedKb: 64,
+          maxTransferSeconds: 60,
+          retriesBeforeAnswer: 2,
+        },
+      }),
+    );
     const fromFile = await serve(['--config', config, '--grace', '0'], ['tftp']);
     running.push(fromFile);
     expect(await acknowledgedTimeouts(fromFile.ports.tftp!)).toEqual(['3', '9']);
@@ -67,8 +90,17 @@ describe('bootwire serve: TFTP limits', () => {
   });
 
   it('bad values are usage errors (exit 2, one line)', async () => {
-    for (const args of [['--max-client-timeout', '0'], ['--max-client-timeout', '256'], ['--max-transfers-per-address', 'x'], ['--max-request-rate', '-1']]) {
-      const r = await run(process.execPath, [CLI, 'serve', '--root', path.join(dir, 'root'), '--tftp', '127.0.0.1:0', ...args], { timeoutMs: 20_000 });
+    for (const args of [
+      ['--max-client-timeout', '0'],
+      ['--max-client-timeout', '256'],
+      ['--max-transfers-per-address', 'x'],
+      ['--max-request-rate', '-1'],
+    ]) {
+      const r = await run(
+        process.execPath,
+        [CLI, 'serve', '--root', path.join(dir, 'root'), '--tftp', '127.0.0.1:0', ...args],
+        { timeoutMs: 20_000 },
+      );
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }

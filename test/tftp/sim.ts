@@ -12,7 +12,13 @@ import { decodeTftp, encodeRequest, type OptionPair } from '../../packages/tftp/
 import { NetasciiSource, OctetSource } from '../../packages/tftp/src/block-source.js';
 import { NetasciiDecoder } from '../../packages/tftp/src/netascii.js';
 import { negotiate } from '../../packages/tftp/src/negotiate.js';
-import { type KnownOptions, Opcode, OPCODE_NAMES, type RequestPacket, type TftpPacket } from '../../packages/tftp/src/packet.js';
+import {
+  type KnownOptions,
+  Opcode,
+  OPCODE_NAMES,
+  type RequestPacket,
+  type TftpPacket,
+} from '../../packages/tftp/src/packet.js';
 import { TftpReceiver } from '../../packages/tftp/src/receiver.js';
 import { TftpSender } from '../../packages/tftp/src/sender.js';
 import type { TransferEffects } from '../../packages/tftp/src/transfer.js';
@@ -127,12 +133,20 @@ export function simulate(o: SimOptions): SimResult {
     const fate = o.policy?.(wp) ?? {};
     if (fate.drop) return;
     for (let c = 0; c < (fate.copies ?? 1); c++) {
-      queue.push({ at: now + latency + (fate.delay ?? 0) + c * 0.1, seq: seq++, to: from === 'client' ? 'server' : 'client', bytes });
+      queue.push({
+        at: now + latency + (fate.delay ?? 0) + c * 0.1,
+        seq: seq++,
+        to: from === 'client' ? 'server' : 'client',
+        bytes,
+      });
     }
   };
 
   const decoder = o.mode === 'netascii' ? new NetasciiDecoder() : undefined;
-  const clientFx: TransferEffects = { send: emit('client'), deliver: (b) => chunks.push(Buffer.from(decoder ? decoder.push(b) : b)) };
+  const clientFx: TransferEffects = {
+    send: emit('client'),
+    deliver: (b) => chunks.push(Buffer.from(decoder ? decoder.push(b) : b)),
+  };
   // A disk that writes one payload after another, each taking writeMs; the machine hears `written`.
   const edge: EdgeEvent[] = [];
   const writtenAt: number[] = [];
@@ -188,8 +202,22 @@ export function simulate(o: SimOptions): SimResult {
   const mode = o.mode ?? 'octet';
   const client =
     o.direction === 'download'
-      ? new TftpReceiver(clientFx, { role: 'client', request: encodeRequest(Opcode.RRQ, 'f', mode, pairs), requested, timeoutMs, maxRetries, dallyMs: timeoutMs * 3 })
-      : new TftpSender(clientFx, { role: 'client', request: encodeRequest(Opcode.WRQ, 'f', mode, pairs), requested, source: uploadSource!, timeoutMs, maxRetries });
+      ? new TftpReceiver(clientFx, {
+          role: 'client',
+          request: encodeRequest(Opcode.RRQ, 'f', mode, pairs),
+          requested,
+          timeoutMs,
+          maxRetries,
+          dallyMs: timeoutMs * 3,
+        })
+      : new TftpSender(clientFx, {
+          role: 'client',
+          request: encodeRequest(Opcode.WRQ, 'f', mode, pairs),
+          requested,
+          source: uploadSource!,
+          timeoutMs,
+          maxRetries,
+        });
 
   const policy = { maxBlksize: o.maxBlksize ?? 65464, maxWindowsize: o.maxWindowsize ?? 64 };
   const serverReceive = (bytes: Buffer) => {
@@ -202,7 +230,16 @@ export function simulate(o: SimOptions): SimResult {
       if (p.opcode === Opcode.RRQ) {
         const source = makeSource();
         const n = negotiate(p, policy, source.size);
-        server = new TftpSender(serverFx, { role: 'server', source, blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, timeoutMs: n.timeoutMs ?? timeoutMs, maxRetries, ...o.serverLimits });
+        server = new TftpSender(serverFx, {
+          role: 'server',
+          source,
+          blksize: n.blksize,
+          windowsize: n.windowsize,
+          oack: n.oack,
+          timeoutMs: n.timeoutMs ?? timeoutMs,
+          maxRetries,
+          ...o.serverLimits,
+        });
       } else {
         const n = negotiate(p, policy);
         server = new TftpReceiver(serverFx, {

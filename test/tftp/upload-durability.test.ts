@@ -34,7 +34,15 @@ afterAll(async () => {
 });
 
 async function serve(root: string, o: Partial<TftpServerOptions> = {}) {
-  const server = await TftpServer.start({ root, host: '127.0.0.1', port: 0, allowWrite: true, workers: 0, timeoutMs: 500, ...o });
+  const server = await TftpServer.start({
+    root,
+    host: '127.0.0.1',
+    port: 0,
+    allowWrite: true,
+    workers: 0,
+    timeoutMs: 500,
+    ...o,
+  });
   servers.push(server);
   const records: TransferRecord[] = [];
   server.on('transfer', (r) => records.push(r));
@@ -60,7 +68,9 @@ describe('a disk that fills: 1 MiB into a 500 KiB tmpfs', () => {
     mounts.push(disk);
     const { server, port, records } = await serve(disk.dir);
     for (const o of [{}, { blksize: 1428, windowsize: 16 }]) {
-      const err = await tftpPut({ host: '127.0.0.1', port, filename: 'big.bin', ...o }, randomBytes(1024 * 1024)).catch((e: unknown) => e);
+      const err = await tftpPut({ host: '127.0.0.1', port, filename: 'big.bin', ...o }, randomBytes(1024 * 1024)).catch(
+        (e: unknown) => e,
+      );
       expect(err, JSON.stringify(o)).toBeInstanceOf(TftpError);
       expect((err as TftpError).code).toBe(ErrorCode.DISK_FULL);
       expect((err as TftpError).tftpMessage).toBe('disk full or allocation exceeded');
@@ -84,7 +94,9 @@ describe('a disk that fills: 1 MiB into a 500 KiB tmpfs', () => {
     const local = path.join(scratch, 'atftp-1m.bin');
     await fs.writeFile(local, randomBytes(1024 * 1024));
     for (const options of [[], ['--option', 'blksize 1428', '--option', 'windowsize 16']]) {
-      const r = await run(atftp, [...options, '--put', '-l', local, '-r', 'big.bin', '127.0.0.1', String(port)], { timeoutMs: 60_000 });
+      const r = await run(atftp, [...options, '--put', '-l', local, '-r', 'big.bin', '127.0.0.1', String(port)], {
+        timeoutMs: 60_000,
+      });
       expect(r.code, r.stdout.toString() + r.stderr.toString()).not.toBe(0);
       expect(r.stderr).toMatch(/disk full or allocation exceeded/);
       await server.idle();
@@ -118,7 +130,9 @@ describe('two WRQs for one new name', () => {
     for (let round = 0; round < 10; round++) {
       const name = `r${round}.bin`;
       const datas = [randomBytes(20_000), randomBytes(20_000)];
-      const results = await Promise.allSettled(datas.map((d) => tftpPut({ host: '127.0.0.1', port, filename: name, blksize: 1024 }, d)));
+      const results = await Promise.allSettled(
+        datas.map((d) => tftpPut({ host: '127.0.0.1', port, filename: name, blksize: 1024 }, d)),
+      );
       const ok = results.map((r) => r.status === 'fulfilled');
       expect(ok.filter(Boolean).length, `round ${round}`).toBe(1);
       const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -139,7 +153,9 @@ describe('long names', () => {
       await tftpPut({ host: '127.0.0.1', port, filename: name, blksize: 1024 }, data);
       expect(sha256(path.join(root, name))).toBe(sha256(data));
     }
-    const err = (await tftpPut({ host: '127.0.0.1', port, filename: 'L'.repeat(256) }, Buffer.from('x')).catch((e: unknown) => e)) as TftpError;
+    const err = (await tftpPut({ host: '127.0.0.1', port, filename: 'L'.repeat(256) }, Buffer.from('x')).catch(
+      (e: unknown) => e,
+    )) as TftpError;
     expect(err).toBeInstanceOf(TftpError);
     expect(err.code).toBe(ErrorCode.ILLEGAL_OPERATION);
     expect(err.tftpMessage.length).toBeLessThan(160);
@@ -167,7 +183,23 @@ describe('the ACK means stored: the file is whole the moment the client exits 0'
     const port = servers.at(-1)!.address().port;
     const local = path.join(scratch, 'atftp-24m.bin');
     await fs.writeFile(local, randomBytes(24 * 1024 * 1024));
-    const r = await run(atftp, ['--option', 'blksize 1428', '--option', 'windowsize 32', '--put', '-l', local, '-r', 'image.bin', '127.0.0.1', String(port)], { timeoutMs: 120_000 });
+    const r = await run(
+      atftp,
+      [
+        '--option',
+        'blksize 1428',
+        '--option',
+        'windowsize 32',
+        '--put',
+        '-l',
+        local,
+        '-r',
+        'image.bin',
+        '127.0.0.1',
+        String(port),
+      ],
+      { timeoutMs: 120_000 },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(path.join(root, 'image.bin'))).toBe(sha256(local));
   });
@@ -214,7 +246,10 @@ describe('a slow disk', () => {
       return p;
     });
     const data = randomBytes(60 * 1024);
-    const client = await tftpPut({ host: '127.0.0.1', port, filename: 'slow.bin', blksize: 1024, windowsize: 8, timeoutMs: 50, maxRetries: 8 }, data);
+    const client = await tftpPut(
+      { host: '127.0.0.1', port, filename: 'slow.bin', blksize: 1024, windowsize: 8, timeoutMs: 50, maxRetries: 8 },
+      data,
+    );
     expect(sha256(path.join(root, 'slow.bin'))).toBe(sha256(data));
     expect(most).toBeLessThanOrEqual(8);
     expect(client.stats.retransmits).toBeGreaterThan(0); // the client resent while the server wrote
@@ -224,21 +259,27 @@ describe('a slow disk', () => {
 });
 
 describe('any other write error', () => {
-  it(('is ERROR 0 with a short message naming the request; the temporary file is removed; the record ' + 'says so'), async () => {
-    const root = await freshRoot('eio');
-    const { server, port, records } = await serve(root);
-    let n = 0;
-    const real = AtomicFile.prototype.write;
-    vi.spyOn(AtomicFile.prototype, 'write').mockImplementation(function (this: AtomicFile, bytes: Uint8Array) {
-      if (++n === 3) return Promise.reject(Object.assign(new Error(`EIO: i/o error, write '${this.tempPath}'`), { code: 'EIO' }));
-      return real.call(this, bytes);
-    });
-    const err = (await tftpPut({ host: '127.0.0.1', port, filename: 'x.bin' }, randomBytes(5000)).catch((e: unknown) => e)) as TftpError;
-    expect(err).toBeInstanceOf(TftpError);
-    expect(err.code).toBe(ErrorCode.NOT_DEFINED);
-    expect(err.tftpMessage).toBe('cannot store "x.bin": EIO');
-    await server.idle();
-    expect(await fs.readdir(root)).toEqual([]);
-    expect(records.map((r) => [r.ok, r.error?.code, r.bytes])).toEqual([[false, 0, 3 * 512]]);
-  });
+  it(
+    'is ERROR 0 with a short message naming the request; the temporary file is removed; the record ' + 'says so',
+    async () => {
+      const root = await freshRoot('eio');
+      const { server, port, records } = await serve(root);
+      let n = 0;
+      const real = AtomicFile.prototype.write;
+      vi.spyOn(AtomicFile.prototype, 'write').mockImplementation(function (this: AtomicFile, bytes: Uint8Array) {
+        if (++n === 3)
+          return Promise.reject(Object.assign(new Error(`EIO: i/o error, write '${this.tempPath}'`), { code: 'EIO' }));
+        return real.call(this, bytes);
+      });
+      const err = (await tftpPut({ host: '127.0.0.1', port, filename: 'x.bin' }, randomBytes(5000)).catch(
+        (e: unknown) => e,
+      )) as TftpError;
+      expect(err).toBeInstanceOf(TftpError);
+      expect(err.code).toBe(ErrorCode.NOT_DEFINED);
+      expect(err.tftpMessage).toBe('cannot store "x.bin": EIO');
+      await server.idle();
+      expect(await fs.readdir(root)).toEqual([]);
+      expect(records.map((r) => [r.ok, r.error?.code, r.bytes])).toEqual([[false, 0, 3 * 512]]);
+    },
+  );
 });

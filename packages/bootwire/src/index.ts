@@ -5,13 +5,26 @@
  * @bootwire/capture, @bootwire/http, @bootwire/core.
  */
 export * as phones from './phones/index.js';
-export { bootPhone, planFromUrl, type BootOptions, type BootReport, type Phase, type PhaseRecord } from './boot/boot-phone.js';
+export {
+  bootPhone,
+  planFromUrl,
+  type BootOptions,
+  type BootReport,
+  type Phase,
+  type PhaseRecord,
+} from './boot/boot-phone.js';
 export { MemoryStateStore, DirStateStore, type PhoneState, type PhoneStateStore } from './boot/state.js';
 export { runStorm, type StormOptions } from './storm/run.js';
 export { type StormRun, toJson as stormRunJson } from './storm/result.js';
 export { Site, type SiteOptions, type UplinkShape } from './storm/site.js';
 export { replayCapture, type ReplayOptions } from './replay/index.js';
-export { formatReport, summarize as summarizeReplay, type Outcome, type ReplayReport, type Verdict } from './replay/report.js';
+export {
+  formatReport,
+  summarize as summarizeReplay,
+  type Outcome,
+  type ReplayReport,
+  type Verdict,
+} from './replay/report.js';
 export { loadConfig, parseConfig, ConfigError } from './config/load.js';
 export type { BootwireConfig } from './config/schema.js';
 // Types the options and results above refer to.

@@ -15,7 +15,7 @@ export function formatIPv6(b: Uint8Array, at: number): string {
   }
   let bestAt = -1;
   let bestLen = 1; // a single zero group is not shortened
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

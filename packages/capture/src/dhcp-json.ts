@@ -5,7 +5,14 @@
  * reads them), each with its registry name, its typed value and `raw`: the value bytes in lowercase hex
  * after RFC 3396 concatenation, without code and length.
  */
-import { type DecodedOption, type DhcpMessage, decodeText, hexText, messageTypeName, type Option43 } from '@bootwire/dhcp';
+import {
+  type DecodedOption,
+  type DhcpMessage,
+  decodeText,
+  hexText,
+  messageTypeName,
+  type Option43,
+} from '@bootwire/dhcp';
 import { isPrintable } from '@bootwire/dhcp';
 
 /** What JSON.stringify writes faithfully. */
@@ -92,7 +99,9 @@ function option43Json(v: Option43): Json {
   if (v.form === 'raw') return toJson(v.raw);
   return {
     form: v.form,
-    subOptions: v.subOptions.map((o): Json => (o.name ? { code: o.code, name: o.name, text: o.text } : { code: o.code, text: o.text })),
+    subOptions: v.subOptions.map((o): Json =>
+      o.name ? { code: o.code, name: o.name, text: o.text } : { code: o.code, text: o.text },
+    ),
   };
 }
 
@@ -111,13 +120,21 @@ export function toJson(v: unknown): Json {
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
   if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return v.length > 0 && isPrintable(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : hexText(v);
+  if (v instanceof Uint8Array)
+    return v.length > 0 && isPrintable(v)
+      ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')
+      : hexText(v);
   if (Array.isArray(v)) return v.map(toJson);
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), toJson(x)]));
   if (typeof v === 'object') {
     const out: { [key: string]: Json } = {};
     for (const [k, x] of Object.entries(v)) {
-      if (x === undefined || (k === 'raw' && x instanceof Uint8Array) || (k === 'warnings' && Array.isArray(x) && x.length === 0)) continue;
+      if (
+        x === undefined ||
+        (k === 'raw' && x instanceof Uint8Array) ||
+        (k === 'warnings' && Array.isArray(x) && x.length === 0)
+      )
+        continue;
       out[k] = toJson(x);
     }
     return out;

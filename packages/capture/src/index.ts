@@ -21,7 +21,15 @@ export {
   type UdpDatagram,
   type UdpScan,
 } from './types.js';
-export { endpoint, looseRequest, TftpTracker, trackTftp, type TftpConversation, type TftpItem, type TftpTrackOptions } from './tftp-conversations.js';
+export {
+  endpoint,
+  looseRequest,
+  TftpTracker,
+  trackTftp,
+  type TftpConversation,
+  type TftpItem,
+  type TftpTrackOptions,
+} from './tftp-conversations.js';
 export {
   captureMessages,
   type CaptureMessage,

@@ -79,7 +79,8 @@ export function decodeLink(linktype: number, data: Buffer): LinkResult {
     case LinkType.IEEE802_11_RADIOTAP: {
       if (data.length < 8) return bad(`radiotap header needs 8 bytes, frame has ${data.length}`);
       const len = data.readUInt16LE(2); // radiotap is little-endian whatever the capture
-      if (data[0] !== 0 || len < 8 || len > data.length) return bad(`radiotap header of length ${len} in a ${data.length}-byte frame`);
+      if (data[0] !== 0 || len < 8 || len > data.length)
+        return bad(`radiotap header of length ${len} in a ${data.length}-byte frame`);
       return ieee80211(data, len);
     }
     default:
@@ -108,7 +109,12 @@ function llc(data: Buffer, at: number, vlan: number[] | undefined): LinkResult {
 
 export function fromEtherType(type: number, data: Buffer, at: number, vlan: number[] | undefined): LinkResult {
   let tags = 0;
-  while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD || type === EtherType.QINQ_OLD2) {
+  while (
+    type === EtherType.VLAN ||
+    type === EtherType.QINQ ||
+    type === EtherType.QINQ_OLD ||
+    type === EtherType.QINQ_OLD2
+  ) {
     if (data.length - at < 4) return bad('VLAN tag cut short');
     if (++tags > MAX_TAGS) return bad(`more than ${MAX_TAGS} VLAN tags`);
     (vlan = vlan ? [...vlan] : []).push(data.readUInt16BE(at) & 0x0fff);

@@ -58,7 +58,10 @@ export type CaptureMessage = DhcpCaptureMessage | TftpCaptureMessage;
 export const DHCP_PORTS: ReadonlySet<number> = new Set([67, 68]);
 
 /** The messages of a datagram stream (from udpDatagrams()), in order. */
-export function* captureMessages(datagrams: Iterable<UdpDatagram>, options: TftpTrackOptions = {}): Generator<CaptureMessage> {
+export function* captureMessages(
+  datagrams: Iterable<UdpDatagram>,
+  options: TftpTrackOptions = {},
+): Generator<CaptureMessage> {
   const tftp = new TftpTracker(options);
   for (const d of datagrams) {
     const item = tftp.push(d);
@@ -83,7 +86,13 @@ export function seconds(ns: bigint): number {
 // Messages are built as one literal each (no spread): this runs once per packet.
 function dhcpMessage(d: UdpDatagram): DhcpCaptureMessage {
   const r = decodeDhcp(d.payload);
-  const m: DhcpCaptureMessage = { frame: d.frame, time: seconds(d.timeNs), src: endpoint(d.src, d.srcPort), dst: endpoint(d.dst, d.dstPort), proto: 'dhcp' };
+  const m: DhcpCaptureMessage = {
+    frame: d.frame,
+    time: seconds(d.timeNs),
+    src: endpoint(d.src, d.srcPort),
+    dst: endpoint(d.dst, d.dstPort),
+    proto: 'dhcp',
+  };
   if (r.ok) m.dhcp = dhcpJson(r.message, r.warnings);
   else m.error = `${r.error.kind}: ${r.error.message}`;
   if (d.truncated) m.truncated = true;
@@ -116,7 +125,12 @@ export function tftpJson(p: TftpPacket): TftpJson {
   switch (p.opcode) {
     case Opcode.RRQ:
     case Opcode.WRQ:
-      return { opcode: p.opcode === Opcode.RRQ ? 'RRQ' : 'WRQ', filename: p.filename, mode: p.mode, options: optionsObject(p.options) };
+      return {
+        opcode: p.opcode === Opcode.RRQ ? 'RRQ' : 'WRQ',
+        filename: p.filename,
+        mode: p.mode,
+        options: optionsObject(p.options),
+      };
     case Opcode.DATA:
       return { opcode: 'DATA', block: p.block, length: p.payload.length };
     case Opcode.ACK:
@@ -175,7 +189,16 @@ function isoTime(t: number): string {
 /** describeDhcp's line, rebuilt from the JSON so the human and JSON outputs cannot disagree. */
 function describeDhcpJson(j: DhcpJson): string {
   const type = j.options.find((o) => o.code === 53)?.value;
-  const kind = typeof type === 'string' ? type : type !== undefined ? `type-${JSON.stringify(type)}` : j.bootp ? (j.op === 1 ? 'BOOTREQUEST' : 'BOOTREPLY') : 'DHCP';
+  const kind =
+    typeof type === 'string'
+      ? type
+      : type !== undefined
+        ? `type-${JSON.stringify(type)}`
+        : j.bootp
+          ? j.op === 1
+            ? 'BOOTREQUEST'
+            : 'BOOTREPLY'
+          : 'DHCP';
   const parts = [`${kind} xid=${j.xid} chaddr=${j.chaddr}`];
   for (const f of ['ciaddr', 'yiaddr', 'siaddr', 'giaddr'] as const) if (j[f] !== '0.0.0.0') parts.push(`${f}=${j[f]}`);
   if (j.file) parts.push(`file=${JSON.stringify(j.file)}`);
@@ -188,7 +211,12 @@ function describeDhcpJson(j: DhcpJson): string {
 }
 
 function describeTftpJson(t: TftpJson): string {
-  const opts = (o: Record<string, string> | undefined) => (o ? Object.entries(o).map(([k, v]) => ` ${k}=${v}`).join('') : '');
+  const opts = (o: Record<string, string> | undefined) =>
+    o
+      ? Object.entries(o)
+          .map(([k, v]) => ` ${k}=${v}`)
+          .join('')
+      : '';
   switch (t.opcode) {
     case 'RRQ':
     case 'WRQ':

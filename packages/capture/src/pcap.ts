@@ -49,25 +49,51 @@ function maxRecordFor(snaplen: number): number {
 
 function checkGlobalHeader(bytes: Buffer, endian: Endian): { linktype: number; maxRecord: number } | CaptureError {
   if (bytes.length < PCAP_GLOBAL_HEADER_LENGTH) {
-    return { kind: 'truncated', message: `the file ends inside the ${PCAP_GLOBAL_HEADER_LENGTH}-byte pcap header`, offset: 0 };
+    return {
+      kind: 'truncated',
+      message: `the file ends inside the ${PCAP_GLOBAL_HEADER_LENGTH}-byte pcap header`,
+      offset: 0,
+    };
   }
   const h = parsePcapGlobalHeader(bytes, endian);
   if (h.versionMajor !== 2) {
-    return { kind: 'unsupported', message: `pcap version ${h.versionMajor}.${h.versionMinor} (only 2.x is read)`, offset: 4 };
+    return {
+      kind: 'unsupported',
+      message: `pcap version ${h.versionMajor}.${h.versionMinor} (only 2.x is read)`,
+      offset: 4,
+    };
   }
   return { linktype: linktypeOf(h.network), maxRecord: maxRecordFor(h.snaplen) };
 }
 
 /** The error for a record header at `at` whose record does not fit (or is too big to believe). */
-function recordError(frame: number, at: number, total: number, caplen: number | undefined, maxRecord: number): CaptureError {
+function recordError(
+  frame: number,
+  at: number,
+  total: number,
+  caplen: number | undefined,
+  maxRecord: number,
+): CaptureError {
   if (caplen === undefined) {
-    return { kind: 'truncated', message: `the file ends inside the header of record ${frame} (${total - at} of 16 bytes)`, offset: at };
+    return {
+      kind: 'truncated',
+      message: `the file ends inside the header of record ${frame} (${total - at} of 16 bytes)`,
+      offset: at,
+    };
   }
   if (caplen > maxRecord) {
-    return { kind: 'corrupt', message: `record ${frame} claims ${caplen} captured bytes, more than the limit of ${maxRecord}`, offset: at };
+    return {
+      kind: 'corrupt',
+      message: `record ${frame} claims ${caplen} captured bytes, more than the limit of ${maxRecord}`,
+      offset: at,
+    };
   }
   const have = total - at - PCAP_RECORD_HEADER_LENGTH;
-  return { kind: 'truncated', message: `record ${frame} has ${caplen} captured bytes but the file ends after ${have}`, offset: at };
+  return {
+    kind: 'truncated',
+    message: `record ${frame} has ${caplen} captured bytes but the file ends after ${have}`,
+    offset: at,
+  };
 }
 
 // Thrown out of a pcap-parser listener to stop it at a record we will not believe.
@@ -76,7 +102,11 @@ const STOP = new Error('stop');
 
 /** The error for the record at `at` when `max` records have been read (ReadOptions.maxRecords). */
 export function tooManyRecords(max: number, at: number): CaptureError {
-  return { kind: 'limit', message: `more than ${max} records (the maxRecords bound): the rest is not read`, offset: at };
+  return {
+    kind: 'limit',
+    message: `more than ${max} records (the maxRecords bound): the rest is not read`,
+    offset: at,
+  };
 }
 
 /** Microsecond pcap in either byte order, through pcap-parser. */
@@ -138,7 +168,8 @@ export function readPcapMicro(bytes: Buffer, endian: Endian, maxRecords = Infini
   return error ? { records, error } : { records };
 }
 
-const readU32 = (b: Buffer, at: number, e: Endian): number => (e === 'little' ? b.readUInt32LE(at) : b.readUInt32BE(at));
+const readU32 = (b: Buffer, at: number, e: Endian): number =>
+  e === 'little' ? b.readUInt32LE(at) : b.readUInt32BE(at);
 
 /** Nanosecond pcap (magic a1b23c4d) in either byte order: same layout, the second field counts ns. */
 export function readPcapNano(bytes: Buffer, endian: Endian, maxRecords = Infinity): PcapRead {
@@ -151,7 +182,8 @@ export function readPcapNano(bytes: Buffer, endian: Endian, maxRecords = Infinit
   while (at < bytes.length) {
     const frame = records.length + 1;
     if (records.length >= maxRecords) return { records, error: tooManyRecords(maxRecords, at) };
-    if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH) return { records, error: recordError(frame, at, bytes.length, undefined, maxRecord) };
+    if (bytes.length - at < PCAP_RECORD_HEADER_LENGTH)
+      return { records, error: recordError(frame, at, bytes.length, undefined, maxRecord) };
     const sec = le ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at);
     const nsec = le ? bytes.readUInt32LE(at + 4) : bytes.readUInt32BE(at + 4);
     const caplen = le ? bytes.readUInt32LE(at + 8) : bytes.readUInt32BE(at + 8);

@@ -9,7 +9,13 @@
  * of 4, longer than what is left, or whose trailing length differs, ends the read with an error at the
  * block's offset, after the records before it. Nothing here can loop without advancing.
  */
-import { type Endian, PCAPNG_IDB_FIXED_LENGTH, PCAPNG_SHB_FIXED_LENGTH, parsePcapngInterfaceHeader, parsePcapngSectionHeader } from './headers.js';
+import {
+  type Endian,
+  PCAPNG_IDB_FIXED_LENGTH,
+  PCAPNG_SHB_FIXED_LENGTH,
+  parsePcapngInterfaceHeader,
+  parsePcapngSectionHeader,
+} from './headers.js';
 import { type PcapRead, tooManyRecords } from './pcap.js';
 import type { CaptureError, CaptureRecord } from './types.js';
 
@@ -90,42 +96,77 @@ export function readPcapng(bytes: Buffer, maxRecords = Infinity): PcapRead {
     }
     const type = le ? bytes.readUInt32LE(at) : bytes.readUInt32BE(at);
     const length = le ? bytes.readUInt32LE(at + 4) : bytes.readUInt32BE(at + 4);
-    if (length < 12 || length % 4 !== 0) return fail('corrupt', `block of type 0x${type.toString(16)} has length ${length}`, at);
-    if (length > PCAPNG_MAX_BLOCK) return fail('corrupt', `block of type 0x${type.toString(16)} claims ${length} bytes, over the ${PCAPNG_MAX_BLOCK}-byte limit`, at);
-    if (length > left) return fail('truncated', `block of type 0x${type.toString(16)} has ${length} bytes but the file ends after ${left}`, at);
+    if (length < 12 || length % 4 !== 0)
+      return fail('corrupt', `block of type 0x${type.toString(16)} has length ${length}`, at);
+    if (length > PCAPNG_MAX_BLOCK)
+      return fail(
+        'corrupt',
+        `block of type 0x${type.toString(16)} claims ${length} bytes, over the ${PCAPNG_MAX_BLOCK}-byte limit`,
+        at,
+      );
+    if (length > left)
+      return fail(
+        'truncated',
+        `block of type 0x${type.toString(16)} has ${length} bytes but the file ends after ${left}`,
+        at,
+      );
     const trailer = le ? bytes.readUInt32LE(at + length - 4) : bytes.readUInt32BE(at + length - 4);
-    if (trailer !== length) return fail('corrupt', `block of type 0x${type.toString(16)} starts with length ${length} and ends with ${trailer}`, at);
+    if (trailer !== length)
+      return fail(
+        'corrupt',
+        `block of type 0x${type.toString(16)} starts with length ${length} and ends with ${trailer}`,
+        at,
+      );
     const body = at + 8;
     const bodyEnd = at + length - 4;
-    if (records.length >= maxRecords && (type === BlockType.EPB || type === BlockType.OPB || type === BlockType.SPB)) return { records, error: tooManyRecords(maxRecords, at) };
+    if (records.length >= maxRecords && (type === BlockType.EPB || type === BlockType.OPB || type === BlockType.SPB))
+      return { records, error: tooManyRecords(maxRecords, at) };
 
     switch (type) {
       case BlockType.SHB: {
         if (length < PCAPNG_SHB_FIXED_LENGTH + 4) return fail('corrupt', `section header block of ${length} bytes`, at);
         const shb = parsePcapngSectionHeader(bytes, at, le ? 'little' : 'big');
         if (shb.versionMajor !== 1) {
-          return fail('unsupported', `pcapng section version ${shb.versionMajor}.${shb.versionMinor} (only 1.x is read)`, at);
+          return fail(
+            'unsupported',
+            `pcapng section version ${shb.versionMajor}.${shb.versionMinor} (only 1.x is read)`,
+            at,
+          );
         }
         sections++;
         interfaces = []; // interface IDs restart in every section
         break;
       }
       case BlockType.IDB: {
-        if (bodyEnd - body < PCAPNG_IDB_FIXED_LENGTH) return fail('corrupt', `interface description block of ${length} bytes`, at);
+        if (bodyEnd - body < PCAPNG_IDB_FIXED_LENGTH)
+          return fail('corrupt', `interface description block of ${length} bytes`, at);
         const endian: Endian = le ? 'little' : 'big';
         const idb = parsePcapngInterfaceHeader(bytes, body, endian);
         const opts = interfaceOptions(bytes, body + PCAPNG_IDB_FIXED_LENGTH, bodyEnd, le);
-        interfaces.push({ index: nextIndex++, linktype: idb.linktype, snaplen: idb.snaplen, ...resolution(opts.tsresol), offsetNs: opts.tsoffset * NS_PER_S });
+        interfaces.push({
+          index: nextIndex++,
+          linktype: idb.linktype,
+          snaplen: idb.snaplen,
+          ...resolution(opts.tsresol),
+          offsetNs: opts.tsoffset * NS_PER_S,
+        });
         break;
       }
       case BlockType.EPB:
       case BlockType.OPB: {
         if (bodyEnd - body < 20) return fail('corrupt', `packet block of ${length} bytes`, at);
-        const ifid = type === BlockType.EPB ? u32(bytes, body, le) : le ? bytes.readUInt16LE(body) : bytes.readUInt16BE(body);
+        const ifid =
+          type === BlockType.EPB ? u32(bytes, body, le) : le ? bytes.readUInt16LE(body) : bytes.readUInt16BE(body);
         const iface = interfaces[ifid];
-        if (!iface) return fail('corrupt', `packet block for interface ${ifid}, but the section describes ${interfaces.length}`, at);
+        if (!iface)
+          return fail(
+            'corrupt',
+            `packet block for interface ${ifid}, but the section describes ${interfaces.length}`,
+            at,
+          );
         const caplen = u32(bytes, body + 12, le);
-        if (caplen > bodyEnd - body - 20) return fail('corrupt', `packet block with ${caplen} captured bytes in a ${length}-byte block`, at);
+        if (caplen > bodyEnd - body - 20)
+          return fail('corrupt', `packet block with ${caplen} captured bytes in a ${length}-byte block`, at);
         const timeNs = timestampNs(iface, u32(bytes, body + 4, le), u32(bytes, body + 8, le));
         records.push({
           frame: records.length + 1,
@@ -170,7 +211,12 @@ export function readPcapng(bytes: Buffer, maxRecords = Infinity): PcapRead {
 const u32 = (b: Buffer, at: number, le: boolean): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
 
 /** if_tsresol and if_tsoffset from an IDB's options. A malformed option list ends where it goes wrong. */
-function interfaceOptions(bytes: Buffer, from: number, end: number, le: boolean): { tsresol: number; tsoffset: bigint } {
+function interfaceOptions(
+  bytes: Buffer,
+  from: number,
+  end: number,
+  le: boolean,
+): { tsresol: number; tsoffset: bigint } {
   let tsresol = 6;
   let tsoffset = 0n;
   let at = from;
@@ -181,7 +227,8 @@ function interfaceOptions(bytes: Buffer, from: number, end: number, le: boolean)
     const value = at + 4;
     if (len > end - value) break;
     if (code === OPT_IF_TSRESOL && len >= 1) tsresol = bytes[value] ?? 6;
-    else if (code === OPT_IF_TSOFFSET && len === 8) tsoffset = le ? bytes.readBigInt64LE(value) : bytes.readBigInt64BE(value);
+    else if (code === OPT_IF_TSOFFSET && len === 8)
+      tsoffset = le ? bytes.readBigInt64LE(value) : bytes.readBigInt64BE(value);
     at = value + ((len + 3) & ~3);
   }
   return { tsresol, tsoffset };

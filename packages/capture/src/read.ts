@@ -72,9 +72,16 @@ export function readCapture(bytes: Buffer, options: ReadOptions = {}): CaptureRe
     // Refused whole: what was inflated so far is a prefix of a bomb, or of a capture too big to hold.
     const why =
       z.over >= maxBytes
-        ? (`inflates to more than ${maxBytes} bytes (the maxGunzipBytes bound): refused; gunzip the file ` + `first to read it`)
-        : (`inflates to more than ${z.over} bytes, over ${ratio} times its ${bytes.length} compressed ` + `bytes: refused as a compression bomb (the maxGunzipRatio bound)`);
-    return { format: z.format ?? 'unknown', gzip: true, records: [], error: { kind: 'gzip', message: `gzip: ${why}`, offset: 0 } };
+        ? `inflates to more than ${maxBytes} bytes (the maxGunzipBytes bound): refused; gunzip the file ` +
+          `first to read it`
+        : `inflates to more than ${z.over} bytes, over ${ratio} times its ${bytes.length} compressed ` +
+          `bytes: refused as a compression bomb (the maxGunzipRatio bound)`;
+    return {
+      format: z.format ?? 'unknown',
+      gzip: true,
+      records: [],
+      error: { kind: 'gzip', message: `gzip: ${why}`, offset: 0 },
+    };
   }
   const inner = readPlain(z.data, true, maxRecords);
   if (z.error === undefined) return inner;
@@ -93,11 +100,16 @@ function readPlain(bytes: Buffer, gzip: boolean, maxRecords: number): CaptureRes
   const d = detect(bytes);
   if (!d) {
     const magic = bytes.subarray(0, 4).toString('hex');
-    const message = bytes.length < 4 ? `${bytes.length} bytes: too short for a capture` : `unknown magic number ${magic}${isGzip(bytes) ? ' (gzip inside gzip)' : ''}`;
+    const message =
+      bytes.length < 4
+        ? `${bytes.length} bytes: too short for a capture`
+        : `unknown magic number ${magic}${isGzip(bytes) ? ' (gzip inside gzip)' : ''}`;
     return { format: 'unknown', gzip, records: [], error: { kind: 'unknown-format', message, offset: 0 } };
   }
   const r = d.read(bytes, maxRecords);
-  return r.error ? { format: d.format, gzip, records: r.records, error: r.error } : { format: d.format, gzip, records: r.records };
+  return r.error
+    ? { format: d.format, gzip, records: r.records, error: r.error }
+    : { format: d.format, gzip, records: r.records };
 }
 
 interface Gunzipped {
@@ -129,9 +141,14 @@ function gunzip(bytes: Buffer, limit: number): Gunzipped {
     return { data: Buffer.alloc(0), over: first.over, ...(format ? { format } : {}) };
   }
   if (first.error === undefined) return { data: Buffer.concat(first.chunks, first.size) };
-  if (first.failedAt === undefined) return { data: Buffer.concat(first.chunks, first.size), error: first.error, at: bytes.length }; // at the end
+  if (first.failedAt === undefined)
+    return { data: Buffer.concat(first.chunks, first.size), error: first.error, at: bytes.length }; // at the end
   const exact = inflate(bytes, limit, first.failedAt);
-  return { data: Buffer.concat(exact.chunks, exact.size), error: exact.error ?? first.error, at: exact.failedAt ?? first.failedAt };
+  return {
+    data: Buffer.concat(exact.chunks, exact.size),
+    error: exact.error ?? first.error,
+    at: exact.failedAt ?? first.failedAt,
+  };
 }
 
 interface Inflated {

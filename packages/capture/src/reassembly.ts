@@ -184,7 +184,10 @@ export class Reassembler {
     // A copy of a piece held covers no unit for the first time, so only then are the pieces searched
     // (at most maxFragments of them).
     const overlapBefore = set.overlap;
-    if (this.cover(set, f.offset, end) === 0 && set.parts.some((p) => p.offset === f.offset && p.data.length === f.data.length)) {
+    if (
+      this.cover(set, f.offset, end) === 0 &&
+      set.parts.some((p) => p.offset === f.offset && p.data.length === f.data.length)
+    ) {
       set.overlap = overlapBefore;
       return undefined; // a duplicate
     }
@@ -196,7 +199,8 @@ export class Reassembler {
       return undefined;
     }
     if (set.parts.length >= this.maxFragments) return this.bound(set, `more than ${this.maxFragments} fragments`);
-    if (set.bytes + f.data.length > MAX_SET_BYTES) return this.bound(set, `more than ${MAX_SET_BYTES} bytes of fragments (overlapping)`);
+    if (set.bytes + f.data.length > MAX_SET_BYTES)
+      return this.bound(set, `more than ${MAX_SET_BYTES} bytes of fragments (overlapping)`);
     set.parts.push({ offset: f.offset, data: f.data, frame: f.frame });
     set.maxEnd = Math.max(set.maxEnd, end);
     set.bytes += f.data.length;
@@ -204,7 +208,8 @@ export class Reassembler {
     if (this.bytes > this.stats.peakBytes) this.stats.peakBytes = this.bytes;
     const done = this.complete(set, f.frame);
     if (done) return done;
-    while (this.bytes > this.maxBytes && this.sets.size > 0) this.evictOldest(`more than ${this.maxBytes} bytes of fragments held`);
+    while (this.bytes > this.maxBytes && this.sets.size > 0)
+      this.evictOldest(`more than ${this.maxBytes} bytes of fragments held`);
     return undefined;
   }
 
@@ -289,7 +294,10 @@ export class Reassembler {
     this.stats.dropped++;
     const frames = set.parts.map((p) => p.frame);
     const have = set.parts.reduce((n, p) => n + p.data.length, 0);
-    const listed = frames.length > FRAMES_LISTED ? `${frames.slice(0, FRAMES_LISTED).join(', ')}, ... (${frames.length} in all)` : frames.join(', ');
+    const listed =
+      frames.length > FRAMES_LISTED
+        ? `${frames.slice(0, FRAMES_LISTED).join(', ')}, ... (${frames.length} in all)`
+        : frames.join(', ');
     const prefix = frames.length === 0 ? '' : `frame${frames.length > 1 ? 's' : ''} ${listed}: `;
     this.warn(`${prefix}${set.label()}: ${message} (${have} of ${set.total ?? '?'} bytes): not reassembled`);
   }

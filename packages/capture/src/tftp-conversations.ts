@@ -24,7 +24,15 @@
  * `conversation: undefined`.
  */
 import { decodeTftp } from '@bootwire/tftp';
-import { DEFAULT_BLKSIZE, type DecodeResult, Opcode, type RequestPacket, type TftpOption, type TftpPacket, type TransferMode } from '@bootwire/tftp';
+import {
+  DEFAULT_BLKSIZE,
+  type DecodeResult,
+  Opcode,
+  type RequestPacket,
+  type TftpOption,
+  type TftpPacket,
+  type TransferMode,
+} from '@bootwire/tftp';
 import { formatHostPort } from '@bootwire/core';
 import type { UdpDatagram } from './types.js';
 
@@ -94,7 +102,8 @@ export class TftpTracker {
     if (p.length >= 2 && p[0] === 0 && (p[1] === Opcode.RRQ || p[1] === Opcode.WRQ)) {
       const packet = decodeTftp(p);
       const req = packet.ok ? packet.packet : looseRequest(p);
-      if (req && (req.opcode === Opcode.RRQ || req.opcode === Opcode.WRQ)) return { datagram: d, packet, conversation: this.#request(d, req) };
+      if (req && (req.opcode === Opcode.RRQ || req.opcode === Opcode.WRQ))
+        return { datagram: d, packet, conversation: this.#request(d, req) };
     }
     const fromClient = this.#open.get(`${d.src}|${d.srcPort}|${d.dst}`);
     const toClient = fromClient ? undefined : this.#open.get(`${d.dst}|${d.dstPort}|${d.src}`);
@@ -119,7 +128,13 @@ export class TftpTracker {
     const key = `${d.src}|${d.srcPort}|${d.dst}`;
     const kind = req.opcode === Opcode.RRQ ? 'read' : 'write';
     const prev = this.#open.get(key);
-    if (prev && prev.ended === undefined && prev.serverPort === d.dstPort && prev.kind === kind && prev.filename === req.filename) {
+    if (
+      prev &&
+      prev.ended === undefined &&
+      prev.serverPort === d.dstPort &&
+      prev.kind === kind &&
+      prev.filename === req.filename
+    ) {
       prev.requests++;
       return prev;
     }
@@ -176,12 +191,16 @@ export function looseRequest(b: Buffer): RequestPacket | undefined {
   const mode = modeEnd < 0 ? '' : b.toString('latin1', fileEnd + 1, modeEnd).toLowerCase();
   if (!MODES.has(mode)) return undefined;
   const options: TftpOption[] = [];
-  for (let at = modeEnd + 1; at < b.length; ) {
+  for (let at = modeEnd + 1; at < b.length;) {
     const nameEnd = b.indexOf(0, at);
     const valueEnd = nameEnd < 0 ? -1 : b.indexOf(0, nameEnd + 1);
     if (valueEnd < 0) break;
     const name = b.toString('utf8', at, nameEnd);
-    options.push({ name, key: name.replace(/[A-Z]+/g, (x) => x.toLowerCase()), value: b.toString('utf8', nameEnd + 1, valueEnd) });
+    options.push({
+      name,
+      key: name.replace(/[A-Z]+/g, (x) => x.toLowerCase()),
+      value: b.toString('utf8', nameEnd + 1, valueEnd),
+    });
     at = valueEnd + 1;
   }
   return { opcode: b[1], filename: b.toString('utf8', 2, fileEnd), mode: mode as TransferMode, options, known: {} };

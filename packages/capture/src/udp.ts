@@ -22,7 +22,18 @@ export interface UdpOptions {
 
 export const DEFAULT_MAX_WARNINGS = 10_000;
 
-const Proto = { IPIP: 4, UDP: 17, IPV6: 41, GRE: 47, HOPOPTS: 0, ROUTING: 43, FRAGMENT: 44, AH: 51, DSTOPTS: 60, MOBILITY: 135 } as const;
+const Proto = {
+  IPIP: 4,
+  UDP: 17,
+  IPV6: 41,
+  GRE: 47,
+  HOPOPTS: 0,
+  ROUTING: 43,
+  FRAGMENT: 44,
+  AH: 51,
+  DSTOPTS: 60,
+  MOBILITY: 135,
+} as const;
 /** Protocols that are UDP or can carry it here. */
 const CARRIERS = new Set<number>([Proto.UDP, Proto.GRE, Proto.IPIP, Proto.IPV6]);
 const MAX_TUNNELS = 4;
@@ -74,7 +85,13 @@ class UdpScanner {
   record(r: CaptureRecord): void {
     if (this.frags.size > 0) this.frags.expire(r.timeNs);
     const link = decodeLink(r.linktype, r.data);
-    const ctx: Context = { frame: r.frame, time: r.time, timeNs: r.timeNs, vlan: undefined, cut: r.origLen > r.data.length };
+    const ctx: Context = {
+      frame: r.frame,
+      time: r.time,
+      timeNs: r.timeNs,
+      vlan: undefined,
+      cut: r.origLen > r.data.length,
+    };
     if ('skip' in link) {
       if (link.skip === 'linktype') this.unsupported.set(r.linktype, (this.unsupported.get(r.linktype) ?? 0) + 1);
       else if (link.skip === 'protected') this.protectedFrames++;
@@ -86,8 +103,12 @@ class UdpScanner {
 
   finish(): UdpScan {
     this.frags.finish();
-    if (this.unlisted > 0) this.warnings.push(`${this.unlisted} more warning${this.unlisted > 1 ? 's' : ''} not listed (past the first ${this.maxWarnings})`);
-    for (const [linktype, n] of this.unsupported) this.warnings.push(`${n} record${n > 1 ? 's' : ''} of link type ${linktype} skipped: link type not supported`);
+    if (this.unlisted > 0)
+      this.warnings.push(
+        `${this.unlisted} more warning${this.unlisted > 1 ? 's' : ''} not listed (past the first ${this.maxWarnings})`,
+      );
+    for (const [linktype, n] of this.unsupported)
+      this.warnings.push(`${n} record${n > 1 ? 's' : ''} of link type ${linktype} skipped: link type not supported`);
     if (this.protectedFrames) this.warnings.push(`${this.protectedFrames} protected (encrypted) 802.11 frames skipped`);
     const f = this.frags.stats;
     if (f.reassembled + f.dropped === 0) return { datagrams: this.datagrams, warnings: this.warnings };
@@ -109,7 +130,11 @@ class UdpScanner {
   }
 
   private ipv4(buf: Buffer, ctx: Context, depth: number): void {
-    if (buf.length < 20) return this.warn(ctx, ctx.cut ? 'IPv4 header cut by the capture' : `IPv4 header needs 20 bytes, ${buf.length} left`);
+    if (buf.length < 20)
+      return this.warn(
+        ctx,
+        ctx.cut ? 'IPv4 header cut by the capture' : `IPv4 header needs 20 bytes, ${buf.length} left`,
+      );
     const b0 = buf[0] ?? 0;
     if (b0 >> 4 !== 4) return this.warn(ctx, `IP version ${b0 >> 4} where IPv4 was expected`);
     const proto = buf[9] ?? 0;
@@ -117,9 +142,15 @@ class UdpScanner {
     const ihl = (b0 & 0x0f) * 4;
     const total = buf.readUInt16BE(2);
     if (ihl < 20) return this.warn(ctx, `IPv4 header length ${ihl}`);
-    if (total < ihl) return this.warn(ctx, (`IPv4 total length ${total} is less than its header length ${ihl}` + `${total === 0 ? ' (segmentation offload?)' : ''}`));
+    if (total < ihl)
+      return this.warn(
+        ctx,
+        `IPv4 total length ${total} is less than its header length ${ihl}` +
+          `${total === 0 ? ' (segmentation offload?)' : ''}`,
+      );
     const cut = total > buf.length;
-    if (cut && !ctx.cut) return this.warn(ctx, `IPv4 total length ${total} exceeds the ${buf.length} bytes in the frame`);
+    if (cut && !ctx.cut)
+      return this.warn(ctx, `IPv4 total length ${total} exceeds the ${buf.length} bytes in the frame`);
     if (buf.length < ihl) return this.warn(ctx, 'IPv4 header cut by the capture');
     const payload = buf.subarray(ihl, Math.min(total, buf.length));
     const addr: Addresses = { ipVersion: 4, header: buf };
@@ -149,24 +180,31 @@ class UdpScanner {
   }
 
   private ipv6(buf: Buffer, ctx: Context, depth: number): void {
-    if (buf.length < 40) return this.warn(ctx, ctx.cut ? 'IPv6 header cut by the capture' : `IPv6 header needs 40 bytes, ${buf.length} left`);
+    if (buf.length < 40)
+      return this.warn(
+        ctx,
+        ctx.cut ? 'IPv6 header cut by the capture' : `IPv6 header needs 40 bytes, ${buf.length} left`,
+      );
     const b0 = buf[0] ?? 0;
     if (b0 >> 4 !== 6) return this.warn(ctx, `IP version ${b0 >> 4} where IPv6 was expected`);
     const plen = buf.readUInt16BE(4);
     let next = buf[6] ?? 0;
     if (plen === 0) {
-      if (next === Proto.HOPOPTS || next === Proto.UDP) this.warn(ctx, 'IPv6 payload length 0 (a jumbogram?): not read');
+      if (next === Proto.HOPOPTS || next === Proto.UDP)
+        this.warn(ctx, 'IPv6 payload length 0 (a jumbogram?): not read');
       return;
     }
     const cut = 40 + plen > buf.length;
-    if (cut && !ctx.cut) return this.warn(ctx, `IPv6 payload length ${plen} exceeds the ${buf.length - 40} bytes in the frame`);
+    if (cut && !ctx.cut)
+      return this.warn(ctx, `IPv6 payload length ${plen} exceeds the ${buf.length - 40} bytes in the frame`);
     const addr: Addresses = { ipVersion: 6, header: buf };
     let data = buf.subarray(40, Math.min(40 + plen, buf.length));
     let declared = plen; // what the headers say `data` holds; Infinity past a cut first fragment
     let truncated = cut;
     let fragments: number[] | undefined;
     let at = 0;
-    const short = (what: string) => this.warn(ctx, truncated ? `IPv6 ${what} cut by the capture` : `IPv6 ${what} runs past the payload`);
+    const short = (what: string) =>
+      this.warn(ctx, truncated ? `IPv6 ${what} cut by the capture` : `IPv6 ${what} runs past the payload`);
     for (let n = 0; n < MAX_EXTENSION_HEADERS; n++) {
       switch (next) {
         case Proto.HOPOPTS:
@@ -226,7 +264,16 @@ class UdpScanner {
   }
 
   /** The IP payload: UDP, or a tunnel to peel. `declared` is its length by the IP headers. */
-  private upper(proto: number, data: Buffer, declared: number, cut: boolean, addr: Addresses, ctx: Context, depth: number, fragments: number[] | undefined): void {
+  private upper(
+    proto: number,
+    data: Buffer,
+    declared: number,
+    cut: boolean,
+    addr: Addresses,
+    ctx: Context,
+    depth: number,
+    fragments: number[] | undefined,
+  ): void {
     switch (proto) {
       case Proto.UDP:
         return this.udp(data, declared, cut, addr, ctx, fragments);
@@ -262,8 +309,19 @@ class UdpScanner {
     }
   }
 
-  private udp(data: Buffer, declared: number, cut: boolean, addr: Addresses, ctx: Context, fragments: number[] | undefined): void {
-    if (data.length < 8) return this.warn(ctx, cut ? 'UDP header cut by the capture' : `UDP header needs 8 bytes, the IP payload has ${data.length}`);
+  private udp(
+    data: Buffer,
+    declared: number,
+    cut: boolean,
+    addr: Addresses,
+    ctx: Context,
+    fragments: number[] | undefined,
+  ): void {
+    if (data.length < 8)
+      return this.warn(
+        ctx,
+        cut ? 'UDP header cut by the capture' : `UDP header needs 8 bytes, the IP payload has ${data.length}`,
+      );
     const len = data.readUInt16BE(4);
     if (len < 8) return this.warn(ctx, `UDP length ${len} is less than its 8-byte header`);
     if (len > declared) return this.warn(ctx, `UDP length ${len} exceeds the ${declared}-byte IP payload: skipped`);

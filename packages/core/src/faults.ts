@@ -81,7 +81,8 @@ export class FaultInjector {
 export function parseProbability(text: string, what: string): number {
   const t = text.trim();
   const n = t.endsWith('%') ? Number(t.slice(0, -1)) / 100 : Number(t);
-  if (t === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new RangeError(`${what} must be a probability such as 0.05 or 5%, got ${JSON.stringify(text)}`);
+  if (t === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new RangeError(`${what} must be a probability such as 0.05 or 5%, got ${JSON.stringify(text)}`);
   return n;
 }
 

@@ -68,7 +68,7 @@ export function parseCidr(text: string): Cidr {
 }
 
 export function inCidr(c: Cidr, ip: number): boolean {
-  return ((ip & c.mask) >>> 0) === c.network;
+  return (ip & c.mask) >>> 0 === c.network;
 }
 
 /** An IPv4 client seen through a dual-stack socket (`::ffff:a.b.c.d`) as the IPv4 address it is. */

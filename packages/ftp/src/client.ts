@@ -123,7 +123,9 @@ function connect(host: string, port: number, localAddress: string | undefined): 
       s.off('error', reject);
       resolve(s);
     });
-    s.once('error', (e) => reject(new FtpClientError(`${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    s.once('error', (e) =>
+      reject(new FtpClientError(`${host}:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
+    );
   });
 }
 
@@ -162,7 +164,8 @@ export async function ftpGet(o: FtpGetOptions): Promise<FtpGetResult> {
     const expect = async (codes: number[], what: string): Promise<Reply> => {
       const r = await race(reader.next());
       replies.push(`${r.code} ${r.text}`);
-      if (!codes.includes(Math.floor(r.code / 100) * 100) && !codes.includes(r.code)) throw new FtpClientError(`${what}: ${r.code} ${r.text}`, r.code);
+      if (!codes.includes(Math.floor(r.code / 100) * 100) && !codes.includes(r.code))
+        throw new FtpClientError(`${what}: ${r.code} ${r.text}`, r.code);
       return r;
     };
     const cmd = (line: string) => control.write(`${line}\r\n`);

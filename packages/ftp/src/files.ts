@@ -8,7 +8,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { CachedFile, ClientInfo, ImageCache, PhoneLookup, Resolver } from '@bootwire/core';
-import { collectStream, DEFAULT_MAX_STREAM_BYTES, DEFAULT_RESOLVE_TIMEOUT_MS, DEFAULT_STREAM_TIMEOUT_MS, runResolver } from '@bootwire/core';
+import {
+  collectStream,
+  DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_RESOLVE_TIMEOUT_MS,
+  DEFAULT_STREAM_TIMEOUT_MS,
+  runResolver,
+} from '@bootwire/core';
 import { isInside, resolveForRead } from '@bootwire/core';
 import type { ListEntry } from './listing.js';
 import type { LookupFailure } from './session.js';
@@ -20,7 +26,9 @@ export interface FtpClientInfo {
   readonly user: string;
 }
 
-export type FtpFileResult = { ok: true; file: Pick<CachedFile, 'bytes' | 'size' | 'mtimeMs'>; name: string; release(): void } | { ok: false; failure: LookupFailure };
+export type FtpFileResult =
+  | { ok: true; file: Pick<CachedFile, 'bytes' | 'size' | 'mtimeMs'>; name: string; release(): void }
+  | { ok: false; failure: LookupFailure };
 
 /** `name` is relative to the served root (`dir/file`, no leading slash). */
 export type FtpFileResolver = (name: string, client: FtpClientInfo) => Promise<FtpFileResult>;
@@ -29,7 +37,11 @@ export type FtpFileResolver = (name: string, client: FtpClientInfo) => Promise<F
 export function rootFileResolver(rootReal: string, cache: ImageCache): FtpFileResolver {
   return async (name) => {
     const r = await resolveForRead(rootReal, name);
-    if (!r.ok) return { ok: false, failure: r.reason === 'not-found' ? 'not-found' : r.reason === 'invalid' ? 'invalid' : 'forbidden' };
+    if (!r.ok)
+      return {
+        ok: false,
+        failure: r.reason === 'not-found' ? 'not-found' : r.reason === 'invalid' ? 'invalid' : 'forbidden',
+      };
     try {
       const lease = await cache.acquire(r.path);
       return { ok: true, file: lease.file, name: r.relative, release: () => lease.release() };
@@ -60,7 +72,11 @@ export class RootDirectories {
       real = await fs.realpath(path.join(this.rootReal, ...segs));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      return { ok: false, failure: code === 'ENOENT' || code === 'ENOTDIR' ? 'not-found' : code === 'ENAMETOOLONG' ? 'invalid' : 'forbidden' };
+      return {
+        ok: false,
+        failure:
+          code === 'ENOENT' || code === 'ENOTDIR' ? 'not-found' : code === 'ENAMETOOLONG' ? 'invalid' : 'forbidden',
+      };
     }
     if (!isInside(this.rootReal, real)) return { ok: false, failure: 'forbidden' };
     return { ok: true, path: real };
@@ -79,7 +95,11 @@ export class RootDirectories {
     if (!r.ok) return r;
     const st = await fs.stat(r.path).catch(() => undefined);
     if (!st) return { ok: false, failure: 'not-found' };
-    if (st.isFile()) return { ok: true, entries: [{ name: path.basename(virtual), directory: false, size: st.size, mtimeMs: st.mtimeMs }] };
+    if (st.isFile())
+      return {
+        ok: true,
+        entries: [{ name: path.basename(virtual), directory: false, size: st.size, mtimeMs: st.mtimeMs }],
+      };
     if (!st.isDirectory()) return { ok: false, failure: 'forbidden' };
     const entries: ListEntry[] = [];
     const dir = await fs.opendir(r.path);
@@ -94,7 +114,12 @@ export class RootDirectories {
           const target = await fs.realpath(full).catch(() => undefined);
           if (!target || !isInside(this.rootReal, target)) continue;
         }
-        entries.push({ name: d.name, directory: s.isDirectory(), size: s.isDirectory() ? 4096 : s.size, mtimeMs: s.mtimeMs });
+        entries.push({
+          name: d.name,
+          directory: s.isDirectory(),
+          size: s.isDirectory() ? 4096 : s.size,
+          mtimeMs: s.mtimeMs,
+        });
         if (entries.length >= MAX_LIST_ENTRIES) break;
       }
     } finally {
@@ -110,11 +135,20 @@ export class RootDirectories {
  * rules, lowercase, per-phone directories), the same generated files, the phone of each address when
  * bootwire's DHCP runs in the process. A failing resolver refuses only its client (450).
  */
-export function resolverFileResolver(resolver: Resolver, cache: ImageCache, o: { phones?: PhoneLookup; timeoutMs?: number; maxStreamBytes?: number; streamTimeoutMs?: number } = {}): FtpFileResolver {
+export function resolverFileResolver(
+  resolver: Resolver,
+  cache: ImageCache,
+  o: { phones?: PhoneLookup; timeoutMs?: number; maxStreamBytes?: number; streamTimeoutMs?: number } = {},
+): FtpFileResolver {
   return async (name, client) => {
     const phone = o.phones?.phoneAt(client.address);
     const info: ClientInfo = { address: client.address, port: client.port, ...(phone ? { phone } : {}) };
-    const r = await runResolver(resolver, { name, protocol: 'ftp', mode: 'RETR' }, info, o.timeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS);
+    const r = await runResolver(
+      resolver,
+      { name, protocol: 'ftp', mode: 'RETR' },
+      info,
+      o.timeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS,
+    );
     switch (r.kind) {
       case 'refusal':
         return { ok: false, failure: r.reason };
@@ -122,12 +156,26 @@ export function resolverFileResolver(resolver: Resolver, cache: ImageCache, o: {
         return { ok: false, failure: 'busy' };
       case 'bytes': {
         const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
-        return { ok: true, file: { bytes, size: bytes.length, mtimeMs: r.mtimeMs ?? Date.now() }, name: r.name ?? name, release: () => {} };
+        return {
+          ok: true,
+          file: { bytes, size: bytes.length, mtimeMs: r.mtimeMs ?? Date.now() },
+          name: r.name ?? name,
+          release: () => {},
+        };
       }
       case 'stream': {
         try {
-          const bytes = await collectStream(r.stream, { maxBytes: o.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES, timeoutMs: o.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS, ...(r.size !== undefined ? { size: r.size } : {}) });
-          return { ok: true, file: { bytes, size: bytes.length, mtimeMs: Date.now() }, name: r.name ?? name, release: () => {} };
+          const bytes = await collectStream(r.stream, {
+            maxBytes: o.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES,
+            timeoutMs: o.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS,
+            ...(r.size !== undefined ? { size: r.size } : {}),
+          });
+          return {
+            ok: true,
+            file: { bytes, size: bytes.length, mtimeMs: Date.now() },
+            name: r.name ?? name,
+            release: () => {},
+          };
         } catch {
           return { ok: false, failure: 'busy' };
         }
@@ -138,7 +186,17 @@ export function resolverFileResolver(resolver: Resolver, cache: ImageCache, o: {
           return { ok: true, file: lease.file, name: r.name ?? name, release: () => lease.release() };
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          return { ok: false, failure: code === 'ENOENT' ? 'not-found' : code === 'EISDIR' ? 'not-a-file' : code === 'EACCES' ? 'forbidden' : 'busy' };
+          return {
+            ok: false,
+            failure:
+              code === 'ENOENT'
+                ? 'not-found'
+                : code === 'EISDIR'
+                  ? 'not-a-file'
+                  : code === 'EACCES'
+                    ? 'forbidden'
+                    : 'busy',
+          };
         }
     }
   };

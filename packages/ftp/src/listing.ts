@@ -17,7 +17,9 @@ function lsTime(ms: number, nowMs: number): string {
   const d = new Date(ms);
   const day = String(d.getUTCDate()).padStart(2, ' ');
   const recent = nowMs - ms < HALF_YEAR_MS && ms - nowMs < 3600_000;
-  const tail = recent ? `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}` : ` ${d.getUTCFullYear()}`;
+  const tail = recent
+    ? `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`
+    : ` ${d.getUTCFullYear()}`;
   return `${MONTHS[d.getUTCMonth()]} ${day} ${tail}`;
 }
 
@@ -26,7 +28,11 @@ const safe = (name: string) => name.replace(/[\r\n]/g, '?');
 
 export function formatList(entries: readonly ListEntry[], nowMs: number): string {
   return entries
-    .map((e) => (`${e.directory ? 'drwxr-xr-x' : '-rw-r--r--'} 1 ftp ftp ${String(e.size).padStart(12)} ` + `${lsTime(e.mtimeMs, nowMs)} ${safe(e.name)}\r\n`))
+    .map(
+      (e) =>
+        `${e.directory ? 'drwxr-xr-x' : '-rw-r--r--'} 1 ftp ftp ${String(e.size).padStart(12)} ` +
+        `${lsTime(e.mtimeMs, nowMs)} ${safe(e.name)}\r\n`,
+    )
     .join('');
 }
 

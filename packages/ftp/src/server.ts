@@ -205,18 +205,25 @@ export class FtpServer extends EventEmitter {
     this.directories = new RootDirectories(rootReal);
     this.ports = new PassivePorts(options.passivePorts);
     this.users = new CredentialSet(options.users ?? []);
-    this.table = new ConnectionTable<Socket>({ maxConnections: this.o.maxConnections, maxPerClient: this.o.maxConnectionsPerClient }, (socket) => {
-      this.counters.idleClosed++;
-      socket.end(reply(421, 'Too many connections: closing this one, which has not logged in.'));
-      socket.destroySoon();
-    });
+    this.table = new ConnectionTable<Socket>(
+      { maxConnections: this.o.maxConnections, maxPerClient: this.o.maxConnectionsPerClient },
+      (socket) => {
+        this.counters.idleClosed++;
+        socket.end(reply(421, 'Too many connections: closing this one, which has not logged in.'));
+        socket.destroySoon();
+      },
+    );
     this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
   }
 
   static async start(options: FtpServerOptions): Promise<FtpServer> {
     const r = options.passivePorts;
-    if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 1 && r.to <= 65535 && r.from <= r.to)) throw new Error(`passive ports ${r.from}-${r.to}: expected a range within 1-65535`);
-    if (options.advertise !== undefined && net.isIPv4(options.advertise) === false) throw new Error(`advertised address ${JSON.stringify(options.advertise)} is not an IPv4 address (PASV announces IPv4)`);
+    if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 1 && r.to <= 65535 && r.from <= r.to))
+      throw new Error(`passive ports ${r.from}-${r.to}: expected a range within 1-65535`);
+    if (options.advertise !== undefined && net.isIPv4(options.advertise) === false)
+      throw new Error(
+        `advertised address ${JSON.stringify(options.advertise)} is not an IPv4 address (PASV announces IPv4)`,
+      );
     const server = new FtpServer(await openRoot(options.root), options);
     await listenTcp(server.listener, { port: options.port, host: options.host });
     return server;
@@ -265,7 +272,8 @@ export class FtpServer extends EventEmitter {
     this.closing = true;
     const stopped = new Promise<void>((r) => this.listener.close(() => r()));
     const deadline = Date.now() + graceMs;
-    while ([...this.controls].some((c) => c.transferring) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ([...this.controls].some((c) => c.transferring) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     for (const c of this.controls) c.destroy();
     await stopped;
   }
@@ -292,7 +300,12 @@ class FtpControl {
     address: string,
   ) {
     this.client = { address, port: socket.remotePort ?? 0 };
-    this.session = new FtpSession({ anonymous: server.o.anonymous, users: server.users, clientAddress: address, maxLoginFailures: server.o.maxLoginFailures });
+    this.session = new FtpSession({
+      anonymous: server.o.anonymous,
+      users: server.users,
+      clientAddress: address,
+      maxLoginFailures: server.o.maxLoginFailures,
+    });
     socket.setNoDelay(true);
     socket.write(GREETING);
     this.loginTimer = setTimeout(() => {
@@ -412,7 +425,8 @@ class FtpControl {
     this.closeData();
     const local = clientAddress(this.socket.localAddress);
     const announced = this.server.o.advertise ?? local;
-    if (!extended && !net.isIPv4(announced)) return this.session.passiveResult({ ok: false, extended, why: 'PASV announces IPv4 only, use EPSV' });
+    if (!extended && !net.isIPv4(announced))
+      return this.session.passiveResult({ ok: false, extended, why: 'PASV announces IPv4 only, use EPSV' });
     const listener = net.createServer({ noDelay: true, pauseOnConnect: false });
     listener.on('error', () => {});
     const port = await this.server.ports.listen(listener, local);
@@ -493,7 +507,10 @@ class FtpControl {
     this.send(head);
     if (!listing.ok || !channel) return channel?.close();
     const text = op === 'list' ? formatList(listing.entries, this.server.now()) : formatNlst(listing.entries);
-    await this.run(channel, Buffer.from(text, 'utf8'), { command: op === 'list' ? 'LIST' : 'NLST', path: virtual.slice(0, 512) });
+    await this.run(channel, Buffer.from(text, 'utf8'), {
+      command: op === 'list' ? 'LIST' : 'NLST',
+      path: virtual.slice(0, 512),
+    });
   }
 
   private async file(op: 'size' | 'mdtm' | 'retr', virtual: string, offset: number, line: string): Promise<void> {
@@ -501,11 +518,17 @@ class FtpControl {
     const r = await this.server.file(virtual.replace(/^\/+/, ''), this.info());
     if (op !== 'retr') {
       if (r.ok) r.release();
-      return this.send(this.session.fileResult(op, r.ok ? { ok: true, size: r.file.size, mtimeMs: r.file.mtimeMs, name: r.name } : r));
+      return this.send(
+        this.session.fileResult(op, r.ok ? { ok: true, size: r.file.size, mtimeMs: r.file.mtimeMs, name: r.name } : r),
+      );
     }
     const channel = this.data;
     this.data = undefined;
-    const head = this.session.fileResult('retr', r.ok ? { ok: true, size: r.file.size, mtimeMs: r.file.mtimeMs, name: r.name } : r, offset);
+    const head = this.session.fileResult(
+      'retr',
+      r.ok ? { ok: true, size: r.file.size, mtimeMs: r.file.mtimeMs, name: r.name } : r,
+      offset,
+    );
     this.send(head);
     if (!r.ok || !head.startsWith('150') || !channel) {
       if (r.ok) r.release();
@@ -513,7 +536,12 @@ class FtpControl {
       return;
     }
     try {
-      await this.run(channel, r.file.bytes.subarray(offset, r.file.size), { command: 'RETR', path: virtual.slice(0, 512), file: r.name, size: r.file.size });
+      await this.run(channel, r.file.bytes.subarray(offset, r.file.size), {
+        command: 'RETR',
+        path: virtual.slice(0, 512),
+        file: r.name,
+        size: r.file.size,
+      });
     } finally {
       r.release();
     }
@@ -523,11 +551,23 @@ class FtpControl {
    * Sends `view` on the data channel in chunks, waiting for 'drain' between them, then closes it and
    * replies 226 (or 425/426). Resolves when the transfer is over.
    */
-  private async run(channel: DataChannel, view: Buffer, what: { command: FtpTransferRecord['command']; path: string; file?: string; size?: number }): Promise<void> {
+  private async run(
+    channel: DataChannel,
+    view: Buffer,
+    what: { command: FtpTransferRecord['command']; path: string; file?: string; size?: number },
+  ): Promise<void> {
     const started = performance.now();
     const counters = this.server.counters;
     counters.transfers++;
-    const rec: FtpTransferRecord = { client: this.client, user: this.session.user ?? '', ...what, bytes: 0, mode: channel.mode, ok: false, ms: 0 };
+    const rec: FtpTransferRecord = {
+      client: this.client,
+      user: this.session.user ?? '',
+      ...what,
+      bytes: 0,
+      mode: channel.mode,
+      ok: false,
+      ms: 0,
+    };
     let outcome: 'done' | 'no-connection' | 'aborted' | 'timeout';
     let abortedBy: (() => void) | undefined;
     let why: 'aborted' | undefined;

@@ -38,19 +38,55 @@ export type LookupFailure = 'not-found' | 'forbidden' | 'invalid' | 'not-a-file'
 export function reply(code: number, text: string): string {
   const lines = text.split('\n');
   if (lines.length === 1) return `${code} ${text}\r\n`;
-  return `${code}-${lines[0]}\r\n${lines.slice(1, -1).map((l) => ` ${l}\r\n`).join('')}${code} ${lines[lines.length - 1]}\r\n`;
+  return `${code}-${lines[0]}\r\n${lines
+    .slice(1, -1)
+    .map((l) => ` ${l}\r\n`)
+    .join('')}${code} ${lines[lines.length - 1]}\r\n`;
 }
 
-const say = (code: number, text: string, extra: { close?: boolean; loggedIn?: boolean } = {}): Decision => ({ kind: 'reply', reply: reply(code, text), ...extra });
+const say = (code: number, text: string, extra: { close?: boolean; loggedIn?: boolean } = {}): Decision => ({
+  kind: 'reply',
+  reply: reply(code, text),
+  ...extra,
+});
 
 export const GREETING = reply(220, 'bootwire FTP server ready (read-only).');
 
 const FEATURES = ['EPRT', 'EPSV', 'MDTM', 'PASV', 'REST STREAM', 'SIZE', 'TVFS', 'UTF8'];
 
 /** Commands that would change the server's files. */
-const WRITES = new Set(['STOR', 'STOU', 'APPE', 'DELE', 'RMD', 'XRMD', 'MKD', 'XMKD', 'RNFR', 'RNTO', 'SITE', 'ALLO', 'MFMT', 'MFCT', 'MFF']);
+const WRITES = new Set([
+  'STOR',
+  'STOU',
+  'APPE',
+  'DELE',
+  'RMD',
+  'XRMD',
+  'MKD',
+  'XMKD',
+  'RNFR',
+  'RNTO',
+  'SITE',
+  'ALLO',
+  'MFMT',
+  'MFCT',
+  'MFF',
+]);
 /** Allowed before login. */
-const BEFORE_LOGIN = new Set(['USER', 'PASS', 'QUIT', 'SYST', 'FEAT', 'OPTS', 'NOOP', 'HELP', 'AUTH', 'PBSZ', 'PROT', 'CLNT']);
+const BEFORE_LOGIN = new Set([
+  'USER',
+  'PASS',
+  'QUIT',
+  'SYST',
+  'FEAT',
+  'OPTS',
+  'NOOP',
+  'HELP',
+  'AUTH',
+  'PBSZ',
+  'PROT',
+  'CLNT',
+]);
 
 /** `/a/b` + `../c` → `/a/c`: a path inside the virtual root `/`; `..` never climbs above it. */
 export function resolvePath(cwd: string, arg: string): string {
@@ -91,11 +127,20 @@ const quotePath = (p: string) => `"${p.replace(/"/g, '""')}"`;
 export function mdtmTime(ms: number): string {
   const d = new Date(ms);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return (`${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}` + `${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`);
+  return (
+    `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}` +
+    `${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+  );
 }
 
 const failureReply = (f: LookupFailure): string =>
-  f === 'not-found' ? reply(550, 'No such file or directory.') : f === 'not-a-file' ? reply(550, 'Not a plain file.') : f === 'busy' ? reply(450, 'File unavailable, try again.') : reply(550, 'Permission denied.');
+  f === 'not-found'
+    ? reply(550, 'No such file or directory.')
+    : f === 'not-a-file'
+      ? reply(550, 'Not a plain file.')
+      : f === 'busy'
+        ? reply(450, 'File unavailable, try again.')
+        : reply(550, 'Permission denied.');
 
 /** Which address family a client's address is, for comparing PORT/EPRT with it. */
 const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
@@ -142,11 +187,17 @@ export class FtpSession {
       case 'FEAT':
         return say(211, ['Features:', ...FEATURES, 'End'].join('\n'));
       case 'OPTS':
-        return /^utf8(\s+on)?$/i.test(arg.trim()) ? say(200, 'Always in UTF8 mode.') : say(501, 'Option not understood.');
+        return /^utf8(\s+on)?$/i.test(arg.trim())
+          ? say(200, 'Always in UTF8 mode.')
+          : say(501, 'Option not understood.');
       case 'NOOP':
         return say(200, 'NOOP ok.');
       case 'HELP':
-        return say(214, ('Commands: USER PASS SYST FEAT PWD CWD CDUP TYPE MODE STRU SIZE MDTM REST PASV EPSV PORT EPRT ' + 'RETR LIST NLST NOOP ABOR QUIT\nHelp OK.'));
+        return say(
+          214,
+          'Commands: USER PASS SYST FEAT PWD CWD CDUP TYPE MODE STRU SIZE MDTM REST PASV EPSV PORT EPRT ' +
+            'RETR LIST NLST NOOP ABOR QUIT\nHelp OK.',
+        );
       case 'AUTH':
       case 'PBSZ':
       case 'PROT':
@@ -207,9 +258,13 @@ export class FtpSession {
       case 'EPRT': {
         if (this.epsvOnly) return say(501, 'EPSV ALL is in force: use EPSV.');
         const target = verb === 'PORT' ? parsePort(arg) : parseEprt(arg.trim());
-        if (!target) return verb === 'PORT' ? say(501, 'Syntax error in PORT arguments.') : say(522, 'Bad EPRT: use (1,2) with an address and a port.');
+        if (!target)
+          return verb === 'PORT'
+            ? say(501, 'Syntax error in PORT arguments.')
+            : say(522, 'Bad EPRT: use (1,2) with an address and a port.');
         // RFC 2577: no third-party data connections, no privileged ports.
-        if (!sameAddress(target.host, this.config.clientAddress)) return say(500, `Illegal ${verb}: the data address must be the client's own.`);
+        if (!sameAddress(target.host, this.config.clientAddress))
+          return say(500, `Illegal ${verb}: the data address must be the client's own.`);
         if (target.port < 1024) return say(500, `Illegal ${verb}: privileged port.`);
         return { kind: 'active', host: target.host, port: target.port, extended: verb === 'EPRT' };
       }
@@ -221,13 +276,27 @@ export class FtpSession {
       case 'NLST': {
         if (!this.dataReady) return say(425, 'Use PORT, EPRT, PASV or EPSV first.');
         // `LIST -la dir`: options as ls takes them are skipped.
-        const words = arg.trim().split(/\s+/).filter((w) => w !== '' && !w.startsWith('-'));
-        return { kind: 'dir', op: verb === 'LIST' ? 'list' : 'nlst', path: resolvePath(this.cwd, words.join(' ')), mayBeFile: true };
+        const words = arg
+          .trim()
+          .split(/\s+/)
+          .filter((w) => w !== '' && !w.startsWith('-'));
+        return {
+          kind: 'dir',
+          op: verb === 'LIST' ? 'list' : 'nlst',
+          path: resolvePath(this.cwd, words.join(' ')),
+          mayBeFile: true,
+        };
       }
       case 'ABOR':
         return { kind: 'abort' };
       case 'STAT':
-        return arg.trim() === '' ? say(211, (`bootwire FTP server status:\nLogged in as ${this.user}\nTYPE: ` + `${this.binary ? 'BINARY' : 'ASCII'}\nEnd of status`)) : say(502, 'STAT of a path is not offered: use LIST.');
+        return arg.trim() === ''
+          ? say(
+              211,
+              `bootwire FTP server status:\nLogged in as ${this.user}\nTYPE: ` +
+                `${this.binary ? 'BINARY' : 'ASCII'}\nEnd of status`,
+            )
+          : say(502, 'STAT of a path is not offered: use LIST.');
       default:
         return say(502, 'Command not implemented.');
     }
@@ -265,7 +334,9 @@ export class FtpSession {
   // ------------------------------------------------------------------ results of the edge's work
 
   /** The data channel of PASV/EPSV is listening on `port` at `address` (IPv4 for PASV). */
-  passiveResult(r: ({ ok: true; extended: boolean } & Endpoint) | { ok: false; extended: boolean; why: string }): string {
+  passiveResult(
+    r: ({ ok: true; extended: boolean } & Endpoint) | { ok: false; extended: boolean; why: string },
+  ): string {
     if (!r.ok) return reply(425, `Cannot open a passive data port: ${r.why}.`);
     this.dataReady = true;
     if (r.extended) return reply(229, `Entering Extended Passive Mode (|||${r.port}|).`);
@@ -280,13 +351,20 @@ export class FtpSession {
   }
 
   /** The file a SIZE/MDTM/RETR named, looked up. RETR's transfer starts after the returned 150. */
-  fileResult(op: FileOp, r: { ok: true; size: number; mtimeMs: number; name: string } | { ok: false; failure: LookupFailure }, offset = 0): string {
+  fileResult(
+    op: FileOp,
+    r: { ok: true; size: number; mtimeMs: number; name: string } | { ok: false; failure: LookupFailure },
+    offset = 0,
+  ): string {
     if (op === 'retr') this.dataReady = false; // the data channel is used (or dropped) by this command
     if (!r.ok) return failureReply(r.failure);
     if (op === 'size') return reply(213, String(r.size));
     if (op === 'mdtm') return reply(213, mdtmTime(r.mtimeMs));
     if (offset > r.size) return reply(554, `REST offset ${offset} is past the end (${r.size} bytes).`);
-    return reply(150, `Opening ${this.binary ? 'BINARY' : 'ASCII'} mode data connection for ${r.name} (${r.size - offset} bytes).`);
+    return reply(
+      150,
+      `Opening ${this.binary ? 'BINARY' : 'ASCII'} mode data connection for ${r.name} (${r.size - offset} bytes).`,
+    );
   }
 
   /** CWD's directory, or LIST/NLST's listing (sent after the returned 150). */

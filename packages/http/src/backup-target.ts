@@ -9,8 +9,7 @@
  * - the prefix alone (the area's directory) names no file (404: there is no listing).
  */
 export type BackupTarget =
-  | { ok: true; area: number; name: string }
-  | { ok: false; area: number; status: 400 | 403 | 404; reason: string };
+  { ok: true; area: number; name: string } | { ok: false; area: number; status: 400 | 403 | 404; reason: string };
 
 /** Linux's NAME_MAX: the longest name one directory entry takes, in bytes. */
 export const BACKUP_NAME_MAX = 255;
@@ -18,9 +17,13 @@ export const BACKUP_NAME_MAX = 255;
 /** `/backup`, `backup/`, `/a/b` → `/backup/`, `/a/b/`. Throws on a prefix that is no path. */
 export function normalizePrefix(prefix: string): string {
   const segs = prefix.split('/').filter((s) => s !== '');
-  if (segs.length === 0) throw new Error(`backup prefix ${JSON.stringify(prefix)}: the root / cannot hold backups (every other path stays read-only)`);
+  if (segs.length === 0)
+    throw new Error(
+      `backup prefix ${JSON.stringify(prefix)}: the root / cannot hold backups (every other path stays read-only)`,
+    );
   for (const s of segs) {
-    if (s === '.' || s === '..' || /[\x00-\x20\x7f%?#\\]/.test(s)) throw new Error(`backup prefix ${JSON.stringify(prefix)}: segment ${JSON.stringify(s)} is not allowed`);
+    if (s === '.' || s === '..' || /[\x00-\x20\x7f%?#\\]/.test(s))
+      throw new Error(`backup prefix ${JSON.stringify(prefix)}: segment ${JSON.stringify(s)} is not allowed`);
   }
   return `/${segs.join('/')}/`;
 }
@@ -57,9 +60,12 @@ export function backupTargetOf(target: string, prefixes: readonly string[]): Bac
   } catch {
     return { ok: false, area, status: 400, reason: 'malformed %-escape' };
   }
-  if (/[\x00-\x1f\x7f]/.test(name)) return { ok: false, area, status: 400, reason: 'NUL or control character in the name' };
-  if (Buffer.byteLength(name, 'utf8') > BACKUP_NAME_MAX) return { ok: false, area, status: 400, reason: `name longer than ${BACKUP_NAME_MAX} bytes` };
-  if (name.includes('/') || name.includes('\\')) return { ok: false, area, status: 403, reason: 'a backup name is one path segment' };
+  if (/[\x00-\x1f\x7f]/.test(name))
+    return { ok: false, area, status: 400, reason: 'NUL or control character in the name' };
+  if (Buffer.byteLength(name, 'utf8') > BACKUP_NAME_MAX)
+    return { ok: false, area, status: 400, reason: `name longer than ${BACKUP_NAME_MAX} bytes` };
+  if (name.includes('/') || name.includes('\\'))
+    return { ok: false, area, status: 403, reason: 'a backup name is one path segment' };
   if (name.startsWith('.')) return { ok: false, area, status: 403, reason: 'names starting with "." are not backups' };
   return { ok: true, area, name };
 }

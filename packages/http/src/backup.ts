@@ -69,7 +69,8 @@ interface Area {
   readonly users: CredentialSet;
 }
 
-const hasBody = (req: http.IncomingMessage) => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+const hasBody = (req: http.IncomingMessage) =>
+  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 
 function empty(res: http.ServerResponse, status: number, headers: Record<string, string> = {}): void {
   res.statusCode = status;
@@ -105,12 +106,15 @@ export class HttpBackupStore implements HttpBackupHook {
         if (!(await fs.stat(dir)).isDirectory()) throw new Error('not a directory');
         await fs.access(dir, fsConstants.W_OK);
       } catch (e) {
-        throw new Error(`backup directory ${a.dir} (for ${prefix}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new Error(
+          `backup directory ${a.dir} (for ${prefix}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
       areas.push({ prefix, dir, users: new CredentialSet(a.users ?? []) });
     }
     const maxBytes = o.maxBytes ?? DEFAULT_BACKUP_MAX_BYTES;
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new Error(`backup size cap ${maxBytes} is not a byte count`);
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new Error(`backup size cap ${maxBytes} is not a byte count`);
     return new HttpBackupStore(areas, maxBytes, o.realm ?? 'bootwire backup');
   }
 
@@ -143,9 +147,13 @@ export class HttpBackupStore implements HttpBackupHook {
     const method = req.method ?? '';
     // A body this server will not read: close rather than parse past it for the next request.
     const close: Record<string, string> = hasBody(req) && method !== 'PUT' ? { Connection: 'close' } : {};
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT' && method !== 'DELETE') return empty(res, 405, { Allow: BACKUP_ALLOW, ...(hasBody(req) ? { Connection: 'close' } : {}) });
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT' && method !== 'DELETE')
+      return empty(res, 405, { Allow: BACKUP_ALLOW, ...(hasBody(req) ? { Connection: 'close' } : {}) });
     if (!this.authorized(area, req)) {
-      return empty(res, 401, { 'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"`, ...(hasBody(req) ? { Connection: 'close' } : {}) });
+      return empty(res, 401, {
+        'WWW-Authenticate': `Basic realm="${this.realm}", charset="UTF-8"`,
+        ...(hasBody(req) ? { Connection: 'close' } : {}),
+      });
     }
     if (!t.ok) return empty(res, t.status, hasBody(req) ? { Connection: 'close' } : {});
     rec.file = `${area.prefix}${t.name}`;

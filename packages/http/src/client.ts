@@ -67,7 +67,10 @@ export class HttpClientError extends Error {
 }
 
 /** An agent that keeps connections for reuse, for http: or https: URLs. Call `destroy()` when done. */
-export function createKeepAliveAgent(protocol: 'http:' | 'https:', options: http.AgentOptions & https.AgentOptions = {}): http.Agent {
+export function createKeepAliveAgent(
+  protocol: 'http:' | 'https:',
+  options: http.AgentOptions & https.AgentOptions = {},
+): http.Agent {
   const o = { keepAlive: true, maxSockets: 8, ...options };
   return protocol === 'https:' ? new https.Agent(o) : new http.Agent(o);
 }
@@ -85,7 +88,9 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
     return Promise.reject(new HttpClientError('bad-url', `not a URL: ${JSON.stringify(String(url))}`));
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    return Promise.reject(new HttpClientError('bad-url', `expected an http:// or https:// URL, got ${JSON.stringify(u.href)}`));
+    return Promise.reject(
+      new HttpClientError('bad-url', `expected an http:// or https:// URL, got ${JSON.stringify(u.href)}`),
+    );
   }
   const tls = u.protocol === 'https:';
   const started = performance.now();
@@ -106,10 +111,18 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
     const onAbort = () => fail(new HttpClientError('aborted', `${u.href}: aborted`));
     const requestOptions: https.RequestOptions = {
       method: options.method ?? 'GET',
-      headers: { ...(options.body ? { 'Content-Length': String(options.body.length) } : {}), ...(options.headers ?? {}) },
+      headers: {
+        ...(options.body ? { 'Content-Length': String(options.body.length) } : {}),
+        ...(options.headers ?? {}),
+      },
       agent: options.agent ?? false,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-      ...(tls ? { rejectUnauthorized: options.rejectUnauthorized ?? true, ...(options.ca !== undefined ? { ca: options.ca } : {}) } : {}),
+      ...(tls
+        ? {
+            rejectUnauthorized: options.rejectUnauthorized ?? true,
+            ...(options.ca !== undefined ? { ca: options.ca } : {}),
+          }
+        : {}),
     };
     const req = (tls ? https : http).request(u, requestOptions, (res) => {
       const headersMs = performance.now() - started;
@@ -132,7 +145,8 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
           }
         }
       });
-      const cut = () => new HttpClientError('truncated', `${u.href}: connection closed after ${bytes} bytes of the body`);
+      const cut = () =>
+        new HttpClientError('truncated', `${u.href}: connection closed after ${bytes} bytes of the body`);
       res.on('error', (e) => fail(res.complete ? new HttpClientError('network', `${u.href}: ${e.message}`) : cut()));
       res.on('close', () => {
         if (!res.complete) fail(cut());
@@ -161,7 +175,10 @@ export function httpGet(url: string | URL, options: HttpGetOptions = {}): Promis
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.timeoutMs !== undefined) {
-      timer = setTimeout(() => fail(new HttpClientError('timeout', `${u.href}: no complete response within ${options.timeoutMs} ms`)), options.timeoutMs);
+      timer = setTimeout(
+        () => fail(new HttpClientError('timeout', `${u.href}: no complete response within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      );
     }
     req.end(options.body);
   });

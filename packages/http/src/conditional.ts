@@ -109,7 +109,12 @@ function ifRangeMatches(value: string, v: Validators, own: EntityTag, mtimeMs: n
  * Evaluates the preconditions of a GET or HEAD. `mtimeMs` is the file's exact modification time
  * (for the If-Range strength rule); `v.lastModifiedMs` the whole-second value that was advertised.
  */
-export function evaluateConditions(h: ConditionalHeaders, v: Validators, nowMs: number, mtimeMs = v.lastModifiedMs): ConditionalOutcome {
+export function evaluateConditions(
+  h: ConditionalHeaders,
+  v: Validators,
+  nowMs: number,
+  mtimeMs = v.lastModifiedMs,
+): ConditionalOutcome {
   const safe = h.method === 'GET' || h.method === 'HEAD';
   const own = ownTag(v.etag);
   // 1. If-Match (strong comparison), else 2. If-Unmodified-Since.

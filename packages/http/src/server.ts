@@ -36,7 +36,13 @@ import {
 } from '@bootwire/core';
 import type { PhoneLookup } from '@bootwire/core';
 import { type Endpoint, type HostPort, listenTcp } from '@bootwire/core';
-import { type HttpTransferRecord, MAX_RECORDED_NAME, type ServerWarning, type TransferStart, type WarningCode } from '@bootwire/core';
+import {
+  type HttpTransferRecord,
+  MAX_RECORDED_NAME,
+  type ServerWarning,
+  type TransferStart,
+  type WarningCode,
+} from '@bootwire/core';
 import { evaluateConditions, type ConditionalOutcome, type Validators } from './conditional.js';
 import { contentTypeFor } from './content-type.js';
 import { formatHttpDate } from './http-date.js';
@@ -123,7 +129,10 @@ export const ALLOW = 'GET, HEAD';
 /**
  * What a reload may change: the root or resolver, the caps, the HTTPS certificate and key (not the listen addresses).
  */
-export type HttpReconfigureOptions = Pick<HttpServerOptions, 'root' | 'resolver' | 'http' | 'https' | 'maxConnections' | 'maxConnectionsPerClient'>;
+export type HttpReconfigureOptions = Pick<
+  HttpServerOptions,
+  'root' | 'resolver' | 'http' | 'https' | 'maxConnections' | 'maxConnectionsPerClient'
+>;
 
 /** What a reload prepared: applied by `commit()`, or given up by `abort()` (nothing changed then). */
 export interface PreparedHttpChange {
@@ -158,7 +167,8 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 64;
 
 /** An IPv4 client seen through a dual-stack socket is the same client as over IPv4. */
-const clientAddress = (a: string | undefined): string => (a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
+const clientAddress = (a: string | undefined): string =>
+  a === undefined ? '' : a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 
 /** Bytes of a connection's start searched for its request line; a longer line is llhttp's to refuse. */
 const REQUEST_LINE_LOOK = 8192;
@@ -269,7 +279,8 @@ export class HttpFileServer extends EventEmitter {
       const now = o[kind];
       if (!was && !now) continue;
       if (!was || !now) restart.push(`${kind} listener ${was ? 'removed' : 'added'}`);
-      else if (was.host !== now.host || was.port !== now.port) restart.push(`${kind} listen address (${was.host}:${was.port} to ${now.host}:${now.port})`);
+      else if (was.host !== now.host || was.port !== now.port)
+        restart.push(`${kind} listen address (${was.host}:${was.port} to ${now.host}:${now.port})`);
     }
     if (restart.length) throw new Error(`${restart.join(', ')}: restart needed`);
     if (o.root === undefined && o.resolver === undefined) throw new Error('an HTTP server needs a root or a resolver');
@@ -311,7 +322,8 @@ export class HttpFileServer extends EventEmitter {
 
   static async start(options: HttpServerOptions): Promise<HttpFileServer> {
     if (!options.http && !options.https) throw new Error('an HTTP or HTTPS listen address is needed');
-    if (options.root === undefined && options.resolver === undefined) throw new Error('an HTTP server needs a root or a resolver');
+    if (options.root === undefined && options.resolver === undefined)
+      throw new Error('an HTTP server needs a root or a resolver');
     const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
     const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const headersTimeout = options.headersTimeoutMs ?? 20_000;
@@ -338,7 +350,13 @@ export class HttpFileServer extends EventEmitter {
     } catch (e) {
       throw new Error(`bad TLS certificate or key: ${(e as Error).message}`);
     }
-    const server = new HttpFileServer(rootReal, resolver, listeners, options.cache ?? new ImageCache(options.cacheBytes), options);
+    const server = new HttpFileServer(
+      rootReal,
+      resolver,
+      listeners,
+      options.cache ?? new ImageCache(options.cacheBytes),
+      options,
+    );
     try {
       for (const l of listeners) {
         const at = l.kind === 'http' ? options.http! : options.https!;
@@ -394,7 +412,9 @@ export class HttpFileServer extends EventEmitter {
     });
     // CONNECT never reaches 'request': answer it like any other method this server does not serve.
     s.on('connect', (_req: http.IncomingMessage, socket: Socket) => {
-      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOW}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      );
     });
     s.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // A peer that resets is not a bad request; a failed TLS handshake is counted as tlsClientError.
@@ -404,7 +424,9 @@ export class HttpFileServer extends EventEmitter {
       // What node does without a listener: a status line if nothing was written yet, then close.
       if (socket.writable && socket.bytesWritten === 0) {
         const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-        socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+        socket.write(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+        );
       }
       socket.destroy();
     });
@@ -463,7 +485,12 @@ export class HttpFileServer extends EventEmitter {
   }
 
   stats(): HttpServerStats {
-    return { ...this.counters, byStatus: { ...this.counters.byStatus }, activeRequests: this.active.size, activeConnections: this.sockets.size };
+    return {
+      ...this.counters,
+      byStatus: { ...this.counters.byStatus },
+      activeRequests: this.active.size,
+      activeConnections: this.sockets.size,
+    };
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse, l: Listener): void {
@@ -477,7 +504,9 @@ export class HttpFileServer extends EventEmitter {
     const rec: HttpRequestRecord = {
       protocol: l.kind,
       client: { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 },
-      ...(phone ? { phone: phone.model !== undefined ? { mac: phone.mac, model: phone.model } : { mac: phone.mac } } : {}),
+      ...(phone
+        ? { phone: phone.model !== undefined ? { mac: phone.mac, model: phone.model } : { mac: phone.mac } }
+        : {}),
       direction: 'read',
       name: (req.url ?? '').slice(0, MAX_RECORDED_NAME),
       tls: l.kind === 'https',
@@ -525,7 +554,11 @@ export class HttpFileServer extends EventEmitter {
       // A log line names the request, never the server's files: an errno's message quotes the path.
       const err = e as NodeJS.ErrnoException;
       const text = String(err.message ?? err);
-      this.warn('request-failed', `${rec.method} ${rec.target}: ${err.code ?? (this.rootReal ? text.split(this.rootReal).join('<root>') : text)}`, rec.client);
+      this.warn(
+        'request-failed',
+        `${rec.method} ${rec.target}: ${err.code ?? (this.rootReal ? text.split(this.rootReal).join('<root>') : text)}`,
+        rec.client,
+      );
       if (!res.headersSent) this.empty(res, 500);
       else res.destroy();
     });
@@ -558,7 +591,13 @@ export class HttpFileServer extends EventEmitter {
     res.end();
   }
 
-  private async respond(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: Held, client: ClientInfo): Promise<void> {
+  private async respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: HttpRequestRecord,
+    held: Held,
+    client: ClientInfo,
+  ): Promise<void> {
     if (this.closing) return this.empty(res, 503, { Connection: 'close' });
     // HTTP/0.9 that reached the parser with its blank line (see watchRequestLine), and versions to come.
     if (req.httpVersionMajor === 0) return this.empty(res, 400, { Connection: 'close' });
@@ -574,7 +613,12 @@ export class HttpFileServer extends EventEmitter {
     if (!target.ok) return this.empty(res, target.status);
     rec.name = target.name.slice(0, MAX_RECORDED_NAME);
     // One resolver call per request; a fault (throw, hang, garbage) is this client's 500, nobody else's.
-    const r = await runResolver(this.resolver, { name: target.name, protocol: rec.protocol, mode: method }, client, this.limits.resolveTimeoutMs);
+    const r = await runResolver(
+      this.resolver,
+      { name: target.name, protocol: rec.protocol, mode: method },
+      client,
+      this.limits.resolveTimeoutMs,
+    );
     if (r.kind === 'stream' && (held.closed || target.directory)) closeStream(r.stream);
     if (held.closed) return;
     if (r.kind === 'fault') {
@@ -609,7 +653,15 @@ export class HttpFileServer extends EventEmitter {
   }
 
   /** A file from the shared cache, with validators from its identity (inode, size, mtime). */
-  private async sendFile(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, held: Held, file: string, label: string, method: string): Promise<void> {
+  private async sendFile(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: HttpRequestRecord,
+    held: Held,
+    file: string,
+    label: string,
+    method: string,
+  ): Promise<void> {
     let st: { ino: number; size: number; mtimeMs: number };
     try {
       st = await fs.stat(file);
@@ -622,8 +674,12 @@ export class HttpFileServer extends EventEmitter {
     };
     // Conditions first against a stat, so a 304 or a HEAD never loads the file.
     let { v, outcome } = cond(st);
-    const validatorHeaders = (): Record<string, string> => ({ ETag: v.etag, 'Last-Modified': formatHttpDate(v.lastModifiedMs) });
-    if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
+    const validatorHeaders = (): Record<string, string> => ({
+      ETag: v.etag,
+      'Last-Modified': formatHttpDate(v.lastModifiedMs),
+    });
+    if (outcome.status !== 200)
+      return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
     rec.size = st.size;
     if (method === 'HEAD') {
       res.writeHead(200, { ...this.entityHeaders(label, validatorHeaders()), 'Content-Length': String(st.size) });
@@ -644,13 +700,21 @@ export class HttpFileServer extends EventEmitter {
     if (f.ino !== st.ino || f.size !== st.size || f.mtimeMs !== st.mtimeMs) {
       ({ v, outcome } = cond(f));
       rec.size = f.size;
-      if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
+      if (outcome.status !== 200)
+        return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders() : {});
     }
     this.sendRange(req, res, rec, f.bytes, outcome.honourRange, this.entityHeaders(label, validatorHeaders()));
   }
 
   /** A resolver's bytes, exactly the view's; validators only when the resolver gave an ETag. */
-  private sendBytes(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, r: Extract<Resolution, { kind: 'bytes' }>, label: string, method: string): void {
+  private sendBytes(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: HttpRequestRecord,
+    r: Extract<Resolution, { kind: 'bytes' }>,
+    label: string,
+    method: string,
+  ): void {
     const bytes = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
     rec.size = bytes.length;
     let validatorHeaders: Record<string, string> = {};
@@ -662,7 +726,8 @@ export class HttpFileServer extends EventEmitter {
       const v: Validators = { etag: r.etag, lastModifiedMs: Math.min(sec(mtimeMs), sec(now)) };
       validatorHeaders = { ETag: v.etag, 'Last-Modified': formatHttpDate(v.lastModifiedMs) };
       const outcome = this.conditions(req, method, v, mtimeMs);
-      if (outcome.status !== 200) return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders : {});
+      if (outcome.status !== 200)
+        return this.empty(res, outcome.status, outcome.status === 304 ? validatorHeaders : {});
       honourRange = outcome.honourRange;
     }
     const headers = this.entityHeaders(label, validatorHeaders);
@@ -675,13 +740,26 @@ export class HttpFileServer extends EventEmitter {
   }
 
   /** The whole of `bytes`, or the range asked for, as views. */
-  private sendRange(req: http.IncomingMessage, res: http.ServerResponse, rec: HttpRequestRecord, bytes: Buffer, honourRange: boolean, headers: Record<string, string>): void {
+  private sendRange(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: HttpRequestRecord,
+    bytes: Buffer,
+    honourRange: boolean,
+    headers: Record<string, string>,
+  ): void {
     const size = bytes.length;
-    const decision = honourRange ? evaluateRange(header(req, 'range'), size) : ({ kind: 'full', reason: 'absent' } as const);
+    const decision = honourRange
+      ? evaluateRange(header(req, 'range'), size)
+      : ({ kind: 'full', reason: 'absent' } as const);
     if (decision.kind === 'unsatisfiable') {
       rec.range = contentRange(undefined, size);
       const { ETag, 'Last-Modified': lm } = headers;
-      return this.empty(res, 416, { 'Content-Range': rec.range, ...(ETag ? { ETag } : {}), ...(lm ? { 'Last-Modified': lm } : {}) });
+      return this.empty(res, 416, {
+        'Content-Range': rec.range,
+        ...(ETag ? { ETag } : {}),
+        ...(lm ? { 'Last-Modified': lm } : {}),
+      });
     }
     const range: ByteRange = decision.kind === 'partial' ? decision.range : { first: 0, last: size - 1 };
     headers['Content-Length'] = String(range.last - range.first + 1);
@@ -696,7 +774,14 @@ export class HttpFileServer extends EventEmitter {
    * connection's end ends it). Bounded by the stream limit and deadline; one that fails, runs past its
    * size or the limit after the headers went is cut off (the client sees a short body, not a whole one).
    */
-  private async sendStream(res: http.ServerResponse, rec: HttpRequestRecord, held: Held, r: Extract<Resolution, { kind: 'stream' }>, label: string, method: string): Promise<void> {
+  private async sendStream(
+    res: http.ServerResponse,
+    rec: HttpRequestRecord,
+    held: Held,
+    r: Extract<Resolution, { kind: 'stream' }>,
+    label: string,
+    method: string,
+  ): Promise<void> {
     const headers: Record<string, string> = { 'Content-Type': contentTypeFor(label) };
     if (r.size !== undefined) {
       headers['Content-Length'] = String(r.size);
@@ -723,15 +808,16 @@ export class HttpFileServer extends EventEmitter {
           const more = res.write(chunk, (err) => {
             if (!err) rec.bytes += n;
           });
-          if (!more) return new Promise<void>((resolve) => {
-            const go = () => {
-              res.off('drain', go);
-              res.off('close', go);
-              resolve();
-            };
-            res.on('drain', go);
-            res.on('close', go);
-          });
+          if (!more)
+            return new Promise<void>((resolve) => {
+              const go = () => {
+                res.off('drain', go);
+                res.off('close', go);
+                resolve();
+              };
+              res.on('drain', go);
+              res.on('close', go);
+            });
         },
       });
       if (!res.destroyed) res.end();

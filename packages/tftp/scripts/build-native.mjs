@@ -10,7 +10,8 @@ if (process.platform !== 'linux') {
 const r = spawnSync('node-gyp', ['rebuild'], { stdio: 'inherit', shell: false });
 if (r.status !== 0) {
   console.warn(
-    (`bootwire: could not build native/udp_batch.c (` + `${r.error ? r.error.message : `node-gyp exited with ${r.status}`}); `) +
+    `bootwire: could not build native/udp_batch.c (` +
+      `${r.error ? r.error.message : `node-gyp exited with ${r.status}`}); ` +
       'TFTP transfers use node:dgram, which costs about twice the CPU per datagram (README, "Batched UDP")',
   );
 }

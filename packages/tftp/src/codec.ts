@@ -94,9 +94,7 @@ function decodeRequest(buf: Buffer, opcode: typeof Opcode.RRQ | typeof Opcode.WR
   };
 }
 
-type OptionsResult =
-  | { ok: true; options: TftpOption[]; known: KnownOptions }
-  | { ok: false; error: DecodeError };
+type OptionsResult = { ok: true; options: TftpOption[]; known: KnownOptions } | { ok: false; error: DecodeError };
 
 function decodeOptions(buf: Buffer, from: number): OptionsResult {
   const options: TftpOption[] = [];
@@ -105,15 +103,24 @@ function decodeOptions(buf: Buffer, from: number): OptionsResult {
   // Some clients pad requests with NULs (RFC 1350 requests were often padded to a fixed size).
   while (at < buf.length && !isPadding(buf, at)) {
     const nameEnd = nulFrom(buf, at);
-    if (nameEnd < 0) return { ok: false, error: { kind: 'unterminated', message: 'option name is not NUL-terminated', offset: buf.length } };
-    if (nameEnd === at) return { ok: false, error: { kind: 'empty-option-name', message: 'empty option name', offset: at } };
+    if (nameEnd < 0)
+      return {
+        ok: false,
+        error: { kind: 'unterminated', message: 'option name is not NUL-terminated', offset: buf.length },
+      };
+    if (nameEnd === at)
+      return { ok: false, error: { kind: 'empty-option-name', message: 'empty option name', offset: at } };
     const valueEnd = nulFrom(buf, nameEnd + 1);
     if (valueEnd < 0) {
       return {
         ok: false,
         error:
           nameEnd + 1 >= buf.length
-            ? { kind: 'odd-options', message: `option ${buf.toString('latin1', at, nameEnd)} has no value`, offset: nameEnd + 1 }
+            ? {
+                kind: 'odd-options',
+                message: `option ${buf.toString('latin1', at, nameEnd)} has no value`,
+                offset: nameEnd + 1,
+              }
             : { kind: 'unterminated', message: 'option value is not NUL-terminated', offset: buf.length },
       };
     }
@@ -210,7 +217,9 @@ export function encodeRequest(
     checkString('option name', o.name);
     checkString('option value', o.value);
   }
-  const buf = Buffer.allocUnsafe(2 + Buffer.byteLength(filename) + Buffer.byteLength(mode) + 2 + optionsLength(options));
+  const buf = Buffer.allocUnsafe(
+    2 + Buffer.byteLength(filename) + Buffer.byteLength(mode) + 2 + optionsLength(options),
+  );
   buf.writeUInt16BE(opcode, 0);
   let at = writeString(buf, 2, filename);
   at = writeString(buf, at, mode);

@@ -117,8 +117,7 @@ export interface DecodeError {
 }
 
 export type DecodeResult =
-  | { readonly ok: true; readonly packet: TftpPacket }
-  | { readonly ok: false; readonly error: DecodeError };
+  { readonly ok: true; readonly packet: TftpPacket } | { readonly ok: false; readonly error: DecodeError };
 
 export const BLKSIZE_MIN = 8;
 export const BLKSIZE_MAX = 65464;

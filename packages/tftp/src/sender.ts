@@ -156,7 +156,8 @@ export class TftpSender extends TransferMachine {
 
   protected resendOpening(now: number): void {
     if (this.state === 'negotiating' && this.opening) this.effects.send(this.opening);
-    else if (this.state === 'transferring' && this.acked === 0) this.effects.send(dataHeader(1), this.source.block(1, this.blksize));
+    else if (this.state === 'transferring' && this.acked === 0)
+      this.effects.send(dataHeader(1), this.source.block(1, this.blksize));
     this.arm(now);
   }
 

@@ -37,7 +37,14 @@ import {
   runResolver,
 } from '@bootwire/core';
 import type { PhoneLookup } from '@bootwire/core';
-import { MAX_RECORDED_NAME, type PhoneRef, type ServerWarning, type TftpTransferRecord, type TransferStart, type WarningCode } from '@bootwire/core';
+import {
+  MAX_RECORDED_NAME,
+  type PhoneRef,
+  type ServerWarning,
+  type TftpTransferRecord,
+  type TransferStart,
+  type WarningCode,
+} from '@bootwire/core';
 import { cut, quote } from '@bootwire/core';
 import { decodeTftp, encodeError } from './codec.js';
 import { NetasciiDecoder, netasciiEncodedLength } from './netascii.js';
@@ -184,7 +191,9 @@ export declare interface TftpServer {
   on(event: 'warning', listener: (warning: ServerWarning) => void): this;
 }
 
-type Limits = Required<Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port' | 'workers' | 'root' | 'resolver' | 'phones'>> & { host: string };
+type Limits = Required<
+  Omit<TftpServerOptions, 'cache' | 'cacheBytes' | 'host' | 'port' | 'workers' | 'root' | 'resolver' | 'phones'>
+> & { host: string };
 
 /** What a RRQ is served from, once resolved. */
 interface Content {
@@ -268,7 +277,8 @@ export class TftpServer extends EventEmitter {
   }
 
   static async start(options: TftpServerOptions): Promise<TftpServer> {
-    if (options.root === undefined && options.resolver === undefined) throw new Error('a TFTP server needs a root or a resolver');
+    if (options.root === undefined && options.resolver === undefined)
+      throw new Error('a TFTP server needs a root or a resolver');
     const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
     const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const host = options.host ?? '0.0.0.0';
@@ -281,7 +291,15 @@ export class TftpServer extends EventEmitter {
       socket.close();
       throw e;
     }
-    return new TftpServer(socket, rootReal, opts, options.cache ?? new ImageCache(options.cacheBytes), runner, resolver, options.phones);
+    return new TftpServer(
+      socket,
+      rootReal,
+      opts,
+      options.cache ?? new ImageCache(options.cacheBytes),
+      runner,
+      resolver,
+      options.phones,
+    );
   }
 
   /**
@@ -291,7 +309,8 @@ export class TftpServer extends EventEmitter {
    * socket, content, options and timers are their own).
    */
   async prepareReconfigure(options: TftpReconfigureOptions): Promise<PreparedTftpChange> {
-    if (options.root === undefined && options.resolver === undefined) throw new Error('a TFTP server needs a root or a resolver');
+    if (options.root === undefined && options.resolver === undefined)
+      throw new Error('a TFTP server needs a root or a resolver');
     const rootReal = options.root !== undefined ? await openRoot(options.root) : undefined;
     const resolver = options.resolver ?? (await createRootResolver({ root: rootReal! }));
     const host = options.host ?? '0.0.0.0';
@@ -303,7 +322,10 @@ export class TftpServer extends EventEmitter {
         socket = await bindRequestSocket(host, port);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new Error((`cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}` + `${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`));
+        throw new Error(
+          `cannot listen on ${host}:${port} for tftp: ${code ?? (e as Error).message}` +
+            `${code === 'EACCES' ? ' (privileges dropped: restart needed)' : ''}`,
+        );
       }
     }
     const opts = limitsOf(options, host);
@@ -343,7 +365,12 @@ export class TftpServer extends EventEmitter {
   }
 
   stats(): TftpServerStats {
-    return { ...this.counters, activeTransfers: this.active.size, errorsSent: { ...this.counters.errorsSent }, udp: { ...this.counters.udp } };
+    return {
+      ...this.counters,
+      activeTransfers: this.active.size,
+      errorsSent: { ...this.counters.errorsSent },
+      udp: { ...this.counters.udp },
+    };
   }
 
   /** Transfers holding a slot from `address` now (reclaimed ones no longer count). */
@@ -378,7 +405,8 @@ export class TftpServer extends EventEmitter {
     const decoded = decodeTftp(msg);
     if (!decoded.ok) {
       this.counters.malformedRequests++;
-      const code = decoded.error.kind === 'bad-option-value' ? ErrorCode.OPTION_NEGOTIATION : ErrorCode.ILLEGAL_OPERATION;
+      const code =
+        decoded.error.kind === 'bad-option-value' ? ErrorCode.OPTION_NEGOTIATION : ErrorCode.ILLEGAL_OPERATION;
       // An unknown opcode might be anything (even another protocol): answer only what looks like a request.
       if (decoded.error.kind !== 'unknown-opcode' && decoded.error.kind !== 'truncated') {
         this.replyError(from, code, `malformed request: ${decoded.error.message}`);
@@ -473,11 +501,19 @@ export class TftpServer extends EventEmitter {
   }
 
   private policy() {
-    return { maxBlksize: this.opts.maxBlksize, maxWindowsize: this.opts.maxWindowsize, maxTimeoutMs: this.opts.maxClientTimeoutMs };
+    return {
+      maxBlksize: this.opts.maxBlksize,
+      maxWindowsize: this.opts.maxWindowsize,
+      maxTimeoutMs: this.opts.maxClientTimeoutMs,
+    };
   }
 
   private machineLimits() {
-    return { maxRetries: this.opts.maxRetries, retriesBeforeAnswer: this.opts.retriesBeforeAnswer, maxLifeMs: this.opts.maxTransferMs };
+    return {
+      maxRetries: this.opts.maxRetries,
+      retriesBeforeAnswer: this.opts.retriesBeforeAnswer,
+      maxLifeMs: this.opts.maxTransferMs,
+    };
   }
 
   /** The client as a resolver sees it: with its phone when the directory knows the address. */
@@ -507,17 +543,35 @@ export class TftpServer extends EventEmitter {
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') return this.refuse(rq, ErrorCode.FILE_NOT_FOUND, `${quote(req.filename)} not found`);
-          return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`);
+          return this.refuse(
+            rq,
+            ErrorCode.ACCESS_VIOLATION,
+            `cannot read ${quote(req.filename)}${code ? `: ${code}` : ''}`,
+          );
         }
         const f = lease.file;
-        return { bytes: f.bytes, name: r.name, netasciiLength: () => f.memo('netascii-length', netasciiEncodedLength), release: () => lease.release() };
+        return {
+          bytes: f.bytes,
+          name: r.name,
+          netasciiLength: () => f.memo('netascii-length', netasciiEncodedLength),
+          release: () => lease.release(),
+        };
       }
       case 'bytes':
-        return { bytes: r.bytes, name: r.name, netasciiLength: () => netasciiEncodedLength(r.bytes), release: () => {} };
+        return {
+          bytes: r.bytes,
+          name: r.name,
+          netasciiLength: () => netasciiEncodedLength(r.bytes),
+          release: () => {},
+        };
       case 'stream': {
         let bytes: Buffer;
         try {
-          bytes = await collectStream(r.stream, { maxBytes: this.opts.maxStreamBytes, timeoutMs: this.opts.streamTimeoutMs, ...(r.size !== undefined ? { size: r.size } : {}) });
+          bytes = await collectStream(r.stream, {
+            maxBytes: this.opts.maxStreamBytes,
+            timeoutMs: this.opts.streamTimeoutMs,
+            ...(r.size !== undefined ? { size: r.size } : {}),
+          });
         } catch (e) {
           this.warn('stream-failed', `${quote(req.filename)}: ${messageOf(e)}`, rq.from);
           return this.refuse(rq, ErrorCode.NOT_DEFINED, `cannot read ${quote(req.filename)}`);
@@ -576,34 +630,65 @@ export class TftpServer extends EventEmitter {
       .catch((e: unknown): ReadResult => {
         // runReadTask only throws when its socket cannot be opened.
         this.replyError(from, ErrorCode.NOT_DEFINED, 'cannot start transfer');
-        return { ok: false, error: { code: 0, message: (e as Error).message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: {} };
+        return {
+          ok: false,
+          error: { code: 0, message: (e as Error).message, by: 'local' },
+          bytes: 0,
+          blocks: 0,
+          retransmits: 0,
+          errorsSent: {},
+        };
       })
       .then((r) => {
         this.inlineIds.delete(id);
         content.release();
-        for (const [code, count] of Object.entries(r.errorsSent)) this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
+        for (const [code, count] of Object.entries(r.errorsSent))
+          this.counters.errorsSent[Number(code)] = (this.counters.errorsSent[Number(code)] ?? 0) + count;
         if (r.udp) addSendCounters(this.counters.udp, r.udp);
-        this.record(rq, { blksize: n.blksize, windowsize: n.windowsize, oack: n.oack, bytes: r.bytes, retransmits: r.retransmits, size }, r.ok ? { ok: true } : { ok: false, error: r.error }, started);
+        this.record(
+          rq,
+          {
+            blksize: n.blksize,
+            windowsize: n.windowsize,
+            oack: n.oack,
+            bytes: r.bytes,
+            retransmits: r.retransmits,
+            size,
+          },
+          r.ok ? { ok: true } : { ok: false, error: r.error },
+          started,
+        );
       });
     return { done };
   }
 
   private async startWrite(rq: RequestContext, slot: Active): Promise<Started | undefined> {
     const { req, from } = rq;
-    if (!this.opts.allowWrite || this.rootReal === undefined) return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
+    if (!this.opts.allowWrite || this.rootReal === undefined)
+      return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, 'uploads are disabled on this server');
     if (req.mode === 'mail') return this.refuse(rq, ErrorCode.ILLEGAL_OPERATION, 'mail mode is not supported');
     // The resolver's name rules (remap, lowercase) apply to uploads too, as tftpd-hpa's do.
     let target = req.filename;
     if (this.resolver.mapName) {
       const m = this.resolver.mapName({ name: req.filename, protocol: 'tftp', mode: req.mode }, rq.client, 'write');
-      if (!m.ok) return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, m.message ?? `access to ${quote(req.filename)} denied`);
+      if (!m.ok)
+        return this.refuse(rq, ErrorCode.ACCESS_VIOLATION, m.message ?? `access to ${quote(req.filename)} denied`);
       target = m.name;
     }
     const resolved = await resolveForWrite(this.rootReal, target);
-    if (!resolved.ok) return this.refuse(rq, resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION, target === req.filename ? resolved.message : `access to ${quote(req.filename)} denied`);
+    if (!resolved.ok)
+      return this.refuse(
+        rq,
+        resolved.reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION,
+        target === req.filename ? resolved.message : `access to ${quote(req.filename)} denied`,
+      );
     rq.file = resolved.relative;
     if (req.known.tsize !== undefined && req.known.tsize > this.opts.maxUploadBytes) {
-      return this.refuse(rq, ErrorCode.DISK_FULL, `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`);
+      return this.refuse(
+        rq,
+        ErrorCode.DISK_FULL,
+        `upload of ${req.known.tsize} bytes exceeds the limit of ${this.opts.maxUploadBytes}`,
+      );
     }
     const name = quote(req.filename);
     let file: AtomicFile;
@@ -625,7 +710,13 @@ export class TftpServer extends EventEmitter {
     if (n.timeoutMs !== undefined) slot.timeoutMs = n.timeoutMs;
     let transport: TransferTransport;
     try {
-      transport = await openTransport({ local: this.opts.host, peer: from, peerPortKnown: true, slotBytes: 4 + n.blksize, burst: n.windowsize });
+      transport = await openTransport({
+        local: this.opts.host,
+        peer: from,
+        peerPortKnown: true,
+        slotBytes: 4 + n.blksize,
+        burst: n.windowsize,
+      });
     } catch {
       await file.abort();
       return this.refuse(rq, ErrorCode.NOT_DEFINED, 'cannot start transfer');
@@ -685,7 +776,18 @@ export class TftpServer extends EventEmitter {
       // Success means committed (the final ACK followed it); anything else leaves nothing behind.
       if (!outcome.result.ok) await file.abort();
       const st = machine.stats;
-      this.record(rq, { blksize: machine.blksize, windowsize: machine.windowsize, oack: n.oack, bytes: st.bytes, retransmits: st.retransmits }, outcome.result, started);
+      this.record(
+        rq,
+        {
+          blksize: machine.blksize,
+          windowsize: machine.windowsize,
+          oack: n.oack,
+          bytes: st.bytes,
+          retransmits: st.retransmits,
+        },
+        outcome.result,
+        started,
+      );
     });
     return { done };
   }
@@ -694,14 +796,32 @@ export class TftpServer extends EventEmitter {
   private refuse(rq: RequestContext, code: number, message: string): undefined {
     this.replyError(rq.from, code, message);
     if (this.listenerCount('transfer-end') + this.listenerCount('transfer') > 0) {
-      this.emitRecord({ ...this.recordBase(rq), mode: rq.req.mode, blksize: 0, windowsize: 0, options: {}, bytes: 0, retransmits: 0, ms: 0, ok: false, result: 'refused', error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' } });
+      this.emitRecord({
+        ...this.recordBase(rq),
+        mode: rq.req.mode,
+        blksize: 0,
+        windowsize: 0,
+        options: {},
+        bytes: 0,
+        retransmits: 0,
+        ms: 0,
+        ok: false,
+        result: 'refused',
+        error: { code, message: cut(message, MAX_ERROR_MESSAGE), by: 'local' },
+      });
     }
     return undefined;
   }
 
-  private recordBase(rq: RequestContext): Pick<TftpTransferRecord, 'protocol' | 'client' | 'phone' | 'direction' | 'name' | 'file'> {
+  private recordBase(
+    rq: RequestContext,
+  ): Pick<TftpTransferRecord, 'protocol' | 'client' | 'phone' | 'direction' | 'name' | 'file'> {
     const phone = rq.client.phone;
-    const ref: PhoneRef | undefined = phone ? (phone.model !== undefined ? { mac: phone.mac, model: phone.model } : { mac: phone.mac }) : undefined;
+    const ref: PhoneRef | undefined = phone
+      ? phone.model !== undefined
+        ? { mac: phone.mac, model: phone.model }
+        : { mac: phone.mac }
+      : undefined;
     return {
       protocol: 'tftp',
       client: rq.from,
@@ -725,7 +845,14 @@ export class TftpServer extends EventEmitter {
 
   private record(
     rq: RequestContext,
-    m: { blksize: number; windowsize: number; oack: readonly { name: string; value: string }[]; bytes: number; retransmits: number; size?: number },
+    m: {
+      blksize: number;
+      windowsize: number;
+      oack: readonly { name: string; value: string }[];
+      bytes: number;
+      retransmits: number;
+      size?: number;
+    },
     result: TransferResult,
     started: number,
   ): void {
@@ -796,11 +923,19 @@ function oldestIdle(set: Set<Active>, best: Active | undefined): Active | undefi
 }
 
 function codeFor(reason: RefusalReason): number {
-  return reason === 'not-found' ? ErrorCode.FILE_NOT_FOUND : reason === 'invalid' ? ErrorCode.ILLEGAL_OPERATION : ErrorCode.ACCESS_VIOLATION;
+  return reason === 'not-found'
+    ? ErrorCode.FILE_NOT_FOUND
+    : reason === 'invalid'
+      ? ErrorCode.ILLEGAL_OPERATION
+      : ErrorCode.ACCESS_VIOLATION;
 }
 
 function defaultRefusal(reason: RefusalReason, name: string): string {
-  return reason === 'not-found' ? `${quote(name)} not found` : reason === 'invalid' ? `file name ${quote(name)} is not valid` : `access to ${quote(name)} denied`;
+  return reason === 'not-found'
+    ? `${quote(name)} not found`
+    : reason === 'invalid'
+      ? `file name ${quote(name)} is not valid`
+      : `access to ${quote(name)} denied`;
 }
 
 /** One request on its way: who asked, for what, and (once resolved) the file it names. */

@@ -275,10 +275,12 @@ export function checkOack(oack: OackPacket, requested: KnownOptions): string | u
   // Every option in the OACK was asked for (above), so a value it acknowledges has one asked beside it.
   const k = oack.known;
   const r = requested;
-  if (k.blksize !== undefined && r.blksize !== undefined && k.blksize > r.blksize) return `server blksize ${k.blksize} > requested ${r.blksize}`;
+  if (k.blksize !== undefined && r.blksize !== undefined && k.blksize > r.blksize)
+    return `server blksize ${k.blksize} > requested ${r.blksize}`;
   if (k.windowsize !== undefined && r.windowsize !== undefined && k.windowsize > r.windowsize) {
     return `server windowsize ${k.windowsize} > requested ${r.windowsize}`;
   }
-  if (k.timeout !== undefined && k.timeout !== requested.timeout) return `server timeout ${k.timeout} != requested ${requested.timeout}`;
+  if (k.timeout !== undefined && k.timeout !== requested.timeout)
+    return `server timeout ${k.timeout} != requested ${requested.timeout}`;
   return undefined;
 }

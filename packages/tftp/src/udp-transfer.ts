@@ -132,7 +132,8 @@ export class UdpTransfer implements TransferEffects {
 
   private readonly fromPeer = (msg: Buffer | null): void => {
     const f = this.opts.faults;
-    if (f) f.apply(() => this.receive(msg)); // receive() drops what arrives once the transfer is done
+    if (f)
+      f.apply(() => this.receive(msg)); // receive() drops what arrives once the transfer is done
     else this.receive(msg);
   };
 

@@ -12,8 +12,24 @@ export async function backupAndRestore(ctx: FlowContext, values: ReadonlyMap<str
   const { o, state, phases } = ctx;
   const plan = backupPlan(o.model, o.mac, values);
   if (!plan) return;
-  const record = (phase: 'restore' | 'backup', t0: number, r: { ok: boolean; bytes: number; url?: string; error?: string }, file: string, protocol: string) => {
-    const rec: PhaseRecord = { phase, file, protocol, bytes: r.bytes, ms: round(performance.now() - t0), ok: r.ok, at: phases.at(t0), retransmits: 0, ...(r.url ? { url: r.url } : {}) };
+  const record = (
+    phase: 'restore' | 'backup',
+    t0: number,
+    r: { ok: boolean; bytes: number; url?: string; error?: string },
+    file: string,
+    protocol: string,
+  ) => {
+    const rec: PhaseRecord = {
+      phase,
+      file,
+      protocol,
+      bytes: r.bytes,
+      ms: round(performance.now() - t0),
+      ok: r.ok,
+      at: phases.at(t0),
+      retransmits: 0,
+      ...(r.url ? { url: r.url } : {}),
+    };
     if (!r.ok && r.error) rec.error = r.error;
     phases.add(rec);
   };

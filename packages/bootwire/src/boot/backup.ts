@@ -42,7 +42,11 @@ export function backupFileName(model: PhoneModel, ext: string): string | undefin
 }
 
 /** The backup URL from BRURI and the file name, or an error when BRURI is no http(s) URL. */
-export function backupPlan(model: PhoneModel, mac: string, values: ReadonlyMap<string, string>): BackupPlan | { error: string } | undefined {
+export function backupPlan(
+  model: PhoneModel,
+  mac: string,
+  values: ReadonlyMap<string, string>,
+): BackupPlan | { error: string } | undefined {
   const brUri = values.get('BRURI')?.trim();
   if (!brUri) return undefined;
   const file = backupFileName(model, phoneExtension(mac));
@@ -53,8 +57,14 @@ export function backupPlan(model: PhoneModel, mac: string, values: ReadonlyMap<s
   } catch {
     return { error: `BRURI ${JSON.stringify(brUri.slice(0, 80))} is not a URL` };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: `BRURI ${JSON.stringify(brUri.slice(0, 80))}: backups go over HTTP or HTTPS` };
-  return { url, file, protocol: url.protocol === 'https:' ? 'https' : 'http', sendAuth: values.get('BRAUTH')?.trim() === '1' };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { error: `BRURI ${JSON.stringify(brUri.slice(0, 80))}: backups go over HTTP or HTTPS` };
+  return {
+    url,
+    file,
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+    sendAuth: values.get('BRAUTH')?.trim() === '1',
+  };
 }
 
 /** The user data a phone backs up on its `seq`-th backup (changes each time, so a restore proves which). */
@@ -108,12 +118,17 @@ export async function backupRequest(
   target.hostname = to.host.includes(':') ? `[${to.host}]` : to.host;
   target.port = String(to.port);
   const shown = u.href;
-  const basic = credentials ? `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`, 'utf8').toString('base64')}` : undefined;
+  const basic = credentials
+    ? `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`, 'utf8').toString('base64')}`
+    : undefined;
   const attempt = (auth: boolean) =>
     httpGet(target, {
       method,
       ...(body ? { body } : {}),
-      headers: { ...(auth && basic ? { Authorization: basic } : {}), ...(body ? { 'Content-Type': 'text/plain' } : {}) },
+      headers: {
+        ...(auth && basic ? { Authorization: basic } : {}),
+        ...(body ? { 'Content-Type': 'text/plain' } : {}),
+      },
       timeoutMs: model.http.timeoutMs,
       keepBody: method === 'GET',
       sha256: false,
@@ -127,11 +142,21 @@ export async function backupRequest(
     let r = await attempt(plan.sendAuth);
     if (r.status === 401 && basic && !plan.sendAuth) r = await attempt(true);
     const ok = r.status >= 200 && r.status < 300;
-    const out: BackupExchange = { ok, status: r.status, bytes: method === 'PUT' ? (ok ? (body?.length ?? 0) : 0) : r.bytes, url: shown };
+    const out: BackupExchange = {
+      ok,
+      status: r.status,
+      bytes: method === 'PUT' ? (ok ? (body?.length ?? 0) : 0) : r.bytes,
+      url: shown,
+    };
     if (r.body) out.body = r.body;
     if (!ok) out.error = `${shown}: HTTP ${r.status}`;
     return out;
   } catch (e) {
-    return { ok: false, bytes: 0, url: shown, error: e instanceof HttpClientError ? e.message.replace(target.href, shown) : `${shown}: ${(e as Error).message}` };
+    return {
+      ok: false,
+      bytes: 0,
+      url: shown,
+      error: e instanceof HttpClientError ? e.message.replace(target.href, shown) : `${shown}: ${(e as Error).message}`,
+    };
   }
 }

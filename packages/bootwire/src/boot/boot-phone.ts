@@ -48,12 +48,26 @@ const FLOWS: Readonly<Record<ProvisioningFormat, Flow>> = {
 export async function bootPhone(o: BootOptions): Promise<BootReport> {
   const started = performance.now();
   const phases = new PhaseRecorder(started, o.onPhase);
-  const report: BootReport = { model: o.model.name, mac: o.mac, ok: false, imageDownloaded: false, phases: phases.records, ms: 0, retransmits: 0, bytes: 0 };
+  const report: BootReport = {
+    model: o.model.name,
+    mac: o.mac,
+    ok: false,
+    imageDownloaded: false,
+    phases: phases.records,
+    ms: 0,
+    retransmits: 0,
+    bytes: 0,
+  };
   let state: PhoneState | undefined;
   try {
     state = await o.state.load(o.mac);
     const planned = await planOf(o, phases, state, report);
-    const outcome = planned.ok ? await runFlow(o.bindToLease && report.address ? { ...o, fetch: { ...o.fetch, localAddress: report.address } } : o, { plan: planned.plan, state, phases, report }) : planned;
+    const outcome = planned.ok
+      ? await runFlow(
+          o.bindToLease && report.address ? { ...o, fetch: { ...o.fetch, localAddress: report.address } } : o,
+          { plan: planned.plan, state, phases, report },
+        )
+      : planned;
     if (outcome.ok) report.ok = true;
     else {
       report.error = outcome.error;
@@ -76,7 +90,9 @@ export async function bootPhone(o: BootOptions): Promise<BootReport> {
 /** The phone's files, by its format's flow; the state is saved once it succeeds. */
 async function runFlow(o: BootOptions, run: Pick<FlowContext, 'plan' | 'state' | 'phases' | 'report'>) {
   const { plan, state, phases } = run;
-  const running: RunningImage = state.image ? { name: state.image.name, ...(state.image.version ? { version: state.image.version } : {}) } : {};
+  const running: RunningImage = state.image
+    ? { name: state.image.name, ...(state.image.version ? { version: state.image.version } : {}) }
+    : {};
   const files = new FileGetter(o.model, new ServerChoice(plan.servers, plan.noTftpAfterHttp), phases, o.fetch);
   const outcome = await FLOWS[o.model.files.format]({ ...run, o, files, running });
   if (outcome.ok) await o.state.save(o.mac, state);

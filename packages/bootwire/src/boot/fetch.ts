@@ -12,7 +12,6 @@ import type { FileServer } from '../phones/file-plan.js';
 import { TftpError, tftpGet, type TftpClientOptions } from '@bootwire/tftp';
 import type { HostPort } from '@bootwire/core';
 
-
 export interface FetchContext {
   /**
    * Where a server named by DHCP or a script really answers. A simulation on loopback maps the site's
@@ -61,8 +60,16 @@ export function restrictProtocols(servers: readonly FileServer[], protocols: Fet
   const out: FileServer[] = [];
   for (const s of servers) {
     const first = protocols[0];
-    const t: FileServer = first === undefined || protocols.includes(s.protocol) ? s : { ...s, protocol: first, port: DEFAULT_PORT[first], source: `${s.source} (as ${first})` };
-    if (!out.some((x) => x.protocol === t.protocol && x.host === t.host && x.port === t.port && x.pathPrefix === t.pathPrefix)) out.push(t);
+    const t: FileServer =
+      first === undefined || protocols.includes(s.protocol)
+        ? s
+        : { ...s, protocol: first, port: DEFAULT_PORT[first], source: `${s.source} (as ${first})` };
+    if (
+      !out.some(
+        (x) => x.protocol === t.protocol && x.host === t.host && x.port === t.port && x.pathPrefix === t.pathPrefix,
+      )
+    )
+      out.push(t);
   }
   return out;
 }
@@ -88,7 +95,12 @@ export function fileUrl(server: FileServer, file: string): string {
   return `${server.protocol}://${host}${server.port === defaultPort ? '' : `:${server.port}`}/${server.pathPrefix}${file}`;
 }
 
-export async function fetchFile(server: FileServer, model: PhoneModel, req: FetchRequest, ctx: FetchContext = {}): Promise<FetchOutcome> {
+export async function fetchFile(
+  server: FileServer,
+  model: PhoneModel,
+  req: FetchRequest,
+  ctx: FetchContext = {},
+): Promise<FetchOutcome> {
   const url = fileUrl(server, req.file);
   const to = ctx.redirect?.(server) ?? { host: server.host, port: server.port };
   const started = performance.now();
@@ -99,7 +111,15 @@ export async function fetchFile(server: FileServer, model: PhoneModel, req: Fetc
 }
 
 /** Passive FTP, binary, anonymous unless the server was named with a login; retried as HTTP is. */
-async function fetchFtp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchFtp(
+  server: FileServer,
+  to: HostPort,
+  model: PhoneModel,
+  req: FetchRequest,
+  ctx: FetchContext,
+  url: string,
+  ms: () => number,
+): Promise<FetchOutcome> {
   const feed = feeder(req);
   let retransmits = 0;
   let last = '';
@@ -138,7 +158,15 @@ async function fetchFtp(server: FileServer, to: HostPort, model: PhoneModel, req
   return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };
 }
 
-async function fetchTftp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchTftp(
+  server: FileServer,
+  to: HostPort,
+  model: PhoneModel,
+  req: FetchRequest,
+  ctx: FetchContext,
+  url: string,
+  ms: () => number,
+): Promise<FetchOutcome> {
   const opts = model.tftp.options;
   const o: TftpClientOptions = {
     host: to.host,
@@ -171,11 +199,27 @@ async function fetchTftp(server: FileServer, to: HostPort, model: PhoneModel, re
   } catch (e) {
     const notFound = e instanceof TftpError && e.by === 'peer' && e.code === 1;
     const retransmits = e instanceof TftpError ? (e.stats?.retransmits ?? 0) : 0;
-    return { ok: false, bytes, ms: ms(), retransmits, error: e instanceof TftpError ? e.message : `${url}: ${(e as Error).message}`, url, notFound };
+    return {
+      ok: false,
+      bytes,
+      ms: ms(),
+      retransmits,
+      error: e instanceof TftpError ? e.message : `${url}: ${(e as Error).message}`,
+      url,
+      notFound,
+    };
   }
 }
 
-async function fetchHttp(server: FileServer, to: HostPort, model: PhoneModel, req: FetchRequest, ctx: FetchContext, url: string, ms: () => number): Promise<FetchOutcome> {
+async function fetchHttp(
+  server: FileServer,
+  to: HostPort,
+  model: PhoneModel,
+  req: FetchRequest,
+  ctx: FetchContext,
+  url: string,
+  ms: () => number,
+): Promise<FetchOutcome> {
   const host = to.host.includes(':') ? `[${to.host}]` : to.host;
   const target = `${server.protocol}://${host}:${to.port}/${encodeURI(server.pathPrefix + req.file)}`;
   const feed = feeder(req);
@@ -209,11 +253,20 @@ async function fetchHttp(server: FileServer, to: HostPort, model: PhoneModel, re
         return out;
       }
       // An HTTP answer is final: the server is there and said no.
-      return { ok: false, bytes: r.bytes, ms: ms(), retransmits, error: `${url}: HTTP ${r.status}`, url, notFound: r.status === 404 };
+      return {
+        ok: false,
+        bytes: r.bytes,
+        ms: ms(),
+        retransmits,
+        error: `${url}: HTTP ${r.status}`,
+        url,
+        notFound: r.status === 404,
+      };
     } catch (e) {
       last = e instanceof HttpClientError ? e.message.replace(target, url) : `${url}: ${(e as Error).message}`;
       // A download the phone itself cancelled (wrong image header) is not retried.
-      if (e instanceof HttpClientError && e.code === 'aborted') return { ok: false, bytes, ms: ms(), retransmits, error: last, url, notFound: false };
+      if (e instanceof HttpClientError && e.code === 'aborted')
+        return { ok: false, bytes, ms: ms(), retransmits, error: last, url, notFound: false };
     }
   }
   return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };

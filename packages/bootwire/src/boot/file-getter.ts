@@ -27,10 +27,13 @@ export class ServerChoice {
 }
 
 /** A fetch, with the server that answered it (on a failure, the last one tried, if any was). */
-export type Fetched = (Extract<FetchOutcome, { ok: true }> & { server: FileServer }) | (Extract<FetchOutcome, { ok: false }> & { server?: FileServer });
+export type Fetched =
+  | (Extract<FetchOutcome, { ok: true }> & { server: FileServer })
+  | (Extract<FetchOutcome, { ok: false }> & { server?: FileServer });
 
 /** A file kept in memory (script, settings): its bytes and the server it came from, or why not. */
-export type ReadResult = { ok: true; body: Buffer; server: FileServer } | { ok: false; error: string; notFound: boolean };
+export type ReadResult =
+  { ok: true; body: Buffer; server: FileServer } | { ok: false; error: string; notFound: boolean };
 
 const EMPTY = Buffer.alloc(0);
 
@@ -51,14 +54,41 @@ export class FileGetter {
    * Fetches `file` from `servers` in order until one has it; records one phase entry per attempt.
    * `onData` may stop a download (it returns why); `stopped` then ends the tries.
    */
-  async get(phase: Phase, file: string, keep: boolean, servers = this.choice.order(), onData?: (c: Buffer) => string | undefined, stopped?: () => boolean): Promise<Fetched> {
+  async get(
+    phase: Phase,
+    file: string,
+    keep: boolean,
+    servers = this.choice.order(),
+    onData?: (c: Buffer) => string | undefined,
+    stopped?: () => boolean,
+  ): Promise<Fetched> {
     const { model, phases } = this;
     let last: Fetched | undefined;
     for (const server of restrictProtocols(servers, this.fetch?.protocols)) {
       phases.begin(phase);
       const t0 = performance.now();
-      const r = await fetchFile(server, model, { file, keep, ...(onData ? { onData } : {}), ...(phase === 'image' ? { deadlineMs: model.tftp.imageDeadlineMs ?? 600_000 } : {}) }, this.fetch);
-      const rec: PhaseRecord = { phase, file, protocol: server.protocol, bytes: r.bytes, ms: r.ms, ok: r.ok, at: phases.at(t0), retransmits: r.retransmits, url: r.url };
+      const r = await fetchFile(
+        server,
+        model,
+        {
+          file,
+          keep,
+          ...(onData ? { onData } : {}),
+          ...(phase === 'image' ? { deadlineMs: model.tftp.imageDeadlineMs ?? 600_000 } : {}),
+        },
+        this.fetch,
+      );
+      const rec: PhaseRecord = {
+        phase,
+        file,
+        protocol: server.protocol,
+        bytes: r.bytes,
+        ms: r.ms,
+        ok: r.ok,
+        at: phases.at(t0),
+        retransmits: r.retransmits,
+        url: r.url,
+      };
       if (!r.ok) rec.error = r.error;
       phases.add(rec);
       if (r.ok) {
@@ -68,7 +98,9 @@ export class FileGetter {
       last = { ...r, server };
       if (stopped?.()) break; // the phone stopped the download itself
     }
-    return last ?? { ok: false, bytes: 0, ms: 0, retransmits: 0, error: 'no file server to try', url: file, notFound: false };
+    return (
+      last ?? { ok: false, bytes: 0, ms: 0, retransmits: 0, error: 'no file server to try', url: file, notFound: false }
+    );
   }
 
   /** A script or settings file, kept in memory. */

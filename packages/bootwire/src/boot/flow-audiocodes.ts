@@ -11,7 +11,8 @@ import { DONE, failed, type StepResult } from './phases.js';
 export async function audiocodesFlow(ctx: FlowContext): Promise<StepResult> {
   const { o, plan, files } = ctx;
   const { image: imageName, config: cfgName } = plan.files;
-  if (imageName === undefined || cfgName === undefined) return failed('script', `the plan for the ${o.model.name} names no image or configuration file`);
+  if (imageName === undefined || cfgName === undefined)
+    return failed('script', `the plan for the ${o.model.name} names no image or configuration file`);
   const image = await downloadImage(ctx, { file: imageName, decideOnHeader: true });
   if (!image.ok) return image;
   const cfg = await files.read('settings', cfgName);
@@ -22,6 +23,10 @@ export async function audiocodesFlow(ctx: FlowContext): Promise<StepResult> {
   }
   if (!cfg.ok) return failed('settings', `configuration ${cfgName}: ${cfg.error}`);
   const check = checkCfgModel(parseAudiocodesCfg(cfg.body), o.model.name);
-  if (!check.ok) return failed('settings', `${cfgName}${check.problem.line ? `:${check.problem.line}` : ''}: ${check.problem.message}`);
+  if (!check.ok)
+    return failed(
+      'settings',
+      `${cfgName}${check.problem.line ? `:${check.problem.line}` : ''}: ${check.problem.message}`,
+    );
   return DONE;
 }

@@ -15,7 +15,8 @@ export async function avayaScriptFlow(ctx: FlowContext): Promise<StepResult> {
   const { o, plan, files, report, running } = ctx;
   const model = o.model;
   const scriptName = plan.files.script ?? model.files.script;
-  if (scriptName === undefined || model.script === undefined) return failed('script', `the ${model.name} has no upgrade script in the model table`);
+  if (scriptName === undefined || model.script === undefined)
+    return failed('script', `the ${model.name} has no upgrade script in the model table`);
   const script = await files.read('script', scriptName);
   if (!script.ok) return failed('script', `script ${scriptName}: ${script.error}`);
   const source = { name: scriptName, text: script.body };
@@ -39,7 +40,11 @@ export async function avayaScriptFlow(ctx: FlowContext): Promise<StepResult> {
     if (!r.ok && r.notFound) ctx.phases.skipNotFound(file); // the script goes on without it
     return r.ok ? r.body : undefined;
   });
-  if (!result.completed) return failed('settings', `script ${scriptName} did not complete (${result.warnings.at(-1)?.message ?? 'limit reached'})`);
+  if (!result.completed)
+    return failed(
+      'settings',
+      `script ${scriptName} did not complete (${result.warnings.at(-1)?.message ?? 'limit reached'})`,
+    );
   await backupAndRestore(ctx, result.values);
   return DONE;
 }

@@ -24,7 +24,12 @@ export async function sip1200Flow(ctx: FlowContext): Promise<StepResult> {
     const v = decideImage(model, running, { name: fw.filename, version: fw.version, mode: fw.mode });
     report.imageDecision = v.reason;
     if (v.download) {
-      const image = await downloadImage(ctx, { file: fw.filename, servers: [sip1200ImageServer(fw, prov.server)], decideOnHeader: false, version: fw.version });
+      const image = await downloadImage(ctx, {
+        file: fw.filename,
+        servers: [sip1200ImageServer(fw, prov.server)],
+        decideOnHeader: false,
+        version: fw.version,
+      });
       if (!image.ok) return image;
     }
   }

@@ -47,7 +47,14 @@ export async function downloadImage(ctx: FlowContext, req: ImageRequest): Promis
     stopReason = v.reason;
     return v.reason;
   };
-  const r = await ctx.files.get('image', file, false, req.servers ?? ctx.files.order(), onData, () => stopReason !== undefined || rejected);
+  const r = await ctx.files.get(
+    'image',
+    file,
+    false,
+    req.servers ?? ctx.files.order(),
+    onData,
+    () => stopReason !== undefined || rejected,
+  );
   if (stopReason !== undefined) {
     // Not downloaded: the phase entry stays (the header was read), marked as a stop, not a failure.
     const rec = phases.last();
@@ -65,7 +72,10 @@ export async function downloadImage(ctx: FlowContext, req: ImageRequest): Promis
       rec.ok = false;
       rec.error = `${verdict.error.code}: ${verdict.error.message}`;
     }
-    return failed('image', `image ${file} is not fit to burn (${verdict.error.code}): ${verdict.error.message}; the phone keeps ${running.name ?? 'its current software'}`);
+    return failed(
+      'image',
+      `image ${file} is not fit to burn (${verdict.error.code}): ${verdict.error.message}; the phone keeps ${running.name ?? 'its current software'}`,
+    );
   }
   report.imageDownloaded = true;
   state.image = { name: file, version: req.version ?? verdict.header.version };

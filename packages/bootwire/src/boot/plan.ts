@@ -15,7 +15,12 @@ export type PlanResult = { ok: true; plan: FilePlan } | Extract<StepResult, { ok
 const noPlan = (phase: 'dhcp' | 'script', error: string): PlanResult => ({ ok: false, phase, error });
 
 /** The phone's file servers: from `--server`, or from the lease DHCP gives it (recorded, and kept in `state`). */
-export async function planOf(o: BootOptions, phases: PhaseRecorder, state: PhoneState, report: BootReport): Promise<PlanResult> {
+export async function planOf(
+  o: BootOptions,
+  phases: PhaseRecorder,
+  state: PhoneState,
+  report: BootReport,
+): Promise<PlanResult> {
   const model = o.model;
   if (o.server !== undefined) {
     const r = readServerUrl(model, o.mac, o.server);
@@ -27,7 +32,16 @@ export async function planOf(o: BootOptions, phases: PhaseRecorder, state: Phone
   const identity = dhcpIdentity(model, o.mac);
   if (state.address) identity.previousAddress = state.address;
   const r: DoraResult = await o.dhcp.dora(identity, { requireLeaseTime: model.dhcp.requireLeaseTime });
-  const rec: PhaseRecord = { phase: 'dhcp', file: r.ok ? r.lease.address : '', protocol: 'dhcp', bytes: 0, ms: round(performance.now() - t0), ok: r.ok, at: phases.at(t0), retransmits: r.ok ? r.lease.retransmits : r.retransmits };
+  const rec: PhaseRecord = {
+    phase: 'dhcp',
+    file: r.ok ? r.lease.address : '',
+    protocol: 'dhcp',
+    bytes: 0,
+    ms: round(performance.now() - t0),
+    ok: r.ok,
+    at: phases.at(t0),
+    retransmits: r.ok ? r.lease.retransmits : r.retransmits,
+  };
   phases.add(rec);
   if (!r.ok) {
     rec.error = r.error;
@@ -36,7 +50,11 @@ export async function planOf(o: BootOptions, phases: PhaseRecorder, state: Phone
   report.address = r.lease.address;
   state.address = r.lease.address;
   const plan = planFileServers(model, r.lease.ack, { mac: o.mac });
-  if (plan.servers.length === 0) return noPlan('script', `the DHCP answer names no file server a ${model.name} reads (${plan.warnings.join('; ') || 'no option it looks at'})`);
+  if (plan.servers.length === 0)
+    return noPlan(
+      'script',
+      `the DHCP answer names no file server a ${model.name} reads (${plan.warnings.join('; ') || 'no option it looks at'})`,
+    );
   return { ok: true, plan };
 }
 
@@ -47,7 +65,11 @@ export function planFromUrl(model: PhoneModel, mac: string, url: string): FilePl
   return r.plan;
 }
 
-function readServerUrl(model: PhoneModel, mac: string, url: string): { ok: true; plan: FilePlan } | { ok: false; error: string } {
+function readServerUrl(
+  model: PhoneModel,
+  mac: string,
+  url: string,
+): { ok: true; plan: FilePlan } | { ok: false; error: string } {
   if (model.files.format === 'audiocodes-url') {
     const r = parseProvisioningUrl(url, { model: model.name, mac });
     if (!r.ok) return { ok: false, error: `--server ${url}: ${r.error}` };
@@ -55,7 +77,16 @@ function readServerUrl(model: PhoneModel, mac: string, url: string): { ok: true;
     const plan: FilePlan = {
       model: model.name,
       family: model.family,
-      servers: [{ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source: '--server', ...(u.user !== undefined ? { credentials: { user: u.user, password: u.password ?? '' } } : {}) }],
+      servers: [
+        {
+          protocol: u.protocol,
+          host: u.host,
+          port: u.port,
+          pathPrefix: u.directory,
+          source: '--server',
+          ...(u.user !== undefined ? { credentials: { user: u.user, password: u.password ?? '' } } : {}),
+        },
+      ],
       noTftpAfterHttp: false,
       files: { image: u.image, config: u.config },
       callServer: { addresses: [], sipControllers: [] },
@@ -68,14 +99,29 @@ function readServerUrl(model: PhoneModel, mac: string, url: string): { ok: true;
   try {
     u = new URL(url);
   } catch {
-    return { ok: false, error: `--server ${JSON.stringify(url)} is not a URL such as tftp://127.0.0.1:6969/ or http://127.0.0.1:8080/` };
+    return {
+      ok: false,
+      error: `--server ${JSON.stringify(url)} is not a URL such as tftp://127.0.0.1:6969/ or http://127.0.0.1:8080/`,
+    };
   }
   const protocol = u.protocol.slice(0, -1);
-  if (protocol !== 'tftp' && protocol !== 'http' && protocol !== 'https' && protocol !== 'ftp') return { ok: false, error: `--server ${url}: expected tftp://, http://, https:// or ftp://` };
+  if (protocol !== 'tftp' && protocol !== 'http' && protocol !== 'https' && protocol !== 'ftp')
+    return { ok: false, error: `--server ${url}: expected tftp://, http://, https:// or ftp://` };
   const port = u.port ? Number(u.port) : { tftp: 69, http: 80, https: 443, ftp: 21 }[protocol];
-  const dir = decodeURIComponent(u.pathname).split('/').filter((s) => s && s !== '.' && s !== '..');
-  const login = u.username ? { credentials: { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } } : {};
-  const server: FileServer = { protocol, host: u.hostname.replace(/^\[|\]$/g, ''), port, pathPrefix: dir.length ? `${dir.join('/')}/` : '', source: '--server', ...login };
+  const dir = decodeURIComponent(u.pathname)
+    .split('/')
+    .filter((s) => s && s !== '.' && s !== '..');
+  const login = u.username
+    ? { credentials: { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } }
+    : {};
+  const server: FileServer = {
+    protocol,
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    pathPrefix: dir.length ? `${dir.join('/')}/` : '',
+    source: '--server',
+    ...login,
+  };
   const plan: FilePlan = {
     model: model.name,
     family: model.family,

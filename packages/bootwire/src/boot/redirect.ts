@@ -17,16 +17,29 @@ export interface Redirect {
 export class RedirectError extends Error {}
 
 export function parseRedirect(text: string): Redirect {
-  const m = /^(tftp|http|https|ftp):\/\/(\[[^\]]+\]|[^:=/]+)(?::([0-9]{1,5}))?\/?=(\[[^\]]+\]|[^:=]+):([0-9]{1,5})$/.exec(text.trim());
-  if (!m) throw new RedirectError(`--redirect ${JSON.stringify(text)}: expected PROTO://HOST[:PORT]=HOST:PORT, such as tftp://10.77.0.1=127.0.0.1:6969`);
+  const m =
+    /^(tftp|http|https|ftp):\/\/(\[[^\]]+\]|[^:=/]+)(?::([0-9]{1,5}))?\/?=(\[[^\]]+\]|[^:=]+):([0-9]{1,5})$/.exec(
+      text.trim(),
+    );
+  if (!m)
+    throw new RedirectError(
+      `--redirect ${JSON.stringify(text)}: expected PROTO://HOST[:PORT]=HOST:PORT, such as tftp://10.77.0.1=127.0.0.1:6969`,
+    );
   const unbracket = (h: string) => h.replace(/^\[|\]$/g, '');
   const port = m[3] !== undefined ? Number(m[3]) : undefined;
   const toPort = Number(m[5]);
-  if ((port !== undefined && (port < 1 || port > 65535)) || toPort < 1 || toPort > 65535) throw new RedirectError(`--redirect ${text}: ports are 1..65535`);
-  return { protocol: m[1]!, host: unbracket(m[2]!), ...(port !== undefined ? { port } : {}), to: { host: unbracket(m[4]!), port: toPort } };
+  if ((port !== undefined && (port < 1 || port > 65535)) || toPort < 1 || toPort > 65535)
+    throw new RedirectError(`--redirect ${text}: ports are 1..65535`);
+  return {
+    protocol: m[1]!,
+    host: unbracket(m[2]!),
+    ...(port !== undefined ? { port } : {}),
+    to: { host: unbracket(m[4]!), port: toPort },
+  };
 }
 
 /** A FetchContext.redirect over a list of redirects (first match wins). */
 export function redirector(list: readonly Redirect[]): (s: FileServer) => HostPort | undefined {
-  return (s) => list.find((r) => r.protocol === s.protocol && r.host === s.host && (r.port === undefined || r.port === s.port))?.to;
+  return (s) =>
+    list.find((r) => r.protocol === s.protocol && r.host === s.host && (r.port === undefined || r.port === s.port))?.to;
 }

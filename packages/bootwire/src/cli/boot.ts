@@ -28,7 +28,8 @@ export interface BootFlags {
 
 export async function boot(flags: BootFlags): Promise<void> {
   const model = findModel(flags.model);
-  if (!model) throw new UsageError(`--model ${JSON.stringify(flags.model)}: not a known model (${MODEL_NAMES.join(', ')})`);
+  if (!model)
+    throw new UsageError(`--model ${JSON.stringify(flags.model)}: not a known model (${MODEL_NAMES.join(', ')})`);
   const mac = formatMac(flags.mac, 'colon-lower');
   if (!mac) throw new UsageError(`--mac ${JSON.stringify(flags.mac)}: not a MAC address such as 00:04:0d:aa:bb:01`);
   let redirects;
@@ -39,7 +40,8 @@ export async function boot(flags: BootFlags): Promise<void> {
     throw e;
   }
   const useDhcp = flags.dhcp !== 'none' && flags.server === undefined;
-  if (!useDhcp && flags.server === undefined) throw new UsageError('--dhcp none needs --server URL (where the phone finds its files)');
+  if (!useDhcp && flags.server === undefined)
+    throw new UsageError('--dhcp none needs --server URL (where the phone finds its files)');
   if (flags.server !== undefined) {
     // A URL the phone could not use is a usage error (exit 2), not a failed boot.
     let servers;
@@ -49,19 +51,31 @@ export async function boot(flags: BootFlags): Promise<void> {
       throw new UsageError((e as Error).message);
     }
     for (const s of servers) {
-      if (!model.protocols.order.includes(s.protocol)) throw new UsageError((`--server ${flags.server}: the ${model.name} does not fetch files over ` + `${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`));
+      if (!model.protocols.order.includes(s.protocol))
+        throw new UsageError(
+          `--server ${flags.server}: the ${model.name} does not fetch files over ` +
+            `${s.protocol.toUpperCase()} (it uses ${model.protocols.order.join(', ')})`,
+        );
     }
   }
   const backupCredentials = flags.backupUser !== undefined ? parseCredential(flags.backupUser) : undefined;
   if (flags.backupUser !== undefined && !backupCredentials) throw new UsageError('--backup-user: expected USER:PASS');
   const dhcpTimeoutMs = Number(flags.dhcpTimeoutMs);
-  if (!/^[0-9]+$/.test(flags.dhcpTimeoutMs) || dhcpTimeoutMs < 10 || dhcpTimeoutMs > 60_000) throw new UsageError(`--dhcp-timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.dhcpTimeoutMs)}`);
+  if (!/^[0-9]+$/.test(flags.dhcpTimeoutMs) || dhcpTimeoutMs < 10 || dhcpTimeoutMs > 60_000)
+    throw new UsageError(
+      `--dhcp-timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.dhcpTimeoutMs)}`,
+    );
   let client: RelayClient | undefined;
   if (useDhcp) {
     const server = parseHostPort(flags.dhcp, '127.0.0.1', '--dhcp');
     const relay = parseHostPort(flags.relay, '127.0.0.1', '--relay');
     try {
-      client = await RelayClient.open({ bind: { address: relay.host, port: relay.port }, server, timeoutMs: dhcpTimeoutMs, ...(flags.linkSelection !== 'none' ? { linkSelection: flags.linkSelection } : {}) });
+      client = await RelayClient.open({
+        bind: { address: relay.host, port: relay.port },
+        server,
+        timeoutMs: dhcpTimeoutMs,
+        ...(flags.linkSelection !== 'none' ? { linkSelection: flags.linkSelection } : {}),
+      });
     } catch (e) {
       throw new UsageError(`cannot open the relay socket on ${flags.relay}: ${(e as Error).message}`);
     }
@@ -91,10 +105,18 @@ export function timeline(r: BootReport): string {
   for (const p of r.phases) {
     const what = (p.phase === 'dhcp' ? `lease ${p.file || '-'}` : (p.url ?? p.file)).padEnd(w);
     lines.push(
-      (`  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ` + `${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ` + `${String(Math.round(p.ms)).padStart(7)} ms` + `${p.retransmits ? `  ${p.retransmits} retransmits` : ''}` + `${p.ok ? '' : p.skipped ? `  skipped: ${p.error}` : `  FAILED: ${p.error}`}`),
+      `  ${String(Math.round(p.at)).padStart(6)} ms  ${p.phase.padEnd(8)} ${what}  ` +
+        `${p.protocol.padEnd(5)} ${String(p.bytes).padStart(10)} B ` +
+        `${String(Math.round(p.ms)).padStart(7)} ms` +
+        `${p.retransmits ? `  ${p.retransmits} retransmits` : ''}` +
+        `${p.ok ? '' : p.skipped ? `  skipped: ${p.error}` : `  FAILED: ${p.error}`}`,
     );
   }
-  lines.push(`  image: ${r.imageDownloaded ? 'downloaded' : 'not downloaded'}${r.imageDecision ? ` (${r.imageDecision})` : ''}`);
-  lines.push(r.ok ? `  booted in ${Math.round(r.ms)} ms` : `  boot FAILED${r.failedIn ? ` in ${r.failedIn}` : ''}: ${r.error}`);
+  lines.push(
+    `  image: ${r.imageDownloaded ? 'downloaded' : 'not downloaded'}${r.imageDecision ? ` (${r.imageDecision})` : ''}`,
+  );
+  lines.push(
+    r.ok ? `  booted in ${Math.round(r.ms)} ms` : `  boot FAILED${r.failedIn ? ` in ${r.failedIn}` : ''}: ${r.error}`,
+  );
   return lines.join('\n') + '\n';
 }

@@ -18,10 +18,16 @@ export async function check(root: string, flags: CheckFlags): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   if (flags.json) {
-    process.stdout.write((`${JSON.stringify({ root, errors: result.errors, warnings: result.warnings, diagnostics: result.diagnostics })}` + `\n`));
+    process.stdout.write(
+      `${JSON.stringify({ root, errors: result.errors, warnings: result.warnings, diagnostics: result.diagnostics })}` +
+        `\n`,
+    );
   } else {
     for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
-    process.stderr.write((`${root}: ${result.errors} error${result.errors === 1 ? '' : 's'}, ${result.warnings} warning` + `${result.warnings === 1 ? '' : 's'} (${result.filesChecked} files read)\n`));
+    process.stderr.write(
+      `${root}: ${result.errors} error${result.errors === 1 ? '' : 's'}, ${result.warnings} warning` +
+        `${result.warnings === 1 ? '' : 's'} (${result.filesChecked} files read)\n`,
+    );
   }
   if (result.errors > 0) process.exitCode = 1;
 }

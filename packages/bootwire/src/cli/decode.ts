@@ -24,7 +24,8 @@ export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   } catch (e) {
     return fail(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  if (capture.format === 'unknown') return fail(`${file}: not a capture file (${capture.error?.message ?? 'unknown format'})`);
+  if (capture.format === 'unknown')
+    return fail(`${file}: not a capture file (${capture.error?.message ?? 'unknown format'})`);
 
   const { datagrams, warnings, fragments } = udpDatagrams(capture.records);
   const out = new ChunkedWriter(process.stdout);
@@ -38,12 +39,20 @@ export async function decode(file: string, flags: DecodeFlags): Promise<void> {
   const bounded = fragments?.droppedByLimits ?? 0;
   if (bounded > 0) {
     const s = bounded === 1 ? '' : 's';
-    const bounds = (`${DEFAULT_MAX_FRAGMENTS} fragments or ${MAX_SET_BYTES} bytes per datagram, 1024 datagrams or 16 ` + `MiB at once`);
-    process.stderr.write((`bootwire: ${file}: ${bounded} fragmented datagram${s} not reassembled: over the reassembly ` + `bounds (${bounds})${flags.warnings ? '' : '; --warnings lists them'}\n`));
+    const bounds =
+      `${DEFAULT_MAX_FRAGMENTS} fragments or ${MAX_SET_BYTES} bytes per datagram, 1024 datagrams or 16 ` +
+      `MiB at once`;
+    process.stderr.write(
+      `bootwire: ${file}: ${bounded} fragmented datagram${s} not reassembled: over the reassembly ` +
+        `bounds (${bounds})${flags.warnings ? '' : '; --warnings lists them'}\n`,
+    );
   }
   if (capture.error) {
     const e = capture.error;
-    fail((`${file}: capture ${e.kind} at byte offset ${e.offset}: ${e.message} (${capture.records.length}` + ` records read before it)`));
+    fail(
+      `${file}: capture ${e.kind} at byte offset ${e.offset}: ${e.message} (${capture.records.length}` +
+        ` records read before it)`,
+    );
   }
 }
 
@@ -83,15 +92,16 @@ class ChunkedWriter {
       const ok = this.stream.write(this.#pending.join(''));
       this.#pending = [];
       this.#size = 0;
-      if (!ok) await new Promise<void>((resolve) => {
-        const done = () => {
-          this.stream.off('drain', done);
-          this.stream.off('close', done);
-          resolve();
-        };
-        this.stream.on('drain', done);
-        this.stream.on('close', done);
-      });
+      if (!ok)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.stream.off('drain', done);
+            this.stream.off('close', done);
+            resolve();
+          };
+          this.stream.on('drain', done);
+          this.stream.on('close', done);
+        });
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return !this.#closed;

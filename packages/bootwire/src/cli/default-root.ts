@@ -10,7 +10,11 @@ import { INIT_MARKER, InitError, writeExampleRoot } from '../phones/init-root.js
 
 const VERSION = (() => {
   try {
-    return (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return 'dev';
   }
@@ -39,7 +43,9 @@ export async function defaultRoot(): Promise<string> {
     } catch (e) {
       // Another serve may have written it meanwhile.
       if (existsSync(path.join(root, INIT_MARKER))) return root;
-      errors.push(`${root}: ${e instanceof InitError ? e.message : (e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      errors.push(
+        `${root}: ${e instanceof InitError ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}`,
+      );
     }
   }
   throw new Error(`cannot write the example root (${errors.join('; ')}); give --root DIR`);

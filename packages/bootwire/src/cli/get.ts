@@ -17,14 +17,22 @@ export interface ClientFlags {
 function int(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function clientOptions(url: string, f: ClientFlags): TftpClientOptions {
   const u = parseTftpUrl(url);
-  if (f.mode !== 'octet' && f.mode !== 'netascii') throw new UsageError(`--mode must be octet or netascii, got ${JSON.stringify(f.mode)}`);
-  const o: TftpClientOptions = { host: u.host, port: u.port, filename: u.filename, mode: f.mode, maxRetries: int(f.retries, '--retries', 0, 100)! };
+  if (f.mode !== 'octet' && f.mode !== 'netascii')
+    throw new UsageError(`--mode must be octet or netascii, got ${JSON.stringify(f.mode)}`);
+  const o: TftpClientOptions = {
+    host: u.host,
+    port: u.port,
+    filename: u.filename,
+    mode: f.mode,
+    maxRetries: int(f.retries, '--retries', 0, 100)!,
+  };
   const blksize = int(f.blksize, '--blksize', 8, 65464);
   const windowsize = int(f.windowsize, '--windowsize', 1, 65535);
   const timeout = int(f.timeout, '--timeout', 1, 255);
@@ -79,5 +87,8 @@ export async function put(file: string, url: string, f: ClientFlags): Promise<vo
 
 function summary(bytes: number, started: number, tsize?: number): string {
   const s = (performance.now() - started) / 1000;
-  return (`${bytes} bytes in ${s.toFixed(3)} s (${((bytes / 1048576) / Math.max(s, 1e-6)).toFixed(1)}` + ` MiB/s)${tsize !== undefined ? `, tsize ${tsize}` : ''}\n`);
+  return (
+    `${bytes} bytes in ${s.toFixed(3)} s (${(bytes / 1048576 / Math.max(s, 1e-6)).toFixed(1)}` +
+    ` MiB/s)${tsize !== undefined ? `, tsize ${tsize}` : ''}\n`
+  );
 }

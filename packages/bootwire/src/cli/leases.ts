@@ -9,8 +9,19 @@
  */
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { controlRequest, controlSocketPath, releaseMatching, type ReleaseAnswer } from '@bootwire/dhcp/internal/leases/control.js';
-import { LeaseQueryError, type LeaseQuery, leaseFilter, releaseChange, selectLeases } from '@bootwire/dhcp/internal/leases/query.js';
+import {
+  controlRequest,
+  controlSocketPath,
+  releaseMatching,
+  type ReleaseAnswer,
+} from '@bootwire/dhcp/internal/leases/control.js';
+import {
+  LeaseQueryError,
+  type LeaseQuery,
+  leaseFilter,
+  releaseChange,
+  selectLeases,
+} from '@bootwire/dhcp/internal/leases/query.js';
 import { type Lease, SqliteLeaseStore } from '@bootwire/dhcp/internal/leases/store.js';
 import { UsageError } from '@bootwire/core/internal/hostport.js';
 import { cut } from '@bootwire/core/internal/quote.js';
@@ -29,7 +40,8 @@ export interface LeasesFlags {
 class LeasesError extends Error {}
 
 async function leasesFile(flags: LeasesFlags): Promise<string> {
-  if (flags.config !== undefined && flags.db !== undefined) throw new UsageError('give --config FILE or --db FILE, not both');
+  if (flags.config !== undefined && flags.db !== undefined)
+    throw new UsageError('give --config FILE or --db FILE, not both');
   if (flags.db !== undefined) return flags.db;
   if (flags.config === undefined) throw new UsageError('give --config FILE (its dhcp.leases) or --db FILE');
   try {
@@ -74,7 +86,11 @@ function openFile(file: string): SqliteLeaseStore {
     return new SqliteLeaseStore(file);
   } catch (e) {
     const m = (e as Error).message;
-    if (/another process holds it/.test(m)) throw new LeasesError((`${file} is held by another process whose control socket does not answer (a bootwire serve older ` + `than this one, or one without a control socket): ${m}`));
+    if (/another process holds it/.test(m))
+      throw new LeasesError(
+        `${file} is held by another process whose control socket does not answer (a bootwire serve older ` +
+          `than this one, or one without a control socket): ${m}`,
+      );
     throw new LeasesError(m);
   }
 }
@@ -91,12 +107,18 @@ function fail(e: unknown): never {
  * The running server's answer through its control socket, or, when no server answers there,
  * `fromFile()`; exits 1 with the reason when neither can be had.
  */
-async function fromServerOrFile<T>(file: string, method: 'GET' | 'POST', request: string, fromFile: () => Promise<T>): Promise<{ source: 'server' | 'file'; value: T }> {
+async function fromServerOrFile<T>(
+  file: string,
+  method: 'GET' | 'POST',
+  request: string,
+  fromFile: () => Promise<T>,
+): Promise<{ source: 'server' | 'file'; value: T }> {
   try {
     const socket = controlSocketPath(file);
     const reply = socket ? await controlRequest(socket, method, request) : undefined;
     if (!reply) return { source: 'file', value: await fromFile() };
-    if (reply.status !== 200) throw new LeasesError(`the server refused: ${(reply.body as { error?: string }).error ?? reply.status}`);
+    if (reply.status !== 200)
+      throw new LeasesError(`the server refused: ${(reply.body as { error?: string }).error ?? reply.status}`);
     return { source: 'server', value: reply.body as T };
   } catch (e) {
     if (e instanceof LeasesError) fail(e);
@@ -122,15 +144,25 @@ export async function listLeases(flags: LeasesFlags): Promise<void> {
     return;
   }
   process.stdout.write(table(leases, now));
-  process.stderr.write((`${leases.length} lease${leases.length === 1 ? '' : 's'}` + `${q.expired ? ' ran out or released' : ' in force'} (from ` + `${source === 'server' ? 'the running server' : file})\n`));
+  process.stderr.write(
+    `${leases.length} lease${leases.length === 1 ? '' : 's'}` +
+      `${q.expired ? ' ran out or released' : ' in force'} (from ` +
+      `${source === 'server' ? 'the running server' : file})\n`,
+  );
 }
 
 export async function releaseLeases(flags: LeasesFlags): Promise<void> {
-  if (flags.ip === undefined && flags.mac === undefined) throw new UsageError('leases release needs --ip ADDRESS or --mac MAC');
+  if (flags.ip === undefined && flags.mac === undefined)
+    throw new UsageError('leases release needs --ip ADDRESS or --mac MAC');
   const q = query({ ...flags, expired: false, subnet: undefined });
   const file = await leasesFile(flags);
-  const { source, value: answer } = await fromServerOrFile<ReleaseAnswer>(file, 'POST', `/release${params(q)}`, () => releaseInFile(file, q));
-  if (flags.json) process.stdout.write(`${JSON.stringify({ source, file, released: answer.released.map(jsonLease), refused: answer.refused })}\n`);
+  const { source, value: answer } = await fromServerOrFile<ReleaseAnswer>(file, 'POST', `/release${params(q)}`, () =>
+    releaseInFile(file, q),
+  );
+  if (flags.json)
+    process.stdout.write(
+      `${JSON.stringify({ source, file, released: answer.released.map(jsonLease), refused: answer.refused })}\n`,
+    );
   else {
     for (const l of answer.released) process.stdout.write(`released ${l.address} (${l.mac}, ${l.subnet})\n`);
     for (const r of answer.refused) process.stderr.write(`bootwire: ${r}\n`);
@@ -154,12 +186,16 @@ async function releaseInFile(file: string, q: { ip?: string; mac?: string }): Pr
           if (!change.ok) return change;
           if (change.row === 'delete') store.delete(address);
           else store.put(change.row);
-          return { ok: true, lease: change.row === 'delete' ? { ...lease, state: 'released', expiresAt: now } : change.row };
+          return {
+            ok: true,
+            lease: change.row === 'delete' ? { ...lease, state: 'released', expiresAt: now } : change.row,
+          };
         },
       },
       q,
     );
-    if (store.flush()) await new Promise<void>((resolve, reject) => store.durable((err) => (err ? reject(err) : resolve())));
+    if (store.flush())
+      await new Promise<void>((resolve, reject) => store.durable((err) => (err ? reject(err) : resolve())));
     return answer;
   } finally {
     store.close();
@@ -174,12 +210,30 @@ function table(leases: Lease[], now: number): string {
   const rows = [['ADDRESS', 'MAC', 'STATE', 'EXPIRES', 'SUBNET', 'HOSTNAME']];
   for (const l of leases) {
     const left = l.expiresAt - now;
-    const when = (`${new Date(l.expiresAt).toISOString().replace('T', ' ').slice(0, 19)}Z (` + `${left > 0 ? `in ${span(left)}` : `${span(-left)} ago`})`);
+    const when =
+      `${new Date(l.expiresAt).toISOString().replace('T', ' ').slice(0, 19)}Z (` +
+      `${left > 0 ? `in ${span(left)}` : `${span(-left)} ago`})`;
     // A hostname is the client's text (option 12): no control characters reach the terminal.
-    rows.push([l.address, l.mac, l.state, when, l.subnet, cut((l.hostname ?? '').replace(/[\x00-\x1f\x7f-\x9f]/g, '?'), 64)]);
+    rows.push([
+      l.address,
+      l.mac,
+      l.state,
+      when,
+      l.subnet,
+      cut((l.hostname ?? '').replace(/[\x00-\x1f\x7f-\x9f]/g, '?'), 64),
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function span(ms: number): string {

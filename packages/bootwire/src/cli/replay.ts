@@ -16,7 +16,8 @@ export interface ReplayFlags {
 
 function target(value: string, flag: string): 'builtin' | HostPort {
   if (value === 'builtin') return 'builtin';
-  if (!/:[0-9]+$/.test(value)) throw new UsageError(`${flag}: expected builtin or HOST:PORT, got ${JSON.stringify(value)}`);
+  if (!/:[0-9]+$/.test(value))
+    throw new UsageError(`${flag}: expected builtin or HOST:PORT, got ${JSON.stringify(value)}`);
   return parseHostPort(value, '127.0.0.1', flag);
 }
 
@@ -24,7 +25,8 @@ export async function replay(file: string, flags: ReplayFlags): Promise<void> {
   const server = target(flags.server, '--server');
   const dhcp = target(flags.dhcp, '--dhcp');
   const timeoutMs = Number(flags.timeoutMs);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000) throw new UsageError(`--timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.timeoutMs)}`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 10 || timeoutMs > 60_000)
+    throw new UsageError(`--timeout-ms must be an integer in 10..60000, got ${JSON.stringify(flags.timeoutMs)}`);
   let relay: Endpoint | undefined;
   if (flags.relay !== undefined) {
     const r = parseHostPort(flags.relay, '0.0.0.0', '--relay');

@@ -91,46 +91,132 @@ export interface ServeFlags {
   ftpUser?: string[];
 }
 
-
 function int(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 /** TFTP options from the config file, then from flags the user actually typed. */
-function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined, EXAMPLE_ROOT: string): TftpServerOptions | undefined {
+function tftpOptions(
+  flags: ServeFlags,
+  explicit: (name: keyof ServeFlags) => boolean,
+  cfg: BootwireConfig | undefined,
+  EXAMPLE_ROOT: string,
+): TftpServerOptions | undefined {
   const t = cfg?.tftp;
   // a DHCP-only config
   if (cfg && !t && cfg.root === undefined && !explicit('root') && !explicit('tftp')) return undefined;
   const pick = <T>(name: keyof ServeFlags, fromFlag: () => T, fromFile: T | undefined, fallback: () => T): T =>
     explicit(name) ? fromFlag() : fromFile !== undefined ? fromFile : fallback();
-  const listen = parseHostPort(pick('tftp', () => flags.tftp, t?.listen, () => flags.tftp), '127.0.0.1', '--tftp');
+  const listen = parseHostPort(
+    pick(
+      'tftp',
+      () => flags.tftp,
+      t?.listen,
+      () => flags.tftp,
+    ),
+    '127.0.0.1',
+    '--tftp',
+  );
   const o: TftpServerOptions = {
-    root: pick('root', () => flags.root!, cfg?.root, () => flags.root ?? EXAMPLE_ROOT),
+    root: pick(
+      'root',
+      () => flags.root!,
+      cfg?.root,
+      () => flags.root ?? EXAMPLE_ROOT,
+    ),
     host: listen.host,
     port: listen.port,
-    allowWrite: pick('allowWrite', () => true, t?.allowWrite, () => false),
-    allowOverwrite: pick('allowOverwrite', () => true, t?.allowOverwrite, () => false),
-    maxUploadBytes: pick('maxUploadMb', () => int(flags.maxUploadMb, '--max-upload-mb', 0, 1 << 20), t?.maxUploadMb, () => 64) * 1024 * 1024,
-    timeoutMs: pick('timeoutMs', () => int(flags.timeoutMs, '--timeout-ms', 10, 255_000), t?.timeoutMs, () => 1000),
-    maxRetries: pick('retries', () => int(flags.retries, '--retries', 0, 100), t?.retries, () => 5),
-    maxBlksize: pick('maxBlksize', () => int(flags.maxBlksize, '--max-blksize', 8, 65464), t?.maxBlksize, () => 65464),
-    maxWindowsize: pick('maxWindowsize', () => int(flags.maxWindowsize, '--max-windowsize', 1, 65535), t?.maxWindowsize, () => 64),
-    cacheBytes: pick('cacheMb', () => int(flags.cacheMb, '--cache-mb', 0, 1 << 20), t?.cacheMb, () => 512) * 1024 * 1024,
+    allowWrite: pick(
+      'allowWrite',
+      () => true,
+      t?.allowWrite,
+      () => false,
+    ),
+    allowOverwrite: pick(
+      'allowOverwrite',
+      () => true,
+      t?.allowOverwrite,
+      () => false,
+    ),
+    maxUploadBytes:
+      pick(
+        'maxUploadMb',
+        () => int(flags.maxUploadMb, '--max-upload-mb', 0, 1 << 20),
+        t?.maxUploadMb,
+        () => 64,
+      ) *
+      1024 *
+      1024,
+    timeoutMs: pick(
+      'timeoutMs',
+      () => int(flags.timeoutMs, '--timeout-ms', 10, 255_000),
+      t?.timeoutMs,
+      () => 1000,
+    ),
+    maxRetries: pick(
+      'retries',
+      () => int(flags.retries, '--retries', 0, 100),
+      t?.retries,
+      () => 5,
+    ),
+    maxBlksize: pick(
+      'maxBlksize',
+      () => int(flags.maxBlksize, '--max-blksize', 8, 65464),
+      t?.maxBlksize,
+      () => 65464,
+    ),
+    maxWindowsize: pick(
+      'maxWindowsize',
+      () => int(flags.maxWindowsize, '--max-windowsize', 1, 65535),
+      t?.maxWindowsize,
+      () => 64,
+    ),
+    cacheBytes:
+      pick(
+        'cacheMb',
+        () => int(flags.cacheMb, '--cache-mb', 0, 1 << 20),
+        t?.cacheMb,
+        () => 512,
+      ) *
+      1024 *
+      1024,
   };
-  const workers = pick<number | undefined>('workers', () => int(flags.workers!, '--workers', 0, 256), t?.workers, () => undefined);
+  const workers = pick<number | undefined>(
+    'workers',
+    () => int(flags.workers!, '--workers', 0, 256),
+    t?.workers,
+    () => undefined,
+  );
   if (workers !== undefined) o.workers = workers;
-  const maxTransfers = pick<number | undefined>('maxTransfers', () => int(flags.maxTransfers!, '--max-transfers', 1, 1_000_000), t?.maxTransfers, () => undefined);
+  const maxTransfers = pick<number | undefined>(
+    'maxTransfers',
+    () => int(flags.maxTransfers!, '--max-transfers', 1, 1_000_000),
+    t?.maxTransfers,
+    () => undefined,
+  );
   if (maxTransfers !== undefined) o.maxTransfers = maxTransfers;
   // Limits: set only when given (flag or file); the server's TFTP_LIMIT_DEFAULTS apply otherwise.
   const limit = (name: keyof ServeFlags, flag: string, min: number, max: number, fromFile: number | undefined) =>
-    pick<number | undefined>(name, () => int(flags[name] as string, flag, min, max), fromFile, () => undefined);
+    pick<number | undefined>(
+      name,
+      () => int(flags[name] as string, flag, min, max),
+      fromFile,
+      () => undefined,
+    );
   const clientTimeout = limit('maxClientTimeout', '--max-client-timeout', 1, 255, t?.maxClientTimeout);
   if (clientTimeout !== undefined) o.maxClientTimeoutMs = clientTimeout * 1000;
   const life = limit('maxTransferSeconds', '--max-transfer-seconds', 1, 86_400 * 7, t?.maxTransferSeconds);
   if (life !== undefined) o.maxTransferMs = life * 1000;
-  const perAddress = limit('maxTransfersPerAddress', '--max-transfers-per-address', 1, 1_000_000, t?.maxTransfersPerAddress);
+  const perAddress = limit(
+    'maxTransfersPerAddress',
+    '--max-transfers-per-address',
+    1,
+    1_000_000,
+    t?.maxTransfersPerAddress,
+  );
   if (perAddress !== undefined) o.maxTransfersPerAddress = perAddress;
   const rate = limit('maxRequestRate', '--max-request-rate', 0, 1_000_000, t?.maxRequestRate);
   if (rate !== undefined) o.maxRequestRate = rate;
@@ -145,7 +231,11 @@ function tftpOptions(flags: ServeFlags, explicit: (name: keyof ServeFlags) => bo
 /**
  * HTTP/HTTPS options from --http/--https/--cert/--key, else the config's `http` section; undefined when neither asks.
  */
-async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): Promise<HttpServerOptions | undefined> {
+async function httpOptions(
+  flags: ServeFlags,
+  cfg: BootwireConfig | undefined,
+  root: string,
+): Promise<HttpServerOptions | undefined> {
   const h = cfg?.http;
   const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
   const httpListen = flags.http ?? h?.listen;
@@ -156,7 +246,11 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
   if (httpsListen && (!cert || !key)) throw new UsageError('--https needs --cert FILE and --key FILE');
   const backup = await backupStore(flags, cfg);
   if (!httpListen && !httpsListen) {
-    if (backup) throw new UsageError(('backups (--backup or the config\'s http.backup) are served over HTTP: add --http HOST:PORT or ' + '--https HOST:PORT'));
+    if (backup)
+      throw new UsageError(
+        "backups (--backup or the config's http.backup) are served over HTTP: add --http HOST:PORT or " +
+          '--https HOST:PORT',
+      );
     return undefined;
   }
   const o: HttpServerOptions = { root };
@@ -173,7 +267,9 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
       try {
         return await fs.readFile(file);
       } catch (e) {
-        throw new UsageError(`cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UsageError(
+          `cannot read ${flag} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
       }
     };
     o.https = { host: a.host, port: a.port, cert: await read(cert!, '--cert'), key: await read(key!, '--key') };
@@ -185,9 +281,14 @@ async function httpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, r
  * The resolver TFTP and HTTP share: the root, with the name rules of --remap/--lowercase and
  * --unique-root (flags first, then the config's `names`). A bad rules file is refused here, with its line.
  */
-async function rootResolverFor(flags: ServeFlags, cfg: BootwireConfig | undefined, root: string): Promise<RootResolver> {
+async function rootResolverFor(
+  flags: ServeFlags,
+  cfg: BootwireConfig | undefined,
+  root: string,
+): Promise<RootResolver> {
   const n = cfg?.names;
-  const remapFile = flags.remap ?? (n?.remap !== undefined ? path.resolve(path.dirname(flags.config!), n.remap) : undefined);
+  const remapFile =
+    flags.remap ?? (n?.remap !== undefined ? path.resolve(path.dirname(flags.config!), n.remap) : undefined);
   let remap: RemapRules | undefined;
   if (remapFile !== undefined) {
     try {
@@ -198,7 +299,8 @@ async function rootResolverFor(flags: ServeFlags, cfg: BootwireConfig | undefine
     }
   }
   const unique = flags.uniqueRoot ?? n?.uniqueRoot;
-  if (unique !== undefined && unique !== 'mac' && unique !== 'ip') throw new UsageError(`--unique-root must be mac or ip, got ${JSON.stringify(unique)}`);
+  if (unique !== undefined && unique !== 'mac' && unique !== 'ip')
+    throw new UsageError(`--unique-root must be mac or ip, got ${JSON.stringify(unique)}`);
   const names = nameRules({ lowercase: flags.lowercase ?? n?.lowercase ?? false, ...(remap ? { remap } : {}) });
   try {
     return await createRootResolver({ root, ...(names ? { names } : {}), ...(unique ? { uniqueRoot: unique } : {}) });
@@ -222,16 +324,24 @@ async function backupStore(flags: ServeFlags, cfg: BootwireConfig | undefined): 
   if (flags.backup && flags.backup.length > 0) {
     areas = flags.backup.map((text) => {
       const i = text.indexOf('=');
-      if (i <= 0 || i === text.length - 1) throw new UsageError(`--backup ${JSON.stringify(text)}: expected PREFIX=DIR, such as /backup/=/srv/phone-backups`);
+      if (i <= 0 || i === text.length - 1)
+        throw new UsageError(
+          `--backup ${JSON.stringify(text)}: expected PREFIX=DIR, such as /backup/=/srv/phone-backups`,
+        );
       return { prefix: text.slice(0, i), dir: text.slice(i + 1), ...(users.length ? { users } : {}) };
     });
   } else {
     if (users.length) throw new UsageError('--backup-user goes with --backup PREFIX=DIR');
     const fromFile = (p: string) => path.resolve(path.dirname(flags.config!), p);
-    areas = (cfg?.http?.backup ?? []).map((a) => ({ prefix: a.prefix, dir: fromFile(a.dir), ...(a.users ? { users: a.users } : {}) }));
+    areas = (cfg?.http?.backup ?? []).map((a) => ({
+      prefix: a.prefix,
+      dir: fromFile(a.dir),
+      ...(a.users ? { users: a.users } : {}),
+    }));
   }
   if (areas.length === 0) return undefined;
-  const kb = flags.backupMaxKb !== undefined ? int(flags.backupMaxKb, '--backup-max-kb', 0, 1 << 20) : cfg?.http?.backupMaxKb;
+  const kb =
+    flags.backupMaxKb !== undefined ? int(flags.backupMaxKb, '--backup-max-kb', 0, 1 << 20) : cfg?.http?.backupMaxKb;
   try {
     return await HttpBackupStore.open({ areas, ...(kb !== undefined ? { maxBytes: kb * 1024 } : {}) });
   } catch (e) {
@@ -244,7 +354,8 @@ function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: st
   const f = cfg?.ftp;
   const listen = flags.ftp ?? f?.listen;
   if (!listen) {
-    if (flags.ftpPassivePorts || flags.ftpAdvertise || flags.ftpUser?.length) throw new UsageError('--ftp-passive-ports, --ftp-advertise and --ftp-user go with --ftp HOST:PORT');
+    if (flags.ftpPassivePorts || flags.ftpAdvertise || flags.ftpUser?.length)
+      throw new UsageError('--ftp-passive-ports, --ftp-advertise and --ftp-user go with --ftp HOST:PORT');
     return undefined;
   }
   const a = parseHostPort(listen, '127.0.0.1', '--ftp');
@@ -254,7 +365,10 @@ function ftpOptions(flags: ServeFlags, cfg: BootwireConfig | undefined, root: st
     const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(range);
     const from = Number(m?.[1]);
     const to = Number(m?.[2]);
-    if (!m || from < 1 || to > 65535 || from > to) throw new UsageError(`--ftp-passive-ports ${JSON.stringify(range)}: expected A-B within 1-65535, such as 50000-50100`);
+    if (!m || from < 1 || to > 65535 || from > to)
+      throw new UsageError(
+        `--ftp-passive-ports ${JSON.stringify(range)}: expected A-B within 1-65535, such as 50000-50100`,
+      );
     o.passivePorts = { from, to };
   }
   const advertise = flags.ftpAdvertise ?? f?.advertise;
@@ -288,9 +402,20 @@ async function readConfig(file: string): Promise<BootwireConfig> {
   }
 }
 
-async function planServers(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean, cfg: BootwireConfig | undefined): Promise<Plan> {
+async function planServers(
+  flags: ServeFlags,
+  explicit: (name: keyof ServeFlags) => boolean,
+  cfg: BootwireConfig | undefined,
+): Promise<Plan> {
   // Without a root anywhere: the example root `bootwire init` writes (every model's files).
-  const dhcpOnly = cfg?.dhcp !== undefined && !cfg.tftp && !cfg.http && !cfg.ftp && !explicit('tftp') && flags.http === undefined && flags.ftp === undefined;
+  const dhcpOnly =
+    cfg?.dhcp !== undefined &&
+    !cfg.tftp &&
+    !cfg.http &&
+    !cfg.ftp &&
+    !explicit('tftp') &&
+    flags.http === undefined &&
+    flags.ftp === undefined;
   const EXAMPLE_ROOT = flags.root ?? cfg?.root ?? (dhcpOnly ? '' : await defaultRoot());
   const tftp = tftpOptions(flags, explicit, cfg, EXAMPLE_ROOT);
   const servedRoot = tftp?.root ?? cfg?.root ?? flags.root ?? EXAMPLE_ROOT;
@@ -316,14 +441,20 @@ async function planServers(flags: ServeFlags, explicit: (name: keyof ServeFlags)
 function restartNeeded(was: Plan, next: Plan): string[] {
   const out: string[] = [];
   for (const kind of ['tftp', 'http', 'ftp', 'dhcp', 'metrics'] as const) {
-    if ((was[kind] === undefined) !== (next[kind] === undefined)) out.push(`${kind} ${next[kind] ? 'added' : 'removed'}`);
+    if ((was[kind] === undefined) !== (next[kind] === undefined))
+      out.push(`${kind} ${next[kind] ? 'added' : 'removed'}`);
   }
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(was.cfg?.ftp, next.cfg?.ftp)) out.push('ftp changed');
-  if (!same(was.cfg?.http?.backup, next.cfg?.http?.backup) || !same(was.cfg?.http?.backupMaxKb, next.cfg?.http?.backupMaxKb)) out.push('http.backup changed');
+  if (
+    !same(was.cfg?.http?.backup, next.cfg?.http?.backup) ||
+    !same(was.cfg?.http?.backupMaxKb, next.cfg?.http?.backupMaxKb)
+  )
+    out.push('http.backup changed');
   if (was.tftp && next.tftp && was.tftp.workers !== next.tftp.workers) out.push('tftp.workers changed');
   if (was.cacheBytes !== next.cacheBytes) out.push('tftp.cacheMb changed');
-  if (was.metrics && next.metrics && (was.metrics.host !== next.metrics.host || was.metrics.port !== next.metrics.port)) out.push('metrics.listen changed');
+  if (was.metrics && next.metrics && (was.metrics.host !== next.metrics.host || was.metrics.port !== next.metrics.port))
+    out.push('metrics.listen changed');
   return out;
 }
 
@@ -344,7 +475,8 @@ const show = (a: Endpoint) => formatHostPort(a.address, a.port);
 const SUPPRESSED_EVERY_MS = 10_000;
 
 function logFormatOf(s: string): LogFormat {
-  if (s !== 'json' && s !== 'pretty') throw new UsageError(`--log-format must be json or pretty, got ${JSON.stringify(s)}`);
+  if (s !== 'json' && s !== 'pretty')
+    throw new UsageError(`--log-format must be json or pretty, got ${JSON.stringify(s)}`);
   return s;
 }
 
@@ -362,7 +494,10 @@ function accountFor(name: string): Account | undefined {
   return account;
 }
 
-export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags) => boolean = () => false): Promise<void> {
+export async function serve(
+  flags: ServeFlags,
+  explicit: (name: keyof ServeFlags) => boolean = () => false,
+): Promise<void> {
   const log = createLogger(flags.logLevel, logFormatOf(flags.logFormat));
   const graceMs = int(flags.grace, '--grace', 0, 3600) * 1000;
   const gate = new LogGate(int(flags.logRate, '--log-rate', 0, 1_000_000));
@@ -400,7 +535,14 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
   let control: LeaseControlServer | undefined;
   const metrics = plan.metrics ? new BootwireMetrics() : undefined;
   const closeAll = async (grace: number) => {
-    await Promise.all([tftp?.close(grace), dhcp?.close(), http?.close(grace), ftp?.close(grace), metricsAt?.close(), control?.close()]);
+    await Promise.all([
+      tftp?.close(grace),
+      dhcp?.close(),
+      http?.close(grace),
+      ftp?.close(grace),
+      metricsAt?.close(),
+      control?.close(),
+    ]);
   };
   try {
     if (plan.tftp) tftp = await TftpServer.start(plan.tftp);
@@ -424,7 +566,12 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
   if (account) {
     try {
       const leases = plan.dhcp?.leases;
-      dropPrivileges(account, leases ? [leases, `${leases}-wal`, `${leases}-journal`, `${leases}.jsonl`, ...(control ? [control.path] : [])] : []);
+      dropPrivileges(
+        account,
+        leases
+          ? [leases, `${leases}-wal`, `${leases}-journal`, `${leases}.jsonl`, ...(control ? [control.path] : [])]
+          : [],
+      );
       if (leases) checkWritableDir(path.dirname(leases), 'the leases directory', account);
       if (tftp?.rootReal) checkReadableRoot(tftp.rootReal, account.name, plan.tftp?.allowWrite ?? false, log);
     } catch (e) {
@@ -443,28 +590,40 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
   if (tftp) {
     if (log.isLevelEnabled('info')) tftp.on('transfer-end', (r) => logTransfer(fromTftp(r)));
     tftp.on('warning', (w) => gate.take('tftp-warning', Date.now()) && log.warn(w, w.message));
-    const threads = tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
-    process.stdout.write((`bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}` + `${plan.tftp?.allowWrite ? ', uploads allowed' : ''}\n`));
+    const threads =
+      tftp.runner.workers === 0 ? 'transfers on the main thread' : `${tftp.runner.workers} transfer workers`;
+    process.stdout.write(
+      `bootwire: tftp listening on ${show(tftp.address())}, root ${tftp.rootReal}, ${threads}` +
+        `${plan.tftp?.allowWrite ? ', uploads allowed' : ''}\n`,
+    );
   }
   if (dhcp) {
     // Listeners only at levels that print them: the server skips building events nobody hears.
-    if (log.isLevelEnabled('info')) dhcp.on('reply', (r) => gate.take('dhcp', Date.now()) && log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
-    if (log.isLevelEnabled('debug')) dhcp.on('ignored', (r) => gate.take('dhcp-ignored', Date.now()) && log.debug(r, 'dhcp ignored'));
+    if (log.isLevelEnabled('info'))
+      dhcp.on('reply', (r) => gate.take('dhcp', Date.now()) && log.info(r, `dhcp ${r.type} ${r.yiaddr} to ${r.mac}`));
+    if (log.isLevelEnabled('debug'))
+      dhcp.on('ignored', (r) => gate.take('dhcp-ignored', Date.now()) && log.debug(r, 'dhcp ignored'));
     dhcp.on('warning', (m) => gate.take('dhcp-warning', Date.now()) && log.warn(m));
     dhcp.on('alert', (m) => log.error(m));
-    process.stdout.write((`bootwire: dhcp listening on ${show(dhcp.address())}, leases ${plan.dhcp!.leases}` + `${control ? `, control socket ${control.path}` : ''}\n`));
+    process.stdout.write(
+      `bootwire: dhcp listening on ${show(dhcp.address())}, leases ${plan.dhcp!.leases}` +
+        `${control ? `, control socket ${control.path}` : ''}\n`,
+    );
   }
 
   if (http) {
     if (log.isLevelEnabled('info')) http.on('transfer-end', (r) => logTransfer(fromHttp(r)));
-    if (log.isLevelEnabled('debug')) http.on('client-error', (m) => gate.take('http-client-error', Date.now()) && log.debug(m));
+    if (log.isLevelEnabled('debug'))
+      http.on('client-error', (m) => gate.take('http-client-error', Date.now()) && log.debug(m));
     http.on('warning', (w) => gate.take('http-warning', Date.now()) && log.warn(w, w.message));
     for (const kind of ['http', 'https'] as const) {
       const a = http.address(kind);
       if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
     }
     for (const b of plan.http?.backup instanceof HttpBackupStore ? plan.http.backup.list() : []) {
-      process.stdout.write(`bootwire: http backups under ${b.prefix} stored in ${b.dir}${b.auth ? ', Basic auth' : ''}\n`);
+      process.stdout.write(
+        `bootwire: http backups under ${b.prefix} stored in ${b.dir}${b.auth ? ', Basic auth' : ''}\n`,
+      );
     }
   }
   if (ftp) {
@@ -477,7 +636,10 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
     const left = Object.entries(gate.drain());
     if (left.length === 0) return;
     const list = left.map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
-    log.info({ event: 'suppressed', counts: Object.fromEntries(left) }, `not logged (over ${gate.rate} a second of each kind): ${list}`);
+    log.info(
+      { event: 'suppressed', counts: Object.fromEntries(left) },
+      `not logged (over ${gate.rate} a second of each kind): ${list}`,
+    );
   };
   const suppressedTimer = setInterval(sayLeftOut, SUPPRESSED_EVERY_MS);
   suppressedTimer.unref();
@@ -500,15 +662,22 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
       if (dhcp && next.dhcp) prepared.push(await dhcp.prepareReconfigure({ config: next.dhcp }));
     } catch (e) {
       for (const p of prepared) p.abort();
-      const reason = e instanceof ConfigError || e instanceof DhcpConfigError ? `bad config: ${e.message}` : (e as Error).message;
-      log.error({ event: 'reload-refused', file: flags.config, error: reason }, `reload refused, still running the previous configuration: ${reason}`);
+      const reason =
+        e instanceof ConfigError || e instanceof DhcpConfigError ? `bad config: ${e.message}` : (e as Error).message;
+      log.error(
+        { event: 'reload-refused', file: flags.config, error: reason },
+        `reload refused, still running the previous configuration: ${reason}`,
+      );
       return;
     }
     for (const p of prepared) p.commit();
     const changed = [...configChanges(plan.cfg, next.cfg), ...tlsChanges(plan, next)];
     attach(next);
     plan = next;
-    log.info({ event: 'reloaded', file: flags.config, changed }, `reloaded ${flags.config}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing changed'}`);
+    log.info(
+      { event: 'reloaded', file: flags.config, changed },
+      `reloaded ${flags.config}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing changed'}`,
+    );
   };
   reloads = new ReloadQueue(reload);
   if (hupEarly) reloads.request();
@@ -534,14 +703,25 @@ export async function serve(flags: ServeFlags, explicit: (name: keyof ServeFlags
 }
 
 /** The leases control socket for `bootwire leases`; a failure is said and the server runs without it. */
-async function startControl(dhcp: DhcpServer, leasesFile: string, log: Logger): Promise<LeaseControlServer | undefined> {
+async function startControl(
+  dhcp: DhcpServer,
+  leasesFile: string,
+  log: Logger,
+): Promise<LeaseControlServer | undefined> {
   const at = controlSocketPath(leasesFile);
   if (!at) {
-    log.warn((`no leases control socket: ${leasesFile}.sock is longer than a Unix socket path may be; bootwire ` + `leases cannot reach this server (move the leases file)`));
+    log.warn(
+      `no leases control socket: ${leasesFile}.sock is longer than a Unix socket path may be; bootwire ` +
+        `leases cannot reach this server (move the leases file)`,
+    );
     return undefined;
   }
   try {
-    return await LeaseControlServer.listen(at, { now: () => Date.now(), leases: () => dhcp.leases(), release: (a) => dhcp.releaseLease(a) });
+    return await LeaseControlServer.listen(at, {
+      now: () => Date.now(),
+      leases: () => dhcp.leases(),
+      release: (a) => dhcp.releaseLease(a),
+    });
   } catch (e) {
     log.warn(`no leases control socket at ${at}: ${(e as Error).message}; bootwire leases cannot reach this server`);
     return undefined;

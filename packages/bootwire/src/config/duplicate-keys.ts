@@ -28,7 +28,8 @@ export function findDuplicateKey(text: string): DuplicateKey | undefined {
       const keys = stack[stack.length - 1];
       if (!keys || found) return;
       const first = keys.get(key);
-      if (first !== undefined) found = { key, line: startLine + 1, firstLine: first + 1, path: showPath(pathSupplier()) };
+      if (first !== undefined)
+        found = { key, line: startLine + 1, firstLine: first + 1, path: showPath(pathSupplier()) };
       else keys.set(key, startLine);
     },
   });

@@ -47,7 +47,11 @@ export async function loadConfig(file: string): Promise<BootwireConfig> {
     throw new ConfigError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
   const dup = findDuplicateKey(text);
-  if (dup) throw new ConfigError((`${file}:${dup.line}: key ${JSON.stringify(dup.key)} written twice in ${dup.path} (first on line ` + `${dup.firstLine}); JSON keeps only the last, so bootwire refuses the file`));
+  if (dup)
+    throw new ConfigError(
+      `${file}:${dup.line}: key ${JSON.stringify(dup.key)} written twice in ${dup.path} (first on line ` +
+        `${dup.firstLine}); JSON keeps only the last, so bootwire refuses the file`,
+    );
   try {
     return parseConfig(doc, path.dirname(path.resolve(file)));
   } catch (e) {

@@ -10,7 +10,14 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'exp
 const ipv4 = z.string().refine((s) => isIPv4(s), 'expected an IPv4 address');
 const cidr = z.string().refine((s) => {
   const [ip, len, extra] = s.split('/');
-  return extra === undefined && ip !== undefined && isIPv4(ip) && len !== undefined && /^\d{1,2}$/.test(len) && Number(len) <= 32;
+  return (
+    extra === undefined &&
+    ip !== undefined &&
+    isIPv4(ip) &&
+    len !== undefined &&
+    /^\d{1,2}$/.test(len) &&
+    Number(len) <= 32
+  );
 }, 'expected an IPv4 subnet like 10.77.0.0/24');
 const range = z.string().refine((s) => {
   const [a, b, extra] = s.split('-').map((x) => x.trim());
@@ -18,7 +25,13 @@ const range = z.string().refine((s) => {
 }, 'expected an address range like 10.77.0.100-10.77.0.199');
 
 /** An option value as written in JSON: text, a number, a list, a sub-option map, or true/false. */
-const optionValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()])), z.record(z.string(), z.union([z.string(), z.number()]))]);
+const optionValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string(), z.number()])),
+  z.record(z.string(), z.union([z.string(), z.number()])),
+]);
 /** Options keyed by code ("66") or name ("router"). */
 const options = z.record(z.string(), optionValue);
 
@@ -34,7 +47,10 @@ const matcher = z.union([
       try {
         RE2JS.compile(r);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: `not a regular expression bootwire can match in linear time (RE2 syntax): ${(e as Error).message}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `not a regular expression bootwire can match in linear time (RE2 syntax): ${(e as Error).message}`,
+        });
       }
     }),
   }),
@@ -48,7 +64,14 @@ export const subnetSchema = z.strictObject({
   /** Options sent even when the client did not ask for them (by code or name). */
   alwaysSend: z.array(z.union([z.string(), z.number()])).default([]),
   /** Fixed addresses: MAC (aa:bb:...) → address inside the subnet. */
-  reservations: z.array(z.strictObject({ mac: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'expected a MAC like 00:04:0d:aa:bb:01'), address: ipv4 })).default([]),
+  reservations: z
+    .array(
+      z.strictObject({
+        mac: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'expected a MAC like 00:04:0d:aa:bb:01'),
+        address: ipv4,
+      }),
+    )
+    .default([]),
   /**
    * ISC dhcpd's `authoritative`: a REQUEST from a client this server has no record of gets a NAK (the
    * client starts over with DISCOVER) instead of the silence RFC 2131 4.3.2 asks of a server that
@@ -63,7 +86,10 @@ export const classSchema = z.strictObject({
     .strictObject({
       vendorClass: matcher.optional(),
       userClass: matcher.optional(),
-      macPrefix: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,5}$/, 'expected MAC octets like 00:04:0d').optional(),
+      macPrefix: z
+        .string()
+        .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){0,5}$/, 'expected MAC octets like 00:04:0d')
+        .optional(),
       clientId: matcher.optional(),
       circuitId: matcher.optional(),
     })
@@ -115,7 +141,13 @@ export const tftpSchema = z.strictObject({
 });
 
 /** A user name and password (HTTP backup areas, FTP logins). */
-const credential = z.strictObject({ user: z.string().min(1).regex(/^[^:\x00-\x1f\x7f]+$/, 'no ":" or control characters'), password: z.string() });
+const credential = z.strictObject({
+  user: z
+    .string()
+    .min(1)
+    .regex(/^[^:\x00-\x1f\x7f]+$/, 'no ":" or control characters'),
+  password: z.string(),
+});
 
 /** HTTP and/or HTTPS over the same root as TFTP; cert and key are PEM files, relative to the config file. */
 export const httpSchema = z.strictObject({
@@ -124,16 +156,26 @@ export const httpSchema = z.strictObject({
   maxConnections: z.number().int().min(1).optional(),
   maxConnectionsPerClient: z.number().int().min(1).optional(),
   /** Backup areas (Avaya BRURI): PUT/GET/HEAD/DELETE under `prefix`, stored in `dir` (relative to the config file). */
-  backup: z.array(z.strictObject({ prefix: z.string().min(1), dir: z.string().min(1), users: z.array(credential).optional() })).optional(),
+  backup: z
+    .array(z.strictObject({ prefix: z.string().min(1), dir: z.string().min(1), users: z.array(credential).optional() }))
+    .optional(),
   /** Largest backup a PUT may store, in KiB (default 1024). */
-  backupMaxKb: z.number().int().min(0).max(1 << 20).optional(),
+  backupMaxKb: z
+    .number()
+    .int()
+    .min(0)
+    .max(1 << 20)
+    .optional(),
 });
 
 /** Read-only FTP over the same root and file copies as TFTP and HTTP. */
 export const ftpSchema = z.strictObject({
   listen: hostPort,
   /** Passive data ports, `A-B`; default any free port. */
-  passivePorts: z.string().regex(/^[0-9]{1,5}-[0-9]{1,5}$/, 'expected a port range like 50000-50100').optional(),
+  passivePorts: z
+    .string()
+    .regex(/^[0-9]{1,5}-[0-9]{1,5}$/, 'expected a port range like 50000-50100')
+    .optional(),
   /** The IPv4 address PASV announces (behind NAT); default the control connection's local address. */
   advertise: ipv4.optional(),
   anonymous: z.boolean().default(true),

@@ -47,14 +47,36 @@ export class BootwireMetrics {
     const self = this;
     this.transfers = new client.Counter({
       name: 'bootwire_transfers_total',
-      help: ('Transfers ended, by protocol and result: ok, failed (started, not finished), refused (answered ' + 'with an error before any data)'),
+      help:
+        'Transfers ended, by protocol and result: ok, failed (started, not finished), refused (answered ' +
+        'with an error before any data)',
       labelNames: ['protocol', 'result'],
       registers,
     });
-    this.bytes = new client.Counter({ name: 'bootwire_transfer_bytes_total', help: 'File bytes sent or received by finished transfers', labelNames: ['protocol'], registers });
-    this.seconds = new client.Histogram({ name: 'bootwire_transfer_seconds', help: 'Duration of finished transfers', labelNames: ['protocol'], buckets: SECONDS_BUCKETS, registers });
-    this.retransmits = new client.Counter({ name: 'bootwire_tftp_retransmits_total', help: 'TFTP packets sent again (timeouts, gaps) by finished transfers', registers });
-    this.httpRequests = new client.Counter({ name: 'bootwire_http_requests_total', help: 'HTTP and HTTPS responses, by method and status', labelNames: ['method', 'status'], registers });
+    this.bytes = new client.Counter({
+      name: 'bootwire_transfer_bytes_total',
+      help: 'File bytes sent or received by finished transfers',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.seconds = new client.Histogram({
+      name: 'bootwire_transfer_seconds',
+      help: 'Duration of finished transfers',
+      labelNames: ['protocol'],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    });
+    this.retransmits = new client.Counter({
+      name: 'bootwire_tftp_retransmits_total',
+      help: 'TFTP packets sent again (timeouts, gaps) by finished transfers',
+      registers,
+    });
+    this.httpRequests = new client.Counter({
+      name: 'bootwire_http_requests_total',
+      help: 'HTTP and HTTPS responses, by method and status',
+      labelNames: ['method', 'status'],
+      registers,
+    });
     // Zeroes from the start: a rate over a series that appears late misses its first increase.
     for (const p of ['tftp', 'http', 'https'] as const) {
       for (const r of ['ok', 'failed', 'refused'] as const) this.transfers.labels(p, r).inc(0);
@@ -75,7 +97,9 @@ export class BootwireMetrics {
     let deferredSeen = 0;
     new client.Counter({
       name: 'bootwire_udp_send_backpressure_total',
-      help: ("TFTP sends that found the socket buffer or the interface queue full and waited (the transports' " + "deferred count, added when each transfer ends)"),
+      help:
+        "TFTP sends that found the socket buffer or the interface queue full and waited (the transports' " +
+        'deferred count, added when each transfer ends)',
       registers,
       collect() {
         const now = self.tftp?.stats().udp.deferred ?? deferredSeen;
@@ -86,7 +110,9 @@ export class BootwireMetrics {
     const messagesSeen = new Map<string, number>();
     new client.Counter({
       name: 'bootwire_dhcp_messages_total',
-      help: ('DHCP messages received (direction in; malformed ones as type malformed) and replies sent (out), ' + 'by message type'),
+      help:
+        'DHCP messages received (direction in; malformed ones as type malformed) and replies sent (out), ' +
+        'by message type',
       labelNames: ['type', 'direction'],
       registers,
       collect() {
@@ -110,12 +136,15 @@ export class BootwireMetrics {
       registers,
       collect() {
         this.reset();
-        for (const s of self.leaseSummary()) for (const [state, n] of Object.entries(s.states)) this.set({ subnet: s.subnet, state }, n);
+        for (const s of self.leaseSummary())
+          for (const [state, n] of Object.entries(s.states)) this.set({ subnet: s.subnet, state }, n);
       },
     });
     new client.Gauge({
       name: 'bootwire_dhcp_pool_addresses',
-      help: ('Addresses each subnet\'s pool can hand out (network, broadcast, the server\'s own and reserved ' + 'addresses left out)'),
+      help:
+        "Addresses each subnet's pool can hand out (network, broadcast, the server's own and reserved " +
+        'addresses left out)',
       labelNames: ['subnet'],
       registers,
       collect() {
@@ -130,7 +159,8 @@ export class BootwireMetrics {
       registers,
       collect() {
         this.reset();
-        for (const s of self.leaseSummary()) this.set({ subnet: s.subnet }, s.poolSize === 0 ? 0 : s.inUse / s.poolSize);
+        for (const s of self.leaseSummary())
+          this.set({ subnet: s.subnet }, s.poolSize === 0 ? 0 : s.inUse / s.poolSize);
       },
     });
     if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: this.registry });
@@ -197,20 +227,23 @@ export interface MetricsListener {
 
 /** Serves `metrics` at `GET /metrics` on host:port (anything else: 404). */
 export async function serveMetrics(metrics: BootwireMetrics, host: string, port: number): Promise<MetricsListener> {
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('bootwire serves its metrics at GET /metrics\n');
-      return;
-    }
-    metrics.text().then(
-      (text) => {
-        res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
-        res.end(req.method === 'HEAD' ? undefined : text);
-      },
-      (e: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${(e as Error).message}\n`),
-    );
-  });
+  const server = http.createServer(
+    { requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 },
+    (req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('bootwire serves its metrics at GET /metrics\n');
+        return;
+      }
+      metrics.text().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+          res.end(req.method === 'HEAD' ? undefined : text);
+        },
+        (e: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${(e as Error).message}\n`),
+      );
+    },
+  );
   server.maxConnections = 64;
   await listenTcp(server, { port, host });
   return {

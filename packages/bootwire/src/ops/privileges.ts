@@ -18,14 +18,18 @@ export interface Account {
 export function lookupAccount(name: string): Account {
   let line: string;
   try {
-    line = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0] ?? '';
+    line =
+      execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(
+        '\n',
+      )[0] ?? '';
   } catch {
     throw new Error(`no user named ${JSON.stringify(name)}`);
   }
   const f = line.split(':');
   const uid = Number(f[2]);
   const gid = Number(f[3]);
-  if (f.length < 4 || !Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error(`cannot read the account of ${JSON.stringify(name)}: ${line}`);
+  if (f.length < 4 || !Number.isInteger(uid) || !Number.isInteger(gid))
+    throw new Error(`cannot read the account of ${JSON.stringify(name)}: ${line}`);
   return { name: f[0]!, uid, gid };
 }
 
@@ -40,11 +44,17 @@ export function dropPrivileges(account: Account, files: string[]): void {
     try {
       chownSync(f, account.uid, account.gid);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot give ${f} to ${account.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new Error(
+          `cannot give ${f} to ${account.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        );
     }
   }
   // Supplementary groups first (node has initgroups on POSIX; @types/node leaves it out).
-  (process as NodeJS.Process & { initgroups(user: string, extraGroup: number): void }).initgroups(account.name, account.gid);
+  (process as NodeJS.Process & { initgroups(user: string, extraGroup: number): void }).initgroups(
+    account.name,
+    account.gid,
+  );
   process.setgid!(account.gid);
   process.setuid!(account.uid);
 }
@@ -54,6 +64,9 @@ export function checkWritableDir(dir: string, what: string, account: Account): v
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch {
-    throw new Error((`${what} ${path.resolve(dir)} is not writable by ${account.name} (uid ${account.uid}): give it ` + `to that user (chown) or choose another directory`));
+    throw new Error(
+      `${what} ${path.resolve(dir)} is not writable by ${account.name} (uid ${account.uid}): give it ` +
+        `to that user (chown) or choose another directory`,
+    );
   }
 }

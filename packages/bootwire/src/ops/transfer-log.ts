@@ -9,7 +9,13 @@
  * access, busy, an HTTP status of 400 or more).
  */
 import http from 'node:http';
-import { type Endpoint, type HttpTransferRecord, type PhoneLookup, type TftpTransferRecord, unmapIPv4 } from '@bootwire/core';
+import {
+  type Endpoint,
+  type HttpTransferRecord,
+  type PhoneLookup,
+  type TftpTransferRecord,
+  unmapIPv4,
+} from '@bootwire/core';
 import type { FtpTransferRecord } from '@bootwire/ftp';
 
 /** How a transfer ended. */
@@ -76,7 +82,14 @@ export function fromTftp(r: TftpTransferRecord): FinishedTransfer {
 export function fromHttp(r: HttpTransferRecord): FinishedTransfer {
   const options: Record<string, string | number> = { method: r.method, status: r.status };
   if (r.range) options.range = r.range;
-  const t = finished(r, { protocol: r.protocol, file: r.file ?? r.target, direction: r.direction, options, retransmits: 0, result: r.result });
+  const t = finished(r, {
+    protocol: r.protocol,
+    file: r.file ?? r.target,
+    direction: r.direction,
+    options,
+    retransmits: 0,
+    result: r.result,
+  });
   if (r.result === 'failed') t.error = 'connection closed before the response was complete';
   else if (r.result === 'refused') t.error = `${r.status} ${http.STATUS_CODES[r.status] ?? ''}`.trim();
   return withPhone(t, r.phone);

@@ -44,7 +44,8 @@ export function parseAudiocodesCfg(input: string | Uint8Array): AudiocodesCfg {
     const eq = line.indexOf('=');
     const key = eq > 0 ? line.slice(0, eq).trim() : '';
     if (eq <= 0 || !/^[A-Za-z0-9_/.\-[\]]+$/.test(key)) {
-      if (warnings.length < MAX_WARNINGS) warnings.push({ line: i + 1, message: `not a key=value line: ${JSON.stringify(line.slice(0, 60))}` });
+      if (warnings.length < MAX_WARNINGS)
+        warnings.push({ line: i + 1, message: `not a key=value line: ${JSON.stringify(line.slice(0, 60))}` });
       continue;
     }
     const entry = { key, value: line.slice(eq + 1).trim(), line: i + 1 };
@@ -56,9 +57,22 @@ export function parseAudiocodesCfg(input: string | Uint8Array): AudiocodesCfg {
 
 /** Whether the phone of `model` applies this configuration; the problem (with its line) when not. */
 export function checkCfgModel(cfg: AudiocodesCfg, model: string): { ok: true } | { ok: false; problem: CfgProblem } {
-  if (!cfg.model) return { ok: false, problem: { line: 0, message: `no ${MODEL_KEY_400HD}= line: a ${model} cannot tell the file is for it and does not apply it` } };
+  if (!cfg.model)
+    return {
+      ok: false,
+      problem: {
+        line: 0,
+        message: `no ${MODEL_KEY_400HD}= line: a ${model} cannot tell the file is for it and does not apply it`,
+      },
+    };
   if (cfg.model.value.toLowerCase() !== model.toLowerCase()) {
-    return { ok: false, problem: { line: cfg.model.line, message: `${MODEL_KEY_400HD} is ${JSON.stringify(cfg.model.value)}: a ${model} does not apply this file` } };
+    return {
+      ok: false,
+      problem: {
+        line: cfg.model.line,
+        message: `${MODEL_KEY_400HD} is ${JSON.stringify(cfg.model.value)}: a ${model} does not apply this file`,
+      },
+    };
   }
   return { ok: true };
 }

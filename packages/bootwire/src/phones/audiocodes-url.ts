@@ -27,7 +27,9 @@ export interface ProvisioningUrl {
   readonly password?: string;
 }
 
-export type ProvisioningUrlResult = { readonly ok: true; readonly url: ProvisioningUrl; readonly warnings: string[] } | { readonly ok: false; readonly error: string };
+export type ProvisioningUrlResult =
+  | { readonly ok: true; readonly url: ProvisioningUrl; readonly warnings: string[] }
+  | { readonly ok: false; readonly error: string };
 
 export const DEFAULT_PORTS: Readonly<Record<FileProtocol, number>> = { tftp: 69, http: 80, https: 443, ftp: 21 };
 
@@ -44,13 +46,15 @@ export function parseProvisioningUrl(text: string, phone: { model: string; mac?:
   const raw = text.replace(/\0+$/, '').trim();
   if (raw === '') return { ok: false, error: 'empty provisioning URL' };
   if (raw.length > 1024) return { ok: false, error: `provisioning URL of ${raw.length} characters` };
-  if (/[\s\0]/.test(raw)) return { ok: false, error: `provisioning URL ${JSON.stringify(raw.slice(0, 80))} contains white space or NUL` };
+  if (/[\s\0]/.test(raw))
+    return { ok: false, error: `provisioning URL ${JSON.stringify(raw.slice(0, 80))} contains white space or NUL` };
   let rest = raw;
   let protocol: FileProtocol = 'tftp';
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest);
   if (scheme) {
     const p = scheme[1]!.toLowerCase();
-    if (p !== 'tftp' && p !== 'http' && p !== 'https' && p !== 'ftp') return { ok: false, error: `unsupported protocol ${JSON.stringify(p)} (tftp, http, https, ftp)` };
+    if (p !== 'tftp' && p !== 'http' && p !== 'https' && p !== 'ftp')
+      return { ok: false, error: `unsupported protocol ${JSON.stringify(p)} (tftp, http, https, ftp)` };
     protocol = p;
     rest = rest.slice(scheme[0].length);
   }
@@ -93,11 +97,14 @@ export function parseProvisioningUrl(text: string, phone: { model: string; mac?:
   const directory = segments.length > 0 ? `${segments.map(expand).join('/')}/` : '';
   let configName: string | undefined;
   if (configPart !== undefined && configPart !== '') {
-    if (configPart.includes('/') || configPart === '..') return { ok: false, error: `configuration file ${JSON.stringify(configPart)} must be a file name` };
-    if (!/\.cfg$/i.test(configPart)) return { ok: false, error: `configuration file ${JSON.stringify(configPart)} does not end in .cfg` };
+    if (configPart.includes('/') || configPart === '..')
+      return { ok: false, error: `configuration file ${JSON.stringify(configPart)} must be a file name` };
+    if (!/\.cfg$/i.test(configPart))
+      return { ok: false, error: `configuration file ${JSON.stringify(configPart)} does not end in .cfg` };
     configName = configPart;
   }
-  if (phone.mac === undefined && /<mac>/i.test(`${imageName ?? ''};${configName ?? DEFAULT_400HD_CONFIG}`)) warnings.push('<MAC> left unexpanded: no MAC given');
+  if (phone.mac === undefined && /<mac>/i.test(`${imageName ?? ''};${configName ?? DEFAULT_400HD_CONFIG}`))
+    warnings.push('<MAC> left unexpanded: no MAC given');
   const url: ProvisioningUrl = {
     protocol,
     host,

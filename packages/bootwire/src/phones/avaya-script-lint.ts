@@ -17,7 +17,17 @@ export interface Diagnostic {
 }
 
 /** Every variable any family can test (used when the file serves several families). */
-export const ALL_SCRIPT_VARIABLES: readonly string[] = ['GROUP', 'MACADDR', 'MODEL', 'MODEL4', 'BOOTNAME', 'SIG', 'VPNACTIVE', 'SIG_IN_USE', 'HWVERS'];
+export const ALL_SCRIPT_VARIABLES: readonly string[] = [
+  'GROUP',
+  'MACADDR',
+  'MODEL',
+  'MODEL4',
+  'BOOTNAME',
+  'SIG',
+  'VPNACTIVE',
+  'SIG_IN_USE',
+  'HWVERS',
+];
 
 export interface LintOptions {
   /** Variables IF and GET may use; default ALL_SCRIPT_VARIABLES. */
@@ -57,8 +67,14 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
   }
   const labelMissing = (l: ScriptLine & { label: string }) => {
     const near = nearLabel(l.label);
-    const hint = near !== undefined ? ` (line ${near} looks like it but is a comment: a label is "#", one space, one word)` : '';
-    report(l.line, 'error', (`label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it ` + `gets here${hint}`));
+    const hint =
+      near !== undefined ? ` (line ${near} looks like it but is a comment: a label is "#", one space, one word)` : '';
+    report(
+      l.line,
+      'error',
+      `label ${JSON.stringify(l.label)} is not defined: the phone ignores the rest of the file when it ` +
+        `gets here${hint}`,
+    );
   };
 
   const seen = new Map<string, number>();
@@ -67,7 +83,12 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
     switch (l.kind) {
       case 'label': {
         const first = seen.get(l.label);
-        if (first !== undefined) report(l.line, 'warning', `label ${JSON.stringify(l.label)} is also at line ${first}; GOTO goes to the first`);
+        if (first !== undefined)
+          report(
+            l.line,
+            'warning',
+            `label ${JSON.stringify(l.label)} is also at line ${first}; GOTO goes to the first`,
+          );
         else seen.set(l.label, l.line);
         break;
       }
@@ -84,20 +105,31 @@ export function lintAvayaScript(file: string, text: string | Uint8Array, opts: L
         if (!parsed.labels.has(l.label)) labelMissing(l);
         else if (parsed.labels.get(l.label)! < index && nextExit[parsed.labels.get(l.label)! + 1]! === index) {
           // An unconditional backward GOTO with no IF, GET or other GOTO between its label and itself.
-          report(l.line, 'error', `GOTO ${l.label} loops forever: nothing between the label and this line can leave the loop`);
+          report(
+            l.line,
+            'error',
+            `GOTO ${l.label} loops forever: nothing between the label and this line can leave the loop`,
+          );
         }
         break;
       case 'if':
-        if (!variables.has(l.variable)) report(l.line, 'warning', `$${l.variable} is not a variable the phones can test: the line is ignored`);
+        if (!variables.has(l.variable))
+          report(l.line, 'warning', `$${l.variable} is not a variable the phones can test: the line is ignored`);
         if (!parsed.labels.has(l.label)) labelMissing(l);
         break;
       case 'get':
         for (const m of l.file.matchAll(/\$([A-Za-z0-9_]+)/g)) {
-          if (!variables.has(m[1]!)) report(l.line, 'warning', `GET ${l.file}: $${m[1]} is not a variable of the phones: the line is ignored`);
+          if (!variables.has(m[1]!))
+            report(l.line, 'warning', `GET ${l.file}: $${m[1]} is not a variable of the phones: the line is ignored`);
         }
         break;
       case 'set':
-        if (l.extra !== undefined) report(l.line, 'warning', `text after the value is ignored: ${JSON.stringify(l.extra.slice(0, 60))} (quote values with spaces)`);
+        if (l.extra !== undefined)
+          report(
+            l.line,
+            'warning',
+            `text after the value is ignored: ${JSON.stringify(l.extra.slice(0, 60))} (quote values with spaces)`,
+          );
         if (l.name !== l.name.toUpperCase()) report(l.line, 'warning', `parameter names are upper case: ${l.name}`);
         break;
       default:

@@ -51,7 +51,12 @@ export interface ScriptLimits {
 }
 
 /** Bounds for hostile input, well above real scripts (the stock 46xxsettings.txt is ~2,000 lines). */
-export const DEFAULT_SCRIPT_LIMITS: ScriptLimits = { maxSteps: 100_000, maxDepth: 8, maxLineLength: 4096, maxWarnings: 1000 };
+export const DEFAULT_SCRIPT_LIMITS: ScriptLimits = {
+  maxSteps: 100_000,
+  maxDepth: 8,
+  maxLineLength: 4096,
+  maxWarnings: 1000,
+};
 
 // -------------------------------------------------------------------------------------------- parser
 
@@ -61,8 +66,20 @@ export type ScriptLine =
   | { readonly kind: 'comment'; readonly line: number; readonly note?: string }
   | { readonly kind: 'label'; readonly line: number; readonly label: string }
   | { readonly kind: 'goto'; readonly line: number; readonly label: string }
-  | { readonly kind: 'if'; readonly line: number; readonly variable: string; readonly value: string; readonly label: string }
-  | { readonly kind: 'set'; readonly line: number; readonly name: string; readonly value: string; readonly extra?: string }
+  | {
+      readonly kind: 'if';
+      readonly line: number;
+      readonly variable: string;
+      readonly value: string;
+      readonly label: string;
+    }
+  | {
+      readonly kind: 'set';
+      readonly line: number;
+      readonly name: string;
+      readonly value: string;
+      readonly extra?: string;
+    }
   | { readonly kind: 'get'; readonly line: number; readonly file: string }
   /** Starts with a keyword but is not a statement: the phone reads it as a comment. */
   | { readonly kind: 'malformed'; readonly line: number; readonly keyword: string; readonly problem: string }
@@ -91,7 +108,8 @@ interface Token {
 function tokenize(s: string): Token[] {
   const out: Token[] = [];
   TOKEN.lastIndex = 0;
-  for (let m = TOKEN.exec(s); m; m = TOKEN.exec(s)) out.push(m[1] !== undefined ? { text: m[1], quoted: true } : { text: m[2]!, quoted: false });
+  for (let m = TOKEN.exec(s); m; m = TOKEN.exec(s))
+    out.push(m[1] !== undefined ? { text: m[1], quoted: true } : { text: m[2]!, quoted: false });
   return out;
 }
 
@@ -107,7 +125,8 @@ function parseLine(raw: string, line: number, limits: ScriptLimits): ScriptLine 
   const first = tokens[0]!;
   const keyword = first.text;
   if (first.quoted || !KEYWORDS.has(keyword.toUpperCase())) return { kind: 'comment', line };
-  if (keyword !== keyword.toUpperCase()) return { kind: 'comment', line, note: `"${keyword}" is not upper case: the phone reads this line as a comment` };
+  if (keyword !== keyword.toUpperCase())
+    return { kind: 'comment', line, note: `"${keyword}" is not upper case: the phone reads this line as a comment` };
   const bad = (problem: string): ScriptLine => ({ kind: 'malformed', line, keyword, problem });
   if ((text.split('"').length - 1) % 2 === 1) return bad('unterminated double quote');
   switch (keyword) {
@@ -122,13 +141,16 @@ function parseLine(raw: string, line: number, limits: ScriptLimits): ScriptLine 
       const name = tokens[1]!.text;
       if (tokens[1]!.quoted || !NAME.test(name)) return bad(`parameter name ${JSON.stringify(name)} is not [A-Z0-9_]`);
       const rest = tokens.slice(3).map((t) => (t.quoted ? `"${t.text}"` : t.text));
-      return rest.length > 0 ? { kind: 'set', line, name, value: tokens[2]!.text, extra: rest.join(' ') } : { kind: 'set', line, name, value: tokens[2]!.text };
+      return rest.length > 0
+        ? { kind: 'set', line, name, value: tokens[2]!.text, extra: rest.join(' ') }
+        : { kind: 'set', line, name, value: tokens[2]!.text };
     }
     default: {
       // IF $VAR SEQ value GOTO LABEL
       if (tokens.length !== 6) return bad('expected IF $VAR SEQ VALUE GOTO LABEL');
       const [, v, op, value, go, label] = tokens as [Token, Token, Token, Token, Token, Token];
-      if (v.quoted || !v.text.startsWith('$') || !NAME.test(v.text.slice(1))) return bad(`expected $VARIABLE, got ${JSON.stringify(v.text)}`);
+      if (v.quoted || !v.text.startsWith('$') || !NAME.test(v.text.slice(1)))
+        return bad(`expected $VARIABLE, got ${JSON.stringify(v.text)}`);
       if (op.text !== 'SEQ') return bad(`unknown operator ${JSON.stringify(op.text)} (only SEQ exists)`);
       if (go.text !== 'GOTO') return bad(`expected GOTO, got ${JSON.stringify(go.text)}`);
       return { kind: 'if', line, variable: v.text.slice(1), value: value.text, label: label.text };
@@ -150,7 +172,10 @@ export function parseAvayaScript(input: string | Uint8Array, limits: Partial<Scr
     while (end < text.length && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++;
     if (end === text.length && start === text.length && n > 0) break;
     n++;
-    const parsed = end - start > lim.maxLineLength ? ({ kind: 'too-long', line: n, length: end - start } as const) : parseLine(text.slice(start, end), n, lim);
+    const parsed =
+      end - start > lim.maxLineLength
+        ? ({ kind: 'too-long', line: n, length: end - start } as const)
+        : parseLine(text.slice(start, end), n, lim);
     if (parsed.kind === 'label' && !labels.has(parsed.label)) labels.set(parsed.label, lines.length);
     lines.push(parsed);
     if (end >= text.length) break;
@@ -203,7 +228,8 @@ export interface ScriptResult {
   readonly steps: number;
 }
 
-export type FetchOutcome = { readonly ok: true; readonly text: string | Uint8Array } | { readonly ok: false; readonly reason?: string };
+export type FetchOutcome =
+  { readonly ok: true; readonly text: string | Uint8Array } | { readonly ok: false; readonly reason?: string };
 
 export type ScriptStep =
   | { readonly type: 'get'; readonly file: string; readonly from: string; readonly line: number }
@@ -263,7 +289,11 @@ export class AvayaScriptRun {
         continue;
       }
       if (++this.steps > this.limits.maxSteps) {
-        this.warn(top.file, top.parsed.lines[top.pc]!.line, `stopped after ${this.limits.maxSteps} lines (a GOTO loop?): the rest is ignored`);
+        this.warn(
+          top.file,
+          top.parsed.lines[top.pc]!.line,
+          `stopped after ${this.limits.maxSteps} lines (a GOTO loop?): the rest is ignored`,
+        );
         this.completed = false;
         this.frames.length = 0;
         break;
@@ -295,7 +325,9 @@ export class AvayaScriptRun {
           this.warn(frame.file, l.line, `$${l.variable} is not a variable this phone can test: line ignored`);
           return undefined;
         }
-        const match = this.options.dialect.seqCaseInsensitive ? value.toLowerCase() === l.value.toLowerCase() : value === l.value;
+        const match = this.options.dialect.seqCaseInsensitive
+          ? value.toLowerCase() === l.value.toLowerCase()
+          : value === l.value;
         if (match) this.jump(frame, l.label, l.line);
         return undefined;
       }
@@ -304,13 +336,22 @@ export class AvayaScriptRun {
         this.values.set(l.name, l.value);
         if (l.name === 'APPNAME') this.appName = { value: l.value, file: frame.file, line: l.line };
         if (this.allowed.has(l.name)) this.vars.set(l.name, l.value);
-        if (l.extra !== undefined) this.warn(frame.file, l.line, `text after the value is ignored: ${JSON.stringify(l.extra.slice(0, 60))} (quote values with spaces)`);
+        if (l.extra !== undefined)
+          this.warn(
+            frame.file,
+            l.line,
+            `text after the value is ignored: ${JSON.stringify(l.extra.slice(0, 60))} (quote values with spaces)`,
+          );
         return undefined;
       }
       case 'get': {
         const expanded = this.expand(l.file);
         if ('unknown' in expanded) {
-          this.warn(frame.file, l.line, `GET ${l.file}: $${expanded.unknown} is not a variable of this phone: line ignored`);
+          this.warn(
+            frame.file,
+            l.line,
+            `GET ${l.file}: $${expanded.unknown} is not a variable of this phone: line ignored`,
+          );
           return undefined;
         }
         this.pending = { file: expanded.text, written: l.file, from: frame.file, line: l.line };
@@ -323,7 +364,8 @@ export class AvayaScriptRun {
     this.pending = undefined;
     const top = this.frames[this.frames.length - 1]!;
     const ok = outcome.ok && this.frames.length <= this.limits.maxDepth;
-    if (outcome.ok && !ok) this.warn(p.from, p.line, `GET ${p.file}: more than ${this.limits.maxDepth} nested GETs: treated as failed`);
+    if (outcome.ok && !ok)
+      this.warn(p.from, p.line, `GET ${p.file}: more than ${this.limits.maxDepth} nested GETs: treated as failed`);
     this.gets.push({ file: p.file, written: p.written, from: p.from, line: p.line, ok });
     const fourSixHundred = this.options.dialect.get === 'avaya-4600';
     if (!ok) {
@@ -333,7 +375,11 @@ export class AvayaScriptRun {
     }
     // 96xx/16xx: no further line of the issuing file is interpreted.
     if (!fourSixHundred) top.pc = top.parsed.lines.length;
-    this.frames.push({ file: p.file, parsed: parseAvayaScript((outcome as { text: string | Uint8Array }).text, this.limits), pc: 0 });
+    this.frames.push({
+      file: p.file,
+      parsed: parseAvayaScript((outcome as { text: string | Uint8Array }).text, this.limits),
+      pc: 0,
+    });
   }
 
   private jump(frame: Frame, label: string, line: number): void {
@@ -366,11 +412,16 @@ export class AvayaScriptRun {
   }
 
   private finish(): ScriptResult {
-    const warnings = this.suppressed > 0 ? [...this.warnings, { file: '', line: 0, message: `${this.suppressed} more warnings not shown` }] : this.warnings;
+    const warnings =
+      this.suppressed > 0
+        ? [...this.warnings, { file: '', line: 0, message: `${this.suppressed} more warnings not shown` }]
+        : this.warnings;
     this.result = {
       settings: this.settings,
       values: this.values,
-      ...(this.appName ? { appName: this.appName.value, appNameAt: { file: this.appName.file, line: this.appName.line } } : {}),
+      ...(this.appName
+        ? { appName: this.appName.value, appNameAt: { file: this.appName.file, line: this.appName.line } }
+        : {}),
       gets: this.gets,
       warnings,
       completed: this.completed,

@@ -65,7 +65,10 @@ const UPGRADE_SCRIPT = /(^|\/)[^/]*upgrade\.(scr|txt)$/i;
 const SIP1200_PROVISIONING = /(^|\/)12[0-9x]0SIP\.cfg$/i;
 
 /** Runs every check over a root view. */
-export async function checkRootView(view: RootView, models: readonly PhoneModel[] = PHONE_MODELS): Promise<CheckResult> {
+export async function checkRootView(
+  view: RootView,
+  models: readonly PhoneModel[] = PHONE_MODELS,
+): Promise<CheckResult> {
   const diags = new Map<string, Diagnostic>();
   const add = (file: string, line: number, severity: Diagnostic['severity'], message: string) => {
     const d = { file, line, severity, message };
@@ -131,7 +134,8 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
       linted.add(file);
       return undefined;
     }
-    if (!linted.has(file)) for (const d of lintAvayaScript(file, text, { variables })) add(d.file, d.line, d.severity, d.message);
+    if (!linted.has(file))
+      for (const d of lintAvayaScript(file, text, { variables })) add(d.file, d.line, d.severity, d.message);
     linted.add(file);
     return text;
   };
@@ -139,7 +143,8 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
   for (const script of [...scripts].sort()) {
     if (!files.has(script)) continue; // a family this root does not serve
     const users = avaya.filter((m) => m.files.script === script);
-    const variables = users.length > 0 ? [...new Set(users.flatMap((m) => m.script!.dialect.variables))] : ALL_SCRIPT_VARIABLES;
+    const variables =
+      users.length > 0 ? [...new Set(users.flatMap((m) => m.script!.dialect.variables))] : ALL_SCRIPT_VARIABLES;
     const text = await lintOnce(script, variables);
     if (!text) continue;
     for (const m of users) {
@@ -164,7 +169,13 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
         if (w.message.startsWith('stopped after') && !proven) add(w.file, w.line, 'error', w.message);
       }
       if (result.appName === undefined) {
-        add(script, 0, 'warning', (`no SET APPNAME for the ${m.name} (MODEL4 ${m.script!.variables['MODEL4']}): it keeps the ` + `application it runs`));
+        add(
+          script,
+          0,
+          'warning',
+          `no SET APPNAME for the ${m.name} (MODEL4 ${m.script!.variables['MODEL4']}): it keeps the ` +
+            `application it runs`,
+        );
       } else {
         await checkNamedImage(result.appName, result.appNameAt!, `SET APPNAME ${result.appName} (the ${m.name})`, m);
       }
@@ -173,7 +184,10 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
 
   // --------------------------------------------------------------------- 1200 provisioning files
   const sip1200 = models.filter((m) => m.files.format === 'sip1200-provisioning');
-  const provisioning = new Set([...sip1200.map((m) => m.files.script!), ...[...files].filter((f) => SIP1200_PROVISIONING.test(f))]);
+  const provisioning = new Set([
+    ...sip1200.map((m) => m.files.script!),
+    ...[...files].filter((f) => SIP1200_PROVISIONING.test(f)),
+  ]);
   for (const name of [...provisioning].sort()) {
     if (!files.has(name)) continue;
     const text = await readText(name);
@@ -196,9 +210,19 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
     const fw = fwDirective(parsed);
     if (fw && fw.serverIp === undefined) {
       for (const m of users) {
-        const header = await checkNamedImage(fw.filename, { file: name, line: fw.filenameLine }, `[FW] FILENAME ${fw.filename} (the ${m.name})`, m);
+        const header = await checkNamedImage(
+          fw.filename,
+          { file: name, line: fw.filenameLine },
+          `[FW] FILENAME ${fw.filename} (the ${m.name})`,
+          m,
+        );
         if (header && header.version !== fw.version) {
-          add(name, fw.filenameLine, 'warning', `[FW] VERSION is ${fw.version} but ${fw.filename}'s header says ${header.version}`);
+          add(
+            name,
+            fw.filenameLine,
+            'warning',
+            `[FW] VERSION is ${fw.version} but ${fw.filename}'s header says ${header.version}`,
+          );
         }
       }
     }
@@ -245,8 +269,11 @@ export async function checkRootView(view: RootView, models: readonly PhoneModel[
     if (!c.ok) add(f, 0, 'error', `${c.error.message} [${c.error.code}]`);
   }
 
-  if (view.truncated !== undefined) add('.', 0, 'warning', `more than ${view.truncated} files: the rest were not checked`);
-  const diagnostics = [...diags.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
+  if (view.truncated !== undefined)
+    add('.', 0, 'warning', `more than ${view.truncated} files: the rest were not checked`);
+  const diagnostics = [...diags.values()].sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line,
+  );
   const errors = diagnostics.filter((d) => d.severity === 'error').length;
   return { diagnostics, errors, warnings: diagnostics.length - errors, filesChecked: read.size };
 }
@@ -273,7 +300,12 @@ async function checkBootwireJson(
     doc = JSON.parse(text);
   } catch (e) {
     const pos = /position (\d+)/.exec((e as Error).message);
-    return add(name, pos ? text.slice(0, Number(pos[1])).split('\n').length : 0, 'error', `not valid JSON: ${(e as Error).message}`);
+    return add(
+      name,
+      pos ? text.slice(0, Number(pos[1])).split('\n').length : 0,
+      'error',
+      `not valid JSON: ${(e as Error).message}`,
+    );
   }
   const dir = view.dir ?? '/';
   let cfg: BootwireConfig;
@@ -285,7 +317,12 @@ async function checkBootwireJson(
     throw e;
   }
   if (view.dir !== undefined && cfg.root !== undefined && path.resolve(cfg.root) !== path.resolve(view.dir)) {
-    return add(name, lineOf(text, '"root"'), 'warning', `serves ${cfg.root}, not this root: its file names are not checked here`);
+    return add(
+      name,
+      lineOf(text, '"root"'),
+      'warning',
+      `serves ${cfg.root}, not this root: its file names are not checked here`,
+    );
   }
   // Option 160 URLs (AudioCodes): the files they name, for every 400HD model.
   const hd = models.filter((m) => m.files.format === 'audiocodes-url');
@@ -300,7 +337,10 @@ async function checkBootwireJson(
           add(name, line, 'error', `option 160 ${JSON.stringify(value)}: ${r.error}`);
           break;
         }
-        const wanted = [r.url.directory + r.url.image, ...(/<mac>/i.test(value) || !r.url.configGiven ? [] : [r.url.directory + r.url.config])];
+        const wanted = [
+          r.url.directory + r.url.image,
+          ...(/<mac>/i.test(value) || !r.url.configGiven ? [] : [r.url.directory + r.url.config]),
+        ];
         for (const f of wanted) {
           const loc = locate(f);
           if (!loc.ok) add(name, line, 'error', `option 160 for the ${m.name}: ${loc.why}`);
@@ -389,7 +429,13 @@ export async function fsRootView(dir: string, maxFiles = 20_000): Promise<RootVi
           v.update(chunk.subarray(0, bytesRead));
         }
       } catch (e) {
-        return { ok: false, error: { code: 'short', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` } };
+        return {
+          ok: false,
+          error: {
+            code: 'short',
+            message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          },
+        };
       } finally {
         await fh?.close().catch(() => {});
       }

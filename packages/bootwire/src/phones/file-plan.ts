@@ -84,7 +84,11 @@ export const AVAYA_MCPORT = 1719;
 
 const isZeroAddress = (a: string | undefined) => a === undefined || a === '' || a === '0.0.0.0';
 
-const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 /** `dir`, `/dir/`, `a/b` → `dir/`, `a/b/`; '' stays ''. */
 function dirPrefix(d: string | undefined): string {
@@ -141,7 +145,8 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
           warnings.push('option 43 is not Avaya\'s (sub-option 1 is not "6889"): ignored');
           break;
         }
-        for (const s of d.subOptions) if (s.code !== 1) set(s.name ?? `OPTION43_${s.code}`, s.text, `option 43.${s.code}`);
+        for (const s of d.subOptions)
+          if (s.code !== 1) set(s.name ?? `OPTION43_${s.code}`, s.text, `option 43.${s.code}`);
         break;
       }
       case 'site-specific': {
@@ -153,7 +158,8 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
         let tftpSrvrSeen = false;
         for (const [name, value] of d.value.pairs) {
           if (name === 'TFTPSRVR') tftpSrvrSeen = true;
-          if (name === 'TFTPDIR' && tftpSrvrSeen) warnings.push(`option ${sson}: TFTPDIR comes after TFTPSRVR (the manuals ask for TFTPDIR first)`);
+          if (name === 'TFTPDIR' && tftpSrvrSeen)
+            warnings.push(`option ${sson}: TFTPDIR comes after TFTPSRVR (the manuals ask for TFTPDIR first)`);
           set(name, value, `option ${sson}`);
         }
         break;
@@ -169,17 +175,37 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
 
   const byProtocol: Record<'https' | 'http' | 'tftp', FileServer[]> = { https: [], http: [], tftp: [] };
   for (const host of list(val('TLSSRVR'))) {
-    byProtocol.https.push({ protocol: 'https', host, port: port(val('TLSPORT'), AVAYA_TLS_PORT, 'TLSPORT', warnings), pathPrefix: dirPrefix(val('TLSDIR')), source: from('TLSSRVR') });
+    byProtocol.https.push({
+      protocol: 'https',
+      host,
+      port: port(val('TLSPORT'), AVAYA_TLS_PORT, 'TLSPORT', warnings),
+      pathPrefix: dirPrefix(val('TLSDIR')),
+      source: from('TLSSRVR'),
+    });
   }
   for (const host of list(val('HTTPSRVR'))) {
-    byProtocol.http.push({ protocol: 'http', host, port: port(val('HTTPPORT'), DEFAULT_PORTS.http, 'HTTPPORT', warnings), pathPrefix: dirPrefix(val('HTTPDIR')), source: from('HTTPSRVR') });
+    byProtocol.http.push({
+      protocol: 'http',
+      host,
+      port: port(val('HTTPPORT'), DEFAULT_PORTS.http, 'HTTPPORT', warnings),
+      pathPrefix: dirPrefix(val('HTTPDIR')),
+      source: from('HTTPSRVR'),
+    });
   }
   for (const host of list(val('TFTPSRVR'))) {
-    byProtocol.tftp.push({ protocol: 'tftp', host, port: DEFAULT_PORTS.tftp, pathPrefix: dirPrefix(val('TFTPDIR')), source: from('TFTPSRVR') });
+    byProtocol.tftp.push({
+      protocol: 'tftp',
+      host,
+      port: DEFAULT_PORTS.tftp,
+      pathPrefix: dirPrefix(val('TFTPDIR')),
+      source: from('TFTPSRVR'),
+    });
   }
   const servers: FileServer[] = [];
-  for (const p of model.protocols.order) if (p === 'https' || p === 'http' || p === 'tftp') servers.push(...byProtocol[p]);
-  if (byProtocol.tftp.length > 0 && !model.protocols.order.includes('tftp')) warnings.push(`TFTPSRVR ignored: the ${model.name} does not use TFTP`);
+  for (const p of model.protocols.order)
+    if (p === 'https' || p === 'http' || p === 'tftp') servers.push(...byProtocol[p]);
+  if (byProtocol.tftp.length > 0 && !model.protocols.order.includes('tftp'))
+    warnings.push(`TFTPSRVR ignored: the ${model.name} does not use TFTP`);
   if (servers.length === 0) warnings.push(`no file server for the ${model.name} in this DHCP answer`);
 
   const sipControllers = list(val('SIP_CONTROLLER_LIST'));
@@ -220,10 +246,22 @@ function server66(text: string, warnings: string[]): FileServer | undefined {
     }
     // `user;password@` (the 1200 SIP guide's form; `user:password@` accepted too).
     const login = m[2] !== undefined ? /^([^;:]*)[;:](.*)$/.exec(m[2]) : undefined;
-    const credentials = login ? { credentials: { user: login[1]!, password: login[2]! } } : m[2] ? { credentials: { user: m[2], password: '' } } : {};
-    return { protocol: proto, host: m[3]!.replace(/^\[|\]$/g, ''), port: p, pathPrefix: dirPrefix(m[5]), source: 'option 66', ...credentials };
+    const credentials = login
+      ? { credentials: { user: login[1]!, password: login[2]! } }
+      : m[2]
+        ? { credentials: { user: m[2], password: '' } }
+        : {};
+    return {
+      protocol: proto,
+      host: m[3]!.replace(/^\[|\]$/g, ''),
+      port: p,
+      pathPrefix: dirPrefix(m[5]),
+      source: 'option 66',
+      ...credentials,
+    };
   }
-  if (/^[A-Za-z0-9.-]+$/.test(t) && t !== '') return { protocol: 'tftp', host: t, port: DEFAULT_PORTS.tftp, pathPrefix: '', source: 'option 66' };
+  if (/^[A-Za-z0-9.-]+$/.test(t) && t !== '')
+    return { protocol: 'tftp', host: t, port: DEFAULT_PORTS.tftp, pathPrefix: '', source: 'option 66' };
   warnings.push(`option 66 ${JSON.stringify(t.slice(0, 60))} is neither an address nor a URL`);
   return undefined;
 }
@@ -244,7 +282,11 @@ export function sip1200ImageServer(fw: Sip1200Fw, provisioning: FileServer): Fil
     port: same ? provisioning.port : DEFAULT_PORTS[protocol],
     pathPrefix: same ? provisioning.pathPrefix : '',
     source: `[FW] ${fw.serverIp !== undefined ? 'SERVER_IP' : 'provisioning server'}`,
-    ...(fw.user !== undefined ? { credentials: { user: fw.user, password: fw.password ?? '' } } : same && provisioning.credentials ? { credentials: provisioning.credentials } : {}),
+    ...(fw.user !== undefined
+      ? { credentials: { user: fw.user, password: fw.password ?? '' } }
+      : same && provisioning.credentials
+        ? { credentials: provisioning.credentials }
+        : {}),
   };
 }
 
@@ -295,13 +337,18 @@ function audiocodesPlan(model: PhoneModel, ack: AckLike, opts: PlanOptions): Fil
     warnings.push(...r.warnings.map((w) => `${source}: ${w}`));
     const u = r.url;
     const credentials = u.user !== undefined ? { credentials: { user: u.user, password: u.password ?? '' } } : {};
-    return plan({ protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source, ...credentials }, u.image, u.config);
+    return plan(
+      { protocol: u.protocol, host: u.host, port: u.port, pathPrefix: u.directory, source, ...credentials },
+      u.image,
+      u.config,
+    );
   };
   const defaults = () => ({
     image: expandTemplate('<MODEL>.img', model.name, opts.mac, 'hex-lower'),
     config: expandTemplate('<MAC>.cfg', model.name, opts.mac, 'hex-lower'),
   });
-  if (opts.mac !== undefined && formatMac(opts.mac, 'hex-lower') === undefined) warnings.push(`${JSON.stringify(opts.mac)} is not a MAC address`);
+  if (opts.mac !== undefined && formatMac(opts.mac, 'hex-lower') === undefined)
+    warnings.push(`${JSON.stringify(opts.mac)} is not a MAC address`);
 
   for (const src of model.fileServerSources) {
     if (src === 'option-160') {
@@ -318,7 +365,12 @@ function audiocodesPlan(model: PhoneModel, ack: AckLike, opts: PlanOptions): Fil
       if (bootfile !== undefined) parameters.push({ name: 'BOOTFILE', value: bootfile, source: 'option 67' });
       // 66 may itself be a URL; 67 then names the firmware within it.
       const url = /:\/\//.test(text) ? text : `tftp://${text.trim()}`;
-      const p = fromUrl(bootfile !== undefined && !/\.img$/i.test(url) ? `${url.replace(/\/+$/, '')}/${bootfile.replace(/^\/+/, '')}` : url, 'option 66');
+      const p = fromUrl(
+        bootfile !== undefined && !/\.img$/i.test(url)
+          ? `${url.replace(/\/+$/, '')}/${bootfile.replace(/^\/+/, '')}`
+          : url,
+        'option 66',
+      );
       if (p) return p;
     } else if (src === 'option-43-url') {
       // A URL in option 43 is its plain bytes, whatever sub-options they might also parse as.

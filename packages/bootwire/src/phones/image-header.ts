@@ -64,7 +64,8 @@ export interface ImageError {
   readonly message: string;
 }
 
-export type ImageCheck = { readonly ok: true; readonly header: ImageHeader } | { readonly ok: false; readonly error: ImageError };
+export type ImageCheck =
+  { readonly ok: true; readonly header: ImageHeader } | { readonly ok: false; readonly error: ImageError };
 
 const fail = (code: ImageErrorCode, message: string): ImageCheck => ({ ok: false, error: { code, message } });
 
@@ -90,7 +91,8 @@ export function crc32(bytes: Uint8Array): number {
 // ------------------------------------------------------------------------------------------- encode
 
 function putText(buf: Buffer, [at, len]: readonly [number, number], text: string, what: string): void {
-  if (!/^[\x21-\x7e]*$/.test(text)) throw new RangeError(`image ${what} ${JSON.stringify(text)} must be printable ASCII without spaces`);
+  if (!/^[\x21-\x7e]*$/.test(text))
+    throw new RangeError(`image ${what} ${JSON.stringify(text)} must be printable ASCII without spaces`);
   if (text.length > len) throw new RangeError(`image ${what} ${JSON.stringify(text)} is over ${len} characters`);
   buf.write(text, at, 'latin1');
 }
@@ -102,12 +104,14 @@ export function encodeImageHeader(h: ImageHeader): Buffer {
   b.writeUInt16BE(IMAGE_LAYOUT_VERSION, 8);
   b.writeUInt16BE(IMAGE_HEADER_BYTES, 10);
   if (h.family === '') throw new RangeError('image family is empty');
-  if (h.models.length === 0 || h.models.some((m) => m === '' || m.includes(','))) throw new RangeError(`image models ${JSON.stringify(h.models)}`);
+  if (h.models.length === 0 || h.models.some((m) => m === '' || m.includes(',')))
+    throw new RangeError(`image models ${JSON.stringify(h.models)}`);
   if (h.version === '') throw new RangeError('image version is empty');
   putText(b, F_FAMILY, h.family, 'family');
   putText(b, F_MODELS, h.models.join(','), 'models');
   putText(b, F_VERSION, h.version, 'version');
-  if (!Number.isSafeInteger(h.payloadLength) || h.payloadLength < 0) throw new RangeError(`payload length ${h.payloadLength}`);
+  if (!Number.isSafeInteger(h.payloadLength) || h.payloadLength < 0)
+    throw new RangeError(`payload length ${h.payloadLength}`);
   b.writeBigUInt64BE(BigInt(h.payloadLength), O_LENGTH);
   if (h.sha256.length !== 32) throw new RangeError('sha256 must be 32 bytes');
   h.sha256.copy(b, O_SHA);
@@ -116,7 +120,10 @@ export function encodeImageHeader(h: ImageHeader): Buffer {
 }
 
 /** Header for a payload: computes length and digest. */
-export function imageHeaderFor(fields: { family: string; models: readonly string[]; version: string }, payload: Uint8Array): Buffer {
+export function imageHeaderFor(
+  fields: { family: string; models: readonly string[]; version: string },
+  payload: Uint8Array,
+): Buffer {
   const sha256 = createHash('sha256').update(payload).digest();
   return encodeImageHeader({ ...fields, payloadLength: payload.length, sha256 });
 }
@@ -136,29 +143,50 @@ function getText(buf: Uint8Array, [at, len]: readonly [number, number]): string 
  * what a 400HD does with the start of the file before deciding to download the whole. Never throws.
  */
 export function decodeImageHeader(bytes: Uint8Array): ImageCheck {
-  if (bytes.length < IMAGE_HEADER_BYTES) return fail('short', `${bytes.length} bytes, shorter than the ${IMAGE_HEADER_BYTES}-byte image header`);
+  if (bytes.length < IMAGE_HEADER_BYTES)
+    return fail('short', `${bytes.length} bytes, shorter than the ${IMAGE_HEADER_BYTES}-byte image header`);
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, IMAGE_HEADER_BYTES);
   if (!b.subarray(0, 8).equals(IMAGE_MAGIC)) {
     // "BWIMG" followed by something else than CR LF SUB: the bytes went through a text-mode transfer.
-    const hint = b.subarray(0, 5).toString('latin1') === 'BWIMG' ? ' (line ends changed in transfer? use octet mode)' : '';
-    return fail('bad-magic', (`not a bootwire image header: starts with ${b.subarray(0, 8).toString('hex')}, expected ` + `${IMAGE_MAGIC.toString('hex')}${hint}`));
+    const hint =
+      b.subarray(0, 5).toString('latin1') === 'BWIMG' ? ' (line ends changed in transfer? use octet mode)' : '';
+    return fail(
+      'bad-magic',
+      `not a bootwire image header: starts with ${b.subarray(0, 8).toString('hex')}, expected ` +
+        `${IMAGE_MAGIC.toString('hex')}${hint}`,
+    );
   }
   const layout = b.readUInt16BE(8);
   const headerLength = b.readUInt16BE(10);
-  if (layout !== IMAGE_LAYOUT_VERSION || headerLength !== IMAGE_HEADER_BYTES) return fail('bad-layout', `header layout ${layout} of ${headerLength} bytes (this version reads layout 1 of 128)`);
+  if (layout !== IMAGE_LAYOUT_VERSION || headerLength !== IMAGE_HEADER_BYTES)
+    return fail('bad-layout', `header layout ${layout} of ${headerLength} bytes (this version reads layout 1 of 128)`);
   const crc = crc32(b.subarray(0, O_CRC));
-  if (crc !== b.readUInt32BE(O_CRC)) return fail('bad-header-crc', (`header CRC-32 is ${b.readUInt32BE(O_CRC).toString(16).padStart(8, '0')}, computed ` + `${crc.toString(16).padStart(8, '0')}: the header is damaged`));
+  if (crc !== b.readUInt32BE(O_CRC))
+    return fail(
+      'bad-header-crc',
+      `header CRC-32 is ${b.readUInt32BE(O_CRC).toString(16).padStart(8, '0')}, computed ` +
+        `${crc.toString(16).padStart(8, '0')}: the header is damaged`,
+    );
   const family = getText(b, F_FAMILY);
   const models = getText(b, F_MODELS);
   const version = getText(b, F_VERSION);
-  if (!family || !models || !version) return fail('bad-field', 'a text field of the header is empty or not printable ASCII');
-  if (models.split(',').some((m) => m === '')) return fail('bad-field', `empty model name in ${JSON.stringify(models)}`);
-  if (!b.subarray(O_RESERVED, O_CRC).every((x) => x === 0)) return fail('bad-field', 'reserved header bytes are not zero');
+  if (!family || !models || !version)
+    return fail('bad-field', 'a text field of the header is empty or not printable ASCII');
+  if (models.split(',').some((m) => m === ''))
+    return fail('bad-field', `empty model name in ${JSON.stringify(models)}`);
+  if (!b.subarray(O_RESERVED, O_CRC).every((x) => x === 0))
+    return fail('bad-field', 'reserved header bytes are not zero');
   const length = b.readBigUInt64BE(O_LENGTH);
   if (length > BigInt(Number.MAX_SAFE_INTEGER)) return fail('bad-field', `payload length ${length} is not plausible`);
   return {
     ok: true,
-    header: { family, models: models.split(','), version, payloadLength: Number(length), sha256: Buffer.from(b.subarray(O_SHA, O_SHA + 32)) },
+    header: {
+      family,
+      models: models.split(','),
+      version,
+      payloadLength: Number(length),
+      sha256: Buffer.from(b.subarray(O_SHA, O_SHA + 32)),
+    },
   };
 }
 
@@ -211,7 +239,10 @@ export class ImageVerifier {
     }
     this.payloadSeen += rest.length;
     if (this.payloadSeen > this.header.payloadLength) {
-      this.failure = { code: 'wrong-size', message: `more than the ${this.header.payloadLength} payload bytes the header announces` };
+      this.failure = {
+        code: 'wrong-size',
+        message: `more than the ${this.header.payloadLength} payload bytes the header announces`,
+      };
       return;
     }
     this.hash!.update(rest);
@@ -234,10 +265,18 @@ export class ImageVerifier {
     if (this.failure) return { ok: false, error: this.failure };
     if (!this.header) return decodeImageHeader(this.head); // too short: 'short'
     if (this.payloadSeen !== this.header.payloadLength) {
-      return fail('wrong-size', `payload is ${this.payloadSeen} bytes, the header announces ${this.header.payloadLength} (truncated image)`);
+      return fail(
+        'wrong-size',
+        `payload is ${this.payloadSeen} bytes, the header announces ${this.header.payloadLength} (truncated image)`,
+      );
     }
     const digest = this.hash!.digest();
-    if (!digest.equals(this.header.sha256)) return fail('bad-digest', (`payload SHA-256 ${digest.toString('hex').slice(0, 16)}... differs from the header's ` + `${this.header.sha256.toString('hex').slice(0, 16)}...`));
+    if (!digest.equals(this.header.sha256))
+      return fail(
+        'bad-digest',
+        `payload SHA-256 ${digest.toString('hex').slice(0, 16)}... differs from the header's ` +
+          `${this.header.sha256.toString('hex').slice(0, 16)}...`,
+      );
     return { ok: true, header: this.header };
   }
 }

@@ -55,8 +55,13 @@ export function decideImage(model: PhoneModel, running: RunningImage, offered: O
         : { download: true, reason: `runs ${base(running.name)}, the script names ${base(offered.name)}` };
     }
     case 'version-differs': {
-      const offeredVersion = offered.version ?? (model.image.versionFrom === 'file-name' ? avayaImageVersion(offered.name) : undefined);
-      const runningVersion = running.version ?? (running.name !== undefined && model.image.versionFrom === 'file-name' ? avayaImageVersion(running.name) : undefined);
+      const offeredVersion =
+        offered.version ?? (model.image.versionFrom === 'file-name' ? avayaImageVersion(offered.name) : undefined);
+      const runningVersion =
+        running.version ??
+        (running.name !== undefined && model.image.versionFrom === 'file-name'
+          ? avayaImageVersion(running.name)
+          : undefined);
       if (runningVersion === undefined) return { download: true, reason: 'runs no known version yet' };
       if (offeredVersion === undefined) {
         // No version to compare: fall back to the name.
@@ -74,7 +79,10 @@ export function decideImage(model: PhoneModel, running: RunningImage, offered: O
       if (offered.version === undefined) return { download: false, reason: 'no VERSION offered' };
       return compareSip1200Versions(offered.version, running.version) > 0
         ? { download: true, reason: `VERSION ${offered.version} is higher than the stored ${running.version}` }
-        : { download: false, reason: `VERSION ${offered.version} is not higher than the stored ${running.version} (AUTO)` };
+        : {
+            download: false,
+            reason: `VERSION ${offered.version} is not higher than the stored ${running.version} (AUTO)`,
+          };
     }
   }
 }

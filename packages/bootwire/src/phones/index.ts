@@ -16,4 +16,13 @@ export * from './audiocodes-cfg.js';
 export * from './image-header.js';
 export * from './image-policy.js';
 export * from './init-root.js';
-export { checkRoot, checkRootView, CHECK_MAC, type CheckResult, formatDiagnostic, fsRootView, MAX_TEXT_BYTES, type RootView } from './check-root.js';
+export {
+  checkRoot,
+  checkRootView,
+  CHECK_MAC,
+  type CheckResult,
+  formatDiagnostic,
+  fsRootView,
+  MAX_TEXT_BYTES,
+  type RootView,
+} from './check-root.js';

@@ -30,7 +30,12 @@ export interface RootFile {
   /** Text files are given directly; images are generated on demand (they can be tens of MB). */
   readonly content: string | (() => Buffer[]);
   /** For images: what the header says. */
-  readonly image?: { readonly family: string; readonly models: readonly string[]; readonly version: string; readonly payloadBytes: number };
+  readonly image?: {
+    readonly family: string;
+    readonly models: readonly string[];
+    readonly version: string;
+    readonly payloadBytes: number;
+  };
 }
 
 export interface ExampleRootOptions {
@@ -82,7 +87,10 @@ const byFamily = (f: PhoneModel['family']) => PHONE_MODELS.filter((m) => m.famil
 
 /** An upgrade script choosing APPNAME by MODEL4, then GETting the settings file. */
 function avayaUpgradeScript(file: string, models: readonly PhoneModel[], title: string): string {
-  const lines = [`## bootwire example: ${title} upgrade script (${file})`, '## SET APPNAME names the application the phone must run; GET reads the settings.'];
+  const lines = [
+    `## bootwire example: ${title} upgrade script (${file})`,
+    '## SET APPNAME names the application the phone must run; GET reads the settings.',
+  ];
   const images = [...new Set(models.map((m) => m.files.image))];
   const label = (image: string) => `APP${images.indexOf(image) + 1}`;
   for (const m of models) lines.push(`IF $MODEL4 SEQ ${m.script!.variables['MODEL4']} GOTO ${label(m.files.image)}`);
@@ -192,7 +200,11 @@ function bootwireJson(): string {
       ],
       classes: [
         { name: 'avaya-1200-sip', match: { vendorClass: 'Nortel-SIP-Phone-A' }, options: { '66': s.fileServer } },
-        { name: 'audiocodes-400hd', match: { vendorClass: { regex: '^4[0-9]{2}HD$' } }, options: { '160': `tftp://${s.fileServer}/<MODEL>.img;<MODEL>.cfg` } },
+        {
+          name: 'audiocodes-400hd',
+          match: { vendorClass: { regex: '^4[0-9]{2}HD$' } },
+          options: { '160': `tftp://${s.fileServer}/<MODEL>.img;<MODEL>.cfg` },
+        },
         {
           name: 'avaya-9600-sip',
           match: { vendorClass: 'ccp.avaya.com' },
@@ -221,16 +233,33 @@ export function exampleRootFiles(opts: ExampleRootOptions = {}): RootFile[] {
   const files: RootFile[] = [
     { path: 'README.txt', content: README },
     { path: 'bootwire.json', content: bootwireJson() },
-    { path: INIT_MARKER, content: 'written by bootwire init; `bootwire init --force` replaces only a directory holding this file\n' },
+    {
+      path: INIT_MARKER,
+      content: 'written by bootwire init; `bootwire init --force` replaces only a directory holding this file\n',
+    },
     { path: '46xxupgrade.scr', content: avayaUpgradeScript('46xxupgrade.scr', byFamily('avaya-4600'), 'Avaya 4600') },
     { path: '16xxupgrade.txt', content: avayaUpgradeScript('16xxupgrade.txt', byFamily('avaya-1600'), 'Avaya 1600') },
   ];
   const s96 = byFamily('avaya-9600-sip');
   for (const script of [...new Set(s96.map((m) => m.files.script!))]) {
-    files.push({ path: script, content: avayaUpgradeScript(script, s96.filter((m) => m.files.script === script), 'Avaya 9600 SIP') });
+    files.push({
+      path: script,
+      content: avayaUpgradeScript(
+        script,
+        s96.filter((m) => m.files.script === script),
+        'Avaya 9600 SIP',
+      ),
+    });
   }
-  const backup = opts.backupUri !== undefined ? (`## Backup and restore of the 1600/96xx user data (BRURI): HTTP PUT and GET there.\nSET BRURI ` + `${opts.backupUri}\n`) : '';
-  files.push({ path: '46xxsettings.txt', content: SETTINGS.replace('IF $MODEL4 SEQ 4610 GOTO H323', `${backup}IF $MODEL4 SEQ 4610 GOTO H323`) });
+  const backup =
+    opts.backupUri !== undefined
+      ? `## Backup and restore of the 1600/96xx user data (BRURI): HTTP PUT and GET there.\nSET BRURI ` +
+        `${opts.backupUri}\n`
+      : '';
+  files.push({
+    path: '46xxsettings.txt',
+    content: SETTINGS.replace('IF $MODEL4 SEQ 4610 GOTO H323', `${backup}IF $MODEL4 SEQ 4610 GOTO H323`),
+  });
   for (const m of byFamily('avaya-1200-sip')) files.push({ path: m.files.script!, content: sip1200Provisioning(m) });
   files.push({ path: '12x0_device.cfg', content: SIP1200_DEVICE });
   for (const m of byFamily('audiocodes-400hd')) files.push({ path: `${m.name}.cfg`, content: audiocodesCfg(m) });
@@ -280,12 +309,19 @@ export interface WriteResult {
  * delete someone's home directory. All files go to a hidden sibling directory first, which is renamed
  * into place at the end: on any failure nothing is left behind and an existing root is untouched.
  */
-export async function writeExampleRoot(root: string, opts: ExampleRootOptions & { force?: boolean } = {}): Promise<WriteResult> {
+export async function writeExampleRoot(
+  root: string,
+  opts: ExampleRootOptions & { force?: boolean } = {},
+): Promise<WriteResult> {
   return writeRootAtomically(root, exampleRootFiles(opts), { force: opts.force ?? false });
 }
 
 /** writeExampleRoot's mechanism for any list of files (which must include INIT_MARKER to be replaceable later). */
-export async function writeRootAtomically(root: string, rootFiles: Iterable<RootFile>, opts: { force: boolean }): Promise<WriteResult> {
+export async function writeRootAtomically(
+  root: string,
+  rootFiles: Iterable<RootFile>,
+  opts: { force: boolean },
+): Promise<WriteResult> {
   const target = path.resolve(root);
   let existing: 'none' | 'empty' | 'ours' = 'none';
   const st = await fs.lstat(target).catch(() => undefined);
@@ -294,7 +330,11 @@ export async function writeRootAtomically(root: string, rootFiles: Iterable<Root
     const entries = await fs.readdir(target);
     if (entries.length === 0) existing = 'empty';
     else if (!opts.force) throw new InitError(`${root} is not empty (use --force to replace an earlier init root)`);
-    else if (!entries.includes(INIT_MARKER)) throw new InitError((`${root} is not empty and was not written by bootwire init: --force replaces only init roots; ` + `remove it yourself`));
+    else if (!entries.includes(INIT_MARKER))
+      throw new InitError(
+        `${root} is not empty and was not written by bootwire init: --force replaces only init roots; ` +
+          `remove it yourself`,
+      );
     else existing = 'ours';
   }
   const parent = path.dirname(target);
@@ -305,7 +345,8 @@ export async function writeRootAtomically(root: string, rootFiles: Iterable<Root
   let count = 0;
   try {
     for (const f of rootFiles) {
-      if (f.path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..') || f.path.includes('\0')) throw new InitError(`bad file name ${JSON.stringify(f.path)}`);
+      if (f.path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..') || f.path.includes('\0'))
+        throw new InitError(`bad file name ${JSON.stringify(f.path)}`);
       if (f.path.includes('/')) await fs.mkdir(path.join(temp, ...f.path.split('/').slice(0, -1)), { recursive: true });
       const parts = typeof f.content === 'string' ? [Buffer.from(f.content, 'utf8')] : f.content();
       const fh = await fs.open(path.join(temp, ...f.path.split('/')), 'wx', 0o644);

@@ -151,10 +151,14 @@ export function formatMac(mac: string, format: MacFormat): string | undefined {
 
 /** Fills `<MODEL>` and `<MAC>` (case-insensitive macros, as in 400HD URLs) in a file name template. */
 export function expandTemplate(template: string, model: string, mac: string | undefined, macFormat: MacFormat): string {
-  return template.replace(/<(MODEL|MAC)>/gi, (_, k: string) => (k.toUpperCase() === 'MODEL' ? model : ((mac && formatMac(mac, macFormat)) ?? '<MAC>')));
+  return template.replace(/<(MODEL|MAC)>/gi, (_, k: string) =>
+    k.toUpperCase() === 'MODEL' ? model : ((mac && formatMac(mac, macFormat)) ?? '<MAC>'),
+  );
 }
 
-const TFTP_TIMEOUT = unverified('phones expect a TFTP answer within about 2 s (reference/phones.md, "The common flow"); retries not documented');
+const TFTP_TIMEOUT = unverified(
+  'phones expect a TFTP answer within about 2 s (reference/phones.md, "The common flow"); retries not documented',
+);
 const IMAGE_SIZE = unverified('reference/phones.md gives 1-40 MB for images; no per-model size documented');
 
 // -------------------------------------------------------------------------------------- Avaya 4600
@@ -179,20 +183,36 @@ const AVAYA_4600_BASE = {
   tftp: { options: {}, timeoutMs: 2000, retries: 5 },
   http: { timeoutMs: 5000, retries: 2 },
   provenance: {
-    protocols: fact(`${SEED_4600}: "A telephone that supports HTTP will attempt to access the HTTP server (if administered), and, if successful, will not attempt to access the TFTP server"; HTTPS: "a TLS server is contacted first"`),
-    'dhcp.parameterRequestList': unverified(`the options the 4600 reads (${MANUAL_4600_R22}: 1, 3, 6, 15, 58, 59, 66, SSON 176); the request list itself is not documented`),
+    protocols: fact(
+      `${SEED_4600}: "A telephone that supports HTTP will attempt to access the HTTP server (if administered), and, if successful, will not attempt to access the TFTP server"; HTTPS: "a TLS server is contacted first"`,
+    ),
+    'dhcp.parameterRequestList': unverified(
+      `the options the 4600 reads (${MANUAL_4600_R22}: 1, 3, 6, 15, 58, 59, 66, SSON 176); the request list itself is not documented`,
+    ),
     'dhcp.maxMessageSize': unverified('576, the RFC 2131 minimum, as the 1600 before R2.5'),
     'dhcp.vendorClass': unverified('no option 60 documented for the 4600'),
     'dhcp.siteSpecificOption': fact(`${ref('"Avaya 4600 (H.323)"')}: site-specific option 176`),
     'dhcp.clientIdIsMac': unverified(),
-    fileServerSources: fact(`${MANUAL_4600_R22}: "If you use both Option 66 and Option 176 to identify TFTP servers, the value(s) in Option 176 overrides the value(s) in Option 66"`),
+    fileServerSources: fact(
+      `${MANUAL_4600_R22}: "If you use both Option 66 and Option 176 to identify TFTP servers, the value(s) in Option 176 overrides the value(s) in Option 66"`,
+    ),
     'files.script': fact(`${ref('"Avaya 4600 (H.323)"')}: 46xxupgrade.scr, 46xxsettings.txt`),
-    'files.image': fact(`${ref('"The Avaya upgrade-script language"')}: example "SET APPNAME a10d01b2_3.bin" for the 4610 (the 4620's a20d01b2_3.bin is by analogy, unverified)`),
-    'image.decision': fact(`${ref('"Avaya 4600 (H.323)"')}: downloads the application file when its name differs from the one it runs; ${SEED_4600}`),
+    'files.image': fact(
+      `${ref('"The Avaya upgrade-script language"')}: example "SET APPNAME a10d01b2_3.bin" for the 4610 (the 4620's a20d01b2_3.bin is by analogy, unverified)`,
+    ),
+    'image.decision': fact(
+      `${ref('"Avaya 4600 (H.323)"')}: downloads the application file when its name differs from the one it runs; ${SEED_4600}`,
+    ),
     'image.typicalBytes': IMAGE_SIZE,
-    'script.dialect': fact(`${ref('"The Avaya upgrade-script language"')}: SEQ case-insensitive in the 4600 R2.2 manual; a failed GET ends the script file (${MANUAL_4600_R22}: "interpretation of the rest of the current script file is terminated")`),
-    'script.dialect.get': unverified('that the issuing file continues after a successful GET ("its contents are interpreted as an additional script file")'),
-    'script.variables': unverified('MODEL values (4610SW, 4620SW), GROUP default 0; MODEL4 is the first four characters of MODEL'),
+    'script.dialect': fact(
+      `${ref('"The Avaya upgrade-script language"')}: SEQ case-insensitive in the 4600 R2.2 manual; a failed GET ends the script file (${MANUAL_4600_R22}: "interpretation of the rest of the current script file is terminated")`,
+    ),
+    'script.dialect.get': unverified(
+      'that the issuing file continues after a successful GET ("its contents are interpreted as an additional script file")',
+    ),
+    'script.variables': unverified(
+      'MODEL values (4610SW, 4620SW), GROUP default 0; MODEL4 is the first four characters of MODEL',
+    ),
     'script.macFormat': unverified('MACADDR spelling'),
     tftp: TFTP_TIMEOUT,
     http: unverified(),
@@ -210,8 +230,19 @@ function avaya4600(name: string, model: string, image: string): PhoneModel {
     ...AVAYA_4600_BASE,
     name,
     aliases: [model],
-    files: { format: 'avaya-script', script: '46xxupgrade.scr', settings: '46xxsettings.txt', settingsMacFormat: 'hex-lower', image, imageVersion: '2.3' },
-    script: { dialect: DIALECT_4600, variables: { GROUP: '0', MODEL: model, MODEL4: model.slice(0, 4) }, macFormat: 'colon-lower' },
+    files: {
+      format: 'avaya-script',
+      script: '46xxupgrade.scr',
+      settings: '46xxsettings.txt',
+      settingsMacFormat: 'hex-lower',
+      image,
+      imageVersion: '2.3',
+    },
+    script: {
+      dialect: DIALECT_4600,
+      variables: { GROUP: '0', MODEL: model, MODEL4: model.slice(0, 4) },
+      macFormat: 'colon-lower',
+    },
   };
 }
 
@@ -255,17 +286,27 @@ const AVAYA_1608: PhoneModel = {
   tftp: { options: {}, timeoutMs: 2000, retries: 5 },
   http: { timeoutMs: 5000, retries: 2 },
   provenance: {
-    protocols: fact(`${SEED_1600}: "can download script files and settings files from either an HTTP or HTTPS server"; no TFTP`),
-    'dhcp.parameterRequestList': fact(`${ref('"Avaya 1600"')}: option 55 list 1,3,6,7,15,26,42 plus the site-specific option; ${MANUAL_1603_ADMIN}`),
+    protocols: fact(
+      `${SEED_1600}: "can download script files and settings files from either an HTTP or HTTPS server"; no TFTP`,
+    ),
+    'dhcp.parameterRequestList': fact(
+      `${ref('"Avaya 1600"')}: option 55 list 1,3,6,7,15,26,42 plus the site-specific option; ${MANUAL_1603_ADMIN}`,
+    ),
     'dhcp.maxMessageSize': fact(`${ref('"Avaya 1600"')}: option 57 1000 from R2.5, 576 before`),
     'dhcp.vendorClass': unverified('no option 60 documented for the 1600'),
     'dhcp.siteSpecificOption': fact(`${ref('"Avaya 1600"')}: the site-specific option (242)`),
-    fileServerSources: unverified('siaddr as HTTPSRVR is documented for the 96xx (reference/phones.md), assumed for the 1600; 242 overrides'),
+    fileServerSources: unverified(
+      'siaddr as HTTPSRVR is documented for the 96xx (reference/phones.md), assumed for the 1600; 242 overrides',
+    ),
     'files.script': fact(`${ref('"Avaya 1600"')}: 16xxupgrade.txt, 46xxsettings.txt`),
     'files.image': unverified('image file name and version (following the ha96xxua3_2_0_S.bin convention)'),
-    'image.decision': fact(`${ref('"Avaya 1600"')}: "Downloads the application when the server's version is different"; ${SEED_1600}`),
+    'image.decision': fact(
+      `${ref('"Avaya 1600"')}: "Downloads the application when the server's version is different"; ${SEED_1600}`,
+    ),
     'image.typicalBytes': IMAGE_SIZE,
-    'script.dialect': fact(`${MANUAL_1600_INSTALL}: SEQ "case-insensitive equivalent"; "If the file cannot be obtained, the telephone continues processing the upgrade script file"; ${ref('"The Avaya upgrade-script language"')}: a successful GET stops the issuing file on 96xx/16xx`),
+    'script.dialect': fact(
+      `${MANUAL_1600_INSTALL}: SEQ "case-insensitive equivalent"; "If the file cannot be obtained, the telephone continues processing the upgrade script file"; ${ref('"The Avaya upgrade-script language"')}: a successful GET stops the issuing file on 96xx/16xx`,
+    ),
     'script.variables': unverified('MODEL 1608, GROUP default 0'),
     'script.macFormat': unverified('MACADDR spelling'),
     tftp: TFTP_TIMEOUT,
@@ -282,25 +323,51 @@ const DIALECT_9600: ScriptDialect = {
 };
 
 const AVAYA_9600_PROVENANCE: Readonly<Record<string, Provenance>> = {
-  protocols: fact(`${SEED_9600}: "can download script files, binary files, certificates, language files, and settings files from either an HTTP or HTTPS server"`),
-  'dhcp.parameterRequestList': unverified('the 1600 list plus 43 and 242: the 96xx reads option 43 (6889) and 242 (reference/phones.md); its request list is not documented'),
+  protocols: fact(
+    `${SEED_9600}: "can download script files, binary files, certificates, language files, and settings files from either an HTTP or HTTPS server"`,
+  ),
+  'dhcp.parameterRequestList': unverified(
+    'the 1600 list plus 43 and 242: the 96xx reads option 43 (6889) and 242 (reference/phones.md); its request list is not documented',
+  ),
   'dhcp.maxMessageSize': unverified('1000, as the 1600 from R2.5'),
-  'dhcp.vendorClass': unverified(`ccp.avaya.com is documented for later Avaya models (${ref('"Avaya 9600 SIP / 96x1"')})`),
+  'dhcp.vendorClass': unverified(
+    `ccp.avaya.com is documented for later Avaya models (${ref('"Avaya 9600 SIP / 96x1"')})`,
+  ),
   'dhcp.siteSpecificOption': fact(`${ref('"Avaya 9600 SIP / 96x1"')}: option 242`),
-  'dhcp.requireLeaseTime': fact(`${ref('"Avaya 9600 SIP / 96x1"')}: "An OFFER without option 51 (lease time) is rejected"; ${MANUAL_96X1_SIP}`),
-  fileServerSources: fact(`${MANUAL_96X1_SIP}: HTTPSRVR is "the siaddr field, if that field is non-zero"; "the DHCP site-specific option is processed after the DHCP fields and standard options"; option 43 with 6889 from ${ref('"Avaya 9600 SIP / 96x1"')}. The rank of 43 against 242 is unverified (242 assumed last, so it wins).`),
-  'files.script': fact(`${ref('"Avaya 9600 SIP / 96x1"')}: 96xxupgrade.txt; 96x1: 96x1Supgrade.txt (SIP) or 96x1Hupgrade.txt (H.323)`),
-  'files.image': unverified('ha96xxua3_2_0_S.bin is the naming example of issue 6; the 96x1 name S96x1_SALBR7_1_2_0.tar follows Avaya bundle names, unverified'),
-  'image.decision': fact(`${SEED_9600}: "If the telephone determines the proper binary file is missing, the telephone requests a binary file download"`),
+  'dhcp.requireLeaseTime': fact(
+    `${ref('"Avaya 9600 SIP / 96x1"')}: "An OFFER without option 51 (lease time) is rejected"; ${MANUAL_96X1_SIP}`,
+  ),
+  fileServerSources: fact(
+    `${MANUAL_96X1_SIP}: HTTPSRVR is "the siaddr field, if that field is non-zero"; "the DHCP site-specific option is processed after the DHCP fields and standard options"; option 43 with 6889 from ${ref('"Avaya 9600 SIP / 96x1"')}. The rank of 43 against 242 is unverified (242 assumed last, so it wins).`,
+  ),
+  'files.script': fact(
+    `${ref('"Avaya 9600 SIP / 96x1"')}: 96xxupgrade.txt; 96x1: 96x1Supgrade.txt (SIP) or 96x1Hupgrade.txt (H.323)`,
+  ),
+  'files.image': unverified(
+    'ha96xxua3_2_0_S.bin is the naming example of issue 6; the 96x1 name S96x1_SALBR7_1_2_0.tar follows Avaya bundle names, unverified',
+  ),
+  'image.decision': fact(
+    `${SEED_9600}: "If the telephone determines the proper binary file is missing, the telephone requests a binary file download"`,
+  ),
   'image.typicalBytes': IMAGE_SIZE,
-  'script.dialect': fact(`${MANUAL_96X1_SIP}: SEQ "exactly matches"; GET: "if it is successfully obtained, it will be interpreted as an additional settings file, and no additional lines will be interpreted in the original file. If the file cannot be obtained, the deskphone will continue to interpret the original file"; variables GROUP, MACADDR, MODEL, MODEL4, BOOTNAME and SIG (pre-6.0), VPNACTIVE (3.1+), SIG_IN_USE (6.0+); HWVERS from ${ref('"The Avaya upgrade-script language"')}`),
+  'script.dialect': fact(
+    `${MANUAL_96X1_SIP}: SEQ "exactly matches"; GET: "if it is successfully obtained, it will be interpreted as an additional settings file, and no additional lines will be interpreted in the original file. If the file cannot be obtained, the deskphone will continue to interpret the original file"; variables GROUP, MACADDR, MODEL, MODEL4, BOOTNAME and SIG (pre-6.0), VPNACTIVE (3.1+), SIG_IN_USE (6.0+); HWVERS from ${ref('"The Avaya upgrade-script language"')}`,
+  ),
   'script.variables': unverified('MODEL (9608, 9611G, 9620, 9640), SIG 2, SIG_IN_USE SIP, HWVERS, GROUP default 0'),
   'script.macFormat': unverified('MACADDR spelling'),
   tftp: unverified('the 9600 SIP does not use TFTP'),
   http: unverified(),
 };
 
-function avaya9600(name: string, model: string, aliases: string[], script: string, image: string, imageVersion: string, typicalBytes: number): PhoneModel {
+function avaya9600(
+  name: string,
+  model: string,
+  aliases: string[],
+  script: string,
+  image: string,
+  imageVersion: string,
+  typicalBytes: number,
+): PhoneModel {
   return {
     name,
     aliases,
@@ -320,11 +387,27 @@ function avaya9600(name: string, model: string, aliases: string[], script: strin
       offerSelection: 'first',
     },
     fileServerSources: ['site-specific', 'avaya-43', 'siaddr'],
-    files: { format: 'avaya-script', script, settings: '46xxsettings.txt', settingsMacFormat: 'hex-lower', backup: '<EXT>_96xxdata.txt', image, imageVersion },
+    files: {
+      format: 'avaya-script',
+      script,
+      settings: '46xxsettings.txt',
+      settingsMacFormat: 'hex-lower',
+      backup: '<EXT>_96xxdata.txt',
+      image,
+      imageVersion,
+    },
     image: { decision: 'name-differs', versionFrom: 'file-name', typicalBytes },
     script: {
       dialect: DIALECT_9600,
-      variables: { GROUP: '0', MODEL: model, MODEL4: model.slice(0, 4), SIG: '2', SIG_IN_USE: 'SIP', VPNACTIVE: '0', HWVERS: `${model.slice(0, 4)}D01A` },
+      variables: {
+        GROUP: '0',
+        MODEL: model,
+        MODEL4: model.slice(0, 4),
+        SIG: '2',
+        SIG_IN_USE: 'SIP',
+        VPNACTIVE: '0',
+        HWVERS: `${model.slice(0, 4)}D01A`,
+      },
       macFormat: 'colon-lower',
     },
     tftp: { options: {}, timeoutMs: 2000, retries: 5 },
@@ -344,7 +427,9 @@ function avaya1200(name: string): PhoneModel {
     vendor: 'Avaya',
     protocols: { order: ['tftp', 'ftp', 'http', 'https'], noTftpAfterHttp: false },
     dhcp: {
-      parameterRequestList: [1, 3, 6, 15, 28, 43, 58, 59, 66, 224, 227, 230, 232, 235, 238, 241, 244, 247, 249, 251, 254],
+      parameterRequestList: [
+        1, 3, 6, 15, 28, 43, 58, 59, 66, 224, 227, 230, 232, 235, 238, 241, 244, 247, 249, 251, 254,
+      ],
       maxMessageSize: 1190,
       vendorClass: 'Nortel-SIP-Phone-A',
       vendorClassNul: true,
@@ -368,20 +453,38 @@ function avaya1200(name: string): PhoneModel {
     tftp: { options: {}, timeoutMs: 2000, retries: 5, imageDeadlineMs: 600_000 },
     http: { timeoutMs: 5000, retries: 2 },
     provenance: {
-      protocols: fact(`${ref('"Avaya 1200 series SIP"')}: "Provisioning over TFTP (default), FTP or HTTP(S)"; ${SEED_1200}`),
-      'dhcp.parameterRequestList': fact(`${ref('"Avaya 1200 series SIP"')}: option 55 includes 1,3,6,15,28,43,58,59,66 and site options; ${MANUAL_1200_SIP}: site options 224, 227, ..., 254`),
+      protocols: fact(
+        `${ref('"Avaya 1200 series SIP"')}: "Provisioning over TFTP (default), FTP or HTTP(S)"; ${SEED_1200}`,
+      ),
+      'dhcp.parameterRequestList': fact(
+        `${ref('"Avaya 1200 series SIP"')}: option 55 includes 1,3,6,15,28,43,58,59,66 and site options; ${MANUAL_1200_SIP}: site options 224, 227, ..., 254`,
+      ),
       'dhcp.maxMessageSize': fact(`${ref('"Avaya 1200 series SIP"')}: option 57 = 1190`),
       'dhcp.vendorClass': fact(`${ref('"Avaya 1200 series SIP"')}: option 60 Nortel-SIP-Phone-A (NUL-terminated)`),
       'dhcp.clientIdIsMac': fact(`${ref('"Avaya 1200 series SIP"')}: option 61 = MAC`),
-      'dhcp.hostname': fact(`${MANUAL_1200_SIP}: option 12 "By default, the Hostname is "T"+MAC Address. For example, T001765FDBF1D"`),
-      'dhcp.offerSelection': fact(`${ref('"Avaya 1200 series SIP"')}: "Waits 1 s for offers and picks the longest lease"`),
-      fileServerSources: fact(`${MANUAL_1200_SIP}: option 66 "If a dotted-decimal IP address is returned, it is assumed to point to a TFTP server. A full URL can also be provided to specify a protocol and FQDN". The Nortel-SIP-Phone-B strings in 43/site options are not modelled.`),
-      'files.script': fact(`${ref('"Avaya 1200 series SIP"')}: fetches 1230SIP.cfg (model-named, 12x0SIP.cfg); [USER_CONFIG] leads to SIP<MAC>.cfg; ${SEED_1200}`),
-      'files.image': unverified('FW file name; the version SIP12x004.04.09.00 is the manual\'s example'),
-      'files.settings': unverified('the MAC spelling in SIP<MAC>.cfg (upper-case hex, as the manual\'s host name example)'),
-      'image.decision': fact(`${ref('"Avaya 1200 series SIP"')}: DOWNLOAD_MODE AUTO only when VERSION is higher than the stored one; FORCED always`),
+      'dhcp.hostname': fact(
+        `${MANUAL_1200_SIP}: option 12 "By default, the Hostname is "T"+MAC Address. For example, T001765FDBF1D"`,
+      ),
+      'dhcp.offerSelection': fact(
+        `${ref('"Avaya 1200 series SIP"')}: "Waits 1 s for offers and picks the longest lease"`,
+      ),
+      fileServerSources: fact(
+        `${MANUAL_1200_SIP}: option 66 "If a dotted-decimal IP address is returned, it is assumed to point to a TFTP server. A full URL can also be provided to specify a protocol and FQDN". The Nortel-SIP-Phone-B strings in 43/site options are not modelled.`,
+      ),
+      'files.script': fact(
+        `${ref('"Avaya 1200 series SIP"')}: fetches 1230SIP.cfg (model-named, 12x0SIP.cfg); [USER_CONFIG] leads to SIP<MAC>.cfg; ${SEED_1200}`,
+      ),
+      'files.image': unverified("FW file name; the version SIP12x004.04.09.00 is the manual's example"),
+      'files.settings': unverified(
+        "the MAC spelling in SIP<MAC>.cfg (upper-case hex, as the manual's host name example)",
+      ),
+      'image.decision': fact(
+        `${ref('"Avaya 1200 series SIP"')}: DOWNLOAD_MODE AUTO only when VERSION is higher than the stored one; FORCED always`,
+      ),
       'image.typicalBytes': IMAGE_SIZE,
-      'tftp.imageDeadlineMs': fact(`${MANUAL_1200_SIP}: over TFTP the round trip must be under 75 ms; the phone aborts a software download that takes 10 minutes`),
+      'tftp.imageDeadlineMs': fact(
+        `${MANUAL_1200_SIP}: over TFTP the round trip must be under 75 ms; the phone aborts a software download that takes 10 minutes`,
+      ),
       tftp: TFTP_TIMEOUT,
       http: unverified(),
     },
@@ -409,22 +512,44 @@ function audiocodes400(name: string): PhoneModel {
       offerSelection: 'first',
     },
     fileServerSources: ['option-160', 'option-66', 'option-43-url'],
-    files: { format: 'audiocodes-url', settings: '<MAC>.cfg', settingsMacFormat: 'hex-lower', image: `${name}.img`, imageVersion: '2.2.8.64' },
+    files: {
+      format: 'audiocodes-url',
+      settings: '<MAC>.cfg',
+      settingsMacFormat: 'hex-lower',
+      image: `${name}.img`,
+      imageVersion: '2.2.8.64',
+    },
     image: { decision: 'version-differs', versionFrom: 'header', typicalBytes: 12_000_000 },
     tftp: { options: {}, timeoutMs: 2000, retries: 5 },
     http: { timeoutMs: 5000, retries: 2 },
     provenance: {
-      protocols: fact(`${ref('"AudioCodes 400HD"')}: URL proto://host[/firmware.img][;config.cfg], no protocol means TFTP`),
-      'dhcp.parameterRequestList': fact(`${SEED_400HD}: "the phone requests for DHCP options 66/67/160"; 43 from ${ref('"AudioCodes 400HD"')}; 1, 3, 6, 15, 42 unverified`),
-      'dhcp.vendorClass': fact(`${SEED_400HD}: "the phone publishes its model name in Option fields 60 and 77 (e.g. 440HD)"`),
-      'dhcp.userClass': fact(`${SEED_400HD}: option 77 carries the model name (sent here as a plain string: unverified form)`),
+      protocols: fact(
+        `${ref('"AudioCodes 400HD"')}: URL proto://host[/firmware.img][;config.cfg], no protocol means TFTP`,
+      ),
+      'dhcp.parameterRequestList': fact(
+        `${SEED_400HD}: "the phone requests for DHCP options 66/67/160"; 43 from ${ref('"AudioCodes 400HD"')}; 1, 3, 6, 15, 42 unverified`,
+      ),
+      'dhcp.vendorClass': fact(
+        `${SEED_400HD}: "the phone publishes its model name in Option fields 60 and 77 (e.g. 440HD)"`,
+      ),
+      'dhcp.userClass': fact(
+        `${SEED_400HD}: option 77 carries the model name (sent here as a plain string: unverified form)`,
+      ),
       'dhcp.vendorClassNul': unverified('no NUL documented'),
-      fileServerSources: fact(`${ref('"AudioCodes 400HD"')}: "option 160 (a provisioning URL) has priority, then 66+67, then 43"; ${SEED_400HD}: "Option 160 providing the provisioning URL or Options 66 and 67 providing the TFTP IP address and firmware file name"`),
-      'files.image': fact(`${ref('"AudioCodes 400HD"')}: defaults <model>.img and <MAC>.cfg; ${SEED_400HD}: ".img" and ".cfg" extensions only`),
+      fileServerSources: fact(
+        `${ref('"AudioCodes 400HD"')}: "option 160 (a provisioning URL) has priority, then 66+67, then 43"; ${SEED_400HD}: "Option 160 providing the provisioning URL or Options 66 and 67 providing the TFTP IP address and firmware file name"`,
+      ),
+      'files.image': fact(
+        `${ref('"AudioCodes 400HD"')}: defaults <model>.img and <MAC>.cfg; ${SEED_400HD}: ".img" and ".cfg" extensions only`,
+      ),
       'files.imageVersion': unverified('version string'),
-      'image.decision': fact(`${SEED_400HD}: "checks whether new firmware is available by checking the firmware file header. If the version is different from the one currently running on the phone, the phone downloads the complete image"`),
+      'image.decision': fact(
+        `${SEED_400HD}: "checks whether new firmware is available by checking the firmware file header. If the version is different from the one currently running on the phone, the phone downloads the complete image"`,
+      ),
       'image.typicalBytes': IMAGE_SIZE,
-      'files.settings': fact(`${SEED_400HD}: the configuration is applied "after verifying that the configuration file is related to the phone model"`),
+      'files.settings': fact(
+        `${SEED_400HD}: the configuration is applied "after verifying that the configuration file is related to the phone model"`,
+      ),
       'files.settings.macFormat': unverified('the MAC spelling in <MAC>.cfg (lower-case hex)'),
       tftp: TFTP_TIMEOUT,
       http: unverified(),
@@ -449,7 +574,11 @@ export const PHONE_MODELS: readonly PhoneModel[] = [
   audiocodes400('440HD'),
 ];
 
-export const PHONE_FAMILIES: readonly { readonly id: FamilyId; readonly name: string; readonly models: readonly string[] }[] = (() => {
+export const PHONE_FAMILIES: readonly {
+  readonly id: FamilyId;
+  readonly name: string;
+  readonly models: readonly string[];
+}[] = (() => {
   const out: { id: FamilyId; name: string; models: string[] }[] = [];
   for (const m of PHONE_MODELS) {
     let f = out.find((x) => x.id === m.family);
@@ -468,7 +597,9 @@ export function findModel(name: string): PhoneModel | undefined {
 /** The names `--model` accepts, for usage messages. */
 export const MODEL_NAMES: readonly string[] = PHONE_MODELS.map((m) => m.name);
 
-type Patch<T> = { -readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? Patch<T[K]> : T[K] };
+type Patch<T> = {
+  -readonly [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? Patch<T[K]> : T[K];
+};
 
 /**
  * A copy of a model with some values replaced (nested objects merge; arrays, `script.variables` and
@@ -483,7 +614,8 @@ export function customizeModel(model: PhoneModel, patch: Patch<PhoneModel>): Pho
     const isObj = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
     if (isObj(base) && isObj(p) && at !== 'provenance' && !at.endsWith('variables') && !at.endsWith('options')) {
       const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-      for (const [k, v] of Object.entries(p as Record<string, unknown>)) out[k] = merge(out[k], v, at ? `${at}.${k}` : k);
+      for (const [k, v] of Object.entries(p as Record<string, unknown>))
+        out[k] = merge(out[k], v, at ? `${at}.${k}` : k);
       return out;
     }
     changed.push(at);
@@ -498,7 +630,11 @@ export function customizeModel(model: PhoneModel, patch: Patch<PhoneModel>): Pho
 // -------------------------------------------------------------------------------- per-phone values
 
 /** The script variables of one phone: the model's, MACADDR from the MAC, then `extra` (BOOTNAME, GROUP). */
-export function scriptVariables(model: PhoneModel, mac: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function scriptVariables(
+  model: PhoneModel,
+  mac: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   const vars: Record<string, string> = { ...(model.script?.variables ?? {}) };
   const macaddr = formatMac(mac, model.script?.macFormat ?? 'colon-lower');
   if (macaddr) vars['MACADDR'] = macaddr;

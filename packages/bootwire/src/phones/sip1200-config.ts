@@ -92,7 +92,12 @@ export function parseSip1200Provisioning(input: string | Uint8Array): Sip1200Fil
     const n = i + 1;
     const raw = lines[i]!;
     if (raw.length >= SIP1200_MAX_LINE) {
-      problem(n, 'error', (`line of ${raw.length} characters (the phone reads lines under ${SIP1200_MAX_LINE}): the rest of ` + `the file is ignored`));
+      problem(
+        n,
+        'error',
+        `line of ${raw.length} characters (the phone reads lines under ${SIP1200_MAX_LINE}): the rest of ` +
+          `the file is ignored`,
+      );
       truncatedAt = n;
       break;
     }
@@ -132,7 +137,8 @@ export function parseSip1200Provisioning(input: string | Uint8Array): Sip1200Fil
       continue;
     }
     const list = current.keys.get(key) ?? [];
-    if (list.length > 0 && key !== 'FILENAME') problem(n, 'warning', `${key} repeated in [${current.name}] (line ${list[0]!.line}); the last one counts`);
+    if (list.length > 0 && key !== 'FILENAME')
+      problem(n, 'warning', `${key} repeated in [${current.name}] (line ${list[0]!.line}); the last one counts`);
     list.push({ value, line: n });
     current.keys.set(key, list);
   }
@@ -140,22 +146,35 @@ export function parseSip1200Provisioning(input: string | Uint8Array): Sip1200Fil
   return { sections, problems, ...(truncatedAt !== undefined ? { truncatedAt } : {}) };
 }
 
-function validateSection(s: Sip1200Section, problem: (line: number, severity: 'error' | 'warning', message: string) => void): void {
+function validateSection(
+  s: Sip1200Section,
+  problem: (line: number, severity: 'error' | 'warning', message: string) => void,
+): void {
   const last = (k: string) => s.keys.get(k)?.at(-1);
   const version = last('VERSION');
   if (!version) problem(s.line, 'error', `[${s.name}] has no VERSION (mandatory in every section)`);
   else if (s.name === 'FW') {
-    if (!/^[A-Za-z0-9.]{1,19}$/.test(version.value)) problem(version.line, 'error', `[FW] VERSION ${JSON.stringify(version.value)}: expected up to 19 characters like SIP12x004.04.09.00`);
-  } else if (!/^[0-9]{6,10}$/.test(version.value)) problem(version.line, 'error', `VERSION ${JSON.stringify(version.value)}: expected a 6- to 10-digit number`);
+    if (!/^[A-Za-z0-9.]{1,19}$/.test(version.value))
+      problem(
+        version.line,
+        'error',
+        `[FW] VERSION ${JSON.stringify(version.value)}: expected up to 19 characters like SIP12x004.04.09.00`,
+      );
+  } else if (!/^[0-9]{6,10}$/.test(version.value))
+    problem(version.line, 'error', `VERSION ${JSON.stringify(version.value)}: expected a 6- to 10-digit number`);
   const mode = last('DOWNLOAD_MODE');
-  if (mode && !/^(AUTO|FORCED)$/i.test(mode.value)) problem(mode.line, 'error', `DOWNLOAD_MODE ${JSON.stringify(mode.value)}: expected AUTO or FORCED`);
+  if (mode && !/^(AUTO|FORCED)$/i.test(mode.value))
+    problem(mode.line, 'error', `DOWNLOAD_MODE ${JSON.stringify(mode.value)}: expected AUTO or FORCED`);
   const protocol = last('PROTOCOL');
-  if (protocol && !/^(TFTP|FTP|HTTP|HTTPS)$/i.test(protocol.value)) problem(protocol.line, 'error', `PROTOCOL ${JSON.stringify(protocol.value)}: expected TFTP, FTP, HTTP or HTTPS`);
+  if (protocol && !/^(TFTP|FTP|HTTP|HTTPS)$/i.test(protocol.value))
+    problem(protocol.line, 'error', `PROTOCOL ${JSON.stringify(protocol.value)}: expected TFTP, FTP, HTTP or HTTPS`);
   const server = last('SERVER_IP');
-  if (server && /\s/.test(server.value)) problem(server.line, 'error', `SERVER_IP ${JSON.stringify(server.value)} contains white space`);
+  if (server && /\s/.test(server.value))
+    problem(server.line, 'error', `SERVER_IP ${JSON.stringify(server.value)} contains white space`);
   const multi = s.name === 'LANGUAGE' || s.name === 'TONES';
   for (const f of s.keys.get('FILENAME') ?? []) {
-    if (!multi && /\s/.test(f.value)) problem(f.line, 'error', `FILENAME ${JSON.stringify(f.value)} contains white space`);
+    if (!multi && /\s/.test(f.value))
+      problem(f.line, 'error', `FILENAME ${JSON.stringify(f.value)} contains white space`);
   }
   if (!s.keys.has('FILENAME') && s.name !== 'USER_CONFIG') problem(s.line, 'error', `[${s.name}] has no FILENAME`);
 }
@@ -163,7 +182,8 @@ function validateSection(s: Sip1200Section, problem: (line: number, severity: 'e
 /** The files a section names (FILENAME values; [LANGUAGE]/[TONES] may list several per line). */
 export function sectionFiles(s: Sip1200Section): Sip1200Value[] {
   const out: Sip1200Value[] = [];
-  for (const f of s.keys.get('FILENAME') ?? []) for (const name of f.value.split(/[\s,]+/).filter(Boolean)) out.push({ value: name, line: f.line });
+  for (const f of s.keys.get('FILENAME') ?? [])
+    for (const name of f.value.split(/[\s,]+/).filter(Boolean)) out.push({ value: name, line: f.line });
   return out;
 }
 

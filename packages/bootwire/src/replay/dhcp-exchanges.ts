@@ -13,7 +13,11 @@ import { formatIPv4, inCidr, intToIp, ipToInt, parseCidr, type Cidr } from '@boo
 
 /** A message type as replay reports print it: RFC 2131's (1..8) by name, any other as `type N`. */
 export const typeName = (t: number | undefined): string =>
-  t === undefined ? 'no type' : t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : `type ${t}`;
+  t === undefined
+    ? 'no type'
+    : t >= MessageType.DISCOVER && t <= MessageType.INFORM
+      ? messageTypeName(t)!
+      : `type ${t}`;
 
 export interface RecordedDhcp {
   readonly frame: number;
@@ -54,7 +58,13 @@ export function dhcpExchanges(datagrams: Iterable<UdpDatagram>): { exchanges: Dh
       continue;
     }
     const m = r.message;
-    const rec: RecordedDhcp = { frame: d.frame, src: `${d.src}:${d.srcPort}`, dst: `${d.dst}:${d.dstPort}`, message: m, type: m.options.messageType() };
+    const rec: RecordedDhcp = {
+      frame: d.frame,
+      src: `${d.src}:${d.srcPort}`,
+      dst: `${d.dst}:${d.dstPort}`,
+      message: m,
+      type: m.options.messageType(),
+    };
     const key = clientKey(m);
     if (m.op === 1) {
       const prev = latest.get(key);
@@ -134,7 +144,9 @@ export function configFromReplies(exchanges: readonly DhcpExchange[]): CaptureCo
       let s = subnets.get(cidr.text);
       if (!s) {
         // A reply with another mask for an address already covered belongs to the first subnet.
-        const existing = [...subnets.values()].find((o) => inCidr(o.cidr, ipToInt(addr)) || inCidr(cidr, o.cidr.network));
+        const existing = [...subnets.values()].find(
+          (o) => inCidr(o.cidr, ipToInt(addr)) || inCidr(cidr, o.cidr.network),
+        );
         s = existing ?? { cidr, addresses: [], macs: new Map(), options: new Map() };
         subnets.set(s.cidr.text, s);
       }
@@ -153,7 +165,8 @@ export function configFromReplies(exchanges: readonly DhcpExchange[]): CaptureCo
         if (NOT_CONFIG.has(code)) continue;
         const had = s.options.get(code);
         if (!had) s.options.set(code, Buffer.from(value));
-        else if (!had.equals(value)) note(notes, `option ${code} differs between replies: the first value is configured`);
+        else if (!had.equals(value))
+          note(notes, `option ${code} differs between replies: the first value is configured`);
       }
     }
   }
@@ -179,7 +192,8 @@ export function configFromReplies(exchanges: readonly DhcpExchange[]): CaptureCo
       for (const [code, value] of s.options) options[String(code)] = `0x${value.toString('hex')}`;
       const reservations: { mac: string; address: string }[] = [];
       for (const [mac, set] of s.macs) {
-        if (set.size === 1 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) reservations.push({ mac, address: intToIp([...set][0]!) });
+        if (set.size === 1 && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+          reservations.push({ mac, address: intToIp([...set][0]!) });
       }
       has.set(s.cidr.text, new Set([1, ...s.options.keys()]));
       return {
@@ -200,7 +214,11 @@ function note(notes: string[], s: string): void {
 }
 
 /** Validates the configuration as `serve --config` would; an error message when it does not pass. */
-export function checkConfig(c: ReplayDhcpConfig, listen: string, relayPort: number): { ok: true; config: DhcpConfig } | { ok: false; error: string } {
+export function checkConfig(
+  c: ReplayDhcpConfig,
+  listen: string,
+  relayPort: number,
+): { ok: true; config: DhcpConfig } | { ok: false; error: string } {
   const r = dhcpSchema.safeParse({ ...c, listen, leases: ':memory:', relayPort, clientPort: relayPort });
   if (r.success) return { ok: true, config: r.data };
   return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
@@ -286,9 +304,19 @@ export interface ReplyCheck {
  * echoed), of the type the recorded server answered with, and carrying each option asked for in 55
  * that the configuration has (`has`).
  */
-export function checkReply(bytes: Buffer, sent: DhcpMessage, recordedType: number | undefined, has: ReadonlySet<number>): ReplyCheck {
+export function checkReply(
+  bytes: Buffer,
+  sent: DhcpMessage,
+  recordedType: number | undefined,
+  has: ReadonlySet<number>,
+): ReplyCheck {
   const notes: string[] = [];
-  const bad = (difference: string, more: Partial<ReplyCheck> = {}): ReplyCheck => ({ difference, asked: [], notes, ...more });
+  const bad = (difference: string, more: Partial<ReplyCheck> = {}): ReplyCheck => ({
+    difference,
+    asked: [],
+    notes,
+    ...more,
+  });
   const d = decodeDhcp(bytes, { requireCookie: true });
   if (!d.ok) return bad(`malformed reply: ${d.error.message}`);
   const m = d.message;
@@ -302,10 +330,14 @@ export function checkReply(bytes: Buffer, sent: DhcpMessage, recordedType: numbe
   const more = { type, yiaddr: m.yiaddr };
   const sentType = sent.options.messageType();
   const valid = sentType === 1 ? [2] : sentType === 3 ? [5, 6] : sentType === 8 ? [5] : [];
-  if (type === undefined || !valid.includes(type)) return bad(`${typeName(type)} in answer to ${typeName(sentType)}`, more);
+  if (type === undefined || !valid.includes(type))
+    return bad(`${typeName(type)} in answer to ${typeName(sentType)}`, more);
   if (recordedType !== undefined && type !== recordedType) {
     const why = o.get(56);
-    return bad(`${typeName(type)}${why ? ` ${JSON.stringify(why)}` : ''}, the recorded server sent ${typeName(recordedType)}`, more);
+    return bad(
+      `${typeName(type)}${why ? ` ${JSON.stringify(why)}` : ''}, the recorded server sent ${typeName(recordedType)}`,
+      more,
+    );
   }
   if (!o.serverId()) return bad(`${typeName(type)} without a server id (54)`, more);
   const sent82 = sent.options.raw(82);

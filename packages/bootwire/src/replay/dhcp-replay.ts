@@ -10,7 +10,15 @@ import { decodeDhcp, type DhcpMessage } from '@bootwire/dhcp';
 import { MemoryLeaseStore } from '@bootwire/dhcp';
 import { DhcpServer } from '@bootwire/dhcp';
 import { bindUdp, connectUdp, type HostPort, inCidr, ipToInt, parseCidr } from '@bootwire/core';
-import { type CaptureConfig, checkConfig, checkReply, configFromReplies, type DhcpExchange, rebuildRequest, typeName } from './dhcp-exchanges.js';
+import {
+  type CaptureConfig,
+  checkConfig,
+  checkReply,
+  configFromReplies,
+  type DhcpExchange,
+  rebuildRequest,
+  typeName,
+} from './dhcp-exchanges.js';
 import type { Outcome } from './report.js';
 
 export interface DhcpReplayOptions {
@@ -82,19 +90,31 @@ async function localAddressFor(host: string, port: number): Promise<string> {
 
 const describe = (x: DhcpExchange) => {
   const m = x.request.message;
-  return (`#${x.id} ${typeName(x.request.type)} from ${m.mac} (xid 0x${m.xid.toString(16).padStart(8, '0')}` + `${x.copies > 1 ? `, ${x.copies} copies` : ''})`);
+  return (
+    `#${x.id} ${typeName(x.request.type)} from ${m.mac} (xid 0x${m.xid.toString(16).padStart(8, '0')}` +
+    `${x.copies > 1 ? `, ${x.copies} copies` : ''})`
+  );
 };
 
 /**
  * The subnet (CIDR text) an exchange belongs to: that of the address its recorded replies gave, else of
  * the relay, the client's address or the address it asks for, else the client's first one in the capture.
  */
-function subnetFinder(exchanges: readonly DhcpExchange[], cfg: CaptureConfig | undefined): (x: DhcpExchange) => string | undefined {
+function subnetFinder(
+  exchanges: readonly DhcpExchange[],
+  cfg: CaptureConfig | undefined,
+): (x: DhcpExchange) => string | undefined {
   const cidrs = cfg ? cfg.config.subnets.map((s) => parseCidr(s.subnet)) : [];
-  const find = (ip: string | undefined) => (ip === undefined || ip === '0.0.0.0' ? undefined : cidrs.find((c) => inCidr(c, ipToInt(ip)))?.text);
+  const find = (ip: string | undefined) =>
+    ip === undefined || ip === '0.0.0.0' ? undefined : cidrs.find((c) => inCidr(c, ipToInt(ip)))?.text;
   const own = (x: DhcpExchange) => {
     const m = x.request.message;
-    return x.replies.map((r) => find(r.message.yiaddr)).find(Boolean) ?? find(m.giaddr) ?? find(m.ciaddr) ?? find(m.options.requestedAddress());
+    return (
+      x.replies.map((r) => find(r.message.yiaddr)).find(Boolean) ??
+      find(m.giaddr) ??
+      find(m.ciaddr) ??
+      find(m.options.requestedAddress())
+    );
   };
   const byClient = new Map<string, string>();
   for (const x of exchanges) {
@@ -105,14 +125,29 @@ function subnetFinder(exchanges: readonly DhcpExchange[], cfg: CaptureConfig | u
   return (x) => own(x) ?? byClient.get(x.request.message.mac) ?? only;
 }
 
-export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpReplayOptions): Promise<{ outcomes: Outcome[]; notes: string[] }> {
+export async function replayDhcp(
+  exchanges: readonly DhcpExchange[],
+  o: DhcpReplayOptions,
+): Promise<{ outcomes: Outcome[]; notes: string[] }> {
   if (exchanges.length === 0) return { outcomes: [], notes: [] };
   const builtin = o.server === 'builtin';
   const cfg = configFromReplies(exchanges);
-  const skipAll = (reason: string) => ({ outcomes: exchanges.map((x) => ({ proto: 'dhcp' as const, what: describe(x), verdict: 'skipped' as const, detail: reason })), notes: cfg?.notes ?? [] });
+  const skipAll = (reason: string) => ({
+    outcomes: exchanges.map((x) => ({
+      proto: 'dhcp' as const,
+      what: describe(x),
+      verdict: 'skipped' as const,
+      detail: reason,
+    })),
+    notes: cfg?.notes ?? [],
+  });
   if (builtin && !cfg) return skipAll('no reply in the capture gives an address to configure a server from');
 
-  const relayAt = o.relay ?? (o.server === 'builtin' ? { address: '127.0.0.1', port: 0 } : { address: await localAddressFor(o.server.host, o.server.port), port: 67 });
+  const relayAt =
+    o.relay ??
+    (o.server === 'builtin'
+      ? { address: '127.0.0.1', port: 0 }
+      : { address: await localAddressFor(o.server.host, o.server.port), port: 67 });
   const socket = await bindSocket(relayAt.address, relayAt.port);
   const relay = socket.address();
   const waiter = new Waiter();
@@ -126,7 +161,9 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       try {
         server = await DhcpServer.start({ config: checked.config, store: new MemoryLeaseStore(), localAddresses: [] });
       } catch (e) {
-        return skipAll(`the built-in server does not take the configuration made from the replies: ${(e as Error).message}`);
+        return skipAll(
+          `the built-in server does not take the configuration made from the replies: ${(e as Error).message}`,
+        );
       }
       server.on('ignored', (i) => waiter.ignored(i.mac, i.reason));
       target = { host: '127.0.0.1', port: server.address().port };
@@ -134,7 +171,9 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       target = o.server;
     }
     const subnetOf = subnetFinder(exchanges, cfg);
-    const firstPool = new Map(cfg?.config.subnets.map((s) => [s.subnet, (Array.isArray(s.pool) ? s.pool[0]! : s.pool).split('-')[0]!.trim()]));
+    const firstPool = new Map(
+      cfg?.config.subnets.map((s) => [s.subnet, (Array.isArray(s.pool) ? s.pool[0]! : s.pool).split('-')[0]!.trim()]),
+    );
     const xids = new Map<string, number>();
     const addressMaps = new Map<string, Map<string, string>>();
     const serverIds = new Map<string, string>(); // mac -> server id of the replayed server's last answer
@@ -145,7 +184,12 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       const m = x.request.message;
       const type = x.request.type;
       if (type === undefined || !REPLAYED.has(type)) {
-        outcomes.push({ proto: 'dhcp', what, verdict: 'skipped', detail: `${typeName(type)} is not a client message this replay sends` });
+        outcomes.push({
+          proto: 'dhcp',
+          what,
+          verdict: 'skipped',
+          detail: `${typeName(type)} is not a client message this replay sends`,
+        });
         continue;
       }
       const key = `${m.xid}|${m.chaddr.toString('hex')}`;
@@ -166,14 +210,34 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       const serverId = answeredBy && ours ? ours : undefined;
       let bytes: Buffer;
       try {
-        bytes = rebuildRequest(m, { xid, giaddr: relay.address, ...(link ? { link } : {}), addressMap: map, ...(serverId ? { serverId } : {}) });
+        bytes = rebuildRequest(m, {
+          xid,
+          giaddr: relay.address,
+          ...(link ? { link } : {}),
+          addressMap: map,
+          ...(serverId ? { serverId } : {}),
+        });
       } catch (e) {
         // A fuzzed header (hlen past 16, ...) that no packet can carry again.
-        outcomes.push({ proto: 'dhcp', what, verdict: 'skipped', detail: `the message cannot be rebuilt: ${(e as Error).message}` });
+        outcomes.push({
+          proto: 'dhcp',
+          what,
+          verdict: 'skipped',
+          detail: `the message cannot be rebuilt: ${(e as Error).message}`,
+        });
         continue;
       }
       const sent = (decodeDhcp(bytes) as { ok: true; message: DhcpMessage }).message;
-      const answer = await exchange(socket, waiter, bytes, target, xid, m.mac, EXPECTS_REPLY.has(type) ? (o.timeoutMs ?? 1000) : builtin ? 1000 : 300, EXPECTS_REPLY.has(type) ? 2 : 0);
+      const answer = await exchange(
+        socket,
+        waiter,
+        bytes,
+        target,
+        xid,
+        m.mac,
+        EXPECTS_REPLY.has(type) ? (o.timeoutMs ?? 1000) : builtin ? 1000 : 300,
+        EXPECTS_REPLY.has(type) ? 2 : 0,
+      );
       const recorded = x.replies[0];
       const has = (subnet && cfg?.has.get(subnet)) || new Set<number>();
       let outcome = judge(what, answer, sent, recorded?.type, recorded?.message.yiaddr, has, map);
@@ -187,9 +251,16 @@ export async function replayDhcp(exchanges: readonly DhcpExchange[], o: DhcpRepl
       if (!known) given.set(m.mac, (known = new Set()));
       const wanted = m.options.requestedAddress() ?? (m.ciaddr !== '0.0.0.0' ? m.ciaddr : undefined);
       if (outcome.verdict === 'different' && type === 3 && recorded?.type === 6 && wanted && !known.has(wanted)) {
-        outcome = { ...outcome, verdict: 'skipped', detail: (`the recorded NAK of ${wanted} rests on lease state from before the capture (` + `${outcome.detail.split(',')[0]} now)`) };
+        outcome = {
+          ...outcome,
+          verdict: 'skipped',
+          detail:
+            `the recorded NAK of ${wanted} rests on lease state from before the capture (` +
+            `${outcome.detail.split(',')[0]} now)`,
+        };
       }
-      for (const r of x.replies) if ((r.type === 2 || r.type === 5) && r.message.yiaddr !== '0.0.0.0') known.add(r.message.yiaddr);
+      for (const r of x.replies)
+        if ((r.type === 2 || r.type === 5) && r.message.yiaddr !== '0.0.0.0') known.add(r.message.yiaddr);
       outcomes.push(outcome);
     }
     return { outcomes, notes: cfg?.notes ?? [] };
@@ -204,7 +275,16 @@ function replyServerId(bytes: Buffer): string | undefined {
   return d.ok ? d.message.options.serverId() : undefined;
 }
 
-async function exchange(socket: dgram.Socket, waiter: Waiter, bytes: Buffer, to: HostPort, xid: number, mac: string, ms: number, resends: number): Promise<Answer> {
+async function exchange(
+  socket: dgram.Socket,
+  waiter: Waiter,
+  bytes: Buffer,
+  to: HostPort,
+  xid: number,
+  mac: string,
+  ms: number,
+  resends: number,
+): Promise<Answer> {
   for (let attempt = 0; ; attempt++) {
     const answer = waiter.wait(xid, mac, ms);
     socket.send(bytes, to.port, to.host);
@@ -225,7 +305,8 @@ function judge(
   const base = { proto: 'dhcp' as const, what };
   if (answer.kind !== 'reply') {
     const why = answer.kind === 'ignored' ? `ignored: ${answer.reason}` : 'no reply';
-    if (recordedType !== undefined) return { ...base, verdict: 'different', detail: `${why}; the recorded server sent ${typeName(recordedType)}` };
+    if (recordedType !== undefined)
+      return { ...base, verdict: 'different', detail: `${why}; the recorded server sent ${typeName(recordedType)}` };
     return { ...base, verdict: 'ok', detail: `${why}, as recorded` };
   }
   const c = checkReply(answer.bytes, sent, recordedType, has);
@@ -237,6 +318,7 @@ function judge(
     map.set(recordedYiaddr, c.yiaddr);
   }
   const addr = c.yiaddr && c.yiaddr !== '0.0.0.0' ? ` ${c.yiaddr}` : '';
-  const asked = c.type === 6 ? '' : c.asked.length ? ` with ${c.asked.join(', ')} as asked` : ' (asked for no option it has)';
+  const asked =
+    c.type === 6 ? '' : c.asked.length ? ` with ${c.asked.join(', ')} as asked` : ' (asked for no option it has)';
   return { ...base, verdict: 'ok', detail: `${typeName(c.type)}${addr}${asked}`, ...(notes.length ? { notes } : {}) };
 }

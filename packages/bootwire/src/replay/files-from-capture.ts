@@ -88,7 +88,17 @@ export function recordedTransfers(items: Iterable<TftpItem>): RecordedTransfer[]
     if (!c) continue;
     let b = byConversation.get(c);
     if (!b) {
-      b = { conversation: c, answered: false, next: 1, chunks: [], bytes: 0, ahead: new Map(), done: false, damage: [], cut: false };
+      b = {
+        conversation: c,
+        answered: false,
+        next: 1,
+        chunks: [],
+        bytes: 0,
+        ahead: new Map(),
+        done: false,
+        damage: [],
+        cut: false,
+      };
       byConversation.set(c, b);
     }
     const d = item.datagram;
@@ -119,7 +129,13 @@ export function recordedTransfers(items: Iterable<TftpItem>): RecordedTransfer[]
         break;
       case Opcode.ERROR:
         if (!fromClient) b.answered = true;
-        b.error ??= { code: p.code, message: p.message, by: fromClient ? 'client' : 'server', frame: d.frame, afterBlocks: b.next - 1 };
+        b.error ??= {
+          code: p.code,
+          message: p.message,
+          by: fromClient ? 'client' : 'server',
+          frame: d.frame,
+          afterBlocks: b.next - 1,
+        };
         break;
       case Opcode.ACK:
         if (!fromClient) b.answered = true;
@@ -154,7 +170,7 @@ function addDamage(b: Building, what: string): void {
 function data(b: Building, wire: number, payload: Buffer): void {
   if (b.done || b.cut || b.error) return;
   // The absolute block this wire number is nearest to, ahead of or behind `next`.
-  const delta = ((wire - b.next) & 0xffff) << 16 >> 16;
+  const delta = (((wire - b.next) & 0xffff) << 16) >> 16;
   const abs = b.next + delta;
   if (abs < b.next) return; // a retransmitted copy
   if (abs > b.next) {
@@ -175,7 +191,8 @@ function data(b: Building, wire: number, payload: Buffer): void {
 
 function take(b: Building, payload: Buffer): void {
   const blksize = blksizeOf(b);
-  if (payload.length > blksize) addDamage(b, `block ${b.next} has ${payload.length} bytes, more than blksize ${blksize}`);
+  if (payload.length > blksize)
+    addDamage(b, `block ${b.next} has ${payload.length} bytes, more than blksize ${blksize}`);
   b.chunks.push(payload);
   b.bytes += payload.length;
   b.next++;
@@ -203,7 +220,12 @@ function finish(b: Building, request: RequestPacket): RecordedTransfer {
     const file = request.mode === 'netascii' ? fromNetascii(wire) : wire;
     const damage = [...b.damage];
     if (b.error) damage.push(`ERROR ${b.error.code} from the ${b.error.by} after the last block`);
-    if (b.oackTsize !== undefined && b.oackTsize !== 0 && b.oackTsize !== wire.length && b.conversation.kind === 'read') {
+    if (
+      b.oackTsize !== undefined &&
+      b.oackTsize !== 0 &&
+      b.oackTsize !== wire.length &&
+      b.conversation.kind === 'read'
+    ) {
       damage.push(`the OACK announced tsize ${b.oackTsize}, ${wire.length} bytes arrived`);
     }
     return { ...base, status: 'complete', damage, wire, file };
@@ -211,7 +233,10 @@ function finish(b: Building, request: RequestPacket): RecordedTransfer {
   const damage = [...b.damage];
   if (b.error && blocks === 0 && b.ahead.size === 0) return { ...base, status: 'refused', damage };
   if (!b.answered) return { ...base, status: 'unanswered', damage };
-  if (b.error) damage.push(`ended by ERROR ${b.error.code} from the ${b.error.by} after ${blocks} block${blocks === 1 ? '' : 's'}`);
+  if (b.error)
+    damage.push(
+      `ended by ERROR ${b.error.code} from the ${b.error.by} after ${blocks} block${blocks === 1 ? '' : 's'}`,
+    );
   else if (b.ahead.size > 0) damage.push(`block ${b.next} missing`);
   else if (blocks === 0) damage.push('no DATA in the capture');
   else damage.push(`the capture ends after block ${blocks}, which is not short`);

@@ -23,15 +23,22 @@ export async function replayCapture(file: string, o: ReplayOptions = {}): Promis
   const warnings: string[] = [];
   if (capture.error) {
     const e = capture.error;
-    if (capture.records.length === 0) return { capture: file, outcomes: [], warnings, unreadable: `${e.message} (byte ${e.offset})` };
-    warnings.push((`the capture is damaged at byte ${e.offset} (${e.kind}: ${e.message}); replaying the ` + `${capture.records.length} records before it`));
+    if (capture.records.length === 0)
+      return { capture: file, outcomes: [], warnings, unreadable: `${e.message} (byte ${e.offset})` };
+    warnings.push(
+      `the capture is damaged at byte ${e.offset} (${e.kind}: ${e.message}); replaying the ` +
+        `${capture.records.length} records before it`,
+    );
   }
   const scan = udpDatagrams(capture.records);
   warnings.push(...scan.warnings);
 
   const items = [...trackTftp(scan.datagrams)];
   for (const i of items) {
-    if (!i.packet.ok && i.conversation && i.datagram.frame !== i.conversation.requestFrame) warnings.push(`frame ${i.datagram.frame}: malformed TFTP in conversation #${i.conversation.id}: ${i.packet.error.message}`);
+    if (!i.packet.ok && i.conversation && i.datagram.frame !== i.conversation.requestFrame)
+      warnings.push(
+        `frame ${i.datagram.frame}: malformed TFTP in conversation #${i.conversation.id}: ${i.packet.error.message}`,
+      );
   }
   const transfers = recordedTransfers(items);
   const { exchanges, warnings: dhcpWarnings } = dhcpExchanges(scan.datagrams);
@@ -45,9 +52,31 @@ export async function replayCapture(file: string, o: ReplayOptions = {}): Promis
   return { capture: file, outcomes, warnings, ...(notes.length ? { notes } : {}) };
 }
 
-export { recordedTransfers, type RecordedTransfer, type RecordedStatus, type RecordedError } from './files-from-capture.js';
-export { planTftp, judgeTftp, placeInRoot, replayRequest, expectedNegotiation, BUILTIN_POLICY, type TftpPlan, type TftpActual, type PlannedTransfer } from './tftp-expect.js';
-export { dhcpExchanges, configFromReplies, rebuildRequest, checkReply, type DhcpExchange, type CaptureConfig } from './dhcp-exchanges.js';
+export {
+  recordedTransfers,
+  type RecordedTransfer,
+  type RecordedStatus,
+  type RecordedError,
+} from './files-from-capture.js';
+export {
+  planTftp,
+  judgeTftp,
+  placeInRoot,
+  replayRequest,
+  expectedNegotiation,
+  BUILTIN_POLICY,
+  type TftpPlan,
+  type TftpActual,
+  type PlannedTransfer,
+} from './tftp-expect.js';
+export {
+  dhcpExchanges,
+  configFromReplies,
+  rebuildRequest,
+  checkReply,
+  type DhcpExchange,
+  type CaptureConfig,
+} from './dhcp-exchanges.js';
 export { formatOutcome, formatReport, summarize, type Outcome, type ReplayReport, type Verdict } from './report.js';
 export { replayTftp, type TftpReplayOptions } from './tftp-replay.js';
 export { replayDhcp, type DhcpReplayOptions } from './dhcp-replay.js';

@@ -30,7 +30,9 @@ export interface ReplayReport {
 const LABEL: Record<Verdict, string> = { ok: 'ok', skipped: 'skipped', different: 'DIFFERENT' };
 
 export function formatOutcome(o: Outcome): string {
-  const head = (`${LABEL[o.verdict].padEnd(9)} ${o.proto} ${o.what}: ` + `${o.verdict === 'skipped' ? `skipped: ${o.detail}` : o.detail}`);
+  const head =
+    `${LABEL[o.verdict].padEnd(9)} ${o.proto} ${o.what}: ` +
+    `${o.verdict === 'skipped' ? `skipped: ${o.detail}` : o.detail}`;
   return o.notes?.length ? `${head} (${o.notes.join('; ')})` : head;
 }
 
@@ -48,17 +50,30 @@ export function summarize(r: ReplayReport): Summary {
   const [ok, skipped, different] = [n('ok'), n('skipped'), n('different')];
   const total = r.outcomes.length;
   const damage = r.warnings.length ? `; ${r.warnings.length} capture warning${r.warnings.length === 1 ? '' : 's'}` : '';
-  if (r.unreadable) return { ok, skipped, different, line: `replay ${r.capture}: cannot read the capture: ${r.unreadable}`, exitCode: 1 };
+  if (r.unreadable)
+    return {
+      ok,
+      skipped,
+      different,
+      line: `replay ${r.capture}: cannot read the capture: ${r.unreadable}`,
+      exitCode: 1,
+    };
   const line =
     total === 0
       ? `replay ${r.capture}: no TFTP or DHCP conversation to replay${damage}`
-      : (`replay ${r.capture}: ${total} conversation${total === 1 ? '' : 's'}: ${ok} ok, ${skipped}` + ` skipped, ${different} different${damage}`);
+      : `replay ${r.capture}: ${total} conversation${total === 1 ? '' : 's'}: ${ok} ok, ${skipped}` +
+        ` skipped, ${different} different${damage}`;
   return { ok, skipped, different, line, exitCode: different > 0 ? 1 : 0 };
 }
 
 /** Every line to print: warnings first (prefixed), then one per conversation, then the summary. */
 export function formatReport(r: ReplayReport): string[] {
-  return [...r.warnings.map((w) => `warning: ${w}`), ...(r.notes ?? []).map((n) => `note: ${n}`), ...r.outcomes.map(formatOutcome), summarize(r).line];
+  return [
+    ...r.warnings.map((w) => `warning: ${w}`),
+    ...(r.notes ?? []).map((n) => `note: ${n}`),
+    ...r.outcomes.map(formatOutcome),
+    summarize(r).line,
+  ];
 }
 
 /** Short hex of a digest for messages. */

@@ -41,8 +41,20 @@ export type TftpPlan =
       /** What our policy grants, when the server is the built-in one. */
       readonly expect?: Negotiation;
     }
-  | { readonly kind: 'write'; readonly request: ReplayRequest; readonly file: Buffer; readonly sha256: string; readonly expect?: Negotiation }
-  | { readonly kind: 'error'; readonly direction: 'read' | 'write'; readonly request: ReplayRequest; readonly code: number; readonly message: string };
+  | {
+      readonly kind: 'write';
+      readonly request: ReplayRequest;
+      readonly file: Buffer;
+      readonly sha256: string;
+      readonly expect?: Negotiation;
+    }
+  | {
+      readonly kind: 'error';
+      readonly direction: 'read' | 'write';
+      readonly request: ReplayRequest;
+      readonly code: number;
+      readonly message: string;
+    };
 
 export interface PlannedTransfer {
   readonly transfer: RecordedTransfer;
@@ -103,7 +115,12 @@ function sentRequest(kind: 'read' | 'write', r: ReplayRequest, size: number): Re
 }
 
 /** What the policy grants the replayed request for a file of `file.length` bytes. */
-export function expectedNegotiation(kind: 'read' | 'write', r: ReplayRequest, file: Buffer, policy: OptionPolicy): Negotiation {
+export function expectedNegotiation(
+  kind: 'read' | 'write',
+  r: ReplayRequest,
+  file: Buffer,
+  policy: OptionPolicy,
+): Negotiation {
   const size = r.mode === 'netascii' ? netasciiEncodedLength(file) : file.length;
   const n = negotiate(sentRequest(kind, r, size), policy, size);
   return { blksize: n.blksize, windowsize: n.windowsize, ...(n.tsize !== undefined ? { tsize: n.tsize } : {}) };
@@ -139,9 +156,13 @@ export function planTftp(transfers: readonly RecordedTransfer[], policy?: Option
     if (!p.ok) return `the file cannot be served from a root: ${p.reason}`;
     const key = p.segments.join('/');
     const same = placed.get(key);
-    if (same) return same.bytes.equals(bytes) ? undefined : `the file changed during the capture (conversation #${same.id} got other bytes)`;
+    if (same)
+      return same.bytes.equals(bytes)
+        ? undefined
+        : `the file changed during the capture (conversation #${same.id} got other bytes)`;
     for (const other of placed.keys()) {
-      if (other.startsWith(`${key}/`) || key.startsWith(`${other}/`)) return `the file cannot be served next to ${JSON.stringify(other)} (a file and a directory of one name)`;
+      if (other.startsWith(`${key}/`) || key.startsWith(`${other}/`))
+        return `the file cannot be served next to ${JSON.stringify(other)} (a file and a directory of one name)`;
     }
     placed.set(key, { bytes, id: t.conversation.id });
     files.push({ segments: p.segments, bytes });
@@ -149,8 +170,16 @@ export function planTftp(transfers: readonly RecordedTransfer[], policy?: Option
   }
 }
 
-function planOne(t: RecordedTransfer, policy: OptionPolicy | undefined, place: (bytes: Buffer) => string | undefined): TftpPlan {
-  if (t.requestError) return { kind: 'skip', reason: `the request does not decode (${t.requestError}), so it cannot be sent as recorded` };
+function planOne(
+  t: RecordedTransfer,
+  policy: OptionPolicy | undefined,
+  place: (bytes: Buffer) => string | undefined,
+): TftpPlan {
+  if (t.requestError)
+    return {
+      kind: 'skip',
+      reason: `the request does not decode (${t.requestError}), so it cannot be sent as recorded`,
+    };
   const r = replayRequest(t.request);
   if ('unsupported' in r) return { kind: 'skip', reason: r.unsupported };
   switch (t.status) {
@@ -160,15 +189,26 @@ function planOne(t: RecordedTransfer, policy: OptionPolicy | undefined, place: (
       return { kind: 'skip', reason: `incomplete (${t.damage.join('; ')})` };
     case 'refused': {
       const e = t.error!;
-      if (e.by === 'client') return { kind: 'skip', reason: `the recorded client gave up: ERROR ${e.code} ${JSON.stringify(e.message)}` };
+      if (e.by === 'client')
+        return { kind: 'skip', reason: `the recorded client gave up: ERROR ${e.code} ${JSON.stringify(e.message)}` };
       if (policy && e.code === 8) {
-        return { kind: 'skip', reason: (`the recorded server refused the options (ERROR 8 ${JSON.stringify(e.message)}); bootwire's ` + `policy accepts them`) };
+        return {
+          kind: 'skip',
+          reason:
+            `the recorded server refused the options (ERROR 8 ${JSON.stringify(e.message)}); bootwire's ` +
+            `policy accepts them`,
+        };
       }
       return { kind: 'error', direction: t.conversation.kind, request: r, code: e.code, message: e.message };
     }
     case 'complete': {
       const file = t.file!;
-      const base = { request: r, file, sha256: sha256(file), ...(policy ? { expect: expectedNegotiation(t.conversation.kind, r, file, policy) } : {}) };
+      const base = {
+        request: r,
+        file,
+        sha256: sha256(file),
+        ...(policy ? { expect: expectedNegotiation(t.conversation.kind, r, file, policy) } : {}),
+      };
       if (t.conversation.kind === 'write') return { kind: 'write', ...base };
       if (policy) {
         const why = place(file);
@@ -205,7 +245,11 @@ function showError(a: Extract<TftpActual, { ok: false }>): string {
 }
 
 function negotiationText(n: Negotiation): string {
-  return [`blksize ${n.blksize}`, ...(n.windowsize !== 1 ? [`windowsize ${n.windowsize}`] : []), ...(n.tsize !== undefined ? [`tsize ${n.tsize}`] : [])].join(', ');
+  return [
+    `blksize ${n.blksize}`,
+    ...(n.windowsize !== 1 ? [`windowsize ${n.windowsize}`] : []),
+    ...(n.tsize !== undefined ? [`tsize ${n.tsize}`] : []),
+  ].join(', ');
 }
 
 /** How the recorded server's answer to the options differs from what we got: notes, never differences. */
@@ -215,18 +259,23 @@ export function negotiationNotes(t: RecordedTransfer, r: ReplayRequest, got: Neg
   const asked = r.blksize !== undefined || r.windowsize !== undefined || r.timeout !== undefined || r.tsize;
   if (!asked) return notes;
   if (!t.oack) {
-    notes.push((`the recorded server ignored the options` + `${got.blksize !== 512 || got.windowsize !== 1 ? `; now ${negotiationText(got)}` : ''}`));
+    notes.push(
+      `the recorded server ignored the options` +
+        `${got.blksize !== 512 || got.windowsize !== 1 ? `; now ${negotiationText(got)}` : ''}`,
+    );
     return notes;
   }
   const rec = new Map(t.oack.map((o) => [o.key, o.value]));
   const cmp = (key: 'blksize' | 'windowsize', now: number, dflt: number) => {
     const was = rec.get(key);
     const wasN = was === undefined ? dflt : Number(was);
-    if (wasN !== now) notes.push(`${key} ${now}, the recorded server gave ${was === undefined ? `none (${dflt})` : was}`);
+    if (wasN !== now)
+      notes.push(`${key} ${now}, the recorded server gave ${was === undefined ? `none (${dflt})` : was}`);
   };
   if (r.blksize !== undefined) cmp('blksize', got.blksize, 512);
   if (r.windowsize !== undefined) cmp('windowsize', got.windowsize, 1);
-  if (r.tsize && t.conversation.kind === 'read' && !rec.has('tsize') && got.tsize !== undefined) notes.push(`tsize ${got.tsize}, the recorded server gave none`);
+  if (r.tsize && t.conversation.kind === 'read' && !rec.has('tsize') && got.tsize !== undefined)
+    notes.push(`tsize ${got.tsize}, the recorded server gave none`);
   return notes;
 }
 
@@ -238,13 +287,33 @@ export function judgeTftp(p: PlannedTransfer, actual: TftpActual | undefined): O
   if (!actual) return { ...base, verdict: 'different', detail: 'not replayed' };
   if (plan.kind === 'error') {
     const recorded = `ERROR ${plan.code} ${JSON.stringify(plan.message)}`;
-    if (actual.ok) return { ...base, verdict: 'different', detail: `the ${plan.direction === 'read' ? 'download' : 'upload'} was accepted, recorded ${recorded}` };
-    if (actual.by !== 'peer' || actual.code !== plan.code) return { ...base, verdict: 'different', detail: `got ${showError(actual)}, recorded ${recorded}` };
-    return { ...base, verdict: 'ok', detail: `ERROR ${actual.code} as recorded`, ...(actual.message !== plan.message ? { notes: [`message ${JSON.stringify(actual.message)}`] } : {}) };
+    if (actual.ok)
+      return {
+        ...base,
+        verdict: 'different',
+        detail: `the ${plan.direction === 'read' ? 'download' : 'upload'} was accepted, recorded ${recorded}`,
+      };
+    if (actual.by !== 'peer' || actual.code !== plan.code)
+      return { ...base, verdict: 'different', detail: `got ${showError(actual)}, recorded ${recorded}` };
+    return {
+      ...base,
+      verdict: 'ok',
+      detail: `ERROR ${actual.code} as recorded`,
+      ...(actual.message !== plan.message ? { notes: [`message ${JSON.stringify(actual.message)}`] } : {}),
+    };
   }
   const size = `${plural(plan.file.length, 'byte')}`;
-  if (!actual.ok) return { ...base, verdict: 'different', detail: `got ${showError(actual)}, recorded a ${plan.kind === 'read' ? 'download' : 'upload'} of ${size}` };
-  const got: Negotiation = { blksize: actual.blksize, windowsize: actual.windowsize, ...(actual.tsize !== undefined ? { tsize: actual.tsize } : {}) };
+  if (!actual.ok)
+    return {
+      ...base,
+      verdict: 'different',
+      detail: `got ${showError(actual)}, recorded a ${plan.kind === 'read' ? 'download' : 'upload'} of ${size}`,
+    };
+  const got: Negotiation = {
+    blksize: actual.blksize,
+    windowsize: actual.windowsize,
+    ...(actual.tsize !== undefined ? { tsize: actual.tsize } : {}),
+  };
   if (actual.bytes) {
     const h = sha256(actual.bytes);
     if (h !== plan.sha256) {
@@ -253,21 +322,30 @@ export function judgeTftp(p: PlannedTransfer, actual: TftpActual | undefined): O
       return {
         ...base,
         verdict: 'different',
-        detail: (`bytes differ from byte ${at}: ${what} ${plural(actual.bytes.length, 'byte')} sha256 ` + `${shortHash(h)}, recorded ${size} sha256 ${shortHash(plan.sha256)}`),
+        detail:
+          `bytes differ from byte ${at}: ${what} ${plural(actual.bytes.length, 'byte')} sha256 ` +
+          `${shortHash(h)}, recorded ${size} sha256 ${shortHash(plan.sha256)}`,
       };
     }
   }
   if (plan.expect) {
     const e = plan.expect;
     // The upload client does not report the tsize the server echoed.
-    const keys = plan.kind === 'read' ? (['blksize', 'windowsize', 'tsize'] as const) : (['blksize', 'windowsize'] as const);
+    const keys =
+      plan.kind === 'read' ? (['blksize', 'windowsize', 'tsize'] as const) : (['blksize', 'windowsize'] as const);
     for (const key of keys) {
       if (got[key] !== e[key]) {
-        return { ...base, verdict: 'different', detail: `negotiated ${key} ${got[key] ?? 'none'}, bootwire's policy grants ${e[key] ?? 'none'}` };
+        return {
+          ...base,
+          verdict: 'different',
+          detail: `negotiated ${key} ${got[key] ?? 'none'}, bootwire's policy grants ${e[key] ?? 'none'}`,
+        };
       }
     }
   }
-  const checked = actual.bytes ? `${size}, sha256 ${shortHash(plan.sha256)}` : `${size} uploaded (stored bytes not checked)`;
+  const checked = actual.bytes
+    ? `${size}, sha256 ${shortHash(plan.sha256)}`
+    : `${size} uploaded (stored bytes not checked)`;
   const notes = negotiationNotes(p.transfer, plan.request, got);
   return { ...base, verdict: 'ok', detail: `${checked}; ${negotiationText(got)}`, ...(notes.length ? { notes } : {}) };
 }

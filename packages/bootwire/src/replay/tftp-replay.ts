@@ -11,7 +11,15 @@ import { TftpError, tftpGetBuffer, tftpPut, type TftpClientOptions } from '@boot
 import { TftpServer } from '@bootwire/tftp';
 import type { RecordedTransfer } from './files-from-capture.js';
 import type { Outcome } from './report.js';
-import { BUILTIN_POLICY, judgeTftp, type PlannedTransfer, placeInRoot, planTftp, type ReplayRequest, type TftpActual } from './tftp-expect.js';
+import {
+  BUILTIN_POLICY,
+  judgeTftp,
+  type PlannedTransfer,
+  placeInRoot,
+  planTftp,
+  type ReplayRequest,
+  type TftpActual,
+} from './tftp-expect.js';
 
 export interface TftpReplayOptions {
   /** 'builtin', or the server to check. */
@@ -65,7 +73,12 @@ export async function replayTftp(transfers: readonly RecordedTransfer[], o: Tftp
       const place = placeInRoot(p.transfer.conversation.filename);
       const why = p.plan.kind === 'read' && place.ok ? unwritable.get(place.segments.join('/')) : undefined;
       if (why) {
-        out.push({ proto: 'tftp', what: p.what, verdict: 'skipped', detail: `the file cannot be written to a root: ${why}` });
+        out.push({
+          proto: 'tftp',
+          what: p.what,
+          verdict: 'skipped',
+          detail: `the file cannot be written to a root: ${why}`,
+        });
         continue;
       }
       const actual = p.plan.kind === 'skip' ? undefined : await runOne(p, target, o, server);
@@ -98,15 +111,29 @@ function failed(e: unknown): TftpActual {
   return { ok: false, code: 0, message: (e as Error).message, by: 'local' };
 }
 
-async function runOne(p: PlannedTransfer, target: HostPort, o: TftpReplayOptions, server: TftpServer | undefined): Promise<TftpActual> {
+async function runOne(
+  p: PlannedTransfer,
+  target: HostPort,
+  o: TftpReplayOptions,
+  server: TftpServer | undefined,
+): Promise<TftpActual> {
   const plan = p.plan;
   if (plan.kind === 'skip') throw new Error('a skipped conversation is not run');
   const opts = clientOptions(plan.request, target, o);
   const download = plan.kind === 'read' || (plan.kind === 'error' && plan.direction === 'read');
   if (download) {
     try {
-      const { data, info } = await tftpGetBuffer({ ...opts, maxBytes: slack(plan.kind === 'read' ? plan.file.length : 0) });
-      return { ok: true, bytes: data, blksize: info.blksize, windowsize: info.windowsize, ...(info.tsize !== undefined ? { tsize: info.tsize } : {}) };
+      const { data, info } = await tftpGetBuffer({
+        ...opts,
+        maxBytes: slack(plan.kind === 'read' ? plan.file.length : 0),
+      });
+      return {
+        ok: true,
+        bytes: data,
+        blksize: info.blksize,
+        windowsize: info.windowsize,
+        ...(info.tsize !== undefined ? { tsize: info.tsize } : {}),
+      };
     } catch (e) {
       return failed(e);
     }

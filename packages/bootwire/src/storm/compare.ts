@@ -11,7 +11,10 @@ import type { StormOptions } from './run.js';
 import { CLI, type PeerName, startBootwire, startPeer } from './servers.js';
 
 export async function compareOnLoopback(o: StormOptions, root: string, dir: string): Promise<StormRun[]> {
-  if (process.getuid?.() !== 0) throw new Error('--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own');
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      '--compare needs root: the peers listen on port 69 and drop privileges, each in a network namespace of its own',
+    );
   removeStaleNamespaces('bwstorm');
   return alternateRounds(['bootwire', ...o.compare], o.rounds, async (name, round) => {
     const ns = `bwstorm-${process.pid}-${round}-${name}`;
@@ -25,14 +28,27 @@ export async function compareOnLoopback(o: StormOptions, root: string, dir: stri
       const prefix = netnsPrefix(ns);
       const server =
         name === 'bootwire'
-          ? await startBootwire({ config: { root, tftp: { listen: '127.0.0.1:69', ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) } }, dir, prefix })
+          ? await startBootwire({
+              config: {
+                root,
+                tftp: {
+                  listen: '127.0.0.1:69',
+                  ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}),
+                },
+              },
+              dir,
+              prefix,
+            })
           : await startPeer(name as PeerName, root, prefix);
       // The server's CPU with the children it forks and never waits for (tftpd-hpa): see CpuGroup.
       const cpu = serverCpu(ns, [server]);
       try {
         if (o.progress) process.stderr.write(`storm: ${name} (round ${round + 1}/${o.rounds})\n`);
         const cpu0 = cpu.cpuSeconds();
-        const child = await runJsonChild<StormRun>([...prefix, process.execPath, CLI, ...childStormArgs(o, root)], "the fleet's storm");
+        const child = await runJsonChild<StormRun>(
+          [...prefix, process.execPath, CLI, ...childStormArgs(o, root)],
+          "the fleet's storm",
+        );
         const used = cpu.cpuSeconds() - cpu0;
         const u = server.usage();
         return {
@@ -57,7 +73,16 @@ export function childStormArgs(o: StormOptions, root: string): string[] {
     'storm',
     ...['--server', 'tftp://127.0.0.1:69/', '--dhcp', 'none', '--root', root],
     ...['--phones', String(o.phones), '--mix', o.mixText, '--protocols', (o.protocols ?? ['tftp']).join(',')],
-    ...['--loss', String(o.loss), '--duplicate', String(o.duplicate), '--reorder', String(o.reorder), '--stagger', String(o.staggerMs)],
+    ...[
+      '--loss',
+      String(o.loss),
+      '--duplicate',
+      String(o.duplicate),
+      '--reorder',
+      String(o.reorder),
+      '--stagger',
+      String(o.staggerMs),
+    ],
     ...['--workers', String(o.workers), '--seed', String(o.seed), '--json', '--full-json', '--no-progress'],
     ...(o.blksize ? ['--client-blksize', String(o.blksize)] : []),
     ...(o.windowsize ? ['--client-windowsize', String(o.windowsize)] : []),

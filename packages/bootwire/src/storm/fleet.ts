@@ -23,7 +23,10 @@ export class MixError extends Error {}
 
 /** `4610=30%,9608=70%` (or weights: `4610=3,9608=7`) into shares that sum to 1. */
 export function parseMix(text: string): MixEntry[] {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new MixError('--mix is empty: give MODEL=SHARE,… such as 4610=30%,9608=70%');
   const raw: { model: PhoneModel; weight: number }[] = [];
   for (const p of parts) {
@@ -38,10 +41,14 @@ export function parseMix(text: string): MixEntry[] {
   }
   // All percentages or all weights: `4610=50%,9608=5` is a typo, not 50:5.
   const percent = parts.every((p) => p.endsWith('%'));
-  if (!percent && parts.some((p) => p.endsWith('%'))) throw new MixError('--mix: give every share as a percentage (4610=30%,9608=70%) or every one as a weight (4610=3,9608=7), not both');
+  if (!percent && parts.some((p) => p.endsWith('%')))
+    throw new MixError(
+      '--mix: give every share as a percentage (4610=30%,9608=70%) or every one as a weight (4610=3,9608=7), not both',
+    );
   const total = raw.reduce((n, r) => n + r.weight, 0);
   if (total <= 0) throw new MixError('--mix: the shares add up to nothing');
-  if (percent && Math.abs(total - 100) > 0.01) throw new MixError(`--mix: the percentages add up to ${total}%, not 100%`);
+  if (percent && Math.abs(total - 100) > 0.01)
+    throw new MixError(`--mix: the percentages add up to ${total}%, not 100%`);
   return raw.filter((r) => r.weight > 0).map((r) => ({ model: r.model, share: r.weight / total }));
 }
 

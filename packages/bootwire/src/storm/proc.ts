@@ -52,9 +52,18 @@ export class CpuGroup {
   static open(name: string, base = '/sys/fs/cgroup'): CpuGroup | undefined {
     const kinds = [
       // cgroup v1: the cpuacct hierarchy, nanoseconds.
-      { parent: path.join(base, 'cpuacct'), marker: 'cpuacct.usage', read: (dir: string) => Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e9 },
+      {
+        parent: path.join(base, 'cpuacct'),
+        marker: 'cpuacct.usage',
+        read: (dir: string) => Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e9,
+      },
       // cgroup v2: the unified hierarchy, microseconds.
-      { parent: base, marker: 'cgroup.controllers', read: (dir: string) => Number(/^usage_usec (\d+)$/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e6 },
+      {
+        parent: base,
+        marker: 'cgroup.controllers',
+        read: (dir: string) =>
+          Number(/^usage_usec (\d+)$/m.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1]) / 1e6,
+      },
     ];
     for (const k of kinds) {
       if (!existsSync(path.join(k.parent, k.marker))) continue;
@@ -124,7 +133,10 @@ export function stopChild(child: ChildProcess, graceMs = 8000): Promise<void> {
  * CPU seconds of a server's processes so far: from a control group named `name` holding them (and all
  * they fork), or from /proc where no group can be made. `close` removes the group.
  */
-export function serverCpu(name: string, servers: readonly { pid: number; usage(): ProcUsage | undefined }[]): { cpuSeconds(): number; close(): Promise<void> } {
+export function serverCpu(
+  name: string,
+  servers: readonly { pid: number; usage(): ProcUsage | undefined }[],
+): { cpuSeconds(): number; close(): Promise<void> } {
   let group = CpuGroup.open(name);
   if (group && !servers.every((x) => group!.add(x.pid))) {
     group.remove();
@@ -137,7 +149,11 @@ export function serverCpu(name: string, servers: readonly { pid: number; usage()
 }
 
 /** Runs a program that prints one JSON line last (a child storm), and returns that line parsed. */
-export async function runJsonChild<T>(argv: string[], what: string, spawnIt: (cmd: string, args: string[]) => ChildProcess = (c, a) => spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] })): Promise<T> {
+export async function runJsonChild<T>(
+  argv: string[],
+  what: string,
+  spawnIt: (cmd: string, args: string[]) => ChildProcess = (c, a) => spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] }),
+): Promise<T> {
   const child = spawnIt(argv[0]!, argv.slice(1));
   let out = '';
   let err = '';

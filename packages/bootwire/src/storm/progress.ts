@@ -10,7 +10,10 @@ export interface Progress {
   stop(): void;
 }
 
-const line = (c: Record<PhoneStage, number>) => (`dhcp ${c.dhcp} | script ${c.script} | image ${c.image} | settings ${c.settings}` + `${c.restore + c.backup > 0 ? ` | restore ${c.restore} | backup ${c.backup}` : ''} | done ` + `${c.done} | failed ${c.failed}`);
+const line = (c: Record<PhoneStage, number>) =>
+  `dhcp ${c.dhcp} | script ${c.script} | image ${c.image} | settings ${c.settings}` +
+  `${c.restore + c.backup > 0 ? ` | restore ${c.restore} | backup ${c.backup}` : ''} | done ` +
+  `${c.done} | failed ${c.failed}`;
 
 export function createProgress(label: string, total: number, enabled: boolean): Progress {
   if (!enabled) return { update() {}, stop() {} };
@@ -24,13 +27,20 @@ export function createProgress(label: string, total: number, enabled: boolean): 
         if (finished || (Date.now() - last < 5000 && !complete)) return;
         finished = complete;
         last = Date.now();
-        process.stderr.write(`storm ${label}: ${((Date.now() - started) / 1000).toFixed(1)} s  waiting ${c.waiting} | ${line(c)}\n`);
+        process.stderr.write(
+          `storm ${label}: ${((Date.now() - started) / 1000).toFixed(1)} s  waiting ${c.waiting} | ${line(c)}\n`,
+        );
       },
       stop() {},
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} booted | {phases} | {duration}s`, hideCursor: true, stream: process.stderr, barsize: 24 },
+    {
+      format: `${label} [{bar}] {value}/{total} booted | {phases} | {duration}s`,
+      hideCursor: true,
+      stream: process.stderr,
+      barsize: 24,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { phases: '' });

@@ -29,15 +29,24 @@ export function renderReport(runs: readonly StormRun[], title: string, command: 
   const rows = runs
     .map(
       (r) =>
-        (`<tr><td>${esc(r.server)}</td><td>${r.phones}</td><td>${r.booted}</td><td>${r.failed}</td><td>` + `${r.wallSeconds.toFixed(2)}</td>`) +
-        (`<td>${r.bootSeconds.p50.toFixed(2)}</td><td>${r.bootSeconds.p95.toFixed(2)}</td><td>` + `${r.bootSeconds.p99.toFixed(2)}</td><td>${r.bootSeconds.max.toFixed(2)}</td>`) +
-        (`<td>${(r.bytes / 1024 ** 2).toFixed(1)}</td><td>` + `${(r.goodputBytesPerSecond / 1024 ** 2).toFixed(1)}</td><td>${r.retransmits}</td>`) +
-        (`<td>${r.serverCpuSeconds?.toFixed(2) ?? '–'}</td><td>${r.simulatorCpuSeconds.toFixed(2)}` + `</td><td>${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 1024 ** 2).toFixed(0) : '–'}</td></tr>`),
+        `<tr><td>${esc(r.server)}</td><td>${r.phones}</td><td>${r.booted}</td><td>${r.failed}</td><td>` +
+        `${r.wallSeconds.toFixed(2)}</td>` +
+        (`<td>${r.bootSeconds.p50.toFixed(2)}</td><td>${r.bootSeconds.p95.toFixed(2)}</td><td>` +
+          `${r.bootSeconds.p99.toFixed(2)}</td><td>${r.bootSeconds.max.toFixed(2)}</td>`) +
+        (`<td>${(r.bytes / 1024 ** 2).toFixed(1)}</td><td>` +
+          `${(r.goodputBytesPerSecond / 1024 ** 2).toFixed(1)}</td><td>${r.retransmits}</td>`) +
+        (`<td>${r.serverCpuSeconds?.toFixed(2) ?? '–'}</td><td>${r.simulatorCpuSeconds.toFixed(2)}` +
+          `</td><td>${r.serverPeakRssBytes ? (r.serverPeakRssBytes / 1024 ** 2).toFixed(0) : '–'}</td></tr>`),
     )
     .join('\n');
   const failures = runs
     .filter((r) => r.failed > 0)
-    .map((r) => `<li>${esc(r.server)}: ${Object.entries(r.failures).map(([why, n]) => `${n} × ${esc(why)}`).join('; ')}</li>`)
+    .map(
+      (r) =>
+        `<li>${esc(r.server)}: ${Object.entries(r.failures)
+          .map(([why, n]) => `${n} × ${esc(why)}`)
+          .join('; ')}</li>`,
+    )
     .join('');
   // Boots completed over time: one step line per server.
   const timeline = runs.map((r) => ({

@@ -35,7 +35,9 @@ export interface FaultTotals {
 }
 
 const addFaults = (a: FaultTotals, b: FaultTotals | undefined): FaultTotals =>
-  b ? { dropped: a.dropped + b.dropped, duplicated: a.duplicated + b.duplicated, reordered: a.reordered + b.reordered } : a;
+  b
+    ? { dropped: a.dropped + b.dropped, duplicated: a.duplicated + b.duplicated, reordered: a.reordered + b.reordered }
+    : a;
 
 export function outcomeOf(index: number, r: BootReport, startedAtSeconds: number, endSeconds: number): PhoneOutcome {
   const phases: Partial<Record<Phase, number>> = {};
@@ -110,7 +112,13 @@ export function summarize(
   server: string,
   outcomes: readonly PhoneOutcome[],
   wallSeconds: number,
-  usage: { serverCpuSeconds?: number; serverPeakRssBytes?: number; simulatorCpuSeconds: number; simulatorPeakRssBytes: number; relayFaults?: FaultTotals },
+  usage: {
+    serverCpuSeconds?: number;
+    serverPeakRssBytes?: number;
+    simulatorCpuSeconds: number;
+    simulatorPeakRssBytes: number;
+    relayFaults?: FaultTotals;
+  },
 ): StormRun {
   const booted = outcomes.filter((o) => o.ok);
   const failures: Record<string, number> = {};
@@ -119,12 +127,20 @@ export function summarize(
   for (const o of outcomes) for (const [p, s] of Object.entries(o.phases)) (phaseSeconds[p] ??= []).push(s);
   const bytes = outcomes.reduce((n, o) => n + o.bytes, 0);
   const bytesByProtocol: Record<string, number> = {};
-  for (const o of outcomes) for (const [p, b] of Object.entries(o.bytesByProtocol)) bytesByProtocol[p] = (bytesByProtocol[p] ?? 0) + b;
-  const faults = outcomes.reduce((t, o) => addFaults(t, o.faults), addFaults({ dropped: 0, duplicated: 0, reordered: 0 }, usage.relayFaults));
+  for (const o of outcomes)
+    for (const [p, b] of Object.entries(o.bytesByProtocol)) bytesByProtocol[p] = (bytesByProtocol[p] ?? 0) + b;
+  const faults = outcomes.reduce(
+    (t, o) => addFaults(t, o.faults),
+    addFaults({ dropped: 0, duplicated: 0, reordered: 0 }, usage.relayFaults),
+  );
   const models: StormRun['models'] = {};
   for (const name of [...new Set(outcomes.map((o) => o.model))]) {
     const of = outcomes.filter((o) => o.model === name);
-    models[name] = { phones: of.length, failed: of.filter((o) => !o.ok).length, bootSeconds: percentiles(of.filter((o) => o.ok).map((o) => o.bootSeconds)) };
+    models[name] = {
+      phones: of.length,
+      failed: of.filter((o) => !o.ok).length,
+      bootSeconds: percentiles(of.filter((o) => o.ok).map((o) => o.bootSeconds)),
+    };
   }
   const run: StormRun = {
     server,
@@ -172,7 +188,9 @@ export function toJson(r: StormRun): Record<string, unknown> {
     imagesDownloaded: rest.imagesDownloaded,
     failures: rest.failures,
     phases: Object.fromEntries(Object.entries(rest.phases).map(([k, v]) => [k, roundP(v)])),
-    models: Object.fromEntries(Object.entries(rest.models).map(([k, v]) => [k, { ...v, bootSeconds: roundP(v.bootSeconds) }])),
+    models: Object.fromEntries(
+      Object.entries(rest.models).map(([k, v]) => [k, { ...v, bootSeconds: roundP(v.bootSeconds) }]),
+    ),
     ...(rest.serverCpuSeconds !== undefined ? { serverCpuSeconds: rest.serverCpuSeconds } : {}),
     ...(rest.serverPeakRssBytes !== undefined ? { serverPeakRssBytes: rest.serverPeakRssBytes } : {}),
     simulatorCpuSeconds: rest.simulatorCpuSeconds,
@@ -185,11 +203,17 @@ export function toJson(r: StormRun): Record<string, unknown> {
  * Runs every server `rounds` times, the order reversed every other round (so that neither goes first
  * on a cold or a warm machine), and keeps each server's median round by wall time.
  */
-export async function alternateRounds(names: readonly string[], rounds: number, run: (name: string, round: number) => Promise<StormRun>): Promise<StormRun[]> {
+export async function alternateRounds(
+  names: readonly string[],
+  rounds: number,
+  run: (name: string, round: number) => Promise<StormRun>,
+): Promise<StormRun[]> {
   const runs: StormRun[][] = names.map(() => []);
   const order = names.map((_, i) => i);
   for (let round = 0; round < rounds; round++) {
     for (const i of round % 2 === 0 ? order : [...order].reverse()) runs[i]?.push(await run(names[i] ?? '', round));
   }
-  return runs.map((r) => [...r].sort((a, b) => a.wallSeconds - b.wallSeconds)[Math.floor((r.length - 1) / 2)]).filter((r): r is StormRun => r !== undefined);
+  return runs
+    .map((r) => [...r].sort((a, b) => a.wallSeconds - b.wallSeconds)[Math.floor((r.length - 1) / 2)])
+    .filter((r): r is StormRun => r !== undefined);
 }

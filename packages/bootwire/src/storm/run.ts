@@ -66,7 +66,8 @@ export const relayAddress = (k: number) => `127.0.${10 + Math.floor(k / 254)}.${
 const PHONES_PER_RELAY = 50;
 /** bootwire's DHCP server gives up to 256 relays a connected socket of their own. */
 const MAX_RELAYS = 256;
-export const relayCount = (phones: number, workers: number) => Math.min(MAX_RELAYS, Math.max(workers, Math.ceil(phones / PHONES_PER_RELAY)));
+export const relayCount = (phones: number, workers: number) =>
+  Math.min(MAX_RELAYS, Math.max(workers, Math.ceil(phones / PHONES_PER_RELAY)));
 
 async function prepareRoot(o: StormOptions, dir: string): Promise<string> {
   if (o.root) return path.resolve(o.root);
@@ -107,18 +108,35 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
     // Backups (BRURI) of a root whose settings ask for them: the 1600 and 96xx phones restore and back up.
     const backupDir = path.join(dir, 'backup');
     await mkdir(backupDir, { recursive: true });
-    const config = await loopbackConfig({ root, dir, http: true, ftp: true, backupDir, ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}), ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}) });
+    const config = await loopbackConfig({
+      root,
+      dir,
+      http: true,
+      ftp: true,
+      backupDir,
+      ...(o.dhcp === 'builtin' ? { relayPort: relayPort! } : {}),
+      ...(o.serverWorkers !== undefined ? { workers: o.serverWorkers } : {}),
+    });
     server = await startBootwire({ config, dir });
     if (o.dhcp === 'builtin') dhcpTarget = server.dhcp!;
     // The site's DHCP names 10.77.0.1 on the standard ports; here the servers are on loopback.
-    redirects.push({ protocol: 'tftp', host: '10.77.0.1', to: server.tftp! }, { protocol: 'http', host: '10.77.0.1', to: server.http! }, { protocol: 'ftp', host: '10.77.0.1', to: server.ftp! });
+    redirects.push(
+      { protocol: 'tftp', host: '10.77.0.1', to: server.tftp! },
+      { protocol: 'http', host: '10.77.0.1', to: server.http! },
+      { protocol: 'ftp', host: '10.77.0.1', to: server.ftp! },
+    );
     if (o.dhcp === 'none') {
       const first = o.protocols?.[0] ?? 'http';
       const ep = first === 'tftp' ? server.tftp! : first === 'ftp' ? server.ftp! : server.http!;
       serverUrl = `${first}://${ep.host}:${ep.port}/`;
       // A file the provisioning names on this host with another protocol (the 1200's [FW] PROTOCOL)
       // is on its standard port there: the same server.
-      for (const [protocol, to] of [['tftp', server.tftp!], ['http', server.http!], ['ftp', server.ftp!]] as const) redirects.push({ protocol, host: ep.host, port: { tftp: 69, http: 80, ftp: 21 }[protocol], to });
+      for (const [protocol, to] of [
+        ['tftp', server.tftp!],
+        ['http', server.http!],
+        ['ftp', server.ftp!],
+      ] as const)
+        redirects.push({ protocol, host: ep.host, port: { tftp: 69, http: 80, ftp: 21 }[protocol], to });
     }
   } else {
     serverUrl = o.server;
@@ -137,7 +155,19 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
       workers,
       staggerMs: o.staggerMs,
       ...(dhcpTarget
-        ? { dhcp: { kind: 'relay' as const, server: dhcpTarget, linkSelection: '10.77.0.1', timeoutMs: 2000, retries: 6, relays: Array.from({ length: relayCount(fleet.length, workers) }, (_, k) => ({ address: relayAddress(k), port: relayPort! })) } }
+        ? {
+            dhcp: {
+              kind: 'relay' as const,
+              server: dhcpTarget,
+              linkSelection: '10.77.0.1',
+              timeoutMs: 2000,
+              retries: 6,
+              relays: Array.from({ length: relayCount(fleet.length, workers) }, (_, k) => ({
+                address: relayAddress(k),
+                port: relayPort!,
+              })),
+            },
+          }
         : {}),
       ...(serverUrl !== undefined && o.dhcp === 'none' ? { serverUrl } : {}),
       redirects,
@@ -158,7 +188,9 @@ async function single(o: StormOptions, root: string, dir: string): Promise<Storm
     simulatorCpuSeconds: selfCpuSeconds() - cpu0,
     simulatorPeakRssBytes: process.resourceUsage().maxRSS * 1024,
     relayFaults: result.relayFaults,
-    ...(usage && serverCpu0 !== undefined ? { serverCpuSeconds: usage.cpuSeconds - serverCpu0, serverPeakRssBytes: usage.peakRssBytes } : {}),
+    ...(usage && serverCpu0 !== undefined
+      ? { serverCpuSeconds: usage.cpuSeconds - serverCpu0, serverPeakRssBytes: usage.peakRssBytes }
+      : {}),
   });
 }
 

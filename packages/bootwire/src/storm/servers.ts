@@ -12,7 +12,9 @@ import { procUsage, type ProcUsage, stopChild } from './proc.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The CLI's compiled entry (this module may run from src/ under tests). */
-export const CLI = HERE.endsWith(`${path.sep}src${path.sep}storm`) ? path.resolve(HERE, '../../dist/cli/main.js') : path.resolve(HERE, '../cli/main.js');
+export const CLI = HERE.endsWith(`${path.sep}src${path.sep}storm`)
+  ? path.resolve(HERE, '../../dist/cli/main.js')
+  : path.resolve(HERE, '../cli/main.js');
 
 export interface RunningServer {
   name: string;
@@ -44,15 +46,38 @@ interface RootConfig {
   dhcp?: { subnets: { subnet: string }[]; [key: string]: unknown };
 }
 
-export async function loopbackConfig(o: { root: string; dir: string; relayPort?: number; http: boolean; ftp?: boolean; backupDir?: string; workers?: number }): Promise<Record<string, unknown>> {
+export async function loopbackConfig(o: {
+  root: string;
+  dir: string;
+  relayPort?: number;
+  http: boolean;
+  ftp?: boolean;
+  backupDir?: string;
+  workers?: number;
+}): Promise<Record<string, unknown>> {
   const file = path.join(o.root, 'bootwire.json');
   const base = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as RootConfig) : {};
-  const cfg: Record<string, unknown> = { root: o.root, tftp: { listen: '127.0.0.1:0', ...(o.workers !== undefined ? { workers: o.workers } : {}) } };
-  if (o.http) cfg['http'] = { listen: '127.0.0.1:0', ...(o.backupDir ? { backup: [{ prefix: '/backup/', dir: o.backupDir }] } : {}) };
+  const cfg: Record<string, unknown> = {
+    root: o.root,
+    tftp: { listen: '127.0.0.1:0', ...(o.workers !== undefined ? { workers: o.workers } : {}) },
+  };
+  if (o.http)
+    cfg['http'] = {
+      listen: '127.0.0.1:0',
+      ...(o.backupDir ? { backup: [{ prefix: '/backup/', dir: o.backupDir }] } : {}),
+    };
   if (o.ftp) cfg['ftp'] = { listen: '127.0.0.1:0' };
   if (o.relayPort !== undefined && base.dhcp) {
-    const subnets = base.dhcp.subnets.map((s, i) => (i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s));
-    cfg['dhcp'] = { ...base.dhcp, listen: '127.0.0.1:0', relayPort: o.relayPort, leases: path.join(o.dir, 'leases.db'), subnets };
+    const subnets = base.dhcp.subnets.map((s, i) =>
+      i === 0 ? { ...s, subnet: '10.77.0.0/16', pool: '10.77.1.0-10.77.255.254', reservations: undefined } : s,
+    );
+    cfg['dhcp'] = {
+      ...base.dhcp,
+      listen: '127.0.0.1:0',
+      relayPort: o.relayPort,
+      leases: path.join(o.dir, 'leases.db'),
+      subnets,
+    };
   }
   return cfg;
 }
@@ -61,21 +86,41 @@ export async function loopbackConfig(o: { root: string; dir: string; relayPort?:
  * `bootwire serve --config` with `config` (written to `dir`), through `prefix` (`ip netns exec NS`):
  * ready once each of its services says where it listens.
  */
-export async function startBootwire(o: { config: Record<string, unknown>; dir: string; prefix?: string[]; env?: NodeJS.ProcessEnv }): Promise<RunningServer> {
+export async function startBootwire(o: {
+  config: Record<string, unknown>;
+  dir: string;
+  prefix?: string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<RunningServer> {
   const file = path.join(o.dir, 'bootwire-storm.json');
   await writeFile(file, JSON.stringify(o.config, null, 2));
   const services = (['tftp', 'http', 'ftp', 'dhcp'] as const).filter((k) => o.config[k] !== undefined);
-  const args = [...(o.prefix ?? []), process.execPath, CLI, 'serve', '--config', file, '--log-level', 'warn', '--grace', String(STOP_GRACE_SECONDS)];
+  const args = [
+    ...(o.prefix ?? []),
+    process.execPath,
+    CLI,
+    'serve',
+    '--config',
+    file,
+    '--log-level',
+    'warn',
+    '--grace',
+    String(STOP_GRACE_SECONDS),
+  ];
   const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
   const got: { tftp?: HostPort; http?: HostPort; ftp?: HostPort; dhcp?: HostPort } = {};
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bootwire serve did not start within 20 s: ${stderr.trim()}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`bootwire serve did not start within 20 s: ${stderr.trim()}`)),
+      20_000,
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
-      for (const m of out.matchAll(/bootwire: (tftp|http|ftp|dhcp) listening on ([0-9.]+):([0-9]+)/g)) got[m[1] as 'tftp' | 'http' | 'ftp' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
+      for (const m of out.matchAll(/bootwire: (tftp|http|ftp|dhcp) listening on ([0-9.]+):([0-9]+)/g))
+        got[m[1] as 'tftp' | 'http' | 'ftp' | 'dhcp'] = { host: m[2]!, port: Number(m[3]) };
       if (services.every((k) => got[k])) {
         clearTimeout(timer);
         resolve();
@@ -93,7 +138,8 @@ export async function startBootwire(o: { config: Record<string, unknown>; dir: s
 export type PeerName = 'tftpd-hpa' | 'atftpd' | 'dnsmasq';
 export const PEERS: readonly PeerName[] = ['tftpd-hpa', 'atftpd', 'dnsmasq'];
 
-const which = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).stdout.trim() || undefined;
+const which = (bin: string) =>
+  spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).stdout.trim() || undefined;
 
 /** atftpd: Debian's, or the copy .ci/run unpacks (the package's daemon would start on install). */
 function atftpd(): string | undefined {
@@ -111,14 +157,54 @@ export function peerBinary(name: PeerName): string | undefined {
  * drop privileges), run through `prefix` (`ip netns exec NS`). `dnsmasqConf`: a configuration file
  * for dnsmasq's other services (its DHCP, in a site).
  */
-export async function startPeer(name: PeerName, root: string, prefix: string[], address = '127.0.0.1', dnsmasqConf = '/dev/null'): Promise<RunningServer> {
+export async function startPeer(
+  name: PeerName,
+  root: string,
+  prefix: string[],
+  address = '127.0.0.1',
+  dnsmasqConf = '/dev/null',
+): Promise<RunningServer> {
   const bin = peerBinary(name);
   if (!bin) throw new Error(`${name} is not installed`);
   const args: Record<PeerName, string[]> = {
     'tftpd-hpa': [bin, '-L', '-a', `${address}:69`, '-s', '-u', 'root', root],
-    atftpd: [bin, '--daemon', '--no-fork', '--port', '69', '--bind-address', address, '--user', 'root', '--group', 'root', '--maxthread', '2000', '--logfile', '-', root],
+    atftpd: [
+      bin,
+      '--daemon',
+      '--no-fork',
+      '--port',
+      '69',
+      '--bind-address',
+      address,
+      '--user',
+      'root',
+      '--group',
+      'root',
+      '--maxthread',
+      '2000',
+      '--logfile',
+      '-',
+      root,
+    ],
     // dnsmasq serves at most 50 transfers by default (--tftp-max): raised so a storm measures speed, not refusals.
-    dnsmasq: [bin, '--keep-in-foreground', `--conf-file=${dnsmasqConf}`, '--port=0', '--no-resolv', '--no-hosts', '--pid-file=', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=2000', `--listen-address=${address}`, '--bind-interfaces', '--user=root', '--group=root', '--log-facility=-', '--quiet-tftp'],
+    dnsmasq: [
+      bin,
+      '--keep-in-foreground',
+      `--conf-file=${dnsmasqConf}`,
+      '--port=0',
+      '--no-resolv',
+      '--no-hosts',
+      '--pid-file=',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      '--tftp-max=2000',
+      `--listen-address=${address}`,
+      '--bind-interfaces',
+      '--user=root',
+      '--group=root',
+      '--log-facility=-',
+      '--quiet-tftp',
+    ],
   };
   const full = [...prefix, ...args[name]];
   const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -140,5 +226,11 @@ export async function startPeer(name: PeerName, root: string, prefix: string[], 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { name, pid: child.pid!, tftp: { host: address, port: 69 }, usage: () => procUsage(child.pid!), stop: stopper(child) };
+  return {
+    name,
+    pid: child.pid!,
+    tftp: { host: address, port: 69 },
+    usage: () => procUsage(child.pid!),
+    stop: stopper(child),
+  };
 }

@@ -58,14 +58,19 @@ async function main(d: SimWorkerData): Promise<void> {
   const faulty = d.faults.loss > 0 || d.faults.duplicate > 0 || d.faults.reorder > 0;
   const relayInjectors: FaultInjector[] = [];
   const relays: DoraClient[] = [];
-  if (d.dhcp?.kind === 'broadcast') relays.push(await BroadcastClient.open({ timeoutMs: d.dhcp.timeoutMs, retries: d.dhcp.retries }));
+  if (d.dhcp?.kind === 'broadcast')
+    relays.push(await BroadcastClient.open({ timeoutMs: d.dhcp.timeoutMs, retries: d.dhcp.retries }));
   if (d.dhcp?.kind === 'relay') {
     const { server, linkSelection, timeoutMs, retries } = d.dhcp;
     for (const bind of d.dhcp.relays) {
       // Seeded by the relay's address: every relay of the storm loses its own packets.
-      const faults = faulty ? new FaultInjector({ ...d.faults, random: rng((d.seed ^ 0x5eed) + ipToInt(bind.address) * 104729) }) : undefined;
+      const faults = faulty
+        ? new FaultInjector({ ...d.faults, random: rng((d.seed ^ 0x5eed) + ipToInt(bind.address) * 104729) })
+        : undefined;
       if (faults) relayInjectors.push(faults);
-      relays.push(await RelayClient.open({ bind, server, linkSelection, timeoutMs, retries, ...(faults ? { faults } : {}) }));
+      relays.push(
+        await RelayClient.open({ bind, server, linkSelection, timeoutMs, retries, ...(faults ? { faults } : {}) }),
+      );
     }
   }
   const nowS = () => (Date.now() - d.startEpochMs) / 1000;
@@ -78,7 +83,8 @@ async function main(d: SimWorkerData): Promise<void> {
       const dhcp = relays.length > 0 ? relays[i % relays.length] : undefined;
       const faults = new FaultInjector({ ...d.faults, random: rng(d.seed + phone.index * 7919) });
       let server = d.serverUrl;
-      if (server !== undefined && model.files.format === 'audiocodes-url') server = `${server.endsWith('/') ? server : `${server}/`}<MODEL>.img;<MODEL>.cfg`;
+      if (server !== undefined && model.files.format === 'audiocodes-url')
+        server = `${server.endsWith('/') ? server : `${server}/`}<MODEL>.img;<MODEL>.cfg`;
       const report = await bootPhone({
         model,
         mac: phone.mac,
@@ -94,9 +100,24 @@ async function main(d: SimWorkerData): Promise<void> {
           ...(d.tftpWindowsize ? { tftpWindowsize: d.tftpWindowsize } : {}),
         },
         onPhase: (phase) => port.postMessage({ type: 'phase', index: phone.index, phase } satisfies SimMessage),
-      }).catch((e: Error) => ({ model: phone.model, mac: phone.mac, ok: false, imageDownloaded: false, phases: [], ms: 0, retransmits: 0, bytes: 0, error: `simulator: ${e.message}` }));
+      }).catch((e: Error) => ({
+        model: phone.model,
+        mac: phone.mac,
+        ok: false,
+        imageDownloaded: false,
+        phases: [],
+        ms: 0,
+        retransmits: 0,
+        bytes: 0,
+        error: `simulator: ${e.message}`,
+      }));
       const outcome = outcomeOf(phone.index, report, startedAt, nowS());
-      if (faulty) outcome.faults = { dropped: faults.counters.dropped, duplicated: faults.counters.duplicated, reordered: faults.counters.reordered };
+      if (faulty)
+        outcome.faults = {
+          dropped: faults.counters.dropped,
+          duplicated: faults.counters.duplicated,
+          reordered: faults.counters.reordered,
+        };
       port.postMessage({ type: 'done', outcome } satisfies SimMessage);
     }),
   );

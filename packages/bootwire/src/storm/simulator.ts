@@ -12,10 +12,13 @@ import type { SimMessage, SimWorkerData } from './sim-worker.js';
 /** The worker's compiled file (tests run this module from src/, the worker must be JavaScript). */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../dist/storm/sim-worker.js') : path.join(path.dirname(here), 'sim-worker.js');
+  return here.endsWith('.ts')
+    ? path.resolve(path.dirname(here), '../../dist/storm/sim-worker.js')
+    : path.join(path.dirname(here), 'sim-worker.js');
 }
 
-export type PhoneStage = 'waiting' | 'dhcp' | 'script' | 'image' | 'settings' | 'restore' | 'backup' | 'done' | 'failed';
+export type PhoneStage =
+  'waiting' | 'dhcp' | 'script' | 'image' | 'settings' | 'restore' | 'backup' | 'done' | 'failed';
 
 export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'startEpochMs' | 'offsetsMs' | 'dhcp'> {
   phones: FleetPhone[];
@@ -30,17 +33,30 @@ export interface SimulationOptions extends Omit<SimWorkerData, 'phones' | 'start
   offsetsMs?: number[];
 }
 
-export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
+export async function simulate(
+  o: SimulationOptions,
+): Promise<{ outcomes: PhoneOutcome[]; wallSeconds: number; relayFaults: FaultTotals }> {
   const n = o.phones.length;
   const stage = new Array<PhoneStage>(n).fill('waiting');
-  const counts: Record<PhoneStage, number> = { waiting: n, dhcp: 0, script: 0, image: 0, settings: 0, restore: 0, backup: 0, done: 0, failed: 0 };
+  const counts: Record<PhoneStage, number> = {
+    waiting: n,
+    dhcp: 0,
+    script: 0,
+    image: 0,
+    settings: 0,
+    restore: 0,
+    backup: 0,
+    done: 0,
+    failed: 0,
+  };
   const move = (i: number, to: PhoneStage) => {
     counts[stage[i]!]--;
     counts[to]++;
     stage[i] = to;
   };
   // Start times: spread evenly over the stagger window, in fleet order (deterministic).
-  const offsets = o.offsetsMs ?? o.phones.map((_, i) => (o.staggerMs > 0 && n > 1 ? Math.round((o.staggerMs * i) / (n - 1)) : 0));
+  const offsets =
+    o.offsetsMs ?? o.phones.map((_, i) => (o.staggerMs > 0 && n > 1 ? Math.round((o.staggerMs * i) / (n - 1)) : 0));
   const k = Math.max(1, Math.min(o.workers, n, o.dhcp?.kind === 'relay' ? o.dhcp.relays.length : Infinity));
   const startEpochMs = o.startAtEpochMs ?? Date.now() + 300; // every worker is up before the power comes back
   const outcomes: PhoneOutcome[] = [];
@@ -49,13 +65,25 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
   const workers: Promise<void>[] = [];
   for (let w = 0; w < k; w++) {
     const mine = o.phones.map((p, i) => ({ p, i })).filter((_, i) => i % k === w);
-    const { phones: _p, workers: _w, staggerMs: _s, dhcp, onStage: _o, startAtEpochMs: _t, offsetsMs: _f, localAddresses, ...common } = o;
+    const {
+      phones: _p,
+      workers: _w,
+      staggerMs: _s,
+      dhcp,
+      onStage: _o,
+      startAtEpochMs: _t,
+      offsetsMs: _f,
+      localAddresses,
+      ...common
+    } = o;
     const data: SimWorkerData = {
       ...common,
       phones: mine.map((x) => x.p),
       offsetsMs: mine.map((x) => offsets[x.i]!),
       startEpochMs,
-      ...(dhcp ? { dhcp: dhcp.kind === 'relay' ? { ...dhcp, relays: dhcp.relays.filter((_, r) => r % k === w) } : dhcp } : {}),
+      ...(dhcp
+        ? { dhcp: dhcp.kind === 'relay' ? { ...dhcp, relays: dhcp.relays.filter((_, r) => r % k === w) } : dhcp }
+        : {}),
       ...(localAddresses ? { localAddresses: mine.map((x) => localAddresses[x.i]!) } : {}),
     };
     workers.push(
@@ -73,7 +101,9 @@ export async function simulate(o: SimulationOptions): Promise<{ outcomes: PhoneO
           } else if (m.type === 'error') reject(new Error(`simulator worker: ${m.message}`));
         });
         worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`simulator worker exited with ${code}`))));
+        worker.on('exit', (code) =>
+          code === 0 ? resolve() : reject(new Error(`simulator worker exited with ${code}`)),
+        );
       }),
     );
   }

@@ -40,20 +40,42 @@ function vendorClassesMatching(m: Matcher, fleet: readonly string[]): string[] {
 }
 
 /** The site's DHCP from the root's classes (`classes` of its bootwire.json) and the fleet's models. */
-export function siteDhcp(site: Site, serverAddress: string, classes: readonly ClassConfig[], models: readonly PhoneModel[]): SiteDhcp {
-  const retarget = (c: ClassConfig): ClassConfig => JSON.parse(JSON.stringify(c).replaceAll(EXAMPLE_FILE_SERVER, serverAddress)) as ClassConfig;
+export function siteDhcp(
+  site: Site,
+  serverAddress: string,
+  classes: readonly ClassConfig[],
+  models: readonly PhoneModel[],
+): SiteDhcp {
+  const retarget = (c: ClassConfig): ClassConfig =>
+    JSON.parse(JSON.stringify(c).replaceAll(EXAMPLE_FILE_SERVER, serverAddress)) as ClassConfig;
   const bootwireClasses = classes.map(retarget);
-  const fleet = [...new Set(models.map((m) => dhcpIdentity(m, '00:00:00:00:00:00').vendorClass).filter((v): v is string => v !== undefined))];
+  const fleet = [
+    ...new Set(
+      models.map((m) => dhcpIdentity(m, '00:00:00:00:00:00').vendorClass).filter((v): v is string => v !== undefined),
+    ),
+  ];
   const peerClasses = bootwireClasses.map((c, i) => {
     const name = c.name ?? `class${i}`;
     const { vendorClass, macPrefix, ...other } = c.match;
     const unsupported = Object.keys(other).filter((k) => (other as Record<string, unknown>)[k] !== undefined);
-    if (unsupported.length) throw new Error(`class ${name}: ${unsupported.join(', ')} matching is not translated for the peers in a site`);
+    if (unsupported.length)
+      throw new Error(`class ${name}: ${unsupported.join(', ')} matching is not translated for the peers in a site`);
     const options = Object.fromEntries(Object.entries(c.options ?? {}).map(([k, v]) => [k, optionText(v)]));
-    return { name, ...(vendorClass !== undefined ? { vendorClasses: vendorClassesMatching(vendorClass, fleet) } : {}), ...(macPrefix ? { macPrefix: macPrefix.toLowerCase() } : {}), options };
+    return {
+      name,
+      ...(vendorClass !== undefined ? { vendorClasses: vendorClassesMatching(vendorClass, fleet) } : {}),
+      ...(macPrefix ? { macPrefix: macPrefix.toLowerCase() } : {}),
+      options,
+    };
   });
   return {
-    subnets: site.voice.map((v) => ({ cidr: v.cidr, first: v.phones[0]!, last: v.phones.at(-1)!, gateway: v.gateway, tag: `v${v.index}` })),
+    subnets: site.voice.map((v) => ({
+      cidr: v.cidr,
+      first: v.phones[0]!,
+      last: v.phones.at(-1)!,
+      gateway: v.gateway,
+      tag: `v${v.index}`,
+    })),
     options: { '6': serverAddress, '15': 'example.test' },
     classes: peerClasses,
     bootwireClasses,
@@ -82,9 +104,16 @@ const KEA_STANDARD = new Set([1, 3, 6, 12, 15, 42, 43, 60, 66, 67, 77]);
 /** ISC Kea's kea-dhcp4.json: memfile leases, relayed subnets, a client class per bootwire class. */
 export function keaConfig(d: SiteDhcp, iface: string, dir: string): Record<string, unknown> {
   const codes = new Set(d.classes.flatMap((c) => Object.keys(c.options).map(Number)));
-  const optionDef = [...codes].filter((c) => !KEA_STANDARD.has(c)).map((code) => ({ name: `bootwire-${code}`, code, type: 'string', space: 'dhcp4' }));
+  const optionDef = [...codes]
+    .filter((c) => !KEA_STANDARD.has(c))
+    .map((code) => ({ name: `bootwire-${code}`, code, type: 'string', space: 'dhcp4' }));
   // Kea reads a string option's data as comma-separated values: a comma inside the string is escaped.
-  const data = (code: string, value: string) => ({ code: Number(code), data: value.replaceAll(',', '\\,'), 'csv-format': true, 'always-send': true });
+  const data = (code: string, value: string) => ({
+    code: Number(code),
+    data: value.replaceAll(',', '\\,'),
+    'csv-format': true,
+    'always-send': true,
+  });
   const str = (s: string) => `'${s.replaceAll("'", "\\'")}'`;
   const test = (c: SiteDhcp['classes'][number]): string => {
     const parts: string[] = [];
@@ -92,7 +121,8 @@ export function keaConfig(d: SiteDhcp, iface: string, dir: string): Record<strin
       const any = c.vendorClasses.map((v) => `(substring(option[60].text,0,${Buffer.byteLength(v)}) == ${str(v)})`);
       parts.push(any.length ? `(${any.join(' or ')})` : "not member('ALL')");
     }
-    if (c.macPrefix) parts.push(`(substring(pkt4.mac,0,${c.macPrefix.split(':').length}) == 0x${c.macPrefix.replaceAll(':', '')})`);
+    if (c.macPrefix)
+      parts.push(`(substring(pkt4.mac,0,${c.macPrefix.split(':').length}) == 0x${c.macPrefix.replaceAll(':', '')})`);
     return parts.length ? parts.join(' and ') : "member('ALL')";
   };
   return {
@@ -108,7 +138,12 @@ export function keaConfig(d: SiteDhcp, iface: string, dir: string): Record<strin
         test: [test(c), ...d.classes.slice(0, i).map((b) => `not (${test(b)})`)].join(' and '),
         'option-data': Object.entries(c.options).map(([k, v]) => data(k, v)),
       })),
-      subnet4: d.subnets.map((s, i) => ({ id: i + 1, subnet: s.cidr, pools: [{ pool: `${s.first}-${s.last}` }], 'option-data': [data('3', s.gateway)] })),
+      subnet4: d.subnets.map((s, i) => ({
+        id: i + 1,
+        subnet: s.cidr,
+        pools: [{ pool: `${s.first}-${s.last}` }],
+        'option-data': [data('3', s.gateway)],
+      })),
       loggers: [{ name: 'kea-dhcp4', output_options: [{ output: `${dir}/kea.log` }], severity: 'WARN' }],
     },
   };
@@ -120,7 +155,11 @@ export function keaConfig(d: SiteDhcp, iface: string, dir: string): Record<strin
  */
 export function dnsmasqDhcpConf(d: SiteDhcp, dir: string): string {
   const lines = ['no-ping', `dhcp-leasefile=${dir}/dnsmasq.leases`, 'dhcp-lease-max=100000', 'quiet-dhcp'];
-  for (const s of d.subnets) lines.push(`dhcp-range=set:${s.tag},${s.first},${s.last},255.255.255.0,${LEASE_SECONDS}`, `dhcp-option=tag:${s.tag},3,${s.gateway}`);
+  for (const s of d.subnets)
+    lines.push(
+      `dhcp-range=set:${s.tag},${s.first},${s.last},255.255.255.0,${LEASE_SECONDS}`,
+      `dhcp-option=tag:${s.tag},3,${s.gateway}`,
+    );
   for (const [k, v] of Object.entries(d.options)) lines.push(`dhcp-option=${k},${v}`);
   d.classes.forEach((c, i) => {
     // Two conditions (vendor class and MAC) need two tags, both required.
@@ -128,8 +167,13 @@ export function dnsmasqDhcpConf(d: SiteDhcp, dir: string): string {
     if (c.macPrefix) lines.push(`dhcp-mac=set:c${i}m,${c.macPrefix}${':*'.repeat(6 - c.macPrefix.split(':').length)}`);
     const own = [...(c.vendorClasses ? [`tag:c${i}v`] : []), ...(c.macPrefix ? [`tag:c${i}m`] : [])];
     // "None before it": an earlier class of one condition is excluded by its tag (tags only combine with "and").
-    const before = d.classes.slice(0, i).flatMap((b, j) => (b.vendorClasses && !b.macPrefix ? [`tag:!c${j}v`] : !b.vendorClasses && b.macPrefix ? [`tag:!c${j}m`] : []));
-    for (const [code, value] of Object.entries(c.options)) lines.push(`dhcp-option-force=${[...own, ...before, code].join(',')},"${value}"`);
+    const before = d.classes
+      .slice(0, i)
+      .flatMap((b, j) =>
+        b.vendorClasses && !b.macPrefix ? [`tag:!c${j}v`] : !b.vendorClasses && b.macPrefix ? [`tag:!c${j}m`] : [],
+      );
+    for (const [code, value] of Object.entries(c.options))
+      lines.push(`dhcp-option-force=${[...own, ...before, code].join(',')},"${value}"`);
   });
   return `${lines.join('\n')}\n`;
 }

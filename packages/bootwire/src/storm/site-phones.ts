@@ -48,7 +48,12 @@ export async function runSitePhones(job: SitePhonesJob): Promise<SitePhonesResul
     staggerMs: 0,
     offsetsMs: job.offsetsMs,
     startAtEpochMs: job.startAtEpochMs,
-    ...(job.dhcp === 'broadcast' ? { dhcp: { kind: 'broadcast' as const, timeoutMs: job.dhcpTimeoutMs, retries: job.dhcpRetries }, ownAddresses: true } : { localAddresses: job.addresses }),
+    ...(job.dhcp === 'broadcast'
+      ? {
+          dhcp: { kind: 'broadcast' as const, timeoutMs: job.dhcpTimeoutMs, retries: job.dhcpRetries },
+          ownAddresses: true,
+        }
+      : { localAddresses: job.addresses }),
     ...(job.serverUrl !== undefined ? { serverUrl: job.serverUrl } : {}),
     redirects: [],
     faults: job.faults,
@@ -57,7 +62,12 @@ export async function runSitePhones(job: SitePhonesJob): Promise<SitePhonesResul
     ...(job.windowsize ? { tftpWindowsize: job.windowsize } : {}),
     seed: job.seed,
   });
-  return { outcomes: r.outcomes, relayFaults: r.relayFaults, cpuSeconds: selfCpuSeconds() - cpu0, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  return {
+    outcomes: r.outcomes,
+    relayFaults: r.relayFaults,
+    cpuSeconds: selfCpuSeconds() - cpu0,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
 }
 
 if (process.argv[1] && /site-phones\.js$/.test(process.argv[1])) {

@@ -36,7 +36,8 @@ const SITE_PHONES = path.resolve(path.dirname(CLI), '../storm/site-phones.js');
 const START_MARGIN_MS = 2000;
 
 export async function siteStorm(o: StormOptions, s: SiteStormOptions, root: string, dir: string): Promise<StormRun[]> {
-  if (!isRoot()) throw new SiteNeedsRoot('--site builds network namespaces (a router, a relay, a shaped uplink): it needs root');
+  if (!isRoot())
+    throw new SiteNeedsRoot('--site builds network namespaces (a router, a relay, a shaped uplink): it needs root');
   // The peers serve only TFTP: compared, every server is asked for TFTP alone.
   const same: StormOptions = o.compare.length > 0 && !o.protocols ? { ...o, protocols: ['tftp'] } : o;
   return alternateRounds(['bootwire', ...o.compare], o.rounds, (name, round) => {
@@ -47,7 +48,11 @@ export async function siteStorm(o: StormOptions, s: SiteStormOptions, root: stri
 
 async function rootClasses(root: string): Promise<ClassConfig[]> {
   const file = path.join(root, 'bootwire.json');
-  if (!existsSync(file)) throw new Error((`${file} is missing: a site's DHCP takes its per-model classes from the root's bootwire.json ` + `(bootwire init writes one)`));
+  if (!existsSync(file))
+    throw new Error(
+      `${file} is missing: a site's DHCP takes its per-model classes from the root's bootwire.json ` +
+        `(bootwire init writes one)`,
+    );
   const doc = JSON.parse(await readFile(file, 'utf8')) as { dhcp?: { classes?: ClassConfig[] } };
   return doc.dhcp?.classes ?? [];
 }
@@ -57,10 +62,20 @@ interface SiteServer {
   servers: RunningServer[];
 }
 
-async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root: string, dir: string): Promise<StormRun> {
+async function siteRun(
+  name: string,
+  o: StormOptions,
+  s: SiteStormOptions,
+  root: string,
+  dir: string,
+): Promise<StormRun> {
   const fleet = buildFleet(o.phones, o.mix, o.seed);
   const k = s.voiceSubnets ?? Math.max(2, Math.ceil(o.phones / MAX_PHONES_PER_SUBNET));
-  const site = Site.create({ voiceSubnets: k, phonesPerSubnet: Math.ceil(o.phones / k), ...(s.uplink ? { uplink: s.uplink } : {}) });
+  const site = Site.create({
+    voiceSubnets: k,
+    phonesPerSubnet: Math.ceil(o.phones / k),
+    ...(s.uplink ? { uplink: s.uplink } : {}),
+  });
   const runDir = await mkdtemp(path.join(dir, `${name}-`));
   let server: SiteServer | undefined;
   let relay: Awaited<ReturnType<Site['startRelay']>> | undefined;
@@ -78,7 +93,14 @@ async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root:
     const cpu1 = cpu.cpuSeconds();
     const uplink = site.uplinkCounters();
     const outcomes: PhoneOutcome[] = results.flatMap((r) => r.outcomes).sort((a, b) => a.index - b.index);
-    const relayFaults = results.reduce<FaultTotals>((t, r) => ({ dropped: t.dropped + r.relayFaults.dropped, duplicated: t.duplicated + r.relayFaults.duplicated, reordered: t.reordered + r.relayFaults.reordered }), { dropped: 0, duplicated: 0, reordered: 0 });
+    const relayFaults = results.reduce<FaultTotals>(
+      (t, r) => ({
+        dropped: t.dropped + r.relayFaults.dropped,
+        duplicated: t.duplicated + r.relayFaults.duplicated,
+        reordered: t.reordered + r.relayFaults.reordered,
+      }),
+      { dropped: 0, duplicated: 0, reordered: 0 },
+    );
     const rss = Math.max(...server.servers.map((x) => x.usage()?.peakRssBytes ?? 0));
     const run = summarize(server.label, outcomes, Math.max(0, ...outcomes.map((x) => x.endSeconds)), {
       simulatorCpuSeconds: results.reduce((t, r) => t + r.cpuSeconds, 0),
@@ -98,7 +120,14 @@ async function siteRun(name: string, o: StormOptions, s: SiteStormOptions, root:
 }
 
 /** The file (and DHCP) server of one run, in the site's server namespace. */
-async function startSiteServer(name: string, site: Site, o: StormOptions, root: string, dir: string, dhcp: SiteDhcp | undefined): Promise<SiteServer> {
+async function startSiteServer(
+  name: string,
+  site: Site,
+  o: StormOptions,
+  root: string,
+  dir: string,
+  dhcp: SiteDhcp | undefined,
+): Promise<SiteServer> {
   const prefix = site.server.prefix;
   if (name === 'bootwire') {
     const config: Record<string, unknown> = {
@@ -131,7 +160,11 @@ async function startKea(site: Site, dhcp: SiteDhcp, dir: string): Promise<Runnin
   const file = path.join(dir, 'kea-dhcp4.json');
   await writeFile(file, JSON.stringify(keaConfig(dhcp, 'up0', dir), null, 2));
   // Debian's kea-dhcp4 puts its PID file and logger lock in /run/kea (made by its systemd unit).
-  const child = site.spawnIn(site.server, 'kea-dhcp4', ['-c', file], { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir });
+  const child = site.spawnIn(site.server, 'kea-dhcp4', ['-c', file], {
+    ...process.env,
+    KEA_PIDFILE_DIR: dir,
+    KEA_LOCKFILE_DIR: dir,
+  });
   let out = '';
   const take = (c: Buffer) => (out = (out + c.toString()).slice(-4000));
   child.stdout!.on('data', take);
@@ -139,7 +172,10 @@ async function startKea(site: Site, dhcp: SiteDhcp, dir: string): Promise<Runnin
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`kea-dhcp4 exited with ${child.exitCode}: ${out.trim()}`);
-    const r = spawnSync(site.server.prefix[0]!, [...site.server.prefix.slice(1), 'ss', '-Hulnp', 'sport = :67'], { encoding: 'utf8', timeout: 5000 });
+    const r = spawnSync(site.server.prefix[0]!, [...site.server.prefix.slice(1), 'ss', '-Hulnp', 'sport = :67'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     if ((r.stdout ?? '').includes(`pid=${child.pid},`)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -154,7 +190,13 @@ async function startKea(site: Site, dhcp: SiteDhcp, dir: string): Promise<Runnin
  * Boots `fleet` in `site` against whatever serves it there (bootwire, a peer; bench/floods.mjs adds a
  * flood beside it): one process per voice subnet, inside its namespace, all starting at the same instant.
  */
-export async function bootSitePhones(site: Site, o: StormOptions, fleet: FleetPhone[], dir: string, dhcpOn: boolean): Promise<SitePhonesResult[]> {
+export async function bootSitePhones(
+  site: Site,
+  o: StormOptions,
+  fleet: FleetPhone[],
+  dir: string,
+  dhcpOn: boolean,
+): Promise<SitePhonesResult[]> {
   const k = site.voice.length;
   const startAtEpochMs = Date.now() + START_MARGIN_MS;
   const n = fleet.length;
@@ -184,8 +226,11 @@ export async function bootSitePhones(site: Site, o: StormOptions, fleet: FleetPh
       };
       const file = path.join(dir, `phones-${v.index}.json`);
       await writeFile(file, JSON.stringify(job));
-      return runJsonChild<SitePhonesResult>([process.execPath, SITE_PHONES, file], `the phones of ${v.cidr}`, (cmd, args) => site.spawnIn(v, cmd, args));
+      return runJsonChild<SitePhonesResult>(
+        [process.execPath, SITE_PHONES, file],
+        `the phones of ${v.cidr}`,
+        (cmd, args) => site.spawnIn(v, cmd, args),
+      );
     }),
   );
 }
-

@@ -128,9 +128,12 @@ export class Site {
   /** Builds the site; on any failure, removes what it had made and throws. */
   static create(o: SiteOptions): Site {
     if (!isRoot()) throw new Error('a site in network namespaces needs root');
-    if (o.voiceSubnets < 1 || o.voiceSubnets > 200) throw new Error(`voice subnets: ${o.voiceSubnets} is not in 1..200`);
-    if (o.phonesPerSubnet < 1 || o.phonesPerSubnet > MAX_PHONES_PER_SUBNET) throw new Error(`phones per subnet: ${o.phonesPerSubnet} is not in 1..${MAX_PHONES_PER_SUBNET}`);
-    if ((o.uplink?.delayMs || o.uplink?.lossPercent) && !hasNetem()) throw new Error('uplink delay and loss need netem, which this kernel does not have');
+    if (o.voiceSubnets < 1 || o.voiceSubnets > 200)
+      throw new Error(`voice subnets: ${o.voiceSubnets} is not in 1..200`);
+    if (o.phonesPerSubnet < 1 || o.phonesPerSubnet > MAX_PHONES_PER_SUBNET)
+      throw new Error(`phones per subnet: ${o.phonesPerSubnet} is not in 1..${MAX_PHONES_PER_SUBNET}`);
+    if ((o.uplink?.delayMs || o.uplink?.lossPercent) && !hasNetem())
+      throw new Error('uplink delay and loss need netem, which this kernel does not have');
     removeStaleNamespaces('bwsite');
     const site = new Site(`${process.pid}-${randomBytes(3).toString('hex')}`, o);
     live.add(site);
@@ -162,7 +165,12 @@ export class Site {
       ip(['-n', r.name, 'addr', 'add', `${v.gateway}/24`, 'dev', dev]);
       ip(['-n', r.name, 'link', 'set', dev, 'up']);
       // The phones' side: one address of its own, then every phone's, in one batch.
-      const lines = [`addr add 10.78.${v.index}.2/24 dev ph`, ...v.phones.map((a) => `addr add ${a}/24 dev ph`), 'link set ph up', `route add default via ${v.gateway}`];
+      const lines = [
+        `addr add 10.78.${v.index}.2/24 dev ph`,
+        ...v.phones.map((a) => `addr add ${a}/24 dev ph`),
+        'link set ph up',
+        `route add default via ${v.gateway}`,
+      ];
       ip(['-n', v.name, '-batch', '-'], `${lines.join('\n')}\n`);
     }
     const u = this.options.uplink;
@@ -174,7 +182,11 @@ export class Site {
     const tbf = ['tbf', 'rate', `${u.rateMbit}mbit`, 'burst', `${u.burstKb ?? 64}kb`, 'latency', `${u.queueMs}ms`];
     let r;
     if (u.delayMs || u.lossPercent) {
-      const netem = ['netem', ...(u.delayMs ? ['delay', `${u.delayMs}ms`] : []), ...(u.lossPercent ? ['loss', `${u.lossPercent}%`] : [])];
+      const netem = [
+        'netem',
+        ...(u.delayMs ? ['delay', `${u.delayMs}ms`] : []),
+        ...(u.lossPercent ? ['loss', `${u.lossPercent}%`] : []),
+      ];
       r = tc(ns, ['qdisc', 'add', 'dev', 'up0', 'root', 'handle', '1:', ...netem]);
       if (r.ok) r = tc(ns, ['qdisc', 'add', 'dev', 'up0', 'parent', '1:1', 'handle', '10:', ...tbf]);
     } else r = tc(ns, ['qdisc', 'add', 'dev', 'up0', 'root', ...tbf]);
@@ -192,8 +204,21 @@ export class Site {
    * ISC dhcrelay in the router: the voice subnets' broadcasts go to `server` with giaddr set to the
    * subnet's gateway; with `agentOption`, option 82 names the interface (circuit id v0, v1, ...).
    */
-  async startRelay(server = SERVER_ADDRESS, agentOption = true, bin = 'dhcrelay'): Promise<{ stop(): Promise<void>; output(): string }> {
-    const args = ['-4', '-d', '--no-pid', ...(agentOption ? ['-a'] : []), ...this.voice.flatMap((v) => ['-id', `v${v.index}`]), '-iu', 'up1', server];
+  async startRelay(
+    server = SERVER_ADDRESS,
+    agentOption = true,
+    bin = 'dhcrelay',
+  ): Promise<{ stop(): Promise<void>; output(): string }> {
+    const args = [
+      '-4',
+      '-d',
+      '--no-pid',
+      ...(agentOption ? ['-a'] : []),
+      ...this.voice.flatMap((v) => ['-id', `v${v.index}`]),
+      '-iu',
+      'up1',
+      server,
+    ];
     const child = this.spawnIn(this.router, bin, args);
     let out = '';
     const take = (c: Buffer) => (out = (out + c.toString()).slice(-20_000));
@@ -219,7 +244,10 @@ export class Site {
 
   /** A long-running program inside one of the site's namespaces, stopped by `destroy()` if not before. */
   spawnIn(n: Namespace, cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-    const child = spawn(n.prefix[0]!, [...n.prefix.slice(1), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    const child = spawn(n.prefix[0]!, [...n.prefix.slice(1), cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env } : {}),
+    });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;

@@ -13,7 +13,16 @@ export type LogFormat = 'json' | 'pretty';
 export function createLogger(level = 'info', format: LogFormat = 'json'): Logger {
   const options = { level, base: { name: 'bootwire' } };
   if (format === 'pretty') {
-    return pino(options, pretty({ destination: 2, sync: true, singleLine: true, ignore: 'pid,hostname,name', translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l' }));
+    return pino(
+      options,
+      pretty({
+        destination: 2,
+        sync: true,
+        singleLine: true,
+        ignore: 'pid,hostname,name',
+        translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+      }),
+    );
   }
   return pino(options, pino.destination({ fd: 2, sync: true }));
 }

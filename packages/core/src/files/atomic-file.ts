@@ -89,7 +89,10 @@ export class AtomicFile {
       const batch = this.queue.splice(0, IOV_MAX);
       if (!this.failure) {
         try {
-          await writeAll(this.handle, batch.map((p) => p.bytes));
+          await writeAll(
+            this.handle,
+            batch.map((p) => p.bytes),
+          );
         } catch (e) {
           this.failure = e as Error;
         }
@@ -121,7 +124,8 @@ export class AtomicFile {
         try {
           await fs.link(this.tempPath, this.target);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(`${this.target} already exists`);
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+            throw new FileExistsError(`${this.target} already exists`);
           throw e;
         }
         await fs.unlink(this.tempPath);

@@ -25,7 +25,9 @@ export async function loadRemapFile(file: string): Promise<RemapRules> {
   try {
     text = await readFile(file, 'latin1');
   } catch (e) {
-    throw new RemapFileError(`cannot read remap file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new RemapFileError(
+      `cannot read remap file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const parsed = parseRemapRules(text);
   if (!parsed.ok) throw new RemapFileError(`remap file ${file}, line ${parsed.line}: ${parsed.message}`);
@@ -42,6 +44,10 @@ export function nameRules(o: NameRulesOptions): NameMapper | undefined {
   return (request: FileRequest, client: ClientInfo, op: 'read' | 'write'): NameResult => {
     const name = lowercase ? toLower(request.name) : request.name;
     if (!hasRules) return { ok: true, name };
-    return applyRemap(remap, name, { op: op === 'read' ? 'G' : 'P', address: client.address, ...(client.phone ? { phone: client.phone } : {}) });
+    return applyRemap(remap, name, {
+      op: op === 'read' ? 'G' : 'P',
+      address: client.address,
+      ...(client.phone ? { phone: client.phone } : {}),
+    });
   };
 }

@@ -96,22 +96,55 @@ const FLAGS = 'rgeasiGP~46';
 function parseLine(text: string, line: number): Rule | undefined | { error: string } {
   const ops = nextToken(text, 0);
   if (ops.token === '') return undefined;
-  const rule = { line, rewrite: false, global: false, exit: false, restart: false, abort: false, inverse: false } as Rule;
+  const rule = {
+    line,
+    rewrite: false,
+    global: false,
+    exit: false,
+    restart: false,
+    abort: false,
+    inverse: false,
+  } as Rule;
   let icase = false;
   for (const f of ops.token) {
     switch (f) {
-      case 'r': rule.rewrite = true; break;
-      case 'g': rule.global = true; break;
-      case 'e': rule.exit = true; break;
-      case 's': rule.restart = true; break;
-      case 'a': rule.abort = true; break;
-      case 'i': icase = true; break;
-      case 'G': case 'P': rule.op = f; break;
-      case '4': rule.family = 4; break;
-      case '6': rule.family = 6; break;
-      case '~': rule.inverse = true; break;
+      case 'r':
+        rule.rewrite = true;
+        break;
+      case 'g':
+        rule.global = true;
+        break;
+      case 'e':
+        rule.exit = true;
+        break;
+      case 's':
+        rule.restart = true;
+        break;
+      case 'a':
+        rule.abort = true;
+        break;
+      case 'i':
+        icase = true;
+        break;
+      case 'G':
+      case 'P':
+        rule.op = f;
+        break;
+      case '4':
+        rule.family = 4;
+        break;
+      case '6':
+        rule.family = 6;
+        break;
+      case '~':
+        rule.inverse = true;
+        break;
       default:
-        return { error: (`operation ${JSON.stringify(ops.token)} contains ${JSON.stringify(f)} (operations are ` + `${FLAGS.split('').join(' ')})`) };
+        return {
+          error:
+            `operation ${JSON.stringify(ops.token)} contains ${JSON.stringify(f)} (operations are ` +
+            `${FLAGS.split('').join(' ')})`,
+        };
     }
   }
   if (!rule.rewrite) rule.global = false; // g only means something with r
@@ -122,7 +155,11 @@ function parseLine(text: string, line: number): Rule | undefined | { error: stri
     const RE2 = re2();
     rule.regex = RE2.compile(rx.token, RE2.LONGEST_MATCH | (icase ? RE2.CASE_INSENSITIVE : 0));
   } catch (e) {
-    return { error: (`regular expression ${JSON.stringify(rx.token)} cannot be run in linear time or is not valid ` + `(RE2 syntax): ${(e as Error).message}`) };
+    return {
+      error:
+        `regular expression ${JSON.stringify(rx.token)} cannot be run in linear time or is not valid ` +
+        `(RE2 syntax): ${(e as Error).message}`,
+    };
   }
   rule.pattern = nextToken(text, rx.next).token;
   rule.needsMac = /(^|[^\\])\{(mac|MAC)\}/.test(rule.pattern);
@@ -160,7 +197,10 @@ export function addressHex(address: string): string {
   const h = groups(head);
   const t = groups(tail);
   const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return all.map((g) => g.padStart(4, '0')).join('').toUpperCase();
+  return all
+    .map((g) => g.padStart(4, '0'))
+    .join('')
+    .toUpperCase();
 }
 
 const macHex = (mac: string) => mac.replace(/[^0-9a-fA-F]/g, '').toLowerCase();
@@ -190,7 +230,7 @@ function matchOf(rule: Rule, s: string): Match | undefined {
 function expand(pattern: string, input: string, m: Match | undefined, ctx: RemapContext, whole = true): string {
   let xform = (s: string) => s;
   let out = '';
-  for (let p = 0; p < pattern.length; ) {
+  for (let p = 0; p < pattern.length;) {
     const c = pattern[p]!;
     if (c === '\\' && p + 1 < pattern.length) {
       const macro = pattern[p + 1]!;
@@ -247,7 +287,9 @@ export function applyRemap(rules: RemapRules, name: string, ctx: RemapContext): 
       if ((m !== undefined) === rule.inverse) break;
       matched = true;
       if (rule.abort) {
-        return rule.pattern === '' ? { ok: false } : { ok: false, message: expand(rule.pattern, current, m, ctx, false) };
+        return rule.pattern === ''
+          ? { ok: false }
+          : { ok: false, message: expand(rule.pattern, current, m, ctx, false) };
       }
       if (rule.rewrite) {
         current = expand(rule.pattern, current, m, ctx);

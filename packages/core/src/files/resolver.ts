@@ -53,7 +53,10 @@ export type ResolverFunction = (request: FileRequest, client: ClientInfo) => Res
  */
 export type Resolver = ResolverFunction & { mapName?: NameMapper };
 
-export type ResolverOutcome = Exclude<Resolution, { kind: 'refusal' }> | Extract<Resolution, { kind: 'refusal' }> | { kind: 'fault'; message: string };
+export type ResolverOutcome =
+  | Exclude<Resolution, { kind: 'refusal' }>
+  | Extract<Resolution, { kind: 'refusal' }>
+  | { kind: 'fault'; message: string };
 
 /** What every file server (TFTP, HTTP, FTP) takes to serve through a resolver. */
 export interface ResolverOptions {
@@ -91,7 +94,8 @@ export function checkResolution(r: unknown): ResolverOutcome {
   if (!optionalString(r.name)) return fault('resolver returned a name that is not a string');
   switch (r.kind) {
     case 'file':
-      if (typeof r.path !== 'string' || !r.path.startsWith('/') || r.path.includes('\0')) return fault('resolver returned a file without an absolute path');
+      if (typeof r.path !== 'string' || !r.path.startsWith('/') || r.path.includes('\0'))
+        return fault('resolver returned a file without an absolute path');
       return r as unknown as ResolverOutcome;
     case 'bytes':
       if (!(r.bytes instanceof Uint8Array)) return fault('resolver returned bytes that are not a Uint8Array');
@@ -99,11 +103,17 @@ export function checkResolution(r: unknown): ResolverOutcome {
       if (!optionalString(r.etag)) return fault('resolver returned an etag that is not a string');
       return r as unknown as ResolverOutcome;
     case 'stream':
-      if (!isObject(r.stream) || typeof (r.stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') return fault('resolver returned a stream that is not async iterable');
-      if (r.size !== undefined && !(Number.isSafeInteger(r.size) && (r.size as number) >= 0)) return fault('resolver returned a bad stream size');
+      if (
+        !isObject(r.stream) ||
+        typeof (r.stream as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function'
+      )
+        return fault('resolver returned a stream that is not async iterable');
+      if (r.size !== undefined && !(Number.isSafeInteger(r.size) && (r.size as number) >= 0))
+        return fault('resolver returned a bad stream size');
       return r as unknown as ResolverOutcome;
     case 'refusal':
-      if (typeof r.reason !== 'string' || !REASONS.has(r.reason)) return fault('resolver returned a refusal without a known reason');
+      if (typeof r.reason !== 'string' || !REASONS.has(r.reason))
+        return fault('resolver returned a refusal without a known reason');
       if (!optionalString(r.message)) return fault('resolver returned a refusal message that is not a string');
       return r as unknown as ResolverOutcome;
     default:
@@ -112,7 +122,12 @@ export function checkResolution(r: unknown): ResolverOutcome {
 }
 
 /** Runs a resolver for one request: its answer checked, or a fault; never throws, never waits past `timeoutMs`. */
-export async function runResolver(resolver: ResolverFunction, request: FileRequest, client: ClientInfo, timeoutMs = DEFAULT_RESOLVE_TIMEOUT_MS): Promise<ResolverOutcome> {
+export async function runResolver(
+  resolver: ResolverFunction,
+  request: FileRequest,
+  client: ClientInfo,
+  timeoutMs = DEFAULT_RESOLVE_TIMEOUT_MS,
+): Promise<ResolverOutcome> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const answer = resolver(request, client);
@@ -123,7 +138,10 @@ export async function runResolver(resolver: ResolverFunction, request: FileReque
     const r = await Promise.race([Promise.resolve(answer).then(checkResolution), late]);
     if (r.kind === 'fault') {
       // A late answer's stream is closed when it comes: nobody will read it.
-      Promise.resolve(answer).then((a) => isObject(a) && a.kind === 'stream' && closeStream(a.stream), () => {});
+      Promise.resolve(answer).then(
+        (a) => isObject(a) && a.kind === 'stream' && closeStream(a.stream),
+        () => {},
+      );
     }
     return r;
   } catch (e) {
@@ -162,7 +180,13 @@ export class StreamError extends Error {}
  */
 export async function readStream(
   stream: AsyncIterable<Uint8Array>,
-  o: { maxBytes: number; timeoutMs: number; size?: number; onChunk: (chunk: Uint8Array) => void | Promise<void>; stopped?: () => boolean },
+  o: {
+    maxBytes: number;
+    timeoutMs: number;
+    size?: number;
+    onChunk: (chunk: Uint8Array) => void | Promise<void>;
+    stopped?: () => boolean;
+  },
 ): Promise<number> {
   const it = stream[Symbol.asyncIterator]();
   const deadline = performance.now() + o.timeoutMs;
@@ -190,11 +214,17 @@ export async function readStream(
       const chunk: unknown = next.value;
       if (!(chunk instanceof Uint8Array)) throw new StreamError('stream produced something that is not bytes');
       total += chunk.byteLength;
-      if (total > limit) throw new StreamError(o.size !== undefined ? `stream ran past its size of ${o.size} bytes` : `stream ran past the limit of ${o.maxBytes} bytes`);
+      if (total > limit)
+        throw new StreamError(
+          o.size !== undefined
+            ? `stream ran past its size of ${o.size} bytes`
+            : `stream ran past the limit of ${o.maxBytes} bytes`,
+        );
       await o.onChunk(chunk);
       if (o.stopped?.()) return total;
     }
-    if (o.size !== undefined && total !== o.size) throw new StreamError(`stream ended after ${total} of its ${o.size} bytes`);
+    if (o.size !== undefined && total !== o.size)
+      throw new StreamError(`stream ended after ${total} of its ${o.size} bytes`);
     return total;
   } finally {
     clearTimeout(timer);
@@ -206,7 +236,10 @@ export async function readStream(
  * A whole stream in one buffer over a SharedArrayBuffer (so a TFTP worker can send views of it), for
  * protocols that must know the content before its first block.
  */
-export async function collectStream(stream: AsyncIterable<Uint8Array>, o: { maxBytes: number; timeoutMs: number; size?: number }): Promise<Buffer> {
+export async function collectStream(
+  stream: AsyncIterable<Uint8Array>,
+  o: { maxBytes: number; timeoutMs: number; size?: number },
+): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   const total = await readStream(stream, { ...o, onChunk: (c) => void chunks.push(c) });
   const out = Buffer.from(new SharedArrayBuffer(total));

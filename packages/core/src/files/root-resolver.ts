@@ -26,7 +26,10 @@ export type RootResolver = Resolver & { readonly rootReal: string; readonly mapN
 
 /** dnsmasq's form: lowercase, zero-padded, dashes (01-02-03-04-aa-bb). */
 export function macDirectory(mac: string): string {
-  return mac.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/(..)(?!$)/g, '$1-');
+  return mac
+    .toLowerCase()
+    .replace(/[^0-9a-f]/g, '')
+    .replace(/(..)(?!$)/g, '$1-');
 }
 
 function uniqueDir(mode: UniqueRoot | undefined, client: ClientInfo): string | undefined {
@@ -38,7 +41,12 @@ function uniqueDir(mode: UniqueRoot | undefined, client: ClientInfo): string | u
 function refusal(r: ResolveFailure, asked: string, mapped: string): Resolution {
   // Messages name the request as the client sent it, not what the rules made of it.
   if (asked === mapped) return { kind: 'refusal', reason: r.reason, message: r.message };
-  const message = r.reason === 'not-found' ? `${quote(asked)} not found` : r.reason === 'invalid' ? `file name ${quote(asked)} is not valid` : `access to ${quote(asked)} denied`;
+  const message =
+    r.reason === 'not-found'
+      ? `${quote(asked)} not found`
+      : r.reason === 'invalid'
+        ? `file name ${quote(asked)} is not valid`
+        : `access to ${quote(asked)} denied`;
   return { kind: 'refusal', reason: r.reason, message };
 }
 
@@ -50,7 +58,12 @@ export async function createRootResolver(o: RootResolverOptions): Promise<RootRe
     let name = request.name;
     if (names) {
       const m = names(request, client, 'read');
-      if (!m.ok) return { kind: 'refusal', reason: 'forbidden', message: m.message ?? `access to ${quote(request.name)} denied` };
+      if (!m.ok)
+        return {
+          kind: 'refusal',
+          reason: 'forbidden',
+          message: m.message ?? `access to ${quote(request.name)} denied`,
+        };
       name = m.name;
     }
     const dir = uniqueDir(o.uniqueRoot, client);

@@ -17,7 +17,11 @@ export type Resolved = { ok: true; path: string; relative: string } | ResolveFai
 
 const forbidden = (message: string): ResolveFailure => ({ ok: false, reason: 'forbidden', message });
 const notFound = (message: string): ResolveFailure => ({ ok: false, reason: 'not-found', message });
-const tooLong = (name: string): ResolveFailure => ({ ok: false, reason: 'invalid', message: `file name ${quote(name)} is too long` });
+const tooLong = (name: string): ResolveFailure => ({
+  ok: false,
+  reason: 'invalid',
+  message: `file name ${quote(name)} is too long`,
+});
 
 /** The root's real path, checked to be a readable directory. Throws with a one-line message otherwise. */
 export async function openRoot(root: string): Promise<string> {

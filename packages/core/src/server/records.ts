@@ -77,7 +77,10 @@ export type TransferProtocol = keyof TransferRecords;
 /** A transfer's end (`transfer-end`): what went, to whom, how it ended. */
 export type TransferRecord = TransferRecords[TransferProtocol];
 /** A transfer's start (`transfer-start`): content resolved, its first byte about to go. */
-export type TransferStart = Pick<TransferRecord, 'protocol' | 'client' | 'phone' | 'direction' | 'name' | 'file' | 'size'>;
+export type TransferStart = Pick<
+  TransferRecord,
+  'protocol' | 'client' | 'phone' | 'direction' | 'name' | 'file' | 'size'
+>;
 
 export type WarningCode =
   /** A request failed in a way the server did not foresee (its client got an error). */

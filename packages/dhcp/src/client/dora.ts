@@ -108,7 +108,11 @@ export class DoraMachine {
   tick(now: number): void {
     if (this.state === 'done' || now < this.deadline) return;
     if (++this.tries > this.cfg.retries) {
-      this.finish({ ok: false, error: `no ${this.state === 'selecting' ? 'OFFER' : 'ACK'} after ${this.cfg.retries} retries`, retransmits: this.retransmits });
+      this.finish({
+        ok: false,
+        error: `no ${this.state === 'selecting' ? 'OFFER' : 'ACK'} after ${this.cfg.retries} retries`,
+        retransmits: this.retransmits,
+      });
       return;
     }
     this.retransmits++;
@@ -131,7 +135,14 @@ export class DoraMachine {
       const lease = m.options.leaseTime() ?? 0;
       this.finish({
         ok: true,
-        lease: { address: m.yiaddr, serverId: m.options.serverId() ?? this.offer?.serverId ?? '0.0.0.0', leaseSeconds: lease, ack: m, ms: now - this.started, retransmits: this.retransmits },
+        lease: {
+          address: m.yiaddr,
+          serverId: m.options.serverId() ?? this.offer?.serverId ?? '0.0.0.0',
+          leaseSeconds: lease,
+          ack: m,
+          ms: now - this.started,
+          retransmits: this.retransmits,
+        },
       });
     } else if (this.state === 'requesting' && type === 6) {
       // NAK: start over from DISCOVER (RFC 2131 4.4.1).
@@ -166,13 +177,24 @@ export class DoraMachine {
     const options: [number, Buffer][] = [[53, u8(type)], ...extra];
     options.push([61, p.clientId ?? Buffer.concat([u8(1), mac])]);
     if (p.maxMessageSize) options.push([57, Buffer.from([p.maxMessageSize >> 8, p.maxMessageSize & 255])]);
-    if (p.vendorClass !== undefined) options.push([60, Buffer.from(p.vendorClassNul ? `${p.vendorClass}\0` : p.vendorClass, 'latin1')]);
+    if (p.vendorClass !== undefined)
+      options.push([60, Buffer.from(p.vendorClassNul ? `${p.vendorClass}\0` : p.vendorClass, 'latin1')]);
     if (p.userClass !== undefined) options.push([77, Buffer.from(p.userClass, 'latin1')]);
     if (p.hostname) options.push([12, Buffer.from(p.hostname)]);
     options.push([55, Buffer.from(p.requestedOptions)]);
-    if (this.cfg.linkSelection) options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]); // a relay's option goes last
+    if (this.cfg.linkSelection)
+      options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]); // a relay's option goes last
     const flags = this.cfg.broadcast ? 0x8000 : 0;
-    return buildDhcp({ op: 1, xid: this.xid, flags, giaddr: this.cfg.giaddr, hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1, chaddr: mac, options, maxSize: 576 }).bytes;
+    return buildDhcp({
+      op: 1,
+      xid: this.xid,
+      flags,
+      giaddr: this.cfg.giaddr,
+      hops: this.cfg.giaddr === '0.0.0.0' ? 0 : 1,
+      chaddr: mac,
+      options,
+      maxSize: 576,
+    }).bytes;
   }
 
   private arm(now: number): void {

@@ -15,7 +15,15 @@ import dgram from 'node:dgram';
 import type { FaultInjector } from '@bootwire/core';
 import { bindUdp, closeUdp } from '@bootwire/core';
 import { decodeDhcp } from '../codec/index.js';
-import { type DoraClient, type DoraConfig, type DoraEffects, DoraMachine, type DoraOverrides, type DoraResult, type PhoneIdentity } from './dora.js';
+import {
+  type DoraClient,
+  type DoraConfig,
+  type DoraEffects,
+  DoraMachine,
+  type DoraOverrides,
+  type DoraResult,
+  type PhoneIdentity,
+} from './dora.js';
 
 export type { DoraOverrides } from './dora.js';
 
@@ -98,10 +106,13 @@ class DoraSocketClient implements DoraClient {
       entry.done(m.result);
       return;
     }
-    entry.timer = setTimeout(() => {
-      m.tick(Date.now());
-      this.arm(entry);
-    }, Math.max(0, m.deadline - Date.now()));
+    entry.timer = setTimeout(
+      () => {
+        m.tick(Date.now());
+        this.arm(entry);
+      },
+      Math.max(0, m.deadline - Date.now()),
+    );
   }
 
   private onMessage(msg: Buffer): void {
@@ -167,6 +178,11 @@ export class BroadcastClient extends DoraSocketClient {
       closeUdp(socket);
       throw e;
     }
-    return new BroadcastClient(socket, { ...o, giaddr: '0.0.0.0', broadcast: true, to: { host: '255.255.255.255', port: o.serverPort ?? 67 } });
+    return new BroadcastClient(socket, {
+      ...o,
+      giaddr: '0.0.0.0',
+      broadcast: true,
+      to: { host: '255.255.255.255', port: o.serverPort ?? 67 },
+    });
   }
 }

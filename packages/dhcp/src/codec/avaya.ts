@@ -6,7 +6,18 @@
  * pair starts only at the next token that begins with `NAME=` (NAME = [A-Z0-9_]+). The phones accept at
  * most 127 characters per address list.
  */
-import { configError, decodeText, defineCodec, expectList, expectValue, okValue, type OptionCodec, type OptionConfigValue, show, textBytes } from './types.js';
+import {
+  configError,
+  decodeText,
+  defineCodec,
+  expectList,
+  expectValue,
+  okValue,
+  type OptionCodec,
+  type OptionConfigValue,
+  show,
+  textBytes,
+} from './types.js';
 
 export const AVAYA_LIST_MAX = 127;
 
@@ -36,7 +47,8 @@ const ADDRESS_LIST = /SRVR|ADD|LIST/;
 export function avayaListWarnings(pairs: ReadonlyArray<readonly [string, string]>): string[] {
   const warnings: string[] = [];
   for (const [name, value] of pairs) {
-    if (value.length > AVAYA_LIST_MAX && ADDRESS_LIST.test(name)) warnings.push(`${name} is ${value.length} characters, over the phones' ${AVAYA_LIST_MAX}`);
+    if (value.length > AVAYA_LIST_MAX && ADDRESS_LIST.test(name))
+      warnings.push(`${name} is ${value.length} characters, over the phones' ${AVAYA_LIST_MAX}`);
     if (/\s/.test(value)) warnings.push(`${name} contains white space, which the phones do not accept`);
   }
   return warnings;
@@ -51,11 +63,16 @@ function avayaText(pairs: ReadonlyArray<readonly [string, string]>): string {
   expectList(pairs, 'pairs as a list of [NAME, value]');
   const out: string[] = [];
   for (const pair of pairs) {
-    expectValue(Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string', 'a pair [NAME, value] of strings', pair);
+    expectValue(
+      Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string' && typeof pair[1] === 'string',
+      'a pair [NAME, value] of strings',
+      pair,
+    );
     const [name, value] = pair;
     if (!NAME.test(name)) throw new RangeError(`Avaya parameter name ${show(name)} is not [A-Z0-9_]+`);
     for (const token of value.split(',').slice(1)) {
-      if (PAIR_START.test(token)) throw new RangeError(`value of ${name} contains ${show(token)}, which would read as a new pair`);
+      if (PAIR_START.test(token))
+        throw new RangeError(`value of ${name} contains ${show(token)}, which would read as a new pair`);
     }
     out.push(`${name}=${value}`);
   }
@@ -73,10 +90,11 @@ export interface AvayaList {
  * checked when the list is encoded (encodeOption names the option).
  */
 export function avayaList(
-  params: Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string | readonly string[]]>,
+  params:
+    Readonly<Record<string, string | readonly string[]>> | Iterable<readonly [string, string | readonly string[]]>,
 ): AvayaList {
   const list: Iterable<readonly [string, string | readonly string[]]> =
-    Symbol.iterator in params ? (params) : Object.entries(params);
+    Symbol.iterator in params ? params : Object.entries(params);
   const pairs: Array<[string, string]> = [];
   for (const [name, v] of list) pairs.push([name, Array.isArray(v) ? v.join(',') : (v as string)]);
   return { pairs };
@@ -105,7 +123,11 @@ export const avayaCodec: OptionCodec<AvayaList> = defineCodec<AvayaList>({
     }
     if (Array.isArray(input)) {
       // ["MCIPADD=10.0.0.5,10.0.0.6", "MCPORT=1719"]
-      return avayaCodec.fromConfig(input.map((x) => (typeof x === 'string' ? x : configError(`expected NAME=value strings, got ${show(x)}`))).join(','));
+      return avayaCodec.fromConfig(
+        input
+          .map((x) => (typeof x === 'string' ? x : configError(`expected NAME=value strings, got ${show(x)}`)))
+          .join(','),
+      );
     }
     if (typeof input === 'object' && input !== null) {
       const pairs: Array<[string, string]> = [];

@@ -78,7 +78,10 @@ interface Piece {
  * area it goes whole to the next one. A longer option needs RFC 3396 anyway, so its instances fill
  * each area's remaining room. Undefined when the options do not all fit.
  */
-function place(list: ReadonlyArray<readonly [number, Buffer]>, caps: readonly [number, ...number[]]): Piece[][] | undefined {
+function place(
+  list: ReadonlyArray<readonly [number, Buffer]>,
+  caps: readonly [number, ...number[]],
+): Piece[][] | undefined {
   const areas: Piece[][] = caps.map(() => []);
   let a = 0;
   let area: Piece[] = areas[0] ?? [];
@@ -99,7 +102,7 @@ function place(list: ReadonlyArray<readonly [number, Buffer]>, caps: readonly [n
       room -= 2 + value.length;
       continue;
     }
-    for (let at = 0; at < value.length; ) {
+    for (let at = 0; at < value.length;) {
       if (room < 3) {
         if (!next()) return undefined;
         continue;
@@ -130,7 +133,12 @@ function isEmptyField(v: Buffer | string | undefined): boolean {
   return true;
 }
 
-function headerOf(spec: DhcpBuildSpec, chaddr: Buffer, options: DhcpBuildSpec['options'] & {}, overloaded: number): HeaderFields {
+function headerOf(
+  spec: DhcpBuildSpec,
+  chaddr: Buffer,
+  options: DhcpBuildSpec['options'] & {},
+  overloaded: number,
+): HeaderFields {
   let type: number | undefined;
   for (const [code, value] of options) if (code === 53) type = value[0];
   const h: HeaderFields = {
@@ -160,9 +168,20 @@ function headerOf(spec: DhcpBuildSpec, chaddr: Buffer, options: DhcpBuildSpec['o
 export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
   const options = spec.options ?? [];
   for (const [code, value] of options) {
-    if (!Number.isInteger(code) || code < 1 || code > 254) throw new DhcpOptionError(code, `option-${code}`, 'not a code in 1..254');
-    if (code === 52) throw new DhcpOptionError(52, 'overload', 'set by buildDhcp itself when the options need the file or sname field');
-    if (!Buffer.isBuffer(value)) throw new DhcpOptionError(code, lookupOption(code)?.name ?? `option-${code}`, `the value is not a Buffer (encodeOption makes one from a typed value): ${String(value).slice(0, 40)}`);
+    if (!Number.isInteger(code) || code < 1 || code > 254)
+      throw new DhcpOptionError(code, `option-${code}`, 'not a code in 1..254');
+    if (code === 52)
+      throw new DhcpOptionError(
+        52,
+        'overload',
+        'set by buildDhcp itself when the options need the file or sname field',
+      );
+    if (!Buffer.isBuffer(value))
+      throw new DhcpOptionError(
+        code,
+        lookupOption(code)?.name ?? `option-${code}`,
+        `the value is not a Buffer (encodeOption makes one from a typed value): ${String(value).slice(0, 40)}`,
+      );
   }
   let chaddr: Buffer = Buffer.alloc(0);
   if (typeof spec.chaddr === 'string') {
@@ -171,7 +190,8 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
     chaddr = mac;
   } else if (spec.chaddr) chaddr = spec.chaddr;
 
-  const asked = spec.maxSize !== undefined && Number.isFinite(spec.maxSize) ? Math.floor(spec.maxSize) : DEFAULT_MAX_MESSAGE_SIZE;
+  const asked =
+    spec.maxSize !== undefined && Number.isFinite(spec.maxSize) ? Math.floor(spec.maxSize) : DEFAULT_MAX_MESSAGE_SIZE;
   const maxSize = Math.min(Math.max(asked, DEFAULT_MAX_MESSAGE_SIZE), 65535);
   const budget = maxSize - IP_UDP_OVERHEAD;
   const optCap = budget - OPTIONS_OFFSET - 1; // room for End
@@ -211,8 +231,8 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
     if (!plan && (fileFree || snameFree)) {
       const caps: [number, ...number[]] = [optCap - 3]; // option 52 takes 3 bytes of the options field
       areaIds = [A_OPTIONS];
-      if (fileFree) caps.push(FILE[1] - FILE[0] - 1), areaIds.push(A_FILE);
-      if (snameFree) caps.push(SNAME[1] - SNAME[0] - 1), areaIds.push(A_SNAME);
+      if (fileFree) (caps.push(FILE[1] - FILE[0] - 1), areaIds.push(A_FILE));
+      if (snameFree) (caps.push(SNAME[1] - SNAME[0] - 1), areaIds.push(A_SNAME));
       plan = place(list, caps);
     }
     if (plan) break;
@@ -220,7 +240,8 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
     let i = list.length - 1;
     let last = list[i];
     while (last !== undefined && required.has(last[0])) last = list[--i];
-    if (last === undefined) throw new RangeError(`the required options do not fit in a ${maxSize}-byte datagram even with overload`);
+    if (last === undefined)
+      throw new RangeError(`the required options do not fit in a ${maxSize}-byte datagram even with overload`);
     dropped.unshift(last[0]);
     list = list.filter((_, j) => j !== i);
   }

@@ -11,7 +11,8 @@ function labelText(data: Uint8Array, from: number, to: number): string {
   let s = '';
   for (let i = from; i < to; i++) {
     const b = data[i]!;
-    if (b === 0x2e || b === 0x5c) s += '\\' + String.fromCharCode(b); // '.' and '\' inside a label
+    if (b === 0x2e || b === 0x5c)
+      s += '\\' + String.fromCharCode(b); // '.' and '\' inside a label
     else if (b > 0x20 && b < 0x7f) s += String.fromCharCode(b);
     else s += '\\' + String(b).padStart(3, '0');
   }
@@ -111,7 +112,8 @@ export function nameLabels(name: string): Buffer[] {
  */
 export function encodeDnsNames(names: readonly string[], compress: boolean): Buffer {
   expectList(names, 'a list of domain names');
-  for (const n of names) expectValue(typeof n === 'string' && !/\p{Cs}/u.test(n), 'a domain name as a well-formed string', n);
+  for (const n of names)
+    expectValue(typeof n === 'string' && !/\p{Cs}/u.test(n), 'a domain name as a well-formed string', n);
   const out: number[] = [];
   const seen = new Map<string, number>();
   for (const name of names) {

@@ -54,7 +54,11 @@ export class DhcpOptionError extends RangeError {
 
   /** `option` is NaN for a name that is no option. */
   constructor(option: number, optionName: string, message: string, options?: ErrorOptions) {
-    super((`${Number.isNaN(option) ? `option ${JSON.stringify(optionName)}` : `option ${option} (${optionName})`}` + `: ${message}`), options);
+    super(
+      `${Number.isNaN(option) ? `option ${JSON.stringify(optionName)}` : `option ${option} (${optionName})`}` +
+        `: ${message}`,
+      options,
+    );
     this.option = option;
     this.optionName = optionName;
   }

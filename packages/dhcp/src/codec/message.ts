@@ -17,7 +17,15 @@
  *
  */
 import { type DhcpDecodeError, type DhcpDecodeErrorKind, type DhcpIssue, type DhcpIssueKind } from './errors.js';
-import { type DecodedOption, decodeOption, lookupOption, messageTypeName, type OptionEntry, type OptionKey, type OptionValue } from './registry.js';
+import {
+  type DecodedOption,
+  decodeOption,
+  lookupOption,
+  messageTypeName,
+  type OptionEntry,
+  type OptionKey,
+  type OptionValue,
+} from './registry.js';
 import { decodeRelayAgent, type RelayAgentInfo } from './relay-agent.js';
 import { parseUserClass } from './structured.js';
 import { colonHex, decodeText, ipAt, writeIPv4 } from './types.js';
@@ -62,8 +70,19 @@ export interface OptionInstance {
 }
 
 export type DhcpLayoutItem =
-  | { readonly kind: 'pad' | 'end' | 'trailing'; readonly area: OptionArea; readonly offset: number; readonly length: number }
-  | { readonly kind: 'option'; readonly area: OptionArea; readonly offset: number; readonly length: number; readonly code: number };
+  | {
+      readonly kind: 'pad' | 'end' | 'trailing';
+      readonly area: OptionArea;
+      readonly offset: number;
+      readonly length: number;
+    }
+  | {
+      readonly kind: 'option';
+      readonly area: OptionArea;
+      readonly offset: number;
+      readonly length: number;
+      readonly code: number;
+    };
 
 // ---------------------------------------------------------------------------------------- options
 
@@ -336,7 +355,11 @@ function scanArea(buf: Buffer, start: number, end: number, area: number, items: 
         items.push(K_TRAILING, at + 1, end, area);
         for (let i = at + 1; i < end; i++) {
           if (buf[i] !== 0) {
-            issues.push({ kind: 'bytes-after-end', message: `non-zero bytes after End in the ${where} at ${i}`, offset: i });
+            issues.push({
+              kind: 'bytes-after-end',
+              message: `non-zero bytes after End in the ${where} at ${i}`,
+              offset: i,
+            });
             break;
           }
         }
@@ -362,7 +385,11 @@ function scanArea(buf: Buffer, start: number, end: number, area: number, items: 
 /** Decodes one UDP payload (port 67/68) as a BOOTP/DHCP message. */
 export function decodeDhcp(buf: Buffer, opts: DhcpDecodeOptions = {}): DhcpDecodeResult {
   if (buf.length < BOOTP_HEADER_LENGTH) {
-    return fail('truncated', `${buf.length} bytes is shorter than the ${BOOTP_HEADER_LENGTH}-byte BOOTP header`, buf.length);
+    return fail(
+      'truncated',
+      `${buf.length} bytes is shorter than the ${BOOTP_HEADER_LENGTH}-byte BOOTP header`,
+      buf.length,
+    );
   }
   const issues: DhcpIssue[] = [];
   const issue = (kind: DhcpIssueKind, message: string, offset: number) => issues.push({ kind, message, offset });
@@ -376,7 +403,8 @@ export function decodeDhcp(buf: Buffer, opts: DhcpDecodeOptions = {}): DhcpDecod
   const items: number[] = [];
   let overload: 1 | 2 | 3 | undefined;
   if (!hasCookie) {
-    if (opts.requireCookie) return fail('no-cookie', 'no DHCP magic cookie (99.130.83.99) at offset 236', BOOTP_HEADER_LENGTH);
+    if (opts.requireCookie)
+      return fail('no-cookie', 'no DHCP magic cookie (99.130.83.99) at offset 236', BOOTP_HEADER_LENGTH);
     issue('no-cookie', 'no magic cookie: plain BOOTP, the vend area is kept raw', BOOTP_HEADER_LENGTH);
     if (buf.length > BOOTP_HEADER_LENGTH) items.push(K_TRAILING, BOOTP_HEADER_LENGTH, buf.length, A_OPTIONS);
   } else {
@@ -392,14 +420,22 @@ export function decodeDhcp(buf: Buffer, opts: DhcpDecodeOptions = {}): DhcpDecod
     }
     if (n52 === 1 && v52 >= 1 && v52 <= 3) overload = v52 as 1 | 2 | 3;
     else if (n52 > 0) {
-      issue('bad-overload', n52 > 1 ? `option 52 appears ${n52} times: ignored` : `option 52 at ${at52} is not one byte 1..3: ignored`, at52);
+      issue(
+        'bad-overload',
+        n52 > 1 ? `option 52 appears ${n52} times: ignored` : `option 52 at ${at52} is not one byte 1..3: ignored`,
+        at52,
+      );
     }
     const before = items.length;
     if (overload === 1 || overload === 3) scanArea(buf, FILE[0], FILE[1], A_FILE, items, issues);
     if (overload === 2 || overload === 3) scanArea(buf, SNAME[0], SNAME[1], A_SNAME, items, issues);
     for (let i = before; i < items.length; i += 4) {
       if (items[i] === K_OPTION && buf[items[i + 1]!] === 52) {
-        issue('bad-overload', `option 52 inside the ${AREAS[items[i + 3]!]} field at ${items[i + 1]} is ignored`, items[i + 1]!);
+        issue(
+          'bad-overload',
+          `option 52 inside the ${AREAS[items[i + 3]!]} field at ${items[i + 1]} is ignored`,
+          items[i + 1]!,
+        );
       }
     }
   }
@@ -433,7 +469,8 @@ function writeField(out: Buffer, at: number, size: number, value: Buffer | strin
   if (value === undefined) return;
   const b = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
   // A string must leave room for its NUL; a Buffer may fill the field.
-  if (b.length > size - (typeof value === 'string' ? 1 : 0)) throw new RangeError(`${what} of ${b.length} bytes does not fit its ${size}-byte field`);
+  if (b.length > size - (typeof value === 'string' ? 1 : 0))
+    throw new RangeError(`${what} of ${b.length} bytes does not fit its ${size}-byte field`);
   b.copy(out, at);
 }
 
@@ -456,7 +493,8 @@ export interface HeaderFields {
 }
 
 function writeAddress(out: Buffer, at: number, ip: string, what: string): void {
-  if (typeof ip !== 'string' || !writeIPv4(out, at, ip)) throw new RangeError(`${what}: not an IPv4 address: ${JSON.stringify(ip)}`);
+  if (typeof ip !== 'string' || !writeIPv4(out, at, ip))
+    throw new RangeError(`${what}: not an IPv4 address: ${JSON.stringify(ip)}`);
 }
 
 export function writeHeader(out: Buffer, h: HeaderFields): void {
@@ -503,4 +541,3 @@ export function describeDhcp(m: DhcpMessage): string {
   if (vc !== undefined) parts.push(`vendor=${JSON.stringify(vc)}`);
   return parts.join(' ');
 }
-

@@ -60,7 +60,9 @@ export const PXE_43_NAMES: Readonly<Record<number, string>> = {
   255: 'PXE_END',
 };
 
-const AVAYA_CODES: ReadonlyMap<string, number> = new Map(Object.entries(AVAYA_43_NAMES).map(([c, n]) => [n, Number(c)]));
+const AVAYA_CODES: ReadonlyMap<string, number> = new Map(
+  Object.entries(AVAYA_43_NAMES).map(([c, n]) => [n, Number(c)]),
+);
 
 export interface Option43SubOption extends SubOption {
   readonly name?: string;
@@ -78,7 +80,8 @@ interface Option43Read {
 }
 
 /** Option 43 as read: Avaya's (sub-option 1 "6889"), PXE's (option 60 PXEClient), other TLV, or opaque bytes. */
-export type Option43 = (Option43Read & { readonly form: 'avaya' | 'pxe' | 'tlv' }) | (Option43Read & { readonly form: 'raw' });
+export type Option43 =
+  (Option43Read & { readonly form: 'avaya' | 'pxe' | 'tlv' }) | (Option43Read & { readonly form: 'raw' });
 
 /**
  * What option 43 is built from: sub-options in the order given (`form: 'avaya'` checks that sub-option
@@ -101,7 +104,9 @@ function pxeText(code: number, v: Buffer): string | undefined {
       return v.length === 1 ? `${v[0]} s` : undefined;
     case 6: {
       if (v.length !== 1) return undefined;
-      const bits = ['no-broadcast', 'no-multicast', 'server-list-only', 'bootfile-from-dhcp'].filter((_, i) => v[0]! & (1 << i));
+      const bits = ['no-broadcast', 'no-multicast', 'server-list-only', 'bootfile-from-dhcp'].filter(
+        (_, i) => v[0]! & (1 << i),
+      );
       return `0x${v[0]!.toString(16).padStart(2, '0')}${bits.length ? ` (${bits.join(', ')})` : ''}`;
     }
     case 8: {
@@ -170,7 +175,13 @@ export function decodeOption43(view: Buffer, vendorClass?: string): Option43 {
       }
       return { ...s, name: PXE_43_NAMES[s.code], text: parsed ?? hexText(s.value) };
     });
-    return { form: 'pxe', subOptions, raw: view, text: subOptions.map((s) => `${s.name ?? s.code}=${s.text}`).join(' '), warnings };
+    return {
+      form: 'pxe',
+      subOptions,
+      raw: view,
+      text: subOptions.map((s) => `${s.name ?? s.code}=${s.text}`).join(' '),
+      warnings,
+    };
   }
   const subOptions = tlv.items.map((s) => ({ ...s, text: displayBytes(s.value) }));
   return { form: 'tlv', subOptions, raw: view, text: subOptions.map((s) => `${s.code}=${s.text}`).join(' '), warnings };
@@ -183,11 +194,15 @@ export function decodeOption43(view: Buffer, vendorClass?: string): Option43 {
  */
 export function avaya43(params: Readonly<Record<string, string | readonly string[]>>): Option43Input {
   const bad = (message: string) => new DhcpOptionError(43, 'vendor-specific', message);
-  if (typeof params !== 'object' || params === null) throw bad(`expected Avaya parameters { NAME: value }, got ${show(params)}`);
+  if (typeof params !== 'object' || params === null)
+    throw bad(`expected Avaya parameters { NAME: value }, got ${show(params)}`);
   const subOptions: SubOption[] = [];
   for (const [key, v] of Object.entries(params)) {
     const code = /^[0-9]{1,3}$/.test(key) ? Number(key) : AVAYA_CODES.get(key);
-    if (code === undefined || code < 1 || code > 254) throw bad(`${show(key)} is neither an Avaya sub-option (${[...AVAYA_CODES.keys()].join(', ')}) nor a code 1..254`);
+    if (code === undefined || code < 1 || code > 254)
+      throw bad(
+        `${show(key)} is neither an Avaya sub-option (${[...AVAYA_CODES.keys()].join(', ')}) nor a code 1..254`,
+      );
     const text: unknown = Array.isArray(v) ? v.join(',') : v;
     if (typeof text !== 'string') throw bad(`${key}: expected text or a list of addresses, got ${show(v)}`);
     subOptions.push({ code, value: Buffer.from(text, 'utf8') });
@@ -203,16 +218,25 @@ export const option43Codec: OptionCodec<Option43, Option43Input> = defineCodec<O
     return okValue(d, d.text, d.warnings);
   },
   encode(value) {
-    expectValue(typeof value === 'object' && value !== null, 'option 43 as { subOptions } or { form: "raw", raw }', value);
+    expectValue(
+      typeof value === 'object' && value !== null,
+      'option 43 as { subOptions } or { form: "raw", raw }',
+      value,
+    );
     if (value.form === 'raw') {
       expectBytes(value.raw, 'raw');
       return Buffer.from(value.raw);
     }
-    expectValue(value.form === undefined || value.form === 'avaya' || value.form === 'pxe' || value.form === 'tlv', "form 'avaya', 'pxe', 'tlv' or 'raw'", value.form);
+    expectValue(
+      value.form === undefined || value.form === 'avaya' || value.form === 'pxe' || value.form === 'tlv',
+      "form 'avaya', 'pxe', 'tlv' or 'raw'",
+      value.form,
+    );
     const bytes = encodeTlv(value.subOptions, true);
     if (value.form === 'avaya') {
       const ent = value.subOptions.find((s) => s.code === 1);
-      if (!ent || decodeText(Buffer.from(ent.value)) !== AVAYA_ENTERPRISE) throw new RangeError(`Avaya's option 43 needs sub-option 1 "${AVAYA_ENTERPRISE}"`);
+      if (!ent || decodeText(Buffer.from(ent.value)) !== AVAYA_ENTERPRISE)
+        throw new RangeError(`Avaya's option 43 needs sub-option 1 "${AVAYA_ENTERPRISE}"`);
     }
     return bytes;
   },

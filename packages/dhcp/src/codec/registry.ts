@@ -107,7 +107,8 @@ const messageTypeCodec: OptionCodec<number> = defineCodec<number>({
   encode: (n) => u8Codec.encode(n),
   fromConfig(input) {
     const n = typeof input === 'string' && !/^[0-9]+$/.test(input) ? messageTypeByName(input) : undefined;
-    if (typeof input === 'string' && !/^[0-9]+$/.test(input) && n === undefined) configError(`unknown message type ${show(input)}`);
+    if (typeof input === 'string' && !/^[0-9]+$/.test(input) && n === undefined)
+      configError(`unknown message type ${show(input)}`);
     return n !== undefined ? Buffer.from([n]) : u8Codec.fromConfig(input);
   },
 });
@@ -123,7 +124,8 @@ const paramListCodec: OptionCodec<number[]> = defineCodec<number[]>({
   encode: (list) => uintListCodec(1).encode(list),
   fromConfig(input) {
     // [1, 3, "domain-name-server", "66"]
-    const items = typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : Array.isArray(input) ? input : [input];
+    const items =
+      typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : Array.isArray(input) ? input : [input];
     return Buffer.from(
       items.map((x) => {
         const def = typeof x === 'string' || typeof x === 'number' ? lookupOption(x) : undefined;
@@ -256,7 +258,12 @@ type Row = (typeof TABLE)[number];
 type ValueOfCodec<C> = C extends OptionCodec<infer T, any> ? T : never;
 type InputOfCodec<C> = C extends OptionCodec<any, infer In> ? In : never;
 /** Every spelling of a row: its name, aliases, `option-N` and the code as digits. */
-type KeysOf<R> = R extends readonly [infer C extends number, infer N extends string, unknown, ...infer A extends readonly string[]]
+type KeysOf<R> = R extends readonly [
+  infer C extends number,
+  infer N extends string,
+  unknown,
+  ...infer A extends readonly string[],
+]
   ? N | A[number] | `option-${C}` | `${C}`
   : never;
 
@@ -301,7 +308,9 @@ export type OptionEntry = [code: number, value: Buffer];
 
 const BY_CODE = new Map<number, OptionDef>();
 const BY_NAME = new Map<string, OptionDef>();
-for (const [code, name, codec, ...aliases] of TABLE as ReadonlyArray<readonly [number, string, OptionCodec<any, any>, ...string[]]>) {
+for (const [code, name, codec, ...aliases] of TABLE as ReadonlyArray<
+  readonly [number, string, OptionCodec<any, any>, ...string[]]
+>) {
   const def: OptionDef = { code, name, aliases, codec, registered: true };
   BY_CODE.set(code, def);
   BY_NAME.set(name, def);
@@ -348,7 +357,10 @@ export function lookupOption(key: OptionKey): OptionDef | undefined {
  * One configuration entry to option bytes: `optionFromConfig("router", "10.77.0.1")`. Throws
  * DhcpConfigError whose message starts with the option: `option 3 (router): ...`.
  */
-export function optionFromConfig(key: string | number, input: OptionConfigValue): { code: number; name: string; value: Buffer } {
+export function optionFromConfig(
+  key: string | number,
+  input: OptionConfigValue,
+): { code: number; name: string; value: Buffer } {
   const def = lookupOption(key);
   if (!def) throw new DhcpConfigError(`unknown DHCP option ${show(key)} (use a code 1..254 or a name)`);
   let value: Buffer;
@@ -370,7 +382,11 @@ export function encodeOption<K extends OptionKey>(key: K, value: OptionInput<K>)
   const def = lookupOption(key);
   if (!def) {
     const code = typeof key === 'number' ? key : NaN;
-    throw new DhcpOptionError(code, typeof key === 'number' ? `option-${key}` : String(key), 'not a DHCP option (use a code 1..254 or a name)');
+    throw new DhcpOptionError(
+      code,
+      typeof key === 'number' ? `option-${key}` : String(key),
+      'not a DHCP option (use a code 1..254 or a name)',
+    );
   }
   try {
     return [def.code, def.codec.encode(value)];
@@ -386,7 +402,11 @@ export type DecodedOption<T = unknown> = Decoded<T> & { readonly code: number; r
  * One option's bytes through its codec. `vendorClass` lets option 43 be read as the vendor intends
  * (PXE). Never throws.
  */
-export function decodeOption<C extends number>(code: C, view: Buffer, context: { vendorClass?: string } = {}): DecodedOption<OptionValue<C>> {
+export function decodeOption<C extends number>(
+  code: C,
+  view: Buffer,
+  context: { vendorClass?: string } = {},
+): DecodedOption<OptionValue<C>> {
   const def = entryOf(code);
   if (code === 43 && context.vendorClass !== undefined) {
     const d = decodeOption43(view, context.vendorClass);

@@ -4,7 +4,19 @@
  * warning; its bytes stay in `trailing`.
  */
 import { encodeTlv, parseTlv, type SubOption, tlvFromConfig } from './tlv.js';
-import { configError, defineCodec, displayBytes, expectBytes, expectValue, hexText, ipAt, okValue, type OptionCodec, type OptionConfigValue, show } from './types.js';
+import {
+  configError,
+  defineCodec,
+  displayBytes,
+  expectBytes,
+  expectValue,
+  hexText,
+  ipAt,
+  okValue,
+  type OptionCodec,
+  type OptionConfigValue,
+  show,
+} from './types.js';
 
 export const RELAY_AGENT_SUBOPTIONS: Readonly<Record<number, string>> = {
   1: 'circuit-id',
@@ -81,11 +93,15 @@ export function describeRelaySubOption(s: SubOption): string {
   return `${name}=${displayBytes(v)}`;
 }
 
-export const relayAgentCodec: OptionCodec<RelayAgentInfo, RelayAgentInput> = defineCodec<RelayAgentInfo, RelayAgentInput>({
+export const relayAgentCodec: OptionCodec<RelayAgentInfo, RelayAgentInput> = defineCodec<
+  RelayAgentInfo,
+  RelayAgentInput
+>({
   type: 'relay-agent',
   decode(view) {
     const info = decodeRelayAgent(view);
-    const text = info.subOptions.map(describeRelaySubOption).join(' ') + (info.trailing ? ` +${hexText(info.trailing)}` : '');
+    const text =
+      info.subOptions.map(describeRelaySubOption).join(' ') + (info.trailing ? ` +${hexText(info.trailing)}` : '');
     return okValue(info, text, info.warnings);
   },
   encode(value) {

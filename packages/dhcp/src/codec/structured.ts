@@ -130,7 +130,8 @@ export const userClassCodec: OptionCodec<UserClass> = defineCodec<UserClass>({
     expectValue(typeof value === 'object' && value !== null, 'a user class { form, classes }', value);
     expectList(value.classes, 'classes as a list of strings');
     if (value.form === 'plain') {
-      if (value.classes.length > 1) throw new RangeError(`a plain user class is one string, got ${value.classes.length}`);
+      if (value.classes.length > 1)
+        throw new RangeError(`a plain user class is one string, got ${value.classes.length}`);
       const b = textBytes(value.classes[0] ?? '', 'the class');
       // Bytes that happen to read as RFC 3004 items get the NUL terminator phones send, so they read
       // back as the one plain string they are.
@@ -142,7 +143,8 @@ export const userClassCodec: OptionCodec<UserClass> = defineCodec<UserClass>({
       value.classes.map((c) => {
         // Latin-1 text read from the wire comes back as UTF-8, which can make an item longer.
         const b = textBytes(c, 'a class');
-        if (b.length < 1 || b.length > 255) throw new RangeError(`user class item of ${b.length} bytes (RFC 3004: 1..255)`);
+        if (b.length < 1 || b.length > 255)
+          throw new RangeError(`user class item of ${b.length} bytes (RFC 3004: 1..255)`);
         return Buffer.concat([Buffer.from([b.length]), b]);
       }),
     );
@@ -208,7 +210,10 @@ export const fqdnCodec: OptionCodec<ClientFqdn, ClientFqdnInput> = defineCodec<C
       name,
     };
     const set = (['s', 'o', 'e', 'n'] as const).filter((k) => value[k]).map((k) => k.toUpperCase());
-    return okValue(value, `flags 0x${flags.toString(16).padStart(2, '0')}${set.length ? ` [${set.join('')}]` : ''} ${JSON.stringify(name)}`);
+    return okValue(
+      value,
+      `flags 0x${flags.toString(16).padStart(2, '0')}${set.length ? ` [${set.join('')}]` : ''} ${JSON.stringify(name)}`,
+    );
   },
   encode(value) {
     expectValue(typeof value === 'object' && value !== null, 'a client FQDN { flags, rcode1, rcode2, name }', value);
@@ -230,7 +235,8 @@ export const fqdnCodec: OptionCodec<ClientFqdn, ClientFqdnInput> = defineCodec<C
     if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
       const o = input as Record<string, OptionConfigValue>;
       const flags = o['flags'] ?? 0x04;
-      if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 255) configError(`FQDN flags ${show(flags)} not in 0..255`);
+      if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 255)
+        configError(`FQDN flags ${show(flags)} not in 0..255`);
       if (typeof o['name'] !== 'string') configError(`FQDN needs a "name" string, got ${show(o['name'])}`);
       try {
         return fqdnCodec.encode({ flags, rcode1: 255, rcode2: 255, name: o['name'] });
@@ -266,10 +272,14 @@ export const CLIENT_ARCHITECTURES: Readonly<Record<number, string>> = {
 export const clientArchCodec: OptionCodec<number[]> = defineCodec<number[]>({
   type: 'client-arch',
   decode(view) {
-    if (view.length % 2 !== 0 || view.length === 0) return rawValue(view, `expected a list of 2-byte architecture types, got ${view.length} bytes`);
+    if (view.length % 2 !== 0 || view.length === 0)
+      return rawValue(view, `expected a list of 2-byte architecture types, got ${view.length} bytes`);
     const list: number[] = [];
     for (let at = 0; at < view.length; at += 2) list.push(view.readUInt16BE(at));
-    return okValue(list, list.map((n) => (CLIENT_ARCHITECTURES[n] ? `${n} (${CLIENT_ARCHITECTURES[n]})` : String(n))).join(', '));
+    return okValue(
+      list,
+      list.map((n) => (CLIENT_ARCHITECTURES[n] ? `${n} (${CLIENT_ARCHITECTURES[n]})` : String(n))).join(', '),
+    );
   },
   encode(value) {
     expectList(value, 'a non-empty list of architecture types', 1);
@@ -278,9 +288,18 @@ export const clientArchCodec: OptionCodec<number[]> = defineCodec<number[]>({
     return b;
   },
   fromConfig(input) {
-    const items = typeof input === 'number' ? [input] : Array.isArray(input) ? input : configError(`expected a list of architecture numbers, got ${show(input)}`);
+    const items =
+      typeof input === 'number'
+        ? [input]
+        : Array.isArray(input)
+          ? input
+          : configError(`expected a list of architecture numbers, got ${show(input)}`);
     return clientArchCodec.encode(
-      items.map((x) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 65535 ? x : configError(`architecture ${show(x)} not in 0..65535`))),
+      items.map((x) =>
+        typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 65535
+          ? x
+          : configError(`architecture ${show(x)} not in 0..65535`),
+      ),
     );
   },
 });
@@ -417,7 +436,8 @@ export const sipServersCodec: OptionCodec<SipServers> = defineCodec<SipServers>(
   fromConfig(input) {
     // All addresses: encoding 1; otherwise names, encoding 0.
     const items = configList(input, 'SIP servers');
-    if (items.length > 0 && items.every((s) => parseIPv4(s))) return Buffer.concat([Buffer.from([1]), ...items.map(ipBytes)]);
+    if (items.length > 0 && items.every((s) => parseIPv4(s)))
+      return Buffer.concat([Buffer.from([1]), ...items.map(ipBytes)]);
     return namesFromConfig(items, 'SIP server names', true, 0);
   },
 });
@@ -448,7 +468,8 @@ export const classlessRoutesCodec: OptionCodec<ClasslessRoute[]> = defineCodec<C
       const net = (n & mask) >>> 0;
       const destination = `${intToIp(net)}/${width}`;
       // Clients route the masked network (RFC 3442); the value says so, and re-encodes as it is read.
-      if (net !== n) warnings.push(`route ${dest.join('.')}/${width} has bits set past its prefix: read as ${destination}`);
+      if (net !== n)
+        warnings.push(`route ${dest.join('.')}/${width} has bits set past its prefix: read as ${destination}`);
       routes.push({ destination, router: ipAt(view, at + 1 + sig) });
       at += 1 + sig + 4;
     }
@@ -459,11 +480,16 @@ export const classlessRoutesCodec: OptionCodec<ClasslessRoute[]> = defineCodec<C
     expectList(routes, 'a non-empty list of routes { destination, router }', 1);
     return Buffer.concat(
       routes.map((r) => {
-        expectValue(typeof r === 'object' && r !== null && typeof r.destination === 'string', 'a route { destination: "a.b.c.d/width", router }', r);
+        expectValue(
+          typeof r === 'object' && r !== null && typeof r.destination === 'string',
+          'a route { destination: "a.b.c.d/width", router }',
+          r,
+        );
         const m = /^([0-9.]+)\/([0-9]{1,2})$/.exec(r.destination);
         const dest = m ? parseIPv4(m[1]!) : undefined;
         const width = m ? Number(m[2]) : NaN;
-        if (!dest || !(width >= 0 && width <= 32)) throw new RangeError(`bad route destination ${JSON.stringify(r.destination)}`);
+        if (!dest || !(width >= 0 && width <= 32))
+          throw new RangeError(`bad route destination ${JSON.stringify(r.destination)}`);
         const sig = Math.ceil(width / 8);
         const mask = width === 0 ? 0 : (0xffffffff << (32 - width)) >>> 0;
         if ((dest.readUInt32BE(0) & ~mask) >>> 0 !== 0) throw new RangeError(`${r.destination} has host bits set`);
@@ -481,7 +507,12 @@ export const classlessRoutesCodec: OptionCodec<ClasslessRoute[]> = defineCodec<C
         return { destination, router };
       });
     } else {
-      const items = typeof input === 'string' ? input.split(',') : Array.isArray(input) ? input : configError(`expected routes, got ${show(input)}`);
+      const items =
+        typeof input === 'string'
+          ? input.split(',')
+          : Array.isArray(input)
+            ? input
+            : configError(`expected routes, got ${show(input)}`);
       routes = items.map((item) => {
         const parts = typeof item === 'string' ? item.trim().split(/\s+(?:via\s+)?/) : [];
         if (parts.length !== 2) configError(`expected "destination/width router", got ${show(item)}`);
@@ -525,7 +556,8 @@ function enterpriseBlocks(view: Buffer): Array<{ enterprise: number; data: Buffe
 }
 
 function enterpriseBlock(enterprise: number, data: Buffer): Buffer {
-  if (!Number.isInteger(enterprise) || enterprise < 0 || enterprise > 0xffffffff) throw new RangeError(`enterprise number ${show(enterprise)} is not a 32-bit number`);
+  if (!Number.isInteger(enterprise) || enterprise < 0 || enterprise > 0xffffffff)
+    throw new RangeError(`enterprise number ${show(enterprise)} is not a 32-bit number`);
   if (data.length > 255) throw new RangeError(`enterprise ${enterprise} data is ${data.length} bytes, over 255`);
   const head = Buffer.alloc(5);
   head.writeUInt32BE(enterprise, 0);
@@ -538,7 +570,8 @@ function enterpriseEntries(input: OptionConfigValue): Array<[number, OptionConfi
     return configError(`expected {"enterprise-number": ...}, got ${show(input)}`);
   }
   return Object.entries(input as Record<string, OptionConfigValue>).map(([k, v]) => {
-    if (!/^[0-9]{1,10}$/.test(k) || Number(k) > 0xffffffff) configError(`enterprise number ${show(k)} is not a 32-bit number`);
+    if (!/^[0-9]{1,10}$/.test(k) || Number(k) > 0xffffffff)
+      configError(`enterprise number ${show(k)} is not a 32-bit number`);
     return [Number(k), v];
   });
 }
@@ -547,14 +580,16 @@ export const viVendorClassCodec: OptionCodec<ViVendorClass[]> = defineCodec<ViVe
   type: 'vi-vendor-class',
   decode(view) {
     const blocks = enterpriseBlocks(view);
-    if (!blocks || blocks.length === 0) return rawValue(view, 'vendor-identifying vendor class blocks do not fit the option');
+    if (!blocks || blocks.length === 0)
+      return rawValue(view, 'vendor-identifying vendor class blocks do not fit the option');
     const out: ViVendorClass[] = [];
     for (const b of blocks) {
       const data: Buffer[] = [];
       let at = 0;
       while (at < b.data.length) {
         const len = b.data[at]!;
-        if (at + 1 + len > b.data.length) return rawValue(view, `enterprise ${b.enterprise}: class data runs past its block`);
+        if (at + 1 + len > b.data.length)
+          return rawValue(view, `enterprise ${b.enterprise}: class data runs past its block`);
         data.push(b.data.subarray(at + 1, at + 1 + len));
         at += 1 + len;
       }
@@ -580,7 +615,12 @@ export const viVendorClassCodec: OptionCodec<ViVendorClass[]> = defineCodec<ViVe
   fromConfig(input) {
     // {"3561": "dslforum.org"} or {"3561": ["a", "b"]}
     const value = enterpriseEntries(input).map(([enterprise, v]) => {
-      const list = typeof v === 'string' ? [v] : isConfigList(v) ? v : configError(`enterprise ${enterprise}: expected text or a list, got ${show(v)}`);
+      const list =
+        typeof v === 'string'
+          ? [v]
+          : isConfigList(v)
+            ? v
+            : configError(`enterprise ${enterprise}: expected text or a list, got ${show(v)}`);
       return { enterprise, data: list.map((x) => subOptionFromConfig(x, `enterprise ${enterprise}`)) };
     });
     try {
@@ -595,7 +635,8 @@ export const viVendorSpecificCodec: OptionCodec<ViVendorSpecific[]> = defineCode
   type: 'vi-vendor-specific',
   decode(view) {
     const blocks = enterpriseBlocks(view);
-    if (!blocks || blocks.length === 0) return rawValue(view, 'vendor-identifying vendor-specific blocks do not fit the option');
+    if (!blocks || blocks.length === 0)
+      return rawValue(view, 'vendor-identifying vendor-specific blocks do not fit the option');
     const out: ViVendorSpecific[] = [];
     for (const b of blocks) {
       const tlv = parseTlv(b.data, false);
@@ -604,7 +645,9 @@ export const viVendorSpecificCodec: OptionCodec<ViVendorSpecific[]> = defineCode
     }
     return okValue(
       out,
-      out.map((v) => `${v.enterprise}: ${v.subOptions.map((s) => `${s.code}=${displayBytes(s.value)}`).join(' ')}`).join('; '),
+      out
+        .map((v) => `${v.enterprise}: ${v.subOptions.map((s) => `${s.code}=${displayBytes(s.value)}`).join(' ')}`)
+        .join('; '),
     );
   },
   encode(value) {
@@ -637,7 +680,8 @@ export const OVERLOAD_NAMES: Readonly<Record<number, string>> = { 1: 'file', 2: 
 export const overloadCodec: OptionCodec<1 | 2 | 3> = defineCodec<1 | 2 | 3>({
   type: 'overload',
   decode(view) {
-    if (view.length !== 1 || view[0]! < 1 || view[0]! > 3) return rawValue(view, `overload must be one byte 1..3, got ${hexText(view)}`);
+    if (view.length !== 1 || view[0]! < 1 || view[0]! > 3)
+      return rawValue(view, `overload must be one byte 1..3, got ${hexText(view)}`);
     const v = view[0] as 1 | 2 | 3;
     return okValue(v, OVERLOAD_NAMES[v]!);
   },

@@ -37,13 +37,23 @@ export function parseTlv(view: Buffer, padEnd: boolean): TlvParse {
     if (padEnd && code === 255) {
       for (let i = at + 1; i < view.length; i++) {
         if (view[i] !== 0) {
-          return { items, complete: false, trailing: view.subarray(at), problem: `bytes after the End sub-option at ${at}` };
+          return {
+            items,
+            complete: false,
+            trailing: view.subarray(at),
+            problem: `bytes after the End sub-option at ${at}`,
+          };
         }
       }
       return { items, complete: true };
     }
     if (at + 1 >= view.length) {
-      return { items, complete: false, trailing: view.subarray(at), problem: `sub-option ${code} at ${at} has no length byte` };
+      return {
+        items,
+        complete: false,
+        trailing: view.subarray(at),
+        problem: `sub-option ${code} at ${at} has no length byte`,
+      };
     }
     const len = view[at + 1]!;
     if (at + 2 + len > view.length) {
@@ -71,7 +81,8 @@ export function encodeTlv(items: readonly SubOption[], padEnd = false): Buffer {
   for (const item of items) {
     expectValue(typeof item === 'object' && item !== null, 'a sub-option { code, value }', item);
     const { code, value } = item;
-    if (!Number.isInteger(code) || code < lo || code > hi) throw new RangeError(`sub-option code ${show(code)} is not in ${lo}..${hi}`);
+    if (!Number.isInteger(code) || code < lo || code > hi)
+      throw new RangeError(`sub-option code ${show(code)} is not in ${lo}..${hi}`);
     expectBytes(value, `sub-option ${code}'s value`);
     if (value.length > 255) throw new RangeError(`sub-option ${code} is ${value.length} bytes, over 255`);
     parts.push(Buffer.from([code, value.length]), value);
@@ -106,7 +117,8 @@ export function tlvFromConfig(
   const items: SubOption[] = [];
   for (const [key, v] of Object.entries(input as Record<string, OptionConfigValue>)) {
     const code = /^[0-9]+$/.test(key) ? Number(key) : codeOf(key);
-    if (code === undefined || code < 1 || code > 254) configError(`${where}: sub-option key ${show(key)} is not a code in 1..254`);
+    if (code === undefined || code < 1 || code > 254)
+      configError(`${where}: sub-option key ${show(key)} is not a code in 1..254`);
     const value = subOptionFromConfig(v, `${where} sub-option ${key}`);
     if (value.length > 255) configError(`${where}: sub-option ${key} is ${value.length} bytes, over 255`);
     items.push({ code, value });

@@ -20,11 +20,7 @@ import { formatIPv4 as ipAt, parseIPv4 } from '@bootwire/core';
 
 /** What a configuration file may give for an option (JSON). */
 export type OptionConfigValue =
-  | string
-  | number
-  | boolean
-  | readonly OptionConfigValue[]
-  | { readonly [key: string]: OptionConfigValue };
+  string | number | boolean | readonly OptionConfigValue[] | { readonly [key: string]: OptionConfigValue };
 
 /** A decoded option value: typed when the bytes fit the type, else the raw view. */
 export type Decoded<T> =
@@ -96,7 +92,8 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export function textBytes(value: unknown, what: string): Buffer {
   expectValue(typeof value === 'string', `${what} as a string`, value);
-  if (LONE_SURROGATE.test(value)) throw new RangeError(`${what} is not well-formed Unicode (a lone surrogate): ${show(value)}`);
+  if (LONE_SURROGATE.test(value))
+    throw new RangeError(`${what} is not well-formed Unicode (a lone surrogate): ${show(value)}`);
   return Buffer.from(value, 'utf8');
 }
 
@@ -224,7 +221,8 @@ function integerFromConfig(input: OptionConfigValue, min: number, max: number): 
 
 /** A typed integer in min..max (run-time checked: no rounding, wrapping or masking to fit). */
 export function checkInt(n: number, min: number, max: number): number {
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${show(n)} is not an integer in ${min}..${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new RangeError(`${show(n)} is not an integer in ${min}..${max}`);
   return n;
 }
 
@@ -269,7 +267,8 @@ export function ipListCodec(min = 1): OptionCodec<string[]> {
 export const ipPairsCodec: OptionCodec<Array<[string, string]>> = defineCodec<Array<[string, string]>>({
   type: 'ip-pairs',
   decode(view) {
-    if (view.length % 8 !== 0 || view.length === 0) return rawValue(view, `expected pairs of IPv4 addresses, got ${view.length} bytes`);
+    if (view.length % 8 !== 0 || view.length === 0)
+      return rawValue(view, `expected pairs of IPv4 addresses, got ${view.length} bytes`);
     const pairs: Array<[string, string]> = [];
     for (let at = 0; at < view.length; at += 8) pairs.push([ipAt(view, at), ipAt(view, at + 4)]);
     return okValue(pairs, pairs.map(([a, b]) => `${a} ${b}`).join(', '));
@@ -372,7 +371,13 @@ export function uintListCodec(bytes: 1 | 2, min = 0): OptionCodec<number[]> {
     },
     fromConfig(input) {
       const items: readonly OptionConfigValue[] =
-        typeof input === 'number' ? [input] : typeof input === 'string' ? input.split(/[\s,]+/).filter(Boolean) : isConfigList(input) ? input : [];
+        typeof input === 'number'
+          ? [input]
+          : typeof input === 'string'
+            ? input.split(/[\s,]+/).filter(Boolean)
+            : isConfigList(input)
+              ? input
+              : [];
       if (items.length < Math.max(min, 1)) configError(`expected a list of integers in 0..${max}, got ${show(input)}`);
       const b = Buffer.allocUnsafe(items.length * bytes);
       items.forEach((x, i) => b.writeUIntBE(integerFromConfig(x, 0, max), i * bytes, bytes));

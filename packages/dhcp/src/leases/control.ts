@@ -50,12 +50,17 @@ function queryOf(u: URL): LeaseQuery {
 }
 
 /** Releases what `q` names (`ip`, or every lease in force of `mac`) through `handler`, one at a time. */
-export async function releaseMatching(handler: LeaseControlHandler, q: { ip?: string; mac?: string }): Promise<ReleaseAnswer> {
+export async function releaseMatching(
+  handler: LeaseControlHandler,
+  q: { ip?: string; mac?: string },
+): Promise<ReleaseAnswer> {
   if (q.ip === undefined && q.mac === undefined) throw new LeaseQueryError('release needs an address (ip) or a MAC');
   const targets = selectLeases(handler.leases(), q, handler.now()).map((l) => l.address);
   const answer: ReleaseAnswer = { released: [], refused: [] };
   if (targets.length === 0) {
-    const which = [q.ip !== undefined ? `for ${q.ip}` : '', q.mac !== undefined ? `of ${normalizeMac(q.mac)}` : ''].filter(Boolean).join(' and ');
+    const which = [q.ip !== undefined ? `for ${q.ip}` : '', q.mac !== undefined ? `of ${normalizeMac(q.mac)}` : '']
+      .filter(Boolean)
+      .join(' and ');
     answer.refused.push(`no lease in force ${which}`);
   }
   for (const address of targets) {
@@ -77,11 +82,15 @@ export class LeaseControlServer {
    * answers belongs to a running server, and is refused.
    */
   static async listen(socketPath: string, handler: LeaseControlHandler): Promise<LeaseControlServer> {
-    const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => void serveRequest(handler, req, res));
+    const server = http.createServer(
+      { requestTimeout: 10_000, headersTimeout: 5_000 },
+      (req, res) => void serveRequest(handler, req, res),
+    );
     server.maxConnections = 16;
     const st = await fs.lstat(socketPath).catch(() => undefined);
     if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    if (st && (await answers(socketPath))) throw new Error(`control socket ${socketPath} is in use (another bootwire serve on the same leases file?)`);
+    if (st && (await answers(socketPath)))
+      throw new Error(`control socket ${socketPath} is in use (another bootwire serve on the same leases file?)`);
     if (st) await fs.rm(socketPath, { force: true }); // left by a server that died
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -106,7 +115,11 @@ export class LeaseControlServer {
   }
 }
 
-async function serveRequest(handler: LeaseControlHandler, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function serveRequest(
+  handler: LeaseControlHandler,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
   const send = (status: number, body: unknown) => {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
@@ -150,7 +163,12 @@ export type ControlReply = { status: number; body: unknown };
  * One request to a server's control socket; undefined when no server listens there (no socket file,
  * or a stale one). Other failures (permission denied, a timeout) throw with the reason.
  */
-export function controlRequest(socketPath: string, method: 'GET' | 'POST', pathAndQuery: string, timeoutMs = 15_000): Promise<ControlReply | undefined> {
+export function controlRequest(
+  socketPath: string,
+  method: 'GET' | 'POST',
+  pathAndQuery: string,
+  timeoutMs = 15_000,
+): Promise<ControlReply | undefined> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath, method, path: pathAndQuery, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -164,10 +182,13 @@ export function controlRequest(socketPath: string, method: 'GET' | 'POST', pathA
       });
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`control socket ${socketPath}: no answer within ${timeoutMs / 1000} s`)));
+    req.on('timeout', () =>
+      req.destroy(new Error(`control socket ${socketPath}: no answer within ${timeoutMs / 1000} s`)),
+    );
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') resolve(undefined);
-      else if (e.code === 'EACCES') reject(new Error(`control socket ${socketPath}: permission denied (run as the server's user or root)`));
+      else if (e.code === 'EACCES')
+        reject(new Error(`control socket ${socketPath}: permission denied (run as the server's user or root)`));
       else reject(e);
     });
     req.end();

@@ -50,7 +50,10 @@ export class FileLeaseStore extends MemoryLeaseStore implements LeaseStore {
       throw new LeaseFileError(`cannot read leases file ${this.file}: ${(e as Error).message}`);
     }
     if (text.startsWith('SQLite format 3\0')) {
-      throw new LeaseFileError((`leases file ${this.file} is an SQLite database, and SQLite (the optional better-sqlite3) is not ` + `installed here: install it, or give another file`));
+      throw new LeaseFileError(
+        `leases file ${this.file} is an SQLite database, and SQLite (the optional better-sqlite3) is not ` +
+          `installed here: install it, or give another file`,
+      );
     }
     const rows = text.split('\n');
     const last = rows.length - 1;
@@ -121,7 +124,8 @@ export class FileLeaseStore extends MemoryLeaseStore implements LeaseStore {
 
   /** The leases held in memory, written to a new file put in place durably. */
   private rewrite(moved: string | undefined): void {
-    if (this.syncing) throw new LeaseFileError(`leases file ${this.file}: cannot rewrite it during a sync; the next flush does`);
+    if (this.syncing)
+      throw new LeaseFileError(`leases file ${this.file}: cannot rewrite it during a sync; the next flush does`);
     const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
     const all = [...this.byAddress.values()];
     try {
@@ -147,7 +151,10 @@ export class FileLeaseStore extends MemoryLeaseStore implements LeaseStore {
     this.fd = this.openAppend();
     this.lines = all.length;
     this.pending = [];
-    if (moved) this.options.onAlert?.(`leases file ${this.file} was ${moved} while running: recreated from the ${all.length} leases held in memory`);
+    if (moved)
+      this.options.onAlert?.(
+        `leases file ${this.file} was ${moved} while running: recreated from the ${all.length} leases held in memory`,
+      );
   }
 
   /** Calls `done` once everything flushed so far is on disk: one fdatasync for all who wait. */

@@ -44,7 +44,12 @@ export function leaseFilter(q: LeaseQuery, now: number): (l: Lease) => boolean {
   let cidr: Cidr | undefined;
   if (q.subnet !== undefined) {
     const [net, len, extra] = q.subnet.split('/');
-    if (extra !== undefined || net === undefined || !isIPv4(net) || (len !== undefined && !(/^\d{1,2}$/.test(len) && Number(len) <= 32))) {
+    if (
+      extra !== undefined ||
+      net === undefined ||
+      !isIPv4(net) ||
+      (len !== undefined && !(/^\d{1,2}$/.test(len) && Number(len) <= 32))
+    ) {
       throw new LeaseQueryError(`not a subnet like 10.77.0.0/24: ${JSON.stringify(q.subnet)}`);
     }
     cidr = parseCidr(`${net}/${len ?? 32}`);
@@ -69,7 +74,10 @@ export function selectLeases(leases: Iterable<Lease>, q: LeaseQuery, now: number
  * What releasing `lease` does to its row at `now` (`bootwire leases release`): a bound lease becomes
  * released now; a DECLINE quarantine is lifted (the row goes); a released one stays as it is.
  */
-export function releaseChange(lease: Lease, now: number): { ok: true; row: Lease | 'delete' } | { ok: false; reason: string } {
+export function releaseChange(
+  lease: Lease,
+  now: number,
+): { ok: true; row: Lease | 'delete' } | { ok: false; reason: string } {
   if (lease.state === 'declined') return { ok: true, row: 'delete' };
   if (lease.state === 'released') return { ok: false, reason: `${lease.address} is already released` };
   return { ok: true, row: { ...lease, state: 'released', expiresAt: Math.min(lease.expiresAt, now) } };

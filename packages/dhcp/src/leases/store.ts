@@ -189,7 +189,15 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       throw new LeaseFileError(`cannot read leases file ${file}: ${(e as Error).message}`);
     }
     for (const r of rows) {
-      super.put({ address: r.address, clientKey: r.client_key, mac: r.mac, subnet: r.subnet, state: r.state, expiresAt: r.expires_at, ...(r.hostname ? { hostname: r.hostname } : {}) });
+      super.put({
+        address: r.address,
+        clientKey: r.client_key,
+        mac: r.mac,
+        subnet: r.subnet,
+        state: r.state,
+        expiresAt: r.expires_at,
+        ...(r.hostname ? { hostname: r.hostname } : {}),
+      });
     }
   }
 
@@ -208,7 +216,8 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       // NORMAL: no fsync inside the commit; durable() syncs the WAL before any reply (see the top).
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
-      const upsert = db.prepare(`INSERT INTO leases (address, client_key, mac, subnet, state, expires_at, hostname, updated_at)
+      const upsert =
+        db.prepare(`INSERT INTO leases (address, client_key, mac, subnet, state, expires_at, hostname, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(address) DO UPDATE SET client_key = excluded.client_key, mac = excluded.mac,
           subnet = excluded.subnet, state = excluded.state, expires_at = excluded.expires_at,
@@ -231,7 +240,9 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
         /* already failed */
       }
       const m = (e as Error).message;
-      throw new LeaseFileError(`cannot open leases file ${file}: ${m}${/locked|busy/i.test(m) ? ' (another process holds it: another server on the same file?)' : ''}`);
+      throw new LeaseFileError(
+        `cannot open leases file ${file}: ${m}${/locked|busy/i.test(m) ? ' (another process holds it: another server on the same file?)' : ''}`,
+      );
     }
   }
 
@@ -336,7 +347,10 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
     const st = statSync(this.file, { throwIfNoEntry: false });
     if (st && st.dev === this.open.dev && st.ino === this.open.ino) return;
     const what = st ? 'replaced by another file' : 'deleted';
-    if (this.syncing) throw new LeaseFileError(`leases file ${this.file} was ${what} while running: recreating it after the sync under way`);
+    if (this.syncing)
+      throw new LeaseFileError(
+        `leases file ${this.file} was ${what} while running: recreating it after the sync under way`,
+      );
     this.closeWal();
     // The old connection goes first: closing it checkpoints into the old inode and removes its WAL,
     // which would otherwise be taken for the new file's.
@@ -354,11 +368,16 @@ export class SqliteLeaseStore extends MemoryLeaseStore {
       })();
     } catch (e) {
       next.db.close();
-      throw new LeaseFileError((`leases file ${this.file} was ${what} while running and cannot be rewritten: ` + `${(e as Error).message}`));
+      throw new LeaseFileError(
+        `leases file ${this.file} was ${what} while running and cannot be rewritten: ` + `${(e as Error).message}`,
+      );
     }
     this.open = next;
     this.pending = []; // all of it is in the new file
-    this.options.onAlert?.((`leases file ${this.file} was ${what} while running: recreated it with the ${this.byAddress.size}` + ` leases held in memory`));
+    this.options.onAlert?.(
+      `leases file ${this.file} was ${what} while running: recreated it with the ${this.byAddress.size}` +
+        ` leases held in memory`,
+    );
   }
 
   /** Commits what is pending and closes; the file is closed even when the last commit fails (then it throws). */

@@ -7,7 +7,13 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import { DhcpConfigError as ConfigError } from '../codec/errors.js';
-import { type DhcpConfig, type FilledClass as ClassConfig, type FilledSubnet as SubnetConfig, type Matcher, withDefaults } from './config.js';
+import {
+  type DhcpConfig,
+  type FilledClass as ClassConfig,
+  type FilledSubnet as SubnetConfig,
+  type Matcher,
+  withDefaults,
+} from './config.js';
 import { type Cidr, inCidr, intToIp, ipToInt, parseCidr, parseHostPort } from '@bootwire/core';
 import { lookupOption } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
@@ -31,7 +37,8 @@ export function compileOptions(options: Record<string, OptionInput>, where: stri
   for (const [key, value] of Object.entries(options)) {
     const field = `${where}.${key}`;
     const code = optionCode(key, field);
-    if ([0, 53, 54, 55, 255].includes(code)) throw new ConfigError(`${field}: option ${code} is set by the server itself`);
+    if ([0, 53, 54, 55, 255].includes(code))
+      throw new ConfigError(`${field}: option ${code} is set by the server itself`);
     let bytes: Buffer;
     try {
       // Codes the registry does not type take text, 0x... hex or byte values (its bytes codec).
@@ -57,7 +64,10 @@ function compileMatcher(m: Matcher | undefined, where: string): TextMatch | unde
     try {
       return { regex: re2().compile(m.regex) };
     } catch (e) {
-      throw new ConfigError((`${where}.regex: not a regular expression bootwire can match in linear time (RE2 syntax): ` + `${(e as Error).message}`));
+      throw new ConfigError(
+        `${where}.regex: not a regular expression bootwire can match in linear time (RE2 syntax): ` +
+          `${(e as Error).message}`,
+      );
     }
   }
   return m;
@@ -80,11 +90,18 @@ const NOT_ASSIGNABLE: [string, string][] = [
 
 function checkSubnetSize(cidr: Cidr, where: string): void {
   if (cidr.prefix < MIN_SUBNET_PREFIX) {
-    throw new ConfigError((`${where}.subnet: ${cidr.text} is too large to serve (` + `${(2 ** (32 - cidr.prefix)).toLocaleString('en-US')} addresses); bootwire takes subnets of /` + `${MIN_SUBNET_PREFIX} or smaller`));
+    throw new ConfigError(
+      `${where}.subnet: ${cidr.text} is too large to serve (` +
+        `${(2 ** (32 - cidr.prefix)).toLocaleString('en-US')} addresses); bootwire takes subnets of /` +
+        `${MIN_SUBNET_PREFIX} or smaller`,
+    );
   }
   for (const [block, what] of NOT_ASSIGNABLE) {
     const b = parseCidr(block);
-    if (inCidr(b, cidr.network) || inCidr(cidr, b.network)) throw new ConfigError(`${where}.subnet: ${cidr.text} overlaps ${block} (${what}), which is never given out by DHCP`);
+    if (inCidr(b, cidr.network) || inCidr(cidr, b.network))
+      throw new ConfigError(
+        `${where}.subnet: ${cidr.text} overlaps ${block} (${what}), which is never given out by DHCP`,
+      );
   }
 }
 
@@ -111,7 +128,11 @@ function compileSubnet(s: SubnetConfig, i: number, locals: number[]): CompiledSu
     if (other >= 0) throw new ConfigError(`${field}: ${r} overlaps ${where}.pool[${other}]`);
     pool.push([a, b]);
     const size = pool.reduce((n, [c, d]) => n + d - c + 1, 0);
-    if (size > MAX_POOL_ADDRESSES) throw new ConfigError((`${field}: the pool holds ${size.toLocaleString('en-US')} addresses; bootwire takes at most ` + `${MAX_POOL_ADDRESSES.toLocaleString('en-US')} per subnet`));
+    if (size > MAX_POOL_ADDRESSES)
+      throw new ConfigError(
+        `${field}: the pool holds ${size.toLocaleString('en-US')} addresses; bootwire takes at most ` +
+          `${MAX_POOL_ADDRESSES.toLocaleString('en-US')} per subnet`,
+      );
   }
   const reservations = new Map<string, number>();
   const reservedAddresses = new Map<number, string>();
@@ -120,10 +141,15 @@ function compileSubnet(s: SubnetConfig, i: number, locals: number[]): CompiledSu
     const mac = r.mac.toLowerCase();
     const field = `${where}.reservations[${j}]`;
     if (!inCidr(cidr, a)) throw new ConfigError(`${field}.address: ${r.address} is not inside ${s.subnet}`);
-    if (a === cidr.network || a === cidr.broadcast) throw new ConfigError(`${field}.address: ${r.address} is the ${a === cidr.network ? 'network' : 'broadcast'} address of ${s.subnet}`);
+    if (a === cidr.network || a === cidr.broadcast)
+      throw new ConfigError(
+        `${field}.address: ${r.address} is the ${a === cidr.network ? 'network' : 'broadcast'} address of ${s.subnet}`,
+      );
     // A second entry for the same MAC or address would silently win over the first: refused.
-    if (reservations.has(mac)) throw new ConfigError(`${field}.mac: ${r.mac} is reserved twice (also ${intToIp(reservations.get(mac)!)})`);
-    if (reservedAddresses.has(a)) throw new ConfigError(`${field}.address: ${r.address} is reserved twice (also for ${reservedAddresses.get(a)})`);
+    if (reservations.has(mac))
+      throw new ConfigError(`${field}.mac: ${r.mac} is reserved twice (also ${intToIp(reservations.get(mac)!)})`);
+    if (reservedAddresses.has(a))
+      throw new ConfigError(`${field}.address: ${r.address} is reserved twice (also for ${reservedAddresses.get(a)})`);
     reservations.set(mac, a);
     reservedAddresses.set(a, mac);
   }
@@ -179,7 +205,8 @@ export function compileDhcpConfig(given: DhcpConfig, locals: number[] = localAdd
     for (let j = 0; j < i; j++) {
       const a = subnets[i]!.cidr;
       const b = subnets[j]!.cidr;
-      if (inCidr(a, b.network) || inCidr(b, a.network)) throw new ConfigError(`dhcp.subnets[${i}].subnet: ${a.text} overlaps dhcp.subnets[${j}] ${b.text}`);
+      if (inCidr(a, b.network) || inCidr(b, a.network))
+        throw new ConfigError(`dhcp.subnets[${i}].subnet: ${a.text} overlaps dhcp.subnets[${j}] ${b.text}`);
     }
   }
   const listen = listenAddress(cfg.listen);

@@ -64,7 +64,10 @@ export interface DhcpConfig {
 type Filled<T, K extends keyof T> = T & Required<Pick<T, K>>;
 export type FilledSubnet = Filled<SubnetConfig, 'leaseSeconds' | 'options' | 'alwaysSend' | 'reservations'>;
 export type FilledClass = Filled<ClassConfig, 'options' | 'alwaysSend'>;
-export type FilledDhcpConfig = Omit<Filled<DhcpConfig, 'listen' | 'relayPort' | 'clientPort' | 'offerSeconds' | 'declineSeconds'>, 'subnets' | 'classes'> & {
+export type FilledDhcpConfig = Omit<
+  Filled<DhcpConfig, 'listen' | 'relayPort' | 'clientPort' | 'offerSeconds' | 'declineSeconds'>,
+  'subnets' | 'classes'
+> & {
   subnets: FilledSubnet[];
   classes: FilledClass[];
 };
@@ -78,7 +81,13 @@ export function withDefaults(c: DhcpConfig): FilledDhcpConfig {
     clientPort: c.clientPort ?? 68,
     offerSeconds: c.offerSeconds ?? 30,
     declineSeconds: c.declineSeconds ?? 3600,
-    subnets: c.subnets.map((s) => ({ ...s, leaseSeconds: s.leaseSeconds ?? 3600, options: s.options ?? {}, alwaysSend: s.alwaysSend ?? [], reservations: s.reservations ?? [] })),
+    subnets: c.subnets.map((s) => ({
+      ...s,
+      leaseSeconds: s.leaseSeconds ?? 3600,
+      options: s.options ?? {},
+      alwaysSend: s.alwaysSend ?? [],
+      reservations: s.reservations ?? [],
+    })),
     classes: (c.classes ?? []).map((k) => ({ ...k, options: k.options ?? {}, alwaysSend: k.alwaysSend ?? [] })),
   };
 }

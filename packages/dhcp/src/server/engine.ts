@@ -96,7 +96,10 @@ export const MAX_DECLINED_PER_CLIENT = 4;
 /** At most one address in this many of a pool quarantined at once (and at least one). */
 export const DECLINED_POOL_SHARE = 8;
 
-export type Destination = { kind: 'relay'; address: string } | { kind: 'unicast'; address: string } | { kind: 'broadcast'; subnet: CompiledSubnet | undefined };
+export type Destination =
+  | { kind: 'relay'; address: string }
+  | { kind: 'unicast'; address: string }
+  | { kind: 'broadcast'; subnet: CompiledSubnet | undefined };
 
 export type Decision =
   | {
@@ -182,7 +185,13 @@ export class DhcpEngine {
   ) {
     for (const s of cfg.subnets) {
       const alloc = new PoolAllocator(s.pool);
-      for (const ip of [s.cidr.network, s.cidr.broadcast, ...(s.localAddress !== undefined ? [s.localAddress] : []), ...s.reservedAddresses.keys()]) alloc.exclude(ip);
+      for (const ip of [
+        s.cidr.network,
+        s.cidr.broadcast,
+        ...(s.localAddress !== undefined ? [s.localAddress] : []),
+        ...s.reservedAddresses.keys(),
+      ])
+        alloc.exclude(ip);
       this.pools.set(s, { alloc, rows: 0, declined: 0, exhausted: false });
     }
     const declined: Lease[] = [];
@@ -241,7 +250,13 @@ export class DhcpEngine {
   leaseSummary(now: number): SubnetLeaseSummary[] {
     const out = new Map<CompiledSubnet, SubnetLeaseSummary>();
     for (const [s, p] of this.pools) {
-      out.set(s, { subnet: s.cidr.text, poolSize: p.alloc.usable, inUse: 0, offered: 0, states: { bound: 0, expired: 0, released: 0, declined: 0 } });
+      out.set(s, {
+        subnet: s.cidr.text,
+        poolSize: p.alloc.usable,
+        inUse: 0,
+        offered: 0,
+        states: { bound: 0, expired: 0, released: 0, declined: 0 },
+      });
     }
     const visit = (l: Readonly<Lease>) => {
       const ip = ipToInt(l.address);
@@ -272,7 +287,10 @@ export class DhcpEngine {
     if (req.giaddr !== '0.0.0.0') return this.subnetOf(ipToInt(req.giaddr));
     if (req.ciaddr !== '0.0.0.0') return this.subnetOf(ipToInt(req.ciaddr));
     // A directly attached client: the subnet the server has an address in, or the only one.
-    return this.cfg.subnets.find((s) => s.localAddress !== undefined) ?? (this.cfg.subnets.length === 1 ? this.cfg.subnets[0] : undefined);
+    return (
+      this.cfg.subnets.find((s) => s.localAddress !== undefined) ??
+      (this.cfg.subnets.length === 1 ? this.cfg.subnets[0] : undefined)
+    );
   }
 
   private subnetOf(ip: number): CompiledSubnet | undefined {
@@ -311,13 +329,21 @@ export class DhcpEngine {
 
   /** Option 54 for a reply in `subnet`: configured, else the server's address there, else where the reply leaves from. */
   serverIdFor(subnet: CompiledSubnet | undefined, req: ClientRequest): string | undefined {
-    const id = this.cfg.serverId ?? (subnet?.localAddress !== undefined ? intToIp(subnet.localAddress) : (this.cfg.listenAddress ?? req.localAddress));
+    const id =
+      this.cfg.serverId ??
+      (subnet?.localAddress !== undefined
+        ? intToIp(subnet.localAddress)
+        : (this.cfg.listenAddress ?? req.localAddress));
     return id === '0.0.0.0' ? undefined : id;
   }
 
   /** Does option 54 of a REQUEST name this server (any of its addresses)? */
   private isOurs(serverId: string, subnet: CompiledSubnet | undefined, req: ClientRequest): boolean {
-    return this.cfg.ownAddresses.has(ipToInt(serverId)) || serverId === req.localAddress || serverId === this.serverIdFor(subnet, req);
+    return (
+      this.cfg.ownAddresses.has(ipToInt(serverId)) ||
+      serverId === req.localAddress ||
+      serverId === this.serverIdFor(subnet, req)
+    );
   }
 
   /** Ends offers and quarantines whose time is up (both queues are in expiry order). */
@@ -421,7 +447,8 @@ export class DhcpEngine {
     if (reserved !== undefined) return reserved;
     // The client's own lease (even released or expired) keeps the client on its address.
     const own = this.store.byClient(key, subnet.cidr.text);
-    if (own && own.state !== 'declined' && this.available(subnet, ipToInt(own.address), key, req.mac, now)) return ipToInt(own.address);
+    if (own && own.state !== 'declined' && this.available(subnet, ipToInt(own.address), key, req.mac, now))
+      return ipToInt(own.address);
     const offered = this.offerOf.get(key);
     if (offered !== undefined && this.available(subnet, offered, key, req.mac, now)) return offered;
     if (req.requestedAddress) {
@@ -446,14 +473,19 @@ export class DhcpEngine {
     const subnet = this.subnetFor(req);
     if (!subnet) return { kind: 'ignore', reason: 'no subnet for this client' };
     const sid = this.serverIdFor(subnet, req);
-    if (sid === undefined) return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
+    if (sid === undefined)
+      return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
     const ip = this.choose(subnet, req, key, now);
     const pool = this.pools.get(subnet)!;
     if (ip === undefined) {
       const reason = `pool of ${subnet.cidr.text} exhausted`;
       if (pool.exhausted) return { kind: 'ignore', reason };
       pool.exhausted = true;
-      return { kind: 'ignore', reason, notice: `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size.toLocaleString('en-US')} addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)` };
+      return {
+        kind: 'ignore',
+        reason,
+        notice: `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size.toLocaleString('en-US')} addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)`,
+      };
     }
     pool.exhausted = false;
     this.offer(ip, key, now);
@@ -510,7 +542,8 @@ export class DhcpEngine {
     if (!wanted) return { kind: 'ignore', reason: 'REQUEST names no address' };
     if (!subnet) return { kind: 'ignore', reason: 'no subnet for this client' };
     const sid = this.serverIdFor(subnet, req);
-    if (sid === undefined) return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
+    if (sid === undefined)
+      return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
     const ip = ipToInt(wanted);
     if (!inCidr(subnet.cidr, ip)) return this.nak(req, subnet, sid, `${wanted} is not on ${subnet.cidr.text}`);
     const reserved = subnet.reservations.get(req.mac);
@@ -521,9 +554,12 @@ export class DhcpEngine {
       if (subnet.authoritative) return this.nak(req, subnet, sid, `no record of this client on ${subnet.cidr.text}`);
       return { kind: 'ignore', reason: 'no record of this client (RFC 2131 4.3.2: silence)' };
     }
-    if (reserved !== undefined && reserved !== ip) return this.nak(req, subnet, sid, `${req.mac} is reserved ${intToIp(reserved)}`);
-    if (ip !== reserved && ip !== record && ip !== offered) return this.nak(req, subnet, sid, `${wanted} is not this client's address`);
-    if (!this.available(subnet, ip, key, req.mac, now)) return this.nak(req, subnet, sid, `${wanted} is not available to this client`);
+    if (reserved !== undefined && reserved !== ip)
+      return this.nak(req, subnet, sid, `${req.mac} is reserved ${intToIp(reserved)}`);
+    if (ip !== reserved && ip !== record && ip !== offered)
+      return this.nak(req, subnet, sid, `${wanted} is not this client's address`);
+    if (!this.available(subnet, ip, key, req.mac, now))
+      return this.nak(req, subnet, sid, `${wanted} is not available to this client`);
     this.takeOffer(ip);
     if (offered !== undefined && offered !== ip) this.withdrawOffer(offered);
     const lease: Lease = {
@@ -551,12 +587,26 @@ export class DhcpEngine {
     const offer = this.offers.get(ip);
     const lease = this.store.get(req.requestedAddress);
     const offeredToClient = offer !== undefined && offer.clientKey === key;
-    const leasedToClient = lease !== undefined && lease.clientKey === key && lease.state === 'bound' && lease.expiresAt > now;
-    if (!offeredToClient && !leasedToClient) return { kind: 'ignore', reason: `DECLINE for ${req.requestedAddress}, not offered or leased to this client` };
-    if ((this.declinedBy.get(key) ?? 0) >= MAX_DECLINED_PER_CLIENT) return { kind: 'ignore', reason: `DECLINE not stored: this client already has ${MAX_DECLINED_PER_CLIENT} addresses quarantined` };
-    if (p.pool.declined >= Math.max(1, Math.floor(p.pool.alloc.size / DECLINED_POOL_SHARE))) return { kind: 'ignore', reason: `DECLINE not stored: the quarantine of ${p.subnet.cidr.text} is full` };
+    const leasedToClient =
+      lease !== undefined && lease.clientKey === key && lease.state === 'bound' && lease.expiresAt > now;
+    if (!offeredToClient && !leasedToClient)
+      return { kind: 'ignore', reason: `DECLINE for ${req.requestedAddress}, not offered or leased to this client` };
+    if ((this.declinedBy.get(key) ?? 0) >= MAX_DECLINED_PER_CLIENT)
+      return {
+        kind: 'ignore',
+        reason: `DECLINE not stored: this client already has ${MAX_DECLINED_PER_CLIENT} addresses quarantined`,
+      };
+    if (p.pool.declined >= Math.max(1, Math.floor(p.pool.alloc.size / DECLINED_POOL_SHARE)))
+      return { kind: 'ignore', reason: `DECLINE not stored: the quarantine of ${p.subnet.cidr.text} is full` };
     this.takeOffer(ip);
-    const row: Lease = { address: req.requestedAddress, clientKey: key, mac: req.mac, subnet: p.subnet.cidr.text, state: 'declined', expiresAt: now + this.cfg.declineMs };
+    const row: Lease = {
+      address: req.requestedAddress,
+      clientKey: key,
+      mac: req.mac,
+      subnet: p.subnet.cidr.text,
+      state: 'declined',
+      expiresAt: now + this.cfg.declineMs,
+    };
     this.put(row);
     this.quarantined(row);
     return { kind: 'ignore', reason: `${req.requestedAddress} declined: quarantined` };
@@ -564,7 +614,8 @@ export class DhcpEngine {
 
   private release(req: ClientRequest, key: string, now: number): Decision {
     const lease = this.store.get(req.ciaddr);
-    if (!lease || lease.clientKey !== key || lease.state !== 'bound') return { kind: 'ignore', reason: 'RELEASE of no lease of this client' };
+    if (!lease || lease.clientKey !== key || lease.state !== 'bound')
+      return { kind: 'ignore', reason: 'RELEASE of no lease of this client' };
     this.put({ ...lease, state: 'released', expiresAt: now });
     return { kind: 'ignore', reason: `${req.ciaddr} released` };
   }
@@ -573,7 +624,8 @@ export class DhcpEngine {
     const subnet = this.subnetFor(req);
     if (!subnet) return { kind: 'ignore', reason: 'no subnet for this client' };
     const sid = this.serverIdFor(subnet, req);
-    if (sid === undefined) return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
+    if (sid === undefined)
+      return { kind: 'ignore', reason: 'no server identifier (option 54) for this reply: set dhcp.serverId' };
     return this.reply(MessageType.ACK, req, subnet, '0.0.0.0', false, sid);
   }
 
@@ -594,8 +646,18 @@ export class DhcpEngine {
     ];
     if (req.relayAgent) options.push([82, req.relayAgent]);
     // A NAK is broadcast (or sent to the relay, asking it to broadcast): the client may have no address.
-    const destination: Destination = req.giaddr !== '0.0.0.0' ? { kind: 'relay', address: req.giaddr } : { kind: 'broadcast', subnet };
-    return { kind: 'reply', type: MessageType.NAK, yiaddr: '0.0.0.0', ciaddr: '0.0.0.0', options, required: [53, 54], destination, subnet };
+    const destination: Destination =
+      req.giaddr !== '0.0.0.0' ? { kind: 'relay', address: req.giaddr } : { kind: 'broadcast', subnet };
+    return {
+      kind: 'reply',
+      type: MessageType.NAK,
+      yiaddr: '0.0.0.0',
+      ciaddr: '0.0.0.0',
+      options,
+      required: [53, 54],
+      destination,
+      subnet,
+    };
   }
 
   /** What a subnet (and a class) offers, merged once per pair and reused for every reply. */
@@ -622,7 +684,14 @@ export class DhcpEngine {
     return t;
   }
 
-  private reply(type: number, req: ClientRequest, subnet: CompiledSubnet, yiaddr: string, withLease: boolean, sid: string): Decision {
+  private reply(
+    type: number,
+    req: ClientRequest,
+    subnet: CompiledSubnet,
+    yiaddr: string,
+    withLease: boolean,
+    sid: string,
+  ): Decision {
     const klass = this.classFor(req);
     const t = this.offerFor(subnet, klass);
     // Option values are shared, read-only Buffers (the encoder copies them into the packet).
@@ -681,4 +750,3 @@ interface ReplyTemplate {
 
 /** Option 53's value for each message type, shared by every reply. */
 const TYPE_BYTE: Buffer[] = Array.from({ length: 9 }, (_, t) => Buffer.from([t]));
-

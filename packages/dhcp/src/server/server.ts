@@ -16,12 +16,26 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { type DhcpConfig, type FilledDhcpConfig, withDefaults } from './config.js';
-import { bindUdp, closeUdp, type Endpoint, type HostPort, intToIp, parseHostPort, type PhoneSink } from '@bootwire/core';
+import {
+  bindUdp,
+  closeUdp,
+  type Endpoint,
+  type HostPort,
+  intToIp,
+  parseHostPort,
+  type PhoneSink,
+} from '@bootwire/core';
 import { buildDhcp, decodeDhcp, type DhcpMessage, MessageType, messageTypeName } from '../codec/index.js';
 import { openLeaseStore } from '../leases/open.js';
 import type { Lease, LeaseStore } from '../leases/store.js';
 import { compileDhcpConfig, localAddresses } from './compile.js';
-import { type ClientRequest, type CompiledSubnet, type Decision, DhcpEngine, type SubnetLeaseSummary } from './engine.js';
+import {
+  type ClientRequest,
+  type CompiledSubnet,
+  type Decision,
+  DhcpEngine,
+  type SubnetLeaseSummary,
+} from './engine.js';
 
 export interface DhcpServerOptions {
   config: DhcpConfig;
@@ -86,10 +100,14 @@ export interface PreparedDhcpChange {
 export type LeaseReleaseResult = { ok: true; lease: Lease } | { ok: false; reason: string };
 
 /** The counters' name of a message type: RFC 2131's (1..8) by name, any other by number, as always. */
-const counterName = (t: number): string => (t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : String(t));
+const counterName = (t: number): string =>
+  t >= MessageType.DISCOVER && t <= MessageType.INFORM ? messageTypeName(t)! : String(t);
 
 export declare interface DhcpServer {
-  on(event: 'reply', listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void): this;
+  on(
+    event: 'reply',
+    listener: (info: { type: string; mac: string; yiaddr: string; to: string; className?: string }) => void,
+  ): this;
   on(event: 'ignored', listener: (info: { mac: string; reason: string }) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
   /** Errors an operator must see: the leases file deleted, replaced, or not writable. */
@@ -102,7 +120,16 @@ export class DhcpServer extends EventEmitter {
   private readonly broadcastBySubnet = new Map<CompiledSubnet, dgram.Socket>();
   /** The same sockets by their address (a reload keeps the ones its subnets still need). */
   private broadcastByAddress = new Map<string, dgram.Socket>();
-  private readonly counters: DhcpServerStats = { received: 0, receivedByType: {}, malformed: 0, ignored: 0, sent: {}, droppedOptions: 0, withheld: 0, routeDrops: 0 };
+  private readonly counters: DhcpServerStats = {
+    received: 0,
+    receivedByType: {},
+    malformed: 0,
+    ignored: 0,
+    sent: {},
+    droppedOptions: 0,
+    withheld: 0,
+    routeDrops: 0,
+  };
   private readonly now: () => number;
   /**
    * ACKs waiting for their leases to be on disk. One commit and one sync at a time: the ACKs decided
@@ -156,14 +183,23 @@ export class DhcpServer extends EventEmitter {
     const engineConfig = compileDhcpConfig(o.config, o.localAddresses ?? localAddresses());
     let alert: (m: string) => void = () => {};
     const warnings: string[] = [];
-    const store = o.store ?? openLeaseStore(o.config.leases, { onAlert: (m) => alert(m), onWarning: (m) => warnings.push(m) });
-    const server = new DhcpServer(withDefaults(o.config), store, new DhcpEngine(engineConfig, store), o.now ?? Date.now, o.localAddresses, o.phones);
+    const store =
+      o.store ?? openLeaseStore(o.config.leases, { onAlert: (m) => alert(m), onWarning: (m) => warnings.push(m) });
+    const server = new DhcpServer(
+      withDefaults(o.config),
+      store,
+      new DhcpEngine(engineConfig, store),
+      o.now ?? Date.now,
+      o.localAddresses,
+      o.phones,
+    );
     alert = (m) => server.emit('alert', m);
     // Said once start() has returned and the caller listens.
     for (const w of warnings) setImmediate(() => server.emit('warning', w));
     if (o.phones) {
       const now = server.now();
-      for (const l of store.all()) if (l.state === 'bound' && l.expiresAt > now) o.phones.bound(l.address, { mac: l.mac, expiresAt: l.expiresAt });
+      for (const l of store.all())
+        if (l.state === 'bound' && l.expiresAt > now) o.phones.bound(l.address, { mac: l.mac, expiresAt: l.expiresAt });
     }
     try {
       const { host, port } = listenOf(server.config);
@@ -216,7 +252,9 @@ export class DhcpServer extends EventEmitter {
             s = await this.bind(address, this.address().port);
           } catch (e) {
             closeOpened();
-            throw new Error(`cannot bind ${address}:${this.address().port} for dhcp.subnets (${subnet.cidr.text}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+            throw new Error(
+              `cannot bind ${address}:${this.address().port} for dhcp.subnets (${subnet.cidr.text}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+            );
           }
           opened.push(s);
         }
@@ -286,7 +324,10 @@ export class DhcpServer extends EventEmitter {
     const r = this.current.releaseLease(address, this.now());
     if (!r.ok) return Promise.resolve(r);
     return new Promise((resolve) => {
-      this.outbox.push({ done: (err) => resolve(err ? { ok: false, reason: `not stored yet (${err.message}); the server keeps trying` } : r) });
+      this.outbox.push({
+        done: (err) =>
+          resolve(err ? { ok: false, reason: `not stored yet (${err.message}); the server keeps trying` } : r),
+      });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flushOutbox);
@@ -364,7 +405,12 @@ export class DhcpServer extends EventEmitter {
   /** Holds a request until the route toward `dest` is known (bounded), starting the lookup. */
   private awaitRoute(dest: string, msg: Buffer, from: string, routed: boolean): void {
     let waiting = this.awaitingRoute.get(dest);
-    if (routed || this.closing || (!waiting && this.awaitingRoute.size >= MAX_LOOKUPS) || (waiting && waiting.length >= MAX_WAITING_PER_LOOKUP)) {
+    if (
+      routed ||
+      this.closing ||
+      (!waiting && this.awaitingRoute.size >= MAX_LOOKUPS) ||
+      (waiting && waiting.length >= MAX_WAITING_PER_LOOKUP)
+    ) {
       this.counters.routeDrops++; // the client retransmits
       return;
     }
@@ -383,7 +429,10 @@ export class DhcpServer extends EventEmitter {
       if (this.closing) return;
       if (local === undefined || local === '0.0.0.0') {
         this.counters.routeDrops += queued.length;
-        this.emit('warning', `no route toward ${dest} to answer ${queued.length} request(s): ${error ?? 'no local address'}`);
+        this.emit(
+          'warning',
+          `no route toward ${dest} to answer ${queued.length} request(s): ${error ?? 'no local address'}`,
+        );
         return;
       }
       if (this.routeSource.size >= MAX_ROUTES) this.routeSource.clear();
@@ -454,7 +503,16 @@ export class DhcpServer extends EventEmitter {
     this.enqueue(socket, false, bytes, port, to, d.type, req, d);
   }
 
-  private enqueue(socket: dgram.Socket, connected: boolean, bytes: Buffer, port: number, to: string, type: number, req: ClientRequest, d: Extract<Decision, { kind: 'reply' }>): void {
+  private enqueue(
+    socket: dgram.Socket,
+    connected: boolean,
+    bytes: Buffer,
+    port: number,
+    to: string,
+    type: number,
+    req: ClientRequest,
+    d: Extract<Decision, { kind: 'reply' }>,
+  ): void {
     const typeName = counterName(type);
     this.counters.sent[typeName] = (this.counters.sent[typeName] ?? 0) + 1;
     (type === 5 ? this.outbox : this.sendNow).push({ socket, connected, bytes, port, to });
@@ -472,7 +530,13 @@ export class DhcpServer extends EventEmitter {
       setImmediate(this.flushOutbox);
     }
     if (this.listenerCount('reply') > 0) {
-      this.emit('reply', { type: typeName, mac: req.mac, yiaddr: d.yiaddr, to: `${to}:${port}`, ...(d.className ? { className: d.className } : {}) });
+      this.emit('reply', {
+        type: typeName,
+        mac: req.mac,
+        yiaddr: d.yiaddr,
+        to: `${to}:${port}`,
+        ...(d.className ? { className: d.className } : {}),
+      });
     }
   }
 
@@ -526,7 +590,10 @@ export class DhcpServer extends EventEmitter {
     this.counters.withheld += count;
     if (this.storeFailure === undefined) {
       this.storeFailure = e.message;
-      this.emit('alert', `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`);
+      this.emit(
+        'alert',
+        `${this.storeFailure}: DHCP replies withheld until the leases can be stored (said once; clients retransmit)`,
+      );
     }
   }
 
@@ -560,7 +627,11 @@ export class DhcpServer extends EventEmitter {
       s.close();
       if (e.code === 'EACCES' || e.code === 'EPERM') {
         // The port needs privileges the process gave up (serve --user): no more of these sockets.
-        if (!this.relaySocketsOff) this.emit('warning', `cannot bind another socket on port ${main.port} (${e.code}: privileges dropped?): replies to relays leave through the listening socket`);
+        if (!this.relaySocketsOff)
+          this.emit(
+            'warning',
+            `cannot bind another socket on port ${main.port} (${e.code}: privileges dropped?): replies to relays leave through the listening socket`,
+          );
         this.relaySocketsOff = true;
         this.relaySockets.delete(address);
         return;
@@ -574,7 +645,8 @@ export class DhcpServer extends EventEmitter {
         s.off('error', give);
         try {
           const local = s.address().address;
-          if (local !== '0.0.0.0' && !this.routeSource.has(address) && this.routeSource.size < MAX_ROUTES) this.routeSource.set(address, local);
+          if (local !== '0.0.0.0' && !this.routeSource.has(address) && this.routeSource.size < MAX_ROUTES)
+            this.routeSource.set(address, local);
         } catch {
           /* closed meanwhile */
         }
@@ -604,7 +676,8 @@ export class DhcpServer extends EventEmitter {
 }
 
 /** Where the server listens (compileDhcpConfig has checked `listen` already). */
-const listenOf = (c: { listen?: string }): HostPort => parseHostPort(c.listen ?? '0.0.0.0:67', '0.0.0.0', 'dhcp.listen');
+const listenOf = (c: { listen?: string }): HostPort =>
+  parseHostPort(c.listen ?? '0.0.0.0:67', '0.0.0.0', 'dhcp.listen');
 
 /** The engine's view of a decoded client message; undefined when it is not a usable DHCP request. */
 export function toRequest(m: DhcpMessage): ClientRequest | undefined {

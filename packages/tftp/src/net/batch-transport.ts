@@ -41,7 +41,8 @@ export class BatchTransport implements TransferTransport {
   static async open(o: TransportOptions): Promise<BatchTransport> {
     const slotBytes = o.slotBytes ?? DEFAULT_SLOT_BYTES;
     const burst = o.burst ?? 1;
-    if (!o.peerPortKnown) return new BatchTransport(new BatchSocket({ address: o.local, slotBytes, burst }), undefined, o.peer, false);
+    if (!o.peerPortKnown)
+      return new BatchTransport(new BatchSocket({ address: o.local, slotBytes, burst }), undefined, o.peer, false);
     const strangers = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     strangers.on('error', () => {});
     let socket: BatchSocket | undefined;

@@ -26,7 +26,15 @@ import { emptySendCounters, type SendCounters } from './send-counters.js';
 
 interface Binding {
   createPoller(onBatch: (buf: Buffer, count: number) => void, index: Int32Array): unknown;
-  open(poller: unknown, id: number, address: number, port: number, reuseAddr: boolean, slotBytes: number, burst: number): unknown;
+  open(
+    poller: unknown,
+    id: number,
+    address: number,
+    port: number,
+    reuseAddr: boolean,
+    slotBytes: number,
+    burst: number,
+  ): unknown;
   localPort(s: unknown): number;
   connect(s: unknown, address: number, port: number): void;
   send(s: unknown, head: Buffer, body?: Buffer): number;
@@ -245,7 +253,15 @@ export class BatchSocket {
     this.poller = poller ??= new Poller(b);
     this.id = this.poller.add(this);
     try {
-      this.s = b.open(this.poller.native, this.id, ipToInt(o.address), o.port ?? 0, o.reuseAddr ?? false, o.slotBytes, o.burst ?? 1);
+      this.s = b.open(
+        this.poller.native,
+        this.id,
+        ipToInt(o.address),
+        o.port ?? 0,
+        o.reuseAddr ?? false,
+        o.slotBytes,
+        o.burst ?? 1,
+      );
       this.port = b.localPort(this.s);
     } catch (e) {
       this.poller.remove(this.id);

@@ -114,7 +114,8 @@ export class DgramTransport implements TransferTransport {
   async close(): Promise<void> {
     this.socket.off('message', this.arrive);
     await new Promise((r) => setImmediate(r));
-    for (let waited = 0; waited < CLOSE_WAIT_MS && this.socket.getSendQueueCount() > 0; waited += 5) await new Promise((r) => setTimeout(r, 5));
+    for (let waited = 0; waited < CLOSE_WAIT_MS && this.socket.getSendQueueCount() > 0; waited += 5)
+      await new Promise((r) => setTimeout(r, 5));
     closeUdp(this.socket);
     closeUdp(this.strangers);
   }

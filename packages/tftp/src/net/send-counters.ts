@@ -14,7 +14,13 @@ export interface SendCounters {
   segmented: number;
 }
 
-export const emptySendCounters = (): SendCounters => ({ datagrams: 0, deferred: 0, superseded: 0, errors: 0, segmented: 0 });
+export const emptySendCounters = (): SendCounters => ({
+  datagrams: 0,
+  deferred: 0,
+  superseded: 0,
+  errors: 0,
+  segmented: 0,
+});
 
 export function addSendCounters(into: SendCounters, c: SendCounters): void {
   into.datagrams += c.datagrams;

@@ -24,7 +24,9 @@ import { CONTROL_CHANNEL, type ControlMessage } from './worker.js';
 /** The worker's built file. Tests run this module from src/, but a worker thread needs the build. */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  const built = here.endsWith('.ts') ? path.resolve(path.dirname(here), '../../dist/pool/worker-entry.cjs') : path.join(path.dirname(here), 'worker-entry.cjs');
+  const built = here.endsWith('.ts')
+    ? path.resolve(path.dirname(here), '../../dist/pool/worker-entry.cjs')
+    : path.join(path.dirname(here), 'worker-entry.cjs');
   if (!existsSync(built)) throw new Error(`transfer worker ${built} is missing: run npm run build`);
   return built;
 }
@@ -112,7 +114,14 @@ class PoolRunner implements TransferRunner {
       // The client hears only that it failed; the reason stays in the transfer record.
       await tellClient(task, 'transfer worker failed');
       const message = `transfer worker failed: ${(e as Error).message}`;
-      return { ok: false, error: { code: 0, message, by: 'local' }, bytes: 0, blocks: 0, retransmits: 0, errorsSent: { 0: 1 } };
+      return {
+        ok: false,
+        error: { code: 0, message, by: 'local' },
+        bytes: 0,
+        blocks: 0,
+        retransmits: 0,
+        errorsSent: { 0: 1 },
+      };
     }
   }
 

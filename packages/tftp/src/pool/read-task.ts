@@ -94,7 +94,13 @@ export async function runReadTask(task: ReadTask): Promise<ReadResult> {
     await t.closeSocket();
   }
   const s = machine.stats;
-  const counts: ReadCounts = { bytes: s.bytes, blocks: s.blocks, retransmits: s.retransmits, errorsSent, udp: { ...transport.counters } };
+  const counts: ReadCounts = {
+    bytes: s.bytes,
+    blocks: s.blocks,
+    retransmits: s.retransmits,
+    errorsSent,
+    udp: { ...transport.counters },
+  };
   return result.ok ? { ok: true, ...counts } : { ok: false, error: result.error, ...counts };
 }
 
