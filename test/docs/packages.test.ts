@@ -12,11 +12,13 @@ import { describe, expect, it } from 'vitest';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+const lastLine = (s: string): string => s.trim().split('\n').pop() ?? '';
+
 const ping = spawnSync('npm', ['ping'], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
 const why =
   ping.status === 0
     ? undefined
-    : `npm ping failed (no npm registry): ${(ping.stderr || ping.stdout || String(ping.error ?? '')).trim().split('\n').pop()}`;
+    : `npm ping failed (no npm registry): ${lastLine(ping.stderr || ping.stdout || String(ping.error ?? ''))}`;
 
 describe('packages as a new user installs them (scripts/check-packages.mjs)', () => {
   it.skipIf(why !== undefined)(

@@ -53,8 +53,8 @@ export async function startDaemon(
   started.add(proc);
   let out = '';
   let exitInfo: string | undefined;
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
   proc.once('error', (e) => (exitInfo ??= e.message));
   const exited = new Promise<void>((r) =>
     proc.once('exit', (code, signal) => {

@@ -340,7 +340,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         stdin: opts.input !== undefined ? 'pipe' : 'ignore',
       });
     } catch (e) {
-      reject(e);
+      reject(e instanceof Error ? e : new Error(String(e)));
       return;
     }
     const out: Buffer[] = [];
@@ -596,7 +596,8 @@ export async function startTftpdHpa(root: string, opts: PeerOptions = {}): Promi
     } else {
       proc = new ServerProcess(bin, args);
       proc.note(
-        `syslog capture unavailable${syslogCaptureBroken ? `: ${syslogCaptureBroken}` : ''}; tftpd-hpa logs only to syslog`,
+        `syslog capture unavailable${syslogCaptureBroken ? `: ${syslogCaptureBroken}` : ''}; ` +
+          'tftpd-hpa logs only to syslog',
       );
     }
     const cleanupScratch = (): void => {

@@ -21,7 +21,6 @@ import {
   type TftpPacket,
   TIMEOUT_MAX,
   TIMEOUT_MIN,
-  type TransferMode,
   WINDOWSIZE_MAX,
   WINDOWSIZE_MIN,
 } from './packet.js';
@@ -87,7 +86,7 @@ function decodeRequest(buf: Buffer, opcode: typeof Opcode.RRQ | typeof Opcode.WR
     packet: {
       opcode,
       filename: buf.toString('utf8', 2, fileEnd),
-      mode: mode as TransferMode,
+      mode: mode,
       options: opts.options,
       known: opts.known,
     },
@@ -257,8 +256,8 @@ for (let b = 0; b < 65536; b++) {
   ackBytes.writeUInt16BE(Opcode.ACK, b * 4);
   ackBytes.writeUInt16BE(b, b * 4 + 2);
 }
-const dataHeaders: (Buffer | undefined)[] = new Array(65536);
-const acks: (Buffer | undefined)[] = new Array(65536);
+const dataHeaders = new Array<Buffer | undefined>(65536);
+const acks = new Array<Buffer | undefined>(65536);
 
 /** The DATA header for a block (number taken modulo 65536). Never write into it. */
 export function dataHeader(block: number): Buffer {

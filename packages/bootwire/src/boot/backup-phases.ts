@@ -48,7 +48,9 @@ export async function backupAndRestore(ctx: FlowContext, values: ReadonlyMap<str
     const r = await backupRequest(plan, 'GET', undefined, o.model, fetch, o.backupCredentials);
     if (r.ok && sha256(r.body ?? Buffer.alloc(0)) !== last.sha256) {
       r.ok = false;
-      r.error = `${r.url}: the data restored are not those of the last backup (${r.bytes} bytes, backup ${last.seq} had ${last.bytes})`;
+      r.error =
+        `${r.url}: the data restored are not those of the last backup ` +
+        `(${r.bytes} bytes, backup ${last.seq} had ${last.bytes})`;
     }
     record('restore', t0, r, plan.file, plan.protocol);
   }

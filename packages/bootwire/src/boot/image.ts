@@ -74,7 +74,8 @@ export async function downloadImage(ctx: FlowContext, req: ImageRequest): Promis
     }
     return failed(
       'image',
-      `image ${file} is not fit to burn (${verdict.error.code}): ${verdict.error.message}; the phone keeps ${running.name ?? 'its current software'}`,
+      `image ${file} is not fit to burn (${verdict.error.code}): ${verdict.error.message}; the phone keeps ` +
+        `${running.name ?? 'its current software'}`,
     );
   }
   report.imageDownloaded = true;

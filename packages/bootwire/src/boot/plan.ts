@@ -53,12 +53,16 @@ export async function planOf(
   if (plan.servers.length === 0)
     return noPlan(
       'script',
-      `the DHCP answer names no file server a ${model.name} reads (${plan.warnings.join('; ') || 'no option it looks at'})`,
+      `the DHCP answer names no file server a ${model.name} reads ` +
+        `(${plan.warnings.join('; ') || 'no option it looks at'})`,
     );
   return { ok: true, plan };
 }
 
-/** `--server URL`: the phone told where its files are, as an administrator types it into the phone. Throws an Error saying why a URL is unusable. */
+/**
+ * `--server URL`: the phone told where its files are, as an administrator types it into the phone.
+ * Throws an Error saying why a URL is unusable.
+ */
 export function planFromUrl(model: PhoneModel, mac: string, url: string): FilePlan {
   const r = readServerUrl(model, mac, url);
   if (!r.ok) throw new Error(r.error);

@@ -17,7 +17,8 @@ import { UsageError } from '@bootwire/core';
 
 const program = new Command('bootwire')
   .description(
-    'Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and replay, and the boot-storm benchmark',
+    'Provisioning engine for IP phones: TFTP, HTTP and DHCP servers, phone simulation, capture decoding and ' +
+      'replay, and the boot-storm benchmark',
   )
   .exitOverride()
   .showHelpAfterError(false)
@@ -30,7 +31,8 @@ const repeatable = (v: string, acc: string[]): string[] => [...acc, v];
 const serveCommand = program
   .command('serve')
   .description(
-    'serve a root over TFTP (default: the example root `init` writes, on 127.0.0.1:6969), HTTP/HTTPS, and DHCP from a config file',
+    'serve a root over TFTP (default: the example root `init` writes, on 127.0.0.1:6969), HTTP/HTTPS, and DHCP ' +
+      'from a config file',
   )
   .option(
     '--config <file>',
@@ -76,7 +78,8 @@ const serveCommand = program
   .option('--max-transfer-seconds <s>', "a transfer's whole life before ERROR 0 (default 600)")
   .option(
     '--max-transfers-per-address <n>',
-    'concurrent transfers of one client address; its oldest idle one is reclaimed first (default 64; raise it for phones behind NAT)',
+    'concurrent transfers of one client address; its oldest idle one is reclaimed first (default 64; raise it ' +
+      'for phones behind NAT)',
   )
   .option(
     '--max-request-rate <n>',
@@ -91,14 +94,16 @@ const serveCommand = program
   .option('--lowercase', 'fold requested names to lowercase before the rules (dnsmasq --tftp-lowercase)')
   .option(
     '--unique-root <mac|ip>',
-    "serve ROOT/<client>/NAME when it exists, else ROOT/NAME (dnsmasq tftp-unique-root); mac: from bootwire's DHCP leases, as 00-90-8f-b0-00-09",
+    "serve ROOT/<client>/NAME when it exists, else ROOT/NAME (dnsmasq tftp-unique-root); mac: from bootwire's " +
+      'DHCP leases, as 00-90-8f-b0-00-09',
   )
   .option('--grace <s>', 'on SIGINT/SIGTERM, seconds to let transfers finish', '5')
   .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
   .option('--log-format <format>', 'json (one object per line) or pretty (one readable line per record)', 'json')
   .option(
     '--log-rate <n>',
-    'per-packet and per-request records (DHCP messages, refused requests) logged a second of each kind; the rest counted every 10 s; 0: all',
+    'per-packet and per-request records (DHCP messages, refused requests) logged a second of each kind; the rest ' +
+      'counted every 10 s; 0: all',
     '50',
   )
   .option('--metrics <host:port>', 'serve Prometheus metrics at GET /metrics (config: metrics.listen)')
@@ -134,7 +139,8 @@ leasesSource(
   leasesCommand
     .command('release')
     .description(
-      'free an address (--ip), or every lease of a MAC (--mac): a bound lease is released now, a DECLINE quarantine lifted',
+      'free an address (--ip), or every lease of a MAC (--mac): a bound lease is released now, a DECLINE ' +
+        'quarantine lifted',
     )
     .option('--mac <mac>', 'every lease in force of this MAC')
     .option('--ip <address>', 'the lease of this address')
@@ -186,7 +192,8 @@ program
 program
   .command('check')
   .description(
-    'lint a provisioning root: script syntax and labels, files named by SET APPNAME, GET or FILENAME, image headers against their models',
+    'lint a provisioning root: script syntax and labels, files named by SET APPNAME, GET or FILENAME, image ' +
+      'headers against their models',
   )
   .argument('<root>')
   .option('--json', 'one JSON object instead of file:line: message lines')
@@ -236,7 +243,8 @@ program
 program
   .command('storm')
   .description(
-    'a boot storm: hundreds of simulated phones of the real models booting at once, measured (default: 200 phones against bootwire on loopback)',
+    'a boot storm: hundreds of simulated phones of the real models booting at once, measured (default: 200 ' +
+      'phones against bootwire on loopback)',
   )
   .option('--phones <n>', 'phones in the fleet', '200')
   .option('--mix <mix>', 'models and shares', '4610=30%,1608=10%,9608=30%,1230=10%,440HD=20%')
@@ -247,7 +255,8 @@ program
   .option('--stagger <ms>', "spread the phones' power-up over this many milliseconds", '0')
   .option(
     '--server <builtin|url>',
-    'bootwire on loopback, or another file server (tftp://HOST:PORT/, http://HOST:PORT/, ftp://HOST:PORT/) with --dhcp none',
+    'bootwire on loopback, or another file server (tftp://HOST:PORT/, http://HOST:PORT/, ftp://HOST:PORT/) with ' +
+      '--dhcp none',
     'builtin',
   )
   .option('--dhcp <builtin|host:port|none>', "DHCP: bootwire's, another server (relay-style), or none", 'builtin')
@@ -266,7 +275,8 @@ program
   .option('--relay-port <port>', 'with --dhcp HOST:PORT: the port its replies go to (67 for standard servers)')
   .option(
     '--site',
-    'boot in a site built in network namespaces: voice subnets behind a DHCP relay (ISC dhcrelay), the server behind a shaped uplink (root)',
+    'boot in a site built in network namespaces: voice subnets behind a DHCP relay (ISC dhcrelay), the server ' +
+      'behind a shaped uplink (root)',
   )
   .option('--voice-subnets <n>', 'with --site: voice subnets (default 2, more above 480 phones)')
   .option('--uplink <rate>', "with --site: the server uplink's rate (tbf), e.g. 1gbit, 100mbit, or none", '1gbit')

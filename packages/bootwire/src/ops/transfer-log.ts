@@ -114,6 +114,7 @@ export function describeTransfer(t: FinishedTransfer): string {
   const who = `${t.client}:${t.port}${t.mac ? ` (${t.mac}${t.model ? ` ${t.model}` : ''})` : ''}`;
   const head = `${t.protocol} ${t.direction} ${t.file} ${t.direction === 'read' ? 'to' : 'from'} ${who}`;
   if (t.result === 'refused') return `${head} refused: ${t.error ?? ''}`;
-  const tail = `${t.bytes.toLocaleString('en-US')} bytes in ${t.ms} ms${t.retransmits ? `, ${t.retransmits} retransmitted` : ''}`;
+  const retransmitted = t.retransmits ? `, ${t.retransmits} retransmitted` : '';
+  const tail = `${t.bytes.toLocaleString('en-US')} bytes in ${t.ms} ms${retransmitted}`;
   return t.result === 'ok' ? `${head} ok, ${tail}` : `${head} failed after ${tail}: ${t.error ?? ''}`;
 }

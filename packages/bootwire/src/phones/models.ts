@@ -99,7 +99,7 @@ export interface PhoneModel {
   readonly fileServerSources: readonly FileServerSource[];
   readonly files: {
     readonly format: ProvisioningFormat;
-    /** The first file fetched: upgrade script or provisioning file (none for the 400HD, which starts with the image). */
+    /** The first file fetched: upgrade script or provisioning file (none for the 400HD: it starts with the image). */
     readonly script?: string;
     /** The settings/configuration file; `<MAC>`/`<MODEL>` are filled in per phone. */
     readonly settings: string;
@@ -184,31 +184,39 @@ const AVAYA_4600_BASE = {
   http: { timeoutMs: 5000, retries: 2 },
   provenance: {
     protocols: fact(
-      `${SEED_4600}: "A telephone that supports HTTP will attempt to access the HTTP server (if administered), and, if successful, will not attempt to access the TFTP server"; HTTPS: "a TLS server is contacted first"`,
+      `${SEED_4600}: "A telephone that supports HTTP will attempt to access the HTTP server (if administered), ` +
+        'and, if successful, will not attempt to access the TFTP server"; HTTPS: "a TLS server is contacted first"',
     ),
     'dhcp.parameterRequestList': unverified(
-      `the options the 4600 reads (${MANUAL_4600_R22}: 1, 3, 6, 15, 58, 59, 66, SSON 176); the request list itself is not documented`,
+      `the options the 4600 reads (${MANUAL_4600_R22}: 1, 3, 6, 15, 58, 59, 66, SSON 176); the request list ` +
+        'itself is not documented',
     ),
     'dhcp.maxMessageSize': unverified('576, the RFC 2131 minimum, as the 1600 before R2.5'),
     'dhcp.vendorClass': unverified('no option 60 documented for the 4600'),
     'dhcp.siteSpecificOption': fact(`${ref('"Avaya 4600 (H.323)"')}: site-specific option 176`),
     'dhcp.clientIdIsMac': unverified(),
     fileServerSources: fact(
-      `${MANUAL_4600_R22}: "If you use both Option 66 and Option 176 to identify TFTP servers, the value(s) in Option 176 overrides the value(s) in Option 66"`,
+      `${MANUAL_4600_R22}: "If you use both Option 66 and Option 176 to identify TFTP servers, the value(s) in ` +
+        'Option 176 overrides the value(s) in Option 66"',
     ),
     'files.script': fact(`${ref('"Avaya 4600 (H.323)"')}: 46xxupgrade.scr, 46xxsettings.txt`),
     'files.image': fact(
-      `${ref('"The Avaya upgrade-script language"')}: example "SET APPNAME a10d01b2_3.bin" for the 4610 (the 4620's a20d01b2_3.bin is by analogy, unverified)`,
+      `${ref('"The Avaya upgrade-script language"')}: example "SET APPNAME a10d01b2_3.bin" for the 4610 (the ` +
+        `4620's a20d01b2_3.bin is by analogy, unverified)`,
     ),
     'image.decision': fact(
-      `${ref('"Avaya 4600 (H.323)"')}: downloads the application file when its name differs from the one it runs; ${SEED_4600}`,
+      `${ref('"Avaya 4600 (H.323)"')}: downloads the application file when its name differs from the one it ` +
+        `runs; ${SEED_4600}`,
     ),
     'image.typicalBytes': IMAGE_SIZE,
     'script.dialect': fact(
-      `${ref('"The Avaya upgrade-script language"')}: SEQ case-insensitive in the 4600 R2.2 manual; a failed GET ends the script file (${MANUAL_4600_R22}: "interpretation of the rest of the current script file is terminated")`,
+      `${ref('"The Avaya upgrade-script language"')}: SEQ case-insensitive in the 4600 R2.2 manual; a failed GET ` +
+        `ends the script file (${MANUAL_4600_R22}: "interpretation of the rest of the current script file is ` +
+        'terminated")',
     ),
     'script.dialect.get': unverified(
-      'that the issuing file continues after a successful GET ("its contents are interpreted as an additional script file")',
+      'that the issuing file continues after a successful GET ("its contents are interpreted as an additional ' +
+        'script file")',
     ),
     'script.variables': unverified(
       'MODEL values (4610SW, 4620SW), GROUP default 0; MODEL4 is the first four characters of MODEL',
@@ -305,7 +313,9 @@ const AVAYA_1608: PhoneModel = {
     ),
     'image.typicalBytes': IMAGE_SIZE,
     'script.dialect': fact(
-      `${MANUAL_1600_INSTALL}: SEQ "case-insensitive equivalent"; "If the file cannot be obtained, the telephone continues processing the upgrade script file"; ${ref('"The Avaya upgrade-script language"')}: a successful GET stops the issuing file on 96xx/16xx`,
+      `${MANUAL_1600_INSTALL}: SEQ "case-insensitive equivalent"; "If the file cannot be obtained, the telephone ` +
+        `continues processing the upgrade script file"; ${ref('"The Avaya upgrade-script language"')}: a ` +
+        'successful GET stops the issuing file on 96xx/16xx',
     ),
     'script.variables': unverified('MODEL 1608, GROUP default 0'),
     'script.macFormat': unverified('MACADDR spelling'),
@@ -324,10 +334,12 @@ const DIALECT_9600: ScriptDialect = {
 
 const AVAYA_9600_PROVENANCE: Readonly<Record<string, Provenance>> = {
   protocols: fact(
-    `${SEED_9600}: "can download script files, binary files, certificates, language files, and settings files from either an HTTP or HTTPS server"`,
+    `${SEED_9600}: "can download script files, binary files, certificates, language files, and settings files ` +
+      'from either an HTTP or HTTPS server"',
   ),
   'dhcp.parameterRequestList': unverified(
-    'the 1600 list plus 43 and 242: the 96xx reads option 43 (6889) and 242 (reference/phones.md); its request list is not documented',
+    'the 1600 list plus 43 and 242: the 96xx reads option 43 (6889) and 242 (reference/phones.md); its request ' +
+      'list is not documented',
   ),
   'dhcp.maxMessageSize': unverified('1000, as the 1600 from R2.5'),
   'dhcp.vendorClass': unverified(
@@ -338,20 +350,28 @@ const AVAYA_9600_PROVENANCE: Readonly<Record<string, Provenance>> = {
     `${ref('"Avaya 9600 SIP / 96x1"')}: "An OFFER without option 51 (lease time) is rejected"; ${MANUAL_96X1_SIP}`,
   ),
   fileServerSources: fact(
-    `${MANUAL_96X1_SIP}: HTTPSRVR is "the siaddr field, if that field is non-zero"; "the DHCP site-specific option is processed after the DHCP fields and standard options"; option 43 with 6889 from ${ref('"Avaya 9600 SIP / 96x1"')}. The rank of 43 against 242 is unverified (242 assumed last, so it wins).`,
+    `${MANUAL_96X1_SIP}: HTTPSRVR is "the siaddr field, if that field is non-zero"; "the DHCP site-specific ` +
+      'option is processed after the DHCP fields and standard options"; option 43 with 6889 from ' +
+      `${ref('"Avaya 9600 SIP / 96x1"')}. The rank of 43 against 242 is unverified (242 assumed last, so it wins).`,
   ),
   'files.script': fact(
     `${ref('"Avaya 9600 SIP / 96x1"')}: 96xxupgrade.txt; 96x1: 96x1Supgrade.txt (SIP) or 96x1Hupgrade.txt (H.323)`,
   ),
   'files.image': unverified(
-    'ha96xxua3_2_0_S.bin is the naming example of issue 6; the 96x1 name S96x1_SALBR7_1_2_0.tar follows Avaya bundle names, unverified',
+    'ha96xxua3_2_0_S.bin is the naming example of issue 6; the 96x1 name S96x1_SALBR7_1_2_0.tar follows Avaya ' +
+      'bundle names, unverified',
   ),
   'image.decision': fact(
-    `${SEED_9600}: "If the telephone determines the proper binary file is missing, the telephone requests a binary file download"`,
+    `${SEED_9600}: "If the telephone determines the proper binary file is missing, the telephone requests a ` +
+      'binary file download"',
   ),
   'image.typicalBytes': IMAGE_SIZE,
   'script.dialect': fact(
-    `${MANUAL_96X1_SIP}: SEQ "exactly matches"; GET: "if it is successfully obtained, it will be interpreted as an additional settings file, and no additional lines will be interpreted in the original file. If the file cannot be obtained, the deskphone will continue to interpret the original file"; variables GROUP, MACADDR, MODEL, MODEL4, BOOTNAME and SIG (pre-6.0), VPNACTIVE (3.1+), SIG_IN_USE (6.0+); HWVERS from ${ref('"The Avaya upgrade-script language"')}`,
+    `${MANUAL_96X1_SIP}: SEQ "exactly matches"; GET: "if it is successfully obtained, it will be interpreted as ` +
+      'an additional settings file, and no additional lines will be interpreted in the original file. If the file ' +
+      'cannot be obtained, the deskphone will continue to interpret the original file"; variables GROUP, MACADDR, ' +
+      'MODEL, MODEL4, BOOTNAME and SIG (pre-6.0), VPNACTIVE (3.1+), SIG_IN_USE (6.0+); HWVERS from ' +
+      `${ref('"The Avaya upgrade-script language"')}`,
   ),
   'script.variables': unverified('MODEL (9608, 9611G, 9620, 9640), SIG 2, SIG_IN_USE SIP, HWVERS, GROUP default 0'),
   'script.macFormat': unverified('MACADDR spelling'),
@@ -457,7 +477,8 @@ function avaya1200(name: string): PhoneModel {
         `${ref('"Avaya 1200 series SIP"')}: "Provisioning over TFTP (default), FTP or HTTP(S)"; ${SEED_1200}`,
       ),
       'dhcp.parameterRequestList': fact(
-        `${ref('"Avaya 1200 series SIP"')}: option 55 includes 1,3,6,15,28,43,58,59,66 and site options; ${MANUAL_1200_SIP}: site options 224, 227, ..., 254`,
+        `${ref('"Avaya 1200 series SIP"')}: option 55 includes 1,3,6,15,28,43,58,59,66 and site options; ` +
+          `${MANUAL_1200_SIP}: site options 224, 227, ..., 254`,
       ),
       'dhcp.maxMessageSize': fact(`${ref('"Avaya 1200 series SIP"')}: option 57 = 1190`),
       'dhcp.vendorClass': fact(`${ref('"Avaya 1200 series SIP"')}: option 60 Nortel-SIP-Phone-A (NUL-terminated)`),
@@ -469,21 +490,26 @@ function avaya1200(name: string): PhoneModel {
         `${ref('"Avaya 1200 series SIP"')}: "Waits 1 s for offers and picks the longest lease"`,
       ),
       fileServerSources: fact(
-        `${MANUAL_1200_SIP}: option 66 "If a dotted-decimal IP address is returned, it is assumed to point to a TFTP server. A full URL can also be provided to specify a protocol and FQDN". The Nortel-SIP-Phone-B strings in 43/site options are not modelled.`,
+        `${MANUAL_1200_SIP}: option 66 "If a dotted-decimal IP address is returned, it is assumed to point to a ` +
+          'TFTP server. A full URL can also be provided to specify a protocol and FQDN". The Nortel-SIP-Phone-B ' +
+          'strings in 43/site options are not modelled.',
       ),
       'files.script': fact(
-        `${ref('"Avaya 1200 series SIP"')}: fetches 1230SIP.cfg (model-named, 12x0SIP.cfg); [USER_CONFIG] leads to SIP<MAC>.cfg; ${SEED_1200}`,
+        `${ref('"Avaya 1200 series SIP"')}: fetches 1230SIP.cfg (model-named, 12x0SIP.cfg); [USER_CONFIG] leads ` +
+          `to SIP<MAC>.cfg; ${SEED_1200}`,
       ),
       'files.image': unverified("FW file name; the version SIP12x004.04.09.00 is the manual's example"),
       'files.settings': unverified(
         "the MAC spelling in SIP<MAC>.cfg (upper-case hex, as the manual's host name example)",
       ),
       'image.decision': fact(
-        `${ref('"Avaya 1200 series SIP"')}: DOWNLOAD_MODE AUTO only when VERSION is higher than the stored one; FORCED always`,
+        `${ref('"Avaya 1200 series SIP"')}: DOWNLOAD_MODE AUTO only when VERSION is higher than the stored one; ` +
+          'FORCED always',
       ),
       'image.typicalBytes': IMAGE_SIZE,
       'tftp.imageDeadlineMs': fact(
-        `${MANUAL_1200_SIP}: over TFTP the round trip must be under 75 ms; the phone aborts a software download that takes 10 minutes`,
+        `${MANUAL_1200_SIP}: over TFTP the round trip must be under 75 ms; the phone aborts a software download ` +
+          'that takes 10 minutes',
       ),
       tftp: TFTP_TIMEOUT,
       http: unverified(),
@@ -527,7 +553,8 @@ function audiocodes400(name: string): PhoneModel {
         `${ref('"AudioCodes 400HD"')}: URL proto://host[/firmware.img][;config.cfg], no protocol means TFTP`,
       ),
       'dhcp.parameterRequestList': fact(
-        `${SEED_400HD}: "the phone requests for DHCP options 66/67/160"; 43 from ${ref('"AudioCodes 400HD"')}; 1, 3, 6, 15, 42 unverified`,
+        `${SEED_400HD}: "the phone requests for DHCP options 66/67/160"; 43 from ${ref('"AudioCodes 400HD"')}; ` +
+          '1, 3, 6, 15, 42 unverified',
       ),
       'dhcp.vendorClass': fact(
         `${SEED_400HD}: "the phone publishes its model name in Option fields 60 and 77 (e.g. 440HD)"`,
@@ -537,18 +564,24 @@ function audiocodes400(name: string): PhoneModel {
       ),
       'dhcp.vendorClassNul': unverified('no NUL documented'),
       fileServerSources: fact(
-        `${ref('"AudioCodes 400HD"')}: "option 160 (a provisioning URL) has priority, then 66+67, then 43"; ${SEED_400HD}: "Option 160 providing the provisioning URL or Options 66 and 67 providing the TFTP IP address and firmware file name"`,
+        `${ref('"AudioCodes 400HD"')}: "option 160 (a provisioning URL) has priority, then 66+67, then 43"; ` +
+          `${SEED_400HD}: "Option 160 providing the provisioning URL or Options 66 and 67 providing the TFTP IP ` +
+          'address and firmware file name"',
       ),
       'files.image': fact(
-        `${ref('"AudioCodes 400HD"')}: defaults <model>.img and <MAC>.cfg; ${SEED_400HD}: ".img" and ".cfg" extensions only`,
+        `${ref('"AudioCodes 400HD"')}: defaults <model>.img and <MAC>.cfg; ${SEED_400HD}: ".img" and ".cfg" ` +
+          'extensions only',
       ),
       'files.imageVersion': unverified('version string'),
       'image.decision': fact(
-        `${SEED_400HD}: "checks whether new firmware is available by checking the firmware file header. If the version is different from the one currently running on the phone, the phone downloads the complete image"`,
+        `${SEED_400HD}: "checks whether new firmware is available by checking the firmware file header. If the ` +
+          'version is different from the one currently running on the phone, the phone downloads the complete ' +
+          'image"',
       ),
       'image.typicalBytes': IMAGE_SIZE,
       'files.settings': fact(
-        `${SEED_400HD}: the configuration is applied "after verifying that the configuration file is related to the phone model"`,
+        `${SEED_400HD}: the configuration is applied "after verifying that the configuration file is related to ` +
+          'the phone model"',
       ),
       'files.settings.macFormat': unverified('the MAC spelling in <MAC>.cfg (lower-case hex)'),
       tftp: TFTP_TIMEOUT,

@@ -183,7 +183,8 @@ export class DoraMachine {
     if (p.hostname) options.push([12, Buffer.from(p.hostname)]);
     options.push([55, Buffer.from(p.requestedOptions)]);
     if (this.cfg.linkSelection)
-      options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]); // a relay's option goes last
+      // A relay's option goes last.
+      options.push([82, Buffer.concat([Buffer.from([5, 4]), ipBytes(this.cfg.linkSelection)])]);
     const flags = this.cfg.broadcast ? 0x8000 : 0;
     return buildDhcp({
       op: 1,

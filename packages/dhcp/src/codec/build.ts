@@ -231,8 +231,14 @@ export function buildDhcp(spec: DhcpBuildSpec): DhcpBuildResult {
     if (!plan && (fileFree || snameFree)) {
       const caps: [number, ...number[]] = [optCap - 3]; // option 52 takes 3 bytes of the options field
       areaIds = [A_OPTIONS];
-      if (fileFree) (caps.push(FILE[1] - FILE[0] - 1), areaIds.push(A_FILE));
-      if (snameFree) (caps.push(SNAME[1] - SNAME[0] - 1), areaIds.push(A_SNAME));
+      if (fileFree) {
+        caps.push(FILE[1] - FILE[0] - 1);
+        areaIds.push(A_FILE);
+      }
+      if (snameFree) {
+        caps.push(SNAME[1] - SNAME[0] - 1);
+        areaIds.push(A_SNAME);
+      }
       plan = place(list, caps);
     }
     if (plan) break;

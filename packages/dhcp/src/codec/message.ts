@@ -125,7 +125,7 @@ export class DhcpOptions {
     let count = 0;
     for (let i = 0; i < it.length; i += 4) {
       if (it[i] !== K_OPTION || b[it[i + 1]!] !== code) continue;
-      if (count++ === 0) first = b.subarray(it[i + 1]! + 2, it[i + 2]!);
+      if (count++ === 0) first = b.subarray(it[i + 1]! + 2, it[i + 2]);
     }
     if (count < 2) return first;
     let joined = this.#joined?.get(code);
@@ -165,7 +165,7 @@ export class DhcpOptions {
       const start = it[i + 1]!;
       const c = b[start]!;
       if (code !== undefined && c !== code) continue;
-      out.push({ code: c, value: b.subarray(start + 2, it[i + 2]!), area: AREAS[it[i + 3]!]!, offset: start });
+      out.push({ code: c, value: b.subarray(start + 2, it[i + 2]), area: AREAS[it[i + 3]!]!, offset: start });
     }
     return out;
   }
@@ -280,7 +280,7 @@ export class DhcpOptions {
   /** Copies every layout item to the same offset of `out` (a buffer as long as the source). */
   static writeLayout(options: DhcpOptions, out: Buffer): void {
     const it = options.#items;
-    for (let i = 0; i < it.length; i += 4) options.#buf.copy(out, it[i + 1]!, it[i + 1]!, it[i + 2]!);
+    for (let i = 0; i < it.length; i += 4) options.#buf.copy(out, it[i + 1], it[i + 1], it[i + 2]);
   }
 
   /** Length of the datagram the options were decoded from. */

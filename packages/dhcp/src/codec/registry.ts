@@ -144,6 +144,10 @@ const ipList0 = ipListCodec(0);
 // [code, name, codec, ...aliases]
 // [code, name, codec, ...aliases]. The single source of the registry: the lookups below are built from
 // it at load time, and the types (OptionValues, OptionName, ...) are derived from it by the compiler.
+/** A codec of any value and input: what the table's rows hold (typed access below recovers each one's types). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyCodec = OptionCodec<any, any>;
+
 const TABLE = [
   [1, 'subnet-mask', ipCodec],
   [2, 'time-offset', i32Codec],
@@ -250,12 +254,15 @@ const TABLE = [
   [160, 'provisioning-url', stringCodec, 'audiocodes-provisioning-url'],
   [176, 'avaya-site-specific', avayaCodec, 'avaya-176'],
   [242, 'avaya-242', avayaCodec, 'avaya-site-specific-242'],
-] as const satisfies ReadonlyArray<readonly [number, string, OptionCodec<any, any>, ...string[]]>;
+] as const satisfies ReadonlyArray<readonly [number, string, AnyCodec, ...string[]]>;
 
 // ------------------------------------------------------------------------------------ typed access
 
 type Row = (typeof TABLE)[number];
+// Type-level only: `any` in the other parameter lets a codec of any input (contravariant) or value match.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ValueOfCodec<C> = C extends OptionCodec<infer T, any> ? T : never;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type InputOfCodec<C> = C extends OptionCodec<any, infer In> ? In : never;
 /** Every spelling of a row: its name, aliases, `option-N` and the code as digits. */
 type KeysOf<R> = R extends readonly [
@@ -308,9 +315,8 @@ export type OptionEntry = [code: number, value: Buffer];
 
 const BY_CODE = new Map<number, OptionDef>();
 const BY_NAME = new Map<string, OptionDef>();
-for (const [code, name, codec, ...aliases] of TABLE as ReadonlyArray<
-  readonly [number, string, OptionCodec<any, any>, ...string[]]
->) {
+const ROWS = TABLE as ReadonlyArray<readonly [number, string, AnyCodec, ...string[]]>;
+for (const [code, name, codec, ...aliases] of ROWS) {
   const def: OptionDef = { code, name, aliases, codec, registered: true };
   BY_CODE.set(code, def);
   BY_NAME.set(name, def);

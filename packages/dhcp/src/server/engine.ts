@@ -327,7 +327,7 @@ export class DhcpEngine {
     }
   }
 
-  /** Option 54 for a reply in `subnet`: configured, else the server's address there, else where the reply leaves from. */
+  /** Option 54 for a reply in `subnet`: configured, else the server's address there, else where the reply leaves. */
   serverIdFor(subnet: CompiledSubnet | undefined, req: ClientRequest): string | undefined {
     const id =
       this.cfg.serverId ??
@@ -484,7 +484,9 @@ export class DhcpEngine {
       return {
         kind: 'ignore',
         reason,
-        notice: `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size.toLocaleString('en-US')} addresses leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)`,
+        notice:
+          `pool of ${subnet.cidr.text} exhausted: all ${pool.alloc.size.toLocaleString('en-US')} addresses ` +
+          'leased, offered or quarantined; DISCOVERs from it go unanswered until one is free (said once until then)',
       };
     }
     pool.exhausted = false;
@@ -663,7 +665,7 @@ export class DhcpEngine {
   /** What a subnet (and a class) offers, merged once per pair and reused for every reply. */
   private offerFor(subnet: CompiledSubnet, klass: CompiledClass | undefined): ReplyTemplate {
     let byClass = this.templates.get(subnet);
-    if (!byClass) this.templates.set(subnet, (byClass = new Map()));
+    if (!byClass) this.templates.set(subnet, (byClass = new Map<CompiledClass | null, ReplyTemplate>()));
     let t = byClass.get(klass ?? null);
     if (t) return t;
     const available = new Map(subnet.options);

@@ -253,7 +253,8 @@ export class DhcpServer extends EventEmitter {
           } catch (e) {
             closeOpened();
             throw new Error(
-              `cannot bind ${address}:${this.address().port} for dhcp.subnets (${subnet.cidr.text}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+              `cannot bind ${address}:${this.address().port} for dhcp.subnets (${subnet.cidr.text}): ` +
+                `${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
             );
           }
           opened.push(s);
@@ -630,7 +631,8 @@ export class DhcpServer extends EventEmitter {
         if (!this.relaySocketsOff)
           this.emit(
             'warning',
-            `cannot bind another socket on port ${main.port} (${e.code}: privileges dropped?): replies to relays leave through the listening socket`,
+            `cannot bind another socket on port ${main.port} (${e.code}: privileges dropped?): replies to relays ` +
+              'leave through the listening socket',
           );
         this.relaySocketsOff = true;
         this.relaySockets.delete(address);

@@ -221,7 +221,10 @@ const MAX_SEGMENTS = 64;
  * downstream less. 16 KiB: a window of 16 blocks of 512 bytes in one send, of 1428 bytes in two.
  */
 const MAX_SEGMENTED_BYTES = 16 * 1024;
-/** What a send that cannot be segmented returns: the path's MTU is below one datagram (EMSGSIZE), no checksum offload (EIO), or an old kernel (EINVAL). */
+/**
+ * What a send that cannot be segmented returns: the path's MTU is below one datagram (EMSGSIZE), no checksum
+ * offload (EIO), or an old kernel (EINVAL).
+ */
 const UNSEGMENTABLE = new Set([-22, -5, -90]);
 
 export class BatchSocket {
@@ -340,7 +343,7 @@ export class BatchSocket {
           this.segmenting = false;
           continue;
         }
-      } else r = this.b.send(this.s, h[2 * i]!, h[2 * i + 1]!);
+      } else r = this.b.send(this.s, h[2 * i]!, h[2 * i + 1]);
       if (r >= 0) {
         this.next += n;
         this.counters.datagrams += n;
