@@ -15,6 +15,7 @@ export * from './files/resolver.js';
 export * from './files/root-resolver.js';
 export * from './files/names.js';
 export * from './files/remap.js';
+export { re2 } from './re2.js';
 export * from './server/phones.js';
 export * from './server/records.js';
 export * from './credentials.js';

@@ -105,21 +105,28 @@ export async function fetchFile(
   const to = ctx.redirect?.(server) ?? { host: server.host, port: server.port };
   const started = performance.now();
   const ms = () => Math.round((performance.now() - started) * 10) / 10;
-  if (server.protocol === 'tftp') return fetchTftp(server, to, model, req, ctx, url, ms);
-  if (server.protocol === 'http' || server.protocol === 'https') return fetchHttp(server, to, model, req, ctx, url, ms);
-  return fetchFtp(server, to, model, req, ctx, url, ms);
+  const call: FetchCall = { server, to, model, req, ctx, url, ms };
+  if (server.protocol === 'tftp') return fetchTftp(call);
+  if (server.protocol === 'http' || server.protocol === 'https') return fetchHttp(call);
+  return fetchFtp(call);
+}
+
+/** One fetch as `fetchFile` resolved it, handed to the protocol's own function. */
+interface FetchCall {
+  server: FileServer;
+  /** Where the request goes: the server's address, or where `ctx.redirect` sent it. */
+  to: HostPort;
+  model: PhoneModel;
+  req: FetchRequest;
+  ctx: FetchContext;
+  url: string;
+  /** Milliseconds since the fetch started, to a tenth. */
+  ms: () => number;
 }
 
 /** Passive FTP, binary, anonymous unless the server was named with a login; retried as HTTP is. */
-async function fetchFtp(
-  server: FileServer,
-  to: HostPort,
-  model: PhoneModel,
-  req: FetchRequest,
-  ctx: FetchContext,
-  url: string,
-  ms: () => number,
-): Promise<FetchOutcome> {
+async function fetchFtp(call: FetchCall): Promise<FetchOutcome> {
+  const { server, to, model, req, ctx, url, ms } = call;
   const feed = feeder(req);
   let retransmits = 0;
   let last = '';
@@ -158,15 +165,8 @@ async function fetchFtp(
   return { ok: false, bytes: 0, ms: ms(), retransmits, error: last, url, notFound: false };
 }
 
-async function fetchTftp(
-  server: FileServer,
-  to: HostPort,
-  model: PhoneModel,
-  req: FetchRequest,
-  ctx: FetchContext,
-  url: string,
-  ms: () => number,
-): Promise<FetchOutcome> {
+async function fetchTftp(call: FetchCall): Promise<FetchOutcome> {
+  const { server, to, model, req, ctx, url, ms } = call;
   const opts = model.tftp.options;
   const o: TftpClientOptions = {
     host: to.host,
@@ -211,15 +211,8 @@ async function fetchTftp(
   }
 }
 
-async function fetchHttp(
-  server: FileServer,
-  to: HostPort,
-  model: PhoneModel,
-  req: FetchRequest,
-  ctx: FetchContext,
-  url: string,
-  ms: () => number,
-): Promise<FetchOutcome> {
+async function fetchHttp(call: FetchCall): Promise<FetchOutcome> {
+  const { server, to, model, req, ctx, url, ms } = call;
   const host = to.host.includes(':') ? `[${to.host}]` : to.host;
   const target = `${server.protocol}://${host}:${to.port}/${encodeURI(server.pathPrefix + req.file)}`;
   const feed = feeder(req);

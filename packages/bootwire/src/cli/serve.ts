@@ -38,7 +38,8 @@ import { type BackupAreaOptions, HttpBackupStore, HttpFileServer, type HttpServe
 import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { BootwireConfig, DhcpConfig } from '../config/schema.js';
-import { BootwireMetrics, type MetricsListener, serveMetrics } from '../ops/metrics.js';
+// Types only: prom-client (and its tracing dependency) loads when --metrics asks for it.
+import type { BootwireMetrics, MetricsListener } from '../ops/metrics.js';
 import { LogGate } from '../ops/log-gate.js';
 import { type Account, checkWritableDir, dropPrivileges, isRoot, lookupAccount } from '../ops/privileges.js';
 import { configChanges, ReloadQueue } from '../ops/reload.js';
@@ -533,7 +534,8 @@ export async function serve(
   let ftp: FtpServer | undefined;
   let metricsAt: MetricsListener | undefined;
   let control: LeaseControlServer | undefined;
-  const metrics = plan.metrics ? new BootwireMetrics() : undefined;
+  const metricsModule = plan.metrics ? await import('../ops/metrics.js') : undefined;
+  const metrics: BootwireMetrics | undefined = metricsModule ? new metricsModule.BootwireMetrics() : undefined;
   const closeAll = async (grace: number) => {
     await Promise.all([
       tftp?.close(grace),
@@ -549,12 +551,12 @@ export async function serve(
     if (plan.dhcp) dhcp = await DhcpServer.start({ config: plan.dhcp, ...(phones ? { phones } : {}) });
     if (plan.http) http = await HttpFileServer.start(plan.http);
     if (plan.ftp) ftp = await FtpServer.start(plan.ftp);
-    if (metrics && plan.metrics) {
+    if (metricsModule && metrics && plan.metrics) {
       if (tftp) metrics.watchTftp(tftp);
       if (http) metrics.watchHttp(http);
       if (ftp) metrics.watchFtp(ftp);
       if (dhcp) metrics.watchDhcp(dhcp);
-      metricsAt = await serveMetrics(metrics, plan.metrics.host, plan.metrics.port);
+      metricsAt = await metricsModule.serveMetrics(metrics, plan.metrics.host, plan.metrics.port);
     }
   } catch (e) {
     await closeAll(0);

@@ -3,7 +3,7 @@
  * error names the field (`dhcp.subnets[0].pool`) and the problem, and the server does not start.
  */
 import { isIPv4 } from 'node:net';
-import { RE2JS } from 're2js';
+import { re2 } from '@bootwire/core';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:67');
@@ -45,7 +45,7 @@ const matcher = z.union([
   z.strictObject({
     regex: z.string().superRefine((r, ctx) => {
       try {
-        RE2JS.compile(r);
+        re2().compile(r);
       } catch (e) {
         ctx.addIssue({
           code: 'custom',

@@ -79,6 +79,20 @@ export interface PlanOptions {
 
 /** TLSPORT's default: port 411 for Avaya HTTPS file downloads (an Avaya interface specification; unverified). */
 export const AVAYA_TLS_PORT = 411;
+
+/** The Avaya parameters that name each protocol's file servers: address list, port, directory. */
+const SERVER_PARAMETERS: readonly {
+  protocol: 'https' | 'http' | 'tftp';
+  servers: string;
+  port?: string;
+  defaultPort: number;
+  dir: string;
+}[] = [
+  { protocol: 'https', servers: 'TLSSRVR', port: 'TLSPORT', defaultPort: AVAYA_TLS_PORT, dir: 'TLSDIR' },
+  { protocol: 'http', servers: 'HTTPSRVR', port: 'HTTPPORT', defaultPort: DEFAULT_PORTS.http, dir: 'HTTPDIR' },
+  { protocol: 'tftp', servers: 'TFTPSRVR', defaultPort: DEFAULT_PORTS.tftp, dir: 'TFTPDIR' },
+];
+
 /** MCPORT's default, the H.225 RAS port, as in reference/phones.md's option 176 example. */
 export const AVAYA_MCPORT = 1719;
 
@@ -174,32 +188,20 @@ function avayaPlan(model: PhoneModel, ack: AckLike): FilePlan {
   const from = (n: string) => (last.get(n) ? `${last.get(n)!.source} ${n}` : n);
 
   const byProtocol: Record<'https' | 'http' | 'tftp', FileServer[]> = { https: [], http: [], tftp: [] };
-  for (const host of list(val('TLSSRVR'))) {
-    byProtocol.https.push({
-      protocol: 'https',
-      host,
-      port: port(val('TLSPORT'), AVAYA_TLS_PORT, 'TLSPORT', warnings),
-      pathPrefix: dirPrefix(val('TLSDIR')),
-      source: from('TLSSRVR'),
-    });
-  }
-  for (const host of list(val('HTTPSRVR'))) {
-    byProtocol.http.push({
-      protocol: 'http',
-      host,
-      port: port(val('HTTPPORT'), DEFAULT_PORTS.http, 'HTTPPORT', warnings),
-      pathPrefix: dirPrefix(val('HTTPDIR')),
-      source: from('HTTPSRVR'),
-    });
-  }
-  for (const host of list(val('TFTPSRVR'))) {
-    byProtocol.tftp.push({
-      protocol: 'tftp',
-      host,
-      port: DEFAULT_PORTS.tftp,
-      pathPrefix: dirPrefix(val('TFTPDIR')),
-      source: from('TFTPSRVR'),
-    });
+  for (const p of SERVER_PARAMETERS) {
+    const hosts = list(val(p.servers));
+    if (hosts.length === 0) continue;
+    // TFTP has no port parameter: the phones always use 69.
+    const at = p.port === undefined ? p.defaultPort : port(val(p.port), p.defaultPort, p.port, warnings);
+    for (const host of hosts) {
+      byProtocol[p.protocol].push({
+        protocol: p.protocol,
+        host,
+        port: at,
+        pathPrefix: dirPrefix(val(p.dir)),
+        source: from(p.servers),
+      });
+    }
   }
   const servers: FileServer[] = [];
   for (const p of model.protocols.order)

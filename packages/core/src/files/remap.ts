@@ -26,13 +26,9 @@
  * - A rule set that does not settle (`rg a aa`, which 5.2 loops on forever) is refused after 1,024
  *   steps, with tftpd-hpa's message "Remap table failure", as later tftp-hpa versions do.
  */
-import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
+import { re2 } from '../re2.js';
 import type { Phone } from '../server/phones.js';
-
-/** re2js, loaded with the first remap rule (a server without rules, or a codec user, never loads it). */
-let re2js: typeof RE2JS | undefined;
-const re2 = (): typeof RE2JS => (re2js ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JS }).RE2JS);
 
 interface Rule {
   line: number;

@@ -4,8 +4,6 @@
  * Every problem is a ConfigError naming the field.
  */
 import os from 'node:os';
-import { createRequire } from 'node:module';
-import type { RE2JS } from 're2js';
 import { DhcpConfigError as ConfigError } from '../codec/errors.js';
 import {
   type DhcpConfig,
@@ -14,13 +12,9 @@ import {
   type Matcher,
   withDefaults,
 } from './config.js';
-import { type Cidr, inCidr, intToIp, ipToInt, parseCidr, parseHostPort } from '@bootwire/core';
+import { type Cidr, inCidr, intToIp, ipToInt, parseCidr, parseHostPort, re2 } from '@bootwire/core';
 import { lookupOption } from '../codec/registry.js';
 import type { CompiledClass, CompiledSubnet, EngineConfig, TextMatch } from './engine.js';
-
-/** re2js, loaded with the first class that has a regex (a server or codec user without one never loads it). */
-let re2js: typeof RE2JS | undefined;
-const re2 = (): typeof RE2JS => (re2js ??= (createRequire(import.meta.url)('re2js') as { RE2JS: typeof RE2JS }).RE2JS);
 
 type OptionInput = string | number | boolean | (string | number)[] | Record<string, string | number>;
 
