@@ -1,7 +1,8 @@
 /**
- * `bootwire serve` loads what its flags ask for and nothing more: prom-client (with its fifty-module
- * tracing dependency), pino-pretty and re2js stay unloaded unless --metrics, --log-format pretty or a
- * regex asks for them. Each is memory in the server's main thread (RSS of the 200-transfer benchmark).
+ * `bootwire serve` loads what its flags ask for and nothing more: the DHCP, HTTP and FTP packages,
+ * prom-client (with its tracing dependency), pino-pretty, re2js and the config validator stay unloaded
+ * unless a server, --metrics, --log-format pretty, a regex or --config asks for them. Each is memory in
+ * the server's main thread (the RSS of the 200-transfer benchmark in docs/performance.md).
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -12,10 +13,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const CLI = fileURLToPath(new URL('../../packages/bootwire/dist/cli/main.js', import.meta.url));
 
-// Preloaded: on SIGTERM, names every CommonJS package in the module cache on stderr and exits (serve's own
-// handler may not be installed yet). These packages are all CommonJS, and the cache holds them however they
-// were loaded (import, or a require made at run time).
-const PRELOAD = `process.on('SIGTERM', () => {
+// Preloaded. An ES module resolve hook names each package an import reaches (zod is an ES module; the
+// workspace's own packages resolve to packages/NAME/dist); on SIGTERM the CommonJS module cache names
+// the rest, however they were loaded (an import, or a require made at run time), and the process exits
+// (serve's own handler may not be installed yet).
+const PRELOAD = `
+const { register } = require('node:module');
+register('data:text/javascript,' + encodeURIComponent(\`
+  export async function resolve(specifier, context, next) {
+    const r = await next(specifier, context);
+    const m = /node_modules\\\\/((?:@[^/]+\\\\/)?[^/]+)\\\\/|\\\\/packages\\\\/([a-z]+)\\\\/dist\\\\//.exec(r.url);
+    if (m) process.stderr.write('LOADED ' + (m[1] ?? '@bootwire/' + m[2]) + '\\\\n');
+    return r;
+  }\`));
+process.on('SIGTERM', () => {
   const names = new Set();
   for (const f of Object.keys(require.cache)) {
     const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(f);
@@ -58,13 +69,27 @@ describe('serve loads only what its flags ask for', () => {
   });
   afterAll(() => fs.rm(root, { recursive: true, force: true }));
 
-  it('TFTP alone, JSON logs: no prom-client, pino-pretty or re2js', async () => {
+  it('TFTP alone, no config: no other server, metrics, pretty logs, regexes or zod', async () => {
     const loaded = await packagesLoaded(root, ['--root', root, '--tftp', '127.0.0.1:0'], 1);
-    expect(loaded.has('piscina')).toBe(true); // the preload sees what is loaded
-    for (const p of ['prom-client', '@opentelemetry/api', 'pino-pretty', 're2js']) expect(loaded.has(p), p).toBe(false);
+    // Both ways of seeing a package work: piscina is CommonJS, @bootwire/tftp an ES module.
+    expect(loaded.has('piscina')).toBe(true);
+    expect(loaded.has('@bootwire/tftp')).toBe(true);
+    for (const p of [
+      'prom-client',
+      '@opentelemetry/api',
+      'pino-pretty',
+      're2js',
+      'zod',
+      'jsonc-parser',
+      'better-sqlite3',
+      '@bootwire/dhcp',
+      '@bootwire/http',
+      '@bootwire/ftp',
+    ])
+      expect(loaded.has(p), p).toBe(false);
   });
 
-  it('--metrics and --log-format pretty load theirs, a --remap rule re2js', async () => {
+  it('each flag loads what it needs: --metrics, --log-format pretty, --remap, --http, --ftp', async () => {
     const loaded = await packagesLoaded(
       root,
       [
@@ -78,9 +103,23 @@ describe('serve loads only what its flags ask for', () => {
         'pretty',
         '--remap',
         path.join(root, 'remap.rules'),
+        '--http',
+        '127.0.0.1:0',
+        '--ftp',
+        '127.0.0.1:0',
       ],
-      2,
+      4,
     );
-    for (const p of ['prom-client', 'pino-pretty', 're2js']) expect(loaded.has(p), p).toBe(true);
+    for (const p of ['prom-client', 'pino-pretty', 're2js', '@bootwire/http', '@bootwire/ftp'])
+      expect(loaded.has(p), p).toBe(true);
+    expect(loaded.has('@bootwire/dhcp')).toBe(false);
+  });
+
+  it('--config loads the config validator (zod)', async () => {
+    const file = path.join(root, 'bootwire.json');
+    await fs.writeFile(file, JSON.stringify({ root, tftp: { listen: '127.0.0.1:0' } }));
+    const loaded = await packagesLoaded(root, ['--config', file], 1);
+    expect(loaded.has('zod')).toBe(true);
+    expect(loaded.has('@bootwire/dhcp')).toBe(false);
   });
 });

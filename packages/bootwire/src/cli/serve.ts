@@ -32,11 +32,16 @@ import {
   type RootResolver,
   UsageError,
 } from '@bootwire/core';
-import { controlSocketPath, DhcpConfigError, DhcpServer, LeaseControlServer } from '@bootwire/dhcp';
-import { type FtpFileResolver, FtpServer, type FtpServerOptions, resolverFileResolver } from '@bootwire/ftp';
-import { type BackupAreaOptions, HttpBackupStore, HttpFileServer, type HttpServerOptions } from '@bootwire/http';
+// Types only: the DHCP, HTTP and FTP packages load when the plan has those servers (loadServerPackages).
+import type * as DhcpPackage from '@bootwire/dhcp';
+import type { DhcpServer, LeaseControlServer } from '@bootwire/dhcp';
+import type * as FtpPackage from '@bootwire/ftp';
+import type { FtpFileResolver, FtpServer, FtpServerOptions } from '@bootwire/ftp';
+import type * as HttpPackage from '@bootwire/http';
+import type { BackupAreaOptions, HttpBackupStore, HttpFileServer, HttpServerOptions } from '@bootwire/http';
 import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
-import { ConfigError, loadConfig } from '../config/load.js';
+// The config file's loader (and zod) loads only with --config.
+import { ConfigError } from '../config/errors.js';
 import type { BootwireConfig, DhcpConfig } from '../config/schema.js';
 // Types only: prom-client (and its tracing dependency) loads when --metrics asks for it.
 import type { BootwireMetrics, MetricsListener } from '../ops/metrics.js';
@@ -343,6 +348,7 @@ async function backupStore(flags: ServeFlags, cfg: BootwireConfig | undefined): 
   if (areas.length === 0) return undefined;
   const kb =
     flags.backupMaxKb !== undefined ? int(flags.backupMaxKb, '--backup-max-kb', 0, 1 << 20) : cfg?.http?.backupMaxKb;
+  const { HttpBackupStore } = await import('@bootwire/http');
   try {
     return await HttpBackupStore.open({ areas, ...(kb !== undefined ? { maxBytes: kb * 1024 } : {}) });
   } catch (e) {
@@ -395,6 +401,7 @@ interface Plan {
 }
 
 async function readConfig(file: string): Promise<BootwireConfig> {
+  const { loadConfig } = await import('../config/load.js');
   try {
     return await loadConfig(file);
   } catch (e) {
@@ -509,6 +516,8 @@ export async function serve(
   const onHup = () => (reloads ? reloads.request() : (hupEarly = true));
   process.on('SIGHUP', onHup);
   let plan = await planServers(flags, explicit, flags.config ? await readConfig(flags.config) : undefined);
+  // A reload cannot add a server (restartNeeded), so what the first plan loads is all there will be.
+  const pk = await loadServerPackages(plan);
   // TFTP, HTTP and FTP serve one root from one cache: one shared copy of each file version for all.
   const cache = new ImageCache(plan.cacheBytes);
   // The phone of each client address, from the DHCP server's leases when it runs here.
@@ -521,9 +530,9 @@ export async function serve(
       o.cache = cache;
       if (phones) o.phones = phones;
     }
-    if (p.ftp && p.resolver) {
+    if (p.ftp && p.resolver && pk.ftp) {
       p.ftp.cache = cache;
-      ftpResolve = resolverFileResolver(p.resolver, cache, phones ? { phones } : {});
+      ftpResolve = pk.ftp.resolverFileResolver(p.resolver, cache, phones ? { phones } : {});
       p.ftp.resolveFile = (name, client) => ftpResolve!(name, client);
     }
   };
@@ -548,9 +557,10 @@ export async function serve(
   };
   try {
     if (plan.tftp) tftp = await TftpServer.start(plan.tftp);
-    if (plan.dhcp) dhcp = await DhcpServer.start({ config: plan.dhcp, ...(phones ? { phones } : {}) });
-    if (plan.http) http = await HttpFileServer.start(plan.http);
-    if (plan.ftp) ftp = await FtpServer.start(plan.ftp);
+    if (plan.dhcp && pk.dhcp)
+      dhcp = await pk.dhcp.DhcpServer.start({ config: plan.dhcp, ...(phones ? { phones } : {}) });
+    if (plan.http && pk.http) http = await pk.http.HttpFileServer.start(plan.http);
+    if (plan.ftp && pk.ftp) ftp = await pk.ftp.FtpServer.start(plan.ftp);
     if (metricsModule && metrics && plan.metrics) {
       if (tftp) metrics.watchTftp(tftp);
       if (http) metrics.watchHttp(http);
@@ -561,10 +571,10 @@ export async function serve(
   } catch (e) {
     await closeAll(0);
     process.off('SIGHUP', onHup);
-    if (e instanceof ConfigError || e instanceof DhcpConfigError) throw new UsageError(`bad config: ${e.message}`);
+    if (isConfigError(e, pk)) throw new UsageError(`bad config: ${e.message}`);
     throw new UsageError(`cannot serve: ${(e as Error).message}`);
   }
-  if (dhcp && plan.dhcp) control = await startControl(dhcp, plan.dhcp.leases, log);
+  if (dhcp && plan.dhcp && pk.dhcp) control = await startControl(pk.dhcp, dhcp, plan.dhcp.leases, log);
   if (account) {
     try {
       const leases = plan.dhcp?.leases;
@@ -622,7 +632,7 @@ export async function serve(
       const a = http.address(kind);
       if (a) process.stdout.write(`bootwire: ${kind} listening on ${show(a)}, root ${http.rootReal}\n`);
     }
-    for (const b of plan.http?.backup instanceof HttpBackupStore ? plan.http.backup.list() : []) {
+    for (const b of pk.http && plan.http?.backup instanceof pk.http.HttpBackupStore ? plan.http.backup.list() : []) {
       process.stdout.write(
         `bootwire: http backups under ${b.prefix} stored in ${b.dir}${b.auth ? ', Basic auth' : ''}\n`,
       );
@@ -664,8 +674,7 @@ export async function serve(
       if (dhcp && next.dhcp) prepared.push(await dhcp.prepareReconfigure({ config: next.dhcp }));
     } catch (e) {
       for (const p of prepared) p.abort();
-      const reason =
-        e instanceof ConfigError || e instanceof DhcpConfigError ? `bad config: ${e.message}` : (e as Error).message;
+      const reason = isConfigError(e, pk) ? `bad config: ${e.message}` : (e as Error).message;
       log.error(
         { event: 'reload-refused', file: flags.config, error: reason },
         `reload refused, still running the previous configuration: ${reason}`,
@@ -704,8 +713,30 @@ export async function serve(
   log.info({ tftp: tftp?.stats(), dhcp: dhcp?.stats(), http: http?.stats(), ftp: ftp?.stats() }, 'stopped');
 }
 
+/** The server packages a plan needs, loaded at start: a TFTP-only server never loads the others. */
+interface ServerPackages {
+  dhcp?: typeof DhcpPackage;
+  http?: typeof HttpPackage;
+  ftp?: typeof FtpPackage;
+}
+
+async function loadServerPackages(p: Plan): Promise<ServerPackages> {
+  const [dhcp, http, ftp] = await Promise.all([
+    p.dhcp ? import('@bootwire/dhcp') : undefined,
+    p.http ? import('@bootwire/http') : undefined,
+    p.ftp ? import('@bootwire/ftp') : undefined,
+  ]);
+  return { ...(dhcp ? { dhcp } : {}), ...(http ? { http } : {}), ...(ftp ? { ftp } : {}) };
+}
+
+/** A config the server refused: the file's own checks, or the DHCP server's (only where it runs). */
+function isConfigError(e: unknown, pk: ServerPackages): e is Error {
+  return e instanceof ConfigError || (pk.dhcp !== undefined && e instanceof pk.dhcp.DhcpConfigError);
+}
+
 /** The leases control socket for `bootwire leases`; a failure is said and the server runs without it. */
 async function startControl(
+  { controlSocketPath, LeaseControlServer }: typeof DhcpPackage,
   dhcp: DhcpServer,
   leasesFile: string,
   log: Logger,

@@ -6,11 +6,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { findDuplicateKey } from './duplicate-keys.js';
+import { ConfigError } from './errors.js';
 import { type BootwireConfig, configSchema } from './schema.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** `dhcp.subnets[0].pool` from zod's path. */
 export function fieldName(p: readonly PropertyKey[]): string {
