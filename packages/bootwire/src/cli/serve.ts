@@ -44,7 +44,7 @@ import { type TftpServerOptions, TftpServer } from '@bootwire/tftp';
 import { ConfigError } from '../config/errors.js';
 import type { BootwireConfig, DhcpConfig } from '../config/schema.js';
 // Types only: prom-client (and its tracing dependency) loads when --metrics asks for it.
-import type { BootwireMetrics, MetricsListener } from '../ops/metrics.js';
+import type { MetricsListener } from '../ops/metrics.js';
 import { LogGate } from '../ops/log-gate.js';
 import { type Account, checkWritableDir, dropPrivileges, isRoot, lookupAccount } from '../ops/privileges.js';
 import { configChanges, ReloadQueue } from '../ops/reload.js';
@@ -543,8 +543,6 @@ export async function serve(
   let ftp: FtpServer | undefined;
   let metricsAt: MetricsListener | undefined;
   let control: LeaseControlServer | undefined;
-  const metricsModule = plan.metrics ? await import('../ops/metrics.js') : undefined;
-  const metrics: BootwireMetrics | undefined = metricsModule ? new metricsModule.BootwireMetrics() : undefined;
   const closeAll = async (grace: number) => {
     await Promise.all([
       tftp?.close(grace),
@@ -561,12 +559,14 @@ export async function serve(
       dhcp = await pk.dhcp.DhcpServer.start({ config: plan.dhcp, ...(phones ? { phones } : {}) });
     if (plan.http && pk.http) http = await pk.http.HttpFileServer.start(plan.http);
     if (plan.ftp && pk.ftp) ftp = await pk.ftp.FtpServer.start(plan.ftp);
-    if (metricsModule && metrics && plan.metrics) {
+    if (plan.metrics) {
+      const { BootwireMetrics, serveMetrics } = await import('../ops/metrics.js');
+      const metrics = new BootwireMetrics();
       if (tftp) metrics.watchTftp(tftp);
       if (http) metrics.watchHttp(http);
       if (ftp) metrics.watchFtp(ftp);
       if (dhcp) metrics.watchDhcp(dhcp);
-      metricsAt = await metricsModule.serveMetrics(metrics, plan.metrics.host, plan.metrics.port);
+      metricsAt = await serveMetrics(metrics, plan.metrics.host, plan.metrics.port);
     }
   } catch (e) {
     await closeAll(0);
