@@ -243,7 +243,8 @@ describe('decode agrees with tshark', () => {
     });
   }
 
-  it.skipIf(files.length === 0)('compared thousands of messages', () => {
+  // These totals are the public captures' (beside the repository when present); captures/ alone holds fewer.
+  it.skipIf(!existsSync(DIRS[0]!))('compared thousands of messages', () => {
     expect(total).toBeGreaterThan(10_000);
   });
 

@@ -50,7 +50,8 @@ describe('DHCP codec on every capture', () => {
     });
   }
 
-  it.skipIf(files.length === 0)('walked hundreds of DHCP messages and thousands of typed option values', () => {
+  // These totals are the public captures' (beside the repository when present); captures/ alone holds fewer.
+  it.skipIf(!existsSync(DIRS[0]!))('walked hundreds of DHCP messages and thousands of typed option values', () => {
     expect(total).toBeGreaterThan(100);
     expect(typed).toBeGreaterThan(1000);
   });

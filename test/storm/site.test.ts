@@ -12,7 +12,7 @@ import { CLI, fleetBytes, modelPhones, stormCli, type StormJson, useInitRoot } f
 
 const init = useInitRoot('bw-storm-site-', '128k');
 const KEA = needBinary('kea-dhcp4', 'kea-dhcp4-server');
-const SETPRIV = needBinary('setpriv', 'util-linux');
+const UNSHARE = needBinary('unshare', 'util-linux');
 const PING = needBinary('ping', 'iputils-ping');
 
 const ourNamespaces = (): string[] => [
@@ -150,22 +150,16 @@ describe('bootwire storm --site', () => {
 
   it('without root it says so and exits 2', { timeout: 30_000 }, async (ctx) => {
     requireRoot(ctx); // to become someone else
-    const setpriv = SETPRIV.use(ctx);
+    // A new user namespace with no mapping: uid 65534 and no capabilities, while files are still reached
+    // as their owner (a user switch could not read a checkout in a mode-700 directory such as mktemp's).
+    const unshare = UNSHARE.use(ctx);
     const r = spawnSync(
-      setpriv,
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        process.execPath,
-        CLI,
-        'storm',
-        '--site',
-        '--phones',
-        '2',
-        '--no-progress',
-      ],
-      { encoding: 'utf8', timeout: 25_000 },
+      unshare,
+      ['--user', process.execPath, CLI, 'storm', '--site', '--phones', '2', '--no-progress'],
+      {
+        encoding: 'utf8',
+        timeout: 25_000,
+      },
     );
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--site .*needs root/);
